@@ -1,0 +1,1 @@
+"""Pure domain logic: no ipywidgets, bqplot or Voila may be imported here."""

@@ -1,0 +1,117 @@
+"""Every setting, read from the environment in one place, with safe defaults.
+
+Nothing else in the package reads ``os.environ``: code receives a ``Settings``
+value, which keeps tests hermetic (build one from a dict) and makes the full
+list of knobs visible here.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from vision_widgets.core.errors import ConfigurationError
+
+#: Repository root when running from a checkout (``vision_widgets/..``).
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}.") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={value} is below the minimum {minimum}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's and the services' configuration (immutable)."""
+
+    home: Path
+    database_url: str
+    users_file: Path
+    token_ttl_seconds: int = 30 * 60
+    lockout_threshold: int = 5
+    lockout_seconds: int = 15 * 60
+    host: str = "127.0.0.1"
+    port: int = 8866
+    kernel_pool_size: int = 2
+    kernel_cull_idle_seconds: int = 600
+    upload_limit_bytes: int = 10 * 1024 * 1024
+    privacy_k: int = 10
+    data_roots: tuple[Path, ...] = ()
+    llm_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    # The key is read where it is used (never stored in a widget or logged).
+    openai_api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build ``Settings`` from environment variables (``os.environ`` by default).
+
+    ``VISION_HOME`` (default ``.vision`` beside the repository) holds the SQLite
+    database and user data; ``VISION_DATABASE_URL`` overrides the database
+    (e.g. PostgreSQL for several server processes).
+    """
+    env = os.environ if env is None else env
+    home = Path(env.get("VISION_HOME") or (REPO_ROOT / ".vision")).expanduser().resolve()
+    database_url = env.get("VISION_DATABASE_URL") or f"sqlite:///{home / 'vision.db'}"
+    users_file = Path(env.get("VISION_USERS_FILE") or (REPO_ROOT / "users.json")).expanduser().resolve()
+    roots_raw = env.get("VISION_DATA_ROOTS")
+    if roots_raw:
+        data_roots = tuple(Path(p).expanduser().resolve() for p in roots_raw.split(os.pathsep) if p)
+    else:
+        data_roots = (home / "data",)
+    port = _int(env, "VISION_PORT", 8866, minimum=0)
+    if port > 65535:
+        raise ConfigurationError(f"VISION_PORT={port} is not a TCP port (0–65535).")
+    return Settings(
+        home=home,
+        database_url=database_url,
+        users_file=users_file,
+        token_ttl_seconds=_int(env, "VISION_TOKEN_TTL", 30 * 60, minimum=30),
+        lockout_threshold=_int(env, "VISION_LOCKOUT_THRESHOLD", 5, minimum=1),
+        lockout_seconds=_int(env, "VISION_LOCKOUT_SECONDS", 15 * 60, minimum=1),
+        host=env.get("VISION_HOST") or "127.0.0.1",
+        port=port,
+        kernel_pool_size=_int(env, "VISION_KERNEL_POOL", 2, minimum=0),
+        kernel_cull_idle_seconds=_int(env, "VISION_KERNEL_CULL_IDLE", 600, minimum=30),
+        upload_limit_bytes=_int(env, "VISION_UPLOAD_LIMIT", 10 * 1024 * 1024, minimum=1024),
+        privacy_k=_int(env, "VISION_PRIVACY_K", 10, minimum=1),
+        data_roots=data_roots,
+        llm_model=env.get("VISION_LLM_MODEL") or "gpt-4o-mini",
+        openai_base_url=env.get("OPENAI_BASE_URL") or None,
+        openai_api_key=env.get("OPENAI_API_KEY") or None,
+    )
+
+
+def ensure_home(settings: Settings) -> Path:
+    """Create ``settings.home`` if needed and prove it is writable.
+
+    The server calls this before it binds a port, so an unusable
+    ``VISION_HOME`` stops it with a message instead of failing on first login.
+    """
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"VISION_HOME={home} cannot be written ({exc.strerror or exc}); "
+            "point VISION_HOME at a folder this user may write, or fix its permissions."
+        ) from None
+    return home

@@ -1,0 +1,1 @@
+"""Use cases. Every public function takes the acting Principal and checks it."""
