@@ -26,7 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="create the database and load the sample accounts from users.json")
     p.add_argument("--users", default=None, help="accounts file (default users.json at the repo root)")
-    p.add_argument("--demo", action="store_true", help="also load demo data (demo models)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("users", help="manage accounts (operators without a browser)")
@@ -75,21 +74,106 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(settings, host=args.host, port=args.port)
 
 
+def _context():
+    from vision_widgets.core.config import ensure_home, load_settings
+    from vision_widgets.core.context import Context
+
+    settings = load_settings()
+    if settings.uses_sqlite:
+        ensure_home(settings)
+    return Context.open(settings)
+
+
+def _ask_password(username: str) -> str:
+    import getpass
+
+    from vision_widgets.core.passwords import check_password_policy
+
+    if not sys.stdin.isatty():
+        # Pipelines give the password on standard input (never as an argument:
+        # arguments are visible to every user in the process list).
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"New password for {username}: ")
+        if getpass.getpass("Repeat it: ") != password:
+            from vision_widgets.core.errors import InvalidInput
+
+            raise InvalidInput("The two passwords differ; nothing was changed.")
+    check_password_policy(username, password)
+    return password
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "cli"
+
+
 def cmd_init(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # filled in with core.auth
+    from pathlib import Path
+
+    from vision_widgets.core.seed import load_users
+
+    ctx = _context()
+    added = load_users(ctx, Path(args.users) if args.users else None)
+    print(f"Database ready at {ctx.settings.database_url.split('///')[-1]}; "
+          f"{len(added)} account(s) added" + (f": {', '.join(added)}" if added else " (all present already)."))
+    return 0
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from vision_widgets.core import users
+
+    ctx = _context()
+    now = ctx.now()
+    with ctx.store.read() as conn:
+        accounts = users.list_all(conn)
+    print(f"{'username':<22}{'profile':<8}{'persona':<20}{'line of business':<18}{'last login':<18}locked")
+    for a in accounts:
+        last = a.last_login.strftime("%Y-%m-%d %H:%M") if a.last_login else "never"
+        print(f"{a.username:<22}{a.profile:<8}{a.persona:<20}{a.lob:<18}{last:<18}{'yes' if a.is_locked(now) else 'no'}")
+    return 0
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from vision_widgets.core import audit, users
+    from vision_widgets.core.passwords import hash_password
+
+    new = users.NewAccount(
+        username=args.username, persona=args.persona, profile=args.profile, lob=args.lob, sub_lob=args.sub_lob
+    ).validated()
+    ctx = _context()
+    password_hash = hash_password(_ask_password(new.username))
+    with ctx.store.write() as conn:
+        users.insert(conn, new, password_hash, ctx.now())
+        audit.record(conn, ctx.now(), _operator(), "create account", new.username, f"profile={new.profile}")
+    print(f"Added {new.username} ({new.profile}).")
+    return 0
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from vision_widgets.core import audit, users
+
+    ctx = _context()
+    with ctx.store.write() as conn:
+        users.remove(conn, args.username)
+        audit.record(conn, ctx.now(), _operator(), "remove account", args.username)
+    print(f"Removed {args.username}.")
+    return 0
 
 
 def cmd_users_set_password(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from vision_widgets.core import audit, users
+
+    ctx = _context()
+    with ctx.store.read() as conn:
+        users.get(conn, args.username)  # fail before asking for a password
+    password = _ask_password(args.username)
+    with ctx.store.write() as conn:
+        users.set_password(conn, args.username, password, ctx.now())
+        audit.record(conn, ctx.now(), _operator(), "reset password", args.username)
+    print(f"Password of {args.username} changed; their sessions were ended.")
+    return 0

@@ -1,0 +1,170 @@
+"""Logins and sessions.
+
+A login returns a random token (``secrets.token_urlsafe(32)``); the database
+keeps only its SHA-256, with an expiry renewed by activity. Failed logins are
+counted in the database so every kernel (every browser tab is its own process)
+sees the same count, and an account locks for a while after repeated failures.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from vision_widgets.core import schema, users
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import AccountLocked, AuthenticationError, SessionExpired
+from vision_widgets.core.passwords import burn_verify, hash_password, needs_rehash, verify_password
+from vision_widgets.core.rbac import Permission, permissions_for
+
+#: The same words for an unknown user and a wrong password: the form must not
+#: tell an attacker which usernames exist.
+WRONG_CREDENTIALS = "Wrong username or password."
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: the account and the session it acts through."""
+
+    user_id: int
+    username: str
+    persona: str
+    profile: str
+    lob: str
+    sub_lob: str
+    owned_model: str
+    # The SHA-256 of the session token, so services can check the session is
+    # still alive. The token itself is never kept after login.
+    session_id: str = field(repr=False, compare=False)
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return permissions_for(self.profile)
+
+    @property
+    def is_admin(self) -> bool:
+        return Permission.MANAGE_ACCESS in self.permissions
+
+
+@dataclass(frozen=True)
+class Session:
+    """The result of a login. ``token`` is the bearer secret: show it to no one."""
+
+    token: str = field(repr=False)
+    principal: Principal
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _principal(row, session_id: str) -> Principal:
+    return Principal(
+        user_id=row["id"],
+        username=row["username"],
+        persona=row["persona"],
+        profile=row["profile"],
+        lob=row["lob"],
+        sub_lob=row["sub_lob"],
+        owned_model=row["owned_model"],
+        session_id=session_id,
+    )
+
+
+def _locked_message(until: datetime) -> str:
+    return (
+        f"This account is locked after repeated failed logins until {until:%H:%M} UTC "
+        f"({until:%Y-%m-%d}). Try again then, or ask an administrator to unlock it."
+    )
+
+
+def login(ctx: Context, username: str, password: str) -> Session:
+    """Check the credentials and open a session, or raise ``AuthenticationError``."""
+    now = ctx.now()
+    settings = ctx.settings
+    username = (username or "").strip()
+    with ctx.store.write() as conn:
+        row = users.get_row(conn, username) if username else None
+        if row is None:
+            burn_verify(password or "")
+            raise AuthenticationError(WRONG_CREDENTIALS)
+        if row["locked_until"] is not None and row["locked_until"] > now:
+            raise AccountLocked(_locked_message(row["locked_until"]))
+        if not verify_password(row["password_hash"], password or ""):
+            failed = (row["failed_logins"] or 0) + 1
+            if failed >= settings.lockout_threshold:
+                until = now + timedelta(seconds=settings.lockout_seconds)
+                conn.execute(
+                    update(schema.users).where(schema.users.c.id == row["id"]).values(failed_logins=0, locked_until=until)
+                )
+                error: AuthenticationError = AccountLocked(_locked_message(until))
+            else:
+                conn.execute(update(schema.users).where(schema.users.c.id == row["id"]).values(failed_logins=failed))
+                error = AuthenticationError(WRONG_CREDENTIALS)
+        else:
+            error = None
+            values = {"failed_logins": 0, "locked_until": None, "last_login": now}
+            if needs_rehash(row["password_hash"]):
+                values["password_hash"] = hash_password(password)
+            conn.execute(update(schema.users).where(schema.users.c.id == row["id"]).values(**values))
+            token = secrets.token_urlsafe(32)
+            expires = now + timedelta(seconds=settings.token_ttl_seconds)
+            digest = token_hash(token)
+            # Housekeeping in the same transaction: expired sessions of this account go.
+            conn.execute(
+                delete(schema.sessions).where(
+                    (schema.sessions.c.user_id == row["id"]) & (schema.sessions.c.expires_at <= now)
+                )
+            )
+            conn.execute(
+                schema.sessions.insert().values(token_hash=digest, user_id=row["id"], created_at=now, expires_at=expires)
+            )
+    # Raised after the transaction commits, so the failed-attempt count is kept.
+    if error is not None:
+        raise error
+    return Session(token=token, principal=_principal(row, digest), expires_at=expires)
+
+
+def _touch(ctx: Context, session_id: str) -> Principal:
+    now = ctx.now()
+    s, u = schema.sessions, schema.users
+    with ctx.store.write() as conn:
+        row = conn.execute(
+            select(u, s.c.expires_at).join(s, s.c.user_id == u.c.id).where(s.c.token_hash == session_id)
+        ).mappings().first()
+        if row is None or row["expires_at"] <= now:
+            if row is not None:
+                conn.execute(delete(s).where(s.c.token_hash == session_id))
+            raise SessionExpired()
+        conn.execute(
+            update(s).where(s.c.token_hash == session_id).values(
+                expires_at=now + timedelta(seconds=ctx.settings.token_ttl_seconds)
+            )
+        )
+    return _principal(row, session_id)
+
+
+def authenticate(ctx: Context, principal: Principal) -> Principal:
+    """Check the principal's session is alive, renew it, and return the account as it is now.
+
+    The returned principal carries the *current* profile, so a demotion takes
+    effect on the next action, not the next login.
+    """
+    return _touch(ctx, principal.session_id)
+
+
+def resume(ctx: Context, token: str) -> Principal:
+    """The principal behind a bearer token (for HTTP API calls)."""
+    if not token:
+        raise SessionExpired()
+    return _touch(ctx, token_hash(token))
+
+
+def logout(ctx: Context, principal: Principal) -> None:
+    """End this session (idempotent)."""
+    with ctx.store.write() as conn:
+        conn.execute(delete(schema.sessions).where(schema.sessions.c.token_hash == principal.session_id))

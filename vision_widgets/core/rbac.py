@@ -1,0 +1,66 @@
+"""Permissions as an enum plus a profile → permissions map, checked in services.
+
+The UI hides what a profile may not use; services call ``require`` anyway,
+because in Voila the browser can "click" any live button.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from vision_widgets.core.errors import PermissionDenied
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vision_widgets.core.auth import Principal
+
+
+class Permission(str, Enum):
+    """Something a principal may do. The value reads as a phrase in messages."""
+
+    MANAGE_OWN_ACCOUNT = "manage your own account"
+    VIEW_OWN_MODELS = "view your own models"
+    VIEW_ALL_MODELS = "view every model"
+    REGISTER_MODEL = "register models"
+    MANAGE_ACCESS = "manage accounts and access"
+    VIEW_MONITORING = "view platform monitoring"
+    MANAGE_CONNECTORS = "manage connectors"
+
+
+USER = "user"
+ADMIN = "admin"
+PROFILES: tuple[str, ...] = (USER, ADMIN)
+
+_USER_PERMISSIONS = frozenset(
+    {Permission.MANAGE_OWN_ACCOUNT, Permission.VIEW_OWN_MODELS, Permission.REGISTER_MODEL}
+)
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    USER: _USER_PERMISSIONS,
+    ADMIN: frozenset(Permission),
+}
+
+
+def permissions_for(profile: str) -> frozenset[Permission]:
+    """The permissions of a profile (an unknown profile has none)."""
+    return ROLE_PERMISSIONS.get(profile, frozenset())
+
+
+def has(principal: "Principal", permission: Permission) -> bool:
+    """Whether the principal's profile grants ``permission``."""
+    return permission in permissions_for(principal.profile)
+
+
+def require(principal: "Principal", permission: Permission) -> None:
+    """Raise ``PermissionDenied`` unless the principal has ``permission``."""
+    if not has(principal, permission):
+        raise PermissionDenied(
+            f"Your profile ({principal.profile}) may not {permission.value}; "
+            "ask an administrator if you need this."
+        )
+
+
+def can_view_model(principal: "Principal", owner: str) -> bool:
+    """A user sees the models they own; an admin sees every model."""
+    if has(principal, Permission.VIEW_ALL_MODELS):
+        return True
+    return has(principal, Permission.VIEW_OWN_MODELS) and owner == principal.username

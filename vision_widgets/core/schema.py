@@ -1,0 +1,89 @@
+"""The database tables (SQLAlchemy Core) and the schema version they make.
+
+Bump ``SCHEMA_VERSION`` and add a step to ``store.MIGRATIONS`` whenever a table
+changes, so an existing database is upgraded in place on the next start.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+from vision_widgets.core.clock import as_utc
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator):
+    """A DateTime that always comes back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: D102 - SQLAlchemy hook
+        return None if value is None else as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):  # noqa: D102 - SQLAlchemy hook
+        return as_utc(value)
+
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("persona", String(64), nullable=False, default=""),
+    Column("profile", String(16), nullable=False),
+    Column("lob", String(64), nullable=False, default=""),
+    Column("sub_lob", String(64), nullable=False, default=""),
+    Column("notes", Text, nullable=False, default=""),
+    Column("owned_model", String(128), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login", UTCDateTime, nullable=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+)
+
+# A session row holds only the SHA-256 of the token: a copy of the database
+# does not let anyone log in.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(128), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_audit_at", "at"),
+)

@@ -1,0 +1,194 @@
+"""Account records and their invariants, inside the caller's transaction.
+
+These functions do not check who is acting: ``services.accounts`` does that
+before calling them, and the ``vision users`` CLI (an operator with access to
+the database) calls them directly. The invariants that must hold whoever acts
+— unique usernames, at least one admin, valid fields — are enforced here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vision_widgets.core import schema
+from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
+from vision_widgets.core.passwords import hash_password, validate_username
+from vision_widgets.core.rbac import ADMIN, PROFILES
+
+_FIELD_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the UI may show about an account (never the hash)."""
+
+    username: str
+    persona: str
+    profile: str
+    lob: str
+    sub_lob: str
+    notes: str
+    owned_model: str
+    created_at: datetime
+    last_login: datetime | None
+    locked_until: datetime | None
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """The fields an admin (or users.json) gives for a new account."""
+
+    username: str
+    persona: str
+    profile: str
+    lob: str = ""
+    sub_lob: str = ""
+    notes: str = ""
+    owned_model: str = ""
+
+    def validated(self) -> "NewAccount":
+        """Return self if every field is acceptable, else raise ``InvalidInput``."""
+        validate_username(self.username)
+        validate_profile(self.profile)
+        for name in ("persona", "lob", "sub_lob", "owned_model"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > _FIELD_LIMIT or any(c in value for c in "\r\n\t"):
+                raise InvalidInput(f"{name.replace('_', ' ')} must be text of at most {_FIELD_LIMIT} characters on one line.")
+        if not self.persona.strip():
+            raise InvalidInput("Give the account a persona (e.g. Data Scientist).")
+        if not isinstance(self.notes, str) or len(self.notes) > 1000:
+            raise InvalidInput("notes must be text of at most 1000 characters.")
+        return self
+
+
+def validate_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise InvalidInput(f"The profile must be one of: {', '.join(PROFILES)} (got {profile!r}).")
+    return profile
+
+
+def _account(row) -> Account:
+    return Account(
+        username=row["username"],
+        persona=row["persona"],
+        profile=row["profile"],
+        lob=row["lob"],
+        sub_lob=row["sub_lob"],
+        notes=row["notes"],
+        owned_model=row["owned_model"],
+        created_at=row["created_at"],
+        last_login=row["last_login"],
+        locked_until=row["locked_until"],
+    )
+
+
+def list_all(conn: Connection) -> list[Account]:
+    t = schema.users
+    return [_account(r) for r in conn.execute(select(t).order_by(t.c.username)).mappings()]
+
+
+def get_row(conn: Connection, username: str):
+    """The full row (including the hash) for ``username``, or ``None``."""
+    return conn.execute(select(schema.users).where(schema.users.c.username == username)).mappings().first()
+
+
+def get(conn: Connection, username: str) -> Account:
+    row = get_row(conn, username)
+    if row is None:
+        raise NotFound(f"There is no account named {username!r}; check the spelling in the accounts table.")
+    return _account(row)
+
+
+def exists(conn: Connection, username: str) -> bool:
+    return get_row(conn, username) is not None
+
+
+def insert(conn: Connection, new: NewAccount, password_hash: str, now: datetime) -> Account:
+    """Add an account with an existing Argon2id hash (users.json, or one just made)."""
+    new.validated()
+    # Case-insensitive uniqueness: "Alice" and "alice" on one login form would confuse everyone.
+    clash = conn.execute(
+        select(schema.users.c.username).where(func.lower(schema.users.c.username) == new.username.lower())
+    ).first()
+    if clash is not None:
+        raise Conflict(f"An account named {clash[0]!r} already exists; choose another username.")
+    try:
+        conn.execute(
+            schema.users.insert().values(
+                username=new.username,
+                password_hash=password_hash,
+                persona=new.persona,
+                profile=new.profile,
+                lob=new.lob,
+                sub_lob=new.sub_lob,
+                notes=new.notes,
+                owned_model=new.owned_model,
+                created_at=now,
+                failed_logins=0,
+                password_changed_at=now,
+            )
+        )
+    except IntegrityError:
+        raise Conflict(f"An account named {new.username!r} already exists; choose another username.") from None
+    return get(conn, new.username)
+
+
+def count_admins(conn: Connection) -> int:
+    t = schema.users
+    return conn.execute(select(func.count()).select_from(t).where(t.c.profile == ADMIN)).scalar_one()
+
+
+def _ensure_not_last_admin(conn: Connection, account: Account, verb: str) -> None:
+    if account.profile == ADMIN and count_admins(conn) <= 1:
+        raise Conflict(f"{account.username!r} is the last admin; make another account admin before you {verb} it.")
+
+
+def remove(conn: Connection, username: str) -> None:
+    """Delete an account and (by cascade and explicitly) its sessions."""
+    account = get(conn, username)
+    _ensure_not_last_admin(conn, account, "remove")
+    row = get_row(conn, username)
+    conn.execute(delete(schema.sessions).where(schema.sessions.c.user_id == row["id"]))
+    conn.execute(delete(schema.users).where(schema.users.c.id == row["id"]))
+
+
+def set_profile(conn: Connection, username: str, profile: str) -> Account:
+    validate_profile(profile)
+    account = get(conn, username)
+    if account.profile == profile:
+        return account
+    if profile != ADMIN:
+        _ensure_not_last_admin(conn, account, "demote")
+    conn.execute(update(schema.users).where(schema.users.c.username == username).values(profile=profile))
+    return get(conn, username)
+
+
+def set_password(conn: Connection, username: str, new_password: str, now: datetime) -> None:
+    """Store a new hash, clear any lock, and end every session of the account."""
+    row = get_row(conn, username)
+    if row is None:
+        raise NotFound(f"There is no account named {username!r}.")
+    conn.execute(
+        update(schema.users)
+        .where(schema.users.c.id == row["id"])
+        .values(password_hash=hash_password(new_password), password_changed_at=now, failed_logins=0, locked_until=None)
+    )
+    revoke_sessions(conn, row["id"])
+
+
+def unlock(conn: Connection, username: str) -> Account:
+    get(conn, username)
+    conn.execute(
+        update(schema.users).where(schema.users.c.username == username).values(failed_logins=0, locked_until=None)
+    )
+    return get(conn, username)
+
+
+def revoke_sessions(conn: Connection, user_id: int) -> None:
+    conn.execute(delete(schema.sessions).where(schema.sessions.c.user_id == user_id))

@@ -1,0 +1,131 @@
+"""Account use cases: every function takes the acting principal and checks it.
+
+Each call first proves the session is alive (``auth.authenticate`` raises
+``SessionExpired`` otherwise, and renews it), then checks the permission on
+the account *as it is now*, then does the whole change, with its audit entry,
+in one transaction.
+"""
+from __future__ import annotations
+
+from vision_widgets.core import audit, auth, users
+from vision_widgets.core.audit import AuditEntry
+from vision_widgets.core.auth import Principal
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import AuthenticationError, Conflict, InvalidInput
+from vision_widgets.core.passwords import check_password_policy, hash_password, verify_password
+from vision_widgets.core.rbac import Permission, require
+from vision_widgets.core.users import Account, NewAccount
+
+__all__ = [
+    "Account",
+    "NewAccount",
+    "my_account",
+    "change_own_password",
+    "list_accounts",
+    "create_account",
+    "remove_account",
+    "change_profile",
+    "reset_password",
+    "unlock_account",
+    "audit_log",
+]
+
+
+def _acting(ctx: Context, principal: Principal, permission: Permission) -> Principal:
+    current = auth.authenticate(ctx, principal)
+    require(current, permission)
+    return current
+
+
+def my_account(ctx: Context, principal: Principal) -> Account:
+    """The acting principal's own account."""
+    me = _acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
+    with ctx.store.read() as conn:
+        return users.get(conn, me.username)
+
+
+def change_own_password(ctx: Context, principal: Principal, current_password: str, new_password: str) -> None:
+    """Change your password. Ends every session of the account, this one included."""
+    me = _acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
+    check_password_policy(me.username, new_password, current_password)
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        row = users.get_row(conn, me.username)
+        if not verify_password(row["password_hash"], current_password):
+            raise AuthenticationError("The current password is wrong; nothing was changed.")
+        users.set_password(conn, me.username, new_password, now)
+        audit.record(conn, now, me.username, "change own password", me.username)
+
+
+def list_accounts(ctx: Context, principal: Principal) -> list[Account]:
+    """Every account (admins)."""
+    _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    with ctx.store.read() as conn:
+        return users.list_all(conn)
+
+
+def create_account(ctx: Context, principal: Principal, new: NewAccount, initial_password: str) -> Account:
+    """Add an account with an initial password under the policy (admins)."""
+    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    new = NewAccount(**{**new.__dict__, "username": new.username.strip()}).validated()
+    check_password_policy(new.username, initial_password)
+    password_hash = hash_password(initial_password)
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        account = users.insert(conn, new, password_hash, now)
+        audit.record(conn, now, admin.username, "create account", new.username, f"profile={new.profile}")
+    return account
+
+
+def remove_account(ctx: Context, principal: Principal, username: str) -> None:
+    """Remove an account and end its sessions (admins; never yourself, never the last admin)."""
+    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    if username == admin.username:
+        raise Conflict("You cannot remove your own account; ask another admin.")
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        users.remove(conn, username)
+        audit.record(conn, now, admin.username, "remove account", username)
+
+
+def change_profile(ctx: Context, principal: Principal, username: str, profile: str) -> Account:
+    """Make an account ``user`` or ``admin`` (admins; not your own, never the last admin)."""
+    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    if username == admin.username:
+        raise Conflict("You cannot change your own profile; ask another admin.")
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        before = users.get(conn, username)
+        account = users.set_profile(conn, username, profile)
+        if before.profile != account.profile:
+            audit.record(conn, now, admin.username, "change profile", username, f"{before.profile} → {profile}")
+    return account
+
+
+def reset_password(ctx: Context, principal: Principal, username: str, new_password: str) -> None:
+    """Set another account's password (admins); ends that account's sessions and unlocks it."""
+    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    if username == admin.username:
+        raise InvalidInput("Change your own password on the My account page (it asks for the current one).")
+    check_password_policy(username, new_password)
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        users.set_password(conn, username, new_password, now)
+        audit.record(conn, now, admin.username, "reset password", username)
+
+
+def unlock_account(ctx: Context, principal: Principal, username: str) -> Account:
+    """Clear a lockout and the failed-login count (admins)."""
+    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        account = users.unlock(conn, username)
+        audit.record(conn, now, admin.username, "unlock account", username)
+    return account
+
+
+def audit_log(ctx: Context, principal: Principal, limit: int = 200) -> list[AuditEntry]:
+    """The newest audit entries (admins)."""
+    _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    with ctx.store.read() as conn:
+        return audit.recent(conn, limit)
