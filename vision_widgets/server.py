@@ -1,0 +1,392 @@
+"""The web server: Voila's standalone app serving the dashboard, plus ``/vision/api/*``.
+
+``vision serve`` runs one tornado process that
+
+* renders ``notebooks/dashboard.ipynb`` for every tab, each tab in its own kernel, taken from a
+  preheated pool so the login form appears at once;
+* strips source cells and hides tracebacks (views show their own clear messages);
+* answers ``GET /vision/api/health`` without touching a kernel (monitors and test fixtures poll it);
+* serves nothing from ``/voila/files`` but images beside the notebook;
+* loads nothing from outside the server (no CDN in the page template).
+
+It also fixes the Voila 0.5 traps listed in ``docs/server.md``: the tab-close shutdown beacon that
+was refused (no ``_xsrf`` cookie), pooled kernels culled as they were handed to a page, kernels
+orphaned by plain GETs, and the CDN links in the template. Standalone Voila (not the
+jupyter-server extension) is used on purpose: the browser can send comm messages to its kernel,
+never code, and no other Jupyter REST endpoint exists.
+
+Later work adds endpoints by appending ``(suffix, HandlerClass)`` to :data:`API_HANDLERS`; each
+handler receives the running :class:`VisionVoila` as ``self.server``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import tornado.web
+from jupyter_server.services.kernels.handlers import KernelHandler
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import url_path_join
+from traitlets import Float, Instance, Int, Unicode
+from traitlets.config import Config
+from voila.app import Voila
+from voila.static_file_handler import AllowListFileHandler
+from voila.tornado.handler import TornadoVoilaHandler
+from voila.voila_kernel_manager import voila_kernel_manager_factory
+
+from vision_widgets.core.config import REPO_ROOT, Settings, ensure_home
+from vision_widgets.core.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+#: The notebook ``vision serve`` shows.
+DASHBOARD_NOTEBOOK = REPO_ROOT / "notebooks" / "dashboard.ipynb"
+#: Jinja templates shipped with the package (the CDN-free page template).
+TEMPLATE_DIR = Path(__file__).resolve().parent / "web" / "templates" / "vision"
+#: Every Vision endpoint lives under this prefix, before Voila's catch-all route.
+API_PREFIX = "/vision/api"
+
+#: ``/voila/files/<path>`` serves only images (the notebook may show a logo) ...
+FILE_ALLOWLIST = [r"[^/\\]+\.(png|jpg|jpeg|gif|svg|ico)"]
+#: ... and never notebooks, code, account data, the Vision home or any dotted path.
+FILE_DENYLIST = [
+    r".*\.(ipynb|py|pyc|json|db|sqlite|sqlite3|env|cfg|ini|toml|yml|yaml)",
+    r"(.*[/\\])?\..*",  # dot files and dot folders (.vision/, .git/, .env)
+    r".*users.*",
+]
+
+#: Content-Security-Policy of the dashboard page. Voila's page and the widget manager need inline
+#: scripts and ``eval`` (widget model code), styles set inline, images/fonts from data: and blob:.
+#: Everything else must come from this server: nothing can be loaded from or sent to a third party.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
+
+
+# --------------------------------------------------------------------------------------------
+# /vision/api handlers
+# --------------------------------------------------------------------------------------------
+class VisionAPIHandler(tornado.web.RequestHandler):
+    """Base of every ``/vision/api`` endpoint: JSON in and out, never cached, no kernel involved.
+
+    It is a plain tornado handler (not a Jupyter one), so it sees no Jupyter identity or XSRF
+    machinery; an endpoint that changes state must authenticate its caller itself.
+    """
+
+    def initialize(self, server: "VisionVoila") -> None:
+        self.server = server
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        """Send ``payload`` as the JSON body with ``status``."""
+        self.set_status(status)
+        self.finish(json.dumps(payload, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # Never a traceback, whatever tornado's debug setting.
+        self.finish(json.dumps({"status": "error", "code": status_code, "message": self._reason}))
+
+
+class HealthHandler(VisionAPIHandler):
+    """``GET /vision/api/health``: is the server up, and how many kernels does it hold.
+
+    Cheap and side-effect free: it reads counters only (no kernel is started, unlike a GET of the
+    dashboard page). Kernel ids are not listed: an id is what lets a browser talk to a kernel.
+    """
+
+    def get(self) -> None:
+        self.write_json({"status": "ok", "version": _version(), "kernels": self.server.kernel_stats()})
+
+
+#: ``(suffix under /vision/api, handler class)``; handlers get ``server=<VisionVoila>``.
+API_HANDLERS: list[tuple[str, type[VisionAPIHandler]]] = [
+    ("health", HealthHandler),
+]
+
+
+def api_handlers(server: "VisionVoila", base_url: str = "/") -> list[tuple]:
+    """The tornado URL specs for every entry of :data:`API_HANDLERS`, under ``base_url``."""
+    return [
+        (url_path_join(base_url, API_PREFIX, suffix), handler, {"server": server})
+        for suffix, handler in API_HANDLERS
+    ]
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("vision_widgets")
+    except Exception:  # running from a checkout that was never installed
+        return "0+unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# Voila handlers, hardened
+# --------------------------------------------------------------------------------------------
+class DashboardHandler(TornadoVoilaHandler):
+    """Voila's page handler with the ``_xsrf`` cookie set and a strict Content-Security-Policy.
+
+    The page's ``beforeunload`` beacon (``POST /voila/api/shutdown/<kernel>``) sends the value of
+    the ``_xsrf`` cookie, but Voila renders its page outside Jupyter's template helpers, so that
+    cookie was never set: the beacon got 403 and every closed tab kept its kernel (voila #1458).
+    Reading ``self.xsrf_token`` sets the cookie on this response, before the first flush.
+    """
+
+    @property
+    def content_security_policy(self) -> str:
+        return CONTENT_SECURITY_POLICY
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self.xsrf_token  # noqa: B018 — the property sets the _xsrf cookie as a side effect
+
+
+class KernelModelHandler(KernelHandler):
+    """``/api/kernels/<id>``: only the GET the page needs (its kernel's model), not DELETE."""
+
+    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------------------------
+# Kernel pool and culling
+# --------------------------------------------------------------------------------------------
+class PoolAwareCulling:
+    """Mixin over Voila's ``VoilaKernelManager``: culling that never races the preheated pool.
+
+    * A kernel still in the pool is never culled (Voila checks that too, but its loop mutates
+      the pool while iterating it).
+    * A kernel handed from the pool to a page gets fresh activity: it may have idled in the pool
+      longer than ``cull_idle_timeout``; without this the next cull pass shut it down before the
+      page's websocket connected ("Kernel never reached an 'alive' state").
+    * A handed-out kernel that no browser connects to within ``orphan_timeout`` seconds (a plain
+      GET from a script or monitor) is shut down instead of idling for the full cull timeout.
+    """
+
+    orphan_timeout: float = 120.0
+
+    def _pool_state(self) -> None:
+        if not hasattr(self, "_handed_out"):
+            self._handed_out: dict[str, float] = {}
+            self._connected_once: set[str] = set()
+
+    def pooled_kernel_ids(self) -> set[str]:
+        """Ids of kernels that are started, rendered and waiting in a pool."""
+        ids = set()
+        for pool in getattr(self, "_pools", {}).values():
+            for task in list(pool):
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    ids.add(task.result()["kernel_id"])
+        return ids
+
+    def pool_pending(self) -> int:
+        """Pool entries whose kernel is still starting or rendering."""
+        return sum(1 for pool in getattr(self, "_pools", {}).values() for t in pool if not t.done())
+
+    async def get_rendered_notebook(self, *args: Any, **kwargs: Any):
+        render_task, rendered_cache, kernel_id = await super().get_rendered_notebook(*args, **kwargs)
+        self._pool_state()
+        self._handed_out[kernel_id] = time.monotonic()
+        kernel = self._kernels.get(kernel_id)
+        if kernel is not None:
+            from jupyter_server._tz import utcnow
+
+            kernel.last_activity = utcnow()
+        return render_task, rendered_cache, kernel_id
+
+    def notify_connect(self, kernel_id: str) -> None:
+        super().notify_connect(kernel_id)
+        self._pool_state()
+        self._connected_once.add(kernel_id)
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        self._pool_state()
+        if kernel_id in self.pooled_kernel_ids():
+            return
+        handed = self._handed_out.get(kernel_id)
+        if (
+            handed is not None
+            and kernel_id not in self._connected_once
+            and time.monotonic() - handed > self.orphan_timeout
+        ):
+            self.log.warning("Shutting down kernel %s: no browser connected to it.", kernel_id)
+            await self.shutdown_kernel(kernel_id)
+            return
+        await super().cull_kernel_if_idle(kernel_id)
+
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any):
+        self._pool_state()
+        self._handed_out.pop(kernel_id, None)
+        self._connected_once.discard(kernel_id)
+        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+
+
+def pooled_kernel_manager_class(base: type, pool_size: int, page_config_hook=None) -> type:
+    """Voila's pooled kernel manager over ``base``, with :class:`PoolAwareCulling` on top."""
+    voila_cls = voila_kernel_manager_factory(base, True, pool_size, page_config_hook=page_config_hook)
+    return type("VisionKernelManager", (PoolAwareCulling, voila_cls), {})
+
+
+# --------------------------------------------------------------------------------------------
+# The app
+# --------------------------------------------------------------------------------------------
+class VisionVoila(Voila):
+    """Voila's standalone app configured for Vision AI (see the module docstring)."""
+
+    name = "vision"
+    vision_settings = Instance(Settings, allow_none=True)
+    cull_idle_timeout = Int(600, help="Seconds a kernel with no browser connected may idle.").tag(config=True)
+    cull_interval = Int(60, help="Seconds between two culling passes.").tag(config=True)
+    orphan_timeout = Float(120.0, help="Seconds a handed-out kernel may wait for its browser.").tag(config=True)
+    extra_template_dir = Unicode(str(TEMPLATE_DIR))
+
+    def setup_template_dirs(self) -> None:
+        super().setup_template_dirs()
+        # Our index.html.j2 shadows the lab template's (same name, searched first).
+        if self.extra_template_dir and self.extra_template_dir not in self.template_paths:
+            self.template_paths.insert(0, self.extra_template_dir)
+
+    def init_settings(self) -> dict:
+        conf = self.voila_configuration
+        preheat, pool_size = conf.preheat_kernel, conf.default_pool_size
+        # Build Voila's settings without its pooled manager (whose constructor starts kernels at
+        # once), then build the pooled manager ourselves with the culling fixes on top.
+        conf.preheat_kernel = False
+        try:
+            settings = super().init_settings()
+        finally:
+            conf.preheat_kernel = preheat
+        if preheat:
+            cls = pooled_kernel_manager_class(
+                conf.multi_kernel_manager_class, pool_size, page_config_hook=conf.page_config_hook
+            )
+        else:
+            cls = type("VisionKernelManager", (PoolAwareCulling, self.kernel_manager.__class__), {})
+        self.kernel_manager = cls(
+            parent=self,
+            connection_dir=self.connection_dir,
+            kernel_spec_manager=self.kernel_spec_manager,
+            allowed_message_types=[
+                "comm_open",
+                "comm_close",
+                "comm_msg",
+                "comm_info_request",
+                "kernel_info_request",
+                "shutdown_request",
+            ],
+            cull_idle_timeout=self.cull_idle_timeout,
+            cull_interval=self.cull_interval,
+            cull_connected=False,
+            cull_busy=False,
+        )
+        self.kernel_manager.orphan_timeout = self.orphan_timeout
+        settings["kernel_manager"] = self.kernel_manager
+        return settings
+
+    def init_handlers(self) -> list:
+        handlers = []
+        for spec in super().init_handlers():
+            pattern, handler, *rest = spec
+            if handler is KernelHandler:
+                handler = KernelModelHandler
+            elif handler is TornadoVoilaHandler:
+                handler = DashboardHandler
+            elif handler is AllowListFileHandler:
+                rest = [{**rest[0], "allowlist": FILE_ALLOWLIST, "denylist": FILE_DENYLIST}]
+            handlers.append((pattern, handler, *rest))
+        # Prepended: Voila's last route matches every path.
+        return api_handlers(self, self.server_url or self.base_url) + handlers
+
+    def kernel_stats(self) -> dict:
+        """Counts for the health endpoint: running kernels and the pool (no ids)."""
+        km = getattr(self, "kernel_manager", None)
+        if km is None:
+            return {"running": 0, "pool_size": 0, "pool_ready": 0, "pool_starting": 0}
+        return {
+            "running": len(km.list_kernel_ids()),
+            "pool_size": self.voila_configuration.default_pool_size if self.voila_configuration.preheat_kernel else 0,
+            "pool_ready": len(km.pooled_kernel_ids()),
+            "pool_starting": km.pool_pending(),
+        }
+
+
+def build_config(settings: Settings, host: str, port: int) -> Config:
+    """The traitlets configuration of :class:`VisionVoila` for ``settings``."""
+    c = Config()
+    c.Voila.ip = host
+    c.Voila.port = port
+    c.Voila.port_retries = 0  # a busy port is an error, not a silent move to another port
+    c.Voila.open_browser = False
+    c.Voila.config_file_paths = []  # configured by Settings only, never by a stray voila.json
+    c.VisionVoila.cull_idle_timeout = settings.kernel_cull_idle_seconds
+    c.VisionVoila.cull_interval = max(5, min(60, settings.kernel_cull_idle_seconds // 4))
+    vc = c.VoilaConfiguration
+    vc.template = "lab"
+    vc.theme = "light"
+    vc.strip_sources = True
+    vc.show_tracebacks = False
+    vc.preheat_kernel = settings.kernel_pool_size > 0
+    vc.default_pool_size = settings.kernel_pool_size
+    vc.allow_template_override = "NO"
+    vc.allow_theme_override = "NO"
+    vc.file_allowlist = FILE_ALLOWLIST
+    vc.file_denylist = FILE_DENYLIST
+    return c
+
+
+def make_app(
+    settings: Settings, host: str | None = None, port: int | None = None, notebook: str | os.PathLike | None = None
+) -> VisionVoila:
+    """Create and initialise (but do not start) the server for ``settings``.
+
+    Raises ``ConfigurationError`` when ``VISION_HOME`` cannot be written or the notebook is missing.
+    """
+    ensure_home(settings)
+    nb = Path(notebook) if notebook is not None else DASHBOARD_NOTEBOOK
+    if not nb.is_file():
+        raise ConfigurationError(f"Notebook {nb} not found; pass an existing .ipynb file.")
+    nb = nb.resolve()
+    app = VisionVoila(
+        config=build_config(settings, host or settings.host, settings.port if port is None else port),
+        vision_settings=settings,
+    )
+    app.initialize(argv=["--Voila.root_dir=" + str(nb.parent), str(nb)])
+    return app
+
+
+def serve(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    notebook: str | os.PathLike | None = None,
+) -> int:
+    """Serve the dashboard until SIGINT/SIGTERM; return the process exit status.
+
+    ``host``/``port`` override ``settings.host``/``settings.port`` (127.0.0.1:8866 by default).
+    ``notebook`` replaces ``notebooks/dashboard.ipynb`` (tests and benchmarks). An unwritable
+    ``VISION_HOME`` raises ``ConfigurationError`` before any port is bound; the CLI prints it and
+    exits non-zero.
+    """
+    app = make_app(settings, host=host, port=port, notebook=notebook)
+    app.start()  # blocks; on SIGTERM/SIGINT shuts every kernel down
+    return 0
