@@ -1,0 +1,150 @@
+"""The shell: login, then a navigation built from the principal's permissions.
+
+A page's view is imported and built only when the principal opens it and may
+do so (in Voila the browser can read every live widget in its kernel), and
+the previous page is closed. Heavy imports therefore happen per page, after
+login, which keeps the login form instant in a preheated kernel.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+
+import ipywidgets as w
+
+from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.theme import stylesheet
+from vision_widgets.core import auth
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import VisionError
+from vision_widgets.core.rbac import Permission, has
+from vision_widgets.state import AppState
+from vision_widgets.views.base import PageView, close_tree
+from vision_widgets.views.login import LoginView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A navigation entry: shown only to principals with ``permission``."""
+
+    key: str
+    title: str
+    permission: Permission
+    view: str  # "module:Class", imported on first open
+
+    def build(self, ctx: Context, state: AppState) -> PageView:
+        module, _, name = self.view.partition(":")
+        return getattr(importlib.import_module(module), name)(ctx, state)
+
+
+#: Every page of the app, in navigation order. A page is listed only once it works.
+PAGES: tuple[Page, ...] = (
+    Page("access", "Access management", Permission.MANAGE_ACCESS, "vision_widgets.views.access:AccessView"),
+    Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView"),
+)
+
+
+def pages_for(principal: auth.Principal | None) -> tuple[Page, ...]:
+    """The pages this principal may open, in navigation order."""
+    if principal is None:
+        return ()
+    return tuple(p for p in PAGES if has(principal, p.permission))
+
+
+class VisionApp(w.VBox):
+    """The whole web app as one widget: ``display(VisionApp.from_environment())``."""
+
+    def __init__(self, ctx: Context, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_class("vision-app")
+        self.ctx = ctx
+        self.state = AppState()
+        self.view: w.Widget | None = None
+        self.page: Page | None = None
+        self.user_label = w.Label("")
+        self.logout_button = w.Button(description="Log out", icon="sign-out", layout=w.Layout(width="auto"))
+        self.logout_button.on_click(self._on_logout)
+        brand = w.Label("Vision AI")
+        brand.add_class("vision-brand")
+        spacer = w.Box(layout=w.Layout(flex="1"))
+        self.header = w.HBox([brand, spacer, self.user_label, self.logout_button])
+        self.header.add_class("vision-header")
+        self.nav = w.ToggleButtons(options=(), style={"button_width": "auto"})
+        self.nav.add_class("vision-nav")
+        self.nav.observe(self._on_nav, "value")
+        self.body = w.VBox()
+        self._style = stylesheet()
+        self.state.observe(self._on_principal, "principal")
+        self._show_login()
+
+    @classmethod
+    def from_environment(cls) -> "w.Widget":
+        """Build the app from the environment's settings, or a clear message if they are unusable."""
+        try:
+            return cls(Context.open())
+        except VisionError as exc:
+            message = StatusMessage()
+            message.error(f"Vision AI cannot start: {exc}")
+            return message
+
+    # -- login / logout ----------------------------------------------------------
+    def _on_principal(self, change) -> None:
+        if change["new"] is None:
+            self._show_login()
+        elif change["old"] is None:
+            self._show_shell()
+
+    def _replace_view(self, view: w.Widget | None) -> None:
+        old, self.view = self.view, view
+        if old is not None:
+            close_tree(old)
+
+    def _show_login(self) -> None:
+        self.page = None
+        self._replace_view(LoginView(self.ctx, self.state))
+        self.children = (self._style, self.view)
+
+    def _show_shell(self) -> None:
+        principal = self.state.principal
+        self.user_label.value = f"{principal.username} · {principal.persona} · {principal.profile}"
+        allowed = pages_for(principal)
+        self.children = (self._style, self.header, self.nav, self.body)
+        with self.nav.hold_trait_notifications():
+            self.nav.options = tuple((p.title, p.key) for p in allowed)
+        self.open_page(allowed[0].key if allowed else None)
+
+    def _on_logout(self, _button=None) -> None:
+        principal = self.state.principal
+        if principal is not None:
+            try:
+                auth.logout(self.ctx, principal)
+            except Exception:  # noqa: BLE001 - leaving must work even if the database is down
+                log.exception("logout failed")
+        self.state.end_session("You are logged out.", kind="info")
+
+    # -- navigation ---------------------------------------------------------------
+    def _on_nav(self, change) -> None:
+        if change["new"] and (self.page is None or change["new"] != self.page.key):
+            self.open_page(change["new"])
+
+    def open_page(self, key: str | None) -> None:
+        """Show page ``key`` if the principal may open it (a forged key opens nothing)."""
+        page = next((p for p in pages_for(self.state.principal) if p.key == key), None)
+        if page is None:
+            self._replace_view(None)
+            self.body.children = ()
+            return
+        self.page = page
+        if self.nav.value != page.key:
+            self.nav.value = page.key
+        self._replace_view(None)
+        self.body.children = ()
+        view = page.build(self.ctx, self.state)
+        if self.state.principal is None:  # building it found the session expired: login is shown
+            close_tree(view)
+            return
+        self.view = view
+        self.body.children = (view,)

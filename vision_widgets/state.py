@@ -1,0 +1,30 @@
+"""The web app's shared state: a ``HasTraits``, not a widget, so none of it syncs to the browser.
+
+Views observe these traits; nothing else is shared between them. The
+principal lives here (never in a widget trait) because in Voila the browser
+can read the state of every live widget.
+"""
+from __future__ import annotations
+
+from traitlets import HasTraits, Instance, Unicode
+
+from vision_widgets.core.auth import Principal
+
+
+class AppState(HasTraits):
+    """Who is logged in, and what the login page should say."""
+
+    principal = Instance(Principal, allow_none=True)
+    #: A message for the login page (why the session ended).
+    notice = Unicode("")
+    notice_kind = Unicode("info")
+
+    def sign_in(self, principal: Principal) -> None:
+        self.notice = ""
+        self.principal = principal
+
+    def end_session(self, message: str = "", kind: str = "info") -> None:
+        """Return to the login page, saying why."""
+        self.notice_kind = kind
+        self.notice = message
+        self.principal = None

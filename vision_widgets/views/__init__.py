@@ -1,0 +1,1 @@
+"""One module per page. A view is built only once the principal may open it."""

@@ -1,0 +1,79 @@
+"""What every page shares: the context, the app state, and a safe way to run an action."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, TypeVar
+
+import ipywidgets as w
+
+from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import SessionExpired, VisionError
+from vision_widgets.state import AppState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+UNEXPECTED = (
+    "Something went wrong on the server and nothing was changed. "
+    "Try again; if it keeps happening, tell an administrator."
+)
+
+
+def run_action(state: AppState, status: StatusMessage, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Call a service; turn its errors into a message (or a return to login) instead of a traceback.
+
+    Returns the service's result, or ``None`` when it failed (the message is shown).
+    """
+    try:
+        return fn(*args, **kwargs)
+    except SessionExpired as exc:
+        state.end_session(str(exc), kind="error")
+    except VisionError as exc:
+        status.error(str(exc))
+    except Exception:  # noqa: BLE001 - the page must stay usable; the log keeps the details
+        log.exception("unexpected error in %s", getattr(fn, "__name__", fn))
+        status.error(UNEXPECTED)
+    return None
+
+
+def succeeded(fn: Callable[..., Any], *args: Any) -> bool:
+    """Run a service that returns nothing; ``True`` tells ``run_action``'s caller it worked."""
+    fn(*args)
+    return True
+
+
+class PageView(w.VBox):
+    """A page: built from services for the logged-in principal; ``refresh()`` reloads it."""
+
+    title = "Page"
+
+    def __init__(self, ctx: Context, state: AppState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+        self.state = state
+        self.add_class("vision-page")
+
+    @property
+    def principal(self):
+        return self.state.principal
+
+    def run(self, status: StatusMessage, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``run_action`` bound to this page's state."""
+        return run_action(self.state, status, fn, *args, **kwargs)
+
+    def refresh(self) -> None:
+        """Reload what the page shows from the services."""
+
+    def close(self) -> None:
+        """Close this page and every widget inside it, so the kernel keeps nothing of it."""
+        for child in self.children:
+            close_tree(child)
+        super().close()
+
+
+def close_tree(widget: w.Widget) -> None:
+    """Close ``widget`` and, for boxes, everything inside it (``Box.close`` does not)."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()

@@ -1,0 +1,70 @@
+"""The login page: username, password, and a clear message when it fails."""
+from __future__ import annotations
+
+import logging
+
+import ipywidgets as w
+
+from vision_widgets.components import forms
+from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.core import auth
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import AuthenticationError, VisionError
+from vision_widgets.state import AppState
+from vision_widgets.views.base import UNEXPECTED
+
+log = logging.getLogger(__name__)
+
+
+class LoginView(w.VBox):
+    """Log in; on success the app state gets the principal and the shell takes over."""
+
+    def __init__(self, ctx: Context, state: AppState, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+        self.state = state
+        title = w.Label("Vision AI")
+        title.add_class("vision-login-title")
+        subtitle = w.Label("Model monitoring — log in to see your models.")
+        subtitle.add_class("vision-muted")
+        self.username = forms.text("Username")
+        self.password = forms.password("Password")
+        self.submit = forms.button("Log in", style="primary", icon="sign-in")
+        self.status = StatusMessage()
+        if state.notice:
+            self.status.show(state.notice, state.notice_kind)
+        self.submit.on_click(self._on_submit)
+        self.children = (
+            title,
+            subtitle,
+            forms.field("Username", self.username),
+            forms.field("Password", self.password),
+            self.submit,
+            self.status,
+        )
+        self.add_class("vision-card")
+        self.add_class("vision-login")
+
+    def _on_submit(self, _button=None) -> None:
+        username, password = self.username.value.strip(), self.password.value
+        # The password is a synced trait the browser can read back: clear it
+        # after every attempt, successful or not.
+        self.password.value = ""
+        try:
+            if not username or not password:
+                raise AuthenticationError("Enter your username and password.")
+            session = auth.login(self.ctx, username, password)
+        except VisionError as exc:
+            self.status.error(str(exc))
+            return
+        except Exception:  # noqa: BLE001 - e.g. the database is unreachable
+            log.exception("login failed unexpectedly")
+            self.status.error(UNEXPECTED)
+            return
+        self.status.clear()
+        self.state.sign_in(session.principal)
+
+    def close(self) -> None:
+        for child in self.children:
+            child.close()
+        super().close()
