@@ -1,0 +1,50 @@
+# Vision AI — the two commands a newcomer needs:
+#   make dashboard   install, initialise $VISION_HOME (default .vision/), serve at http://127.0.0.1:8866
+#   make test        install (with test tools and Chromium), run the whole suite
+# Everything installs into .venv; nothing is installed system-wide except Debian's chromium for tests.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: dashboard test bench install install-test chromium clean
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.base
+install-test: $(VENV)/.test
+
+# Debian's Chromium drives the end-to-end tests (Playwright's own browser download is not used).
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the end-to-end tests..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "The end-to-end tests need Chromium at $(CHROMIUM)."; \
+		echo "Install it with: sudo apt-get install chromium   (or set CHROMIUM=/path/to/chromium)"; \
+		exit 1; \
+	fi
+
+dashboard: install
+	$(PY) -m vision_widgets init
+	$(PY) -m vision_widgets serve
+
+test: install-test chromium
+	$(PY) -m pytest
+
+bench: install-test chromium
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

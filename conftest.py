@@ -1,0 +1,14 @@
+"""Test-session setup shared by tests/ and the nbval notebook tests.
+
+Every test run gets a throw-away VISION_HOME, so no test reads or writes the
+developer's own .vision/ database; kernels started by nbval inherit it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def pytest_configure(config):
+    os.environ["VISION_HOME"] = tempfile.mkdtemp(prefix="vision-test-home-")
+    os.environ.pop("VISION_DATABASE_URL", None)
