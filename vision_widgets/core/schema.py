@@ -6,6 +6,8 @@ changes, so an existing database is upgraded in place on the next start.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
+    Float,
     Column,
     DateTime,
     ForeignKey,
@@ -86,4 +88,71 @@ audit_log = Table(
     Column("target", String(128), nullable=False, default=""),
     Column("detail", Text, nullable=False, default=""),
     Index("ix_audit_at", "at"),
+)
+
+# --- model registry ---------------------------------------------------------------
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    # Lower-cased name: model names are unique whatever their case.
+    Column("name_key", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("task", String(32), nullable=False),
+    Column("platform", String(64), nullable=False, default=""),
+    Column("connector", String(32), nullable=False),
+    Column("connector_details", Text, nullable=False, default="{}"),  # JSON, never a secret
+    Column("owner", String(32), nullable=False),
+    Column("lob", String(64), nullable=False, default=""),
+    Column("sub_lob", String(64), nullable=False, default=""),
+    Column("roles", Text, nullable=False),  # JSON of the column roles
+    Column("restricted", Boolean, nullable=False, default=False),
+    Column("status", String(24), nullable=False),
+    Column("drift_settings", Text, nullable=False, default="{}"),  # JSON
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_models_owner", "owner"),
+)
+
+# Profiles are aggregates only (client.Profile JSON): never raw rows.
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # "reference" (training) or "production"
+    Column("label", String(128), nullable=False, default=""),
+    Column("source", String(16), nullable=False),  # "server" (connector) or "client" (submitted)
+    Column("rows", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_profiles_model", "model_id", "kind"),
+)
+
+drift_reports = Table(
+    "drift_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("profile_id", Integer, ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("dataset_drift", Boolean, nullable=False),
+    Column("drift_share", Float, nullable=False),
+    Column("body", Text, nullable=False),  # DriftReport.to_dict() JSON
+    Index("ix_drift_model", "model_id"),
+)
+
+# Upload tokens let a restricted client submit profiles for one model; stored as hashes.
+upload_tokens = Table(
+    "upload_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
 )

@@ -1,0 +1,106 @@
+"""Where a model's data comes from. Connector types register themselves by name.
+
+Only the local-filesystem connector exists today. It reads only under the
+allowed roots (``VISION_DATA_ROOTS``; by default ``$VISION_HOME/data`` and the
+demo data folder): the path is resolved with every symlink followed *before*
+the check, so neither ``..`` nor a link leading out gets past it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from vision_widgets.core.config import Settings
+from vision_widgets.core.errors import InvalidInput
+
+DATA_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+class Connector(Protocol):
+    """Turns a user's data reference into something ``client.profile`` can read."""
+
+    name: str
+    title: str
+
+    def resolve(self, reference: str) -> Path: ...
+
+
+_REGISTRY: dict[str, Callable[[Settings], Connector]] = {}
+
+
+def register(name: str) -> Callable:
+    """Class decorator: make a connector type available under ``name``."""
+
+    def wrap(factory):
+        _REGISTRY[name] = factory
+        return factory
+
+    return wrap
+
+
+def available() -> tuple[str, ...]:
+    """The registered connector names."""
+    return tuple(_REGISTRY)
+
+
+def get(name: str, settings: Settings) -> Connector:
+    """An instance of connector ``name`` configured from ``settings``."""
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise InvalidInput(f"There is no connector named {name!r}; choose one of: {', '.join(_REGISTRY)}.")
+    return factory(settings)
+
+
+def demo_folder(settings: Settings) -> Path:
+    """Where ``vision init --demo`` writes the demo data files."""
+    return settings.home / "demo-data"
+
+
+def allowed_roots(settings: Settings) -> tuple[Path, ...]:
+    roots = list(settings.data_roots)
+    demo = demo_folder(settings)
+    if demo not in roots:
+        roots.append(demo)
+    return tuple(roots)
+
+
+@register("local")
+@dataclass(frozen=True)
+class LocalFilesystem:
+    """Files on the server's disk, under the allowed roots only."""
+
+    settings: Settings
+    name: str = "local"
+    title: str = "Local filesystem"
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        return allowed_roots(self.settings)
+
+    def resolve(self, reference: str) -> Path:
+        """The real path of a CSV or Parquet file under an allowed root, or ``InvalidInput``."""
+        reference = (reference or "").strip()
+        if not reference or "\x00" in reference:
+            raise InvalidInput("Give the path of a CSV or Parquet file.")
+        roots = [r.resolve() for r in self.roots]
+        path = Path(reference).expanduser()
+        if not path.is_absolute():
+            path = roots[0] / path
+        where = ", ".join(str(r) for r in roots)
+        try:
+            real = path.resolve(strict=True)
+        except (FileNotFoundError, NotADirectoryError):
+            raise InvalidInput(f"No file at {reference}; check the path (files are read under {where}).") from None
+        except (OSError, RuntimeError) as exc:  # symlink loops, permissions
+            raise InvalidInput(f"{reference} cannot be opened ({exc}).") from None
+        if not any(real.is_relative_to(root) for root in roots):
+            raise InvalidInput(
+                f"{reference} is outside the folders Vision AI may read ({where}); "
+                "copy the file there or ask an administrator to add its folder to VISION_DATA_ROOTS."
+            )
+        if not real.is_file():
+            raise InvalidInput(f"{reference} is not a file.")
+        if real.suffix.lower() not in DATA_SUFFIXES:
+            raise InvalidInput(f"{reference} is not a CSV or Parquet file (.csv, .parquet).")
+        return real

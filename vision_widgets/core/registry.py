@@ -1,0 +1,200 @@
+"""Registered models, their stored profiles and drift reports (inside the caller's transaction).
+
+No permission checks here: ``services.models`` checks who acts first. What
+must hold whoever acts is enforced here: unique names (case-insensitive),
+valid tasks and statuses, and JSON blobs that parse.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from vision_widgets.core import schema
+from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
+
+TASKS = ("binary classification", "multiclass classification", "regression")
+PLATFORMS = ("Databricks", "AWS SageMaker", "Azure ML", "Google Vertex AI", "on-premises", "other")
+AWAITING = "awaiting metrics"
+ACTIVE = "active"
+STATUSES = (AWAITING, ACTIVE)
+
+_NAME_MAX = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model's metadata (what the model list and model 360 show)."""
+
+    id: int
+    name: str
+    description: str
+    task: str
+    platform: str
+    connector: str
+    connector_details: dict[str, Any]
+    owner: str
+    lob: str
+    sub_lob: str
+    roles: dict[str, Any]
+    restricted: bool
+    status: str
+    drift_settings: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    id: int
+    model_id: int
+    kind: str
+    label: str
+    source: str
+    rows: int
+    created_at: datetime
+    body: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StoredDrift:
+    id: int
+    model_id: int
+    profile_id: int
+    created_at: datetime
+    dataset_drift: bool
+    drift_share: float
+    body: str = field(repr=False)
+
+
+def validate_name(name: str) -> str:
+    """A model name: 1–128 printable characters (shown as text everywhere, so HTML is harmless)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the model a name.")
+    if len(name) > _NAME_MAX or _CONTROL.search(name):
+        raise InvalidInput(f"A model name is at most {_NAME_MAX} characters on one line.")
+    return name
+
+
+def validate_task(task: str) -> str:
+    if task not in TASKS:
+        raise InvalidInput(f"The task must be one of: {', '.join(TASKS)}.")
+    return task
+
+
+def _record(row) -> ModelRecord:
+    return ModelRecord(
+        id=row["id"], name=row["name"], description=row["description"], task=row["task"],
+        platform=row["platform"], connector=row["connector"],
+        connector_details=json.loads(row["connector_details"] or "{}"), owner=row["owner"], lob=row["lob"],
+        sub_lob=row["sub_lob"], roles=json.loads(row["roles"]), restricted=bool(row["restricted"]),
+        status=row["status"], drift_settings=json.loads(row["drift_settings"] or "{}"),
+        created_by=row["created_by"], created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+def insert(conn: Connection, *, name: str, description: str, task: str, platform: str, connector: str,
+           connector_details: dict, owner: str, lob: str, sub_lob: str, roles: dict, restricted: bool,
+           status: str, drift_settings: dict, created_by: str, now: datetime) -> ModelRecord:
+    """Add a model; a name already taken (in any case) is a ``Conflict``."""
+    name = validate_name(name)
+    validate_task(task)
+    if status not in STATUSES:
+        raise InvalidInput(f"Unknown model status {status!r}.")
+    if find(conn, name) is not None:
+        raise Conflict(f"A model named {name!r} already exists; choose another name.")
+    conn.execute(schema.models.insert().values(
+        name=name, name_key=name.lower(), description=description or "", task=task, platform=platform or "",
+        connector=connector, connector_details=json.dumps(connector_details or {}), owner=owner, lob=lob,
+        sub_lob=sub_lob, roles=json.dumps(roles), restricted=bool(restricted), status=status,
+        drift_settings=json.dumps(drift_settings or {}), created_by=created_by, created_at=now, updated_at=now,
+    ))
+    return get(conn, name)
+
+
+def find(conn: Connection, name: str) -> ModelRecord | None:
+    row = conn.execute(
+        select(schema.models).where(schema.models.c.name_key == (name or "").strip().lower())
+    ).mappings().first()
+    return None if row is None else _record(row)
+
+
+def get(conn: Connection, name: str) -> ModelRecord:
+    found = find(conn, name)
+    if found is None:
+        raise NotFound(f"There is no model named {name!r}.")
+    return found
+
+
+def get_by_id(conn: Connection, model_id: int) -> ModelRecord:
+    row = conn.execute(select(schema.models).where(schema.models.c.id == model_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"There is no model with id {model_id}.")
+    return _record(row)
+
+
+def list_models(conn: Connection, owner: str | None = None) -> list[ModelRecord]:
+    """Every model, or those of ``owner``, by name."""
+    t = schema.models
+    query = select(t).order_by(t.c.name_key)
+    if owner is not None:
+        query = query.where(t.c.owner == owner)
+    return [_record(r) for r in conn.execute(query).mappings()]
+
+
+def set_status(conn: Connection, model_id: int, status: str, now: datetime) -> None:
+    if status not in STATUSES:
+        raise InvalidInput(f"Unknown model status {status!r}.")
+    conn.execute(update(schema.models).where(schema.models.c.id == model_id).values(status=status, updated_at=now))
+
+
+def remove(conn: Connection, model_id: int) -> None:
+    """Delete a model with its profiles, drift reports and upload tokens."""
+    for table in (schema.upload_tokens, schema.drift_reports, schema.profiles):
+        conn.execute(delete(table).where(table.c.model_id == model_id))
+    conn.execute(delete(schema.models).where(schema.models.c.id == model_id))
+
+
+def add_profile(conn: Connection, model_id: int, kind: str, label: str, source: str, rows: int, body: str,
+                now: datetime) -> int:
+    """Store one profile's JSON; returns its id."""
+    if kind not in ("reference", "production"):
+        raise InvalidInput(f"Unknown profile kind {kind!r}.")
+    result = conn.execute(schema.profiles.insert().values(
+        model_id=model_id, kind=kind, label=label, source=source, rows=int(rows), created_at=now, body=body,
+    ))
+    return int(result.inserted_primary_key[0])
+
+
+def add_drift(conn: Connection, model_id: int, profile_id: int, dataset_drift: bool, drift_share: float,
+              body: str, now: datetime) -> int:
+    result = conn.execute(schema.drift_reports.insert().values(
+        model_id=model_id, profile_id=profile_id, created_at=now, dataset_drift=bool(dataset_drift),
+        drift_share=float(drift_share), body=body,
+    ))
+    return int(result.inserted_primary_key[0])
+
+
+def profiles_of(conn: Connection, model_id: int, kind: str | None = None) -> list[StoredProfile]:
+    t = schema.profiles
+    query = select(t).where(t.c.model_id == model_id).order_by(t.c.created_at, t.c.id)
+    if kind is not None:
+        query = query.where(t.c.kind == kind)
+    return [StoredProfile(**dict(r)) for r in conn.execute(query).mappings()]
+
+
+def drift_history(conn: Connection, model_id: int) -> list[StoredDrift]:
+    t = schema.drift_reports
+    query = select(t).where(t.c.model_id == model_id).order_by(t.c.created_at, t.c.id)
+    return [StoredDrift(**dict(r)) for r in conn.execute(query).mappings()]
+
+
+def count_models(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(schema.models)).scalar_one()

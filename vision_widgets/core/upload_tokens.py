@@ -1,0 +1,53 @@
+"""Upload tokens: let a restricted client submit profiles for ONE model.
+
+A token is ``secrets.token_urlsafe(32)``, shown once to the owner, stored only
+as its SHA-256, valid 24 hours, and spent by the first accepted submission.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, select, update
+
+from vision_widgets.core import schema
+from vision_widgets.core.auth import token_hash
+from vision_widgets.core.errors import AuthenticationError, PermissionDenied
+
+TOKEN_TTL = timedelta(hours=24)
+
+
+def issue(conn: Connection, model_id: int, created_by: str, now: datetime) -> tuple[str, datetime]:
+    """Make a token for ``model_id``; returns (token, expires_at). The token is not stored."""
+    token = secrets.token_urlsafe(32)
+    expires = now + TOKEN_TTL
+    conn.execute(schema.upload_tokens.insert().values(
+        token_hash=token_hash(token), model_id=model_id, created_by=created_by, created_at=now, expires_at=expires,
+    ))
+    return token, expires
+
+
+def check(conn: Connection, token: str, model_id: int, now: datetime) -> str:
+    """Validate a token for ``model_id``; returns its hash (to ``spend`` it in the same transaction).
+
+    Raises ``AuthenticationError`` (HTTP 401) for a missing, unknown, expired or
+    used token, and ``PermissionDenied`` (403) for a token of another model.
+    """
+    if not token:
+        raise AuthenticationError("An upload token is required (Authorization: Bearer <token>).")
+    digest = token_hash(token)
+    row = conn.execute(select(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest)).mappings().first()
+    if row is None:
+        raise AuthenticationError("The upload token is not valid; ask the model's owner for a new one.")
+    if row["model_id"] != model_id:
+        raise PermissionDenied("This upload token belongs to another model; use the token issued for this model.")
+    if row["used_at"] is not None:
+        raise AuthenticationError("This upload token was already used; the model's owner can issue a new one.")
+    if row["expires_at"] <= now:
+        raise AuthenticationError("This upload token expired (tokens last 24 hours); the model's owner can issue a new one.")
+    return digest
+
+
+def spend(conn: Connection, digest: str, now: datetime) -> None:
+    """Mark a token used, inside the transaction that stores its submission."""
+    conn.execute(update(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest).values(used_at=now))
