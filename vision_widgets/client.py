@@ -5,8 +5,48 @@ library, numpy and pandas (pyarrow optional, for Parquet), so a security
 team can audit exactly what leaves a client's machine. The server imports
 this same file, so a profile computed on a client's machine and one computed
 on the server are identical by construction.
+
+What a profile holds (see ``privacy_report`` and ``docs/statistics.md``):
+per column its type, row count, missing count, mean and variance, a
+histogram over fixed bin edges (numeric) or a count per frequent value
+(categorical); class balance, confusion counts and score histograms for the
+target and prediction; the coefficients of a linear surrogate model. Never a
+raw row, an exact minimum or maximum, or any value, bin, class or window
+backed by fewer than ``k`` rows: those are pooled when the profile is
+serialised with ``to_json``.
+
+Public API: ``Roles``, ``profile``, ``Profile`` (``to_json``/``from_json``),
+``merge``, ``privacy_report``, ``Surrogate``, ``VisionError``, ``InvalidInput``.
 """
 from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "VisionError",
+    "InvalidInput",
+    "Roles",
+    "Profile",
+    "NumericStats",
+    "CategoryStats",
+    "ModelStats",
+    "Surrogate",
+    "profile",
+    "merge",
+    "privacy_report",
+    "SCHEMA_VERSION",
+]
 
 
 class VisionError(Exception):
@@ -20,3 +60,1932 @@ class VisionError(Exception):
 
 class InvalidInput(VisionError, ValueError):
     """The data or request is not usable; the message says what to change."""
+
+
+# --------------------------------------------------------------------------------------
+# Constants (each one is recorded in docs/statistics.md with the reason for its value)
+# --------------------------------------------------------------------------------------
+
+SCHEMA = "vision.profile"
+#: Bumped whenever the JSON layout changes; ``from_json`` refuses other versions.
+SCHEMA_VERSION = 1
+DEFAULT_K = 10
+#: Quantile bins a reference derives for each numeric column (before pooling small bins).
+DEFAULT_BINS = 100
+#: Reference edges are snapped to a grid of this many cells between the outer edges: bin
+#: lookup becomes one multiply and a ``bincount`` (no binary search), and no edge is an
+#: exact data value.
+GRID_CELLS = 1 << 16
+#: Values per column sampled (evenly spaced) to place the reference's quantile edges.
+EDGE_SAMPLE = 50_000
+#: Reference edges come from the first rows of the data, at most this many ...
+EDGE_ROWS = 1 << 20
+#: ... and at most this many cells (rows x profiled columns) held in memory meanwhile.
+EDGE_CELLS = 1 << 24
+#: The surrogate is fitted on the first rows of the reference, at most this many.
+SURROGATE_ROWS = 200_000
+#: One-hot levels per categorical column in the surrogate (the most frequent first).
+SURROGATE_LEVELS = 10
+#: A categorical column with more distinct values than this is an identifier or free text.
+MAX_CATEGORIES = 10_000
+DEFAULT_CHUNK_ROWS = 1 << 18
+#: Score histograms (prediction scores in [0, 1]) use this many equal-width bins.
+SCORE_BINS = 100
+#: Integer-valued targets with at most this many classes are treated as classification.
+MAX_CLASSES = 20
+OTHER = "__other__"
+
+NUMERIC, CATEGORICAL, BINARY = "numeric", "categorical", "binary"
+FEATURE_TYPES = (NUMERIC, CATEGORICAL, BINARY)
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+ProgressCallback = Callable[[float], Any]
+
+
+# --------------------------------------------------------------------------------------
+# Roles
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which column plays which part; everything not named as a feature is ignored.
+
+    Parameters
+    ----------
+    features
+        Feature columns. ``None`` means every column not named below.
+    target, prediction
+        The label and the model's output (class label, score in [0, 1], or value).
+    timestamp
+        A date/time column; with ``window=`` it splits the profile into time windows.
+    exclude
+        Columns never profiled (identifiers, free text, personal data).
+    types
+        Override the inferred feature type: ``{"zip": "categorical"}``; one of
+        ``"numeric"``, ``"categorical"``, ``"binary"``.
+    task
+        ``"classification"`` or ``"regression"``; inferred from the target when omitted.
+    """
+
+    features: tuple[str, ...] | None = None
+    target: str | None = None
+    prediction: str | None = None
+    timestamp: str | None = None
+    exclude: tuple[str, ...] = ()
+    types: Mapping[str, str] = field(default_factory=dict)
+    task: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.features is not None:
+            object.__setattr__(self, "features", tuple(str(c) for c in self.features))
+        object.__setattr__(self, "exclude", tuple(str(c) for c in self.exclude))
+        object.__setattr__(self, "types", dict(self.types))
+        for col, kind in self.types.items():
+            if kind not in FEATURE_TYPES:
+                raise InvalidInput(
+                    f"column {col!r}: type {kind!r} is not one of {', '.join(FEATURE_TYPES)}; "
+                    "fix the types mapping."
+                )
+        if self.task not in (None, CLASSIFICATION, REGRESSION):
+            raise InvalidInput(f"task {self.task!r} must be 'classification' or 'regression' (or omitted).")
+
+    @property
+    def special(self) -> tuple[str, ...]:
+        """The target, prediction and timestamp columns that are named."""
+        return tuple(c for c in (self.target, self.prediction, self.timestamp) if c)
+
+    def feature_columns(self, header: Sequence[str]) -> list[str]:
+        """The feature columns for data with this header (explicit list or all the rest)."""
+        if self.features is not None:
+            return [c for c in self.features if c not in self.exclude]
+        skip = set(self.exclude) | set(self.special)
+        return [c for c in header if c not in skip]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features) if self.features is not None else None,
+            "target": self.target,
+            "prediction": self.prediction,
+            "timestamp": self.timestamp,
+            "exclude": list(self.exclude),
+            "types": dict(self.types),
+            "task": self.task,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Roles":
+        return cls(
+            features=d.get("features"),
+            target=d.get("target"),
+            prediction=d.get("prediction"),
+            timestamp=d.get("timestamp"),
+            exclude=tuple(d.get("exclude") or ()),
+            types=dict(d.get("types") or {}),
+            task=d.get("task"),
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Column statistics (mutable accumulators while profiling; values once returned)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Grid:
+    """Histogram edges on a fine regular grid: edge ``j`` sits at ``origin + index[j] * step``.
+
+    A value ``x`` falls in fine cell ``floor((x - origin) / step) + 1`` (clipped to
+    ``[0, cells + 1]``) and a cell belongs to the bin left of the first edge above
+    it. Both profiles of a comparison use the same grid, so their bins line up
+    exactly; the bins are open-ended at both outer edges.
+    """
+
+    origin: float
+    step: float
+    index: np.ndarray  # sorted unique int64 positions in [0, cells]
+    cells: int = GRID_CELLS
+
+    def __post_init__(self) -> None:
+        self.index = np.asarray(self.index, dtype=np.int64)
+        self._lut: np.ndarray | None = None
+
+    @property
+    def edges(self) -> np.ndarray:
+        return self.origin + self.index.astype(np.float64) * self.step
+
+    @property
+    def nbins(self) -> int:
+        return int(self.index.size) + 1
+
+    @property
+    def lut(self) -> np.ndarray:
+        if self._lut is None:
+            cells = np.arange(self.cells + 2, dtype=np.int64) - 1
+            self._lut = np.searchsorted(self.index, cells, side="right").astype(np.intp)
+        return self._lut
+
+    def same(self, other: "Grid") -> bool:
+        return (
+            self.origin == other.origin
+            and self.step == other.step
+            and self.cells == other.cells
+            and np.array_equal(self.index, other.index)
+        )
+
+    def subset(self, keep: np.ndarray) -> "Grid":
+        return Grid(self.origin, self.step, self.index[keep], self.cells)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "step": self.step,
+            "cells": self.cells,
+            "grid": [int(i) for i in self.index],
+            "edges": [float(e) for e in self.edges],
+        }
+
+    @staticmethod
+    def from_sample(sample: np.ndarray, bins: int) -> "Grid":
+        """Quantile edges of ``sample`` (interior quantiles only), snapped to the grid."""
+        if sample.size == 0:
+            return Grid(0.0, 1.0, np.zeros(0, dtype=np.int64))
+        q = np.quantile(sample, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+        lo, hi = float(q[0]), float(q[-1])
+        if not hi > lo:
+            step = 10.0 ** math.floor(math.log10(abs(lo))) * 1e-6 if lo != 0 else 1e-6
+            origin = math.floor(lo / step) * step
+            return Grid(origin, step, np.array([int(round((lo - origin) / step))], dtype=np.int64))
+        step = (hi - lo) / (GRID_CELLS - 1)
+        origin = math.floor(lo / step) * step
+        index = np.clip(np.round((q - origin) / step), 0, GRID_CELLS).astype(np.int64)
+        return Grid(origin, step, np.unique(index))
+
+
+def _chan(n_a: int, mean_a: float, m2_a: float, n_b: int, mean_b: float, m2_b: float) -> tuple[int, float, float]:
+    """Merge two (count, mean, sum of squared deviations) triples (Chan et al.)."""
+    n = n_a + n_b
+    if n_a == 0:
+        return n_b, mean_b, m2_b
+    if n_b == 0:
+        return n_a, mean_a, m2_a
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (n_b / n)
+    m2 = m2_a + m2_b + delta * delta * (n_a * n_b / n)
+    return n, mean, m2
+
+
+@dataclass
+class NumericStats:
+    """A numeric column: count, missing, mean and variance (mergeable moments), histogram.
+
+    ``counts[i]`` is the number of values in bin ``i`` of ``grid``; ``sums`` the sum of
+    those values (only the outer bins' means are ever serialised, to place the open
+    tails for the Wasserstein distance).
+    """
+
+    grid: Grid
+    count: int = 0
+    missing: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    kind: str = NUMERIC
+    suppressed: bool = False  # pooled away: fewer than k values
+
+    def __post_init__(self) -> None:
+        if self.counts.size == 0:
+            self.counts = np.zeros(self.grid.nbins, dtype=np.int64)
+            self.sums = np.zeros(self.grid.nbins, dtype=np.float64)
+
+    @property
+    def variance(self) -> float:
+        """Population variance (divide by n); ``n / (n - 1)`` times it is the sample variance."""
+        return self.m2 / self.count if self.count else 0.0
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(max(self.variance, 0.0))
+
+    def tail_means(self) -> tuple[float | None, float | None]:
+        c, s = self.counts, self.sums
+        lo = float(s[0] / c[0]) if c[0] else None
+        hi = float(s[-1] / c[-1]) if c[-1] else None
+        return lo, hi
+
+    def add(self, x: np.ndarray) -> None:
+        """Add the values ``x`` (float64; NaN and +-inf count as missing)."""
+        n_all = int(x.size)
+        if n_all == 0:
+            return
+        g = self.grid
+        inv = 1.0 / g.step
+        t = np.subtract(x, g.origin)
+        t *= inv
+        s = float(t.sum())
+        if not math.isfinite(s):
+            ok = np.isfinite(x)
+            x = x[ok]
+            t = t[ok]
+            s = float(t.sum())
+        n = int(x.size)
+        self.missing += n_all - n
+        if n == 0:
+            return
+        u = np.add(t, 1.0)
+        np.clip(u, 0.0, g.cells + 1.0, out=u)
+        cell = u.astype(np.intp)
+        fine = np.bincount(cell, minlength=g.cells + 2)
+        fine_sums = np.bincount(cell, weights=x, minlength=g.cells + 2)
+        mean_t = s / n
+        np.subtract(t, mean_t, out=u)
+        np.square(u, out=u)
+        m2 = float(u.sum()) * g.step * g.step
+        mean = g.origin + mean_t * g.step
+        lut = g.lut
+        self.counts += np.bincount(lut, weights=fine, minlength=g.nbins).astype(np.int64)
+        self.sums += np.bincount(lut, weights=fine_sums, minlength=g.nbins)
+        self.count, self.mean, self.m2 = _chan(self.count, self.mean, self.m2, n, mean, m2)
+
+    def merge(self, other: "NumericStats", name: str = "?") -> "NumericStats":
+        if not self.grid.same(other.grid):
+            raise InvalidInput(
+                f"column {name!r}: the two profiles use different bin edges; profile both parts "
+                "with the same reference (reference=... / --reference REF.json) before merging."
+            )
+        n, mean, m2 = _chan(self.count, self.mean, self.m2, other.count, other.mean, other.m2)
+        return NumericStats(
+            grid=self.grid,
+            count=n,
+            missing=self.missing + other.missing,
+            mean=mean,
+            m2=m2,
+            counts=self.counts + other.counts,
+            sums=self.sums + other.sums,
+            kind=self.kind,
+            suppressed=self.suppressed or other.suppressed,
+        )
+
+    def pooled(self, k: int) -> "NumericStats":
+        """Merge every bin holding 1..k-1 values with its right (or, last, left) neighbour."""
+        if self.count < k:
+            out = NumericStats(self.grid, count=self.count, missing=self.missing, kind=self.kind)
+            out.suppressed = self.count > 0
+            return out
+        c = self.counts
+        groups: list[list[int]] = []  # bins per group
+        cur: list[int] = []
+        tot = 0
+        for i in range(c.size):
+            cur.append(i)
+            tot += int(c[i])
+            if tot == 0 or tot >= k:
+                groups.append(cur)
+                cur, tot = [], 0
+        if cur:
+            if groups:
+                groups[-1].extend(cur)
+            else:
+                groups.append(cur)
+        # Edge j separates bin j and j+1: keep it when bin j ends a group.
+        keep = np.array([g[-1] for g in groups[:-1]], dtype=np.int64)
+        counts = np.array([int(c[g].sum()) for g in groups], dtype=np.int64)
+        sums = np.array([float(self.sums[g].sum()) for g in groups], dtype=np.float64)
+        return NumericStats(
+            grid=self.grid.subset(keep),
+            count=self.count,
+            missing=self.missing,
+            mean=self.mean,
+            m2=self.m2,
+            counts=counts,
+            sums=sums,
+            kind=self.kind,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.suppressed:
+            return {"type": self.kind, "count": self.count, "missing": self.missing, "suppressed": True}
+        lo, hi = self.tail_means()
+        hist = self.grid.to_dict()
+        hist["counts"] = [int(c) for c in self.counts]
+        hist["tail_means"] = [lo, hi]
+        return {
+            "type": self.kind,
+            "count": self.count,
+            "missing": self.missing,
+            "mean": self.mean if self.count else None,
+            "variance": self.variance if self.count else None,
+            "histogram": hist,
+        }
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any], where: str) -> "NumericStats":
+        count = _int_field(d, "count", where)
+        missing = _int_field(d, "missing", where)
+        if d.get("suppressed"):
+            out = NumericStats(Grid(0.0, 1.0, np.zeros(0, dtype=np.int64)), count=count, missing=missing)
+            out.suppressed = True
+            out.kind = str(d.get("type", NUMERIC))
+            return out
+        h = d.get("histogram")
+        if not isinstance(h, Mapping):
+            raise InvalidInput(f"{where}.histogram is missing; the profile JSON was edited or truncated.")
+        grid = _grid_from(h, f"{where}.histogram")
+        counts = _int_list(h, "counts", f"{where}.histogram", grid.nbins)
+        if int(counts.sum()) != count:
+            raise InvalidInput(
+                f"{where}: histogram counts add up to {int(counts.sum())} but count is {count}; "
+                "the profile JSON was edited by hand — recompute it."
+            )
+        tails = h.get("tail_means")
+        if not (isinstance(tails, list) and len(tails) == 2):
+            raise InvalidInput(f"{where}.histogram.tail_means must be a list of two numbers or nulls.")
+        edges = grid.edges
+        sums = counts.astype(np.float64)
+        if edges.size:
+            mids = np.concatenate([[edges[0]], (edges[:-1] + edges[1:]) / 2, [edges[-1]]])
+            sums = sums * mids
+        for pos, t in ((0, tails[0]), (-1, tails[1])):
+            if t is not None:
+                sums[pos] = _float(t, f"{where}.histogram.tail_means") * counts[pos]
+        mean = _float(d.get("mean", 0.0) or 0.0, f"{where}.mean")
+        var = _float(d.get("variance", 0.0) or 0.0, f"{where}.variance")
+        if var < 0:
+            raise InvalidInput(f"{where}.variance is negative; the profile JSON is invalid — recompute it.")
+        return NumericStats(
+            grid=grid, count=count, missing=missing, mean=mean, m2=var * count,
+            counts=counts, sums=sums, kind=str(d.get("type", NUMERIC)),
+        )
+
+
+@dataclass
+class CategoryStats:
+    """A categorical (or binary) column: a count per value, missing, and pooled ``other``."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    missing: int = 0
+    other: int = 0
+    kind: str = CATEGORICAL
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts.values()) + self.other
+
+    def add_codes(self, codes: np.ndarray, labels: Sequence[str], name: str = "?") -> None:
+        """Add factorised values (``codes`` index ``labels``; -1 is missing)."""
+        bc = np.bincount(codes + 1, minlength=len(labels) + 1)
+        self.missing += int(bc[0])
+        counts = self.counts
+        for label, c in zip(labels, bc[1:].tolist()):
+            if c:
+                counts[label] = counts.get(label, 0) + c
+        if len(counts) > MAX_CATEGORIES:
+            raise InvalidInput(
+                f"column {name!r} has more than {MAX_CATEGORIES} distinct values: it looks like an "
+                "identifier or free text. Exclude it (exclude=[...] / --exclude "
+                f"{name}), or declare it numeric if it holds numbers."
+            )
+
+    def merge(self, other: "CategoryStats", name: str = "?") -> "CategoryStats":
+        counts = dict(self.counts)
+        for key, c in other.counts.items():
+            counts[key] = counts.get(key, 0) + c
+        return CategoryStats(counts, self.missing + other.missing, self.other + other.other, self.kind)
+
+    def pooled(self, k: int) -> "CategoryStats":
+        keep = {key: c for key, c in self.counts.items() if c >= k}
+        other = self.other + sum(c for c in self.counts.values() if c < k)
+        return CategoryStats(dict(sorted(keep.items())), self.missing, other, self.kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.kind,
+            "count": self.count,
+            "missing": self.missing,
+            "counts": {k: int(v) for k, v in sorted(self.counts.items())},
+            "other": int(self.other),
+        }
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any], where: str) -> "CategoryStats":
+        raw = d.get("counts")
+        if not isinstance(raw, Mapping):
+            raise InvalidInput(f"{where}.counts must be an object of value -> count.")
+        counts = {str(k): _nonneg_int(v, f"{where}.counts[{k!r}]") for k, v in raw.items()}
+        out = CategoryStats(counts, _int_field(d, "missing", where), _int_field(d, "other", where),
+                            str(d.get("type", CATEGORICAL)))
+        if "count" in d and _int_field(d, "count", where) != out.count:
+            raise InvalidInput(f"{where}: counts do not add up to count; the profile JSON was edited — recompute it.")
+        return out
+
+
+ColumnStats = "NumericStats | CategoryStats"
+
+
+def _column_from_dict(d: Any, where: str) -> NumericStats | CategoryStats:
+    if not isinstance(d, Mapping):
+        raise InvalidInput(f"{where} must be an object; the profile JSON is invalid.")
+    kind = d.get("type")
+    if kind == NUMERIC:
+        return NumericStats.from_dict(d, where)
+    if kind in (CATEGORICAL, BINARY):
+        return CategoryStats.from_dict(d, where)
+    raise InvalidInput(f"{where}.type is {kind!r}; expected one of {', '.join(FEATURE_TYPES)}.")
+
+
+# --------------------------------------------------------------------------------------
+# Target / prediction statistics
+# --------------------------------------------------------------------------------------
+
+
+def _score_grid() -> Grid:
+    return Grid(0.0, 1.0 / SCORE_BINS, np.arange(1, SCORE_BINS, dtype=np.int64), cells=SCORE_BINS)
+
+
+@dataclass
+class ModelStats:
+    """Label and prediction statistics: class balance, confusion counts, score histograms.
+
+    For classification ``target``/``prediction`` are ``CategoryStats`` (the class
+    balance); a score prediction keeps ``prediction`` as a ``NumericStats`` over
+    ``[0, 1]`` and ``score_hist`` holds one score histogram per true class, from
+    which ROC AUC follows. For regression both are ``NumericStats`` and ``errors``
+    holds the mergeable sums of the residuals.
+    """
+
+    task: str
+    prediction_kind: str | None = None  # "class" | "score" | "value" | None
+    positive_class: str | None = None
+    target: NumericStats | CategoryStats | None = None
+    prediction: NumericStats | CategoryStats | None = None
+    confusion: dict[tuple[str, str], int] = field(default_factory=dict)
+    score_hist: dict[str, NumericStats] = field(default_factory=dict)
+    errors: dict[str, float] = field(default_factory=dict)  # n, sum, sum_abs, sum_sq
+
+    def merge(self, other: "ModelStats") -> "ModelStats":
+        out = ModelStats(self.task, self.prediction_kind, self.positive_class)
+        out.target = _merge_col(self.target, other.target, "target")
+        out.prediction = _merge_col(self.prediction, other.prediction, "prediction")
+        out.confusion = dict(self.confusion)
+        for key, c in other.confusion.items():
+            out.confusion[key] = out.confusion.get(key, 0) + c
+        out.score_hist = dict(self.score_hist)
+        for key, h in other.score_hist.items():
+            out.score_hist[key] = out.score_hist[key].merge(h, f"score[{key}]") if key in out.score_hist else h
+        out.errors = {key: self.errors.get(key, 0.0) + other.errors.get(key, 0.0)
+                      for key in set(self.errors) | set(other.errors)}
+        return out
+
+    def pooled(self, k: int) -> "ModelStats":
+        out = ModelStats(self.task, self.prediction_kind, self.positive_class, errors=dict(self.errors))
+        out.target = self.target.pooled(k) if self.target is not None else None
+        out.prediction = self.prediction.pooled(k) if self.prediction is not None else None
+        if isinstance(out.target, CategoryStats):
+            kept_t = set(out.target.counts)
+            kept_p = set(out.prediction.counts) if isinstance(out.prediction, CategoryStats) else None
+            conf: dict[tuple[str, str], int] = {}
+            for (t, p), c in self.confusion.items():
+                t2 = t if t in kept_t else OTHER
+                p2 = p if (kept_p is None or p in kept_p) else OTHER
+                conf[(t2, p2)] = conf.get((t2, p2), 0) + c
+            out.confusion = conf
+            for key, h in self.score_hist.items():
+                key2 = key if key in kept_t else OTHER
+                out.score_hist[key2] = out.score_hist[key2].merge(h) if key2 in out.score_hist else h
+            out.score_hist = {key: h.pooled(k) for key, h in out.score_hist.items()}
+        if self.errors.get("n", 0) < k:
+            out.errors = {}
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "task": self.task,
+            "prediction_kind": self.prediction_kind,
+            "positive_class": self.positive_class,
+            "target": self.target.to_dict() if self.target is not None else None,
+            "prediction": self.prediction.to_dict() if self.prediction is not None else None,
+        }
+        if self.confusion:
+            labels = sorted({t for t, _ in self.confusion} | {p for _, p in self.confusion})
+            pos = {lab: i for i, lab in enumerate(labels)}
+            matrix = [[0] * len(labels) for _ in labels]
+            for (t, p), c in self.confusion.items():
+                matrix[pos[t]][pos[p]] += int(c)
+            d["confusion"] = {"labels": labels, "matrix": matrix, "rows": "target", "columns": "prediction"}
+        if self.score_hist:
+            d["score_histograms"] = {key: h.to_dict() for key, h in sorted(self.score_hist.items())}
+        if self.errors:
+            d["errors"] = {key: float(v) for key, v in sorted(self.errors.items())}
+        return d
+
+    @staticmethod
+    def from_dict(d: Any, where: str) -> "ModelStats":
+        if not isinstance(d, Mapping):
+            raise InvalidInput(f"{where} must be an object.")
+        task = d.get("task")
+        if task not in (CLASSIFICATION, REGRESSION):
+            raise InvalidInput(f"{where}.task must be 'classification' or 'regression'.")
+        out = ModelStats(task, d.get("prediction_kind"), d.get("positive_class"))
+        if d.get("target") is not None:
+            out.target = _column_from_dict(d["target"], f"{where}.target")
+        if d.get("prediction") is not None:
+            out.prediction = _column_from_dict(d["prediction"], f"{where}.prediction")
+        conf = d.get("confusion")
+        if conf is not None:
+            labels, matrix = conf.get("labels"), conf.get("matrix")
+            if not (isinstance(labels, list) and isinstance(matrix, list) and len(matrix) == len(labels)
+                    and all(isinstance(r, list) and len(r) == len(labels) for r in matrix)):
+                raise InvalidInput(f"{where}.confusion must hold 'labels' and a square 'matrix'.")
+            for i, t in enumerate(labels):
+                for j, p in enumerate(labels):
+                    c = _nonneg_int(matrix[i][j], f"{where}.confusion")
+                    if c:
+                        out.confusion[(str(t), str(p))] = c
+        for key, h in (d.get("score_histograms") or {}).items():
+            out.score_hist[str(key)] = NumericStats.from_dict(h, f"{where}.score_histograms[{key!r}]")
+        for key, v in (d.get("errors") or {}).items():
+            out.errors[str(key)] = _float(v, f"{where}.errors.{key}")
+        return out
+
+
+def _merge_col(a: Any, b: Any, name: str) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if type(a) is not type(b):
+        raise InvalidInput(f"column {name!r} is numeric in one profile and categorical in the other.")
+    return a.merge(b, name)
+
+
+# --------------------------------------------------------------------------------------
+# The linear surrogate
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Surrogate:
+    """Coefficients and their variances of a linear model fitted on the reference data.
+
+    Numeric features enter standardised (mean 0, standard deviation 1 over the
+    fitted rows, missing values set to 0); each frequent category enters as a
+    one-hot term ``"column=value"`` against the column's most frequent value. The
+    variance of each coefficient is the diagonal of the inverse Fisher information
+    (logistic regression) or of ``sigma^2 (X'X)^-1`` (least squares).
+    """
+
+    kind: str  # "logistic" | "linear"
+    response: str  # the column the surrogate explains
+    terms: list[str]
+    coefficients: list[float]
+    variances: list[float]
+    rows: int
+    converged: bool = True
+    iterations: int = 0
+    positive_class: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "response": self.response,
+            "positive_class": self.positive_class,
+            "rows": self.rows,
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "note": self.note,
+            "terms": [
+                {"term": t, "coefficient": c, "variance": v}
+                for t, c, v in zip(self.terms, self.coefficients, self.variances)
+            ],
+        }
+
+    @staticmethod
+    def from_dict(d: Any, where: str) -> "Surrogate":
+        if not isinstance(d, Mapping) or not isinstance(d.get("terms"), list):
+            raise InvalidInput(f"{where} must be an object with a 'terms' list.")
+        terms, coefs, variances = [], [], []
+        for i, t in enumerate(d["terms"]):
+            if not isinstance(t, Mapping):
+                raise InvalidInput(f"{where}.terms[{i}] must be an object.")
+            terms.append(str(t.get("term")))
+            coefs.append(_float(t.get("coefficient"), f"{where}.terms[{i}].coefficient"))
+            variances.append(_float(t.get("variance"), f"{where}.terms[{i}].variance"))
+        return Surrogate(
+            kind=str(d.get("kind")), response=str(d.get("response")), terms=terms,
+            coefficients=coefs, variances=variances, rows=_int_field(d, "rows", where),
+            converged=bool(d.get("converged", True)), iterations=int(d.get("iterations") or 0),
+            positive_class=d.get("positive_class"), note=d.get("note"),
+        )
+
+    def to_df(self) -> pd.DataFrame:
+        v = np.asarray(self.variances, dtype=float)
+        return pd.DataFrame({"term": self.terms, "coefficient": self.coefficients,
+                             "variance": v, "std_error": np.sqrt(np.maximum(v, 0))})
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, bool, int]:
+    """Logistic regression by iteratively reweighted least squares (Newton's method).
+
+    Returns the coefficients, the diagonal of the inverse Fisher information at
+    them, whether it converged, and the number of iterations.
+    """
+    beta = np.zeros(X.shape[1])
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        eta = X @ beta
+        p = 1.0 / (1.0 + np.exp(-eta))
+        w = p * (1.0 - p)
+        info = (X * w[:, None]).T @ X
+        grad = X.T @ (y - p)
+        try:
+            delta = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError:
+            delta = np.linalg.lstsq(info, grad, rcond=None)[0]
+        beta = beta + delta
+        if not np.all(np.isfinite(beta)):
+            break
+        if float(np.max(np.abs(delta))) < tol * (1.0 + float(np.max(np.abs(beta)))):
+            converged = True
+            break
+    p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+    info = (X * (p * (1.0 - p))[:, None]).T @ X
+    cov = np.linalg.pinv(info)
+    return beta, np.diag(cov).copy(), converged, it
+
+
+def fit_linear(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ordinary least squares; returns the coefficients and ``diag(sigma^2 (X'X)^-1)``."""
+    xtx = X.T @ X
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    resid = y - X @ beta
+    dof = max(X.shape[0] - X.shape[1], 1)
+    sigma2 = float(resid @ resid) / dof
+    return beta, np.diag(np.linalg.pinv(xtx)).copy() * sigma2
+
+
+def _design(frame: Mapping[str, Any], numeric: Sequence[str], categorical: Mapping[str, list[str]]) -> tuple[np.ndarray, list[str]]:
+    cols, names = [np.ones(len(next(iter(frame.values()))) if frame else 0)], ["(intercept)"]
+    for c in numeric:
+        x = np.asarray(frame[c], dtype=np.float64)
+        ok = np.isfinite(x)
+        m = float(x[ok].mean()) if ok.any() else 0.0
+        s = float(x[ok].std()) if ok.any() else 0.0
+        if s == 0:
+            continue
+        cols.append(np.where(ok, (x - m) / s, 0.0))
+        names.append(c)
+    for c, levels in categorical.items():
+        labels = frame[c]
+        for lev in levels:
+            cols.append((labels == lev).astype(np.float64))
+            names.append(f"{c}={lev}")
+    return np.column_stack(cols), names
+
+
+# --------------------------------------------------------------------------------------
+# The profile
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Profile:
+    """The aggregate summary of one dataset (and, with a timestamp, of each window).
+
+    A profile computed by ``profile`` keeps exact counts, so ``merge`` is exact;
+    ``to_json`` applies the privacy guard (pooling everything backed by fewer
+    than ``k`` rows) to what leaves the machine. ``Profile.from_json`` returns
+    such a pooled profile.
+    """
+
+    rows: int
+    k: int
+    roles: Roles
+    columns: dict[str, NumericStats | CategoryStats]
+    model: ModelStats | None = None
+    surrogate: Surrogate | None = None
+    windows: dict[str, "Profile"] = field(default_factory=dict)
+    window: str | None = None
+    reference_id: str | None = None  # fingerprint of the reference whose edges were used
+    pooled: bool = False
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    # -- identity ------------------------------------------------------------------
+    @property
+    def is_reference(self) -> bool:
+        return self.reference_id is None
+
+    def fingerprint(self) -> str:
+        """A short hash of the column types and bin grids (what a current profile must share)."""
+        h = hashlib.sha256()
+        for name in sorted(self.columns):
+            col = self.columns[name]
+            h.update(f"{name}\0{col.kind}\0".encode())
+            if isinstance(col, NumericStats) and not col.suppressed:
+                h.update(repr((col.grid.origin, col.grid.step, col.grid.cells)).encode())
+        return h.hexdigest()[:16]
+
+    def types(self) -> dict[str, str]:
+        return {name: col.kind for name, col in self.columns.items()}
+
+    # -- privacy -------------------------------------------------------------------
+    def private(self) -> "Profile":
+        """A copy with the privacy guard applied (every bin, value, class, window >= k rows)."""
+        k = self.k
+        out = copy.copy(self)
+        out.columns = {name: col.pooled(k) for name, col in self.columns.items()}
+        out.model = self.model.pooled(k) if self.model is not None else None
+        out.windows = {}
+        hidden = 0
+        for label, w in self.windows.items():
+            if w.rows < k:
+                hidden += 1
+                continue
+            out.windows[label] = w.private()
+        out.notes = list(self.notes)
+        if hidden:
+            out.notes.append(f"{hidden} window(s) with fewer than {k} rows left out (privacy guard).")
+        out.pooled = True
+        return out
+
+    # -- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dictionary of the *pooled* profile (see ``private``)."""
+        p = self if self.pooled else self.private()
+        return p._dict(top=True)
+
+    def _dict(self, top: bool) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if top:
+            d.update({
+                "schema": SCHEMA,
+                "schema_version": SCHEMA_VERSION,
+                "k": self.k,
+                "reference_id": self.reference_id,
+                "fingerprint": self.fingerprint(),
+                "roles": self.roles.to_dict(),
+                "window": self.window,
+            })
+        d["rows"] = self.rows
+        d["columns"] = {name: col.to_dict() for name, col in self.columns.items()}
+        d["model"] = self.model.to_dict() if self.model is not None else None
+        if top:
+            d["surrogate"] = self.surrogate.to_dict() if self.surrogate is not None else None
+            d["windows"] = [dict(w._dict(top=False), window=label) for label, w in self.windows.items()]
+            d["notes"] = list(self.notes)
+        return d
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Serialise the pooled profile; every number is exact (floats round-trip)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes | Mapping[str, Any]) -> "Profile":
+        """Read a profile written by ``to_json``; anything malformed raises ``InvalidInput``."""
+        if isinstance(text, Mapping):
+            d = text
+        else:
+            try:
+                d = json.loads(text)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"the profile is not valid JSON ({exc}); recompute it with `vision profile`.") from None
+        if not isinstance(d, Mapping) or d.get("schema") != SCHEMA:
+            raise InvalidInput("this JSON is not a Vision profile (no \"schema\": \"vision.profile\"); "
+                               "produce one with `vision profile` or client.profile(...).to_json().")
+        version = d.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise InvalidInput(
+                f"the profile has schema version {version!r} but this client reads version {SCHEMA_VERSION}; "
+                "recompute the profile with this version of vision_widgets."
+            )
+        k = _int_field(d, "k", "profile")
+        if k < 1:
+            raise InvalidInput("profile.k must be at least 1.")
+        roles_d = d.get("roles")
+        if not isinstance(roles_d, Mapping):
+            raise InvalidInput("profile.roles must be an object.")
+        try:
+            roles = Roles.from_dict(roles_d)
+        except TypeError as exc:
+            raise InvalidInput(f"profile.roles is invalid ({exc}).") from None
+        prof = cls._from(d, k, roles, "profile")
+        prof.reference_id = d.get("reference_id")
+        prof.window = d.get("window")
+        if d.get("surrogate") is not None:
+            prof.surrogate = Surrogate.from_dict(d["surrogate"], "profile.surrogate")
+        windows = d.get("windows") or []
+        if not isinstance(windows, list):
+            raise InvalidInput("profile.windows must be a list.")
+        for i, w in enumerate(windows):
+            if not isinstance(w, Mapping) or "window" not in w:
+                raise InvalidInput(f"profile.windows[{i}] must be an object with a 'window' label.")
+            prof.windows[str(w["window"])] = cls._from(w, k, roles, f"profile.windows[{i}]")
+        prof.notes = [str(n) for n in d.get("notes") or []]
+        fp = d.get("fingerprint")
+        if fp is not None and fp != prof.fingerprint():
+            raise InvalidInput("the profile's fingerprint does not match its columns and bin edges: "
+                               "it was edited by hand; recompute it.")
+        return prof
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any], k: int, roles: Roles, where: str) -> "Profile":
+        cols = d.get("columns")
+        if not isinstance(cols, Mapping):
+            raise InvalidInput(f"{where}.columns must be an object of column -> statistics.")
+        columns = {str(n): _column_from_dict(c, f"{where}.columns[{n!r}]") for n, c in cols.items()}
+        model = ModelStats.from_dict(d["model"], f"{where}.model") if d.get("model") is not None else None
+        for i, p in enumerate(columns.values()):
+            for s in ([p] if p is not None else []):
+                if isinstance(s, CategoryStats) and any(v < k for v in s.counts.values()):
+                    raise InvalidInput(f"{where}: a category count is below k={k}; the JSON was edited — recompute it.")
+        return cls(rows=_int_field(d, "rows", where), k=k, roles=roles, columns=columns, model=model, pooled=True)
+
+    # -- views ---------------------------------------------------------------------
+    def to_df(self) -> pd.DataFrame:
+        """One row per feature: type, count, missing, mean, std (for tables and charts)."""
+        rows = []
+        for name, col in self.columns.items():
+            num = isinstance(col, NumericStats)
+            rows.append({
+                "feature": name, "type": col.kind, "count": col.count, "missing": col.missing,
+                "mean": col.mean if num and col.count else None,
+                "std": col.std if num and col.count else None,
+                "distinct_reported": len(col.counts) if not num else None,
+            })
+        return pd.DataFrame(rows)
+
+    def roc_auc(self) -> float | None:
+        """ROC AUC from the per-class score histograms (ties inside a bin count one half)."""
+        m = self.model
+        if m is None or not m.score_hist or m.positive_class is None:
+            return None
+        pos = m.score_hist.get(m.positive_class)
+        negs = [h for key, h in m.score_hist.items() if key != m.positive_class]
+        if pos is None or not negs:
+            return None
+        neg = negs[0]
+        for h in negs[1:]:
+            neg = _align_merge(neg, h)
+        a, b = _common_bins(pos, neg)
+        if a.sum() == 0 or b.sum() == 0:
+            return None
+        below = np.concatenate([[0], np.cumsum(b)[:-1]])
+        return float((a * (below + 0.5 * b)).sum() / (a.sum() * b.sum()))
+
+
+def _common_bins(a: NumericStats, b: NumericStats) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of two histograms on the same grid, re-binned to the edges both kept."""
+    common = np.intersect1d(a.grid.index, b.grid.index)
+    return _rebin(a, common), _rebin(b, common)
+
+
+def _rebin(h: NumericStats, index: np.ndarray) -> np.ndarray:
+    pos = np.searchsorted(h.grid.index, index)
+    bounds = np.concatenate([[0], pos + 1])
+    return np.add.reduceat(h.counts, bounds[bounds < h.counts.size]) if h.counts.size else h.counts
+
+
+def _align_merge(a: NumericStats, b: NumericStats) -> NumericStats:
+    common = np.intersect1d(a.grid.index, b.grid.index)
+    grid = Grid(a.grid.origin, a.grid.step, common, a.grid.cells)
+    return NumericStats(grid, a.count + b.count, a.missing + b.missing, counts=_rebin(a, common) + _rebin(b, common),
+                        sums=np.zeros(common.size + 1))
+
+
+# --------------------------------------------------------------------------------------
+# merge
+# --------------------------------------------------------------------------------------
+
+
+def merge(a: Profile, b: Profile) -> Profile:
+    """Combine the profiles of two disjoint parts of one dataset.
+
+    Exact for counts, moments, histograms and category counts: ``merge(profile(A),
+    profile(B))`` equals ``profile(A ∪ B)`` when both parts were profiled against
+    the same reference (or, for reference profiles, with the same edges). Windows
+    with the same label are merged. The surrogate of ``a`` is kept (else ``b``'s).
+    """
+    if a.k != b.k:
+        raise InvalidInput(f"the profiles use different privacy thresholds (k={a.k} and k={b.k}); use the same k.")
+    if a.schema_version != b.schema_version:
+        raise InvalidInput("the profiles have different schema versions; recompute the older one.")
+    if set(a.columns) != set(b.columns):
+        missing = sorted(set(a.columns) ^ set(b.columns))
+        raise InvalidInput(f"the profiles do not have the same columns (differ in {missing}); profile both parts with the same roles.")
+    out = _merge_body(a, b)
+    out.surrogate = a.surrogate if a.surrogate is not None else b.surrogate
+    out.windows = dict(a.windows)
+    for label, w in b.windows.items():
+        out.windows[label] = _merge_body(out.windows[label], w) if label in out.windows else w
+    out.windows = dict(sorted(out.windows.items()))
+    out.notes = list(dict.fromkeys(a.notes + b.notes))
+    return out
+
+
+def _merge_body(a: Profile, b: Profile) -> Profile:
+    cols = {name: _merge_col(a.columns[name], b.columns[name], name) for name in a.columns}
+    model = a.model.merge(b.model) if (a.model is not None and b.model is not None) else (a.model or b.model)
+    return Profile(rows=a.rows + b.rows, k=a.k, roles=a.roles, columns=cols, model=model, window=a.window,
+                   reference_id=a.reference_id, pooled=a.pooled or b.pooled)
+
+
+# --------------------------------------------------------------------------------------
+# Privacy report
+# --------------------------------------------------------------------------------------
+
+
+def privacy_report(prof: Profile) -> list[str]:
+    """Everything the profile's JSON contains, in plain language, for whoever approves sending it."""
+    p = prof if prof.pooled else prof.private()
+    k = p.k
+    lines = [
+        f"This profile summarises {p.rows:,} rows. It contains no individual row, no exact minimum "
+        f"or maximum, and nothing backed by fewer than {k} rows (smaller groups are pooled).",
+    ]
+    excluded = list(p.roles.exclude)
+    if excluded:
+        lines.append(f"Excluded columns, not read into the profile at all: {', '.join(excluded)}.")
+    for name, col in p.columns.items():
+        if isinstance(col, NumericStats):
+            if col.suppressed:
+                lines.append(f"'{name}' (numeric): only its row count and missing count — it has fewer than {k} values.")
+            else:
+                lines.append(
+                    f"'{name}' (numeric): count, missing count, mean, variance, and the number of rows in each "
+                    f"of {col.grid.nbins} ranges (every range holds 0 or at least {k} rows; the two outer ranges "
+                    "are open-ended and only their average value is given)."
+                )
+        else:
+            values = list(col.counts)
+            shown = ", ".join(repr(v) for v in values[:10]) + (" …" if len(values) > 10 else "")
+            lines.append(
+                f"'{name}' ({col.kind}): the number of rows for each of {len(values)} values that appear in at least "
+                f"{k} rows ({shown or 'none'}); {col.other:,} rows with rarer values are counted together as 'other', "
+                "without their values."
+            )
+    m = p.model
+    if m is not None:
+        if isinstance(m.target, CategoryStats):
+            lines.append(f"Target '{p.roles.target}': the number of rows per class ({', '.join(map(repr, m.target.counts))}).")
+        elif m.target is not None:
+            lines.append(f"Target '{p.roles.target}': count, mean, variance and a histogram, as for numeric columns.")
+        if m.confusion:
+            lines.append("The confusion counts: how many rows have each (true class, predicted class) pair.")
+        if m.score_hist:
+            lines.append("Per true class, how many prediction scores fall in each range of [0, 1] (for ROC AUC).")
+        if m.errors:
+            lines.append("The sum, sum of absolute values and sum of squares of the prediction errors (for MAE and RMSE).")
+    if p.surrogate is not None:
+        lines.append(
+            f"A linear surrogate model: one coefficient and its variance for each of {len(p.surrogate.terms)} terms "
+            "(standardised numeric columns and frequent categories)."
+        )
+    if p.windows:
+        lines.append(f"The same summaries for each of {len(p.windows)} time windows (windows with fewer than {k} rows are left out).")
+    lines.append("Column names, the roles above, the privacy threshold k and a fingerprint of the bin edges.")
+    return lines
+
+
+# --------------------------------------------------------------------------------------
+# JSON validation helpers
+# --------------------------------------------------------------------------------------
+
+
+def _int_field(d: Mapping[str, Any], key: str, where: str) -> int:
+    if key not in d:
+        raise InvalidInput(f"{where}.{key} is missing; the profile JSON was edited or truncated — recompute it.")
+    return _nonneg_int(d[key], f"{where}.{key}")
+
+
+def _nonneg_int(v: Any, where: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise InvalidInput(f"{where} must be a whole number ≥ 0 (got {v!r}); the profile JSON is invalid — recompute it.")
+    return v
+
+
+def _float(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        raise InvalidInput(f"{where} must be a finite number (got {v!r}); the profile JSON is invalid — recompute it.")
+    return float(v)
+
+
+def _int_list(d: Mapping[str, Any], key: str, where: str, length: int) -> np.ndarray:
+    v = d.get(key)
+    if not isinstance(v, list) or len(v) != length:
+        raise InvalidInput(f"{where}.{key} must be a list of {length} whole numbers; the profile JSON is invalid.")
+    return np.array([_nonneg_int(x, f"{where}.{key}") for x in v], dtype=np.int64)
+
+
+def _grid_from(h: Mapping[str, Any], where: str) -> Grid:
+    origin = _float(h.get("origin"), f"{where}.origin")
+    step = _float(h.get("step"), f"{where}.step")
+    cells = _nonneg_int(h.get("cells"), f"{where}.cells")
+    idx = h.get("grid")
+    if not (step > 0 and isinstance(idx, list)):
+        raise InvalidInput(f"{where}: step must be positive and grid a list; the profile JSON is invalid.")
+    index = np.array([_nonneg_int(i, f"{where}.grid") for i in idx], dtype=np.int64)
+    if index.size and (np.any(np.diff(index) <= 0) or index[-1] > cells):
+        raise InvalidInput(f"{where}.grid must be increasing and within [0, cells]; the profile JSON was edited.")
+    return Grid(origin, step, index, cells)
+
+
+# --------------------------------------------------------------------------------------
+# Reading data in chunks
+# --------------------------------------------------------------------------------------
+
+
+def _label_of(v: Any) -> str:
+    """The canonical text of one value (1, 1.0 and True-as-1 agree across files)."""
+    if isinstance(v, (bool, np.bool_)):
+        return "True" if v else "False"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)
+    return str(v)
+
+
+class _Chunk:
+    """Column access over one chunk of rows, from pandas or Arrow, without copying much."""
+
+    n: int
+    offset: int  # index of the chunk's first row in the whole data
+
+    def numeric(self, col: str) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def codes(self, col: str) -> tuple[np.ndarray, list[str]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def series(self, col: str) -> pd.Series:  # pragma: no cover
+        raise NotImplementedError
+
+    def take(self, idx: np.ndarray) -> "_Chunk":  # pragma: no cover
+        raise NotImplementedError
+
+
+def _mixed(col: str, value: Any, row: int | None) -> InvalidInput:
+    at = f" (row {row + 1})" if row is not None else ""
+    return InvalidInput(
+        f"column {col!r} mixes numbers and text: {str(value)[:40]!r}{at} is not a number. Clean the column, "
+        f"or declare it categorical (types={{{col!r}: 'categorical'}} / treat it as text)."
+    )
+
+
+class _PandasChunk(_Chunk):
+    def __init__(self, df: pd.DataFrame, offset: int) -> None:
+        self.df, self.n, self.offset = df, len(df), offset
+
+    def numeric(self, col: str) -> np.ndarray:
+        s = self.df[col]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            return s.astype("float64").to_numpy()
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            return s.to_numpy(dtype=np.float64, na_value=np.nan)
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            raise InvalidInput(f"column {col!r} holds dates/times: name it as the timestamp (--timestamp {col}) or exclude it.")
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = conv.isna().to_numpy() & s.notna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise _mixed(col, s.iloc[i], self.offset + i)
+        return conv.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def codes(self, col: str) -> tuple[np.ndarray, list[str]]:
+        codes, uniques = pd.factorize(self.df[col], use_na_sentinel=True)
+        return codes.astype(np.intp, copy=False), [_label_of(u) for u in np.asarray(uniques, dtype=object)]
+
+    def series(self, col: str) -> pd.Series:
+        return self.df[col]
+
+    def take(self, idx: np.ndarray) -> "_Chunk":
+        return _PandasChunk(self.df.iloc[idx], self.offset)
+
+
+class _ArrowChunk(_Chunk):
+    def __init__(self, batch: Any, offset: int) -> None:
+        self.batch, self.n, self.offset = batch, batch.num_rows, offset
+
+    def numeric(self, col: str) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = self.batch.column(col)
+        t = arr.type
+        if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
+            if not pa.types.is_float64(t):
+                arr = pc.cast(arr, pa.float64())
+            return arr.to_numpy(zero_copy_only=False)
+        if pa.types.is_dictionary(t):
+            arr = arr.dictionary_decode()
+        return _PandasChunk(pd.DataFrame({col: arr.to_pandas()}), self.offset).numeric(col)
+
+    def codes(self, col: str) -> tuple[np.ndarray, list[str]]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = self.batch.column(col)
+        if not pa.types.is_dictionary(arr.type):
+            arr = pc.dictionary_encode(arr)
+        idx = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+        return idx, [_label_of(u) for u in arr.dictionary.to_pylist()]
+
+    def series(self, col: str) -> pd.Series:
+        return self.batch.column(col).to_pandas()
+
+    def take(self, idx: np.ndarray) -> "_Chunk":
+        return _ArrowChunk(self.batch.take(idx), self.offset)
+
+
+@dataclass
+class _Source:
+    header: list[str]
+    chunks: Iterator[tuple[_Chunk, float]]
+    name: str
+    arrow_types: dict[str, Any] | None = None
+    sample: pd.DataFrame | None = None  # first rows, for type inference
+
+
+def _open(data: Any, chunk_rows: int, columns: list[str] | None, categorical_hint: Callable[[pd.DataFrame], list[str]] | None) -> _Source:
+    if isinstance(data, pd.DataFrame):
+        return _open_frame(data, chunk_rows)
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if not os.path.exists(path):
+            raise InvalidInput(f"{path}: no such file; check the path.")
+        if os.path.isdir(path):
+            raise InvalidInput(f"{path} is a folder; give a CSV or Parquet file.")
+        if os.path.getsize(path) == 0:
+            raise InvalidInput(f"{path} is empty (0 bytes); give a file with a header and at least one row.")
+        low = path.lower()
+        if low.endswith((".parquet", ".pq", ".parq")):
+            return _open_parquet(path, chunk_rows)
+        if low.endswith((".csv", ".txt", ".tsv", ".csv.gz", ".csv.zip", ".csv.bz2", ".csv.xz")):
+            return _open_csv(path, chunk_rows, categorical_hint)
+        raise InvalidInput(f"{path}: unknown file type; give a .csv or .parquet file.")
+    raise InvalidInput(f"cannot profile a {type(data).__name__}; give a pandas DataFrame or a CSV/Parquet path.")
+
+
+def _open_frame(df: pd.DataFrame, chunk_rows: int) -> _Source:
+    n = len(df)
+    cols = [str(c) for c in df.columns]
+    if len(set(cols)) != len(cols):
+        raise InvalidInput("the DataFrame has duplicate column names; rename them.")
+    if list(df.columns) != cols:
+        df = df.set_axis(cols, axis=1)
+
+    def gen() -> Iterator[tuple[_Chunk, float]]:
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            yield _PandasChunk(df.iloc[start:stop], start), stop / n
+
+    return _Source(cols, gen(), "the DataFrame", sample=df.iloc[: min(n, 10_000)])
+
+
+def _open_parquet(path: str, chunk_rows: int) -> _Source:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - depends on the machine
+        raise InvalidInput(f"{path}: reading Parquet needs pyarrow; `pip install pyarrow` or give a CSV.") from None
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for broken files
+        raise InvalidInput(f"{path} is not a readable Parquet file ({exc}).") from None
+    schema = pf.schema_arrow
+    header = [str(n) for n in schema.names]
+    strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    if strings:
+        pf = pq.ParquetFile(path, read_dictionary=strings)
+    total = max(pf.metadata.num_rows, 1)
+    src = _Source(header, iter(()), path, arrow_types={f.name: f.type for f in pf.schema_arrow})
+    src.total_rows = pf.metadata.num_rows  # type: ignore[attr-defined]
+
+    def gen(columns: list[str] | None = None) -> Iterator[tuple[_Chunk, float]]:
+        done = 0
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=True):
+            yield _ArrowChunk(batch, done), min(1.0, (done + batch.num_rows) / total)
+            done += batch.num_rows
+
+    src.open_columns = gen  # type: ignore[attr-defined]
+    if pf.metadata.num_rows == 0:
+        raise InvalidInput(f"{path} has columns but no rows; give a file with data.")
+    first = next(pf.iter_batches(batch_size=min(10_000, chunk_rows), use_threads=True), None)
+    src.sample = first.to_pandas() if first is not None else None
+    return src
+
+
+def _csv_error(path: str, exc: Exception) -> InvalidInput:
+    if isinstance(exc, UnicodeDecodeError):
+        return InvalidInput(
+            f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} cannot be decoded); "
+            "re-save it as UTF-8 (e.g. 'CSV UTF-8' in Excel) and try again."
+        )
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return InvalidInput(f"{path} is empty; give a CSV with a header and at least one row.")
+    return InvalidInput(f"{path} could not be read as CSV ({str(exc).splitlines()[0]}).")
+
+
+def _open_csv(path: str, chunk_rows: int, categorical_hint: Callable[[pd.DataFrame], list[str]] | None) -> _Source:
+    sep = "\t" if path.lower().endswith(".tsv") else ","
+    try:
+        sample = pd.read_csv(path, nrows=10_000, sep=sep, encoding="utf-8", encoding_errors="strict")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise _csv_error(path, exc) from None
+    if len(sample) == 0:
+        raise InvalidInput(f"{path} has a header but no rows; give a file with data.")
+    header = [str(c) for c in sample.columns]
+    size = max(os.path.getsize(path), 1)
+    src = _Source(header, iter(()), path, sample=sample)
+
+    def gen(columns: list[str] | None = None) -> Iterator[tuple[_Chunk, float]]:
+        # Categorical columns are read as text so that '007' stays '007' in every chunk.
+        text_cols = categorical_hint(sample) if categorical_hint else []
+        dtype = {c: "str" for c in text_cols if columns is None or c in columns}
+        with open(path, "rb") as fh:
+            try:
+                reader = pd.read_csv(fh, sep=sep, chunksize=chunk_rows, usecols=columns, dtype=dtype or None,
+                                     encoding="utf-8", encoding_errors="strict")
+                done = 0
+                for df in reader:
+                    df.index = pd.RangeIndex(done, done + len(df))
+                    yield _PandasChunk(df, done), min(1.0, fh.tell() / size)
+                    done += len(df)
+            except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+                if isinstance(exc, InvalidInput):
+                    raise
+                raise _csv_error(path, exc) from None
+
+    src.open_columns = gen  # type: ignore[attr-defined]
+    return src
+
+
+# --------------------------------------------------------------------------------------
+# Type inference
+# --------------------------------------------------------------------------------------
+
+
+def _infer_kind(col: str, s: pd.Series | None, arrow_type: Any = None) -> str:
+    if arrow_type is not None:
+        import pyarrow as pa
+
+        t = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
+        if pa.types.is_boolean(t):
+            return BINARY
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+            return _binary_or(NUMERIC, s)
+        if pa.types.is_temporal(t):
+            raise InvalidInput(f"column {col!r} holds dates/times: name it as the timestamp (--timestamp {col}) or exclude it.")
+        return _binary_or(CATEGORICAL, s)
+    if s is None:
+        return NUMERIC
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return BINARY
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return _binary_or(NUMERIC, s)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        raise InvalidInput(f"column {col!r} holds dates/times: name it as the timestamp (--timestamp {col}) or exclude it.")
+    if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype):
+        inferred = pd.api.types.infer_dtype(s, skipna=True)
+    else:
+        inferred = pd.api.types.infer_dtype(s, skipna=True)
+    if inferred in ("mixed", "mixed-integer"):
+        bad = next((v for v in s.dropna() if isinstance(v, str)), s.dropna().iloc[0] if s.notna().any() else None)
+        raise _mixed(col, bad, None)
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return _binary_or(NUMERIC, s)
+    if inferred == "boolean":
+        return BINARY
+    return _binary_or(CATEGORICAL, s)
+
+
+def _binary_or(kind: str, s: pd.Series | None) -> str:
+    if s is None:
+        return kind
+    try:
+        distinct = s.dropna().nunique()
+    except TypeError:
+        return kind
+    return BINARY if distinct == 2 else kind
+
+
+# --------------------------------------------------------------------------------------
+# Windows
+# --------------------------------------------------------------------------------------
+
+_UNIT_NS = {"s": 10**9, "min": 60 * 10**9, "h": 3600 * 10**9, "D": 86400 * 10**9, "W": 7 * 86400 * 10**9}
+
+
+def _parse_window(window: str | int | None) -> tuple[str, int] | None:
+    if window is None:
+        return None
+    if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
+        if window < 1:
+            raise InvalidInput(f"window={window}: a row-count window must be at least 1 row.")
+        return ("rows", int(window))
+    text = str(window).strip()
+    if text.isdigit():
+        return _parse_window(int(text))
+    m = re.fullmatch(r"(\d*)\s*(s|min|h|H|D|d|W|w|M|MS|ME|Y|YS|YE)", text)
+    if not m:
+        raise InvalidInput(f"window={window!r} is not understood; use e.g. '1D', '7D', '1M' (month), '1h' or a row count.")
+    n = int(m.group(1) or 1)
+    unit = m.group(2)
+    if n < 1:
+        raise InvalidInput(f"window={window!r} must be at least one unit long.")
+    if unit in ("M", "MS", "ME"):
+        return ("months", n)
+    if unit in ("Y", "YS", "YE"):
+        return ("months", 12 * n)
+    unit = {"H": "h", "d": "D", "w": "W"}.get(unit, unit)
+    return ("ns", n * _UNIT_NS[unit])
+
+
+def _parse_times(col: str, s: pd.Series, offset: int) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch (UTC); NaT becomes a clear error."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        t = s
+    else:
+        try:
+            t = pd.to_datetime(s, utc=True, errors="raise")
+        except (ValueError, TypeError, OverflowError) as exc:
+            coerced = pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+            bad = coerced.isna().to_numpy() & s.notna().to_numpy()
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InvalidInput(
+                    f"column {col!r}: {str(s.iloc[i])[:40]!r} (row {offset + i + 1}) is not a date/time; "
+                    "fix the value or use ISO 8601 (2024-05-31 or 2024-05-31T12:00:00)."
+                ) from None
+            raise InvalidInput(f"column {col!r} could not be read as dates/times ({exc}); use ISO 8601 values.") from None
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+    if t.isna().any():
+        i = int(np.flatnonzero(t.isna().to_numpy())[0])
+        raise InvalidInput(f"column {col!r}: row {offset + i + 1} has no date/time; every row needs a timestamp to be windowed.")
+    return t.astype("datetime64[ns]").to_numpy().astype(np.int64)
+
+
+def _window_keys(spec: tuple[str, int], chunk: _Chunk, col: str | None) -> tuple[np.ndarray, dict[int, str]]:
+    kind, n = spec
+    if kind == "rows":
+        keys = (np.arange(chunk.n, dtype=np.int64) + chunk.offset) // n
+        return keys, {int(k): f"rows {int(k) * n}-{int(k) * n + n - 1}" for k in np.unique(keys)}
+    assert col is not None
+    ns = _parse_times(col, chunk.series(col), chunk.offset)
+    if kind == "ns":
+        keys = np.floor_divide(ns, n)
+        return keys, {int(k): pd.Timestamp(int(k) * n).isoformat() for k in np.unique(keys)}
+    days = ns.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    keys = np.floor_divide(days, n)
+    return keys, {int(k): str(np.datetime64(int(k) * n, "M")) for k in np.unique(keys)}
+
+
+# --------------------------------------------------------------------------------------
+# profile()
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    features: list[str]
+    kinds: dict[str, str]
+    grids: dict[str, Grid]
+    k: int
+    roles: Roles
+    task: str | None = None
+    prediction_kind: str | None = None
+    positive_class: str | None = None
+    target_grid: Grid | None = None
+    prediction_grid: Grid | None = None
+    reference_id: str | None = None
+
+
+class _Builder:
+    """Accumulates one (sub-)profile chunk by chunk; every column is independent."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
+        self.rows = 0
+        self.cols: dict[str, NumericStats | CategoryStats] = {}
+        for c in plan.features:
+            kind = plan.kinds[c]
+            self.cols[c] = NumericStats(plan.grids[c]) if kind == NUMERIC else CategoryStats(kind=kind)
+        self.model: ModelStats | None = None
+        if plan.task is not None:
+            self.model = ModelStats(plan.task, plan.prediction_kind, plan.positive_class)
+            if plan.task == CLASSIFICATION:
+                self.model.target = CategoryStats() if plan.roles.target else None
+                if plan.prediction_kind == "class":
+                    self.model.prediction = CategoryStats()
+                elif plan.prediction_kind == "score":
+                    self.model.prediction = NumericStats(_score_grid())
+            else:
+                if plan.roles.target:
+                    self.model.target = NumericStats(plan.target_grid or Grid(0.0, 1.0, np.zeros(0, np.int64)))
+                if plan.roles.prediction:
+                    self.model.prediction = NumericStats(plan.prediction_grid or Grid(0.0, 1.0, np.zeros(0, np.int64)))
+
+    def tasks(self, chunk: _Chunk) -> list[Callable[[], None]]:
+        self.rows += chunk.n
+        out: list[Callable[[], None]] = []
+        for c, st in self.cols.items():
+            if isinstance(st, NumericStats):
+                out.append(lambda c=c, st=st: st.add(chunk.numeric(c)))
+            else:
+                out.append(lambda c=c, st=st: st.add_codes(*chunk.codes(c), name=c))
+        if self.model is not None:
+            out.append(lambda: self._add_model(chunk))
+        return out
+
+    def _add_model(self, chunk: _Chunk) -> None:
+        m, roles = self.model, self.plan.roles
+        assert m is not None
+        if m.task == CLASSIFICATION:
+            t_lab = _labels(chunk, roles.target) if roles.target else None
+            if t_lab is not None:
+                codes, labels = t_lab
+                m.target.add_codes(codes, labels, roles.target)  # type: ignore[union-attr]
+            if m.prediction_kind == "class":
+                p_codes, p_labels = _labels(chunk, roles.prediction)  # type: ignore[arg-type]
+                m.prediction.add_codes(p_codes, p_labels, roles.prediction)  # type: ignore[union-attr]
+                if t_lab is not None:
+                    _add_confusion(m.confusion, t_lab, (p_codes, p_labels))
+            elif m.prediction_kind == "score":
+                s = chunk.numeric(roles.prediction)  # type: ignore[arg-type]
+                _check_scores(roles.prediction, s)
+                m.prediction.add(s)  # type: ignore[union-attr]
+                if t_lab is not None:
+                    codes, labels = t_lab
+                    pred = np.where(np.isfinite(s), np.where(s >= 0.5, 1, 0), -1)
+                    neg = _negative_label(labels, m.positive_class)
+                    pl = [neg, m.positive_class or "1"]
+                    _add_confusion(m.confusion, t_lab, (pred.astype(np.intp), pl))
+                    for ci, lab in enumerate(labels):
+                        sel = codes == ci
+                        if sel.any():
+                            h = m.score_hist.get(lab)
+                            if h is None:
+                                h = m.score_hist[lab] = NumericStats(_score_grid())
+                            h.add(s[sel])
+        else:
+            y = chunk.numeric(roles.target) if roles.target else None
+            p = chunk.numeric(roles.prediction) if roles.prediction else None
+            if y is not None:
+                m.target.add(y)  # type: ignore[union-attr]
+            if p is not None:
+                m.prediction.add(p)  # type: ignore[union-attr]
+            if y is not None and p is not None:
+                e = p - y
+                e = e[np.isfinite(e)]
+                for key, v in (("n", float(e.size)), ("sum", float(e.sum())), ("sum_abs", float(np.abs(e).sum())),
+                               ("sum_sq", float(e @ e))):
+                    m.errors[key] = m.errors.get(key, 0.0) + v
+
+    def result(self) -> Profile:
+        return Profile(rows=self.rows, k=self.plan.k, roles=self.plan.roles, columns=dict(self.cols),
+                       model=self.model, reference_id=self.plan.reference_id)
+
+
+def _labels(chunk: _Chunk, col: str | None) -> tuple[np.ndarray, list[str]]:
+    assert col is not None
+    return chunk.codes(col)
+
+
+def _negative_label(labels: Sequence[str], positive: str | None) -> str:
+    others = [lab for lab in labels if lab != positive]
+    return others[0] if others else "0"
+
+
+def _add_confusion(conf: dict[tuple[str, str], int], t: tuple[np.ndarray, list[str]], p: tuple[np.ndarray, list[str]]) -> None:
+    tc, tl = t
+    pc_, pl = p
+    ok = (tc >= 0) & (pc_ >= 0)
+    if not ok.any():
+        return
+    width = len(pl)
+    pair = np.bincount(tc[ok] * width + pc_[ok], minlength=len(tl) * width)
+    for flat in np.flatnonzero(pair):
+        key = (tl[flat // width], pl[flat % width])
+        conf[key] = conf.get(key, 0) + int(pair[flat])
+
+
+def _check_scores(col: str | None, s: np.ndarray) -> None:
+    f = s[np.isfinite(s)]
+    if f.size and (f.min() < 0 or f.max() > 1):
+        raise InvalidInput(f"column {col!r} was taken as a score but has values outside [0, 1]; "
+                           "give probabilities, or class labels.")
+
+
+def profile(
+    data: pd.DataFrame | str | os.PathLike[str],
+    roles: Roles | None = None,
+    reference: Profile | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: ProgressCallback | None = None,
+    k: int = DEFAULT_K,
+    window: str | int | None = None,
+    bins: int = DEFAULT_BINS,
+) -> Profile:
+    """Profile a DataFrame or a CSV/Parquet file, reading it in chunks of ``chunk_rows``.
+
+    Parameters
+    ----------
+    data
+        A DataFrame, or the path of a ``.csv`` (UTF-8) or ``.parquet`` file. Files
+        are read chunk by chunk, so memory stays bounded whatever their size.
+    roles
+        Which columns are features, target, prediction, timestamp, excluded.
+        Defaults to the reference's roles, or to "every column is a feature".
+    reference
+        The training profile. Given, this is a *current* profile: it takes the
+        reference's column types and bin edges, so the two compare bin by bin.
+        Omitted, this is a *reference* profile: edges come from quantiles of an
+        evenly spaced sample of its first rows, and the surrogate is fitted.
+    chunk_rows
+        Rows per chunk (memory vs. overhead); the result does not depend on it.
+    progress
+        Called with the fraction done (0..1) after every chunk.
+    k
+        The privacy threshold: nothing backed by fewer than ``k`` rows is serialised.
+    window
+        With ``roles.timestamp``: ``"1D"``, ``"7D"``, ``"1M"`` (calendar month), ``"1h"``;
+        or a row count (with or without a timestamp). One sub-profile per window.
+    bins
+        Quantile bins per numeric column in a reference profile.
+
+    Returns
+    -------
+    Profile
+        Exact aggregates; call ``to_json()`` for the pooled, shareable form.
+    """
+    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise InvalidInput(f"chunk_rows={chunk_rows!r} must be a positive whole number.")
+    if not isinstance(k, int) or k < 1:
+        raise InvalidInput(f"k={k!r} must be a whole number ≥ 1.")
+    if reference is not None and not isinstance(reference, Profile):
+        raise InvalidInput("reference must be a Profile (load one with Profile.from_json).")
+    if roles is None:
+        roles = reference.roles if reference is not None else Roles()
+    if reference is not None and reference.k != k and k == DEFAULT_K:
+        k = reference.k
+    wspec = _parse_window(window)
+    if wspec is not None and wspec[0] != "rows" and not roles.timestamp:
+        raise InvalidInput(f"window={window!r} is a time span: name the timestamp column too (--timestamp COL).")
+
+    def hint(sample: pd.DataFrame) -> list[str]:
+        names = roles.feature_columns([str(c) for c in sample.columns])
+        out = [c for c in names if (reference.columns[c].kind if reference is not None and c in reference.columns
+                                    else roles.types.get(c)) in (CATEGORICAL,)]
+        if roles.task == CLASSIFICATION or (reference is not None and reference.model is not None
+                                           and reference.model.task == CLASSIFICATION):
+            out += [c for c in (roles.target,) if c]
+        return [c for c in out if c in sample.columns]
+
+    src = _open(data, chunk_rows, None, hint)
+    header = src.header
+    features = roles.feature_columns(header)
+    named = list(roles.features or ()) + list(roles.special)
+    for c in named + list(roles.exclude):
+        if c not in header:
+            close = [h for h in header if h.lower() == c.lower()]
+            tip = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidInput(f"column {c!r} is not in {src.name}{tip}; its columns are: {', '.join(header[:30])}.")
+    if reference is not None:
+        missing = [c for c in reference.columns if c not in header]
+        if missing:
+            raise InvalidInput(
+                f"{src.name} lacks the reference's column(s) {', '.join(map(repr, missing))}; the current data "
+                "must have every feature the reference profiled."
+            )
+        features = [c for c in reference.columns]
+    if not features:
+        raise InvalidInput(f"{src.name}: no feature columns to profile; name some with features=[...] or drop --exclude.")
+    used = list(dict.fromkeys(features + [c for c in roles.special]))
+    chunks = src.open_columns(used) if hasattr(src, "open_columns") else src.chunks  # type: ignore[attr-defined]
+
+    plan = _Plan(features=features, kinds={}, grids={}, k=k, roles=roles)
+    sample = src.sample
+    if reference is not None:
+        plan.kinds = reference.types()
+        for c, st in reference.columns.items():
+            if isinstance(st, NumericStats):
+                plan.grids[c] = st.grid
+        plan.reference_id = reference.fingerprint()
+        if reference.model is not None:
+            plan.task = reference.model.task
+            plan.prediction_kind = reference.model.prediction_kind
+            plan.positive_class = reference.model.positive_class
+            if isinstance(reference.model.target, NumericStats):
+                plan.target_grid = reference.model.target.grid
+            if isinstance(reference.model.prediction, NumericStats) and plan.prediction_kind == "value":
+                plan.prediction_grid = reference.model.prediction.grid
+    else:
+        arrow = src.arrow_types or {}
+        for c in features:
+            kind = roles.types.get(c) or _infer_kind(c, sample[c] if sample is not None else None, arrow.get(c))
+            plan.kinds[c] = kind
+        _plan_model(plan, roles, sample)
+
+    executor = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+    try:
+        prof = _run(plan, chunks, executor, progress, wspec, bins, reference is None, src.name)
+    finally:
+        executor.shutdown(wait=True)
+    if prof.rows == 0:
+        raise InvalidInput(f"{src.name} has a header but no rows; give data with at least one row.")
+    if reference is None:
+        _check_reference_columns(prof, src.name)
+    if progress is not None:
+        progress(1.0)
+    return prof
+
+
+def _plan_model(plan: _Plan, roles: Roles, sample: pd.DataFrame | None) -> None:
+    if not (roles.target or roles.prediction):
+        return
+    s_t = sample[roles.target] if (sample is not None and roles.target) else None
+    s_p = sample[roles.prediction] if (sample is not None and roles.prediction) else None
+    task = roles.task
+    if task is None:
+        ref = s_t if s_t is not None else s_p
+        task = CLASSIFICATION if _looks_like_classes(ref) else REGRESSION
+        if s_t is None and s_p is not None and _looks_like_scores(s_p):
+            task = CLASSIFICATION
+    plan.task = task
+    if task == CLASSIFICATION:
+        if s_p is not None:
+            plan.prediction_kind = "score" if _looks_like_scores(s_p) and not _looks_like_classes(s_p) else "class"
+        labels = sorted({_label_of(v) for v in (s_t.dropna().unique() if s_t is not None else [])})
+        if "1" in labels:
+            plan.positive_class = "1"
+        elif "True" in labels:
+            plan.positive_class = "True"
+        elif labels:
+            plan.positive_class = labels[-1]
+        elif plan.prediction_kind == "score":
+            plan.positive_class = "1"
+    else:
+        plan.prediction_kind = "value" if s_p is not None else None
+
+
+def _looks_like_classes(s: pd.Series | None) -> bool:
+    if s is None:
+        return False
+    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        return True
+    v = s.dropna().to_numpy(dtype=float)
+    return bool(v.size and np.all(v == np.round(v)) and np.unique(v).size <= MAX_CLASSES)
+
+
+def _looks_like_scores(s: pd.Series | None) -> bool:
+    if s is None or pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        return False
+    v = s.dropna().to_numpy(dtype=float)
+    return bool(v.size and v.min() >= 0 and v.max() <= 1)
+
+
+def _check_reference_columns(prof: Profile, name: str) -> None:
+    for c, st in prof.columns.items():
+        if st.count == 0:
+            raise InvalidInput(
+                f"column {c!r} in {name} has no values (all {st.missing:,} rows are missing); exclude it "
+                f"(exclude=[{c!r}] / --exclude {c}) or fill it."
+            )
+        if isinstance(st, NumericStats) and st.count > 0 and st.m2 == 0.0:
+            raise InvalidInput(
+                f"column {c!r} in {name} is constant (every value is the same), so there is nothing to monitor; "
+                f"exclude it (exclude=[{c!r}] / --exclude {c})."
+            )
+        if isinstance(st, CategoryStats) and len(st.counts) == 1 and st.other == 0:
+            raise InvalidInput(
+                f"column {c!r} in {name} is constant (one value only), so there is nothing to monitor; "
+                f"exclude it (exclude=[{c!r}] / --exclude {c})."
+            )
+    if prof.roles.target and prof.model is not None and prof.model.target is not None and prof.model.target.count == 0:
+        raise InvalidInput(f"the target column {prof.roles.target!r} has no values; fill it or leave --target out.")
+
+
+def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPoolExecutor,
+         progress: ProgressCallback | None, wspec: tuple[str, int] | None, bins: int,
+         is_reference: bool, name: str) -> Profile:
+    numeric = [c for c in plan.features if plan.kinds[c] == NUMERIC]
+    warm_rows = min(EDGE_ROWS, max(10_000, EDGE_CELLS // max(1, len(plan.features) + 2)))
+    needs_warmup = is_reference
+    buffered: list[_Chunk] = []
+    buffered_rows = 0
+    builders: dict[int, _Builder] = {}
+    labels: dict[int, str] = {}
+    whole: _Builder | None = None
+    pending: list[Future[None]] = []
+    surrogate: Surrogate | None = None
+
+    def feed(chunk: _Chunk) -> None:
+        nonlocal whole
+        if wspec is None:
+            if whole is None:
+                whole = _Builder(plan)
+            pending.extend(executor.submit(t) for t in whole.tasks(chunk))
+            return
+        keys, names = _window_keys(wspec, chunk, plan.roles.timestamp)
+        labels.update(names)
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        starts = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+        bounds = np.append(starts, sk.size)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            key = int(sk[a])
+            sub = chunk.take(order[a:b])
+            bld = builders.get(key)
+            if bld is None:
+                bld = builders[key] = _Builder(plan)
+            for t in bld.tasks(sub):
+                t()  # windows: run inline (columns of one window share no state with others)
+
+    def drain() -> None:
+        while pending:
+            pending.pop(0).result()
+
+    def warm_up() -> None:
+        nonlocal needs_warmup, surrogate
+        needs_warmup = False
+        samples = _edge_samples(buffered, numeric, executor)
+        for c in numeric:
+            plan.grids[c] = Grid.from_sample(samples[c], bins)
+        if plan.task == REGRESSION:
+            for role in ("target", "prediction"):
+                col = getattr(plan.roles, role)
+                if col:
+                    g = Grid.from_sample(_edge_samples(buffered, [col], executor)[col], bins)
+                    setattr(plan, f"{role}_grid", g)
+        surrogate = _fit_surrogate(plan, buffered)
+        for ch in buffered:
+            feed(ch)
+        buffered.clear()
+
+    for chunk, frac in chunks:
+        if needs_warmup:
+            buffered.append(chunk)
+            buffered_rows += chunk.n
+            if buffered_rows >= warm_rows:
+                warm_up()
+        else:
+            drain()
+            feed(chunk)
+        if progress is not None:
+            progress(min(frac, 0.999))
+    if needs_warmup:
+        warm_up()
+    drain()
+
+    if wspec is None:
+        prof = (whole or _Builder(plan)).result()
+    else:
+        windows = {labels[key]: builders[key].result() for key in sorted(builders)}
+        for w in windows.values():
+            w.window = None
+        parts = list(windows.values())
+        prof = parts[0] if parts else _Builder(plan).result()
+        for w in parts[1:]:
+            prof = _merge_body(prof, w)
+        prof = copy.copy(prof)
+        prof.windows = windows
+        prof.window = str(wspec[1]) if wspec[0] == "rows" else None
+    if wspec is not None:
+        prof.window = _window_text(wspec)
+    prof.surrogate = surrogate
+    prof.reference_id = plan.reference_id
+    return prof
+
+
+def _window_text(spec: tuple[str, int]) -> str:
+    kind, n = spec
+    if kind == "rows":
+        return f"{n} rows"
+    if kind == "months":
+        return f"{n}M"
+    for unit, size in sorted(_UNIT_NS.items(), key=lambda kv: -kv[1]):
+        if n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}ns"  # pragma: no cover
+
+
+def _edge_samples(buffered: list[_Chunk], cols: list[str], executor: ThreadPoolExecutor) -> dict[str, np.ndarray]:
+    """An evenly spaced sample of at most ``EDGE_SAMPLE`` finite values per column."""
+    total = sum(ch.n for ch in buffered)
+    stride = max(1, -(-total // EDGE_SAMPLE))
+
+    def one(c: str) -> np.ndarray:
+        parts = []
+        pos = 0
+        for ch in buffered:
+            first = (-pos) % stride
+            x = ch.numeric(c)[first::stride]
+            parts.append(x[np.isfinite(x)])
+            pos += ch.n
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    return dict(zip(cols, executor.map(one, cols)))
+
+
+def _fit_surrogate(plan: _Plan, buffered: list[_Chunk]) -> Surrogate | None:
+    roles = plan.roles
+    response = roles.prediction if roles.prediction else roles.target
+    if response is None or plan.task is None:
+        return None
+    rows_left = SURROGATE_ROWS
+    frames: dict[str, list[Any]] = {}
+    num = [c for c in plan.features if plan.kinds[c] == NUMERIC]
+    cat = [c for c in plan.features if plan.kinds[c] != NUMERIC]
+    ys: list[np.ndarray] = []
+    for ch in buffered:
+        if rows_left <= 0:
+            break
+        take = min(ch.n, rows_left)
+        rows_left -= take
+        part = ch if take == ch.n else ch.take(np.arange(take))
+        for c in num:
+            frames.setdefault(c, []).append(part.numeric(c))
+        for c in cat:
+            codes, labels = part.codes(c)
+            arr = np.array(labels + [None], dtype=object)[codes]
+            frames.setdefault(c, []).append(arr)
+        if plan.task == CLASSIFICATION:
+            if response == roles.prediction and plan.prediction_kind == "score":
+                s = part.numeric(response)
+                y = np.where(np.isfinite(s), (s >= 0.5).astype(float), np.nan)
+            else:
+                codes, labels = part.codes(response)
+                lab = np.array(labels + [None], dtype=object)[codes]
+                y = np.where(codes < 0, np.nan, (lab == plan.positive_class).astype(float))
+        else:
+            y = part.numeric(response)
+        ys.append(y)
+    y = np.concatenate(ys)
+    frame = {c: np.concatenate(v) for c, v in frames.items()}
+    keep = np.isfinite(y)
+    y = y[keep]
+    frame = {c: v[keep] for c, v in frame.items()}
+    if y.size < 2 * plan.k:
+        return None
+    levels: dict[str, list[str]] = {}
+    for c in cat:
+        vals, counts = np.unique(frame[c][frame[c] != None].astype(str), return_counts=True)  # noqa: E711
+        order = sorted(zip(-counts, vals))
+        frequent = [str(v) for n, v in order if -n >= plan.k][: SURROGATE_LEVELS + 1]
+        levels[c] = frequent[1:]  # the most frequent value is the baseline
+        frame[c] = np.where(frame[c] == None, "", frame[c]).astype(str)  # noqa: E711
+    X, names = _design(frame, num, levels)
+    if plan.task == CLASSIFICATION:
+        if np.unique(y).size < 2:
+            return None
+        beta, var, converged, it = fit_logistic(X, y)
+        return Surrogate("logistic", response, names, [float(b) for b in beta], [float(v) for v in var],
+                         rows=int(y.size), converged=converged, iterations=it, positive_class=plan.positive_class,
+                         note=None if converged else "IRLS did not converge (classes may be separable).")
+    beta, var = fit_linear(X, y)
+    return Surrogate("linear", response, names, [float(b) for b in beta], [float(v) for v in var], rows=int(y.size))
