@@ -1,0 +1,75 @@
+"""Fixtures for the unit and headless widget tests (tests/e2e/ has its own).
+
+``settings``    Settings built from a dict: VISION_HOME in tmp_path, users_file = the repo's users.json.
+``clock``       a :class:`helpers.FakeClock` (``clock.advance(seconds)`` moves time).
+``ctx``         a Context over a fresh SQLite database in tmp_path, seeded with ``seed.load_users``
+                from ``fast_users_file``; its clock is ``clock``.
+``login``       ``login(username, password=None) -> Principal`` through the real ``auth.login``.
+
+Speed: the sample hashes use argon2-cffi's default cost (64 MiB, t=3, p=4): ~50 ms per verify on
+an idle machine, ten times that on a busy 2-core CI box. ``ctx`` therefore seeds the *same ten
+accounts with the same passwords* from ``fast_users_file`` (users.json with each hash redone at
+the minimum Argon2id cost) and ``fast_hashing`` makes ``core.passwords`` hash at that cost too
+(so logins don't "upgrade" the cheap hashes). The real users.json and the real cost are tested
+in test_seed.py, test_passwords.py and test_cli_users.py.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from argon2 import PasswordHasher, Type
+from helpers import PASSWORDS, USERS_JSON, FakeClock
+
+from vision_widgets.core import auth, passwords, seed
+from vision_widgets.core.config import load_settings
+from vision_widgets.core.context import Context
+
+#: Argon2id at its minimum cost: same algorithm and code paths, microseconds per verify.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)
+
+
+@pytest.fixture(scope="session")
+def fast_users_file(tmp_path_factory):
+    """users.json with every hash redone at FAST_HASHER's cost (same accounts, same passwords)."""
+    data = json.loads(USERS_JSON.read_text(encoding="utf-8"))
+    for entry in data["users"]:
+        entry["password_hash"] = FAST_HASHER.hash(PASSWORDS[entry["username"]])
+    path = tmp_path_factory.mktemp("fast-users") / "users.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch):
+    """New hashes (create, reset, change password, unknown-user timing) at FAST_HASHER's cost."""
+    monkeypatch.setattr(passwords, "_HASHER", FAST_HASHER)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", FAST_HASHER.hash("vision-ai-timing-equaliser"))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings({"VISION_HOME": str(tmp_path / "home"), "VISION_USERS_FILE": str(USERS_JSON)})
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def ctx(settings, clock, fast_users_file, fast_hashing):
+    context = Context.open(settings, clock=clock)
+    seed.load_users(context, fast_users_file)
+    yield context
+    context.store.dispose()
+
+
+@pytest.fixture
+def login(ctx):
+    """Log a sample account in through ``auth.login`` and return its Principal."""
+
+    def _login(username: str, password: str | None = None) -> auth.Principal:
+        return auth.login(ctx, username, PASSWORDS[username] if password is None else password).principal
+
+    return _login
