@@ -136,15 +136,18 @@ def _touch(ctx: Context, session_id: str) -> Principal:
         row = conn.execute(
             select(u, s.c.expires_at).join(s, s.c.user_id == u.c.id).where(s.c.token_hash == session_id)
         ).mappings().first()
-        if row is None or row["expires_at"] <= now:
-            if row is not None:
-                conn.execute(delete(s).where(s.c.token_hash == session_id))
-            raise SessionExpired()
-        conn.execute(
-            update(s).where(s.c.token_hash == session_id).values(
-                expires_at=now + timedelta(seconds=ctx.settings.token_ttl_seconds)
+        alive = row is not None and row["expires_at"] > now
+        if alive:
+            conn.execute(
+                update(s).where(s.c.token_hash == session_id).values(
+                    expires_at=now + timedelta(seconds=ctx.settings.token_ttl_seconds)
+                )
             )
-        )
+        elif row is not None:
+            conn.execute(delete(s).where(s.c.token_hash == session_id))
+    # Raised after the transaction commits, so the expired row's deletion is kept.
+    if not alive:
+        raise SessionExpired()
     return _principal(row, session_id)
 
 
