@@ -1,0 +1,335 @@
+"""Drift between a reference (training) profile and a current (production) profile.
+
+``drift(reference, current, settings)`` expands the model's ``DriftSettings``
+into one test per feature (the method chosen by type and size as Evidently
+does, unless overridden), reports PSI beside every chosen method, and gives a
+dataset verdict from the share of drifted features. When the current profile
+has time windows, the same is computed for every window. Results are data
+(``DriftReport.to_dict()`` / ``to_df()``); drawing them is a view's job.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from vision_widgets.client import SCHEMA_VERSION, CategoryStats, NumericStats, Profile
+from vision_widgets.core.drift_methods import (
+    BINARY,
+    CATEGORICAL,
+    NUMERIC,
+    FeaturePair,
+    MethodResult,
+    get_method,
+    psi,
+)
+from vision_widgets.core.errors import InvalidInput
+
+__all__ = ["DriftSettings", "FeatureDrift", "WindowDrift", "DriftReport", "drift", "choose_method"]
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """A model's drift configuration.
+
+    Parameters
+    ----------
+    drift_share
+        The dataset is drifted when at least this share of its features drifted.
+    methods
+        Per-feature method override: ``{"age": "ks"}``.
+    type_methods
+        Per-type method override: ``{"numeric": "psi"}`` (types: numeric, categorical, binary).
+    thresholds
+        Threshold overrides, by feature name first, then by method name:
+        ``{"age": 0.2, "wasserstein": 0.15}``.
+    small_sample
+        A reference with at most this many values counts as small (KS/chi-square
+        rather than Wasserstein/Jensen–Shannon), as in Evidently.
+    features
+        Only test these features (default: every feature of the reference).
+    """
+
+    drift_share: float = 0.5
+    methods: Mapping[str, str] = field(default_factory=dict)
+    type_methods: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    small_sample: int = 1000
+    features: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.drift_share <= 1:
+            raise InvalidInput(f"drift_share={self.drift_share} must be in (0, 1].")
+        object.__setattr__(self, "methods", dict(self.methods))
+        object.__setattr__(self, "type_methods", dict(self.type_methods))
+        object.__setattr__(self, "thresholds", {k: float(v) for k, v in self.thresholds.items()})
+        if self.features is not None:
+            object.__setattr__(self, "features", tuple(self.features))
+        for name in list(self.methods.values()) + list(self.type_methods.values()):
+            get_method(name)
+        for kind in self.type_methods:
+            if kind not in (NUMERIC, CATEGORICAL, BINARY):
+                raise InvalidInput(f"type_methods: {kind!r} is not numeric, categorical or binary.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "drift_share": self.drift_share,
+            "methods": dict(self.methods),
+            "type_methods": dict(self.type_methods),
+            "thresholds": dict(self.thresholds),
+            "small_sample": self.small_sample,
+            "features": list(self.features) if self.features is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "DriftSettings":
+        feats = d.get("features")
+        return cls(
+            drift_share=float(d.get("drift_share", 0.5)),
+            methods=dict(d.get("methods") or {}),
+            type_methods=dict(d.get("type_methods") or {}),
+            thresholds=dict(d.get("thresholds") or {}),
+            small_sample=int(d.get("small_sample", 1000)),
+            features=tuple(feats) if feats is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    feature: str
+    type: str
+    method: str
+    statistic: float
+    p_value: float | None
+    threshold: float
+    psi: float
+    drifted: bool
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feature": self.feature,
+            "type": self.type,
+            "method": self.method,
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "threshold": self.threshold,
+            "psi": self.psi,
+            "drifted": self.drifted,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class WindowDrift:
+    window: str
+    rows: int
+    dataset_drift: bool
+    drift_share: float
+    features: tuple[FeatureDrift, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.window,
+            "rows": self.rows,
+            "dataset_drift": self.dataset_drift,
+            "drift_share": self.drift_share,
+            "features": [f.to_dict() for f in self.features],
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Per-feature results, the dataset verdict, and (with windows) one series per window."""
+
+    dataset_drift: bool
+    drift_share: float
+    threshold_share: float
+    features: tuple[FeatureDrift, ...]
+    windows: tuple[WindowDrift, ...] = ()
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [f.feature for f in self.features if f.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape scripts rely on (see ``vision drift --json``)."""
+        return {
+            "dataset_drift": self.dataset_drift,
+            "drift_share": self.drift_share,
+            "threshold_share": self.threshold_share,
+            "features": [f.to_dict() for f in self.features],
+            "windows": [w.to_dict() for w in self.windows],
+        }
+
+    def to_df(self) -> pd.DataFrame:
+        """One row per feature (the table a page or a notebook shows)."""
+        cols = ["feature", "type", "method", "statistic", "p_value", "threshold", "psi", "drifted", "note"]
+        return pd.DataFrame([f.to_dict() for f in self.features], columns=cols)
+
+    def windows_df(self) -> pd.DataFrame:
+        """One row per (window, feature): the series behind a drift-over-time chart."""
+        rows = [dict(f.to_dict(), window=w.window, rows=w.rows) for w in self.windows for f in w.features]
+        cols = ["window", "rows", "feature", "type", "method", "statistic", "p_value", "threshold", "psi", "drifted", "note"]
+        return pd.DataFrame(rows, columns=cols)
+
+
+def choose_method(kind: str, n_ref: int, feature: str, settings: DriftSettings) -> str:
+    """The method for one feature: per-feature override, per-type override, else the default."""
+    if feature in settings.methods:
+        return settings.methods[feature]
+    if kind in settings.type_methods:
+        return settings.type_methods[kind]
+    if kind == BINARY:
+        return "z"
+    small = n_ref <= settings.small_sample
+    if kind == NUMERIC:
+        return "ks" if small else "wasserstein"
+    return "chisquare" if small else "jensenshannon"
+
+
+def drift(reference: Profile, current: Profile, settings: DriftSettings | None = None) -> DriftReport:
+    """Test every feature of ``current`` against ``reference``.
+
+    Parameters
+    ----------
+    reference
+        The training profile (its edges define the bins).
+    current
+        A production profile computed with ``reference=`` the same reference.
+    settings
+        The model's drift settings (defaults as in Evidently: KS/Wasserstein,
+        chi-square/Jensen–Shannon, Z-test; a dataset drifts at a 0.5 share).
+
+    Returns
+    -------
+    DriftReport
+        Raises ``InvalidInput`` when the two profiles cannot be compared.
+    """
+    settings = settings or DriftSettings()
+    _check_comparable(reference, current)
+    features = list(settings.features) if settings.features is not None else list(reference.columns)
+    for f in features:
+        if f not in reference.columns:
+            raise InvalidInput(f"feature {f!r} is not in the reference profile; remove it from the drift settings.")
+    results = tuple(_feature(f, reference.columns[f], current.columns[f], settings) for f in features)
+    share, verdict = _verdict(results, settings)
+    windows = []
+    for label, w in current.windows.items():
+        wres = tuple(_feature(f, reference.columns[f], w.columns[f], settings) for f in features if f in w.columns)
+        ws, wv = _verdict(wres, settings)
+        windows.append(WindowDrift(label, w.rows, wv, ws, wres))
+    return DriftReport(verdict, share, settings.drift_share, results, tuple(windows))
+
+
+def _verdict(results: Sequence[FeatureDrift], settings: DriftSettings) -> tuple[float, bool]:
+    if not results:
+        return 0.0, False
+    share = sum(r.drifted for r in results) / len(results)
+    return share, share >= settings.drift_share
+
+
+def _check_comparable(reference: Profile, current: Profile) -> None:
+    if not isinstance(reference, Profile) or not isinstance(current, Profile):
+        raise InvalidInput("drift() needs two profiles (load them with Profile.from_json).")
+    for name, p in (("reference", reference), ("current", current)):
+        if p.schema_version != SCHEMA_VERSION:
+            raise InvalidInput(f"the {name} profile has schema version {p.schema_version}; recompute it with this version.")
+    missing = [c for c in reference.columns if c not in current.columns]
+    if missing:
+        raise InvalidInput(
+            f"the current profile lacks the reference's column(s) {', '.join(map(repr, missing))}; "
+            "profile the current data with --reference pointing at this reference."
+        )
+    for c, ref in reference.columns.items():
+        cur = current.columns[c]
+        if ref.kind != cur.kind:
+            raise InvalidInput(f"column {c!r} is {ref.kind} in the reference but {cur.kind} in the current profile; "
+                               "profile the current data with --reference pointing at this reference.")
+        if isinstance(ref, NumericStats) and isinstance(cur, NumericStats) and not (ref.suppressed or cur.suppressed):
+            g, h = ref.grid, cur.grid
+            if (g.origin, g.step, g.cells) != (h.origin, h.step, h.cells):
+                raise InvalidInput(
+                    f"column {c!r}: the current profile was not computed with this reference's bin edges; profile "
+                    "the current data with reference=<this reference> (CLI: --reference REF.json)."
+                )
+    if current.reference_id is not None and current.reference_id != reference.fingerprint():
+        raise InvalidInput("the current profile was computed against a different reference; "
+                           "profile the current data with --reference pointing at this reference.")
+
+
+def _pair(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats) -> FeaturePair:
+    if isinstance(ref, NumericStats) and isinstance(cur, NumericStats):
+        common = np.intersect1d(ref.grid.index, cur.grid.index)
+        rc, rs = _rebin(ref, common)
+        cc, cs = _rebin(cur, common)
+        edges = ref.grid.origin + common.astype(float) * ref.grid.step
+
+        def tails(c: np.ndarray, s: np.ndarray, st: NumericStats) -> tuple[float, float]:
+            if common.size == 0:
+                return (st.mean, st.mean)
+            lo = float(s[0] / c[0]) if c[0] else float(edges[0])
+            hi = float(s[-1] / c[-1]) if c[-1] else float(edges[-1])
+            return (min(lo, float(edges[0])), max(hi, float(edges[-1])))
+
+        return FeaturePair(name, NUMERIC, rc, cc, edges=edges, ref_tails=tails(rc, rs, ref), cur_tails=tails(cc, cs, cur),
+                           ref_mean=ref.mean, ref_std=ref.std, cur_mean=cur.mean, cur_std=cur.std)
+    assert isinstance(ref, CategoryStats) and isinstance(cur, CategoryStats)
+    labels = sorted(set(ref.counts) | set(cur.counts))
+    r = np.array([ref.counts.get(v, 0) for v in labels] + [ref.other], dtype=np.int64)
+    c = np.array([cur.counts.get(v, 0) for v in labels] + [cur.other], dtype=np.int64)
+    if r[-1] == 0 and c[-1] == 0:
+        r, c = r[:-1], c[:-1]
+    else:
+        labels = labels + ["(other)"]
+    return FeaturePair(name, ref.kind, r, c, labels=tuple(labels))
+
+
+def _rebin(h: NumericStats, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pos = np.searchsorted(h.grid.index, index)
+    starts = np.concatenate([[0], pos + 1])
+    return np.add.reduceat(h.counts, starts), np.add.reduceat(h.sums, starts)
+
+
+def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats, settings: DriftSettings) -> FeatureDrift:
+    kind = ref.kind
+    method_name = choose_method(kind, ref.count, name, settings)
+    method = get_method(method_name)
+    if kind not in method.feature_types:
+        raise InvalidInput(f"feature {name!r} is {kind}; method {method_name!r} applies to "
+                           f"{', '.join(method.feature_types)} features only — choose another in the drift settings.")
+    threshold = settings.thresholds.get(name, settings.thresholds.get(method_name, method.default_threshold))
+    total_cur = cur.count + cur.missing
+    if ref.count == 0 or getattr(ref, "suppressed", False):
+        return FeatureDrift(name, kind, method_name, 0.0, None, threshold, 0.0, False,
+                            "the reference has no usable values for this column; nothing to compare")
+    if cur.count == 0 or getattr(cur, "suppressed", False):
+        if cur.count == 0 and total_cur == 0:
+            return FeatureDrift(name, kind, method_name, 0.0, None, threshold, 0.0, False,
+                                "no current rows; nothing to compare")
+        if cur.count == 0:
+            return FeatureDrift(name, kind, method_name, 1.0, 0.0 if method.uses_p_value else None, threshold, 0.0, True,
+                                f"every current value is missing ({cur.missing:,} rows); statistic set to the missing share, 1.0")
+        return FeatureDrift(name, kind, method_name, 0.0, None, threshold, 0.0, False,
+                            f"fewer than k current values ({cur.count}); too few to compare")
+    pair = _pair(name, ref, cur)
+    res: MethodResult = method.compute(pair)
+    stat = _finite(res.statistic)
+    p = _finite(res.p_value) if res.p_value is not None else None
+    notes = [n for n in (res.note,) if n]
+    if isinstance(ref, NumericStats) and ref.m2 == 0:
+        notes.append("the reference is constant")
+    return FeatureDrift(name, kind, method_name, stat, p, float(threshold), _finite(psi(pair)),
+                        method.drifted(MethodResult(stat, p), threshold), "; ".join(notes) or None)
+
+
+def _finite(x: float) -> float:
+    x = float(x)
+    if math.isnan(x):
+        return 0.0
+    if math.isinf(x):
+        return math.copysign(1e300, x)
+    return x
