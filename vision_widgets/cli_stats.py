@@ -1,8 +1,176 @@
-"""``vision profile`` and ``vision drift`` (the statistics engine's CLI jobs)."""
+"""``vision profile`` and ``vision drift`` (the statistics engine's CLI jobs).
+
+``vision profile DATA [--reference REF.json] [--target COL] [--prediction COL]
+[--timestamp COL --window W] [--exclude COL ...] -o OUT.json`` writes a pooled
+profile; ``vision drift REF.json CUR.json [--json] [--fail-on-drift]`` prints the
+per-feature table and the verdict (exit 0), or exits 3 with ``--fail-on-drift``
+when the dataset drifted. Bad input raises ``InvalidInput``; ``cli.main`` prints
+it and exits 2.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from typing import Any
+
+EXIT_DRIFT = 3
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the statistics sub-commands to the ``vision`` parser."""
+    p = sub.add_parser("profile", help="profile a CSV/Parquet file into a shareable JSON profile")
+    p.add_argument("data", help="CSV (UTF-8) or Parquet file")
+    p.add_argument("--reference", metavar="REF.json", help="the training profile (makes this a current profile)")
+    p.add_argument("--target", help="label column")
+    p.add_argument("--prediction", help="model output column (class, score or value)")
+    p.add_argument("--timestamp", help="date/time column (enables --window)")
+    p.add_argument("--window", help="window per sub-profile: 1D, 7D, 1M, 1h, or a row count")
+    p.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="COL", help="columns never read (ids, free text)")
+    p.add_argument("--features", nargs="+", action="extend", default=None, metavar="COL", help="profile only these features")
+    p.add_argument("--categorical", nargs="+", action="extend", default=[], metavar="COL", help="treat these columns as categorical")
+    p.add_argument("--k", type=int, default=None, help="privacy threshold: nothing backed by fewer rows is written (default 10)")
+    p.add_argument("--chunk-rows", type=int, default=None, help="rows read at a time (memory vs speed)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.json", help="where to write the profile")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_profile)
+
+    d = sub.add_parser("drift", help="compare a current profile with its reference")
+    d.add_argument("reference", metavar="REF.json")
+    d.add_argument("current", metavar="CUR.json")
+    d.add_argument("--json", action="store_true", help="print the report as JSON (stable shape for scripts)")
+    d.add_argument("--fail-on-drift", action="store_true", help=f"exit {EXIT_DRIFT} when the dataset drifted")
+    d.add_argument("--drift-share", type=float, default=None, help="share of drifted features that makes the dataset drift (0.5)")
+    d.add_argument("--method", action="append", default=[], metavar="FEATURE=METHOD", help="override a feature's method")
+    d.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help="threshold for a feature or a method")
+    d.set_defaults(func=cmd_drift)
+
+
+def _load_profile(path: str) -> Any:
+    from vision_widgets.client import InvalidInput, Profile
+
+    try:
+        with open(path, "rb") as fh:
+            return Profile.from_json(fh.read())
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file; give the path of a profile JSON written by `vision profile`.") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a folder; give a profile JSON file.") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from vision_widgets.client import DEFAULT_CHUNK_ROWS, DEFAULT_K, InvalidInput, Roles, profile
+
+    reference = _load_profile(args.reference) if args.reference else None
+    if args.window and not args.timestamp and not str(args.window).strip().isdigit():
+        raise InvalidInput("--window needs --timestamp COL (or give a row count).")
+    if reference is not None and not any((args.target, args.prediction, args.timestamp, args.exclude, args.features)):
+        roles = reference.roles
+    else:
+        base = reference.roles if reference is not None else Roles()
+        roles = Roles(
+            features=tuple(args.features) if args.features else None,
+            target=args.target or base.target,
+            prediction=args.prediction or base.prediction,
+            timestamp=args.timestamp,
+            exclude=tuple(args.exclude) or base.exclude,
+            types={c: "categorical" for c in args.categorical} or base.types,
+        )
+    show = not args.quiet and sys.stderr.isatty()
+
+    def progress(frac: float) -> None:
+        if show:
+            print(f"\rprofiling {args.data}: {frac:5.1%}", end="", file=sys.stderr, flush=True)
+
+    prof = profile(
+        args.data,
+        roles,
+        reference=reference,
+        chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+        progress=progress,
+        k=args.k or (reference.k if reference is not None else DEFAULT_K),
+        window=args.window,
+    )
+    if show:
+        print(file=sys.stderr)
+    text = prof.to_json(indent=1)
+    tmp = f"{args.output}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, args.output)  # nothing half-written on failure
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {args.output} ({exc.strerror or exc}); choose a writable path.") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    kind = "current" if reference is not None else "reference"
+    print(f"wrote {kind} profile of {prof.rows:,} rows, {len(prof.columns)} features"
+          f"{f', {len(prof.windows)} windows' if prof.windows else ''} to {args.output}")
+    return 0
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    from vision_widgets.client import InvalidInput
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise InvalidInput(f"{what} {item!r} must look like NAME=VALUE.")
+        out[key] = value
+    return out
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from vision_widgets.client import InvalidInput
+    from vision_widgets.core.drift import DriftSettings, drift
+
+    reference = _load_profile(args.reference)
+    current = _load_profile(args.current)
+    thresholds: dict[str, float] = {}
+    for key, value in _pairs(args.threshold, "--threshold").items():
+        try:
+            thresholds[key] = float(value)
+        except ValueError:
+            raise InvalidInput(f"--threshold {key}={value!r}: the value must be a number.") from None
+    settings = DriftSettings(
+        drift_share=args.drift_share if args.drift_share is not None else 0.5,
+        methods=_pairs(args.method, "--method"),
+        thresholds=thresholds,
+    )
+    report = drift(reference, current, settings)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1, allow_nan=False))
+    else:
+        print(format_table(report))
+    if args.fail_on_drift and report.dataset_drift:
+        return EXIT_DRIFT
+    return 0
+
+
+def format_table(report: Any) -> str:
+    """The per-feature table and the verdict, as plain text."""
+    head = ("feature", "type", "method", "statistic", "p-value", "threshold", "PSI", "drift")
+    rows = [head]
+    for f in report.features:
+        rows.append((
+            f.feature, f.type, f.method, f"{f.statistic:.4g}",
+            "" if f.p_value is None else f"{f.p_value:.3g}", f"{f.threshold:g}", f"{f.psi:.3g}",
+            "DRIFT" if f.drifted else "-",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    notes = [f"  note {f.feature}: {f.note}" for f in report.features if f.note]
+    n = len(report.features)
+    drifted = sum(f.drifted for f in report.features)
+    verdict = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
+    lines += notes
+    lines.append(f"{verdict}: {drifted} of {n} features drifted ({report.drift_share:.0%}; threshold {report.threshold_share:.0%})")
+    if report.windows:
+        lines.append("windows: " + ", ".join(f"{w.window} {w.drift_share:.0%}{' DRIFT' if w.dataset_drift else ''}"
+                                             for w in report.windows))
+    return "\n".join(lines)
