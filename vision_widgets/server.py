@@ -390,3 +390,30 @@ def serve(
     app = make_app(settings, host=host, port=port, notebook=notebook)
     app.start()  # blocks; on SIGTERM/SIGINT shuts every kernel down
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m vision_widgets.server [--host H] [--port P] [--notebook NB]``.
+
+    The same as ``vision serve`` plus ``--notebook`` (benchmarks and tests serve other notebooks).
+    """
+    import argparse
+    import sys
+
+    from vision_widgets.core.config import load_settings
+    from vision_widgets.core.errors import VisionError
+
+    parser = argparse.ArgumentParser(prog="python -m vision_widgets.server")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--notebook", default=None)
+    args = parser.parse_args(argv)
+    try:
+        return serve(load_settings(), host=args.host, port=args.port, notebook=args.notebook)
+    except VisionError as exc:
+        print(f"vision: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
