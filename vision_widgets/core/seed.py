@@ -37,11 +37,13 @@ def read_users_file(path: Path) -> list[tuple[users.NewAccount, str]]:
             label += f" ({entry['username']!r})"
         if not isinstance(entry, dict):
             raise ConfigurationError(f"{label} is not an object.")
+        # Checked before missing fields: an entry with "password" instead of
+        # "password_hash" must be told it holds plaintext, not just that a hash is missing.
+        if "password" in entry:
+            raise ConfigurationError(f"{label} has a plaintext 'password'; store only an Argon2id 'password_hash'.")
         missing = [k for k in _REQUIRED if not entry.get(k)]
         if missing:
             raise ConfigurationError(f"{label} is missing {', '.join(missing)}.")
-        if "password" in entry:
-            raise ConfigurationError(f"{label} has a plaintext 'password'; store only an Argon2id 'password_hash'.")
         if not is_argon2id_hash(entry["password_hash"]):
             raise ConfigurationError(f"{label}: password_hash is not an Argon2id hash ($argon2id$…).")
         try:
