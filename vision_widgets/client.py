@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -75,7 +76,7 @@ DEFAULT_BINS = 100
 #: Reference edges are snapped to a grid of this many cells between the outer edges: bin
 #: lookup becomes one multiply and a ``bincount`` (no binary search), and no edge is an
 #: exact data value.
-GRID_CELLS = 1 << 16
+GRID_CELLS = 1 << 12
 #: Values per column sampled (evenly spaced) to place the reference's quantile edges.
 EDGE_SAMPLE = 50_000
 #: Reference edges come from the first rows of the data, at most this many ...
@@ -262,6 +263,19 @@ class Grid:
         return Grid(origin, step, np.unique(index))
 
 
+_LOCAL = threading.local()
+
+
+def _scratch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-thread work buffers (fresh 8 MB arrays cost page faults on every chunk)."""
+    bufs = getattr(_LOCAL, "bufs", None)
+    if bufs is None or bufs[0].size < n:
+        size = max(n, 1 << 16)
+        bufs = (np.empty(size), np.empty(size), np.empty(size, dtype=np.intp))
+        _LOCAL.bufs = bufs
+    return bufs[0][:n], bufs[1][:n], bufs[2][:n]
+
+
 def _chan(n_a: int, mean_a: float, m2_a: float, n_b: int, mean_b: float, m2_b: float) -> tuple[int, float, float]:
     """Merge two (count, mean, sum of squared deviations) triples (Chan et al.)."""
     n = n_a + n_b
@@ -321,28 +335,35 @@ class NumericStats:
             return
         g = self.grid
         inv = 1.0 / g.step
-        t = np.subtract(x, g.origin)
-        t *= inv
-        s = float(t.sum())
+        # u = (x - origin) / step + 1: the fine cell (after clamping), and a shifted,
+        # scaled copy of x whose moments are cheap to turn back into x's.
+        buf_u, buf_d, buf_c = _scratch(n_all)
+        u = np.multiply(x, inv, out=buf_u)
+        u += 1.0 - g.origin * inv
+        s = float(u.sum())
         if not math.isfinite(s):
             ok = np.isfinite(x)
             x = x[ok]
-            t = t[ok]
-            s = float(t.sum())
+            u = u[ok]
+            s = float(u.sum())
         n = int(x.size)
         self.missing += n_all - n
         if n == 0:
             return
-        u = np.add(t, 1.0)
-        np.clip(u, 0.0, g.cells + 1.0, out=u)
-        cell = u.astype(np.intp)
+        mean_u = s / n
+        sq = float(np.einsum("i,i->", u, u))
+        m2_u = sq - s * mean_u
+        if m2_u < 1e-6 * sq:  # cancellation: the values sit far from the grid; subtract first
+            d = np.subtract(u, mean_u, out=buf_d[:n])
+            m2_u = float(np.einsum("i,i->", d, d))
+        m2 = max(m2_u, 0.0) * g.step * g.step
+        np.maximum(u, 0.0, out=u)
+        np.minimum(u, g.cells + 1.0, out=u)
+        cell = buf_c[:n]
+        np.copyto(cell, u, casting="unsafe")  # truncation == floor, as u >= 0
         fine = np.bincount(cell, minlength=g.cells + 2)
         fine_sums = np.bincount(cell, weights=x, minlength=g.cells + 2)
-        mean_t = s / n
-        np.subtract(t, mean_t, out=u)
-        np.square(u, out=u)
-        m2 = float(u.sum()) * g.step * g.step
-        mean = g.origin + mean_t * g.step
+        mean = g.origin + (mean_u - 1.0) * g.step
         lut = g.lut
         self.counts += np.bincount(lut, weights=fine, minlength=g.nbins).astype(np.int64)
         self.sums += np.bincount(lut, weights=fine_sums, minlength=g.nbins)
@@ -1314,8 +1335,12 @@ def _open_parquet(path: str, chunk_rows: int) -> _Source:
     src.open_columns = gen  # type: ignore[attr-defined]
     if pf.metadata.num_rows == 0:
         raise InvalidInput(f"{path} has columns but no rows; give a file with data.")
-    first = next(pf.iter_batches(batch_size=min(10_000, chunk_rows), use_threads=True), None)
-    src.sample = first.to_pandas() if first is not None else None
+
+    def load_sample() -> pd.DataFrame | None:
+        first = next(pf.iter_batches(batch_size=min(10_000, chunk_rows), use_threads=True), None)
+        return first.to_pandas() if first is not None else None
+
+    src.load_sample = load_sample  # type: ignore[attr-defined]
     return src
 
 
@@ -1710,6 +1735,8 @@ def profile(
 
     plan = _Plan(features=features, kinds={}, grids={}, k=k, roles=roles)
     sample = src.sample
+    if reference is None and sample is None and hasattr(src, "load_sample"):
+        sample = src.load_sample()  # type: ignore[attr-defined]
     if reference is not None:
         plan.kinds = reference.types()
         for c, st in reference.columns.items():
