@@ -64,3 +64,10 @@ def can_view_model(principal: "Principal", owner: str) -> bool:
     if has(principal, Permission.VIEW_ALL_MODELS):
         return True
     return has(principal, Permission.VIEW_OWN_MODELS) and owner == principal.username
+
+
+def can_manage_model(principal: "Principal", owner: str) -> bool:
+    """The owner or an admin may add data to, issue tokens for, or delete a model."""
+    if has(principal, Permission.VIEW_ALL_MODELS):
+        return True
+    return has(principal, Permission.REGISTER_MODEL) and owner == principal.username

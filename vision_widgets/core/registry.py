@@ -89,7 +89,7 @@ def validate_task(task: str) -> str:
     return task
 
 
-def _record(row) -> ModelRecord:
+def record_from_row(row) -> ModelRecord:
     return ModelRecord(
         id=row["id"], name=row["name"], description=row["description"], task=row["task"],
         platform=row["platform"], connector=row["connector"],
@@ -123,7 +123,7 @@ def find(conn: Connection, name: str) -> ModelRecord | None:
     row = conn.execute(
         select(schema.models).where(schema.models.c.name_key == (name or "").strip().lower())
     ).mappings().first()
-    return None if row is None else _record(row)
+    return None if row is None else record_from_row(row)
 
 
 def get(conn: Connection, name: str) -> ModelRecord:
@@ -137,7 +137,7 @@ def get_by_id(conn: Connection, model_id: int) -> ModelRecord:
     row = conn.execute(select(schema.models).where(schema.models.c.id == model_id)).mappings().first()
     if row is None:
         raise NotFound(f"There is no model with id {model_id}.")
-    return _record(row)
+    return record_from_row(row)
 
 
 def list_models(conn: Connection, owner: str | None = None) -> list[ModelRecord]:
@@ -146,7 +146,7 @@ def list_models(conn: Connection, owner: str | None = None) -> list[ModelRecord]
     query = select(t).order_by(t.c.name_key)
     if owner is not None:
         query = query.where(t.c.owner == owner)
-    return [_record(r) for r in conn.execute(query).mappings()]
+    return [record_from_row(r) for r in conn.execute(query).mappings()]
 
 
 def set_status(conn: Connection, model_id: int, status: str, now: datetime) -> None:

@@ -28,14 +28,18 @@ def issue(conn: Connection, model_id: int, created_by: str, now: datetime) -> tu
 
 
 def check(conn: Connection, token: str, model_id: int, now: datetime) -> str:
-    """Validate a token for ``model_id``; returns its hash (to ``spend`` it in the same transaction).
+    """Validate a token for ``model_id``; returns its hash (to ``spend`` it when the submission is stored).
 
     Raises ``AuthenticationError`` (HTTP 401) for a missing, unknown, expired or
     used token, and ``PermissionDenied`` (403) for a token of another model.
     """
     if not token:
         raise AuthenticationError("An upload token is required (Authorization: Bearer <token>).")
-    digest = token_hash(token)
+    return check_hash(conn, token_hash(token), model_id, now)
+
+
+def check_hash(conn: Connection, digest: str, model_id: int, now: datetime) -> str:
+    """``check`` for a token known by its hash (re-checked inside the storing transaction)."""
     row = conn.execute(select(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest)).mappings().first()
     if row is None:
         raise AuthenticationError("The upload token is not valid; ask the model's owner for a new one.")
