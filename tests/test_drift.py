@@ -1,0 +1,243 @@
+"""Drift on profiles vs. the same tests on raw data (scipy), detection, defaults, edge cases."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportions_ztest
+
+from stats_data import numeric_frame
+from vision_widgets.client import InvalidInput, Profile, Roles, profile
+from vision_widgets.core.drift import DriftSettings, _pair, drift
+from vision_widgets.core.drift_methods import chi2_sf, get_method, kolmogorov_sf, methods
+
+
+def _pair_of(a: np.ndarray, b: np.ndarray):
+    ref = profile(pd.DataFrame({"x": a}))
+    cur = profile(pd.DataFrame({"x": b}), reference=Profile.from_json(ref.to_json()))
+    ref = Profile.from_json(ref.to_json())
+    return ref, cur, _pair("x", ref.columns["x"], cur.columns["x"])
+
+
+CASES = [
+    ("normal, shift 0.1", lambda r, n: r.normal(0, 1, n), lambda r, n: r.normal(0.1, 1, n)),
+    ("normal, shift 0.25", lambda r, n: r.normal(0, 1, n), lambda r, n: r.normal(0.25, 1, n)),
+    ("normal, scale 1.3", lambda r, n: r.normal(0, 1, n), lambda r, n: r.normal(0, 1.3, n)),
+    ("exponential, shift", lambda r, n: r.exponential(2, n), lambda r, n: r.exponential(2, n) + 0.5),
+    ("uniform vs normal", lambda r, n: r.uniform(-2, 2, n), lambda r, n: r.normal(0, 1, n)),
+    ("lognormal, scale", lambda r, n: r.lognormal(0, 0.5, n), lambda r, n: 1.3 * r.lognormal(0, 0.5, n)),
+]
+
+
+@pytest.mark.parametrize("name, gen_a, gen_b", CASES, ids=[c[0] for c in CASES])
+def test_ks_and_wasserstein_match_scipy_on_raw_data(name, gen_a, gen_b):
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    a, b = gen_a(rng, 12_000), gen_b(rng, 10_000)
+    ref, cur, pair = _pair_of(a, b)
+    ks = get_method("ks").compute(pair).statistic
+    assert abs(ks - stats.ks_2samp(a, b).statistic) <= 0.02
+    w = get_method("wasserstein").compute(pair).statistic
+    raw = stats.wasserstein_distance(a, b) / ref.columns["x"].std
+    assert w == pytest.approx(raw, rel=0.05)
+
+
+def test_ks_p_value_close_to_scipy_asymptotic():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(0, 1, 800), rng.normal(0.15, 1, 700)
+    _, _, pair = _pair_of(a, b)
+    res = get_method("ks").compute(pair)
+    ref = stats.ks_2samp(a, b, method="asymp")
+    assert abs(res.statistic - ref.statistic) < 0.02
+    assert res.p_value == pytest.approx(ref.pvalue, abs=0.05)
+
+
+def test_chisquare_matches_scipy_on_the_same_counts():
+    rng = np.random.default_rng(3)
+    cats = ["a", "b", "c", "d", "e"]
+    a = rng.choice(cats, 900, p=[0.3, 0.3, 0.2, 0.1, 0.1])
+    b = rng.choice(cats, 700, p=[0.25, 0.3, 0.2, 0.15, 0.1])
+    ref = profile(pd.DataFrame({"c": a}))
+    cur = profile(pd.DataFrame({"c": b}), reference=ref)
+    pair = _pair("c", ref.columns["c"], cur.columns["c"])
+    res = get_method("chisquare").compute(pair)
+    obs = np.array([np.sum(b == c) for c in cats])
+    exp = np.array([np.sum(a == c) for c in cats]) / len(a) * len(b)
+    sp = stats.chisquare(obs, exp)
+    assert res.statistic == pytest.approx(sp.statistic, rel=1e-12)
+    assert res.p_value == pytest.approx(sp.pvalue, rel=1e-9)
+    report = drift(ref, cur)
+    assert report.features[0].method == "chisquare"  # small reference -> chi-square
+
+
+def test_jensenshannon_and_psi_reference_values():
+    from scipy.spatial.distance import jensenshannon
+
+    rng = np.random.default_rng(4)
+    a = rng.choice(list("abc"), 5000, p=[0.5, 0.3, 0.2])
+    b = rng.choice(list("abc"), 5000, p=[0.4, 0.3, 0.3])
+    ref = profile(pd.DataFrame({"c": a}))
+    cur = profile(pd.DataFrame({"c": b}), reference=ref)
+    pair = _pair("c", ref.columns["c"], cur.columns["c"])
+    p = np.array([np.mean(a == v) for v in "abc"])
+    q = np.array([np.mean(b == v) for v in "abc"])
+    assert get_method("jensenshannon").compute(pair).statistic == pytest.approx(jensenshannon(p, q), rel=1e-9)
+    assert get_method("psi").compute(pair).statistic == pytest.approx(np.sum((q - p) * np.log(q / p)), rel=1e-9)
+
+
+def test_special_functions():
+    for x, df in [(0.5, 1), (3.0, 2), (12.0, 7), (40.0, 20), (150.0, 99)]:
+        assert chi2_sf(x, df) == pytest.approx(stats.chi2.sf(x, df), rel=1e-8)
+    for lam in (0.3, 0.8, 1.36, 2.0):
+        assert kolmogorov_sf(lam) == pytest.approx(stats.kstwobign.sf(lam), rel=1e-8)
+
+
+def test_ztest_for_binary_matches_statsmodels():
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 2, 4000), (rng.random(3000) < 0.55).astype(int)
+    ref = profile(pd.DataFrame({"b": a}))
+    cur = profile(pd.DataFrame({"b": b}), reference=ref)
+    f = drift(ref, cur).features[0]
+    assert f.type == "binary" and f.method == "z"
+    top = str(int(np.argmax(np.bincount(a))))
+    count = [int(np.sum(b.astype(str) == top)), int(np.sum(a.astype(str) == top))]
+    z, p = proportions_ztest(count, [len(b), len(a)])
+    assert f.statistic == pytest.approx(z, rel=1e-9) and f.p_value == pytest.approx(p, rel=1e-6)
+    assert f.drifted == (p < 0.05)
+
+
+# ------------------------------------------------------------------ detection ---------
+
+@pytest.fixture(scope="module")
+def reference20() -> Profile:
+    return Profile.from_json(profile(numeric_frame(50_000, 20, seed=10)).to_json())
+
+
+def test_quarter_sigma_shift_flagged_on_that_feature_alone(reference20):
+    cur = profile(numeric_frame(50_000, 20, seed=11, shift={7: 0.25}), reference=reference20)
+    report = drift(reference20, Profile.from_json(cur.to_json()))
+    assert report.drifted_features == ["f07"]
+    assert not report.dataset_drift and report.drift_share == pytest.approx(1 / 20)
+    assert {f.method for f in report.features} == {"wasserstein"}
+
+
+def test_independent_samples_flag_nothing(reference20):
+    for seed in (12, 13, 14):
+        cur = profile(numeric_frame(50_000, 20, seed=seed), reference=reference20)
+        report = drift(reference20, cur)
+        assert report.drifted_features == []
+        assert max(f.psi for f in report.features) < 0.01
+
+
+def test_new_category_in_production_is_flagged():
+    rng = np.random.default_rng(6)
+    a = rng.choice(["web", "store", "phone"], 20_000, p=[0.5, 0.3, 0.2])
+    b = np.concatenate([rng.choice(["web", "store", "phone"], 16_000, p=[0.5, 0.3, 0.2]), ["app"] * 4000])
+    ref = profile(pd.DataFrame({"channel": a}))
+    cur = profile(pd.DataFrame({"channel": b}), reference=ref)
+    f = drift(ref, cur).features[0]
+    assert f.method == "jensenshannon" and f.drifted
+    # small samples: chi-square, and a category unseen in the reference does not break it
+    ref_s = profile(pd.DataFrame({"channel": a[:800]}))
+    cur_s = profile(pd.DataFrame({"channel": np.concatenate([a[800:1400], ["app"] * 60])}), reference=ref_s)
+    fs = drift(ref_s, cur_s).features[0]
+    assert fs.method == "chisquare" and fs.drifted and math.isfinite(fs.statistic) and "unseen" in fs.note
+    assert math.isfinite(fs.psi)
+
+
+def test_defaults_by_type_and_size():
+    small = profile(numeric_frame(1000, 1, seed=1))
+    big = profile(numeric_frame(1001, 1, seed=1))
+    assert drift(small, profile(numeric_frame(500, 1, seed=2), reference=small)).features[0].method == "ks"
+    assert drift(big, profile(numeric_frame(500, 1, seed=2), reference=big)).features[0].method == "wasserstein"
+
+
+def test_settings_override_methods_thresholds_and_share(reference20):
+    cur = profile(numeric_frame(20_000, 20, seed=15, shift={0: 0.3, 1: 0.3}), reference=reference20)
+    s = DriftSettings(drift_share=0.1, methods={"f00": "psi", "f02": "ks"}, thresholds={"wasserstein": 0.5})
+    report = drift(reference20, cur, s)
+    by = {f.feature: f for f in report.features}
+    assert by["f00"].method == "psi" and by["f02"].method == "ks"
+    assert by["f01"].threshold == 0.5 and not by["f01"].drifted
+    assert report.threshold_share == 0.1 and report.dataset_drift == (report.drift_share >= 0.1)
+    assert DriftSettings.from_dict(s.to_dict()) == s
+    with pytest.raises(InvalidInput, match="unknown drift method"):
+        DriftSettings(methods={"f00": "magic"})
+
+
+def test_registry_lists_methods():
+    assert {"ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"} <= set(methods())
+
+
+def test_report_json_shape_and_dataframe(reference20):
+    cur = profile(numeric_frame(5000, 20, seed=16), reference=reference20)
+    report = drift(reference20, cur)
+    d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert list(d) == ["dataset_drift", "drift_share", "threshold_share", "features", "windows"]
+    assert list(d["features"][0]) == ["feature", "type", "method", "statistic", "p_value", "threshold", "psi",
+                                      "drifted", "note"]
+    df = report.to_df()
+    assert len(df) == 20 and df["drifted"].dtype == bool
+
+
+def test_windows_give_a_series():
+    rng = np.random.default_rng(7)
+    ref = profile(pd.DataFrame({"x": rng.normal(0, 1, 5000), "c": rng.choice(list("ab"), 5000)}))
+    days = pd.Timestamp("2024-03-01") + pd.to_timedelta(np.repeat(np.arange(4), 2000), unit="D")
+    x = rng.normal(0, 1, 8000)
+    x[6000:] += 1.0  # the last day drifts
+    cur = profile(pd.DataFrame({"x": x, "c": rng.choice(list("ab"), 8000), "ts": days}),
+                  Roles(timestamp="ts"), reference=ref, window="1D")
+    report = drift(ref, Profile.from_json(cur.to_json()))
+    assert [w.rows for w in report.windows] == [2000] * 4
+    assert [w.features[0].drifted for w in report.windows] == [False, False, False, True]
+    assert len(report.windows_df()) == 8
+
+
+def test_all_missing_and_constant_current_columns_give_defined_results():
+    rng = np.random.default_rng(8)
+    ref = profile(pd.DataFrame({"x": rng.normal(size=3000), "y": rng.normal(size=3000), "c": rng.choice(list("ab"), 3000)}))
+    cur = profile(pd.DataFrame({"x": np.full(2000, np.nan), "y": np.full(2000, 1.5), "c": ["a"] * 2000}), reference=ref)
+    report = drift(ref, Profile.from_json(cur.to_json()))
+    text = json.dumps(report.to_dict(), allow_nan=False)  # no NaN anywhere
+    by = {f.feature: f for f in report.features}
+    assert by["x"].drifted and "missing" in by["x"].note
+    assert by["y"].drifted and by["c"].drifted
+    assert "NaN" not in text
+
+
+def test_constant_reference_from_json_is_defined():
+    ref = profile(pd.DataFrame({"x": np.r_[np.zeros(2000), [1.0] * 20, [2.0] * 20]}))
+    d = json.loads(ref.to_json())
+    d["columns"]["x"]["variance"] = 0.0
+    ref_c = Profile.from_json(json.dumps(d))
+    cur = profile(pd.DataFrame({"x": np.zeros(500)}), reference=ref_c)
+    f = drift(ref_c, cur).features[0]
+    assert math.isfinite(f.statistic) and f.note
+
+
+def test_incomparable_profiles_are_refused(reference20):
+    other = profile(numeric_frame(2000, 20, seed=17))
+    with pytest.raises(InvalidInput, match="bin edges|different reference"):
+        drift(reference20, other)
+    fewer = profile(numeric_frame(2000, 3, seed=17))
+    with pytest.raises(InvalidInput, match="lacks the reference's column"):
+        drift(reference20, fewer)
+    d = json.loads(reference20.to_json())
+    d["columns"]["f00"] = {"type": "categorical", "count": 50_000, "missing": 0, "counts": {"a": 50_000}, "other": 0}
+    d.pop("fingerprint")
+    with pytest.raises(InvalidInput, match="'f00' is numeric in the reference but categorical"):
+        drift(reference20, Profile.from_json(json.dumps(d)))
+
+
+def test_two_hundred_features():
+    rng = np.random.default_rng(9)
+    cols = {f"f{i:03d}": rng.normal(size=3000) for i in range(200)}
+    ref = profile(pd.DataFrame(cols))
+    cur = profile(pd.DataFrame(cols).iloc[::-1], reference=ref)
+    report = drift(Profile.from_json(ref.to_json()), Profile.from_json(cur.to_json()))
+    assert len(report.features) == 200 and not report.dataset_drift
+    assert all(f.statistic == pytest.approx(0.0, abs=1e-9) for f in report.features)
