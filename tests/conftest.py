@@ -5,6 +5,7 @@
 ``ctx``         a Context over a fresh SQLite database in tmp_path, seeded with ``seed.load_users``
                 from ``fast_users_file``; its clock is ``clock``.
 ``login``       ``login(username, password=None) -> Principal`` through the real ``auth.login``.
+``app``         a ``VisionApp(ctx)`` showing its login form; its widgets are closed afterwards.
 
 Speed: the sample hashes use argon2-cffi's default cost (64 MiB, t=3, p=4): ~50 ms per verify on
 an idle machine, ten times that on a busy 2-core CI box. ``ctx`` therefore seeds the *same ten
@@ -73,3 +74,15 @@ def login(ctx):
         return auth.login(ctx, username, PASSWORDS[username] if password is None else password).principal
 
     return _login
+
+
+@pytest.fixture
+def app(ctx):
+    from vision_widgets.app import VisionApp
+    from vision_widgets.views.base import close_tree
+
+    shell = VisionApp(ctx)
+    yield shell
+    close_tree(shell)
+    for widget in (shell.header, shell.nav, shell.body):
+        close_tree(widget)

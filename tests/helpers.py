@@ -44,3 +44,49 @@ class FakeClock:
     def advance(self, seconds: float = 0, **kwargs: float) -> datetime:
         self.now += timedelta(seconds=seconds, **kwargs)
         return self.now
+
+
+# -- headless widget helpers -------------------------------------------------------------
+def log_in_through_the_form(app, username: str, password: str | None = None) -> None:
+    """Type into the login view of ``app`` and click "Log in", as a person would."""
+    from vision_widgets.views.login import LoginView
+
+    assert isinstance(app.view, LoginView), f"expected the login form, got {type(app.view).__name__}"
+    app.view.username.value = username
+    app.view.password.value = PASSWORDS[username] if password is None else password
+    app.view.submit.click()
+
+
+def live_widgets() -> list:
+    """Every widget alive in this process: what a Voila page's browser could read."""
+    from ipywidgets.widgets import widget
+
+    return list(widget._instances.values())
+
+
+def synced_text() -> str:
+    """All string values of every synced trait of every live widget, joined (to search for secrets)."""
+    parts: list[str] = []
+    for widget in live_widgets():
+        for value in widget.get_state().values():
+            if isinstance(value, str):
+                parts.append(value)
+            elif isinstance(value, (list, tuple)):
+                parts.extend(str(v) for v in value)
+    return "\n".join(parts)
+
+
+def labels_text(root) -> list[str]:
+    """The ``value`` of every Label-like widget under ``root`` (what the page says as text)."""
+    import ipywidgets as w
+
+    found: list[str] = []
+
+    def walk(node):
+        if isinstance(node, w.Label):
+            found.append(node.value)
+        for child in getattr(node, "children", ()):
+            walk(child)
+
+    walk(root)
+    return found
