@@ -69,8 +69,9 @@ def test_no_exact_minimum_or_maximum():
         for pos in (0, -1):
             assert h["counts"][pos] == 0 or h["counts"][pos] >= 10
         lo, hi = h["tail_means"]
-        assert lo is None or lo > df[col].min()
-        assert hi is None or hi < df[col].max()
+        # an outer mean equals an extreme only when at least k rows share that value
+        assert lo is None or lo > df[col].min() or (df[col] == df[col].min()).sum() >= 10
+        assert hi is None or hi < df[col].max() or (df[col] == df[col].max()).sum() >= 10
     assert d["columns"]["income"]["histogram"]["counts"][0] >= 10
 
 
