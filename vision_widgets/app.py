@@ -42,6 +42,8 @@ class Page:
 
 #: Every page of the app, in navigation order. A page is listed only once it works.
 PAGES: tuple[Page, ...] = (
+    Page("models", "Model 360", Permission.VIEW_OWN_MODELS, "vision_widgets.views.model360:Model360View"),
+    Page("register", "Register model", Permission.REGISTER_MODEL, "vision_widgets.views.register:RegisterView"),
     Page("access", "Access management", Permission.MANAGE_ACCESS, "vision_widgets.views.access:AccessView"),
     Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView"),
 )
@@ -76,8 +78,10 @@ class VisionApp(w.VBox):
         self.nav.add_class("vision-nav")
         self.nav.observe(self._on_nav, "value")
         self.body = w.VBox()
+        self._quiet = False
         self._style = stylesheet()
         self.state.observe(self._on_principal, "principal")
+        self.state.observe(self._on_page, "page")
         self._show_login()
 
     @classmethod
@@ -112,8 +116,11 @@ class VisionApp(w.VBox):
         self.user_label.value = f"{principal.username} · {principal.persona} · {principal.profile}"
         allowed = pages_for(principal)
         self.children = (self._style, self.header, self.nav, self.body)
-        with self.nav.hold_trait_notifications():
+        self._quiet = True  # replacing options selects a transient first page; ignore it
+        try:
             self.nav.options = tuple((p.title, p.key) for p in allowed)
+        finally:
+            self._quiet = False
         self.open_page(allowed[0].key if allowed else None)
 
     def _on_logout(self, _button=None) -> None:
@@ -127,22 +134,38 @@ class VisionApp(w.VBox):
 
     # -- navigation ---------------------------------------------------------------
     def _on_nav(self, change) -> None:
-        if change["new"] and (self.page is None or change["new"] != self.page.key):
-            self.open_page(change["new"])
+        if change["new"] and not self._quiet:
+            self.state.page = change["new"]
+
+    def _on_page(self, change) -> None:
+        if self.state.principal is not None and (self.page is None or change["new"] != self.page.key):
+            self._open(change["new"])
 
     def open_page(self, key: str | None) -> None:
         """Show page ``key`` if the principal may open it (a forged key opens nothing)."""
+        if key == self.state.page:
+            self._open(key)
+        else:
+            self.state.page = key or ""
+
+    def _open(self, key: str | None) -> None:
         page = next((p for p in pages_for(self.state.principal) if p.key == key), None)
-        if page is None:
-            self._replace_view(None)
-            self.body.children = ()
-            return
-        self.page = page
-        if self.nav.value != page.key:
-            self.nav.value = page.key
         self._replace_view(None)
         self.body.children = ()
-        view = page.build(self.ctx, self.state)
+        self.page = page
+        if page is None:
+            return
+        if self.nav.value != page.key:
+            self.nav.value = page.key
+        try:
+            view = page.build(self.ctx, self.state)
+        except Exception:  # noqa: BLE001 - a broken page must not take the app down
+            log.exception("building page %s failed", page.key)
+            failure = StatusMessage()
+            failure.error(f"The {page.title} page could not be opened; try again or tell an administrator.")
+            self.view = failure
+            self.body.children = (failure,)
+            return
         if self.state.principal is None:  # building it found the session expired: login is shown
             close_tree(view)
             return

@@ -12,12 +12,16 @@ from vision_widgets.core.auth import Principal
 
 
 class AppState(HasTraits):
-    """Who is logged in, and what the login page should say."""
+    """Who is logged in, which page and model they look at, and what the login page should say."""
 
     principal = Instance(Principal, allow_none=True)
     #: A message for the login page (why the session ended).
     notice = Unicode("")
     notice_kind = Unicode("info")
+    #: The page the shell shows (a key of ``app.PAGES``); views may ask for another.
+    page = Unicode("")
+    #: The model the model pages show.
+    selected_model = Unicode("")
 
     def sign_in(self, principal: Principal) -> None:
         self.notice = ""
@@ -27,4 +31,6 @@ class AppState(HasTraits):
         """Return to the login page, saying why."""
         self.notice_kind = kind
         self.notice = message
+        self.selected_model = ""
+        self.page = ""
         self.principal = None

@@ -23,6 +23,11 @@ CSS = """
 .vision-table td { padding: 5px 8px; border-bottom: 1px solid #eef1f4; }
 .vision-empty { color: #667085; font-style: italic; }
 .vision-muted { color: #667085; }
+.vision-kpi { background: #f8fafc; border: 1px solid #dde3ea; border-radius: 8px; padding: 8px 14px; margin: 4px 8px 4px 0; min-width: 150px; }
+.vision-kpi-caption { color: #667085; font-size: 12px; }
+.vision-kpi-value { font-size: 22px; font-weight: 600; color: #12263f; }
+.vision-kpi-alert .vision-kpi-value { color: #b42318; }
+.vision-demo-badge { background: #fff4e5; color: #8a4b00; border-radius: 10px; padding: 0 8px; }
 </style>
 """
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Callable, TypeVar
 
 import ipywidgets as w
@@ -20,7 +21,7 @@ UNEXPECTED = (
 )
 
 
-def run_action(state: AppState, status: StatusMessage, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+def run_action(state: AppState, status: StatusMessage, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
     """Call a service; turn its errors into a message (or a return to login) instead of a traceback.
 
     Returns the service's result, or ``None`` when it failed (the message is shown).
@@ -52,15 +53,45 @@ class PageView(w.VBox):
         super().__init__(**kwargs)
         self.ctx = ctx
         self.state = state
+        self._job: threading.Thread | None = None
         self.add_class("vision-page")
 
     @property
     def principal(self):
         return self.state.principal
 
-    def run(self, status: StatusMessage, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    def run(self, status: StatusMessage, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
         """``run_action`` bound to this page's state."""
         return run_action(self.state, status, fn, *args, **kwargs)
+
+    def run_in_background(self, status: StatusMessage, fn: Callable[..., T], /, *args: Any,
+                          on_done: Callable[[T], None] | None = None, **kwargs: Any) -> None:
+        """Run a long service call in a thread so the page stays responsive.
+
+        Widget updates from the thread (progress) reach the browser as they
+        happen; ``on_done`` gets the result when the call succeeded. One job at
+        a time per page; ``wait()`` joins it (tests, shutdown).
+        """
+        if self._job is not None and self._job.is_alive():
+            status.error("Still working on the previous request; wait for it to finish.")
+            return
+
+        def work() -> None:
+            result = self.run(status, fn, *args, **kwargs)
+            if result is not None and on_done is not None:
+                try:
+                    on_done(result)
+                except Exception:  # noqa: BLE001 - keep the page alive
+                    log.exception("updating the page after %s failed", getattr(fn, "__name__", fn))
+                    status.error(UNEXPECTED)
+
+        self._job = threading.Thread(target=work, name=f"vision-{type(self).__name__}", daemon=True)
+        self._job.start()
+
+    def wait(self, timeout: float | None = 120) -> None:
+        """Wait for the background job, if any."""
+        if self._job is not None:
+            self._job.join(timeout)
 
     def refresh(self) -> None:
         """Reload what the page shows from the services."""

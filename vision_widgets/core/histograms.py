@@ -1,0 +1,52 @@
+"""Training-vs-production distributions of one feature on bins both profiles share.
+
+Each profile pools its sparse bins separately (privacy guard), so the two may
+keep different edges; they are compared on the edges both kept, exactly as the
+drift tests do (``drift.align``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vision_widgets.client import CategoryStats, NumericStats
+from vision_widgets.core.drift import _pair as align
+
+
+@dataclass(frozen=True)
+class Overlay:
+    feature: str
+    kind: str
+    labels: tuple[str, ...]
+    reference_share: tuple[float, ...]
+    current_share: tuple[float, ...]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def bin_labels(edges: np.ndarray) -> tuple[str, ...]:
+    """Readable labels for open-ended bins: ``< e0``, ``e0–e1``, …, ``≥ eN``."""
+    if edges.size == 0:
+        return ("all values",)
+    inner = [f"{_fmt(a)}–{_fmt(b)}" for a, b in zip(edges[:-1], edges[1:])]
+    return (f"< {_fmt(edges[0])}", *inner, f"≥ {_fmt(edges[-1])}")
+
+
+def _shares(counts: np.ndarray) -> tuple[float, ...]:
+    total = counts.sum()
+    return tuple(float(c) / total if total else 0.0 for c in counts)
+
+
+def overlay(feature: str, reference: NumericStats | CategoryStats,
+            current: NumericStats | CategoryStats | None) -> Overlay:
+    """Shares per bin (numeric) or per category of the reference and, if given, the current profile."""
+    pair = align(feature, reference, current if current is not None else reference)
+    if pair.edges is not None and isinstance(reference, NumericStats):
+        labels = bin_labels(np.asarray(pair.edges))
+    else:
+        labels = tuple(pair.labels)
+    cur = _shares(np.asarray(pair.cur)) if current is not None else tuple(0.0 for _ in labels)
+    return Overlay(feature, reference.kind, labels, _shares(np.asarray(pair.ref)), cur)

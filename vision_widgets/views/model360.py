@@ -1,0 +1,276 @@
+"""Model 360: the model list (own models, or all for admins) and one model seen from every side.
+
+Built once per page: the figures and tables are created in ``__init__`` and
+only fed new data when the selection changes.
+"""
+from __future__ import annotations
+
+import ipywidgets as w
+
+from vision_widgets.components import forms
+from vision_widgets.components.charts import CoefficientChart, DistributionChart, DriftHistoryChart
+from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.kpi_card import KPICard
+from vision_widgets.components.safe_html import SafeTable
+from vision_widgets.core.histograms import overlay
+from vision_widgets.services import models as model_service
+from vision_widgets.views.base import PageView, close_tree
+
+LIST_COLUMNS = ("Model", "Owner", "Line of business", "Platform", "Status", "Drift")
+FEATURE_COLUMNS = ("Feature", "Type", "Mean (training)", "Mean (production)", "Missing (production)",
+                   "Drift method", "Statistic", "Drifted")
+PERF_COLUMNS = ("Metric", "Training", "Production")
+LABEL_COLUMNS = ("Class", "Training share", "Production share")
+ANY = "(any)"
+
+
+def _num(x, pattern: str = "{:.3g}") -> str:
+    return "–" if x is None else pattern.format(x)
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
+class Model360View(PageView):
+    title = "Model 360"
+
+    def __init__(self, ctx, state, **kwargs) -> None:
+        super().__init__(ctx, state, **kwargs)
+        self.current: model_service.Model360 | None = None
+        # -- the list --
+        self.search = forms.text("Filter by name")
+        self.search.continuous_update = False
+        self.lob = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
+        self.platform = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
+        self.status_filter = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
+        self.list_table = SafeTable(LIST_COLUMNS, empty="No models match.")
+        self.choice = w.Dropdown(options=(), layout=w.Layout(width="360px"))
+        self.list_status = StatusMessage()
+        # Set while options are replaced: ipywidgets selects a transient first
+        # option on its own, and observers must not load a model for it.
+        self._quiet = False
+        for control in (self.search, self.lob, self.platform, self.status_filter):
+            control.observe(self._on_filter, "value")
+        self.choice.observe(self._on_choice, "value")
+
+        # -- the selected model --
+        self.heading = w.Label("")
+        self.heading.add_class("vision-section-title")
+        self.demo_badge = w.Label("demo data")
+        self.demo_badge.add_class("vision-demo-badge")
+        self.meta = SafeTable(("Field", "Value"))
+        self.kpis = {key: KPICard(caption) for key, caption in (
+            ("train_rows", "Training rows"), ("prod_rows", "Production rows"), ("drift", "Drifted features"),
+            ("accuracy", "Accuracy (production)"), ("auc", "ROC AUC (production)"))}
+        self.labels = SafeTable(LABEL_COLUMNS, empty="No target column.")
+        self.features = SafeTable(FEATURE_COLUMNS)
+        self.performance = SafeTable(PERF_COLUMNS, empty="No labels in the data: performance needs the target.")
+        self.coefficients = CoefficientChart()
+        self.feature_choice = w.Dropdown(options=(), layout=w.Layout(width="300px"))
+        self.feature_choice.observe(self._on_feature, "value")
+        self.histogram = DistributionChart()
+        self.history = DriftHistoryChart()
+        self.detail_status = StatusMessage()
+        self.actions = w.VBox()
+        self.detail = w.VBox([
+            w.HBox([self.heading, self.demo_badge], layout=w.Layout(align_items="center", grid_gap="10px")),
+            w.HBox(list(self.kpis.values()), layout=w.Layout(flex_flow="row wrap")),
+            forms.section("About this model", self.meta),
+            forms.section("Labels: class balance", self.labels),
+            forms.section("Features", self.features),
+            forms.section("What drives the model (linear surrogate fitted on training data)", self.coefficients.figure),
+            forms.section("Feature distribution", forms.field("Feature", self.feature_choice), self.histogram.figure),
+            forms.section("Drift over time", self.history.figure),
+            forms.section("Performance", self.performance),
+            self.actions,
+            self.detail_status,
+        ])
+        self.detail.layout.display = "none"
+        self.children = (
+            forms.section(
+                "Models",
+                w.HBox([self.search, forms.field("Line of business", self.lob)]),
+                w.HBox([forms.field("Platform", self.platform), forms.field("Status", self.status_filter)]),
+                self.list_table,
+                forms.field("Open model", self.choice),
+                self.list_status,
+            ),
+            self.detail,
+        )
+        self.refresh()
+
+    # -- the list ----------------------------------------------------------------
+    def refresh(self) -> None:
+        choices = self.run(self.list_status, model_service.filter_choices, self.ctx, self.principal)
+        if choices is None:
+            return
+        self._quiet = True
+        try:
+            for dropdown, key in ((self.lob, "lob"), (self.platform, "platform"), (self.status_filter, "status")):
+                keep = dropdown.value
+                options = (ANY, *choices[key])
+                dropdown.options = options
+                dropdown.value = keep if keep in options else ANY
+        finally:
+            self._quiet = False
+        self.refresh_list()
+
+    def _on_filter(self, _change=None) -> None:
+        if not self._quiet:
+            self.refresh_list()
+
+    def _filters(self) -> dict[str, str]:
+        pick = lambda d: "" if d.value in (ANY, None) else d.value  # noqa: E731
+        return {"text": self.search.value, "lob": pick(self.lob), "platform": pick(self.platform),
+                "status": pick(self.status_filter)}
+
+    def refresh_list(self) -> None:
+        found = self.run(self.list_status, model_service.list_models, self.ctx, self.principal, **self._filters())
+        if found is None:
+            return
+        self.list_table.update(
+            (s.model.name, s.model.owner, s.model.lob, s.model.platform, s.model.status,
+             "–" if s.drift_share is None else (f"drift ({s.drift_share:.0%})" if s.dataset_drift
+                                                 else f"ok ({s.drift_share:.0%})"))
+            for s in found
+        )
+        names = tuple(s.model.name for s in found)
+        wanted = self.state.selected_model
+        self._quiet = True
+        try:
+            self.choice.options = names
+            self.choice.value = wanted if wanted in names else (names[0] if names else None)
+        finally:
+            self._quiet = False
+        self._on_choice()
+
+    def _on_choice(self, _change=None) -> None:
+        if self._quiet:
+            return
+        name = self.choice.value
+        if not name:
+            self.detail.layout.display = "none"
+            return
+        self.state.selected_model = name
+        self.show(name)
+
+    # -- one model ---------------------------------------------------------------
+    def show(self, name: str) -> None:
+        """Load and display model ``name`` (if the principal may see it)."""
+        self.detail_status.clear()
+        data = self.run(self.detail_status, model_service.model_360, self.ctx, self.principal, name)
+        if data is None:
+            return
+        self.current = data
+        m = data.model
+        self.heading.value = m.name
+        self.demo_badge.layout.display = "" if m.connector_details.get("demo") else "none"
+        self.meta.update((
+            ("Description", m.description or "–"), ("Task", m.task), ("Platform", m.platform or "–"),
+            ("Owner", m.owner), ("Line of business", f"{m.lob} / {m.sub_lob}"), ("Status", m.status),
+            ("Data", "restricted: profiled on the client's machine" if m.restricted
+             else f"{m.connector} connector"),
+            ("Target / prediction", f"{m.roles.get('target') or '–'} / {m.roles.get('prediction') or '–'}"),
+            ("Registered", f"{m.created_at:%Y-%m-%d %H:%M} UTC by {m.created_by}"),
+        ))
+        ref, prod, report = data.reference, data.production, data.drift
+        self.kpis["train_rows"].set(f"{ref.rows:,}" if ref else "–")
+        self.kpis["prod_rows"].set(f"{prod.rows:,}" if prod else "–")
+        if report is not None:
+            self.kpis["drift"].set(f"{len(report.drifted_features)} of {len(report.features)}",
+                                   alert=report.dataset_drift)
+        else:
+            self.kpis["drift"].set("awaiting data" if m.status != "active" else "–")
+        self.kpis["accuracy"].set(_pct(data.performance.get("accuracy")))
+        self.kpis["auc"].set(_num(data.performance.get("roc_auc"), "{:.3f}"))
+        self._show_labels(data)
+        self._show_features(data)
+        self._show_performance(data)
+        if ref is not None and ref.surrogate is not None:
+            s = ref.surrogate
+            keep = [i for i, t in enumerate(s.terms) if t != "(intercept)"]
+            self.coefficients.update([s.terms[i] for i in keep], [s.coefficients[i] for i in keep],
+                                     [s.variances[i] for i in keep])
+        else:
+            self.coefficients.update([], [], [])
+        features = tuple(ref.columns) if ref is not None else ()
+        self._quiet = True
+        try:
+            self.feature_choice.options = features
+            self.feature_choice.value = features[0] if features else None
+        finally:
+            self._quiet = False
+        self._on_feature()
+        if report is not None and report.windows:
+            self.history.update([w.window[:10] for w in report.windows], [w.drift_share for w in report.windows],
+                                report.threshold_share)
+        else:
+            self.history.update([p.label for p in data.history], [p.drift_share for p in data.history],
+                                report.threshold_share if report else 0.5)
+        self._build_actions(data)
+        self.detail.layout.display = "flex"
+
+    def _show_labels(self, data: model_service.Model360) -> None:
+        def balance(profile):
+            t = profile.model.target if (profile is not None and profile.model is not None) else None
+            counts = getattr(t, "counts", None)
+            if not counts:
+                return {}
+            total = sum(counts.values()) + getattr(t, "other", 0)
+            return {k: v / total for k, v in counts.items()} if total else {}
+
+        ref, prod = balance(data.reference), balance(data.production)
+        classes = sorted(set(ref) | set(prod))
+        self.labels.update((c, _pct(ref.get(c)), _pct(prod.get(c))) for c in classes)
+
+    def _show_features(self, data: model_service.Model360) -> None:
+        ref, prod = data.reference, data.production
+        results = {f.feature: f for f in data.drift.features} if data.drift else {}
+        rows = []
+        for name, col in (ref.columns.items() if ref else ()):
+            cur = prod.columns.get(name) if prod else None
+            mean_ref = getattr(col, "mean", None) if col.kind == "numeric" else None
+            mean_cur = getattr(cur, "mean", None) if (cur is not None and cur.kind == "numeric") else None
+            missing = (cur.missing / (cur.count + cur.missing)) if cur is not None and (cur.count + cur.missing) else None
+            r = results.get(name)
+            rows.append((name, col.kind, _num(mean_ref), _num(mean_cur), _pct(missing),
+                         r.method if r else "–", _num(r.statistic) if r else "–",
+                         ("yes" if r.drifted else "no") if r else "–"))
+        self.features.update(rows)
+
+    def _show_performance(self, data: model_service.Model360) -> None:
+        metrics = (("accuracy", _pct), ("precision", _pct), ("recall", _pct), ("f1", _num),
+                   ("roc_auc", _num), ("mae", _num), ("rmse", _num))
+        self.performance.update(
+            (name.replace("_", " ").upper() if name in ("f1", "roc_auc", "mae", "rmse") else name.capitalize(),
+             fmt(data.training_performance.get(name)), fmt(data.performance.get(name)))
+            for name, fmt in metrics if name in data.performance or name in data.training_performance
+        )
+
+    def _on_feature(self, _change=None) -> None:
+        if self._quiet:
+            return
+        data, name = self.current, self.feature_choice.value
+        if data is None or data.reference is None or not name:
+            self.histogram.update("Distribution", [], [], [])
+            return
+        cur = data.production.columns.get(name) if data.production is not None else None
+        o = overlay(name, data.reference.columns[name], cur)
+        self.histogram.update(f"{name}: training vs production", o.labels, o.reference_share, o.current_share)
+
+    # -- owner / admin actions ----------------------------------------------------------
+    def _build_actions(self, data: model_service.Model360) -> None:
+        from vision_widgets.views.model_actions import ModelActions  # only for owners and admins
+
+        old = self.actions.children
+        self.actions.children = (ModelActions(self, data),) if data.can_manage else ()
+        for child in old:
+            close_tree(child)
+
+    def forget(self) -> None:
+        """After the selected model was deleted: clear it and reload the list."""
+        self.state.selected_model = ""
+        self.current = None
+        self.refresh()
+

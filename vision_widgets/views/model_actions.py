@@ -1,0 +1,157 @@
+"""What an owner or an admin can do to a model: add production data, submit client profiles,
+issue an upload token, delete it. Built only for principals who may manage the model; every
+action is checked again by the service."""
+from __future__ import annotations
+
+import ipywidgets as w
+
+from vision_widgets.components import forms
+from vision_widgets.components.download import download_link
+from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.core.config import PACKAGE_DIR, REPO_ROOT
+from vision_widgets.services import models as model_service
+from vision_widgets.views.base import succeeded
+
+CLIENT_NOTEBOOK = REPO_ROOT / "notebooks" / "client_restricted.ipynb"
+CLIENT_MODULE = PACKAGE_DIR / "client.py"
+
+
+def client_downloads() -> w.HBox:
+    """Links to the client notebook and client.py, read from this installation."""
+    links = []
+    for path, text, mime in ((CLIENT_NOTEBOOK, "Download the client notebook", "application/x-ipynb+json"),
+                             (CLIENT_MODULE, "Download client.py", "text/x-python")):
+        if path.is_file():
+            links.append(download_link(path.name, path.read_bytes(), text, mime))
+    return w.HBox(links, layout=w.Layout(grid_gap="20px"))
+
+
+class TokenBox(w.VBox):
+    """Shows an upload token once; "I have copied it" wipes it from the widget."""
+
+    def __init__(self) -> None:
+        self.token = w.Text(disabled=True, layout=w.Layout(width="480px"))
+        self.note = w.Label("")
+        self.hide = forms.button("I have copied it")
+        self.hide.on_click(lambda _b: self.clear())
+        super().__init__([self.note, w.HBox([self.token, self.hide])])
+        self.layout.display = "none"
+
+    def show(self, token: str, expires) -> None:
+        self.token.value = token
+        self.note.value = (f"Upload token (shown once, valid until {expires:%Y-%m-%d %H:%M} UTC, for one submission). "
+                           "Paste it into the notebook's parameters cell.")
+        self.layout.display = "flex"
+
+    def clear(self) -> None:
+        self.token.value = ""
+        self.note.value = ""
+        self.layout.display = "none"
+
+
+class ModelActions(w.VBox):
+    def __init__(self, view, data: model_service.Model360) -> None:
+        super().__init__()
+        self.view = view
+        self.name = data.model.name
+        self.status = StatusMessage()
+        self.progress = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="360px"))
+        self.progress.layout.visibility = "hidden"
+        self.progress_label = w.Label("")
+        parts: list[w.Widget] = []
+        if data.model.restricted:
+            self.upload = w.FileUpload(accept=".json", multiple=False, description="Choose file")
+            self.submit = forms.button("Submit profiles", style="primary", icon="upload")
+            self.submit.on_click(self._on_submit_file)
+            self.new_token = forms.button("New upload token", icon="key")
+            self.new_token.on_click(self._on_new_token)
+            self.token_box = TokenBox()
+            parts.append(forms.section(
+                "Add data (restricted: profiles computed on your machine)",
+                w.Label("Run the client notebook where the data lives; it sends the profiles with an upload token, "
+                        "or writes a JSON file you submit here."),
+                client_downloads(),
+                w.HBox([self.upload, self.submit]),
+                self.new_token,
+                self.token_box,
+            ))
+        else:
+            self.path = forms.text("Path of a CSV or Parquet file")
+            self.path.layout.width = "420px"
+            self.label = forms.text("e.g. November batch")
+            self.add = forms.button("Add production data", style="primary", icon="plus")
+            self.add.on_click(self._on_add)
+            parts.append(forms.section(
+                "Add production data",
+                forms.field("File", self.path),
+                forms.field("Label", self.label),
+                self.add,
+                w.HBox([self.progress, self.progress_label]),
+            ))
+        self.delete = forms.button("Delete model…", style="danger", icon="trash")
+        self.confirm = forms.button("Confirm deletion", style="danger")
+        self.cancel = forms.button("Cancel")
+        self.confirm_text = w.Label("")
+        self.confirm_box = w.HBox([self.confirm_text, self.confirm, self.cancel])
+        self.confirm_box.layout.display = "none"
+        self.delete.on_click(self._on_delete_asked)
+        self.confirm.on_click(self._on_delete_confirmed)
+        self.cancel.on_click(lambda _b: self._hide_confirm())
+        parts.append(forms.section("Delete", self.delete, self.confirm_box))
+        parts.append(self.status)
+        self.children = tuple(parts)
+
+    # -- production data (unrestricted) --------------------------------------------------
+    def _progress(self, fraction: float, what: str) -> None:
+        self.progress.value = max(0.0, min(1.0, fraction))
+        self.progress_label.value = what
+
+    def _on_add(self, _button=None) -> None:
+        self.status.clear()
+        self.progress.layout.visibility = "visible"
+        self._progress(0.0, "Starting")
+
+        def done(_report) -> None:
+            self.progress.layout.visibility = "hidden"
+            self.view.show(self.name)
+            self.view.detail_status.success("Production data added; drift updated.")
+
+        self.view.run_in_background(self.status, model_service.add_production_batch, self.view.ctx,
+                                    self.view.principal, self.name, self.path.value, self.label.value,
+                                    progress=self._progress, on_done=done)
+
+    # -- restricted ------------------------------------------------------------------------
+    def _on_submit_file(self, _button=None) -> None:
+        self.status.clear()
+        files = self.upload.value
+        if not files:
+            self.status.error("Choose the JSON file the client notebook wrote, then submit it.")
+            return
+        content = bytes(files[0]["content"])
+        self.upload.value = ()
+        result = self.view.run(self.status, model_service.submit_file, self.view.ctx, self.view.principal,
+                               self.name, content)
+        if result is not None:
+            self.view.show(self.name)
+            self.view.detail_status.success("Profiles accepted; drift updated.")
+
+    def _on_new_token(self, _button=None) -> None:
+        self.status.clear()
+        issued = self.view.run(self.status, model_service.issue_upload_token, self.view.ctx, self.view.principal,
+                               self.name)
+        if issued is not None:
+            self.token_box.show(*issued)
+
+    # -- delete ------------------------------------------------------------------------------
+    def _on_delete_asked(self, _button=None) -> None:
+        self.confirm_text.value = f"Delete {self.name} and everything stored for it?"
+        self.confirm_box.layout.display = "flex"
+
+    def _hide_confirm(self) -> None:
+        self.confirm_box.layout.display = "none"
+
+    def _on_delete_confirmed(self, _button=None) -> None:
+        self._hide_confirm()
+        if self.view.run(self.status, succeeded, model_service.delete_model, self.view.ctx, self.view.principal,
+                         self.name):
+            self.view.forget()
