@@ -263,9 +263,12 @@ def _check_comparable(reference: Profile, current: Profile) -> None:
 
 def _pair(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats) -> FeaturePair:
     if isinstance(ref, NumericStats) and isinstance(cur, NumericStats):
-        common = np.intersect1d(ref.grid.index, cur.grid.index)
-        rc, rs = _rebin(ref, common)
-        cc, cs = _rebin(cur, common)
+        if np.array_equal(ref.grid.index, cur.grid.index):  # the usual case: no re-binning
+            common, rc, rs, cc, cs = ref.grid.index, ref.counts, ref.sums, cur.counts, cur.sums
+        else:  # pooling kept different edges on each side: compare on the edges both kept
+            common = np.intersect1d(ref.grid.index, cur.grid.index, assume_unique=True)
+            rc, rs = _rebin(ref, common)
+            cc, cs = _rebin(cur, common)
         edges = ref.grid.origin + common.astype(float) * ref.grid.step
 
         def tails(c: np.ndarray, s: np.ndarray, st: NumericStats) -> tuple[float, float]:

@@ -219,7 +219,7 @@ def binned_wasserstein(pair: FeaturePair) -> float:
     assert pair.edges is not None
     xa, fa = _quantile_knots(pair.ref, pair.edges, pair.ref_tails)
     xb, fb = _quantile_knots(pair.cur, pair.edges, pair.cur_tails)
-    u = np.unique(np.concatenate([xa, xb]))
+    u = np.sort(np.concatenate([xa, xb]))  # repeated knots give zero-length pieces, dropped below
     a, b = u[:-1], u[1:]
     length = b - a
     keep = length > 0
