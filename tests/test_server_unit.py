@@ -5,6 +5,7 @@ import asyncio
 import json
 import re
 import socket
+import threading
 from datetime import timedelta
 
 import nbformat
@@ -15,6 +16,25 @@ import tornado.web
 from vision_widgets import server as srv
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.errors import ConfigurationError
+
+
+def run_async(coro_fn):
+    """Run ``coro_fn()`` on a fresh event loop in its own thread (Playwright's sync API may hold a
+    running loop in the main thread when e2e tests share the session)."""
+    result = {}
+
+    def target():
+        try:
+            result["value"] = asyncio.run(coro_fn())
+        except BaseException as exc:  # noqa: BLE001 — re-raised in the caller
+            result["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(60)
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
 
 
 @pytest.fixture
@@ -147,7 +167,7 @@ def test_health_handler_answers_json():
         finally:
             http.stop()
 
-    resp, missing = asyncio.run(run())
+    resp, missing = run_async(run)
     body = json.loads(resp.body)
     assert resp.headers["Content-Type"].startswith("application/json")
     assert resp.headers["Cache-Control"] == "no-store"
@@ -223,7 +243,7 @@ def test_pooled_kernel_is_never_culled_and_handout_refreshes_activity():
         await km.cull_kernel_if_idle("a")  # connected, then really idle: ordinary culling applies
         assert km.culled_by_base == ["a"]
 
-    asyncio.run(run())
+    run_async(run)
 
 
 def test_kernel_no_browser_connects_to_is_reclaimed():
@@ -237,7 +257,7 @@ def test_kernel_no_browser_connects_to_is_reclaimed():
         await km.cull_kernel_if_idle("a")
         assert km.shut_down == ["a"] and km.culled_by_base == []
 
-    asyncio.run(run())
+    run_async(run)
 
 
 def test_pool_counts():
@@ -248,4 +268,4 @@ def test_pool_counts():
         assert km.pooled_kernel_ids() == {"a"} and km.pool_pending() == 1
         pending.cancel()
 
-    asyncio.run(run())
+    run_async(run)

@@ -34,7 +34,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Float, Instance, Int, Unicode
 from traitlets.config import Config
 from voila.app import Voila
-from voila.static_file_handler import AllowListFileHandler
+from voila.static_file_handler import AllowListFileHandler, TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.voila_kernel_manager import voila_kernel_manager_factory
 
@@ -160,6 +160,16 @@ class DashboardHandler(TornadoVoilaHandler):
     async def prepare(self) -> None:
         await super().prepare()
         self.xsrf_token  # noqa: B018 — the property sets the _xsrf cookie as a side effect
+
+
+class TemplateStaticHandler(TemplateStaticFileHandler):
+    """Voila's template static files, answering 404 (not an assertion's 500) to malformed paths."""
+
+    def parse_url_path(self, path: str) -> str:
+        parts = path.split("/", 2)
+        if len(parts) != 3 or parts[1] != "static" or ".." in path.split("/"):
+            raise tornado.web.HTTPError(404)
+        return super().parse_url_path(path)
 
 
 class KernelModelHandler(KernelHandler):
@@ -311,6 +321,8 @@ class VisionVoila(Voila):
                 handler = KernelModelHandler
             elif handler is TornadoVoilaHandler:
                 handler = DashboardHandler
+            elif handler is TemplateStaticFileHandler:
+                handler = TemplateStaticHandler
             elif handler is AllowListFileHandler:
                 rest = [{**rest[0], "allowlist": FILE_ALLOWLIST, "denylist": FILE_DENYLIST}]
             handlers.append((pattern, handler, *rest))
