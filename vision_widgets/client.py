@@ -1252,7 +1252,8 @@ class _ArrowChunk(_Chunk):
         arr = self.batch.column(col)
         if not pa.types.is_dictionary(arr.type):
             arr = pc.dictionary_encode(arr)
-        idx = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+        ind = arr.indices if arr.null_count == 0 else pc.fill_null(arr.indices, -1)
+        idx = ind.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
         return idx, [_label_of(u) for u in arr.dictionary.to_pylist()]
 
     def series(self, col: str) -> pd.Series:
