@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="create the database and load the sample accounts from users.json")
     p.add_argument("--users", default=None, help="accounts file (default users.json at the repo root)")
+    p.add_argument("--demo", action="store_true", help="also generate demo data and register the demo models")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("users", help="manage accounts (operators without a browser)")
@@ -121,6 +122,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     added = load_users(ctx, Path(args.users) if args.users else None)
     print(f"Database ready at {ctx.settings.database_url.split('///')[-1]}; "
           f"{len(added)} account(s) added" + (f": {', '.join(added)}" if added else " (all present already)."))
+    if args.demo:
+        from vision_widgets.services import demo
+
+        models = demo.install(ctx)
+        print(f"Demo models registered: {', '.join(models)}." if models else "Demo models present already.")
     return 0
 
 

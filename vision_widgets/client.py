@@ -2017,3 +2017,82 @@ def _fit_surrogate(plan: _Plan, buffered: list[_Chunk]) -> Surrogate | None:
                          note=None if converged else "IRLS did not converge (classes may be separable).")
     beta, var = fit_linear(X, y)
     return Surrogate("linear", response, names, [float(b) for b in beta], [float(v) for v in var], rows=int(y.size))
+
+
+# --------------------------------------------------------------------------------------
+# Submitting profiles to a Vision AI server (restricted data: only these aggregates travel)
+# --------------------------------------------------------------------------------------
+
+SUBMISSION_SCHEMA = "vision.submission"
+SEND_TIMEOUT_SECONDS = 30
+
+
+def print_progress(what: str) -> ProgressCallback:
+    """A progress callback that prints ``what: 40%`` lines (for notebooks and scripts)."""
+    shown = {"last": -1}
+
+    def report(fraction: float) -> None:
+        step = int(float(fraction) * 10)
+        if step != shown["last"]:
+            shown["last"] = step
+            print(f"{what}: {min(step * 10, 100)}%", flush=True)
+
+    return report
+
+
+def submission(model: str, reference: Profile | None, production: Profile, label: str = "") -> dict[str, Any]:
+    """The body the server accepts: the model's name and its pooled profiles, nothing else."""
+    if not model or not str(model).strip():
+        raise InvalidInput("Give the model's name as registered (MODEL_NAME).")
+    return {
+        "schema": SUBMISSION_SCHEMA,
+        "model": str(model).strip(),
+        "label": str(label or ""),
+        "reference": reference.to_dict() if reference is not None else None,
+        "production": production.to_dict(),
+    }
+
+
+def write_submission(body: Mapping[str, Any], path: str | os.PathLike[str]) -> str:
+    """Write a submission as JSON (to upload on the model's page); returns the path."""
+    text = json.dumps(body, allow_nan=False, ensure_ascii=False)
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:  # write then rename: never a half-written file
+        fh.write(text)
+    os.replace(tmp, path)
+    return os.fspath(path)
+
+
+def send_submission(server_url: str, token: str, model: str, body: Mapping[str, Any],
+                    timeout: float = SEND_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """POST a submission with the model's upload token; returns ``{"ok", "status", "message", ...}``.
+
+    Uses only the standard library. Network failures and refusals do not raise:
+    the answer says what happened and what to do (upload the written file instead).
+    """
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = f"{server_url.rstrip('/')}/vision/api/models/{urllib.parse.quote(model, safe='')}/profiles"
+    data = json.dumps(body, allow_nan=False).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read().decode("utf-8") or "{}")
+            drifted = ", ".join(answer.get("drifted_features") or []) or "none"
+            return dict(answer, ok=True, status=response.status,
+                        message=f"Accepted by the server. Drifted features: {drifted}.")
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read().decode("utf-8")).get("message", "")
+        except (ValueError, UnicodeDecodeError):
+            detail = ""
+        return {"ok": False, "status": exc.code,
+                "message": f"The server refused the submission ({exc.code}): {detail or exc.reason}"}
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return {"ok": False, "status": None,
+                "message": f"Could not reach {server_url} ({reason}). Upload the written JSON file on the "
+                           "model's page in the dashboard instead."}

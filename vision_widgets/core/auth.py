@@ -171,3 +171,23 @@ def logout(ctx: Context, principal: Principal) -> None:
     """End this session (idempotent)."""
     with ctx.store.write() as conn:
         conn.execute(delete(schema.sessions).where(schema.sessions.c.token_hash == principal.session_id))
+
+
+def operator_session(ctx: Context, username: str) -> Principal:
+    """A session for ``username`` without a password, for trusted local jobs (``vision init --demo``).
+
+    Only the command line calls this: whoever runs it can already write the
+    database. No web handler or view may. End it with ``logout``.
+    """
+    now = ctx.now()
+    token = secrets.token_urlsafe(32)
+    digest = token_hash(token)
+    with ctx.store.write() as conn:
+        row = users.get_row(conn, username)
+        if row is None:
+            raise AuthenticationError(f"There is no account named {username!r}; run `vision init` first.")
+        conn.execute(schema.sessions.insert().values(
+            token_hash=digest, user_id=row["id"], created_at=now,
+            expires_at=now + timedelta(seconds=ctx.settings.token_ttl_seconds),
+        ))
+    return _principal(row, digest)

@@ -1,0 +1,75 @@
+"""``vision init --demo``: the five personas' demo models, registered through the real paths.
+
+Four models go through the unrestricted path (files → connector → profiles →
+drift); the retail model goes through the restricted path: it is registered
+as "awaiting metrics", the client notebook is executed on its data, and the
+submission it writes is accepted with the model's upload token. The data is
+generated (seeded) and every model is labelled demo data.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from vision_widgets.core import auth, connectors, demo_data, registry
+from vision_widgets.core.config import REPO_ROOT
+from vision_widgets.core.context import Context
+from vision_widgets.core.notebooks import execute
+from vision_widgets.services import models as model_service
+
+CLIENT_NOTEBOOK = REPO_ROOT / "notebooks" / "client_restricted.ipynb"
+
+
+def _spec(model: demo_data.DemoModel, training: Path, production: Path) -> model_service.ModelSpec:
+    return model_service.ModelSpec(
+        name=model.name, task=model.task, description=model.description, platform=model.platform,
+        connector_details={"demo": True}, target=model.target, prediction=model.prediction,
+        timestamp=model.timestamp, exclude=model.exclude, restricted=model.restricted,
+        training=str(training), production=str(production),
+    )
+
+
+def _restricted(ctx: Context, principal: auth.Principal, model: demo_data.DemoModel, training: Path,
+                production: Path) -> None:
+    reg = model_service.register_model(ctx, principal, _spec(model, training, production))
+    with tempfile.TemporaryDirectory(prefix="vision-demo-client-") as tmp:
+        out = Path(tmp) / "submission.json"
+        execute(CLIENT_NOTEBOOK, {
+            "MODEL_NAME": model.name, "TRAINING_DATA": str(training), "PRODUCTION_DATA": str(production),
+            "TARGET": model.target, "PREDICTION": model.prediction, "TIMESTAMP": model.timestamp,
+            "EXCLUDE": list(model.exclude), "PRIVACY_K": ctx.settings.privacy_k, "LABEL": "initial production data",
+            "OUTPUT_FILE": str(out), "SEND": False, "UPLOAD_TOKEN": "",
+        }, cwd=Path(tmp))
+        model_service.submit_with_token(ctx, reg.upload_token, model.name, out.read_bytes())
+
+
+def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
+    """Write the demo files (if missing) and register the demo models not registered yet."""
+    folder = connectors.demo_folder(ctx.settings)
+    expected = [folder / f"{m.name.lower().replace(' ', '_')}_{part}.csv" for m in demo_data.MODELS
+                for part in ("training", "production")]
+    if not all(p.is_file() for p in expected):
+        say(f"Writing demo data (seeded) to {folder} ...")
+        paths = demo_data.write_files(folder)
+    else:
+        paths = {m.name: (folder / f"{m.name.lower().replace(' ', '_')}_training.csv",
+                          folder / f"{m.name.lower().replace(' ', '_')}_production.csv") for m in demo_data.MODELS}
+    added = []
+    for model in demo_data.MODELS:
+        with ctx.store.read() as conn:
+            if registry.find(conn, model.name) is not None:
+                continue
+        principal = auth.operator_session(ctx, model.owner)
+        try:
+            training, production = paths[model.name]
+            if model.restricted:
+                say(f"Registering {model.name} (restricted: executing the client notebook on its data) ...")
+                _restricted(ctx, principal, model, training, production)
+            else:
+                say(f"Registering {model.name} ...")
+                model_service.register_model(ctx, principal, _spec(model, training, production))
+            added.append(model.name)
+        finally:
+            auth.logout(ctx, principal)
+    return added
