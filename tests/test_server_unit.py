@@ -140,7 +140,7 @@ def test_api_handlers_are_extensible():
     srv.API_HANDLERS.append(("echo", Echo))
     try:
         specs = srv.api_handlers(server=None)
-        assert ("/vision/api/echo", Echo, {"server": None}) in specs
+        assert ("/vision/api/echo", Echo, {"server": None, "ctx": None}) in specs
         assert specs[0][0] == "/vision/api/health"
     finally:
         srv.API_HANDLERS.remove(("echo", Echo))

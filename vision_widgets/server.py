@@ -38,7 +38,11 @@ from voila.static_file_handler import AllowListFileHandler, TemplateStaticFileHa
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.voila_kernel_manager import voila_kernel_manager_factory
 
-from vision_widgets.core.config import REPO_ROOT, Settings, ensure_home
+from vision_widgets.api import API_PREFIX, HealthHandler  # noqa: F401 - re-exported for tests
+from vision_widgets.api import HANDLERS as API_HANDLERS
+from vision_widgets.api import JSONHandler as VisionAPIHandler  # noqa: F401 - base of every endpoint
+from vision_widgets.core.config import REPO_ROOT, Settings, ensure_home, load_settings
+from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -47,8 +51,6 @@ log = logging.getLogger(__name__)
 DASHBOARD_NOTEBOOK = REPO_ROOT / "notebooks" / "dashboard.ipynb"
 #: Jinja templates shipped with the package (the CDN-free page template).
 TEMPLATE_DIR = Path(__file__).resolve().parent / "web" / "templates" / "vision"
-#: Every Vision endpoint lives under this prefix, before Voila's catch-all route.
-API_PREFIX = "/vision/api"
 
 #: ``/voila/files/<path>`` serves only images (the notebook may show a logo) ...
 FILE_ALLOWLIST = [r"[^/\\]+\.(png|jpg|jpeg|gif|svg|ico)"]
@@ -79,55 +81,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 # --------------------------------------------------------------------------------------------
-# /vision/api handlers
+# /vision/api handlers (defined in vision_widgets/api.py)
 # --------------------------------------------------------------------------------------------
-class VisionAPIHandler(tornado.web.RequestHandler):
-    """Base of every ``/vision/api`` endpoint: JSON in and out, never cached, no kernel involved.
-
-    It is a plain tornado handler (not a Jupyter one), so it sees no Jupyter identity or XSRF
-    machinery; an endpoint that changes state must authenticate its caller itself.
-    """
-
-    def initialize(self, server: "VisionVoila") -> None:
-        self.server = server
-
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-
-    def write_json(self, payload: Any, status: int = 200) -> None:
-        """Send ``payload`` as the JSON body with ``status``."""
-        self.set_status(status)
-        self.finish(json.dumps(payload, default=str))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        # Never a traceback, whatever tornado's debug setting.
-        self.finish(json.dumps({"status": "error", "code": status_code, "message": self._reason}))
-
-
-class HealthHandler(VisionAPIHandler):
-    """``GET /vision/api/health``: is the server up, and how many kernels does it hold.
-
-    Cheap and side-effect free: it reads counters only (no kernel is started, unlike a GET of the
-    dashboard page). Kernel ids are not listed: an id is what lets a browser talk to a kernel.
-    """
-
-    def get(self) -> None:
-        self.write_json({"status": "ok", "version": _version(), "kernels": self.server.kernel_stats()})
-
-
-#: ``(suffix under /vision/api, handler class)``; handlers get ``server=<VisionVoila>``.
-API_HANDLERS: list[tuple[str, type[VisionAPIHandler]]] = [
-    ("health", HealthHandler),
-]
-
-
-def api_handlers(server: "VisionVoila", base_url: str = "/") -> list[tuple]:
+def api_handlers(server: "VisionVoila", base_url: str = "/", ctx: Context | None = None) -> list[tuple]:
     """The tornado URL specs for every entry of :data:`API_HANDLERS`, under ``base_url``."""
     return [
-        (url_path_join(base_url, API_PREFIX, suffix), handler, {"server": server})
+        (url_path_join(base_url, API_PREFIX, suffix), handler, {"server": server, "ctx": ctx})
         for suffix, handler in API_HANDLERS
     ]
 
@@ -327,7 +286,13 @@ class VisionVoila(Voila):
                 rest = [{**rest[0], "allowlist": FILE_ALLOWLIST, "denylist": FILE_DENYLIST}]
             handlers.append((pattern, handler, *rest))
         # Prepended: Voila's last route matches every path.
-        return api_handlers(self, self.server_url or self.base_url) + handlers
+        return api_handlers(self, self.server_url or self.base_url, ctx=self.vision_context()) + handlers
+
+    def vision_context(self) -> Context:
+        """The services' context for the API handlers (one database engine per server process)."""
+        if getattr(self, "_vision_context", None) is None:
+            self._vision_context = Context.open(self.vision_settings or load_settings())
+        return self._vision_context
 
     def kernel_stats(self) -> dict:
         """Counts for the health endpoint: running kernels and the pool (no ids)."""
