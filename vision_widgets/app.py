@@ -17,7 +17,7 @@ from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.theme import stylesheet
 from vision_widgets.core import auth
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import VisionError
+from vision_widgets.core.errors import SessionExpired, VisionError
 from vision_widgets.core.rbac import Permission, has
 from vision_widgets.state import AppState
 from vision_widgets.views.base import PageView, close_tree
@@ -149,7 +149,20 @@ class VisionApp(w.VBox):
             self.state.page = key or ""
 
     def _open(self, key: str | None) -> None:
-        page = next((p for p in pages_for(self.state.principal) if p.key == key), None)
+        principal = self.state.principal
+        page = next((p for p in pages_for(principal) if p.key == key), None)
+        if page is not None:
+            # Check with the account as it is now: a profile changed since login
+            # (a demoted admin) must not get a page built with the old permissions.
+            try:
+                current = auth.authenticate(self.ctx, principal)
+            except SessionExpired as exc:
+                self.state.end_session(str(exc), kind="error")
+                return
+            if current.profile != principal.profile:
+                self.state.principal = current  # same session: no return to login
+                self._show_shell()  # navigation rebuilt for the new profile
+                return
         self._replace_view(None)
         self.body.children = ()
         self.page = page
