@@ -1,0 +1,129 @@
+"""The shell (app.py): navigation from permissions, pages built only when allowed, logout, expiry."""
+from __future__ import annotations
+
+import pytest
+from helpers import ADMIN, OTHER_ADMIN, PASSWORDS, USER, live_widgets, log_in_through_the_form
+
+from vision_widgets.app import PAGES, pages_for
+from vision_widgets.core import auth
+from vision_widgets.core.errors import SessionExpired
+from vision_widgets.core.rbac import Permission
+from vision_widgets.services import accounts
+from vision_widgets.views.access import AccessView
+from vision_widgets.views.account import AccountView
+from vision_widgets.views.login import LoginView
+
+EXPIRED = "Your session expired — please log in again."
+
+
+def _titles(app) -> list[str]:
+    return [title for title, _key in app.nav.options]
+
+
+def _access_views_alive() -> list:
+    return [w for w in live_widgets() if isinstance(w, AccessView)]
+
+
+def test_the_app_starts_at_the_login_form_with_no_navigation(app):
+    assert isinstance(app.view, LoginView)
+    assert app.nav not in app.children and app.header not in app.children
+    assert app.state.principal is None
+
+
+def test_a_users_navigation_has_no_access_management(app):
+    log_in_through_the_form(app, USER)
+    assert "Access management" not in _titles(app)
+    assert "My account" in _titles(app)
+    assert app.user_label.value == f"{USER} · Data Scientist · user"
+    assert not _access_views_alive()
+
+
+def test_an_admins_navigation_has_access_management_and_my_account(app):
+    log_in_through_the_form(app, ADMIN)
+    assert {"Access management", "My account"} <= set(_titles(app))
+    app.open_page("access")
+    assert isinstance(app.view, AccessView) and app.body.children == (app.view,)
+
+
+def test_the_navigation_follows_the_permission_map():
+    for profile, expected_access in (("user", False), ("admin", True)):
+        principal = auth.Principal(1, "someone", "Persona", profile, "", "", "", session_id="x")
+        keys = {p.key for p in pages_for(principal)}
+        assert ("access" in keys) is expected_access and "account" in keys
+        assert all(p.permission in principal.permissions for p in pages_for(principal))
+    assert pages_for(None) == ()
+    assert {p.key for p in PAGES if p.permission is Permission.MANAGE_ACCESS} == {"access"}
+
+
+@pytest.mark.parametrize("key", ["access", "no-such-page", "", "../account"])
+def test_a_user_asking_for_a_page_they_may_not_open_gets_nothing_built(app, key):
+    log_in_through_the_form(app, USER)
+    app.open_page(key)
+    assert app.body.children == () and app.view is None
+    assert not _access_views_alive(), "the admin page must never exist in a user's kernel"
+    app.open_page("account")
+    assert isinstance(app.view, AccountView), "and the app still works afterwards"
+
+
+def test_switching_pages_closes_the_previous_one(app):
+    log_in_through_the_form(app, ADMIN)
+    app.open_page("access")
+    access = app.view
+    app.nav.value = "account"
+    assert isinstance(app.view, AccountView)
+    assert access.comm is None and access.table.comm is None
+    assert not _access_views_alive()
+
+
+def test_logout_returns_to_login_ends_the_session_and_closes_the_page(app, ctx):
+    log_in_through_the_form(app, ADMIN)
+    principal = app.state.principal
+    app.open_page("access")
+    access = app.view
+    app.logout_button.click()
+    assert isinstance(app.view, LoginView) and app.view.status.value == "You are logged out."
+    assert app.state.principal is None and app.nav not in app.children
+    assert access.comm is None and not _access_views_alive()
+    with pytest.raises(SessionExpired):
+        auth.authenticate(ctx, principal)
+
+
+@pytest.mark.parametrize("action", ["navigate", "refresh", "logout-button"])
+def test_an_expired_session_returns_to_login_with_the_message(app, clock, ctx, action):
+    log_in_through_the_form(app, ADMIN)
+    app.open_page("account")
+    clock.advance(ctx.settings.token_ttl_seconds + 1)
+    if action == "navigate":
+        app.nav.value = "access"
+    elif action == "refresh":
+        app.view.refresh()
+    else:
+        app.logout_button.click()
+    assert isinstance(app.view, LoginView)
+    expected = "You are logged out." if action == "logout-button" else EXPIRED
+    assert app.view.status.value == expected
+    assert not _access_views_alive()
+    log_in_through_the_form(app, ADMIN)
+    assert app.state.principal.username == ADMIN and app.nav in app.children
+
+
+def test_the_next_person_at_the_same_tab_sees_only_their_pages(app):
+    log_in_through_the_form(app, ADMIN)
+    app.open_page("access")
+    app.logout_button.click()
+    log_in_through_the_form(app, USER)
+    assert "Access management" not in _titles(app)
+    assert app.user_label.value.startswith(USER)
+    app.open_page("access")
+    assert not _access_views_alive()
+
+
+def test_a_demoted_admin_can_no_longer_open_access_management(app, ctx):
+    log_in_through_the_form(app, ADMIN)
+    app.open_page("account")
+    other = auth.login(ctx, OTHER_ADMIN, PASSWORDS[OTHER_ADMIN]).principal
+    accounts.change_profile(ctx, other, ADMIN, "user")
+    app.open_page("access")
+    assert not _access_views_alive(), "a view the principal may not open is never built"
+    assert "Access management" not in _titles(app)
+    assert app.user_label.value.endswith("· user")
