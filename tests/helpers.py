@@ -90,3 +90,67 @@ def labels_text(root) -> list[str]:
 
     walk(root)
     return found
+
+
+# -- model registry helpers --------------------------------------------------------------
+#: Small demo datasets (rows) so a registration takes well under a second.
+SMALL_TRAIN_ROWS = 1500
+SMALL_WEEKLY_ROWS = 250
+XSS_NAME = "<img src=x onerror=alert(1)>"
+
+
+def demo_frames(model_name: str = "Fraud detection", train_rows: int = SMALL_TRAIN_ROWS,
+                weekly_rows: int = SMALL_WEEKLY_ROWS):
+    """(training, production) DataFrames of one demo model (seeded, so always the same)."""
+    from vision_widgets.core import demo_data
+
+    model = next(m for m in demo_data.MODELS if m.name == model_name)
+    train, prod = _FRAMES.get((model_name, train_rows, weekly_rows)) or demo_data.generate(model, train_rows, weekly_rows)
+    _FRAMES[(model_name, train_rows, weekly_rows)] = (train, prod)
+    return train.copy(), prod.copy()
+
+
+_FRAMES: dict = {}
+
+
+def write_demo_files(folder: Path, model_name: str = "Fraud detection", prefix: str = "fraud", **sizes):
+    """Write a demo model's training and production CSVs into ``folder``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train, prod = demo_frames(model_name, **sizes)
+    paths = folder / f"{prefix}_training.csv", folder / f"{prefix}_production.csv"
+    train.to_csv(paths[0], index=False)
+    prod.to_csv(paths[1], index=False)
+    return paths
+
+
+def demo_spec(name: str, training="", production="", model_name: str = "Fraud detection", **overrides):
+    """The ModelSpec a person would fill in for a demo model's files."""
+    from vision_widgets.core import demo_data
+    from vision_widgets.services.models import ModelSpec
+
+    m = next(m for m in demo_data.MODELS if m.name == model_name)
+    fields = dict(name=name, task=m.task, description=m.description, platform=m.platform, target=m.target,
+                  prediction=m.prediction, timestamp=m.timestamp, exclude=m.exclude,
+                  training=str(training), production=str(production))
+    fields.update(overrides)
+    return ModelSpec(**fields)
+
+
+def model_rows(ctx) -> dict[str, int]:
+    """How many rows each model-registry table holds (to prove nothing was half-written)."""
+    from sqlalchemy import func, select
+
+    from vision_widgets.core import schema
+
+    with ctx.store.read() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (schema.models, schema.profiles, schema.drift_reports, schema.upload_tokens)}
+
+
+def signed_in_state(principal):
+    """An ``AppState`` with ``principal`` logged in (to build one page without the whole shell)."""
+    from vision_widgets.state import AppState
+
+    state = AppState()
+    state.sign_in(principal)
+    return state

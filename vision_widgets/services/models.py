@@ -281,8 +281,9 @@ def list_models(ctx: Context, principal: Principal, text: str = "", lob: str = "
     if not has(me, Permission.VIEW_ALL_MODELS):
         query = query.where(m.c.owner == me.username)
     if text.strip():
-        needle = f"%{text.strip().lower()}%"
-        query = query.where(m.c.name_key.like(needle))  # bound parameter, never formatted into SQL
+        # Typed text matches literally: escape LIKE's wildcards (a bound parameter, never formatted into SQL).
+        typed = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(m.c.name_key.like(f"%{typed}%", escape="\\"))
     if lob:
         query = query.where(m.c.lob == lob)
     if platform:
