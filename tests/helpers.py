@@ -154,3 +154,36 @@ def signed_in_state(principal):
     state = AppState()
     state.sign_in(principal)
     return state
+
+
+def client_profiles(model_name: str = "Fraud detection", k: int = 10, production_rows: slice | None = None):
+    """(reference, production) profiles of a demo model computed as the client notebook does."""
+    from vision_widgets import client
+    from vision_widgets.core import demo_data
+
+    m = next(m for m in demo_data.MODELS if m.name == model_name)
+    key = (model_name, k, None if production_rows is None else (production_rows.start, production_rows.stop))
+    if key not in _PROFILES:
+        train, prod = demo_frames(model_name)
+        if production_rows is not None:
+            prod = prod.iloc[production_rows]
+        roles = client.Roles(target=m.target, prediction=m.prediction, timestamp=m.timestamp, exclude=m.exclude)
+        reference = client.profile(train, roles, k=k)
+        _PROFILES[key] = (reference, client.profile(prod, reference=reference, k=k, window="7D"))
+    return _PROFILES[key]
+
+
+_PROFILES: dict = {}
+
+
+def submission_body(model: str, reference=None, production=None, label: str = "", with_reference: bool = True,
+                    **changes) -> bytes:
+    """A submission JSON (bytes) as the client notebook writes it; ``changes`` override top-level fields."""
+    import json
+
+    from vision_widgets import client
+
+    ref, prod = client_profiles()
+    body = client.submission(model, (reference or ref) if with_reference else None, production or prod, label=label)
+    body.update(changes)
+    return json.dumps(body).encode("utf-8")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import ADMIN, OTHER_ADMIN, PASSWORDS, STRONG, USER, log_in_through_the_form
+from helpers import ADMIN, OTHER_ADMIN, PASSWORDS, STRONG, USER, log_in_through_the_form, signed_in_state
 
 from vision_widgets.core import auth
 from vision_widgets.core.errors import AuthenticationError
@@ -14,7 +14,16 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-def page(app):
+def page(ctx, login):
+    """The page alone, for ADMIN, over a signed-in AppState (the shell's own tests cover the rest)."""
+    view = AccessView(ctx, signed_in_state(login(ADMIN)))
+    yield view
+    view.close()
+
+
+@pytest.fixture
+def app_page(app):
+    """The page inside the whole app, for flows that leave it (expired session, password changed)."""
     log_in_through_the_form(app, ADMIN)
     app.open_page("access")
     assert isinstance(app.view, AccessView)
@@ -51,7 +60,7 @@ def test_the_table_lists_every_account_with_its_columns(page):
     assert page.target.options == tuple(sorted(PASSWORDS))
 
 
-def test_adding_an_account_updates_the_table_and_the_audit_log(app, page, ctx):
+def test_adding_an_account_updates_the_table_and_the_audit_log(page, ctx):
     _fill_new(page)
     page.add.click()
     assert page.add_status.value == "Account new_analyst added as user."
@@ -156,7 +165,8 @@ def test_a_locked_account_shows_until_when_and_unlock_clears_it(page, ctx):
     assert auth.login(ctx, USER, PASSWORDS[USER])
 
 
-def test_an_expired_session_on_an_action_returns_to_login_and_changes_nothing(app, page, clock, ctx):
+def test_an_expired_session_on_an_action_returns_to_login_and_changes_nothing(app, app_page, clock, ctx):
+    page = app_page
     clock.advance(ctx.settings.token_ttl_seconds + 1)
     _fill_new(page)
     page.add.click()
@@ -167,7 +177,7 @@ def test_an_expired_session_on_an_action_returns_to_login_and_changes_nothing(ap
         auth.login(ctx, "new_analyst", STRONG)
 
 
-def test_a_demoted_admins_next_action_is_refused(app, page, ctx):
+def test_a_demoted_admins_next_action_is_refused(page, ctx):
     other = auth.login(ctx, OTHER_ADMIN, PASSWORDS[OTHER_ADMIN]).principal
     accounts.change_profile(ctx, other, ADMIN, "user")
     _fill_new(page)

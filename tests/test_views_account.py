@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import PASSWORDS, STRONG, USER, labels_text, log_in_through_the_form
+from helpers import PASSWORDS, STRONG, USER, labels_text, log_in_through_the_form, signed_in_state
 
 from vision_widgets.core import auth
 from vision_widgets.core.errors import AuthenticationError
@@ -11,7 +11,16 @@ from vision_widgets.views.login import LoginView
 
 
 @pytest.fixture
-def page(app):
+def page(ctx, login):
+    """The page alone, for USER, over a signed-in AppState (the shell's own tests cover the rest)."""
+    view = AccountView(ctx, signed_in_state(login(USER)))
+    yield view
+    view.close()
+
+
+@pytest.fixture
+def app_page(app):
+    """The page inside the whole app, for flows that leave it (expired session, password changed)."""
     log_in_through_the_form(app, USER)
     app.open_page("account")
     assert isinstance(app.view, AccountView)
@@ -35,7 +44,8 @@ def test_it_shows_who_you_are(page):
     assert not any("$argon2" in text for text in shown)
 
 
-def test_a_successful_change_returns_to_login_where_only_the_new_password_works(app, page, ctx):
+def test_a_successful_change_returns_to_login_where_only_the_new_password_works(app, app_page, ctx):
+    page = app_page
     _change(page, PASSWORDS[USER], STRONG)
     assert isinstance(app.view, LoginView)
     assert app.view.status.value == "Password changed — log in with your new password."
@@ -57,16 +67,17 @@ def test_a_successful_change_returns_to_login_where_only_the_new_password_works(
     ],
     ids=["mismatch", "short", "contains-username", "same-as-current", "wrong-current"],
 )
-def test_a_refused_change_says_why_clears_every_field_and_keeps_the_session(app, page, ctx, current, new, repeat,
+def test_a_refused_change_says_why_clears_every_field_and_keeps_the_session(page, ctx, current, new, repeat,
                                                                           message):
     _change(page, current, new, repeat)
     assert message in page.status.value and "vision-status-error" in page.status._dom_classes
     assert _fields_cleared(page)
-    assert app.view is page and app.state.principal is not None
+    assert page.state.principal is not None and page.comm is not None, "still on the page, still logged in"
     assert auth.login(ctx, USER, PASSWORDS[USER]), "the password is unchanged"
 
 
-def test_an_expired_session_returns_to_login_and_changes_nothing(app, page, clock, ctx):
+def test_an_expired_session_returns_to_login_and_changes_nothing(app, app_page, clock, ctx):
+    page = app_page
     clock.advance(ctx.settings.token_ttl_seconds + 1)
     _change(page, PASSWORDS[USER], STRONG)
     assert isinstance(app.view, LoginView)
