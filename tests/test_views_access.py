@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from helpers import ADMIN, OTHER_ADMIN, PASSWORDS, STRONG, USER, log_in_through_the_form, signed_in_state
 
-from vision_widgets.core import auth
+from vision_widgets.core import audit, auth, schema
 from vision_widgets.core.errors import AuthenticationError
 from vision_widgets.services import accounts
 from vision_widgets.views.access import AccessView
@@ -99,6 +99,25 @@ def test_html_in_an_account_is_shown_escaped_never_as_markup(page):
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html and "&quot;&gt;&lt;b&gt;x&lt;/b&gt;" in html
     assert "<img" not in html and "<script" not in html and "<b>" not in html
+
+
+def test_an_account_named_with_html_in_the_database_is_shown_as_text(page, ctx):
+    """The services refuse such names; a row written by hand (or an old version) must still be harmless."""
+    with ctx.store.write() as conn:
+        conn.execute(schema.users.insert().values(
+            username=XSS, password_hash="x", persona="Analyst", profile="user", created_at=ctx.now(),
+            password_changed_at=ctx.now(), failed_logins=0))
+        audit.record(conn, ctx.now(), XSS, "<script>alert(3)</script>", XSS)
+    page.refresh()
+    for html in (page.table.value, page.audit.value):
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+        assert "<img" not in html and "<script" not in html
+    assert XSS in page.target.options  # a Dropdown shows options as text
+    page.target.value = XSS
+    page.remove.click()
+    assert XSS in page.confirm_text.value  # a Label: text, not markup
+    page.confirm.click()
+    assert "&lt;img" not in page.table.value
 
 
 def test_removing_an_account_asks_first_then_updates_table_and_audit(page, ctx):
