@@ -37,7 +37,7 @@ chromium:
 	fi
 
 dashboard: install
-	$(PY) -m vision_widgets init
+	$(PY) -m vision_widgets init --demo
 	$(PY) -m vision_widgets serve
 
 test: install-test chromium

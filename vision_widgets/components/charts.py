@@ -25,25 +25,34 @@ def _figure(marks, axes, title: str, height: str = "320px", left: int = 60, bott
 
 
 class DistributionChart:
-    """Training vs production shares per bin or category (grouped bars)."""
+    """Training vs production shares per bin or category, side by side.
+
+    Two 1-D ``Bars`` marks aligned left and right of each category: bqplot
+    0.13 draws nothing for a ``grouped`` mark fed a 2-D array, and a scale
+    with only ``min`` set stays empty, so neither is used here.
+    """
 
     def __init__(self, title: str = "Distribution") -> None:
         self.x = bq.OrdinalScale()
-        self.y = bq.LinearScale(min=0.0)
-        self.bars = bq.Bars(
-            x=["–"], y=[[0.0], [0.0]], scales={"x": self.x, "y": self.y}, type="grouped",
-            colors=[TRAINING_COLOUR, PRODUCTION_COLOUR], labels=["Training", "Production"],
-            display_legend=True, padding=0.15,
-        )
+        self.y = bq.LinearScale()
+        common = {"scales": {"x": self.x, "y": self.y}, "padding": 0.2, "display_legend": True}
+        self.training = bq.Bars(x=["–"], y=[0.0], colors=[TRAINING_COLOUR], align="left", labels=["Training"], **common)
+        self.production = bq.Bars(x=["–"], y=[0.0], colors=[PRODUCTION_COLOUR], align="right",
+                                  labels=["Production"], **common)
         ax_x = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "10px"})
         ax_y = bq.Axis(scale=self.y, orientation="vertical", tick_format=".0%", label="share of rows")
-        self.figure = _figure([self.bars], [ax_x, ax_y], title, bottom=80)
+        self.figure = _figure([self.training, self.production], [ax_x, ax_y], title, bottom=80)
 
     def update(self, title: str, labels: Sequence[str], training: Sequence[float], production: Sequence[float]) -> None:
+        labels = list(labels) or ["–"]
+        training = np.asarray(list(training) or [0.0], dtype=float)
+        production = np.asarray(list(production) or [0.0], dtype=float)
         with self.figure.hold_sync():
             self.figure.title = title
-            self.bars.x = list(labels)
-            self.bars.y = np.array([list(training), list(production)], dtype=float)
+            self.training.x = labels
+            self.training.y = training
+            self.production.x = labels
+            self.production.y = production
 
 
 class CoefficientChart:

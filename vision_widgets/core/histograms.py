@@ -40,13 +40,29 @@ def _shares(counts: np.ndarray) -> tuple[float, ...]:
     return tuple(float(c) / total if total else 0.0 for c in counts)
 
 
+def coarsen(edges: np.ndarray, *counts: np.ndarray, max_bins: int) -> tuple[np.ndarray, ...]:
+    """Merge runs of adjacent bins so at most ``max_bins`` remain (a chart, not a test, reads them).
+
+    ``edges`` has one fewer entry than each ``counts`` (the outer bins are open).
+    """
+    n = counts[0].size
+    if n <= max_bins:
+        return (edges, *counts)
+    group = -(-n // max_bins)  # ceil
+    starts = np.arange(0, n, group)
+    kept_edges = edges[starts[1:] - 1]
+    return (kept_edges, *(np.add.reduceat(c, starts) for c in counts))
+
+
 def overlay(feature: str, reference: NumericStats | CategoryStats,
-            current: NumericStats | CategoryStats | None) -> Overlay:
-    """Shares per bin (numeric) or per category of the reference and, if given, the current profile."""
+            current: NumericStats | CategoryStats | None, max_bins: int = 20) -> Overlay:
+    """Shares per bin (numeric, at most ``max_bins``) or per category of the reference and the current profile."""
     pair = align(feature, reference, current if current is not None else reference)
+    ref, cur = np.asarray(pair.ref), np.asarray(pair.cur)
     if pair.edges is not None and isinstance(reference, NumericStats):
-        labels = bin_labels(np.asarray(pair.edges))
+        edges, ref, cur = coarsen(np.asarray(pair.edges), ref, cur, max_bins=max_bins)
+        labels = bin_labels(edges)
     else:
         labels = tuple(pair.labels)
-    cur = _shares(np.asarray(pair.cur)) if current is not None else tuple(0.0 for _ in labels)
-    return Overlay(feature, reference.kind, labels, _shares(np.asarray(pair.ref)), cur)
+    cur_shares = _shares(cur) if current is not None else tuple(0.0 for _ in labels)
+    return Overlay(feature, reference.kind, labels, _shares(ref), cur_shares)

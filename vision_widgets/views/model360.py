@@ -67,6 +67,8 @@ class Model360View(PageView):
         self.features = SafeTable(FEATURE_COLUMNS)
         self.performance = SafeTable(PERF_COLUMNS, empty="No labels in the data: performance needs the target.")
         self.coefficients = CoefficientChart()
+        self.surrogate_note = w.Label("")
+        self.surrogate_note.add_class("vision-muted")
         self.feature_choice = w.Dropdown(options=(), layout=w.Layout(width="300px"))
         self.feature_choice.observe(self._on_feature, "value")
         self.histogram = DistributionChart()
@@ -79,7 +81,8 @@ class Model360View(PageView):
             forms.section("About this model", self.meta),
             forms.section("Labels: class balance", self.labels),
             forms.section("Features", self.features),
-            forms.section("What drives the model (linear surrogate fitted on training data)", self.coefficients.figure),
+            forms.section("What drives the model (linear surrogate fitted on training data)",
+                          self.surrogate_note, self.coefficients.figure),
             forms.section("Feature distribution", forms.field("Feature", self.feature_choice), self.histogram.figure),
             forms.section("Drift over time", self.history.figure),
             forms.section("Performance", self.performance),
@@ -189,10 +192,19 @@ class Model360View(PageView):
         self._show_performance(data)
         if ref is not None and ref.surrogate is not None:
             s = ref.surrogate
-            keep = [i for i, t in enumerate(s.terms) if t != "(intercept)"]
+            # Terms whose variance collapsed (separable classes) carry no information: leave them out.
+            keep = [i for i, t in enumerate(s.terms) if t != "(intercept)" and s.variances[i] > 0]
+            dropped = [t for i, t in enumerate(s.terms) if t != "(intercept)" and not s.variances[i] > 0]
+            note = f"Fitted on {s.rows:,} training rows; response: {s.response}."
+            if not s.converged:
+                note += " The fit did not converge (the classes may be separable): read the coefficients with care."
+            if dropped:
+                note += f" Left out (no variance): {', '.join(dropped)}."
+            self.surrogate_note.value = note
             self.coefficients.update([s.terms[i] for i in keep], [s.coefficients[i] for i in keep],
                                      [s.variances[i] for i in keep])
         else:
+            self.surrogate_note.value = "No surrogate: the training data has no target or prediction column."
             self.coefficients.update([], [], [])
         features = tuple(ref.columns) if ref is not None else ()
         self._quiet = True
