@@ -86,3 +86,17 @@ def app(ctx):
     close_tree(shell)
     for widget in (shell.header, shell.nav, shell.body):
         close_tree(widget)
+
+
+@pytest.fixture
+def register_restricted(ctx, login):
+    """``register_restricted(name, username=USER) -> Registration``: a restricted model awaiting metrics,
+    with the fraud demo data's column roles, and its one-time upload token."""
+    from helpers import USER, demo_spec
+
+    from vision_widgets.services import models
+
+    def _register(name: str = "Secret model", username: str = USER):
+        return models.register_model(ctx, login(username), demo_spec(name, restricted=True))
+
+    return _register

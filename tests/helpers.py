@@ -176,14 +176,16 @@ def client_profiles(model_name: str = "Fraud detection", k: int = 10, production
 _PROFILES: dict = {}
 
 
-def submission_body(model: str, reference=None, production=None, label: str = "", with_reference: bool = True,
+def submission_body(model: str, ref_profile=None, prod_profile=None, label: str = "", with_reference: bool = True,
                     **changes) -> bytes:
-    """A submission JSON (bytes) as the client notebook writes it; ``changes`` override top-level fields."""
+    """A submission JSON (bytes) as the client notebook writes it (fraud demo profiles unless given);
+    ``changes`` then replace top-level fields (e.g. ``production={...}``)."""
     import json
 
     from vision_widgets import client
 
     ref, prod = client_profiles()
-    body = client.submission(model, (reference or ref) if with_reference else None, production or prod, label=label)
+    body = client.submission(model, (ref_profile or ref) if with_reference else None, prod_profile or prod,
+                             label=label)
     body.update(changes)
     return json.dumps(body).encode("utf-8")
