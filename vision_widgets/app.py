@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from dataclasses import dataclass
 
 import ipywidgets as w
@@ -56,6 +57,27 @@ def pages_for(principal: auth.Principal | None) -> tuple[Page, ...]:
     return tuple(p for p in PAGES if has(principal, p.permission))
 
 
+def warm_up_imports() -> threading.Thread:
+    """Import the page modules (bqplot, the views) in the background once the login form is up.
+
+    In the preheated pool this runs before anyone opens the page, so the first
+    page after login does not pay for the imports; the login form never waits
+    for it. Only modules are loaded: no page's widgets are built before the
+    principal may open it.
+    """
+
+    def work() -> None:
+        for page in PAGES:
+            try:
+                importlib.import_module(page.view.partition(":")[0])
+            except Exception:  # noqa: BLE001 - the page will report it when opened
+                log.exception("warming up %s failed", page.view)
+
+    thread = threading.Thread(target=work, name="vision-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 class VisionApp(w.VBox):
     """The whole web app as one widget: ``display(VisionApp.from_environment())``."""
 
@@ -88,7 +110,9 @@ class VisionApp(w.VBox):
     def from_environment(cls) -> "w.Widget":
         """Build the app from the environment's settings, or a clear message if they are unusable."""
         try:
-            return cls(Context.open())
+            app = cls(Context.open())
+            warm_up_imports()
+            return app
         except VisionError as exc:
             message = StatusMessage()
             message.error(f"Vision AI cannot start: {exc}")
