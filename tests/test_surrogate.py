@@ -48,10 +48,25 @@ def test_surrogate_explains_the_prediction_when_there_is_one():
     prof = profile(df, Roles(target="label", prediction="score", exclude=("id", "ts")))
     s = prof.surrogate
     assert s.response == "score"
-    y = (df["score"] >= 0.5).to_numpy(dtype=float)
-    fit = sm.Logit(y, _design(df, s.terms)).fit(disp=0, method="newton", tol=1e-12, maxiter=100)
+    # A fractional logit of the score: statsmodels' binomial GLM on the score as a proportion.
+    y = df["score"].to_numpy(dtype=float)
+    fit = sm.GLM(y, _design(df, s.terms), family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
     assert np.allclose(s.coefficients, fit.params, atol=1e-4, rtol=0)
     assert np.allclose(s.variances, np.diag(fit.cov_params()), rtol=0.01)
+
+
+def test_a_rare_event_score_gives_a_converged_surrogate():
+    # Thresholding a rare-event score at 0.5 would leave whole categories without a positive
+    # (quasi-separation) and the fit would diverge; the score as response does not.
+    rng = np.random.default_rng(5)
+    n = 8000
+    df = pd.DataFrame({"x": rng.normal(0, 1, n), "g": rng.choice(list("abcd"), n)})
+    logit = -4.5 + 0.8 * df["x"] + 0.7 * (df["g"] == "b")
+    df["score"] = 1 / (1 + np.exp(-(logit + rng.normal(0, 0.5, n))))
+    df["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    s = profile(df, Roles(target="label", prediction="score")).surrogate
+    assert s.converged
+    assert all(v > 0 for v in s.variances) and max(abs(c) for c in s.coefficients) < 10
 
 
 def test_linear_surrogate_matches_statsmodels_ols():

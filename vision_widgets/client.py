@@ -1984,8 +1984,10 @@ def _fit_surrogate(plan: _Plan, buffered: list[_Chunk]) -> Surrogate | None:
             frames.setdefault(c, []).append(arr)
         if plan.task == CLASSIFICATION:
             if response == roles.prediction and plan.prediction_kind == "score":
+                # The score itself is the response (a fractional logit): thresholding it at 0.5
+                # separates the classes of a rare-event model and the fit diverges.
                 s = part.numeric(response)
-                y = np.where(np.isfinite(s), (s >= 0.5).astype(float), np.nan)
+                y = np.where(np.isfinite(s), np.clip(s, 0.0, 1.0), np.nan)
             else:
                 codes, labels = part.codes(response)
                 lab = np.array(labels + [None], dtype=object)[codes]
