@@ -89,3 +89,23 @@ def test_html_in_account_fields_is_shown_as_text(browser, open_dashboard):
         assert dialogs == []
     finally:
         ctx.close()
+
+
+def test_my_account_changes_the_password_and_asks_to_log_in_again(page, open_dashboard):
+    open_dashboard(page)
+    log_in(page, "mlengineer_user", "ml_user123")
+    page.get_by_role("button", name="My account").click()
+    page.get_by_placeholder("Current password").fill("ml_user123")
+    page.get_by_placeholder("At least 10 characters").fill("short")
+    page.get_by_placeholder("Repeat the new password").fill("short")
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("The new password must be at least 10 characters long.").wait_for()
+    page.get_by_placeholder("Current password").fill("ml_user123")
+    page.get_by_placeholder("At least 10 characters").fill("brand-new-secret-1")
+    page.get_by_placeholder("Repeat the new password").fill("brand-new-secret-1")
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("Password changed — log in with your new password.").wait_for()
+    log_in(page, "mlengineer_user", "ml_user123")
+    page.get_by_text("Wrong username or password.").wait_for()
+    log_in(page, "mlengineer_user", "brand-new-secret-1")
+    assert "My account" in nav_titles(page)
