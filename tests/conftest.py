@@ -100,3 +100,25 @@ def register_restricted(ctx, login):
         return models.register_model(ctx, login(username), demo_spec(name, restricted=True))
 
     return _register
+
+
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory):
+    """The real ``vision serve`` subprocess (after ``vision init``) in a temporary VISION_HOME, without a
+    kernel pool (these tests use its HTTP API, not the dashboard). Stopped after the session."""
+    from vision_widgets.server_process import start_server, stop_server
+
+    root = tmp_path_factory.mktemp("vision-real-server")
+    server = start_server(root / "home", root / "server.log", env_extra={"VISION_KERNEL_POOL": "0"})
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def real_ctx(real_server):
+    """A services context on the real server's database (to register models, read what it stored)."""
+    context = Context.open(load_settings(real_server.env))
+    yield context
+    context.store.dispose()
