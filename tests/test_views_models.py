@@ -1,0 +1,267 @@
+"""Register model and Model 360 pages driven headlessly through the app (type, click, read traits)."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from helpers import (
+    ADMIN,
+    OTHER_USER,
+    USER,
+    XSS_NAME,
+    demo_frames,
+    demo_spec,
+    log_in_through_the_form,
+    model_rows,
+    synced_text,
+    write_demo_files,
+)
+from sqlalchemy import select
+
+from vision_widgets.core import auth, schema
+from vision_widgets.services import models as ms
+from vision_widgets.views.model360 import Model360View
+from vision_widgets.views.model_actions import ModelActions
+from vision_widgets.views.register import RegisterView
+
+
+@pytest.fixture
+def files(settings):
+    return write_demo_files(settings.home / "data")
+
+
+def _open(app, username, page):
+    log_in_through_the_form(app, username)
+    app.open_page(page)
+    return app.view
+
+
+def _fill(view, name, train="", prod="", restricted=False):
+    view.name.value = name
+    view.description.value = "Scores card payments"
+    view.task.value = "binary classification"
+    view.platform.value = "Databricks"
+    view.restricted.value = restricted
+    view.training.value = str(train)
+    view.production.value = str(prod)
+    view.target.value = "is_fraud"
+    view.prediction.value = "fraud_score"
+    view.timestamp.value = "event_time"
+    view.exclude.value = "record_id"
+
+
+# -- Register -------------------------------------------------------------------------------------
+
+
+def test_register_an_unrestricted_model_through_the_form(app, ctx, files):
+    view = _open(app, USER, "register")
+    assert isinstance(view, RegisterView)
+    assert view.owner.options == ()  # a user registers for themselves: no owner to choose
+    _fill(view, "Card fraud v2", *files)
+    view.submit.click()
+    view.wait()
+    assert view.status.kind == "success", view.status.value
+    assert view.status.value.startswith("Card fraud v2 is registered (")
+    assert view.progress.layout.visibility == "hidden" and view.progress.value == 1.0
+    assert view.open_model.layout.display == "flex"
+    assert model_rows(ctx) == {"models": 1, "profiles": 2, "drift_reports": 1, "upload_tokens": 0}
+
+    view.open_model.click()
+    assert isinstance(app.view, Model360View)
+    assert app.view.heading.value == "Card fraud v2"
+    assert app.view.choice.value == "Card fraud v2"
+
+
+def test_register_a_restricted_model_shows_the_token_once(app, ctx):
+    view = _open(app, USER, "register")
+    _fill(view, "Secret model", restricted=True)
+    assert view.paths.layout.display == "none"
+    view.submit.click()
+    view.wait()
+    assert view.status.value == "Secret model is registered and awaiting metrics."
+    token = view.token_box.token.value
+    assert len(token) >= 40 and view.token_box.layout.display == "flex"
+    with ctx.store.read() as conn:
+        stored = conn.execute(select(schema.upload_tokens.c.token_hash)).scalar_one()
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    # the client notebook and client.py are offered as downloads (data: links, no static folder)
+    downloads = [c.value for c in view.next_steps.children[1].children]
+    assert any('download="client_restricted.ipynb"' in d for d in downloads)
+    assert any('download="client.py"' in d for d in downloads)
+
+    view.token_box.hide.click()
+    assert view.token_box.token.value == "" and view.token_box.layout.display == "none"
+    assert token not in synced_text()  # no live widget holds it any more
+
+
+@pytest.mark.parametrize("train, message", [
+    ("/etc/passwd", "outside the folders"),
+    ("nowhere/training.csv", "No file at nowhere/training.csv"),
+])
+def test_register_with_a_bad_path_shows_the_message_and_stores_nothing(app, ctx, files, train, message):
+    view = _open(app, USER, "register")
+    _fill(view, "Broken", train, files[1])
+    view.submit.click()
+    view.wait()
+    assert view.status.kind == "error" and message in view.status.value
+    assert view.progress.layout.visibility == "hidden"
+    assert view.open_model.layout.display == "none"
+    assert model_rows(ctx)["models"] == 0
+
+
+def test_an_admin_registers_for_another_owner(app, ctx):
+    view = _open(app, ADMIN, "register")
+    assert OTHER_USER in view.owner.options and view.owner.value == ADMIN
+    _fill(view, "For the product team", restricted=True)
+    view.owner.value = OTHER_USER
+    view.submit.click()
+    view.wait()
+    assert view.status.kind == "success", view.status.value
+    assert ms.list_models(ctx, auth.operator_session(ctx, OTHER_USER))[0].model.owner == OTHER_USER
+
+
+# -- Model 360 ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def registered(ctx, files):
+    mine = auth.operator_session(ctx, USER)
+    ms.register_model(ctx, mine, demo_spec("Fraud detection", *files))
+    ms.register_model(ctx, mine, demo_spec(XSS_NAME, restricted=True))
+    ms.register_model(ctx, auth.operator_session(ctx, OTHER_USER), demo_spec("Churn model", restricted=True,
+                                                                           platform="AWS SageMaker"))
+
+
+def test_a_users_list_has_only_their_models(app, registered):
+    view = _open(app, USER, "models")
+    assert isinstance(view, Model360View)
+    assert set(view.choice.options) == {"Fraud detection", XSS_NAME}
+    assert "Churn model" not in view.list_table.value
+    assert view.lob.options == ("(any)", "Analytics")
+
+
+def test_an_admin_list_has_every_model_and_filters(app, registered):
+    view = _open(app, ADMIN, "models")
+    assert set(view.choice.options) == {"Fraud detection", XSS_NAME, "Churn model"}
+    view.platform.value = "AWS SageMaker"
+    assert view.choice.options == ("Churn model",)
+    assert "Fraud detection" not in view.list_table.value
+    view.platform.value = "(any)"
+    view.search.value = "fraud"
+    assert view.choice.options == ("Fraud detection",)
+
+
+def test_html_in_a_model_name_is_escaped_in_the_list_and_shown_as_text(app, registered):
+    view = _open(app, USER, "models")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in view.list_table.value
+    assert "<img" not in view.list_table.value
+    view.choice.value = XSS_NAME
+    assert view.heading.value == XSS_NAME  # a Label: text, not HTML
+    assert "<img" not in view.meta.value
+    assert view.kpis["drift"].value_label.value == "awaiting data"
+
+
+def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, registered):
+    view = _open(app, USER, "models")
+    view.choice.value = "Fraud detection"
+    train, prod = demo_frames()
+    assert view.detail.layout.display == "flex"
+    assert view.kpis["train_rows"].value_label.value == f"{len(train):,}"
+    assert view.kpis["prod_rows"].value_label.value == f"{len(prod):,}"
+    assert view.kpis["drift"].value_label.value.endswith("of 6")
+    assert view.kpis["auc"].value_label.value not in ("–", "")
+    for feature in ("amount", "merchant_category", "card_present"):
+        assert f"<td>{feature}</td>" in view.features.value
+    assert "<td>is_fraud</td>" not in view.features.value and "record_id" not in view.features.value
+    assert f"<td>{train['amount'].mean():.3g}</td>" in view.features.value  # training mean of amount
+    assert "<td>1</td>" in view.labels.value and "<td>0</td>" in view.labels.value
+    assert "<td>Accuracy</td>" in view.performance.value
+
+    bars = view.coefficients.bars
+    assert "amount" in list(bars.x) and "(intercept)" not in list(bars.x)
+    assert len(bars.y) == len(bars.x) and np.isfinite(np.asarray(bars.y)).all()
+    assert np.asarray(view.coefficients.errors.y).shape == (len(bars.x), 2)
+
+    assert view.feature_choice.options[0] == "amount"
+    hist = view.histogram
+    assert 3 < len(hist.training.x) <= 20 and list(hist.training.x) == list(hist.production.x)
+    assert len(hist.training.y) == len(hist.production.y) == len(hist.training.x)
+    assert np.sum(hist.training.y) == pytest.approx(1.0, abs=0.01)  # shares of training rows
+    assert np.sum(hist.production.y) == pytest.approx(1.0, abs=0.01)
+    view.feature_choice.value = "merchant_category"
+    assert "grocery" in list(view.histogram.training.x)
+    assert view.histogram.figure.title.startswith("merchant_category")
+
+
+def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
+    view = _open(app, USER, "models")
+    view.choice.value = "Fraud detection"
+    actions = view.actions.children[0]
+    assert isinstance(actions, ModelActions)
+    _, prod = demo_frames()
+    prod.iloc[-500:].to_csv(settings.home / "data" / "late.csv", index=False)
+    actions.path.value = "late.csv"  # relative to the first data root
+    actions.label.value = "Late batch"
+    actions.add.click()
+    view.wait()
+    assert view.detail_status.value == "Production data added; drift updated.", actions.status.value
+    assert view.kpis["prod_rows"].value_label.value == "500"
+    assert list(view.history.line.x) != ["–"]
+    history = ms.model_360(ctx, auth.operator_session(ctx, USER), "Fraud detection").history
+    assert [p.label for p in history] == ["initial production data", "Late batch"]
+
+
+def test_a_bad_batch_path_shows_the_message(app, ctx, registered):
+    view = _open(app, USER, "models")
+    view.choice.value = "Fraud detection"
+    actions = view.actions.children[0]
+    actions.path.value = "/etc/hosts"
+    actions.add.click()
+    view.wait()
+    assert actions.status.kind == "error" and "outside the folders" in actions.status.value
+    assert model_rows(ctx)["drift_reports"] == 1
+
+
+def test_delete_asks_for_confirmation(app, ctx, registered):
+    view = _open(app, USER, "models")
+    view.choice.value = "Fraud detection"
+    actions = view.actions.children[0]
+    actions.delete.click()
+    assert actions.confirm_box.layout.display == "flex"
+    assert actions.confirm_text.value == "Delete Fraud detection and everything stored for it?"
+    actions.cancel.click()
+    assert actions.confirm_box.layout.display == "none"
+    assert "Fraud detection" in view.choice.options
+
+    actions.delete.click()
+    actions.confirm.click()
+    assert view.choice.options == (XSS_NAME,)
+    assert "Fraud detection" not in view.list_table.value
+    assert model_rows(ctx) == {"models": 2, "profiles": 0, "drift_reports": 0, "upload_tokens": 2}
+
+
+def test_a_restricted_model_offers_upload_and_a_new_token(app, ctx, registered, tmp_path):
+    from helpers import submission_body
+
+    view = _open(app, USER, "models")
+    view.choice.value = XSS_NAME
+    actions = view.actions.children[0]
+    actions.new_token.click()
+    assert len(actions.token_box.token.value) >= 40
+    actions.token_box.hide.click()
+    actions.upload.value = ({"name": "s.json", "type": "application/json", "size": 1, "last_modified": datetime.now(timezone.utc),
+                             "content": memoryview(submission_body(XSS_NAME))},)
+    actions.submit.click()
+    assert view.detail_status.value == "Profiles accepted; drift updated.", actions.status.value
+    assert view.current.model.status == "active"
+
+
+def test_confirm_without_asking_first_deletes_nothing(app, ctx, registered):
+    """The browser can click the hidden "Confirm deletion" button directly (DESIGN.md)."""
+    view = _open(app, USER, "models")
+    view.choice.value = "Fraud detection"
+    view.actions.children[0].confirm.click()
+    assert "Fraud detection" in view.choice.options
+    assert model_rows(ctx)["models"] == 3
