@@ -281,13 +281,26 @@ def test_a_weak_new_password_names_the_rule_and_changes_nothing(ctx, login, new,
     assert accounts.my_account(ctx, me).username == USER, "the session survives a refused change"
 
 
-def test_a_wrong_current_password_changes_nothing(ctx, login):
+def test_a_wrong_current_password_changes_nothing_but_counts_as_a_failed_attempt(ctx, login):
     me = login(USER)
-    before = _snapshot(ctx)
+    before = _account(ctx, USER)
     with pytest.raises(AuthenticationError, match="current password is wrong; nothing was changed"):
         accounts.change_own_password(ctx, me, "not-my-password", STRONG)
-    assert _snapshot(ctx)[0] == before[0]
+    after = _account(ctx, USER)
+    assert after["password_hash"] == before["password_hash"]
+    assert after["failed_logins"] == before["failed_logins"] + 1
     assert accounts.my_account(ctx, me).username == USER
+
+
+def test_guessing_the_current_password_locks_the_account_and_ends_the_session(ctx, login):
+    me = login(USER)
+    for _ in range(ctx.settings.lockout_threshold - 1):
+        with pytest.raises(AuthenticationError, match="current password is wrong"):
+            accounts.change_own_password(ctx, me, "not-my-password", STRONG)
+    with pytest.raises(SessionExpired, match="locked"):
+        accounts.change_own_password(ctx, me, "not-my-password", STRONG)
+    with pytest.raises(SessionExpired):
+        accounts.my_account(ctx, me)
 
 
 @pytest.mark.parametrize("username", [USER, USER.upper(), "DataScientist_User"])

@@ -242,3 +242,9 @@ def test_a_login_upgrades_a_hash_made_at_a_weaker_cost(ctx, monkeypatch):
     upgraded = _user_row(ctx, USER)["password_hash"]
     assert upgraded != weak and not passwords.needs_rehash(upgraded)
     assert passwords.verify_password(upgraded, PASSWORDS[USER])
+
+
+def test_login_accepts_the_username_in_any_case(ctx):
+    # Usernames are unique ignoring case, so the form need not match the case.
+    session = auth.login(ctx, "DataScientist_User", "ds_user123")
+    assert session.principal.username == "datascientist_user"

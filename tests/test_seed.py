@@ -158,3 +158,11 @@ def test_a_malformed_users_file_names_the_entry_and_loads_nothing(empty_ctx, tmp
 def test_a_missing_users_file_says_how_to_point_at_one(empty_ctx, tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist; set VISION_USERS_FILE"):
         seed.load_users(empty_ctx, tmp_path / "nope.json")
+
+
+def test_init_does_not_bring_back_a_removed_sample_account(ctx):
+    with ctx.store.write() as conn:
+        users.remove(conn, "sre_user")
+    assert seed.load_users(ctx) == []
+    with ctx.store.read() as conn:
+        assert not users.exists(conn, "sre_user")

@@ -134,6 +134,18 @@ def test_removing_an_account_asks_first_then_updates_table_and_audit(page, ctx):
         auth.login(ctx, USER, PASSWORDS[USER])
 
 
+def test_the_hidden_confirm_button_removes_nothing_unless_asked_for_that_account(page):
+    # In Voila the browser can click a hidden button: confirming without "Remove…", or after
+    # switching to another account, must remove nothing.
+    page.target.value = USER
+    page.confirm.click()
+    assert _row_of(page, USER) is not None
+    page.remove.click()
+    page.target.value = OTHER_ADMIN
+    page.confirm.click()
+    assert _row_of(page, USER) is not None and _row_of(page, OTHER_ADMIN) is not None
+
+
 def test_cancel_removes_nothing(page):
     page.target.value = USER
     page.remove.click()

@@ -82,29 +82,38 @@ def _locked_message(until: datetime) -> str:
     )
 
 
+def count_failure(conn, row, now: datetime, settings) -> AuthenticationError:
+    """Count one wrong password for the account in ``row``; lock it at the threshold.
+
+    Returns the error to raise *after* the caller's transaction commits, so the
+    count is kept. Used by login and by the password change (a live session must
+    not allow unlimited guesses of the current password either).
+    """
+    failed = (row["failed_logins"] or 0) + 1
+    if failed >= settings.lockout_threshold:
+        until = now + timedelta(seconds=settings.lockout_seconds)
+        conn.execute(update(schema.users).where(schema.users.c.id == row["id"]).values(failed_logins=0, locked_until=until))
+        conn.execute(delete(schema.sessions).where(schema.sessions.c.user_id == row["id"]))
+        return AccountLocked(_locked_message(until))
+    conn.execute(update(schema.users).where(schema.users.c.id == row["id"]).values(failed_logins=failed))
+    return AuthenticationError(WRONG_CREDENTIALS)
+
+
 def login(ctx: Context, username: str, password: str) -> Session:
     """Check the credentials and open a session, or raise ``AuthenticationError``."""
     now = ctx.now()
     settings = ctx.settings
     username = (username or "").strip()
     with ctx.store.write() as conn:
-        row = users.get_row(conn, username) if username else None
+        # Usernames are unique ignoring case, so "Alice" logs in as "alice".
+        row = users.get_row(conn, username, any_case=True) if username else None
         if row is None:
             burn_verify(password or "")
             raise AuthenticationError(WRONG_CREDENTIALS)
         if row["locked_until"] is not None and row["locked_until"] > now:
             raise AccountLocked(_locked_message(row["locked_until"]))
         if not verify_password(row["password_hash"], password or ""):
-            failed = (row["failed_logins"] or 0) + 1
-            if failed >= settings.lockout_threshold:
-                until = now + timedelta(seconds=settings.lockout_seconds)
-                conn.execute(
-                    update(schema.users).where(schema.users.c.id == row["id"]).values(failed_logins=0, locked_until=until)
-                )
-                error: AuthenticationError = AccountLocked(_locked_message(until))
-            else:
-                conn.execute(update(schema.users).where(schema.users.c.id == row["id"]).values(failed_logins=failed))
-                error = AuthenticationError(WRONG_CREDENTIALS)
+            error: AuthenticationError | None = count_failure(conn, row, now, settings)
         else:
             error = None
             values = {"failed_logins": 0, "locked_until": None, "last_login": now}

@@ -20,7 +20,7 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,32}$")
 
 # Verifying against this when the username is unknown makes a wrong username
 # take as long as a wrong password, so timing does not reveal which accounts exist.
-_DUMMY_HASH = _HASHER.hash("vision-ai-timing-equaliser")
+_dummy_hash: list[str] = []  # made on first use: hashing at import would slow every process start
 
 
 def hash_password(password: str) -> str:
@@ -38,7 +38,9 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def burn_verify(password: str) -> None:
     """Spend the time of one verification (for unknown usernames)."""
-    verify_password(_DUMMY_HASH, password)
+    if not _dummy_hash:
+        _dummy_hash.append(_HASHER.hash("vision-ai-timing-equaliser"))
+    verify_password(_dummy_hash[0], password)
 
 
 def needs_rehash(password_hash: str) -> bool:

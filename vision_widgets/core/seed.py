@@ -1,7 +1,8 @@
 """Load the sample accounts from ``users.json`` (``vision init``).
 
-Idempotent: accounts already in the database are left as they are (a changed
-password is never reset by a second ``init``). The whole file is validated
+Loaded once: when the database already holds accounts, ``init`` leaves them
+as they are (a changed password is never reset, a removed sample account does
+not come back); accounts are then managed in the app or with ``vision users``. The whole file is validated
 before anything is written, and it is written in one transaction, so a
 malformed file loads nothing and the error names the entry.
 """
@@ -66,12 +67,16 @@ def read_users_file(path: Path) -> list[tuple[users.NewAccount, str]]:
 
 
 def load_users(ctx: Context, path: Path | None = None) -> list[str]:
-    """Insert the accounts of ``users.json`` that are not in the database yet; returns their names."""
+    """Load ``users.json`` into an empty database; returns the names added (none if accounts exist)."""
     path = Path(path or ctx.settings.users_file)
     accounts = read_users_file(path)
     added: list[str] = []
     now = ctx.now()
     with ctx.store.write() as conn:
+        if users.list_all(conn):
+            # Loaded once: after that, accounts are managed in the app or with `vision users`,
+            # and a sample account an admin removed must not come back on the next init.
+            return []
         for new, password_hash in accounts:
             if users.exists(conn, new.username):
                 continue

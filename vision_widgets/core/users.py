@@ -93,9 +93,11 @@ def list_all(conn: Connection) -> list[Account]:
     return [_account(r) for r in conn.execute(select(t).order_by(t.c.username)).mappings()]
 
 
-def get_row(conn: Connection, username: str):
+def get_row(conn: Connection, username: str, any_case: bool = False):
     """The full row (including the hash) for ``username``, or ``None``."""
-    return conn.execute(select(schema.users).where(schema.users.c.username == username)).mappings().first()
+    t = schema.users
+    match = func.lower(t.c.username) == username.lower() if any_case else t.c.username == username
+    return conn.execute(select(t).where(match)).mappings().first()
 
 
 def get(conn: Connection, username: str) -> Account:

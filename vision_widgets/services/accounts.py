@@ -11,7 +11,7 @@ from vision_widgets.core import audit, auth, users
 from vision_widgets.core.audit import AuditEntry
 from vision_widgets.core.auth import Principal
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import AuthenticationError, Conflict, InvalidInput
+from vision_widgets.core.errors import AccountLocked, AuthenticationError, Conflict, InvalidInput, SessionExpired
 from vision_widgets.core.passwords import check_password_policy, hash_password, verify_password
 from vision_widgets.core.rbac import Permission, require
 from vision_widgets.core.users import Account, NewAccount
@@ -52,9 +52,16 @@ def change_own_password(ctx: Context, principal: Principal, current_password: st
     with ctx.store.write() as conn:
         row = users.get_row(conn, me.username)
         if not verify_password(row["password_hash"], current_password):
-            raise AuthenticationError("The current password is wrong; nothing was changed.")
-        users.set_password(conn, me.username, new_password, now)
-        audit.record(conn, now, me.username, "change own password", me.username)
+            # Counted like a failed login (a live session must not allow unlimited guesses).
+            failure = auth.count_failure(conn, row, now, ctx.settings)
+        else:
+            failure = None
+            users.set_password(conn, me.username, new_password, now)
+            audit.record(conn, now, me.username, "change own password", me.username)
+    if isinstance(failure, AccountLocked):
+        raise SessionExpired(f"{failure} You have been logged out.")
+    if failure is not None:
+        raise AuthenticationError("The current password is wrong; nothing was changed.")
 
 
 def list_accounts(ctx: Context, principal: Principal) -> list[Account]:

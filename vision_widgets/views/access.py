@@ -162,16 +162,23 @@ class AccessView(PageView):
     def _on_remove_asked(self, _button=None) -> None:
         if self.target.value is None:
             return
+        # Remembered so "Confirm removal" acts only on the account the admin was asked about
+        # (the browser can click a hidden button).
+        self._pending_removal = self.target.value
         self.confirm_text.value = f"Remove {self.target.value}? This cannot be undone."
         self.confirm_box.layout.display = "flex"
 
     def _hide_confirm(self) -> None:
+        self._pending_removal = None
         self.confirm_box.layout.display = "none"
         self.confirm_text.value = ""
 
     def _on_remove_confirmed(self, _button=None) -> None:
         username = self.target.value
+        pending = getattr(self, "_pending_removal", None)
         self._hide_confirm()
+        if username is None or username != pending:
+            return
         self.manage_status.clear()
         if self.run(self.manage_status, succeeded, accounts.remove_account, self.ctx, self.principal, username):
             self.manage_status.success(f"Account {username} removed.")

@@ -144,14 +144,19 @@ class ModelActions(w.VBox):
 
     # -- delete ------------------------------------------------------------------------------
     def _on_delete_asked(self, _button=None) -> None:
+        self._delete_asked = True  # the browser can click the hidden confirm button
         self.confirm_text.value = f"Delete {self.name} and everything stored for it?"
         self.confirm_box.layout.display = "flex"
 
     def _hide_confirm(self) -> None:
+        self._delete_asked = False
         self.confirm_box.layout.display = "none"
 
     def _on_delete_confirmed(self, _button=None) -> None:
+        asked = getattr(self, "_delete_asked", False)
         self._hide_confirm()
+        if not asked:
+            return
         if self.view.run(self.status, succeeded, model_service.delete_model, self.view.ctx, self.view.principal,
                          self.name):
             self.view.forget()
