@@ -5,6 +5,7 @@ import ipywidgets as w
 
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.formatting import when
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.rbac import PROFILES
 from vision_widgets.services import accounts
@@ -12,10 +13,6 @@ from vision_widgets.views.base import PageView, succeeded
 
 ACCOUNT_COLUMNS = ("Username", "Persona", "Profile", "Line of business", "Sub-LOB", "Last login", "Locked")
 AUDIT_COLUMNS = ("When (UTC)", "Who", "What", "To whom", "Detail")
-
-
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
 
 
 class AccessView(PageView):
@@ -97,11 +94,11 @@ class AccessView(PageView):
         now = self.ctx.now()
         self.accounts = tuple(found)
         self.table.update(
-            (a.username, a.persona, a.profile, a.lob, a.sub_lob, _when(a.last_login),
+            (a.username, a.persona, a.profile, a.lob, a.sub_lob, when(a.last_login),
              f"until {a.locked_until:%H:%M}" if a.is_locked(now) else "no")
             for a in self.accounts
         )
-        self.audit.update((_when(e.at), e.actor, e.action, e.target, e.detail) for e in entries or ())
+        self.audit.update((when(e.at), e.actor, e.action, e.target, e.detail) for e in entries or ())
         keep = self.target.value
         names = tuple(a.username for a in self.accounts)
         self.target.options = names

@@ -5,13 +5,10 @@ import ipywidgets as w
 
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.formatting import when
 from vision_widgets.core.errors import InvalidInput
 from vision_widgets.services import accounts
 from vision_widgets.views.base import PageView, succeeded
-
-
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
 
 class AccountView(PageView):
@@ -52,7 +49,7 @@ class AccountView(PageView):
             ("Profile", me.profile),
             ("Line of business", me.lob),
             ("Sub-LOB", me.sub_lob),
-            ("Last login", _when(me.last_login)),
+            ("Last login", when(me.last_login, " UTC")),
         ]
         old = self.details.children
         self.details.children = tuple(forms.field(k, w.Label(v)) for k, v in rows)

@@ -10,6 +10,7 @@ import ipywidgets as w
 from vision_widgets.components import forms
 from vision_widgets.components.charts import CoefficientChart, DistributionChart, DriftHistoryChart
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.formatting import number, percent
 from vision_widgets.components.kpi_card import KPICard
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.histograms import overlay
@@ -22,14 +23,6 @@ FEATURE_COLUMNS = ("Feature", "Type", "Mean (training)", "Mean (production)", "M
 PERF_COLUMNS = ("Metric", "Training", "Production")
 LABEL_COLUMNS = ("Class", "Training share", "Production share")
 ANY = "(any)"
-
-
-def _num(x, pattern: str = "{:.3g}") -> str:
-    return "–" if x is None else pattern.format(x)
-
-
-def _pct(x) -> str:
-    return "–" if x is None else f"{x:.1%}"
 
 
 class Model360View(PageView):
@@ -185,8 +178,8 @@ class Model360View(PageView):
                                    alert=report.dataset_drift)
         else:
             self.kpis["drift"].set("awaiting data" if m.status != "active" else "–")
-        self.kpis["accuracy"].set(_pct(data.performance.get("accuracy")))
-        self.kpis["auc"].set(_num(data.performance.get("roc_auc"), "{:.3f}"))
+        self.kpis["accuracy"].set(percent(data.performance.get("accuracy")))
+        self.kpis["auc"].set(number(data.performance.get("roc_auc"), "{:.3f}"))
         self._show_labels(data)
         self._show_features(data)
         self._show_performance(data)
@@ -234,7 +227,7 @@ class Model360View(PageView):
 
         ref, prod = balance(data.reference), balance(data.production)
         classes = sorted(set(ref) | set(prod))
-        self.labels.update((c, _pct(ref.get(c)), _pct(prod.get(c))) for c in classes)
+        self.labels.update((c, percent(ref.get(c)), percent(prod.get(c))) for c in classes)
 
     def _show_features(self, data: model_service.Model360) -> None:
         ref, prod = data.reference, data.production
@@ -246,14 +239,14 @@ class Model360View(PageView):
             mean_cur = getattr(cur, "mean", None) if (cur is not None and cur.kind == "numeric") else None
             missing = (cur.missing / (cur.count + cur.missing)) if cur is not None and (cur.count + cur.missing) else None
             r = results.get(name)
-            rows.append((name, col.kind, _num(mean_ref), _num(mean_cur), _pct(missing),
-                         r.method if r else "–", _num(r.statistic) if r else "–",
+            rows.append((name, col.kind, number(mean_ref), number(mean_cur), percent(missing),
+                         r.method if r else "–", number(r.statistic) if r else "–",
                          ("yes" if r.drifted else "no") if r else "–"))
         self.features.update(rows)
 
     def _show_performance(self, data: model_service.Model360) -> None:
-        metrics = (("accuracy", _pct), ("precision", _pct), ("recall", _pct), ("f1", _num),
-                   ("roc_auc", _num), ("mae", _num), ("rmse", _num))
+        metrics = (("accuracy", percent), ("precision", percent), ("recall", percent), ("f1", number),
+                   ("roc_auc", number), ("mae", number), ("rmse", number))
         self.performance.update(
             (name.replace("_", " ").upper() if name in ("f1", "roc_auc", "mae", "rmse") else name.capitalize(),
              fmt(data.training_performance.get(name)), fmt(data.performance.get(name)))

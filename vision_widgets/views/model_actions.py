@@ -8,6 +8,7 @@ import ipywidgets as w
 from vision_widgets.components import forms
 from vision_widgets.components.download import download_link
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.config import PACKAGE_DIR, REPO_ROOT
 from vision_widgets.services import models as model_service
 from vision_widgets.views.base import succeeded
@@ -55,9 +56,7 @@ class ModelActions(w.VBox):
         self.view = view
         self.name = data.model.name
         self.status = StatusMessage()
-        self.progress = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="360px"))
-        self.progress.layout.visibility = "hidden"
-        self.progress_label = w.Label("")
+        self.progress = ProgressBar()
         parts: list[w.Widget] = []
         if data.model.restricted:
             self.upload = w.FileUpload(accept=".json", multiple=False, description="Choose file")
@@ -86,7 +85,7 @@ class ModelActions(w.VBox):
                 forms.field("File", self.path),
                 forms.field("Label", self.label),
                 self.add,
-                w.HBox([self.progress, self.progress_label]),
+                self.progress,
             ))
         self.delete = forms.button("Delete model…", style="danger", icon="trash")
         self.confirm = forms.button("Confirm deletion", style="danger")
@@ -102,23 +101,18 @@ class ModelActions(w.VBox):
         self.children = tuple(parts)
 
     # -- production data (unrestricted) --------------------------------------------------
-    def _progress(self, fraction: float, what: str) -> None:
-        self.progress.value = max(0.0, min(1.0, fraction))
-        self.progress_label.value = what
-
     def _on_add(self, _button=None) -> None:
         self.status.clear()
-        self.progress.layout.visibility = "visible"
-        self._progress(0.0, "Starting")
+        self.progress.start()
 
         def done(_report) -> None:
-            self.progress.layout.visibility = "hidden"
+            self.progress.done()
             self.view.show(self.name)
             self.view.detail_status.success("Production data added; drift updated.")
 
         self.view.run_in_background(self.status, model_service.add_production_batch, self.view.ctx,
                                     self.view.principal, self.name, self.path.value, self.label.value,
-                                    progress=self._progress, on_done=done)
+                                    progress=self.progress.update, on_done=done)
 
     # -- restricted ------------------------------------------------------------------------
     def _on_submit_file(self, _button=None) -> None:

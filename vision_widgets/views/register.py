@@ -5,6 +5,7 @@ import ipywidgets as w
 
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core import connectors
 from vision_widgets.core.registry import PLATFORMS, TASKS
 from vision_widgets.services import accounts
@@ -41,8 +42,7 @@ class RegisterView(PageView):
         self.features = forms.text("optional: a, b, c (default: all other columns)")
         self.exclude = forms.text("optional: ids, free text, personal data")
         self.submit = forms.button("Register model", style="primary", icon="check")
-        self.progress = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="360px", visibility="hidden"))
-        self.progress_label = w.Label("")
+        self.progress = ProgressBar()
         self.status = StatusMessage()
         self.token_box = TokenBox()
         self.next_steps = w.VBox()
@@ -85,7 +85,7 @@ class RegisterView(PageView):
                 forms.field("Excluded", self.exclude),
             ),
             self.submit,
-            w.HBox([self.progress, self.progress_label]),
+            self.progress,
             self.status,
             self.next_steps,
             self.open_model,
@@ -104,22 +104,16 @@ class RegisterView(PageView):
             training=self.training.value, production=self.production.value,
         )
 
-    def _progress(self, fraction: float, what: str) -> None:
-        self.progress.value = max(0.0, min(1.0, fraction))
-        self.progress_label.value = what
-
     def _on_submit(self, _button=None) -> None:
         self.status.clear()
         self.open_model.layout.display = "none"
         self.token_box.clear()
         self.next_steps.children = ()
-        self.progress.layout.visibility = "visible"
-        self._progress(0.0, "Starting")
+        self.progress.start()
         spec = self.spec()
 
         def done(reg: model_service.Registration) -> None:
-            self.progress.layout.visibility = "hidden"
-            self.progress_label.value = ""
+            self.progress.done()
             self.registered = reg.model.name
             if reg.upload_token:
                 self.status.success(f"{reg.model.name} is registered and awaiting metrics.")
@@ -145,6 +139,6 @@ class RegisterView(PageView):
 def _register_or_hide(view: RegisterView, spec: model_service.ModelSpec) -> model_service.Registration:
     """Register; hide the progress bar whatever happens (the error is shown by ``run``)."""
     try:
-        return model_service.register_model(view.ctx, view.principal, spec, progress=view._progress)
+        return model_service.register_model(view.ctx, view.principal, spec, progress=view.progress.update)
     finally:
-        view.progress.layout.visibility = "hidden"
+        view.progress.done()
