@@ -109,3 +109,26 @@ def open_dashboard(server: str) -> Callable:
         return page
 
     return _open
+
+
+@pytest.fixture(scope="module")
+def demo_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real server whose database holds the five demo models (``vision init --demo``), on small
+    demo files written first (so ``init --demo`` keeps them), one per test module."""
+    import subprocess
+    import sys
+
+    from vision_widgets.core import demo_data
+
+    root = tmp_path_factory.mktemp("vision-e2e-demo")
+    home = root / "home"
+    demo_data.write_files(home / "demo-data", train_rows=3000, weekly_rows=500)
+    done = subprocess.run([sys.executable, "-m", "vision_widgets", "init", "--demo"], cwd=REPO_ROOT,
+                          env=server_env(home), capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError("`vision init --demo` failed:\n" + done.stdout + done.stderr)
+    server = start_server(home, root / "server.log", init=False)
+    try:
+        yield server
+    finally:
+        stop_server(server)
