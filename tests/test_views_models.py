@@ -265,3 +265,20 @@ def test_confirm_without_asking_first_deletes_nothing(app, ctx, registered):
     view.actions.children[0].confirm.click()
     assert "Fraud detection" in view.choice.options
     assert model_rows(ctx)["models"] == 3
+
+
+def test_a_model_awaiting_metrics_shows_no_empty_charts(ctx, login):
+    from vision_widgets.state import AppState
+    from vision_widgets.views.model360 import Model360View
+
+    owner = login("appowner_user")
+    ms.register_model(ctx, owner, ms.ModelSpec(name="Awaiting one", task="binary classification", restricted=True))
+    state = AppState()
+    state.sign_in(owner)
+    view = Model360View(ctx, state)
+    view.choice.value = "Awaiting one"
+    assert view.data_sections.layout.display == "none"
+    assert view.awaiting.value.startswith("Awaiting metrics")
+    # and the (hidden) distribution chart never gets an empty domain
+    assert (view.histogram.y.min, view.histogram.y.max) == (0.0, 1.0)
+    view.close()

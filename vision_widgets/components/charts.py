@@ -47,7 +47,11 @@ class DistributionChart:
         labels = list(labels) or ["–"]
         training = np.asarray(list(training) or [0.0], dtype=float)
         production = np.asarray(list(production) or [0.0], dtype=float)
+        empty = not (np.nanmax(np.concatenate([training, production])) > 0)
         with self.figure.hold_sync():
+            # All-zero bars give the scale an empty domain, on which bqplot 0.13 hangs the
+            # page; pin it to [0, 1] then, and let it follow the data otherwise.
+            self.y.min, self.y.max = (0.0, 1.0) if empty else (None, None)
             self.figure.title = title
             self.training.x = labels
             self.training.y = training

@@ -27,6 +27,7 @@ CSS = """
 .vision-kpi-caption { color: #667085; font-size: 12px; }
 .vision-kpi-value { font-size: 22px; font-weight: 600; color: #12263f; }
 .vision-kpi-alert .vision-kpi-value { color: #b42318; }
+.vision-download { color: #1a5fd0; text-decoration: underline; }
 .vision-demo-badge { background: #fff4e5; color: #8a4b00; border-radius: 10px; padding: 0 8px; }
 </style>
 """

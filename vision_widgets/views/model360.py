@@ -68,10 +68,18 @@ class Model360View(PageView):
         self.history = DriftHistoryChart()
         self.detail_status = StatusMessage()
         self.actions = w.VBox()
+        self.awaiting = w.Label("")
+        self.awaiting.add_class("vision-muted")
+        self.data_sections = w.VBox()
         self.detail = w.VBox([
             w.HBox([self.heading, self.demo_badge], layout=w.Layout(align_items="center", grid_gap="10px")),
             w.HBox(list(self.kpis.values()), layout=w.Layout(flex_flow="row wrap")),
-            forms.section("About this model", self.meta),
+            forms.section("About this model", self.meta, self.awaiting),
+            self.data_sections,
+            self.actions,
+            self.detail_status,
+        ])
+        self.data_sections.children = (
             forms.section("Labels: class balance", self.labels),
             forms.section("Features", self.features),
             forms.section("What drives the model (linear surrogate fitted on training data)",
@@ -79,9 +87,7 @@ class Model360View(PageView):
             forms.section("Feature distribution", forms.field("Feature", self.feature_choice), self.histogram.figure),
             forms.section("Drift over time", self.history.figure),
             forms.section("Performance", self.performance),
-            self.actions,
-            self.detail_status,
-        ])
+        )
         self.detail.layout.display = "none"
         self.children = (
             forms.section(
@@ -214,6 +220,11 @@ class Model360View(PageView):
             self.history.update([p.label for p in data.history], [p.drift_share for p in data.history],
                                 report.threshold_share if report else 0.5)
         self._build_actions(data)
+        # A model awaiting its first profiles has nothing to chart yet.
+        self.data_sections.layout.display = "flex" if ref is not None else "none"
+        self.awaiting.value = "" if ref is not None else (
+            "Awaiting metrics: no profiles yet. Run the client notebook where the data lives, "
+            "or upload the JSON file it writes (below)." if m.restricted else "No data profiled yet.")
         self.detail.layout.display = "flex"
 
     def _show_labels(self, data: model_service.Model360) -> None:
