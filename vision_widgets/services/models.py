@@ -177,13 +177,12 @@ def _record_for(conn, principal: Principal, name: str, manage: bool = False) -> 
     return record
 
 
-def _profile_production(ctx: Context, record: ModelRecord, reference: Profile, reference_text: str,
+def _profile_production(ctx: Context, path, reference: Profile, timestamp: str | None,
                         progress: Progress | None, start: float) -> Profile:
-    connector = connectors.get(record.connector, ctx.settings)
-    path = connector.resolve(record.connector_details.get("production", ""))
+    """A production profile on the reference's bins, in weekly windows when there is a timestamp."""
     return client.profile(
         str(path), reference=reference, k=ctx.settings.privacy_k,
-        window=PRODUCTION_WINDOW if record.roles.get("timestamp") else None,
+        window=PRODUCTION_WINDOW if timestamp else None,
         progress=_step(progress, start, 0.95, "Profiling production data"),
     )
 
@@ -231,11 +230,7 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         reference = client.profile(str(training_path), client_roles, k=ctx.settings.privacy_k,
                                    progress=_step(progress, 0.0, 0.5, "Profiling training data"))
         _check_labels(reference, spec.task, roles["target"])
-        production = client.profile(
-            str(production_path), reference=reference, k=ctx.settings.privacy_k,
-            window=PRODUCTION_WINDOW if roles["timestamp"] else None,
-            progress=_step(progress, 0.5, 0.95, "Profiling production data"),
-        )
+        production = _profile_production(ctx, production_path, reference, roles["timestamp"], progress, 0.5)
         report = drift(reference, production)
         if progress:
             progress(0.97, "Saving")
@@ -347,9 +342,7 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
         raise InvalidInput("This model has no training profile yet.")
     reference = Profile.from_json(refs[-1].body)
     path = connectors.get(record.connector, ctx.settings).resolve(data)
-    production = client.profile(str(path), reference=reference, k=ctx.settings.privacy_k,
-                                window=PRODUCTION_WINDOW if record.roles.get("timestamp") else None,
-                                progress=_step(progress, 0.0, 0.95, "Profiling production data"))
+    production = _profile_production(ctx, path, reference, record.roles.get("timestamp"), progress, 0.0)
     report = drift(reference, production, _settings_of(record))
     now = ctx.now()
     with ctx.store.write() as conn:
