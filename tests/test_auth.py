@@ -248,3 +248,26 @@ def test_login_accepts_the_username_in_any_case(ctx):
     # Usernames are unique ignoring case, so the form need not match the case.
     session = auth.login(ctx, "DataScientist_User", "ds_user123")
     assert session.principal.username == "datascientist_user"
+
+
+def test_the_password_check_holds_no_database_lock(ctx, monkeypatch):
+    # SQLite has one write lock per file; a slow Argon2 check inside it would let a flood of
+    # guesses stall every other tab. Another process must be able to write during the check.
+    from vision_widgets.core.store import Store
+
+    other = Store(ctx.settings.database_url)
+    real_verify = auth.verify_password
+    wrote = []
+
+    def verify_while_another_tab_writes(password_hash, password):
+        with other.write() as conn:
+            conn.execute(schema.audit_log.insert().values(at=ctx.now(), actor="tab2", action="probe"))
+        wrote.append(True)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", verify_while_another_tab_writes)
+    assert auth.login(ctx, USER, PASSWORDS[USER]).principal.username == USER
+    with pytest.raises(AuthenticationError):
+        auth.login(ctx, USER, "wrong-password")
+    assert wrote == [True, True]
+    other.dispose()

@@ -173,13 +173,14 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
 
 def cmd_users_set_password(args: argparse.Namespace) -> int:
     from vision_widgets.core import audit, users
+    from vision_widgets.core.passwords import hash_password
 
     ctx = _context()
     with ctx.store.read() as conn:
         users.get(conn, args.username)  # fail before asking for a password
-    password = _ask_password(args.username)
+    password_hash = hash_password(_ask_password(args.username))
     with ctx.store.write() as conn:
-        users.set_password(conn, args.username, password, ctx.now())
+        users.set_password_hash(conn, args.username, password_hash, ctx.now())
         audit.record(conn, ctx.now(), _operator(), "reset password", args.username)
     print(f"Password of {args.username} changed; their sessions were ended.")
     return 0

@@ -100,25 +100,40 @@ def count_failure(conn, row, now: datetime, settings) -> AuthenticationError:
 
 
 def login(ctx: Context, username: str, password: str) -> Session:
-    """Check the credentials and open a session, or raise ``AuthenticationError``."""
+    """Check the credentials and open a session, or raise ``AuthenticationError``.
+
+    The Argon2 check (a few hundred ms on purpose) runs outside any transaction:
+    SQLite has one write lock for the whole file, and a flood of guesses must not
+    hold it while every other tab waits. The short write that follows re-reads
+    the account, so a lock or a password change made meanwhile by another tab wins.
+    """
     now = ctx.now()
     settings = ctx.settings
     username = (username or "").strip()
-    with ctx.store.write() as conn:
+    with ctx.store.read() as conn:
         # Usernames are unique ignoring case, so "Alice" logs in as "alice".
-        row = users.get_row(conn, username, any_case=True) if username else None
-        if row is None:
-            burn_verify(password or "")
-            raise AuthenticationError(WRONG_CREDENTIALS)
-        if row["locked_until"] is not None and row["locked_until"] > now:
-            raise AccountLocked(_locked_message(row["locked_until"]))
-        if not verify_password(row["password_hash"], password or ""):
-            error: AuthenticationError | None = count_failure(conn, row, now, settings)
+        seen = users.get_row(conn, username, any_case=True) if username else None
+    if seen is None:
+        burn_verify(password or "")
+        raise AuthenticationError(WRONG_CREDENTIALS)
+    if seen["locked_until"] is not None and seen["locked_until"] > now:
+        raise AccountLocked(_locked_message(seen["locked_until"]))
+    correct = verify_password(seen["password_hash"], password or "")
+    new_hash = hash_password(password) if correct and needs_rehash(seen["password_hash"]) else None
+
+    error: AuthenticationError | None = None
+    with ctx.store.write() as conn:
+        row = users.get_row(conn, seen["username"])
+        if row is None or row["password_hash"] != seen["password_hash"]:
+            error = AuthenticationError(WRONG_CREDENTIALS)  # removed, or its password changed meanwhile
+        elif row["locked_until"] is not None and row["locked_until"] > now:
+            error = AccountLocked(_locked_message(row["locked_until"]))
+        elif not correct:
+            error = count_failure(conn, row, now, settings)
         else:
-            error = None
             values = {"failed_logins": 0, "locked_until": None, "last_login": now}
-            if needs_rehash(row["password_hash"]):
-                values["password_hash"] = hash_password(password)
+            if new_hash is not None:
+                values["password_hash"] = new_hash
             conn.execute(update(schema.users).where(schema.users.c.id == row["id"]).values(**values))
             token = secrets.token_urlsafe(32)
             expires = now + timedelta(seconds=settings.token_ttl_seconds)
@@ -138,25 +153,30 @@ def login(ctx: Context, username: str, password: str) -> Session:
     return Session(token=token, principal=_principal(row, digest), expires_at=expires)
 
 
+#: A session's expiry is written again only when it is older than this: most
+#: actions then need no write transaction at all.
+RENEW_AFTER_SECONDS = 60
+
+
 def _touch(ctx: Context, session_id: str) -> Principal:
     now = ctx.now()
+    ttl = timedelta(seconds=ctx.settings.token_ttl_seconds)
     s, u = schema.sessions, schema.users
-    with ctx.store.write() as conn:
-        row = conn.execute(
-            select(u, s.c.expires_at).join(s, s.c.user_id == u.c.id).where(s.c.token_hash == session_id)
-        ).mappings().first()
-        alive = row is not None and row["expires_at"] > now
-        if alive:
-            conn.execute(
-                update(s).where(s.c.token_hash == session_id).values(
-                    expires_at=now + timedelta(seconds=ctx.settings.token_ttl_seconds)
-                )
-            )
-        elif row is not None:
-            conn.execute(delete(s).where(s.c.token_hash == session_id))
-    # Raised after the transaction commits, so the expired row's deletion is kept.
+    query = select(u, s.c.expires_at).join(s, s.c.user_id == u.c.id).where(s.c.token_hash == session_id)
+    with ctx.store.read() as conn:
+        row = conn.execute(query).mappings().first()
+    alive = row is not None and row["expires_at"] > now
     if not alive:
+        if row is not None:
+            with ctx.store.write() as conn:
+                conn.execute(delete(s).where((s.c.token_hash == session_id) & (s.c.expires_at <= now)))
         raise SessionExpired()
+    if row["expires_at"] < now + ttl - timedelta(seconds=RENEW_AFTER_SECONDS):
+        with ctx.store.write() as conn:
+            # Only if it still exists: a logout or revocation in another tab wins.
+            done = conn.execute(update(s).where(s.c.token_hash == session_id).values(expires_at=now + ttl))
+        if done.rowcount == 0:
+            raise SessionExpired()
     return _principal(row, session_id)
 
 

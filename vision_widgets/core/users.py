@@ -173,13 +173,18 @@ def set_profile(conn: Connection, username: str, profile: str) -> Account:
 
 def set_password(conn: Connection, username: str, new_password: str, now: datetime) -> None:
     """Store a new hash, clear any lock, and end every session of the account."""
+    set_password_hash(conn, username, hash_password(new_password), now)
+
+
+def set_password_hash(conn: Connection, username: str, password_hash: str, now: datetime) -> None:
+    """``set_password`` with a hash made beforehand (outside the transaction: Argon2 is slow)."""
     row = get_row(conn, username)
     if row is None:
         raise NotFound(f"There is no account named {username!r}.")
     conn.execute(
         update(schema.users)
         .where(schema.users.c.id == row["id"])
-        .values(password_hash=hash_password(new_password), password_changed_at=now, failed_logins=0, locked_until=None)
+        .values(password_hash=password_hash, password_changed_at=now, failed_logins=0, locked_until=None)
     )
     revoke_sessions(conn, row["id"])
 

@@ -49,14 +49,21 @@ def change_own_password(ctx: Context, principal: Principal, current_password: st
     me = _acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
     check_password_policy(me.username, new_password, current_password)
     now = ctx.now()
+    with ctx.store.read() as conn:
+        seen = users.get_row(conn, me.username)
+    # The Argon2 check runs outside the write transaction (see auth.login).
+    correct = verify_password(seen["password_hash"], current_password)
+    new_hash = hash_password(new_password) if correct else None
     with ctx.store.write() as conn:
         row = users.get_row(conn, me.username)
-        if not verify_password(row["password_hash"], current_password):
+        if row is None or row["password_hash"] != seen["password_hash"]:
+            raise SessionExpired("Your password was changed elsewhere; please log in again.")
+        if not correct:
             # Counted like a failed login (a live session must not allow unlimited guesses).
             failure = auth.count_failure(conn, row, now, ctx.settings)
         else:
             failure = None
-            users.set_password(conn, me.username, new_password, now)
+            users.set_password_hash(conn, me.username, new_hash, now)
             audit.record(conn, now, me.username, "change own password", me.username)
     if isinstance(failure, AccountLocked):
         raise SessionExpired(f"{failure} You have been logged out.")
@@ -115,9 +122,10 @@ def reset_password(ctx: Context, principal: Principal, username: str, new_passwo
     if username == admin.username:
         raise InvalidInput("Change your own password on the My account page (it asks for the current one).")
     check_password_policy(username, new_password)
+    password_hash = hash_password(new_password)  # before the write lock: Argon2 is slow on purpose
     now = ctx.now()
     with ctx.store.write() as conn:
-        users.set_password(conn, username, new_password, now)
+        users.set_password_hash(conn, username, password_hash, now)
         audit.record(conn, now, admin.username, "reset password", username)
 
 
