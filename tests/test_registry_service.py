@@ -360,3 +360,26 @@ def test_an_html_model_name_is_stored_exactly_as_typed(ctx, login):
     ms.register_model(ctx, login(USER), demo_spec(XSS_NAME, restricted=True))
     assert _names(ms.list_models(ctx, login(USER))) == [XSS_NAME]
     assert ms.model_360(ctx, login(USER), XSS_NAME).model.name == XSS_NAME
+
+
+def test_a_path_outside_the_roots_reveals_nothing_about_what_exists_there(ctx, login):
+    from vision_widgets.core import connectors
+    from vision_widgets.core.errors import InvalidInput
+
+    local = connectors.get("local", ctx.settings)
+    messages = []
+    for path in ("/etc/passwd", "/etc/no-such-file.csv"):
+        with pytest.raises(InvalidInput) as err:
+            local.resolve(path)
+        messages.append(str(err.value).replace(path, "P"))
+    assert messages[0] == messages[1] and "outside the folders" in messages[0]
+
+
+def test_an_account_that_owns_models_cannot_be_removed(ctx, login):
+    from vision_widgets.core.errors import Conflict
+    from vision_widgets.services import accounts
+
+    owner = login("productowner_user")
+    ms.register_model(ctx, owner, ms.ModelSpec(name="Kept", task="binary classification", restricted=True))
+    with pytest.raises(Conflict, match="owns 1 model"):
+        accounts.remove_account(ctx, login("sre_admin"), "productowner_user")

@@ -7,6 +7,7 @@ the check, so neither ``..`` nor a link leading out gets past it.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -88,17 +89,20 @@ class LocalFilesystem:
         if not path.is_absolute():
             path = roots[0] / path
         where = ", ".join(str(r) for r in roots)
+        outside = InvalidInput(
+            f"{reference} is outside the folders Vision AI may read ({where}); "
+            "copy the file there or ask an administrator to add its folder to VISION_DATA_ROOTS."
+        )
+        # First without touching the disk ('..' folded), so a path outside the roots reveals
+        # nothing about what exists there; then with every symlink followed.
+        if not any(Path(os.path.normpath(path)).is_relative_to(root) for root in roots):
+            raise outside
         try:
             real = path.resolve(strict=True)
-        except (FileNotFoundError, NotADirectoryError):
-            raise InvalidInput(f"No file at {reference}; check the path (files are read under {where}).") from None
-        except (OSError, RuntimeError) as exc:  # symlink loops, permissions
-            raise InvalidInput(f"{reference} cannot be opened ({exc}).") from None
+        except (OSError, RuntimeError):  # missing, a loop, no permission: never echo the OS text
+            raise InvalidInput(f"No file at {reference} (or it cannot be read); check the path (files are read under {where}).") from None
         if not any(real.is_relative_to(root) for root in roots):
-            raise InvalidInput(
-                f"{reference} is outside the folders Vision AI may read ({where}); "
-                "copy the file there or ask an administrator to add its folder to VISION_DATA_ROOTS."
-            )
+            raise outside
         if not real.is_file():
             raise InvalidInput(f"{reference} is not a file.")
         if real.suffix.lower() not in DATA_SUFFIXES:

@@ -155,6 +155,13 @@ def remove(conn: Connection, username: str) -> None:
     """Delete an account and (by cascade and explicitly) its sessions."""
     account = get(conn, username)
     _ensure_not_last_admin(conn, account, "remove")
+    owned = conn.execute(
+        select(func.count()).select_from(schema.models).where(schema.models.c.owner == account.username)
+    ).scalar_one()
+    if owned:
+        # Models are owned by username: a later account of the same name would inherit them.
+        raise Conflict(f"{account.username!r} owns {owned} model(s); delete them (or ask their owner to) "
+                       "before removing the account.")
     row = get_row(conn, username)
     conn.execute(delete(schema.sessions).where(schema.sessions.c.user_id == row["id"]))
     conn.execute(delete(schema.users).where(schema.users.c.id == row["id"]))
