@@ -186,6 +186,19 @@ def test_404_for_an_unknown_model(api, reg):
     assert status == 404 and "No such model" in answer["message"]
 
 
+def test_a_bad_token_learns_nothing_about_which_models_exist(api, reg):
+    for name in (NAME, "No such model"):
+        status, _, answer = api.submit(name, submission_body(name), "not-a-token")
+        assert status == 401 and "not valid" in answer["message"]
+
+
+def test_a_model_name_with_a_percent_sign_receives_its_submission(ctx, api, register_restricted):
+    name = "Churn 100%41 test"
+    token = register_restricted(name).upload_token
+    status, _, answer = api.submit(name, submission_body(name), token)
+    assert status == 201, answer
+
+
 def test_413_for_a_body_over_the_limit(ctx, api_for, reg):
     body = submission_body(NAME)
     api = api_for(upload_limit=len(body) - 1)
@@ -280,7 +293,8 @@ def test_the_real_server_accepts_then_refuses_a_reused_token(real_server, real_c
     assert ms.model_360(real_ctx, owner, name).model.status == "active"
     status, answer = _post(url, submission_body(name, with_reference=False), reg.upload_token)
     assert status == 401 and "already used" in answer["message"]
-    assert _post(real_server.url("vision/api/models/Nope/profiles"), b"{}", reg.upload_token)[0] == 404
+    # A spent token is refused before the model is looked up: the caller learns nothing about names.
+    assert _post(real_server.url("vision/api/models/Nope/profiles"), b"{}", reg.upload_token)[0] == 401
     doc = get_json(real_server.url("vision/api/openapi.json"))
     assert "/vision/api/models/{name}/profiles" in doc["paths"]
 

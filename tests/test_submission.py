@@ -145,3 +145,12 @@ def test_the_owner_uploads_the_written_file(ctx, login, register_restricted, tmp
     result = ms.submit_file(ctx, login(USER), NAME, path.read_bytes())
     assert result.model.status == "active"
     assert ms.model_360(ctx, login(USER), NAME).history[0].label == "by hand"
+
+
+def test_a_file_upload_is_refused_for_an_unrestricted_model(ctx, login, settings):
+    from helpers import demo_spec, write_demo_files
+
+    train, prod = write_demo_files(settings.home / "data")
+    ms.register_model(ctx, login(USER), demo_spec("Open model", train, prod))
+    with pytest.raises(InvalidInput, match="not restricted"):
+        ms.submit_file(ctx, login(USER), "Open model", submission_body("Open model"))

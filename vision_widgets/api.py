@@ -132,13 +132,11 @@ class SubmitProfilesHandler(JSONHandler):
         if self.request.headers.get("Content-Type", "").split(";")[0].strip() not in ("application/json", ""):
             self.fail(415, "Send the submission as application/json.")
             return
-        from urllib.parse import unquote
-
         from vision_widgets.services.models import submit_with_token
 
         loop = tornado.ioloop.IOLoop.current()
         try:
-            result = await loop.run_in_executor(None, submit_with_token, self.ctx, token.strip(), unquote(name), body)
+            result = await loop.run_in_executor(None, submit_with_token, self.ctx, token.strip(), name, body)  # tornado decoded the path
         except VisionError as exc:
             status = next((code for kind, code in STATUS_OF if isinstance(exc, kind)), 400)
             if status == 422 and str(exc).startswith("The submission is not valid JSON"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from vision_widgets.core import schema
 from vision_widgets.core.auth import token_hash
@@ -27,29 +27,52 @@ def issue(conn: Connection, model_id: int, created_by: str, now: datetime) -> tu
     return token, expires
 
 
-def check(conn: Connection, token: str, model_id: int, now: datetime) -> str:
-    """Validate a token for ``model_id``; returns its hash (to ``spend`` it when the submission is stored).
+def holder(conn: Connection, token: str, now: datetime) -> tuple[str, int]:
+    """(hash, model id) of a valid token; ``AuthenticationError`` (HTTP 401) otherwise.
 
-    Raises ``AuthenticationError`` (HTTP 401) for a missing, unknown, expired or
-    used token, and ``PermissionDenied`` (403) for a token of another model.
+    Checked before the model named in the request is even looked up, so a caller
+    without a valid token learns nothing about which models exist.
     """
     if not token:
         raise AuthenticationError("An upload token is required (Authorization: Bearer <token>).")
-    return check_hash(conn, token_hash(token), model_id, now)
+    digest = token_hash(token)
+    row = conn.execute(select(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest)).mappings().first()
+    if row is None:
+        raise AuthenticationError("The upload token is not valid; ask the model's owner for a new one.")
+    if row["used_at"] is not None:
+        raise AuthenticationError("This upload token was already used; the model's owner can issue a new one.")
+    if row["expires_at"] <= now:
+        raise AuthenticationError("This upload token expired (tokens last 24 hours); the model's owner can issue a new one.")
+    return digest, int(row["model_id"])
+
+
+def check(conn: Connection, token: str, model_id: int, now: datetime) -> str:
+    """Validate a token for ``model_id``; returns its hash (to ``spend`` it when the submission is stored).
+
+    ``AuthenticationError`` (401) for a missing, unknown, expired or used token,
+    ``PermissionDenied`` (403) for a token of another model.
+    """
+    digest, owner_model = holder(conn, token, now)
+    if owner_model != model_id:
+        raise PermissionDenied("This upload token belongs to another model; use the token issued for this model.")
+    return digest
 
 
 def check_hash(conn: Connection, digest: str, model_id: int, now: datetime) -> str:
     """``check`` for a token known by its hash (re-checked inside the storing transaction)."""
     row = conn.execute(select(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest)).mappings().first()
-    if row is None:
-        raise AuthenticationError("The upload token is not valid; ask the model's owner for a new one.")
+    if row is None or row["used_at"] is not None or row["expires_at"] <= now:
+        raise AuthenticationError("This upload token is no longer valid (used, expired or replaced); "
+                                  "the model's owner can issue a new one.")
     if row["model_id"] != model_id:
         raise PermissionDenied("This upload token belongs to another model; use the token issued for this model.")
-    if row["used_at"] is not None:
-        raise AuthenticationError("This upload token was already used; the model's owner can issue a new one.")
-    if row["expires_at"] <= now:
-        raise AuthenticationError("This upload token expired (tokens last 24 hours); the model's owner can issue a new one.")
     return digest
+
+
+def revoke_unused(conn: Connection, model_id: int) -> None:
+    """Drop a model's tokens that were never used (a new token replaces them)."""
+    t = schema.upload_tokens
+    conn.execute(delete(t).where((t.c.model_id == model_id) & (t.c.used_at.is_(None))))
 
 
 def spend(conn: Connection, digest: str, now: datetime) -> None:

@@ -20,7 +20,7 @@ from vision_widgets.core import audit, auth, connectors, registry, schema, uploa
 from vision_widgets.core.auth import Principal
 from vision_widgets.core.context import Context
 from vision_widgets.core.drift import DriftReport, DriftSettings, drift
-from vision_widgets.core.errors import InvalidInput, NotFound, PermissionDenied
+from vision_widgets.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from vision_widgets.core.performance import performance
 from vision_widgets.core.rbac import Permission, can_manage_model, can_view_model, has, require
 from vision_widgets.core.registry import ACTIVE, AWAITING, ModelRecord
@@ -363,6 +363,7 @@ def issue_upload_token(ctx: Context, principal: Principal, name: str) -> tuple[s
         record = _record_for(conn, me, name, manage=True)
         if not record.restricted:
             raise InvalidInput("Upload tokens are for restricted models; add data to this model from a file path.")
+        upload_tokens.revoke_unused(conn, record.id)  # one live token per model
         token, expires = upload_tokens.issue(conn, record.id, me.username, now)
         audit.record(conn, now, me.username, "issue upload token", record.name)
     return token, expires
@@ -409,8 +410,13 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
     report = drift(reference, sub.production, _settings_of(record))
     now = ctx.now()
     with ctx.store.write() as conn:
+        # Checked again under the write lock: another submission may have landed meanwhile.
+        record = registry.get_by_id(conn, record.id)
+        if len(registry.profiles_of(conn, record.id, "reference")) != len(refs):
+            raise Conflict("Another submission for this model was stored meanwhile; submit again "
+                           "(production profiles only if the training profile is now there).")
         if token_digest is not None:
-            upload_tokens.check_hash(conn, token_digest, record.id, now)  # not spent meanwhile
+            upload_tokens.check_hash(conn, token_digest, record.id, now)
             upload_tokens.spend(conn, token_digest, now)
         if sub.reference is not None:
             registry.add_profile(conn, record.id, "reference", "training", "client", sub.reference.rows,
@@ -423,13 +429,19 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
 
 
 def submit_with_token(ctx: Context, token: str, name: str, body: bytes | str) -> SubmissionResult:
-    """The submission API: a restricted client posts profiles with its model's upload token."""
+    """The submission API: a restricted client posts profiles with its model's upload token.
+
+    The token is checked before the model is looked up (401 reveals nothing), then
+    404 for an unknown model and 403 for a token of another model.
+    """
     now = ctx.now()
     with ctx.store.read() as conn:
+        digest, model_id = upload_tokens.holder(conn, token, now)
         record = registry.find(conn, name)
-        if record is None:
-            raise NotFound(f"There is no model named {name!r}.")
-        digest = upload_tokens.check(conn, token, record.id, now)
+    if record is None:
+        raise NotFound(f"There is no model named {name!r}.")
+    if record.id != model_id:
+        raise PermissionDenied("This upload token belongs to another model; use the token issued for this model.")
     sub = parse(body, ctx.settings.upload_limit_bytes)
     return _accept(ctx, record, sub, "upload token", digest)
 
@@ -439,6 +451,8 @@ def submit_file(ctx: Context, principal: Principal, name: str, content: bytes) -
     me = _acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.read() as conn:
         record = _record_for(conn, me, name, manage=True)
+    if not record.restricted:
+        raise InvalidInput("This model's data is not restricted: add production data from a file path instead.")
     sub = parse(content, ctx.settings.upload_limit_bytes)
     return _accept(ctx, record, sub, me.username, None)
 
