@@ -89,3 +89,29 @@ def test_only_coefficients_and_variances_travel():
     back = Profile.from_json(prof.to_json()).surrogate
     assert back.coefficients == prof.surrogate.coefficients and back.variances == prof.surrogate.variances
     assert list(back.to_df().columns) == ["term", "coefficient", "variance", "std_error"]
+
+
+def test_the_surrogate_samples_the_held_rows_evenly_not_the_first_ones(monkeypatch):
+    # A training file sorted by its label: the first rows hold one class only.
+    import vision_widgets.client as client_module
+
+    monkeypatch.setattr(client_module, "SURROGATE_ROWS", 2_000)
+    rng = np.random.default_rng(9)
+    n = 10_000
+    df = pd.DataFrame({"x": rng.normal(0, 1, n)})
+    df["label"] = (rng.random(n) < 1 / (1 + np.exp(-1.5 * df["x"]))).astype(int)
+    df = df.sort_values("label", kind="stable").reset_index(drop=True)
+    s = profile(df, Roles(target="label"), chunk_rows=1_000).surrogate
+    assert s is not None and s.rows == 2_000
+    coef = dict(zip(s.terms, s.coefficients))
+    assert coef["x"] > 0.5
+
+
+def test_a_hand_edited_surrogate_field_names_the_field():
+    from vision_widgets.client import InvalidInput, Surrogate
+
+    good = {"kind": "logistic", "response": "y", "rows": 10, "terms": []}
+    with pytest.raises(InvalidInput, match="iterations"):
+        Surrogate.from_dict(dict(good, iterations="many"), "profile.surrogate")
+    with pytest.raises(InvalidInput, match="positive_class"):
+        Surrogate.from_dict(dict(good, positive_class=[1]), "profile.surrogate")

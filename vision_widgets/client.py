@@ -736,8 +736,10 @@ class Surrogate:
         return Surrogate(
             kind=str(d.get("kind")), response=str(d.get("response")), terms=terms,
             coefficients=coefs, variances=variances, rows=_int_field(d, "rows", where),
-            converged=bool(d.get("converged", True)), iterations=int(d.get("iterations") or 0),
-            positive_class=d.get("positive_class"), note=d.get("note"),
+            converged=bool(d.get("converged", True)),
+            iterations=_nonneg_int(d.get("iterations") or 0, f"{where}.iterations"),
+            positive_class=_optional_text(d.get("positive_class"), f"{where}.positive_class"),
+            note=_optional_text(d.get("note"), f"{where}.note"),
         )
 
     def to_df(self) -> pd.DataFrame:
@@ -1113,6 +1115,12 @@ def privacy_report(prof: Profile) -> list[str]:
 # --------------------------------------------------------------------------------------
 # JSON validation helpers
 # --------------------------------------------------------------------------------------
+
+
+def _optional_text(v: Any, where: str) -> str | None:
+    if v is not None and not isinstance(v, str):
+        raise InvalidInput(f"{where} must be text or null.")
+    return v
 
 
 def _int_field(d: Mapping[str, Any], key: str, where: str) -> int:
@@ -1965,17 +1973,24 @@ def _fit_surrogate(plan: _Plan, buffered: list[_Chunk]) -> Surrogate | None:
     response = roles.prediction if roles.prediction else roles.target
     if response is None or plan.task is None:
         return None
-    rows_left = SURROGATE_ROWS
+    # An evenly spaced sample of the held rows, not the first ones: a file sorted by time or
+    # by label would otherwise give a biased fit (or none, with a single class).
+    held = sum(ch.n for ch in buffered)
+    stride = max(1, -(-held // SURROGATE_ROWS))
     frames: dict[str, list[Any]] = {}
     num = [c for c in plan.features if plan.kinds[c] == NUMERIC]
     cat = [c for c in plan.features if plan.kinds[c] != NUMERIC]
     ys: list[np.ndarray] = []
+    position = 0
     for ch in buffered:
-        if rows_left <= 0:
-            break
-        take = min(ch.n, rows_left)
-        rows_left -= take
-        part = ch if take == ch.n else ch.take(np.arange(take))
+        first = (-position) % stride
+        position += ch.n
+        if stride == 1:
+            part = ch
+        elif first < ch.n:
+            part = ch.take(np.arange(first, ch.n, stride))
+        else:
+            continue
         for c in num:
             frames.setdefault(c, []).append(part.numeric(c))
         for c in cat:

@@ -203,7 +203,8 @@ class Model360View(PageView):
             self.coefficients.update([s.terms[i] for i in keep], [s.coefficients[i] for i in keep],
                                      [s.variances[i] for i in keep])
         else:
-            self.surrogate_note.value = "No surrogate: the training data has no target or prediction column."
+            self.surrogate_note.value = ("No surrogate was fitted: it needs a target or prediction column, and "
+                                         "both classes among the fitted training rows. Check the column roles.")
             self.coefficients.update([], [], [])
         features = tuple(ref.columns) if ref is not None else ()
         self._quiet = True
