@@ -254,6 +254,7 @@ def test_a_restricted_model_offers_upload_and_a_new_token(app, ctx, registered, 
     actions.upload.value = ({"name": "s.json", "type": "application/json", "size": 1, "last_modified": datetime.now(timezone.utc),
                              "content": memoryview(submission_body(XSS_NAME))},)
     actions.submit.click()
+    view.wait()  # parsed and checked in the background
     assert view.detail_status.value == "Profiles accepted; drift updated.", actions.status.value
     assert view.current.model.status == "active"
 

@@ -71,6 +71,7 @@ class ModelActions(w.VBox):
                         "or writes a JSON file you submit here."),
                 client_downloads(),
                 w.HBox([self.upload, self.submit]),
+                self.progress,
                 self.new_token,
                 self.token_box,
             ))
@@ -123,11 +124,15 @@ class ModelActions(w.VBox):
             return
         content = bytes(files[0]["content"])
         self.upload.value = ()
-        result = self.view.run(self.status, model_service.submit_file, self.view.ctx, self.view.principal,
-                               self.name, content)
-        if result is not None:
+        self.progress.start("Checking the profiles and computing drift")
+
+        def done(_result) -> None:
+            self.progress.done()
             self.view.show(self.name)
             self.view.detail_status.success("Profiles accepted; drift updated.")
+
+        # Parsing and drift run off the kernel's main thread, so the page stays responsive.
+        self.view.run_in_background(self.status, _submit_then_hide, self, content, on_done=done)
 
     def _on_new_token(self, _button=None) -> None:
         self.status.clear()
@@ -154,3 +159,11 @@ class ModelActions(w.VBox):
         if self.view.run(self.status, succeeded, model_service.delete_model, self.view.ctx, self.view.principal,
                          self.name):
             self.view.forget()
+
+
+def _submit_then_hide(actions: ModelActions, content: bytes):
+    """``submit_file``; the progress bar goes away whatever happens (``run`` shows an error)."""
+    try:
+        return model_service.submit_file(actions.view.ctx, actions.view.principal, actions.name, content)
+    finally:
+        actions.progress.done()
