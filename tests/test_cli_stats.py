@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from stats_data import mixed_frame

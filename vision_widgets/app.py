@@ -16,10 +16,11 @@ import ipywidgets as w
 
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.theme import stylesheet
-from vision_widgets.core import auth
+from vision_widgets.core.auth import Principal
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import SessionExpired, VisionError
 from vision_widgets.core.rbac import Permission, has
+from vision_widgets.services import sessions
 from vision_widgets.state import AppState
 from vision_widgets.views.base import PageView, close_tree
 from vision_widgets.views.login import LoginView
@@ -50,7 +51,7 @@ PAGES: tuple[Page, ...] = (
 )
 
 
-def pages_for(principal: auth.Principal | None) -> tuple[Page, ...]:
+def pages_for(principal: Principal | None) -> tuple[Page, ...]:
     """The pages this principal may open, in navigation order."""
     if principal is None:
         return ()
@@ -151,7 +152,7 @@ class VisionApp(w.VBox):
         principal = self.state.principal
         if principal is not None:
             try:
-                auth.logout(self.ctx, principal)
+                sessions.logout(self.ctx, principal)
             except Exception:  # noqa: BLE001 - leaving must work even if the database is down
                 log.exception("logout failed")
         self.state.end_session("You are logged out.", kind="info")
@@ -179,7 +180,7 @@ class VisionApp(w.VBox):
             # Check with the account as it is now: a profile changed since login
             # (a demoted admin) must not get a page built with the old permissions.
             try:
-                current = auth.authenticate(self.ctx, principal)
+                current = sessions.current(self.ctx, principal)
             except SessionExpired as exc:
                 self.state.end_session(str(exc), kind="error")
                 return

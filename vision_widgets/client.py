@@ -2091,12 +2091,25 @@ def send_submission(server_url: str, token: str, model: str, body: Mapping[str, 
     import urllib.parse
     import urllib.request
 
+    parts = urllib.parse.urlsplit(server_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return {"ok": False, "status": None,
+                "message": f"SERVER_URL {server_url!r} is not an http(s) address; fix it, or upload the written file."}
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        print("Warning: SERVER_URL uses plain http, so the upload token travels unencrypted; "
+              "prefer https.", flush=True)
     url = f"{server_url.rstrip('/')}/vision/api/models/{urllib.parse.quote(model, safe='')}/profiles"
     data = json.dumps(body, allow_nan=False).encode("utf-8")
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        # urllib would resend the Authorization header to wherever a redirect points.
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             answer = json.loads(response.read().decode("utf-8") or "{}")
             drifted = ", ".join(answer.get("drifted_features") or []) or "none"
             return dict(answer, ok=True, status=response.status,

@@ -20,7 +20,6 @@ handler receives the running :class:`VisionVoila` as ``self.server``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -29,7 +28,6 @@ from typing import Any, Sequence
 
 import tornado.web
 from jupyter_server.services.kernels.handlers import KernelHandler
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
 from traitlets import Float, Instance, Int, Unicode
 from traitlets.config import Config

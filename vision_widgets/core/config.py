@@ -16,6 +16,10 @@ from vision_widgets.core.errors import ConfigurationError
 #: Repository root when running from a checkout (``vision_widgets/..``).
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = PACKAGE_DIR.parent
+#: The notebook a restricted client runs where its data lives (offered for download, run by the demo).
+CLIENT_NOTEBOOK = REPO_ROOT / "notebooks" / "client_restricted.ipynb"
+#: The one-file profiling module that goes with it.
+CLIENT_MODULE = PACKAGE_DIR / "client.py"
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:

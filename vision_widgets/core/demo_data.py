@@ -181,14 +181,19 @@ def generate(model: DemoModel, train_rows: int = 20_000, weekly_rows: int = 3_00
     return train, pd.concat(weeks, ignore_index=True)
 
 
+def file_paths(folder: Path, model: DemoModel) -> tuple[Path, Path]:
+    """Where ``write_files`` puts a model's (training, production) CSVs."""
+    slug = model.name.lower().replace(" ", "_")
+    return folder / f"{slug}_training.csv", folder / f"{slug}_production.csv"
+
+
 def write_files(folder: Path, train_rows: int = 20_000, weekly_rows: int = 3_000) -> dict[str, tuple[Path, Path]]:
     """Write each model's training and production CSVs under ``folder``; returns their paths by model name."""
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, tuple[Path, Path]] = {}
     for model in MODELS:
-        slug = model.name.lower().replace(" ", "_")
         train, prod = generate(model, train_rows, weekly_rows)
-        train_path, prod_path = folder / f"{slug}_training.csv", folder / f"{slug}_production.csv"
+        train_path, prod_path = file_paths(folder, model)
         train.to_csv(train_path, index=False)
         prod.to_csv(prod_path, index=False)
         paths[model.name] = (train_path, prod_path)

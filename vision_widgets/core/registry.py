@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from vision_widgets.core import schema
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
@@ -140,15 +140,6 @@ def get_by_id(conn: Connection, model_id: int) -> ModelRecord:
     return record_from_row(row)
 
 
-def list_models(conn: Connection, owner: str | None = None) -> list[ModelRecord]:
-    """Every model, or those of ``owner``, by name."""
-    t = schema.models
-    query = select(t).order_by(t.c.name_key)
-    if owner is not None:
-        query = query.where(t.c.owner == owner)
-    return [record_from_row(r) for r in conn.execute(query).mappings()]
-
-
 def set_status(conn: Connection, model_id: int, status: str, now: datetime) -> None:
     if status not in STATUSES:
         raise InvalidInput(f"Unknown model status {status!r}.")
@@ -194,7 +185,3 @@ def drift_history(conn: Connection, model_id: int) -> list[StoredDrift]:
     t = schema.drift_reports
     query = select(t).where(t.c.model_id == model_id).order_by(t.c.created_at, t.c.id)
     return [StoredDrift(**dict(r)) for r in conn.execute(query).mappings()]
-
-
-def count_models(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(schema.models)).scalar_one()

@@ -14,10 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from vision_widgets.client import Profile
+from vision_widgets.client import SUBMISSION_SCHEMA, Profile
 from vision_widgets.core.errors import InvalidInput
-
-SUBMISSION_SCHEMA = "vision.submission"
 
 
 @dataclass(frozen=True)

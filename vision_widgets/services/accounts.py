@@ -13,8 +13,9 @@ from vision_widgets.core.auth import Principal
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import AccountLocked, AuthenticationError, Conflict, InvalidInput, SessionExpired
 from vision_widgets.core.passwords import check_password_policy, hash_password, verify_password
-from vision_widgets.core.rbac import Permission, require
+from vision_widgets.core.rbac import Permission
 from vision_widgets.core.users import Account, NewAccount
+from vision_widgets.services.sessions import acting
 
 __all__ = [
     "Account",
@@ -31,22 +32,16 @@ __all__ = [
 ]
 
 
-def _acting(ctx: Context, principal: Principal, permission: Permission) -> Principal:
-    current = auth.authenticate(ctx, principal)
-    require(current, permission)
-    return current
-
-
 def my_account(ctx: Context, principal: Principal) -> Account:
     """The acting principal's own account."""
-    me = _acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
+    me = acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
     with ctx.store.read() as conn:
         return users.get(conn, me.username)
 
 
 def change_own_password(ctx: Context, principal: Principal, current_password: str, new_password: str) -> None:
     """Change your password. Ends every session of the account, this one included."""
-    me = _acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
+    me = acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
     check_password_policy(me.username, new_password, current_password)
     now = ctx.now()
     with ctx.store.read() as conn:
@@ -73,14 +68,14 @@ def change_own_password(ctx: Context, principal: Principal, current_password: st
 
 def list_accounts(ctx: Context, principal: Principal) -> list[Account]:
     """Every account (admins)."""
-    _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    acting(ctx, principal, Permission.MANAGE_ACCESS)
     with ctx.store.read() as conn:
         return users.list_all(conn)
 
 
 def create_account(ctx: Context, principal: Principal, new: NewAccount, initial_password: str) -> Account:
     """Add an account with an initial password under the policy (admins)."""
-    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    admin = acting(ctx, principal, Permission.MANAGE_ACCESS)
     new = NewAccount(**{**new.__dict__, "username": new.username.strip()}).validated()
     check_password_policy(new.username, initial_password)
     password_hash = hash_password(initial_password)
@@ -93,7 +88,7 @@ def create_account(ctx: Context, principal: Principal, new: NewAccount, initial_
 
 def remove_account(ctx: Context, principal: Principal, username: str) -> None:
     """Remove an account and end its sessions (admins; never yourself, never the last admin)."""
-    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    admin = acting(ctx, principal, Permission.MANAGE_ACCESS)
     if username == admin.username:
         raise Conflict("You cannot remove your own account; ask another admin.")
     now = ctx.now()
@@ -104,7 +99,7 @@ def remove_account(ctx: Context, principal: Principal, username: str) -> None:
 
 def change_profile(ctx: Context, principal: Principal, username: str, profile: str) -> Account:
     """Make an account ``user`` or ``admin`` (admins; not your own, never the last admin)."""
-    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    admin = acting(ctx, principal, Permission.MANAGE_ACCESS)
     if username == admin.username:
         raise Conflict("You cannot change your own profile; ask another admin.")
     now = ctx.now()
@@ -118,7 +113,7 @@ def change_profile(ctx: Context, principal: Principal, username: str, profile: s
 
 def reset_password(ctx: Context, principal: Principal, username: str, new_password: str) -> None:
     """Set another account's password (admins); ends that account's sessions and unlocks it."""
-    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    admin = acting(ctx, principal, Permission.MANAGE_ACCESS)
     if username == admin.username:
         raise InvalidInput("Change your own password on the My account page (it asks for the current one).")
     check_password_policy(username, new_password)
@@ -131,7 +126,7 @@ def reset_password(ctx: Context, principal: Principal, username: str, new_passwo
 
 def unlock_account(ctx: Context, principal: Principal, username: str) -> Account:
     """Clear a lockout and the failed-login count (admins)."""
-    admin = _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    admin = acting(ctx, principal, Permission.MANAGE_ACCESS)
     now = ctx.now()
     with ctx.store.write() as conn:
         account = users.unlock(conn, username)
@@ -141,6 +136,6 @@ def unlock_account(ctx: Context, principal: Principal, username: str) -> Account
 
 def audit_log(ctx: Context, principal: Principal, limit: int = 200) -> list[AuditEntry]:
     """The newest audit entries (admins)."""
-    _acting(ctx, principal, Permission.MANAGE_ACCESS)
+    acting(ctx, principal, Permission.MANAGE_ACCESS)
     with ctx.store.read() as conn:
         return audit.recent(conn, limit)

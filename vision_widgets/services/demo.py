@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Callable
 
 from vision_widgets.core import auth, connectors, demo_data, registry
-from vision_widgets.core.config import REPO_ROOT
+from vision_widgets.core.config import CLIENT_NOTEBOOK
 from vision_widgets.core.context import Context
 from vision_widgets.core.notebooks import execute
 from vision_widgets.services import models as model_service
-
-CLIENT_NOTEBOOK = REPO_ROOT / "notebooks" / "client_restricted.ipynb"
 
 
 def _spec(model: demo_data.DemoModel, training: Path, production: Path) -> model_service.ModelSpec:
@@ -47,14 +45,10 @@ def _restricted(ctx: Context, principal: auth.Principal, model: demo_data.DemoMo
 def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
     """Write the demo files (if missing) and register the demo models not registered yet."""
     folder = connectors.demo_folder(ctx.settings)
-    expected = [folder / f"{m.name.lower().replace(' ', '_')}_{part}.csv" for m in demo_data.MODELS
-                for part in ("training", "production")]
-    if not all(p.is_file() for p in expected):
+    paths = {m.name: demo_data.file_paths(folder, m) for m in demo_data.MODELS}
+    if not all(p.is_file() for pair in paths.values() for p in pair):
         say(f"Writing demo data (seeded) to {folder} ...")
-        paths = demo_data.write_files(folder)
-    else:
-        paths = {m.name: (folder / f"{m.name.lower().replace(' ', '_')}_training.csv",
-                          folder / f"{m.name.lower().replace(' ', '_')}_production.csv") for m in demo_data.MODELS}
+        demo_data.write_files(folder)
     added = []
     for model in demo_data.MODELS:
         with ctx.store.read() as conn:

@@ -22,9 +22,10 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.drift import DriftReport, DriftSettings, drift
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from vision_widgets.core.performance import performance
-from vision_widgets.core.rbac import Permission, can_manage_model, can_view_model, has, require
+from vision_widgets.core.rbac import Permission, can_manage_model, can_view_model, has
 from vision_widgets.core.registry import ACTIVE, AWAITING, ModelRecord
 from vision_widgets.core.submission import Submission, parse
+from vision_widgets.services.sessions import acting
 
 Progress = Callable[[float, str], Any]
 
@@ -122,12 +123,6 @@ class SubmissionResult:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _acting(ctx: Context, principal: Principal, permission: Permission) -> Principal:
-    current = auth.authenticate(ctx, principal)
-    require(current, permission)
-    return current
-
-
 def _client_task(task: str) -> str:
     return REGRESSION if task == "regression" else CLASSIFICATION
 
@@ -202,9 +197,26 @@ def _settings_of(record: ModelRecord) -> DriftSettings:
 # -- registration ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DataSources:
+    """What the Register page offers: connector (name, title) pairs and the readable folders."""
+
+    connectors: tuple[tuple[str, str], ...]
+    roots: tuple[str, ...]
+
+
+def data_sources(ctx: Context, principal: Principal) -> DataSources:
+    """The connectors a model can be registered with, and where the local one reads."""
+    acting(ctx, principal, Permission.REGISTER_MODEL)
+    return DataSources(
+        connectors=tuple((name, connectors.get(name, ctx.settings).title) for name in connectors.available()),
+        roots=tuple(str(p) for p in connectors.allowed_roots(ctx.settings)),
+    )
+
+
 def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress: Progress | None = None) -> Registration:
     """Register a model: profile its data now (unrestricted) or issue an upload token (restricted)."""
-    me = _acting(ctx, principal, Permission.REGISTER_MODEL)
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
     name = registry.validate_name(spec.name)
     registry.validate_task(spec.task)
     owner_name = spec.owner.strip() or me.username
@@ -332,7 +344,7 @@ def filter_choices(ctx: Context, principal: Principal) -> dict[str, tuple[str, .
 def add_production_batch(ctx: Context, principal: Principal, name: str, data: str, label: str = "",
                          progress: Progress | None = None) -> DriftReport:
     """Profile a new production file of an unrestricted model and add it to the drift history."""
-    me = _acting(ctx, principal, Permission.REGISTER_MODEL)
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.read() as conn:
         record = _record_for(conn, me, name, manage=True)
         refs = registry.profiles_of(conn, record.id, "reference")
@@ -357,7 +369,7 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
 
 def issue_upload_token(ctx: Context, principal: Principal, name: str) -> tuple[str, datetime]:
     """A new 24-hour, single-use upload token for a restricted model (owner or admin)."""
-    me = _acting(ctx, principal, Permission.REGISTER_MODEL)
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
     now = ctx.now()
     with ctx.store.write() as conn:
         record = _record_for(conn, me, name, manage=True)
@@ -448,7 +460,7 @@ def submit_with_token(ctx: Context, token: str, name: str, body: bytes | str) ->
 
 def submit_file(ctx: Context, principal: Principal, name: str, content: bytes) -> SubmissionResult:
     """The owner uploads the JSON file the client notebook wrote (FileUpload on the model page)."""
-    me = _acting(ctx, principal, Permission.REGISTER_MODEL)
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.read() as conn:
         record = _record_for(conn, me, name, manage=True)
     if not record.restricted:
@@ -459,7 +471,7 @@ def submit_file(ctx: Context, principal: Principal, name: str, content: bytes) -
 
 def delete_model(ctx: Context, principal: Principal, name: str) -> None:
     """Delete a model with everything stored for it (owner or admin)."""
-    me = _acting(ctx, principal, Permission.REGISTER_MODEL)
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
     now = ctx.now()
     with ctx.store.write() as conn:
         record = _record_for(conn, me, name, manage=True)

@@ -7,9 +7,9 @@ import ipywidgets as w
 
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
-from vision_widgets.core import auth
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import AuthenticationError, VisionError
+from vision_widgets.services import sessions
 from vision_widgets.state import AppState
 from vision_widgets.views.base import UNEXPECTED
 
@@ -53,7 +53,7 @@ class LoginView(w.VBox):
         try:
             if not username or not password:
                 raise AuthenticationError("Enter your username and password.")
-            session = auth.login(self.ctx, username, password)
+            principal = sessions.login(self.ctx, username, password)
         except VisionError as exc:
             self.status.error(str(exc))
             return
@@ -62,7 +62,7 @@ class LoginView(w.VBox):
             self.status.error(UNEXPECTED)
             return
         self.status.clear()
-        self.state.sign_in(session.principal)
+        self.state.sign_in(principal)
 
     def close(self) -> None:
         for child in self.children:

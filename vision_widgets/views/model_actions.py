@@ -9,12 +9,9 @@ from vision_widgets.components import forms
 from vision_widgets.components.download import download_link
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.progress import ProgressBar
-from vision_widgets.core.config import PACKAGE_DIR, REPO_ROOT
+from vision_widgets.core.config import CLIENT_MODULE, CLIENT_NOTEBOOK
 from vision_widgets.services import models as model_service
 from vision_widgets.views.base import succeeded
-
-CLIENT_NOTEBOOK = REPO_ROOT / "notebooks" / "client_restricted.ipynb"
-CLIENT_MODULE = PACKAGE_DIR / "client.py"
 
 
 def client_downloads() -> w.HBox:

@@ -6,7 +6,6 @@ import ipywidgets as w
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.progress import ProgressBar
-from vision_widgets.core import connectors
 from vision_widgets.core.registry import PLATFORMS, TASKS
 from vision_widgets.services import accounts
 from vision_widgets.services import models as model_service
@@ -27,7 +26,8 @@ class RegisterView(PageView):
         self.description = w.Textarea(placeholder="What the model does", layout=w.Layout(width="420px"))
         self.task = w.Dropdown(options=TASKS, value=TASKS[0], layout=w.Layout(width="260px"))
         self.platform = w.Dropdown(options=PLATFORMS, value=PLATFORMS[0], layout=w.Layout(width="260px"))
-        self.connector = w.Dropdown(options=[(connectors.get(n, ctx.settings).title, n) for n in connectors.available()],
+        sources = self.run(StatusMessage(), model_service.data_sources, ctx, self.principal)
+        self.connector = w.Dropdown(options=[(title, name) for name, title in (sources.connectors if sources else ())],
                                     layout=w.Layout(width="260px"))
         self.owner = w.Dropdown(options=(), layout=w.Layout(width="260px"))
         self.restricted = w.Checkbox(value=False, description="Restricted data (profiled on the client's machine)",
@@ -74,7 +74,7 @@ class RegisterView(PageView):
                 forms.field("Connector", self.connector),
                 self.restricted,
                 self.paths,
-                w.Label(f"Files are read under: {', '.join(str(p) for p in connectors.allowed_roots(ctx.settings))}"),
+                w.Label(f"Files are read under: {', '.join(sources.roots) if sources else '–'}"),
             ),
             forms.section(
                 "Column roles",
