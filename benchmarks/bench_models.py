@@ -39,6 +39,8 @@ from vision_widgets.core.context import Context  # noqa: E402
 from vision_widgets.core.drift import drift  # noqa: E402
 from vision_widgets.services import models as ms  # noqa: E402
 
+from perf_doc import write_section  # noqa: E402 - benchmarks/ is the script's folder
+
 SECTION = "## Model registry"
 OWNERS = ("datascientist_user", "productowner_user", "sre_user", "mlengineer_user", "appowner_user")
 PLATFORMS = ("Databricks", "AWS SageMaker", "Azure ML", "on-premises")
@@ -195,18 +197,6 @@ def report(args, n_store_s: float, views: dict, reg: dict | None) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this section, leaving every other section of the file untouched."""
-    doc = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    start = doc.find(SECTION)
-    if start == -1:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    else:
-        nxt = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + ("" if nxt == -1 else "\n" + doc[nxt + 1:])
-    path.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=1000)
@@ -232,7 +222,7 @@ def main(argv=None) -> int:
     text = report(args, store_s, views, reg)
     print(text)
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, SECTION, text)
     return 0
 
 

@@ -30,6 +30,7 @@ import nbformat
 import psutil
 from playwright.sync_api import sync_playwright
 
+from perf_doc import write_section  # benchmarks/ is the script's folder
 from vision_widgets.server_process import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -259,18 +260,6 @@ NOTES = """\
 """
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) our section, leaving every other section of the file untouched."""
-    doc = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    start = doc.find(SECTION)
-    if start == -1:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    else:
-        nxt = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + ("" if nxt == -1 else "\n" + doc[nxt + 1 :])
-    path.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -284,7 +273,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     if args.write:
-        write_section(args.write if args.write.is_absolute() else REPO_ROOT / args.write, text)
+        write_section(args.write if args.write.is_absolute() else REPO_ROOT / args.write, SECTION, text)
     return 0
 
 
