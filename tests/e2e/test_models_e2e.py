@@ -51,16 +51,23 @@ def test_a_user_sees_only_their_model_and_its_charts_render(page, demo_live_serv
     assert model_options(page) == ["Fraud detection"]
     table = page.locator(".vision-table").first.inner_text()
     assert "Fraud detection" in table and "Customer churn" not in table
-    # the model opens (first in the list): KPI cards, and bqplot figures drawn as SVG
+    # the model opens (first in the list): KPI cards and the feature table on the first tab ...
     page.locator(".vision-kpi").first.wait_for()
+    assert "merchant_category" in page.locator(".vision-table", has_text="Drift method").inner_text()
+    # ... and the charts, drawn by bqplot as SVG, on theirs
+    page.get_by_role("tab", name="Drivers").click()
     page.get_by_text("What drives the model").wait_for()
-    page.wait_for_function("document.querySelectorAll('.bqplot svg rect.bar').length > 5",
-                           timeout=PAGE_TIMEOUT_MS)
-    svgs = page.locator(".bqplot svg")
-    assert svgs.count() >= 3  # coefficients, histogram, drift history
-    coefficient_ticks = page.locator(".bqplot").nth(0).inner_text()
-    assert "amount" in coefficient_ticks
-    assert page.locator(".bqplot").nth(1).locator("rect.bar").count() >= 4  # training + production bars
+    coefficients = page.locator(".bqplot:visible").first
+    coefficients.locator("rect.bar").first.wait_for()
+    assert "amount" in coefficients.inner_text()
+    assert coefficients.locator("rect.bar").count() >= 5
+    page.get_by_role("tab", name="Distributions").click()
+    histogram = page.locator(".bqplot:visible").first
+    histogram.locator("rect.bar").first.wait_for()
+    assert "amount: training vs production" in histogram.inner_text()
+    assert histogram.locator("rect.bar").count() >= 4  # training + production bars
+    page.get_by_role("tab", name="Drift over time").click()
+    page.locator(".bqplot:visible").first.locator("path.line").first.wait_for(state="attached")
 
 
 def test_an_admin_sees_all_five_demo_models(page, demo_live_server):

@@ -79,15 +79,18 @@ class Model360View(PageView):
             self.actions,
             self.detail_status,
         ])
-        self.data_sections.children = (
-            forms.section("Labels: class balance", self.labels),
-            forms.section("Features", self.features),
+        # One tab at a time, as drift reports usually are: the browser lays out only the open
+        # tab, which keeps the first view of a model quick, and the page short.
+        self.tabs = w.Tab(children=(
+            w.VBox([forms.section("Features", self.features), forms.section("Labels: class balance", self.labels)]),
             forms.section("What drives the model (linear surrogate fitted on training data)",
                           self.surrogate_note, self.coefficients.figure),
             forms.section("Feature distribution", forms.field("Feature", self.feature_choice), self.histogram.figure),
             forms.section("Drift over time", self.history.figure),
             forms.section("Performance", self.performance),
-        )
+        ))
+        self.tabs.titles = ("Features & drift", "Drivers", "Distributions", "Drift over time", "Performance")
+        self.data_sections.children = (self.tabs,)
         self.detail.layout.display = "none"
         self.children = (
             forms.section(
