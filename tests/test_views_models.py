@@ -221,6 +221,7 @@ def test_a_bad_batch_path_shows_the_message(app, ctx, registered):
     actions.add.click()
     view.wait()
     assert actions.status.kind == "error" and "outside the folders" in actions.status.value
+    assert actions.progress.layout.visibility == "hidden"  # a failure does not leave the bar up
     assert model_rows(ctx)["drift_reports"] == 1
 
 

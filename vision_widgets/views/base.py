@@ -8,6 +8,7 @@ from typing import Any, Callable, TypeVar
 import ipywidgets as w
 
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import SessionExpired, VisionError
 from vision_widgets.state import AppState
@@ -65,19 +66,25 @@ class PageView(w.VBox):
         return run_action(self.state, status, fn, *args, **kwargs)
 
     def run_in_background(self, status: StatusMessage, fn: Callable[..., T], /, *args: Any,
-                          on_done: Callable[[T], None] | None = None, **kwargs: Any) -> None:
+                          on_done: Callable[[T], None] | None = None, bar: ProgressBar | None = None,
+                          **kwargs: Any) -> None:
         """Run a long service call in a thread so the page stays responsive.
 
         Widget updates from the thread (progress) reach the browser as they
-        happen; ``on_done`` gets the result when the call succeeded. One job at
-        a time per page; ``wait()`` joins it (tests, shutdown).
+        happen; ``bar`` is hidden when the call ends, whatever happens;
+        ``on_done`` gets the result when the call succeeded. One job at a time
+        per page; ``wait()`` joins it (tests, shutdown).
         """
         if self._job is not None and self._job.is_alive():
             status.error("Still working on the previous request; wait for it to finish.")
             return
 
         def work() -> None:
-            result = self.run(status, fn, *args, **kwargs)
+            try:
+                result = self.run(status, fn, *args, **kwargs)
+            finally:
+                if bar is not None:
+                    bar.done()
             if result is not None and on_done is not None:
                 try:
                     on_done(result)

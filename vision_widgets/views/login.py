@@ -11,7 +11,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.errors import AuthenticationError, VisionError
 from vision_widgets.services import sessions
 from vision_widgets.state import AppState
-from vision_widgets.views.base import UNEXPECTED
+from vision_widgets.views.base import UNEXPECTED, close_tree
 
 log = logging.getLogger(__name__)
 
@@ -66,5 +66,5 @@ class LoginView(w.VBox):
 
     def close(self) -> None:
         for child in self.children:
-            child.close()
+            close_tree(child)
         super().close()

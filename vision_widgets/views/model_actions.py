@@ -104,13 +104,12 @@ class ModelActions(w.VBox):
         self.progress.start()
 
         def done(_report) -> None:
-            self.progress.done()
             self.view.show(self.name)
             self.view.detail_status.success("Production data added; drift updated.")
 
         self.view.run_in_background(self.status, model_service.add_production_batch, self.view.ctx,
                                     self.view.principal, self.name, self.path.value, self.label.value,
-                                    progress=self.progress.update, on_done=done)
+                                    progress=self.progress.update, bar=self.progress, on_done=done)
 
     # -- restricted ------------------------------------------------------------------------
     def _on_submit_file(self, _button=None) -> None:
@@ -124,12 +123,12 @@ class ModelActions(w.VBox):
         self.progress.start("Checking the profiles and computing drift")
 
         def done(_result) -> None:
-            self.progress.done()
             self.view.show(self.name)
             self.view.detail_status.success("Profiles accepted; drift updated.")
 
         # Parsing and drift run off the kernel's main thread, so the page stays responsive.
-        self.view.run_in_background(self.status, _submit_then_hide, self, content, on_done=done)
+        self.view.run_in_background(self.status, model_service.submit_file, self.view.ctx, self.view.principal,
+                                    self.name, content, bar=self.progress, on_done=done)
 
     def _on_new_token(self, _button=None) -> None:
         self.status.clear()
@@ -157,10 +156,3 @@ class ModelActions(w.VBox):
                          self.name):
             self.view.forget()
 
-
-def _submit_then_hide(actions: ModelActions, content: bytes):
-    """``submit_file``; the progress bar goes away whatever happens (``run`` shows an error)."""
-    try:
-        return model_service.submit_file(actions.view.ctx, actions.view.principal, actions.name, content)
-    finally:
-        actions.progress.done()

@@ -113,7 +113,6 @@ class RegisterView(PageView):
         spec = self.spec()
 
         def done(reg: model_service.Registration) -> None:
-            self.progress.done()
             self.registered = reg.model.name
             if reg.upload_token:
                 self.status.success(f"{reg.model.name} is registered and awaiting metrics.")
@@ -129,16 +128,10 @@ class RegisterView(PageView):
                 self.status.success(f"{reg.model.name} is registered ({verdict}).")
             self.open_model.layout.display = "flex"
 
-        self.run_in_background(self.status, _register_or_hide, self, spec, on_done=done)
+        self.run_in_background(self.status, model_service.register_model, self.ctx, self.principal, spec,
+                               progress=self.progress.update, bar=self.progress, on_done=done)
 
     def _on_open(self, _button=None) -> None:
         self.state.selected_model = getattr(self, "registered", "")
         self.state.page = "models"
 
-
-def _register_or_hide(view: RegisterView, spec: model_service.ModelSpec) -> model_service.Registration:
-    """Register; hide the progress bar whatever happens (the error is shown by ``run``)."""
-    try:
-        return model_service.register_model(view.ctx, view.principal, spec, progress=view.progress.update)
-    finally:
-        view.progress.done()
