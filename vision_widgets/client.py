@@ -1564,16 +1564,32 @@ class _Builder:
                 if plan.roles.prediction:
                     self.model.prediction = NumericStats(plan.prediction_grid or Grid(0.0, 1.0, np.zeros(0, np.int64)))
 
-    def tasks(self, chunk: _Chunk) -> list[Callable[[], None]]:
-        self.rows += chunk.n
+    def tasks(self, chunks: Sequence[_Chunk]) -> list[Callable[[], None]]:
+        """One task per column (and one for the model block) that adds ``chunks`` in order.
+
+        A column's statistics are not thread-safe, so each column gets exactly one
+        task however many chunks there are: run these tasks concurrently, but never
+        together with another batch from this builder (``_run`` drains first).
+        """
+        chunks = tuple(chunks)
+        self.rows += sum(ch.n for ch in chunks)
         out: list[Callable[[], None]] = []
         for c, st in self.cols.items():
             if isinstance(st, NumericStats):
-                out.append(lambda c=c, st=st: st.add(chunk.numeric(c)))
+                def numeric(c: str = c, st: NumericStats = st) -> None:
+                    for ch in chunks:
+                        st.add(ch.numeric(c))
+                out.append(numeric)
             else:
-                out.append(lambda c=c, st=st: st.add_codes(*chunk.codes(c), name=c))
+                def categorical(c: str = c, st: CategoryStats = st) -> None:
+                    for ch in chunks:
+                        st.add_codes(*ch.codes(c), name=c)
+                out.append(categorical)
         if self.model is not None:
-            out.append(lambda: self._add_model(chunk))
+            def model() -> None:
+                for ch in chunks:
+                    self._add_model(ch)
+            out.append(model)
         return out
 
     def _add_model(self, chunk: _Chunk) -> None:
@@ -1860,34 +1876,42 @@ def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPo
     pending: list[Future[None]] = []
     surrogate: Surrogate | None = None
 
-    def feed(chunk: _Chunk) -> None:
+    def feed(batch: Sequence[_Chunk]) -> None:
+        """Add ``batch`` (chunks in file order) to the profile being built.
+
+        One writer per column at any moment: the previous batch's column tasks are
+        drained before this batch's are submitted, and within a batch each column
+        is one task that walks the chunks in order.
+        """
         nonlocal whole
+        drain()
         if wspec is None:
             if whole is None:
                 whole = _Builder(plan)
-            pending.extend(executor.submit(t) for t in whole.tasks(chunk))
+            pending.extend(executor.submit(t) for t in whole.tasks(batch))
             return
-        keys, names = _window_keys(wspec, chunk, plan.roles.timestamp)
-        labels.update(names)
-        order = np.argsort(keys, kind="stable")
-        sk = keys[order]
-        starts = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
-        bounds = np.append(starts, sk.size)
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            key = int(sk[a])
-            sub = chunk.take(order[a:b])
-            bld = builders.get(key)
-            if bld is None:
-                bld = builders[key] = _Builder(plan)
-            for t in bld.tasks(sub):
-                t()  # windows: run inline (columns of one window share no state with others)
+        for chunk in batch:
+            keys, names = _window_keys(wspec, chunk, plan.roles.timestamp)
+            labels.update(names)
+            order = np.argsort(keys, kind="stable")
+            sk = keys[order]
+            starts = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+            bounds = np.append(starts, sk.size)
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                key = int(sk[a])
+                sub = chunk.take(order[a:b])
+                bld = builders.get(key)
+                if bld is None:
+                    bld = builders[key] = _Builder(plan)
+                for t in bld.tasks((sub,)):
+                    t()  # windows: run inline, in order (one thread, so one writer)
 
     def drain() -> None:
         while pending:
             pending.pop(0).result()
 
     def warm_up() -> None:
-        nonlocal needs_warmup, surrogate
+        nonlocal needs_warmup, surrogate, buffered
         needs_warmup = False
         samples = _edge_samples(buffered, numeric, executor)
         for c in numeric:
@@ -1899,9 +1923,8 @@ def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPo
                     g = Grid.from_sample(_edge_samples(buffered, [col], executor)[col], bins)
                     setattr(plan, f"{role}_grid", g)
         surrogate = _fit_surrogate(plan, buffered)
-        for ch in buffered:
-            feed(ch)
-        buffered.clear()
+        feed(buffered)  # one batch: each column walks the buffered chunks in order
+        buffered = []
 
     for chunk, frac in chunks:
         if needs_warmup:
@@ -1910,8 +1933,7 @@ def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPo
             if buffered_rows >= warm_rows:
                 warm_up()
         else:
-            drain()
-            feed(chunk)
+            feed((chunk,))
         if progress is not None:
             progress(min(frac, 0.999))
     if needs_warmup:
