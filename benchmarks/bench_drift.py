@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stats_data import make_frame  # noqa: E402
 
 from vision_widgets.client import profile  # noqa: E402
-from vision_widgets.core.drift import drift  # noqa: E402
+from vision_widgets.core.stats.drift import drift  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 SHIFTED = [f"num_{i:02d}" for i in range(5)]

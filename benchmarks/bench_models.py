@@ -4,7 +4,7 @@
                                                 [--repeat 20] [--write docs/performance.md]
 
 1. ``--models`` models of ``--features`` features each are stored through the registry functions
-   (``registry.insert``/``add_profile``/``add_drift``, one transaction): one 50-feature frame is
+   (``records.insert``/``add_profile``/``add_drift``, one transaction): one 50-feature frame is
    profiled once and the same reference/production JSON is stored for every model.
 2. In the kernel (in-process, no browser): the model list filter (``list_models`` + the Model 360
    view's table and dropdown update, as typing in the filter box does) and opening one model's
@@ -32,14 +32,17 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from perf_doc import write_section  # noqa: E402 - benchmarks/ is the script's folder
+
 from vision_widgets import client  # noqa: E402
-from vision_widgets.core import auth, connectors, demo_data, registry, seed  # noqa: E402
+from vision_widgets.core import connectors, seed  # noqa: E402
+from vision_widgets.core.catalog import records
 from vision_widgets.core.config import load_settings  # noqa: E402
 from vision_widgets.core.context import Context  # noqa: E402
-from vision_widgets.core.drift import drift  # noqa: E402
+from vision_widgets.core.identity import sessions
+from vision_widgets.core.stats.drift import drift  # noqa: E402
+from vision_widgets.demo import datasets
 from vision_widgets.services import models as ms  # noqa: E402
-
-from perf_doc import write_section  # noqa: E402 - benchmarks/ is the script's folder
 
 SECTION = "## Model registry"
 OWNERS = ("datascientist_user", "productowner_user", "sre_user", "mlengineer_user", "appowner_user")
@@ -77,16 +80,16 @@ def store_models(ctx: Context, n: int, features: int) -> float:
     with ctx.store.write() as conn:
         for i in range(n):
             owner = OWNERS[i % len(OWNERS)]
-            record = registry.insert(
+            record = records.insert(
                 conn, name=f"Model {i:04d}", description="benchmark", task="binary classification",
                 platform=PLATFORMS[i % len(PLATFORMS)], connector="local", connector_details={}, owner=owner,
                 lob=f"LOB {i % 5}", sub_lob="", roles=model_roles, restricted=False, status="active",
                 drift_settings={}, created_by=owner, now=now,
             )
-            registry.add_profile(conn, record.id, "reference", "training", "server", reference.rows, ref_json, now)
-            pid = registry.add_profile(conn, record.id, "production", "batch", "server", production.rows, prod_json,
+            records.add_profile(conn, record.id, "reference", "training", "server", reference.rows, ref_json, now)
+            pid = records.add_profile(conn, record.id, "production", "batch", "server", production.rows, prod_json,
                                        now)
-            registry.add_drift(conn, record.id, pid, report.dataset_drift, report.drift_share, drift_json, now)
+            records.add_drift(conn, record.id, pid, report.dataset_drift, report.drift_share, drift_json, now)
     return time.perf_counter() - started
 
 
@@ -103,8 +106,8 @@ def bench_views(ctx: Context, repeat: int, n: int) -> dict:
     from vision_widgets.state import AppState
     from vision_widgets.views.model360 import Model360View
 
-    admin = auth.operator_session(ctx, "sre_admin")
-    user = auth.operator_session(ctx, "datascientist_user")
+    admin = sessions.operator_session(ctx, "sre_admin")
+    user = sessions.operator_session(ctx, "datascientist_user")
     state = AppState()
     state.sign_in(admin)
     t = time.perf_counter()
@@ -133,8 +136,8 @@ def bench_views(ctx: Context, repeat: int, n: int) -> dict:
 def bench_registration(ctx: Context, rows: int) -> dict:
     folder = connectors.demo_folder(ctx.settings)
     folder.mkdir(parents=True, exist_ok=True)
-    fraud = demo_data.MODELS[0]
-    train, prod = demo_data.generate(fraud, 20_000, -(-rows // demo_data.PROD_WEEKS))
+    fraud = datasets.MODELS[0]
+    train, prod = datasets.generate(fraud, 20_000, -(-rows // datasets.PROD_WEEKS))
     prod = prod.iloc[:rows]
     train_path, prod_path = folder / "bench_training.csv", folder / "bench_production.csv"
     train.to_csv(train_path, index=False)
@@ -143,7 +146,7 @@ def bench_registration(ctx: Context, rows: int) -> dict:
     spec = ms.ModelSpec(name="Registration benchmark", task=fraud.task, target=fraud.target,
                         prediction=fraud.prediction, timestamp=fraud.timestamp, exclude=fraud.exclude,
                         training=str(train_path), production=str(prod_path))
-    owner = auth.operator_session(ctx, "datascientist_user")
+    owner = sessions.operator_session(ctx, "datascientist_user")
     t = time.perf_counter()
     ms.register_model(ctx, owner, spec)
     total = time.perf_counter() - t

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import nbformat
 import psutil
+from perf_doc import write_section  # benchmarks/ is the script's folder
 from playwright.sync_api import sync_playwright
 
-from perf_doc import write_section  # benchmarks/ is the script's folder
-from vision_widgets.server_process import (
+from tests.support.server_process import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOGIN_USERNAME,

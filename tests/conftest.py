@@ -2,7 +2,7 @@
 
 ``settings``    Settings built from a dict: VISION_HOME in tmp_path, users_file = the repo's users.json.
 ``clock``       a :class:`helpers.FakeClock` (``clock.advance(seconds)`` moves time).
-``ctx``         a Context over a fresh SQLite database in tmp_path, seeded with ``seed.load_users``
+``ctx``         a Context over a fresh SQLite database in tmp_path, seeded with ``sample_accounts.load_users``
                 from ``fast_users_file``; its clock is ``clock``.
 ``login``       ``login(username, password=None) -> Principal`` through the real ``auth.login``.
 ``app``         a ``VisionApp(ctx)`` showing its login form; its widgets are closed afterwards.
@@ -22,9 +22,11 @@ import pytest
 from argon2 import PasswordHasher, Type
 from helpers import PASSWORDS, USERS_JSON, FakeClock
 
-from vision_widgets.core import auth, passwords, seed
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
+from vision_widgets.core.identity import auth, passwords
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.demo import sample_accounts
 
 #: Argon2id at its minimum cost: same algorithm and code paths, microseconds per verify.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)
@@ -61,7 +63,7 @@ def clock():
 @pytest.fixture
 def ctx(settings, clock, fast_users_file, fast_hashing):
     context = Context.open(settings, clock=clock)
-    seed.load_users(context, fast_users_file)
+    sample_accounts.load_users(context, fast_users_file)
     yield context
     context.store.dispose()
 
@@ -70,7 +72,7 @@ def ctx(settings, clock, fast_users_file, fast_hashing):
 def login(ctx):
     """Log a sample account in through ``auth.login`` and return its Principal."""
 
-    def _login(username: str, password: str | None = None) -> auth.Principal:
+    def _login(username: str, password: str | None = None) -> Principal:
         return auth.login(ctx, username, PASSWORDS[username] if password is None else password).principal
 
     return _login
@@ -106,7 +108,7 @@ def register_restricted(ctx, login):
 def real_server(tmp_path_factory):
     """The real ``vision serve`` subprocess (after ``vision init``) in a temporary VISION_HOME, without a
     kernel pool (these tests use its HTTP API, not the dashboard). Stopped after the session."""
-    from vision_widgets.server_process import start_server, stop_server
+    from tests.support.server_process import start_server, stop_server
 
     root = tmp_path_factory.mktemp("vision-real-server")
     server = start_server(root / "home", root / "server.log", env_extra={"VISION_KERNEL_POOL": "0"})

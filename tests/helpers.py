@@ -102,10 +102,10 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 def demo_frames(model_name: str = "Fraud detection", train_rows: int = SMALL_TRAIN_ROWS,
                 weekly_rows: int = SMALL_WEEKLY_ROWS):
     """(training, production) DataFrames of one demo model (seeded, so always the same)."""
-    from vision_widgets.core import demo_data
+    from vision_widgets.demo import datasets
 
-    model = next(m for m in demo_data.MODELS if m.name == model_name)
-    train, prod = _FRAMES.get((model_name, train_rows, weekly_rows)) or demo_data.generate(model, train_rows, weekly_rows)
+    model = next(m for m in datasets.MODELS if m.name == model_name)
+    train, prod = _FRAMES.get((model_name, train_rows, weekly_rows)) or datasets.generate(model, train_rows, weekly_rows)
     _FRAMES[(model_name, train_rows, weekly_rows)] = (train, prod)
     return train.copy(), prod.copy()
 
@@ -125,10 +125,10 @@ def write_demo_files(folder: Path, model_name: str = "Fraud detection", prefix: 
 
 def demo_spec(name: str, training="", production="", model_name: str = "Fraud detection", **overrides):
     """The ModelSpec a person would fill in for a demo model's files."""
-    from vision_widgets.core import demo_data
+    from vision_widgets.demo import datasets
     from vision_widgets.services.models import ModelSpec
 
-    m = next(m for m in demo_data.MODELS if m.name == model_name)
+    m = next(m for m in datasets.MODELS if m.name == model_name)
     fields = dict(name=name, task=m.task, description=m.description, platform=m.platform, target=m.target,
                   prediction=m.prediction, timestamp=m.timestamp, exclude=m.exclude,
                   training=str(training), production=str(production))
@@ -140,7 +140,7 @@ def model_rows(ctx) -> dict[str, int]:
     """How many rows each model-registry table holds (to prove nothing was half-written)."""
     from sqlalchemy import func, select
 
-    from vision_widgets.core import schema
+    from vision_widgets.core.storage import schema
 
     with ctx.store.read() as conn:
         return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -159,9 +159,9 @@ def signed_in_state(principal):
 def client_profiles(model_name: str = "Fraud detection", k: int = 10, production_rows: slice | None = None):
     """(reference, production) profiles of a demo model computed as the client notebook does."""
     from vision_widgets import client
-    from vision_widgets.core import demo_data
+    from vision_widgets.demo import datasets
 
-    m = next(m for m in demo_data.MODELS if m.name == model_name)
+    m = next(m for m in datasets.MODELS if m.name == model_name)
     key = (model_name, k, None if production_rows is None else (production_rows.start, production_rows.stop))
     if key not in _PROFILES:
         train, prod = demo_frames(model_name)

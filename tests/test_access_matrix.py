@@ -10,7 +10,7 @@ import pytest
 from helpers import ADMIN, OTHER_ADMIN, OTHER_USER, PASSWORDS, STRONG, USER
 from sqlalchemy import func, select
 
-from vision_widgets.core import audit, auth, schema, users
+from vision_widgets.core import audit
 from vision_widgets.core.errors import (
     AuthenticationError,
     Conflict,
@@ -19,6 +19,9 @@ from vision_widgets.core.errors import (
     PermissionDenied,
     SessionExpired,
 )
+from vision_widgets.core.identity import auth, sessions, users
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.storage import schema
 from vision_widgets.services import accounts
 
 ALLOWED = "allowed"
@@ -50,8 +53,8 @@ def _last_audit(ctx):
 class Op:
     """A service call on ``target`` (a username) and the proof that it did what it says."""
 
-    call: Callable[[Any, auth.Principal, str], Any]
-    effect: Callable[[Any, auth.Principal, str, Any], None]
+    call: Callable[[Any, Principal, str], Any]
+    effect: Callable[[Any, Principal, str, Any], None]
 
 
 def _my_account_effect(ctx, me, target, result):
@@ -61,12 +64,16 @@ def _my_account_effect(ctx, me, target, result):
 def _own_password_effect(ctx, me, target, result):
     assert auth.login(ctx, me.username, STRONG)
     with pytest.raises(SessionExpired):  # it ended the session it was made through
-        auth.authenticate(ctx, me)
+        sessions.authenticate(ctx, me)
 
 
 def _list_effect(ctx, me, target, result):
     assert len(result) == 10 and {a.username for a in result} >= {USER, ADMIN}
     assert not any(hasattr(a, "password_hash") for a in result)
+
+
+def _get_effect(ctx, me, target, result):
+    assert result.username == target and not hasattr(result, "password_hash")
 
 
 def _audit_effect(ctx, me, target, result):
@@ -91,7 +98,7 @@ def _removed(ctx, target):
 
 
 def _promoted(ctx, target):
-    assert _account(ctx, target)["profile"] == "admin"
+    assert _account(ctx, target)["role"] == "admin"
 
 
 def _reset(ctx, target):
@@ -106,7 +113,7 @@ def _unlocked(ctx, target):
 EFFECTS = {
     "create account": _created,
     "remove account": _removed,
-    "change profile": _promoted,
+    "change role": _promoted,
     "reset password": _reset,
     "unlock account": _unlocked,
 }
@@ -118,13 +125,14 @@ OPS: dict[str, Op] = {
         lambda ctx, p, t: accounts.change_own_password(ctx, p, PASSWORDS[p.username], STRONG), _own_password_effect
     ),
     "list_accounts": Op(lambda ctx, p, t: accounts.list_accounts(ctx, p), _list_effect),
+    "get_account": Op(lambda ctx, p, t: accounts.get_account(ctx, p, t), _get_effect),
     "audit_log": Op(lambda ctx, p, t: accounts.audit_log(ctx, p), _audit_effect),
     "create_account": Op(
         lambda ctx, p, t: accounts.create_account(ctx, p, NEW, STRONG),
         lambda ctx, me, t, r: _admin_effect("create account")(ctx, me, "new_analyst", r),
     ),
     "remove_account": Op(lambda ctx, p, t: accounts.remove_account(ctx, p, t), _admin_effect("remove account")),
-    "change_profile": Op(lambda ctx, p, t: accounts.change_profile(ctx, p, t, "admin"), _admin_effect("change profile")),
+    "change_role": Op(lambda ctx, p, t: accounts.change_role(ctx, p, t, "admin"), _admin_effect("change role")),
     "reset_password": Op(lambda ctx, p, t: accounts.reset_password(ctx, p, t, STRONG), _admin_effect("reset password")),
     "unlock_account": Op(lambda ctx, p, t: accounts.unlock_account(ctx, p, t), _admin_effect("unlock account")),
 }
@@ -133,7 +141,7 @@ OPS: dict[str, Op] = {
 # target: "self" is the actor's own account, "other" another user's (OTHER_USER).
 SELF_SERVICE = ("my_account", "change_own_password")
 ADMIN_ONLY = ("list_accounts", "audit_log", "create_account")
-ON_ACCOUNT = ("remove_account", "change_profile", "reset_password", "unlock_account")
+ON_ACCOUNT = ("get_account", "remove_account", "change_role", "reset_password", "unlock_account")
 
 MATRIX: list[tuple[str, str, str, Any]] = []
 for name in SELF_SERVICE:
@@ -160,9 +168,10 @@ for name in ON_ACCOUNT:
     ]
 MATRIX += [
     ("remove_account", "admin", "self", Conflict),  # never yourself
-    ("change_profile", "admin", "self", Conflict),  # demoting yourself: ask another admin
+    ("change_role", "admin", "self", Conflict),  # demoting yourself: ask another admin
     ("reset_password", "admin", "self", InvalidInput),  # use My account (asks for the current password)
     ("unlock_account", "admin", "self", ALLOWED),
+    ("get_account", "admin", "self", ALLOWED),
 ]
 
 
@@ -212,21 +221,21 @@ def test_the_last_admin_can_be_neither_removed_nor_demoted(ctx, login):
     # Through the services the last admin is also "yourself"…
     with pytest.raises(Conflict, match="cannot remove your own account"):
         accounts.remove_account(ctx, admin, ADMIN)
-    with pytest.raises(Conflict, match="cannot change your own profile"):
-        accounts.change_profile(ctx, admin, ADMIN, "user")
+    with pytest.raises(Conflict, match="cannot change your own role"):
+        accounts.change_role(ctx, admin, ADMIN, "user")
     # …and the rule holds underneath, for every caller (the CLI acts there directly).
     before = _snapshot(ctx)
     with ctx.store.write() as conn, pytest.raises(Conflict, match="last admin"):
         users.remove(conn, ADMIN)
     with ctx.store.write() as conn, pytest.raises(Conflict, match="last admin"):
-        users.set_profile(conn, ADMIN, "user")
+        users.set_role(conn, ADMIN, "user")
     assert _snapshot(ctx) == before
-    assert [a.username for a in accounts.list_accounts(ctx, admin) if a.profile == "admin"] == [ADMIN]
+    assert [a.username for a in accounts.list_accounts(ctx, admin) if a.role == "admin"] == [ADMIN]
 
 
 def test_an_admin_may_remove_and_demote_other_admins(ctx, login):
     admin = login(ADMIN)
-    assert accounts.change_profile(ctx, admin, OTHER_ADMIN, "user").profile == "user"
+    assert accounts.change_role(ctx, admin, OTHER_ADMIN, "user").role == "user"
     accounts.remove_account(ctx, admin, "appowner_admin")
     assert {a.username for a in accounts.list_accounts(ctx, admin)} == set(PASSWORDS) - {"appowner_admin"}
 
@@ -310,10 +319,10 @@ def test_a_duplicate_username_in_any_case_is_a_conflict_and_creates_nothing(ctx,
     with pytest.raises(Conflict, match="already exists"):
         accounts.create_account(ctx, admin, accounts.NewAccount(username, "Analyst", "admin"), STRONG)
     assert _snapshot(ctx) == before
-    assert auth.login(ctx, USER, PASSWORDS[USER]).principal.profile == "user"
+    assert auth.login(ctx, USER, PASSWORDS[USER]).principal.role == "user"
 
 
-@pytest.mark.parametrize("op", ["remove_account", "change_profile", "reset_password", "unlock_account"])
+@pytest.mark.parametrize("op", ["remove_account", "change_role", "reset_password", "unlock_account"])
 def test_acting_on_an_unknown_account_is_not_found(ctx, login, op):
     admin = login(ADMIN)
     before = _snapshot(ctx)
@@ -322,11 +331,11 @@ def test_acting_on_an_unknown_account_is_not_found(ctx, login, op):
     assert _snapshot(ctx)[0] == before[0] and _snapshot(ctx)[2] == before[2]
 
 
-def test_an_unknown_profile_is_invalid(ctx, login):
+def test_an_unknown_role_is_invalid(ctx, login):
     admin = login(ADMIN)
-    with pytest.raises(InvalidInput, match="profile must be one of: user, admin"):
-        accounts.change_profile(ctx, admin, USER, "root")
-    with pytest.raises(InvalidInput, match="profile must be one of"):
+    with pytest.raises(InvalidInput, match="role must be one of: user, admin"):
+        accounts.change_role(ctx, admin, USER, "root")
+    with pytest.raises(InvalidInput, match="role must be one of"):
         accounts.create_account(ctx, admin, accounts.NewAccount("new_analyst", "Analyst", "superuser"), STRONG)
 
 

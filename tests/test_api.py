@@ -17,9 +17,10 @@ import tornado.ioloop
 import tornado.web
 from helpers import OTHER_USER, USER, model_rows, submission_body
 
+from tests.support.server_process import free_port, get_json
 from vision_widgets.core.context import Context
+from vision_widgets.core.identity import sessions
 from vision_widgets.server import api_handlers
-from vision_widgets.server_process import free_port, get_json
 from vision_widgets.services import models as ms
 
 NAME = "Secret model"
@@ -281,10 +282,9 @@ def _post(url: str, body: bytes, token: str) -> tuple[int, dict]:
 def test_the_real_server_accepts_then_refuses_a_reused_token(real_server, real_ctx):
     from helpers import demo_spec
 
-    from vision_widgets.core import auth
 
     name = "Real API model"
-    owner = auth.operator_session(real_ctx, USER)
+    owner = sessions.operator_session(real_ctx, USER)
     reg = ms.register_model(real_ctx, owner, demo_spec(name, restricted=True))
     url = real_server.url(f"vision/api/models/{quote(name, safe='')}/profiles")
 

@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import pytest
-from helpers import ADMIN, OTHER_ADMIN, PASSWORDS, USER, live_widgets, log_in_through_the_form
+from helpers import (
+    ADMIN,
+    OTHER_ADMIN,
+    PASSWORDS,
+    USER,
+    live_widgets,
+    log_in_through_the_form,
+)
 
 from vision_widgets.app import PAGES, pages_for
-from vision_widgets.core import auth
 from vision_widgets.core.errors import SessionExpired
-from vision_widgets.core.rbac import Permission
+from vision_widgets.core.identity import auth, rbac, sessions
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.services import accounts
 from vision_widgets.views.access import AccessView
 from vision_widgets.views.account import AccountView
@@ -46,11 +54,11 @@ def test_an_admins_navigation_has_access_management_and_my_account(app):
 
 
 def test_the_navigation_follows_the_permission_map():
-    for profile, expected_access in (("user", False), ("admin", True)):
-        principal = auth.Principal(1, "someone", "Persona", profile, "", "", "", session_id="x")
+    for role, expected_access in (("user", False), ("admin", True)):
+        principal = Principal(1, "someone", "Persona", role, "", "", "", session_id="x")
         keys = {p.key for p in pages_for(principal)}
         assert ("access" in keys) is expected_access and "account" in keys
-        assert all(p.permission in principal.permissions for p in pages_for(principal))
+        assert all(p.permission in rbac.permissions_for(principal.role) for p in pages_for(principal))
     assert pages_for(None) == ()
     assert {p.key for p in PAGES if p.permission is Permission.MANAGE_ACCESS} == {"access"}
 
@@ -85,7 +93,7 @@ def test_logout_returns_to_login_ends_the_session_and_closes_the_page(app, ctx):
     assert app.state.principal is None and app.nav not in app.children
     assert access.comm is None and not _access_views_alive()
     with pytest.raises(SessionExpired):
-        auth.authenticate(ctx, principal)
+        sessions.authenticate(ctx, principal)
 
 
 @pytest.mark.parametrize("action", ["navigate", "refresh", "logout-button"])
@@ -122,7 +130,7 @@ def test_a_demoted_admin_can_no_longer_open_access_management(app, ctx):
     log_in_through_the_form(app, ADMIN)
     app.open_page("account")
     other = auth.login(ctx, OTHER_ADMIN, PASSWORDS[OTHER_ADMIN]).principal
-    accounts.change_profile(ctx, other, ADMIN, "user")
+    accounts.change_role(ctx, other, ADMIN, "user")
     app.open_page("access")
     assert not _access_views_alive(), "a view the principal may not open is never built"
     assert "Access management" not in _titles(app)

@@ -8,11 +8,18 @@ import pytest
 from helpers import ADMIN, OTHER_ADMIN, OTHER_USER, PASSWORDS, STRONG, USER
 from sqlalchemy import select
 
-from vision_widgets.core import auth, schema, seed
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import AccountLocked, AuthenticationError, PermissionDenied, SessionExpired
-from vision_widgets.core.store import Store
+from vision_widgets.core.errors import (
+    AccountLocked,
+    AuthenticationError,
+    PermissionDenied,
+    SessionExpired,
+)
+from vision_widgets.core.identity import auth, sessions
+from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import Store
+from vision_widgets.demo import sample_accounts
 from vision_widgets.services import accounts
 
 
@@ -30,7 +37,7 @@ def _session_rows(ctx):
 def test_login_returns_a_session_for_the_account(ctx, clock):
     session = auth.login(ctx, USER, PASSWORDS[USER])
     p = session.principal
-    assert (p.username, p.profile, p.persona, p.lob, p.sub_lob) == (USER, "user", "Data Scientist", "Analytics", "Fraud")
+    assert (p.username, p.role, p.persona, p.lob, p.sub_lob) == (USER, "user", "Data Scientist", "Analytics", "Fraud")
     assert p.owned_model == "Fraud detection"
     assert session.expires_at == clock.now + timedelta(minutes=30)  # the default TTL
     assert len(session.token) >= 40
@@ -42,7 +49,7 @@ def test_the_token_is_stored_only_as_its_sha256(ctx):
     rows = _session_rows(ctx)
     assert [r["token_hash"] for r in rows] == [hashlib.sha256(session.token.encode()).hexdigest()]
     assert session.token not in repr(session) and session.token not in repr(session.principal)
-    assert auth.resume(ctx, session.token).username == USER
+    assert sessions.resume(ctx, session.token).username == USER
 
 
 def test_each_login_gets_a_new_token(ctx):
@@ -152,31 +159,31 @@ def test_activity_renews_the_session(ctx, clock, login):
 def test_the_ttl_comes_from_the_settings(tmp_path, clock, fast_users_file, fast_hashing):
     settings = load_settings({"VISION_HOME": str(tmp_path), "VISION_TOKEN_TTL": "60"})
     short = Context.open(settings, clock=clock)
-    seed.load_users(short, fast_users_file)
+    sample_accounts.load_users(short, fast_users_file)
     session = auth.login(short, USER, PASSWORDS[USER])
     assert (session.expires_at - clock.now).total_seconds() == 60
     clock.advance(61)
     with pytest.raises(SessionExpired):
-        auth.authenticate(short, session.principal)
+        sessions.authenticate(short, session.principal)
     short.store.dispose()
 
 
 def test_resume_refuses_unknown_and_empty_tokens(ctx):
     for token in ["", "not-a-token", None]:
         with pytest.raises(SessionExpired):
-            auth.resume(ctx, token)
+            sessions.resume(ctx, token)
 
 
 def test_logout_ends_that_session_only(ctx):
     tab1 = auth.login(ctx, USER, PASSWORDS[USER])
     tab2 = auth.login(ctx, USER, PASSWORDS[USER])
-    auth.logout(ctx, tab1.principal)
+    sessions.logout(ctx, tab1.principal)
     with pytest.raises(SessionExpired):
         accounts.my_account(ctx, tab1.principal)
     with pytest.raises(SessionExpired):
-        auth.resume(ctx, tab1.token)
+        sessions.resume(ctx, tab1.token)
     assert accounts.my_account(ctx, tab2.principal).username == USER
-    auth.logout(ctx, tab1.principal)  # idempotent
+    sessions.logout(ctx, tab1.principal)  # idempotent
 
 
 def test_changing_your_password_ends_every_session_of_the_account(ctx, login):
@@ -208,7 +215,7 @@ def test_removing_an_account_ends_its_sessions(ctx, login):
     with pytest.raises(SessionExpired):
         accounts.my_account(ctx, victim.principal)
     with pytest.raises(SessionExpired):
-        auth.resume(ctx, victim.token)
+        sessions.resume(ctx, victim.token)
     with pytest.raises(AuthenticationError, match="Wrong username or password"):
         auth.login(ctx, USER, PASSWORDS[USER])
 
@@ -216,25 +223,25 @@ def test_removing_an_account_ends_its_sessions(ctx, login):
 def test_a_demoted_admin_loses_admin_permissions_on_the_next_call(ctx, login):
     demoted, other = login(ADMIN), login(OTHER_ADMIN)
     assert accounts.list_accounts(ctx, demoted)
-    accounts.change_profile(ctx, other, ADMIN, "user")
+    accounts.change_role(ctx, other, ADMIN, "user")
     with pytest.raises(PermissionDenied):
         accounts.list_accounts(ctx, demoted)  # same session, stale principal says "admin"
-    assert auth.authenticate(ctx, demoted).profile == "user"
-    assert accounts.my_account(ctx, demoted).profile == "user"
+    assert sessions.authenticate(ctx, demoted).role == "user"
+    assert accounts.my_account(ctx, demoted).role == "user"
 
 
 def test_a_promoted_user_gains_admin_permissions_on_the_next_call(ctx, login):
     promoted, admin = login(USER), login(ADMIN)
     with pytest.raises(PermissionDenied):
         accounts.list_accounts(ctx, promoted)
-    accounts.change_profile(ctx, admin, USER, "admin")
+    accounts.change_role(ctx, admin, USER, "admin")
     assert len(accounts.list_accounts(ctx, promoted)) == 10
 
 
 def test_a_login_upgrades_a_hash_made_at_a_weaker_cost(ctx, monkeypatch):
     from argon2 import PasswordHasher, Type
 
-    from vision_widgets.core import passwords
+    from vision_widgets.core.identity import passwords
 
     monkeypatch.setattr(passwords, "_HASHER", PasswordHasher(type=Type.ID))  # today's default cost
     weak = _user_row(ctx, USER)["password_hash"]
@@ -253,7 +260,7 @@ def test_login_accepts_the_username_in_any_case(ctx):
 def test_the_password_check_holds_no_database_lock(ctx, monkeypatch):
     # SQLite has one write lock per file; a slow Argon2 check inside it would let a flood of
     # guesses stall every other tab. Another process must be able to write during the check.
-    from vision_widgets.core.store import Store
+    from vision_widgets.core.storage.engine import Store
 
     other = Store(ctx.settings.database_url)
     real_verify = auth.verify_password

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from stats_data import mixed_frame
+
 from vision_widgets.cli import main
 
 

@@ -11,10 +11,13 @@ import pytest
 from helpers import PASSWORDS, REPO_ROOT, USER, USERS_JSON
 from sqlalchemy import select
 
-from vision_widgets.core import audit, auth, schema, seed, users
+from vision_widgets.core import audit
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import AuthenticationError
+from vision_widgets.core.identity import auth, sessions, users
+from vision_widgets.core.storage import schema
+from vision_widgets.demo import sample_accounts
 
 NEW_PASSWORD = "Fresh-Operator-Pass-7"
 
@@ -34,7 +37,7 @@ def home(tmp_path, fast_users_file):
     """A VISION_HOME whose database holds the sample accounts (seeded in-process: cheaper than a subprocess)."""
     home = tmp_path / "home"
     ctx = Context.open(load_settings({"VISION_HOME": str(home)}))
-    seed.load_users(ctx, fast_users_file)
+    sample_accounts.load_users(ctx, fast_users_file)
     ctx.store.dispose()
     return home
 
@@ -177,7 +180,7 @@ def test_users_remove_refuses_the_last_admin(tmp_path, fast_users_file, run_cli)
     small.write_text(json.dumps(data))
     home = tmp_path / "home"
     ctx = Context.open(load_settings({"VISION_HOME": str(home)}))
-    seed.load_users(ctx, small)
+    sample_accounts.load_users(ctx, small)
     ctx.store.dispose()
     _fails_with(run_cli(home, "users", "remove", "sre_admin"), "'sre_admin' is the last admin")
     assert _names(home) == {USER, "sre_admin"}
@@ -190,7 +193,7 @@ def test_users_set_password_changes_it_and_ends_sessions(home):
     assert done.returncode == 0, done.stderr
     assert "sessions were ended" in done.stdout
     with pytest.raises(AuthenticationError):
-        auth.resume(ctx, session.token)
+        sessions.resume(ctx, session.token)
     ctx.store.dispose()
     assert not _login_works(home, USER, PASSWORDS[USER])
     assert _login_works(home, USER, NEW_PASSWORD)

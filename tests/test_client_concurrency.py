@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pandas as pd
 import pytest
+from test_client_merge import _frame, assert_same
 
 from vision_widgets.client import Profile, Roles, profile
-from tests.test_client_merge import _frame, assert_same
 
 ROLES = Roles(target="y", prediction="p")
 SEEDS = (0, 1, 2, 3, 4)

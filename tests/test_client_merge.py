@@ -7,7 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vision_widgets.client import CategoryStats, NumericStats, Profile, Roles, merge, profile
+from vision_widgets.client import (
+    CategoryStats,
+    NumericStats,
+    Profile,
+    Roles,
+    merge,
+    profile,
+)
 
 ROLES = Roles(target="y", prediction="p")
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

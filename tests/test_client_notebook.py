@@ -7,14 +7,15 @@ import json
 import pytest
 from helpers import USER, demo_spec, write_demo_files
 
-from vision_widgets.core import auth, demo_data
-from vision_widgets.core.notebooks import execute
-from vision_widgets.core.submission import parse
-from vision_widgets.server_process import free_port
+from tests.support.server_process import free_port
+from vision_widgets.core.catalog.client_notebook import execute
+from vision_widgets.core.catalog.submissions import parse
+from vision_widgets.core.identity import sessions
+from vision_widgets.demo import datasets
+from vision_widgets.demo.seeding import CLIENT_NOTEBOOK
 from vision_widgets.services import models as ms
-from vision_widgets.services.demo import CLIENT_NOTEBOOK
 
-FRAUD = demo_data.MODELS[0]
+FRAUD = datasets.MODELS[0]
 
 
 def _output_text(nb) -> str:
@@ -38,7 +39,7 @@ def client_files(tmp_path):
 
 def test_the_notebook_sends_profiles_and_the_model_becomes_active(real_server, real_ctx, client_files, tmp_path):
     name = "Notebook model"
-    owner = auth.operator_session(real_ctx, USER)
+    owner = sessions.operator_session(real_ctx, USER)
     reg = ms.register_model(real_ctx, owner, demo_spec(name, restricted=True))
     out = tmp_path / "submission.json"
     nb = execute(CLIENT_NOTEBOOK, _parameters(name, *client_files, out, real_server.base_url, reg.upload_token),

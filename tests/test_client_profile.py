@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from stats_data import mixed_frame, numeric_frame
+
 from vision_widgets.client import (
+    SCHEMA_VERSION,
     InvalidInput,
     NumericStats,
     Profile,
     Roles,
-    SCHEMA_VERSION,
     merge,
     profile,
 )

@@ -1,12 +1,13 @@
-"""``vision init --demo`` (services/demo.py) and the seeded demo data (core/demo_data.py)."""
+"""``vision init --demo`` (services/seeding.py) and the seeded demo data (core/datasets.py)."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 from helpers import ADMIN, SMALL_TRAIN_ROWS, SMALL_WEEKLY_ROWS, model_rows
 
-from vision_widgets.core import auth, connectors, demo_data
-from vision_widgets.services import demo
+from vision_widgets.core import connectors
+from vision_widgets.core.identity import sessions
+from vision_widgets.demo import datasets, seeding
 from vision_widgets.services import models as ms
 
 OWNERS = {
@@ -21,17 +22,17 @@ OWNERS = {
 @pytest.fixture
 def small_demo_files(settings):
     """The demo files at a small size, where ``install`` looks for them (so it does not write big ones)."""
-    return demo_data.write_files(connectors.demo_folder(settings), SMALL_TRAIN_ROWS, SMALL_WEEKLY_ROWS)
+    return datasets.write_files(connectors.demo_folder(settings), SMALL_TRAIN_ROWS, SMALL_WEEKLY_ROWS)
 
 
 def test_install_registers_the_five_demo_models_once(ctx, small_demo_files):
     said: list[str] = []
-    added = demo.install(ctx, say=said.append)
+    added = seeding.install(ctx, say=said.append)
     assert sorted(added) == sorted(OWNERS)
     assert not any(line.startswith("Writing demo data") for line in said)  # the files were there already
     assert "Registering Retail transactions (restricted: executing the client notebook on its data) ..." in said
 
-    admin = auth.operator_session(ctx, ADMIN)
+    admin = sessions.operator_session(ctx, ADMIN)
     listed = {s.model.name: s for s in ms.list_models(ctx, admin)}
     assert {name: s.model.owner for name, s in listed.items()} == OWNERS
     assert all(s.model.status == "active" and s.drift_share is not None for s in listed.values())
@@ -43,48 +44,48 @@ def test_install_registers_the_five_demo_models_once(ctx, small_demo_files):
     assert set(retail.performance) >= {"accuracy"}
     fraud = ms.model_360(ctx, admin, "Fraud detection")
     assert fraud.reference.rows == SMALL_TRAIN_ROWS
-    assert fraud.production.rows == SMALL_WEEKLY_ROWS * demo_data.PROD_WEEKS
+    assert fraud.production.rows == SMALL_WEEKLY_ROWS * datasets.PROD_WEEKS
     # every user sees exactly their own demo model
     for name, owner in OWNERS.items():
-        assert [s.model.name for s in ms.list_models(ctx, auth.operator_session(ctx, owner))] == [name]
+        assert [s.model.name for s in ms.list_models(ctx, sessions.operator_session(ctx, owner))] == [name]
 
     before = model_rows(ctx)
-    assert demo.install(ctx, say=said.append) == []
+    assert seeding.install(ctx, say=said.append) == []
     assert model_rows(ctx) == before
 
 
 def test_install_adds_only_what_is_missing(ctx, small_demo_files):
-    admin = auth.operator_session(ctx, ADMIN)
-    spec = demo._spec(demo_data.MODELS[0], *small_demo_files["Fraud detection"])
-    ms.register_model(ctx, auth.operator_session(ctx, "datascientist_user"), spec)
+    admin = sessions.operator_session(ctx, ADMIN)
+    spec = seeding._spec(datasets.MODELS[0], *small_demo_files["Fraud detection"])
+    ms.register_model(ctx, sessions.operator_session(ctx, "datascientist_user"), spec)
     ms.delete_model(ctx, admin, "Fraud detection")
-    ms.register_model(ctx, auth.operator_session(ctx, "datascientist_user"), spec)
-    added = demo.install(ctx, say=lambda _line: None)
+    ms.register_model(ctx, sessions.operator_session(ctx, "datascientist_user"), spec)
+    added = seeding.install(ctx, say=lambda _line: None)
     assert "Fraud detection" not in added and len(added) == 4
 
 
 def test_the_demo_data_is_deterministic_and_drifts_in_the_last_weeks():
-    for model in demo_data.MODELS:
-        a_train, a_prod = demo_data.generate(model, 400, 200)
-        b_train, b_prod = demo_data.generate(model, 400, 200)
+    for model in datasets.MODELS:
+        a_train, a_prod = datasets.generate(model, 400, 200)
+        b_train, b_prod = datasets.generate(model, 400, 200)
         pd.testing.assert_frame_equal(a_train, b_train)
         pd.testing.assert_frame_equal(a_prod, b_prod)
-        assert len(a_prod) == 200 * demo_data.PROD_WEEKS
+        assert len(a_prod) == 200 * datasets.PROD_WEEKS
         assert a_train[model.target].nunique() >= 2
         assert {model.target, model.prediction, model.timestamp, *model.exclude} <= set(a_train.columns)
-        assert a_prod[model.timestamp].min() >= demo_data.PROD_START > a_train[model.timestamp].max()
-    fraud, churn = demo_data.MODELS[0], demo_data.MODELS[1]
-    assert not demo_data.generate(fraud, 400, 200)[0].equals(demo_data.generate(churn, 400, 200)[0])
-    _, prod = demo_data.generate(fraud, 400, 2000)
-    week = (prod["event_time"] - demo_data.PROD_START).dt.days // 7 + 1
-    early, late = prod[week < demo_data.DRIFT_FROM_WEEK], prod[week >= demo_data.DRIFT_FROM_WEEK]
+        assert a_prod[model.timestamp].min() >= datasets.PROD_START > a_train[model.timestamp].max()
+    fraud, churn = datasets.MODELS[0], datasets.MODELS[1]
+    assert not datasets.generate(fraud, 400, 200)[0].equals(datasets.generate(churn, 400, 200)[0])
+    _, prod = datasets.generate(fraud, 400, 2000)
+    week = (prod["event_time"] - datasets.PROD_START).dt.days // 7 + 1
+    early, late = prod[week < datasets.DRIFT_FROM_WEEK], prod[week >= datasets.DRIFT_FROM_WEEK]
     assert late["amount"].median() > 1.3 * early["amount"].median()
     assert "crypto_exchange" in set(late["merchant_category"]) and "crypto_exchange" not in set(early["merchant_category"])
 
 
 def test_the_written_files_are_the_same_bytes_every_time(tmp_path):
-    a = demo_data.write_files(tmp_path / "a", 300, 50)
-    b = demo_data.write_files(tmp_path / "b", 300, 50)
+    a = datasets.write_files(tmp_path / "a", 300, 50)
+    b = datasets.write_files(tmp_path / "b", 300, 50)
     for name in a:
         for pa, pb in zip(a[name], b[name]):
             assert pa.read_bytes() == pb.read_bytes()

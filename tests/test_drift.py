@@ -8,12 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from stats_data import numeric_frame
 from statsmodels.stats.proportion import proportions_ztest
 
-from stats_data import numeric_frame
 from vision_widgets.client import InvalidInput, Profile, Roles, profile
-from vision_widgets.core.drift import DriftSettings, _pair, drift
-from vision_widgets.core.drift_methods import chi2_sf, get_method, kolmogorov_sf, methods
+from vision_widgets.core.stats.drift import DriftSettings, _pair, drift
+from vision_widgets.core.stats.drift_methods import (
+    chi2_sf,
+    get_method,
+    kolmogorov_sf,
+    methods,
+)
 
 
 def _pair_of(a: np.ndarray, b: np.ndarray):

@@ -31,8 +31,12 @@ def test_core_and_services_import_no_ui_library():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    expected = {f"vision_widgets.core.{p.stem}" for p in (PACKAGE / "core").glob("*.py") if p.stem != "__init__"}
-    expected |= {f"vision_widgets.services.{p.stem}" for p in (PACKAGE / "services").glob("*.py") if p.stem != "__init__"}
+    expected = {
+        ".".join(p.relative_to(REPO_ROOT).with_suffix("").parts)
+        for folder in ("core", "services")
+        for p in (PACKAGE / folder).rglob("*.py")
+        if p.stem != "__init__" and "migrations" not in p.parts
+    }
     assert expected <= set(report["imported"]), "every module was imported"
     assert report["ui"] == [], f"core/services pulled in {report['ui']}"
 
@@ -48,21 +52,73 @@ def _imports(path: Path) -> list[tuple[str, int]]:
     return found
 
 
-def test_client_imports_nothing_from_vision_widgets():
+def test_client_imports_only_the_shared_errors_from_vision_widgets():
+    """Inside the package client.py shares ``core.errors`` (stdlib only); nothing else."""
     imports = _imports(PACKAGE / "client.py")
     assert not [m for m, level in imports if level > 0], "client.py must not use relative imports"
-    assert not [m for m, _ in imports if m.split(".")[0] == "vision_widgets"]
+    assert [m for m, _ in imports if m.split(".")[0] == "vision_widgets"] == ["vision_widgets.core.errors"]
+
+
+_ALONE = r"""
+import sys
+sys.modules["vision_widgets"] = None  # as on a client's machine: the package is not there
+sys.path.insert(0, sys.argv[1])
+import pandas as pd
+import client
+p = client.profile(pd.DataFrame({"x": range(100), "y": [0, 1] * 50}), client.Roles(target="y"))
+assert client.Profile.from_json(p.to_json()).rows == 100
+try:
+    client.profile(pd.DataFrame({"x": []}))
+except client.InvalidInput as exc:
+    print("ok", type(exc).__mro__[1].__name__, exc.field)
+"""
+
+
+def test_client_runs_alone_without_the_package(tmp_path):
+    """The file a security team audits runs on its own: copied alone, it profiles and raises its own errors."""
+    (tmp_path / "client.py").write_bytes((PACKAGE / "client.py").read_bytes())
+    done = subprocess.run([sys.executable, "-c", _ALONE, str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "VisionError", "None"]
+
+
+def test_inside_the_package_client_errors_are_the_package_errors():
+    from vision_widgets import client
+    from vision_widgets.core import errors
+
+    assert client.InvalidInput is errors.InvalidInput and client.VisionError is errors.VisionError
+
+
+_LIGHT = r"""
+import json, sys
+import vision_widgets.core.errors
+from vision_widgets.cli import build_parser
+try:
+    build_parser().parse_args(["--help"])
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in ("pandas", "numpy", "sqlalchemy", "ipywidgets") if m in sys.modules)))
+"""
+
+
+def test_errors_and_vision_help_load_no_pandas_or_numpy():
+    """``vision --help`` and ``import vision_widgets.core.errors`` stay instant: no heavy library loads."""
+    done = subprocess.run([sys.executable, "-c", _LIGHT], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
 def test_client_depends_only_on_stdlib_numpy_pandas_and_optional_pyarrow():
     allowed = set(sys.stdlib_module_names) | {"numpy", "pandas", "pyarrow", "__future__"}
-    top = {m.split(".")[0] for m, _ in _imports(PACKAGE / "client.py")}
+    # vision_widgets: only core.errors, guarded (test_client_imports_only_the_shared_errors_…).
+    top = {m.split(".")[0] for m, _ in _imports(PACKAGE / "client.py") if m != "vision_widgets.core.errors"}
     assert top <= allowed, f"client.py imports {sorted(top - allowed)}"
 
 
 def test_views_and_components_never_touch_the_database_directly():
     """Views go through services (which check the principal), never core.store/users/schema."""
-    forbidden = {"vision_widgets.core.store", "vision_widgets.core.users", "vision_widgets.core.schema", "sqlalchemy"}
+    forbidden = {"vision_widgets.core.storage.engine", "vision_widgets.core.identity.users", "vision_widgets.core.storage.schema", "sqlalchemy"}
     for folder in ("views", "components"):
         for path in (PACKAGE / folder).glob("*.py"):
             used = {m for m, _ in _imports(path)} | {m.split(".")[0] for m, _ in _imports(path)}

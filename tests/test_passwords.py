@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from vision_widgets.core.errors import InvalidInput
-from vision_widgets.core.passwords import (
+from vision_widgets.core.identity.passwords import (
     check_password_policy,
     hash_password,
     is_argon2id_hash,

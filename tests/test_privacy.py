@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from stats_data import mixed_frame
+
 from vision_widgets.client import Profile, Roles, privacy_report, profile
 
 

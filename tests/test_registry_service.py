@@ -7,11 +7,22 @@ import json
 from datetime import timedelta
 
 import pytest
-from helpers import ADMIN, OTHER_USER, USER, XSS_NAME, demo_frames, demo_spec, model_rows, write_demo_files
+from helpers import (
+    ADMIN,
+    OTHER_USER,
+    USER,
+    XSS_NAME,
+    demo_frames,
+    demo_spec,
+    model_rows,
+    write_demo_files,
+)
 from sqlalchemy import select
 
-from vision_widgets.core import audit, registry, schema
+from vision_widgets.core import audit
+from vision_widgets.core.catalog import records
 from vision_widgets.core.errors import InvalidInput, PermissionDenied
+from vision_widgets.core.storage import schema
 from vision_widgets.services import models as ms
 
 EMPTY = {"models": 0, "profiles": 0, "drift_reports": 0, "upload_tokens": 0}
@@ -183,7 +194,7 @@ def test_a_failure_while_storing_rolls_back_the_whole_registration(ctx, login, d
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(registry, "add_drift", broken)
+    monkeypatch.setattr(records, "add_drift", broken)
     with pytest.raises(RuntimeError):
         ms.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
     assert model_rows(ctx) == EMPTY

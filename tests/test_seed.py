@@ -1,4 +1,4 @@
-"""users.json and ``vision init``'s loader (core/seed.py)."""
+"""users.json and ``vision init``'s loader (core/sample_accounts.py)."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,13 @@ import pytest
 from helpers import PASSWORDS, STRONG, USER, USERS_JSON
 from sqlalchemy import select
 
-from vision_widgets.core import audit, auth, schema, seed, users
+from vision_widgets.core import audit
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import AuthenticationError, ConfigurationError
-from vision_widgets.core.passwords import verify_password
+from vision_widgets.core.identity import auth, users
+from vision_widgets.core.identity.passwords import verify_password
+from vision_widgets.core.storage import schema
+from vision_widgets.demo import sample_accounts
 from vision_widgets.services import accounts
 
 #: The table of issue #2: username -> (persona, profile, line of business, sub-LOB).
@@ -62,22 +65,22 @@ def test_every_demo_password_verifies_against_its_hash():
 def test_init_loads_the_ten_sample_accounts_as_the_issue_describes(settings, clock):
     ctx = Context.open(settings, clock=clock)
     try:
-        added = seed.load_users(ctx)  # settings.users_file: the repo's users.json
+        added = sample_accounts.load_users(ctx)  # settings.users_file: the repo's users.json
         assert sorted(added) == sorted(SAMPLE_ACCOUNTS)
         with ctx.store.read() as conn:
-            loaded = {a.username: (a.persona, a.profile, a.lob, a.sub_lob) for a in users.list_all(conn)}
+            loaded = {a.username: (a.persona, a.role, a.lob, a.sub_lob) for a in users.list_all(conn)}
             owners = {a.username: a.owned_model for a in users.list_all(conn)}
         assert loaded == SAMPLE_ACCOUNTS
         assert all(owners[name] for name in SAMPLE_ACCOUNTS if name.endswith("_user")), "every user owns a model"
         # One real-cost login proves the hashes went in untouched.
-        assert auth.login(ctx, "sre_admin", PASSWORDS["sre_admin"]).principal.profile == "admin"
+        assert auth.login(ctx, "sre_admin", PASSWORDS["sre_admin"]).principal.role == "admin"
     finally:
         ctx.store.dispose()
 
 
 # -- idempotence -------------------------------------------------------------------------
 def test_init_twice_adds_nothing_the_second_time(ctx, fast_users_file):
-    assert seed.load_users(ctx, fast_users_file) == []
+    assert sample_accounts.load_users(ctx, fast_users_file) == []
     assert len(_names(ctx)) == 10
     with ctx.store.read() as conn:
         loads = [e for e in audit.recent(conn)
@@ -87,17 +90,17 @@ def test_init_twice_adds_nothing_the_second_time(ctx, fast_users_file):
 
 def test_init_never_resets_a_changed_password(ctx, login, fast_users_file):
     accounts.change_own_password(ctx, login(USER), PASSWORDS[USER], STRONG)
-    seed.load_users(ctx, fast_users_file)
+    sample_accounts.load_users(ctx, fast_users_file)
     with pytest.raises(AuthenticationError):
         auth.login(ctx, USER, PASSWORDS[USER])
     assert auth.login(ctx, USER, STRONG)
 
 
-def test_init_never_changes_a_changed_profile(ctx, login, fast_users_file):
-    accounts.change_profile(ctx, login("datascientist_admin"), "sre_user", "admin")
-    seed.load_users(ctx, fast_users_file)
+def test_init_never_changes_a_changed_role(ctx, login, fast_users_file):
+    accounts.change_role(ctx, login("datascientist_admin"), "sre_user", "admin")
+    sample_accounts.load_users(ctx, fast_users_file)
     with ctx.store.read() as conn:
-        assert users.get(conn, "sre_user").profile == "admin"
+        assert users.get(conn, "sre_user").role == "admin"
 
 
 # -- malformed files -----------------------------------------------------------------------
@@ -137,7 +140,7 @@ MALFORMED = {
                               "entry 2 ('bad name'): A username is 3 to 32 characters"),
     "username with HTML": ({"users": [_good_entry("<img src=x onerror=alert(1)>")]},
                            "entry 1 ('<img src=x onerror=alert(1)>'): A username"),
-    "unknown profile": ({"users": [_good_entry(profile="root")]}, "entry 1 ('good_one'): The profile must be one of"),
+    "unknown profile": ({"users": [_good_entry(profile="root")]}, "entry 1 ('good_one'): The role must be one of"),
     "duplicate username": ({"users": [_good_entry("twin"), _good_entry("other"), _good_entry("Twin")]},
                            "entry 3 ('Twin') repeats a username"),
 }
@@ -148,7 +151,7 @@ def test_a_malformed_users_file_names_the_entry_and_loads_nothing(empty_ctx, tmp
     path = tmp_path / "users.json"
     path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
     with pytest.raises(ConfigurationError) as error:
-        seed.load_users(empty_ctx, path)
+        sample_accounts.load_users(empty_ctx, path)
     assert message in str(error.value)
     assert _names(empty_ctx) == []
     with empty_ctx.store.read() as conn:
@@ -157,12 +160,12 @@ def test_a_malformed_users_file_names_the_entry_and_loads_nothing(empty_ctx, tmp
 
 def test_a_missing_users_file_says_how_to_point_at_one(empty_ctx, tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist; set VISION_USERS_FILE"):
-        seed.load_users(empty_ctx, tmp_path / "nope.json")
+        sample_accounts.load_users(empty_ctx, tmp_path / "nope.json")
 
 
 def test_init_does_not_bring_back_a_removed_sample_account(ctx):
     with ctx.store.write() as conn:
         users.remove(conn, "sre_user")
-    assert seed.load_users(ctx) == []
+    assert sample_accounts.load_users(ctx) == []
     with ctx.store.read() as conn:
         assert not users.exists(conn, "sre_user")

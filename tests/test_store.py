@@ -7,10 +7,12 @@ import pytest
 from helpers import ADMIN, OTHER_USER, PASSWORDS, STRONG, USER
 from sqlalchemy import func, select, text
 
-from vision_widgets.core import audit, auth, schema, users
+from vision_widgets.core import audit
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError
-from vision_widgets.core.store import Store
+from vision_widgets.core.identity import auth, users
+from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import Store
 from vision_widgets.services import accounts
 
 
@@ -89,10 +91,10 @@ def _broken_audit(*_args, **_kwargs):
          lambda ctx: "new_person" not in _names(ctx)),
         (lambda ctx, admin: accounts.remove_account(ctx, admin, USER),
          lambda ctx: USER in _names(ctx)),
-        (lambda ctx, admin: accounts.change_profile(ctx, admin, OTHER_USER, "admin"),
-         lambda ctx: _profile(ctx, OTHER_USER) == "user"),
+        (lambda ctx, admin: accounts.change_role(ctx, admin, OTHER_USER, "admin"),
+         lambda ctx: _role(ctx, OTHER_USER) == "user"),
     ],
-    ids=["create_account", "remove_account", "change_profile"],
+    ids=["create_account", "remove_account", "change_role"],
 )
 def test_a_change_whose_audit_entry_fails_leaves_nothing(ctx, login, monkeypatch, action, check):
     admin = login(ADMIN)
@@ -119,9 +121,9 @@ def _names(ctx):
         return {a.username for a in users.list_all(conn)}
 
 
-def _profile(ctx, username):
+def _role(ctx, username):
     with ctx.store.read() as conn:
-        return users.get(conn, username).profile
+        return users.get(conn, username).role
 
 
 def test_two_stores_on_one_file_see_each_others_commits(ctx, settings, clock):

@@ -8,8 +8,8 @@ import pytest
 from helpers import USER, client_profiles, demo_frames, model_rows, submission_body
 
 from vision_widgets import client
+from vision_widgets.core.catalog.submissions import parse
 from vision_widgets.core.errors import InvalidInput
-from vision_widgets.core.submission import parse
 from vision_widgets.services import models as ms
 
 NAME = "Secret model"

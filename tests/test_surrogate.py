@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-
 from stats_data import mixed_frame
+
 from vision_widgets.client import Profile, Roles, profile
 
 

@@ -7,8 +7,12 @@ from datetime import timedelta
 import pytest
 from helpers import OTHER_USER, USER, model_rows, submission_body
 
-from vision_widgets.core import upload_tokens
-from vision_widgets.core.errors import AuthenticationError, InvalidInput, PermissionDenied
+from vision_widgets.core.catalog import upload_tokens
+from vision_widgets.core.errors import (
+    AuthenticationError,
+    InvalidInput,
+    PermissionDenied,
+)
 from vision_widgets.services import models as ms
 
 

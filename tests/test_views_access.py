@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 import pytest
-from helpers import ADMIN, OTHER_ADMIN, PASSWORDS, STRONG, USER, log_in_through_the_form, signed_in_state
+from helpers import (
+    ADMIN,
+    OTHER_ADMIN,
+    PASSWORDS,
+    STRONG,
+    USER,
+    log_in_through_the_form,
+    signed_in_state,
+)
 
-from vision_widgets.core import audit, auth, schema
+from vision_widgets.core import audit
 from vision_widgets.core.errors import AuthenticationError
+from vision_widgets.core.identity import auth
+from vision_widgets.core.storage import schema
 from vision_widgets.services import accounts
 from vision_widgets.views.access import AccessView
 from vision_widgets.views.login import LoginView
@@ -30,11 +40,11 @@ def app_page(app):
     return app.view
 
 
-def _fill_new(page, username="new_analyst", persona="Analyst", profile="user", lob="Analytics", sub_lob="Fraud",
+def _fill_new(page, username="new_analyst", persona="Analyst", role="user", lob="Analytics", sub_lob="Fraud",
               password=STRONG):
     page.new_username.value = username
     page.new_persona.value = persona
-    page.new_profile.value = profile
+    page.new_role.value = role
     page.new_lob.value = lob
     page.new_sub_lob.value = sub_lob
     page.new_password.value = password
@@ -50,7 +60,7 @@ def _row_of(page, username) -> str | None:
 
 def test_the_table_lists_every_account_with_its_columns(page):
     html = page.table.value
-    for column in ("Username", "Persona", "Profile", "Line of business", "Sub-LOB", "Last login", "Locked"):
+    for column in ("Username", "Persona", "Role", "Line of business", "Sub-LOB", "Last login", "Locked"):
         assert f"<th>{column}</th>" in html
     for name in PASSWORDS:
         assert _row_of(page, name) is not None
@@ -66,9 +76,9 @@ def test_adding_an_account_updates_the_table_and_the_audit_log(page, ctx):
     assert page.add_status.value == "Account new_analyst added as user."
     assert "<td>new_analyst</td><td>Analyst</td><td>user</td><td>Analytics</td><td>Fraud</td>" in page.table.value
     assert "new_analyst" in page.target.options
-    assert f"<td>{ADMIN}</td><td>create account</td><td>new_analyst</td><td>profile=user</td>" in page.audit.value
+    assert f"<td>{ADMIN}</td><td>create account</td><td>new_analyst</td><td>role=user</td>" in page.audit.value
     assert page.new_password.value == "" and page.new_username.value == ""
-    assert auth.login(ctx, "new_analyst", STRONG).principal.profile == "user"
+    assert auth.login(ctx, "new_analyst", STRONG).principal.role == "user"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +115,7 @@ def test_an_account_named_with_html_in_the_database_is_shown_as_text(page, ctx):
     """The services refuse such names; a row written by hand (or an old version) must still be harmless."""
     with ctx.store.write() as conn:
         conn.execute(schema.users.insert().values(
-            username=XSS, password_hash="x", persona="Analyst", profile="user", created_at=ctx.now(),
+            username=XSS, password_hash="x", persona="Analyst", role="user", created_at=ctx.now(),
             password_changed_at=ctx.now(), failed_logins=0))
         audit.record(conn, ctx.now(), XSS, "<script>alert(3)</script>", XSS)
     page.refresh()
@@ -161,11 +171,11 @@ def test_you_cannot_remove_yourself(page):
     assert _row_of(page, ADMIN) is not None
 
 
-def test_changing_a_profile_shows_in_the_table_and_the_audit(page):
+def test_changing_a_role_shows_in_the_table_and_the_audit(page):
     page.target.value = USER
-    assert page.profile.value == "user"
-    page.profile.value = "admin"
-    page.set_profile.click()
+    assert page.role.value == "user"
+    page.role.value = "admin"
+    page.set_role.click()
     assert page.manage_status.value == f"{USER} is now admin."
     assert "<td>admin</td>" in _row_of(page, USER)
     assert "<td>user → admin</td>" in page.audit.value
@@ -210,7 +220,7 @@ def test_an_expired_session_on_an_action_returns_to_login_and_changes_nothing(ap
 
 def test_a_demoted_admins_next_action_is_refused(page, ctx):
     other = auth.login(ctx, OTHER_ADMIN, PASSWORDS[OTHER_ADMIN]).principal
-    accounts.change_profile(ctx, other, ADMIN, "user")
+    accounts.change_role(ctx, other, ADMIN, "user")
     _fill_new(page)
     page.add.click()
     assert "may not manage accounts" in page.add_status.value

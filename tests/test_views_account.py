@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import pytest
-from helpers import PASSWORDS, STRONG, USER, labels_text, log_in_through_the_form, signed_in_state
+from helpers import (
+    PASSWORDS,
+    STRONG,
+    USER,
+    labels_text,
+    log_in_through_the_form,
+    signed_in_state,
+)
 
-from vision_widgets.core import auth
 from vision_widgets.core.errors import AuthenticationError
+from vision_widgets.core.identity import auth
 from vision_widgets.views.account import AccountView
 from vision_widgets.views.login import LoginView
 

@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import pytest
-from helpers import ADMIN, PASSWORDS, USER, live_widgets, log_in_through_the_form, synced_text
+from helpers import (
+    ADMIN,
+    PASSWORDS,
+    USER,
+    live_widgets,
+    log_in_through_the_form,
+    synced_text,
+)
 from sqlalchemy.exc import OperationalError
 
-from vision_widgets.core import auth
+from vision_widgets.core.identity import auth
 from vision_widgets.views.base import UNEXPECTED
 from vision_widgets.views.login import LoginView
 

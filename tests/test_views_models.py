@@ -20,7 +20,8 @@ from helpers import (
 )
 from sqlalchemy import select
 
-from vision_widgets.core import auth, schema
+from vision_widgets.core.identity import sessions
+from vision_widgets.core.storage import schema
 from vision_widgets.services import models as ms
 from vision_widgets.views.model360 import Model360View
 from vision_widgets.views.model_actions import ModelActions
@@ -119,7 +120,7 @@ def test_an_admin_registers_for_another_owner(app, ctx):
     view.submit.click()
     view.wait()
     assert view.status.kind == "success", view.status.value
-    assert ms.list_models(ctx, auth.operator_session(ctx, OTHER_USER))[0].model.owner == OTHER_USER
+    assert ms.list_models(ctx, sessions.operator_session(ctx, OTHER_USER))[0].model.owner == OTHER_USER
 
 
 # -- Model 360 ------------------------------------------------------------------------------------
@@ -127,10 +128,10 @@ def test_an_admin_registers_for_another_owner(app, ctx):
 
 @pytest.fixture
 def registered(ctx, files):
-    mine = auth.operator_session(ctx, USER)
+    mine = sessions.operator_session(ctx, USER)
     ms.register_model(ctx, mine, demo_spec("Fraud detection", *files))
     ms.register_model(ctx, mine, demo_spec(XSS_NAME, restricted=True))
-    ms.register_model(ctx, auth.operator_session(ctx, OTHER_USER), demo_spec("Churn model", restricted=True,
+    ms.register_model(ctx, sessions.operator_session(ctx, OTHER_USER), demo_spec("Churn model", restricted=True,
                                                                            platform="AWS SageMaker"))
 
 
@@ -209,7 +210,7 @@ def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
     assert view.detail_status.value == "Production data added; drift updated.", actions.status.value
     assert view.kpis["prod_rows"].value_label.value == "500"
     assert list(view.history.line.x) != ["–"]
-    history = ms.model_360(ctx, auth.operator_session(ctx, USER), "Fraud detection").history
+    history = ms.model_360(ctx, sessions.operator_session(ctx, USER), "Fraud detection").history
     assert [p.label for p in history] == ["initial production data", "Late batch"]
 
 

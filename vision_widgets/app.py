@@ -16,10 +16,10 @@ import ipywidgets as w
 
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.theme import stylesheet
-from vision_widgets.core.auth import Principal
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import SessionExpired, VisionError
-from vision_widgets.core.rbac import Permission, has
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.services import sessions
 from vision_widgets.state import AppState
 from vision_widgets.views.base import PageView, close_tree
@@ -138,7 +138,7 @@ class VisionApp(w.VBox):
 
     def _show_shell(self) -> None:
         principal = self.state.principal
-        self.user_label.value = f"{principal.username} · {principal.persona} · {principal.profile}"
+        self.user_label.value = f"{principal.username} · {principal.persona} · {principal.role}"
         allowed = pages_for(principal)
         self.children = (self._style, self.header, self.nav, self.body)
         self._quiet = True  # replacing options selects a transient first page; ignore it
@@ -177,16 +177,16 @@ class VisionApp(w.VBox):
         principal = self.state.principal
         page = next((p for p in pages_for(principal) if p.key == key), None)
         if page is not None:
-            # Check with the account as it is now: a profile changed since login
+            # Check with the account as it is now: a role changed since login
             # (a demoted admin) must not get a page built with the old permissions.
             try:
                 current = sessions.current(self.ctx, principal)
             except SessionExpired as exc:
                 self.state.end_session(str(exc), kind="error")
                 return
-            if current.profile != principal.profile:
+            if current.role != principal.role:
                 self.state.principal = current  # same session: no return to login
-                self._show_shell()  # navigation rebuilt for the new profile
+                self._show_shell()  # navigation rebuilt for the new role
                 return
         self._replace_view(None)
         self.body.children = ()

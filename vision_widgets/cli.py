@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     u = usub.add_parser("add", help="add an account (asks for the password)")
     u.add_argument("username")
     u.add_argument("--persona", required=True)
-    u.add_argument("--profile", choices=["user", "admin"], default="user")
+    u.add_argument("--role", choices=["user", "admin"], default="user",
+                   help="user (default) or admin; --profile is accepted as the seed file's word for it")
+    u.add_argument("--profile", dest="role", choices=["user", "admin"], help=argparse.SUPPRESS)
     u.add_argument("--lob", default="")
     u.add_argument("--sub-lob", default="")
     u.set_defaults(func=cmd_users_add)
@@ -88,7 +90,7 @@ def _context():
 def _ask_password(username: str) -> str:
     import getpass
 
-    from vision_widgets.core.passwords import check_password_policy
+    from vision_widgets.core.identity.passwords import check_password_policy
 
     if not sys.stdin.isatty():
         # Pipelines give the password on standard input (never as an argument:
@@ -116,71 +118,65 @@ def _operator() -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vision_widgets.core.seed import load_users
+    from vision_widgets.demo.sample_accounts import load_users
 
     ctx = _context()
     added = load_users(ctx, Path(args.users) if args.users else None)
     print(f"Database ready at {ctx.settings.database_url.split('///')[-1]}; "
           f"{len(added)} account(s) added" + (f": {', '.join(added)}" if added else " (all present already)."))
     if args.demo:
-        from vision_widgets.services import demo
+        from vision_widgets.demo import seeding
 
-        models = demo.install(ctx)
+        models = seeding.install(ctx)
         print(f"Demo models registered: {', '.join(models)}." if models else "Demo models present already.")
     return 0
 
 
+def _operator_principal():
+    from vision_widgets.services.sessions import operator
+
+    return operator(_operator())
+
+
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from vision_widgets.core import users
+    from vision_widgets.services import accounts
 
     ctx = _context()
     now = ctx.now()
-    with ctx.store.read() as conn:
-        accounts = users.list_all(conn)
-    print(f"{'username':<22}{'profile':<8}{'persona':<20}{'line of business':<18}{'last login':<18}locked")
-    for a in accounts:
+    found = accounts.list_accounts(ctx, _operator_principal())
+    print(f"{'username':<22}{'role':<8}{'persona':<20}{'line of business':<18}{'last login':<18}locked")
+    for a in found:
         last = a.last_login.strftime("%Y-%m-%d %H:%M") if a.last_login else "never"
-        print(f"{a.username:<22}{a.profile:<8}{a.persona:<20}{a.lob:<18}{last:<18}{'yes' if a.is_locked(now) else 'no'}")
+        print(f"{a.username:<22}{a.role:<8}{a.persona:<20}{a.lob:<18}{last:<18}{'yes' if a.is_locked(now) else 'no'}")
     return 0
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from vision_widgets.core import audit, users
-    from vision_widgets.core.passwords import hash_password
+    from vision_widgets.services import accounts
 
-    new = users.NewAccount(
-        username=args.username, persona=args.persona, profile=args.profile, lob=args.lob, sub_lob=args.sub_lob
+    new = accounts.NewAccount(
+        username=args.username, persona=args.persona, role=args.role, lob=args.lob, sub_lob=args.sub_lob
     ).validated()
     ctx = _context()
-    password_hash = hash_password(_ask_password(new.username))
-    with ctx.store.write() as conn:
-        users.insert(conn, new, password_hash, ctx.now())
-        audit.record(conn, ctx.now(), _operator(), "create account", new.username, f"profile={new.profile}")
-    print(f"Added {new.username} ({new.profile}).")
+    created = accounts.create_account(ctx, _operator_principal(), new, _ask_password(new.username))
+    print(f"Added {created.username} ({created.role}).")
     return 0
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
-    from vision_widgets.core import audit, users
+    from vision_widgets.services import accounts
 
-    ctx = _context()
-    with ctx.store.write() as conn:
-        users.remove(conn, args.username)
-        audit.record(conn, ctx.now(), _operator(), "remove account", args.username)
+    accounts.remove_account(_context(), _operator_principal(), args.username)
     print(f"Removed {args.username}.")
     return 0
 
 
 def cmd_users_set_password(args: argparse.Namespace) -> int:
-    from vision_widgets.core import audit, users
-    from vision_widgets.core.passwords import hash_password
+    from vision_widgets.services import accounts
 
     ctx = _context()
-    with ctx.store.read() as conn:
-        users.get(conn, args.username)  # fail before asking for a password
-    password_hash = hash_password(_ask_password(args.username))
-    with ctx.store.write() as conn:
-        users.set_password_hash(conn, args.username, password_hash, ctx.now())
-        audit.record(conn, ctx.now(), _operator(), "reset password", args.username)
+    me = _operator_principal()
+    accounts.get_account(ctx, me, args.username)  # fail before asking for a password
+    accounts.reset_password(ctx, me, args.username, _ask_password(args.username))
     print(f"Password of {args.username} changed; their sessions were ended.")
     return 0

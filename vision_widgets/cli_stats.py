@@ -62,7 +62,13 @@ def _load_profile(path: str) -> Any:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from vision_widgets.client import DEFAULT_CHUNK_ROWS, DEFAULT_K, InvalidInput, Roles, profile
+    from vision_widgets.client import (
+        DEFAULT_CHUNK_ROWS,
+        DEFAULT_K,
+        InvalidInput,
+        Roles,
+        profile,
+    )
 
     reference = _load_profile(args.reference) if args.reference else None
     if args.window and not args.timestamp and not str(args.window).strip().isdigit():
@@ -127,7 +133,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     from vision_widgets.client import InvalidInput
-    from vision_widgets.core.drift import DriftSettings, drift
+    from vision_widgets.core.stats.drift import DriftSettings, drift
 
     reference = _load_profile(args.reference)
     current = _load_profile(args.current)

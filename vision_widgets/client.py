@@ -50,17 +50,18 @@ __all__ = [
 ]
 
 
-class VisionError(Exception):
-    """Root of every error Vision AI raises on purpose.
+try:  # inside the package: one error hierarchy with the server (stdlib-only module)
+    from vision_widgets.core.errors import InvalidInput, VisionError
+except ImportError:  # this file alone on a client's machine
+    class VisionError(Exception):  # type: ignore[no-redef]
+        """Root of every error Vision AI raises on purpose."""
 
-    Defined here, not in ``vision_widgets.core.errors``, because this file must
-    stand alone on a client's machine; ``core.errors`` re-exports it so the
-    whole package shares one hierarchy.
-    """
+    class InvalidInput(VisionError, ValueError):  # type: ignore[no-redef]
+        """The data or request is not usable; the message says what to change."""
 
-
-class InvalidInput(VisionError, ValueError):
-    """The data or request is not usable; the message says what to change."""
+        def __init__(self, message: str, field: str | None = None) -> None:
+            super().__init__(message)
+            self.field = field
 
 
 # --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from traitlets import HasTraits, Instance, Unicode
 
-from vision_widgets.core.auth import Principal
+from vision_widgets.core.identity.principal import Principal
 
 
 class AppState(HasTraits):

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from vision_widgets.server_process import (  # noqa: F401 — re-exported for the e2e tests
+from tests.support.server_process import (  # noqa: F401 — re-exported for the e2e tests
     CHROMIUM,
     CHROMIUM_ARGS,
     LOGIN_USERNAME,
@@ -118,11 +118,11 @@ def demo_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveS
     import subprocess
     import sys
 
-    from vision_widgets.core import demo_data
+    from vision_widgets.demo import datasets
 
     root = tmp_path_factory.mktemp("vision-e2e-demo")
     home = root / "home"
-    demo_data.write_files(home / "demo-data", train_rows=3000, weekly_rows=500)
+    datasets.write_files(home / "demo-data", train_rows=3000, weekly_rows=500)
     done = subprocess.run([sys.executable, "-m", "vision_widgets", "init", "--demo"], cwd=REPO_ROOT,
                           env=server_env(home), capture_output=True, text=True, timeout=300)
     if done.returncode != 0:

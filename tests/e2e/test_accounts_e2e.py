@@ -1,4 +1,4 @@
-"""End to end in Chromium: logging in, what each profile sees, managing accounts, escaping."""
+"""End to end in Chromium: logging in, what each role sees, managing accounts, escaping."""
 from __future__ import annotations
 
 import re

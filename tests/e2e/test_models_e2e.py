@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vision_widgets.core import auth
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
+from vision_widgets.core.identity import sessions
 from vision_widgets.services import models as ms
 
 from .conftest import LOGIN_USERNAME, PAGE_TIMEOUT_MS
@@ -95,12 +95,12 @@ def test_an_owner_registers_a_model_from_the_demo_files_and_sees_it(page, demo_l
 
 
 def test_a_model_named_with_html_renders_as_text(page, demo_live_server, server_ctx):
-    owner = auth.operator_session(server_ctx, "appowner_user")
+    owner = sessions.operator_session(server_ctx, "appowner_user")
     try:
         ms.register_model(server_ctx, owner, ms.ModelSpec(name=XSS, task="binary classification",
                                                           restricted=True, target="y"))
     finally:
-        auth.logout(server_ctx, owner)
+        sessions.logout(server_ctx, owner)
     # record any alert instead of blocking on it
     page.add_init_script("window.__alerts = []; window.alert = (m) => { window.__alerts.push(String(m)); };")
     log_in(page, demo_live_server.base_url, "appowner_user", "app_user123")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from vision_widgets.core import schema
+from vision_widgets.core.storage import schema
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from vision_widgets.core.clock import Clock, utcnow
 from vision_widgets.core.config import Settings, load_settings
-from vision_widgets.core.store import Store
+from vision_widgets.core.storage.engine import Store
 
 
 @dataclass(frozen=True)

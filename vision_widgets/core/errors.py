@@ -1,16 +1,20 @@
 """One root exception with clear subclasses; every message says what to do.
 
-``VisionError`` and ``InvalidInput`` live in ``vision_widgets.client`` because
-that file must run alone on a client's machine; they are re-exported here so
-callers import every error from one place.
+Standard library only: the CLI, the HTTP layer and ``client.py`` import it
+without paying for pandas or numpy. ``client.py`` must also run alone on a
+client's machine, so it defines the same two classes itself when this package
+is absent; inside the package it imports them from here, so there is one
+hierarchy.
+
+Errors carry structure, not just words: ``InvalidInput.field`` names the input
+that was wrong, and the HTTP layer maps exception *types* to status codes.
 """
 from __future__ import annotations
-
-from vision_widgets.client import InvalidInput, VisionError
 
 __all__ = [
     "VisionError",
     "InvalidInput",
+    "MalformedJSON",
     "AuthenticationError",
     "SessionExpired",
     "AccountLocked",
@@ -19,6 +23,27 @@ __all__ = [
     "Conflict",
     "ConfigurationError",
 ]
+
+
+class VisionError(Exception):
+    """Root of every error Vision AI raises on purpose; the message says what to do."""
+
+
+class InvalidInput(VisionError, ValueError):
+    """The data or request is not usable; the message says what to change.
+
+    ``field`` names the input at fault (a form field, a JSON path such as
+    ``production.columns.age``, a CLI option) when there is one, so a caller can
+    point at it without parsing the message.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MalformedJSON(InvalidInput):
+    """The body is not JSON at all (or nests too deep): nothing in it could be read."""
 
 
 class AuthenticationError(VisionError):

@@ -1,20 +1,31 @@
 """Account use cases: every function takes the acting principal and checks it.
 
-Each call first proves the session is alive (``auth.authenticate`` raises
+Each call first proves the session is alive (``sessions.authenticate`` raises
 ``SessionExpired`` otherwise, and renews it), then checks the permission on
 the account *as it is now*, then does the whole change, with its audit entry,
 in one transaction.
 """
 from __future__ import annotations
 
-from vision_widgets.core import audit, auth, users
+from vision_widgets.core import audit
 from vision_widgets.core.audit import AuditEntry
-from vision_widgets.core.auth import Principal
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import AccountLocked, AuthenticationError, Conflict, InvalidInput, SessionExpired
-from vision_widgets.core.passwords import check_password_policy, hash_password, verify_password
-from vision_widgets.core.rbac import Permission
-from vision_widgets.core.users import Account, NewAccount
+from vision_widgets.core.errors import (
+    AccountLocked,
+    AuthenticationError,
+    Conflict,
+    InvalidInput,
+    SessionExpired,
+)
+from vision_widgets.core.identity import auth, users
+from vision_widgets.core.identity.passwords import (
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.identity.rbac import Permission
+from vision_widgets.core.identity.users import Account, NewAccount
 from vision_widgets.services.sessions import acting
 
 __all__ = [
@@ -23,9 +34,10 @@ __all__ = [
     "my_account",
     "change_own_password",
     "list_accounts",
+    "get_account",
     "create_account",
     "remove_account",
-    "change_profile",
+    "change_role",
     "reset_password",
     "unlock_account",
     "audit_log",
@@ -73,6 +85,13 @@ def list_accounts(ctx: Context, principal: Principal) -> list[Account]:
         return users.list_all(conn)
 
 
+def get_account(ctx: Context, principal: Principal, username: str) -> Account:
+    """One account by name (admins); ``NotFound`` if there is none."""
+    acting(ctx, principal, Permission.MANAGE_ACCESS)
+    with ctx.store.read() as conn:
+        return users.get(conn, username)
+
+
 def create_account(ctx: Context, principal: Principal, new: NewAccount, initial_password: str) -> Account:
     """Add an account with an initial password under the policy (admins)."""
     admin = acting(ctx, principal, Permission.MANAGE_ACCESS)
@@ -82,7 +101,7 @@ def create_account(ctx: Context, principal: Principal, new: NewAccount, initial_
     now = ctx.now()
     with ctx.store.write() as conn:
         account = users.insert(conn, new, password_hash, now)
-        audit.record(conn, now, admin.username, "create account", new.username, f"profile={new.profile}")
+        audit.record(conn, now, admin.username, "create account", new.username, f"role={new.role}")
     return account
 
 
@@ -97,17 +116,17 @@ def remove_account(ctx: Context, principal: Principal, username: str) -> None:
         audit.record(conn, now, admin.username, "remove account", username)
 
 
-def change_profile(ctx: Context, principal: Principal, username: str, profile: str) -> Account:
+def change_role(ctx: Context, principal: Principal, username: str, role: str) -> Account:
     """Make an account ``user`` or ``admin`` (admins; not your own, never the last admin)."""
     admin = acting(ctx, principal, Permission.MANAGE_ACCESS)
     if username == admin.username:
-        raise Conflict("You cannot change your own profile; ask another admin.")
+        raise Conflict("You cannot change your own role; ask another admin.")
     now = ctx.now()
     with ctx.store.write() as conn:
         before = users.get(conn, username)
-        account = users.set_profile(conn, username, profile)
-        if before.profile != account.profile:
-            audit.record(conn, now, admin.username, "change profile", username, f"{before.profile} → {profile}")
+        account = users.set_role(conn, username, role)
+        if before.role != account.role:
+            audit.record(conn, now, admin.username, "change role", username, f"{before.role} → {role}")
     return account
 
 

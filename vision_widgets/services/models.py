@@ -15,16 +15,35 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 
 from vision_widgets import client
-from vision_widgets.client import CLASSIFICATION, REGRESSION, CategoryStats, Profile, Roles
-from vision_widgets.core import audit, auth, connectors, registry, schema, upload_tokens, users
-from vision_widgets.core.auth import Principal
+from vision_widgets.client import (
+    CLASSIFICATION,
+    REGRESSION,
+    CategoryStats,
+    Profile,
+    Roles,
+)
+from vision_widgets.core import audit, connectors
+from vision_widgets.core.catalog import records, upload_tokens
+from vision_widgets.core.catalog.records import ACTIVE, AWAITING, ModelRecord
+from vision_widgets.core.catalog.submissions import Submission, parse
 from vision_widgets.core.context import Context
-from vision_widgets.core.drift import DriftReport, DriftSettings, drift
-from vision_widgets.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from vision_widgets.core.performance import performance
-from vision_widgets.core.rbac import Permission, can_manage_model, can_view_model, has
-from vision_widgets.core.registry import ACTIVE, AWAITING, ModelRecord
-from vision_widgets.core.submission import Submission, parse
+from vision_widgets.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from vision_widgets.core.identity import sessions, users
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.identity.rbac import (
+    Permission,
+    can_manage_model,
+    can_view_model,
+    has,
+)
+from vision_widgets.core.stats.drift import DriftReport, DriftSettings, drift
+from vision_widgets.core.stats.performance import performance
+from vision_widgets.core.storage import schema
 from vision_widgets.services.sessions import acting
 
 Progress = Callable[[float, str], Any]
@@ -164,7 +183,7 @@ def _check_labels(reference: Profile, task: str, target: str | None) -> None:
 
 
 def _record_for(conn, principal: Principal, name: str, manage: bool = False) -> ModelRecord:
-    record = registry.get(conn, name)
+    record = records.get(conn, name)
     allowed = can_manage_model(principal, record.owner) if manage else can_view_model(principal, record.owner)
     if not allowed:
         verb = "change" if manage else "open"
@@ -184,9 +203,9 @@ def _profile_production(ctx: Context, path, reference: Profile, timestamp: str |
 
 def _store_batch(conn, record: ModelRecord, production: Profile, report: DriftReport, label: str, source: str,
                  now: datetime) -> None:
-    pid = registry.add_profile(conn, record.id, "production", label, source, production.rows,
+    pid = records.add_profile(conn, record.id, "production", label, source, production.rows,
                                production.to_json(), now)
-    registry.add_drift(conn, record.id, pid, report.dataset_drift, report.drift_share,
+    records.add_drift(conn, record.id, pid, report.dataset_drift, report.drift_share,
                        json.dumps(report.to_dict(), allow_nan=False), now)
 
 
@@ -217,8 +236,8 @@ def data_sources(ctx: Context, principal: Principal) -> DataSources:
 def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress: Progress | None = None) -> Registration:
     """Register a model: profile its data now (unrestricted) or issue an upload token (restricted)."""
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
-    name = registry.validate_name(spec.name)
-    registry.validate_task(spec.task)
+    name = records.validate_name(spec.name)
+    records.validate_task(spec.task)
     owner_name = spec.owner.strip() or me.username
     if owner_name != me.username and not has(me, Permission.VIEW_ALL_MODELS):
         raise PermissionDenied("Only an admin may register a model for another user; leave the owner empty.")
@@ -229,7 +248,7 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
     connector = connectors.get(spec.connector, ctx.settings)
     with ctx.store.read() as conn:
         owner = users.get(conn, owner_name)
-        if registry.find(conn, name) is not None:
+        if records.find(conn, name) is not None:
             raise InvalidInput(f"A model named {name!r} already exists; choose another name.")
     now = ctx.now()
     details = {k: v for k, v in spec.connector_details.items() if isinstance(v, (str, int, float, bool))}
@@ -249,7 +268,7 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
 
     token = expires = None
     with ctx.store.write() as conn:
-        record = registry.insert(
+        record = records.insert(
             conn, name=name, description=spec.description.strip(), task=spec.task, platform=spec.platform,
             connector=connector.name, connector_details=details, owner=owner.username, lob=owner.lob,
             sub_lob=owner.sub_lob, roles=roles, restricted=spec.restricted,
@@ -259,7 +278,7 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         if spec.restricted:
             token, expires = upload_tokens.issue(conn, record.id, me.username, now)
         else:
-            registry.add_profile(conn, record.id, "reference", "training", "server", reference.rows,
+            records.add_profile(conn, record.id, "reference", "training", "server", reference.rows,
                                  reference.to_json(), now)
             _store_batch(conn, record, production, report, "initial production data", "server", now)
         audit.record(conn, now, me.username, "register model", record.name,
@@ -275,7 +294,7 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
 def list_models(ctx: Context, principal: Principal, text: str = "", lob: str = "", platform: str = "",
                 status: str = "") -> list[ModelSummary]:
     """The models the principal may see (own, or all for admins), filtered, with their latest drift."""
-    me = auth.authenticate(ctx, principal)
+    me = sessions.authenticate(ctx, principal)
     if not (has(me, Permission.VIEW_ALL_MODELS) or has(me, Permission.VIEW_OWN_MODELS)):
         raise PermissionDenied("Your profile may not view models.")
     m, d = schema.models, schema.drift_reports
@@ -301,7 +320,7 @@ def list_models(ctx: Context, principal: Principal, text: str = "", lob: str = "
         rows = conn.execute(query).mappings().all()
     out = []
     for r in rows:
-        record = registry.record_from_row(r)
+        record = records.record_from_row(r)
         out.append(ModelSummary(record, None if r["dataset_drift"] is None else bool(r["dataset_drift"]),
                                 r["drift_share"], r["drift_at"] or record.updated_at))
     return out
@@ -309,12 +328,12 @@ def list_models(ctx: Context, principal: Principal, text: str = "", lob: str = "
 
 def model_360(ctx: Context, principal: Principal, name: str) -> Model360:
     """Metadata, profiles, latest drift, drift history and performance of one model."""
-    me = auth.authenticate(ctx, principal)
+    me = sessions.authenticate(ctx, principal)
     with ctx.store.read() as conn:
         record = _record_for(conn, me, name)
-        refs = registry.profiles_of(conn, record.id, "reference")
-        prods = registry.profiles_of(conn, record.id, "production")
-        history = registry.drift_history(conn, record.id)
+        refs = records.profiles_of(conn, record.id, "reference")
+        prods = records.profiles_of(conn, record.id, "production")
+        history = records.drift_history(conn, record.id)
     reference = Profile.from_json(refs[-1].body) if refs else None
     production = Profile.from_json(prods[-1].body) if prods else None
     report = drift(reference, production, _settings_of(record)) if reference and production else None
@@ -347,7 +366,7 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.read() as conn:
         record = _record_for(conn, me, name, manage=True)
-        refs = registry.profiles_of(conn, record.id, "reference")
+        refs = records.profiles_of(conn, record.id, "reference")
     if record.restricted:
         raise InvalidInput("This model's data is restricted: add production data with the client notebook.")
     if not refs:
@@ -358,9 +377,9 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
     report = drift(reference, production, _settings_of(record))
     now = ctx.now()
     with ctx.store.write() as conn:
-        record = registry.get_by_id(conn, record.id)  # still there?
+        record = records.get_by_id(conn, record.id)  # still there?
         _store_batch(conn, record, production, report, label.strip() or path.name, "server", now)
-        registry.set_status(conn, record.id, ACTIVE, now)
+        records.set_status(conn, record.id, ACTIVE, now)
         audit.record(conn, now, me.username, "add production batch", record.name, path.name)
     if progress:
         progress(1.0, "Done")
@@ -416,27 +435,27 @@ def _validate_for(record: ModelRecord, sub: Submission, stored_reference: Profil
 
 def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, token_digest: str | None) -> SubmissionResult:
     with ctx.store.read() as conn:
-        refs = registry.profiles_of(conn, record.id, "reference")
+        refs = records.profiles_of(conn, record.id, "reference")
     stored = Profile.from_json(refs[-1].body) if refs else None
     reference = _validate_for(record, sub, stored)
     report = drift(reference, sub.production, _settings_of(record))
     now = ctx.now()
     with ctx.store.write() as conn:
         # Checked again under the write lock: another submission may have landed meanwhile.
-        record = registry.get_by_id(conn, record.id)
-        if len(registry.profiles_of(conn, record.id, "reference")) != len(refs):
+        record = records.get_by_id(conn, record.id)
+        if len(records.profiles_of(conn, record.id, "reference")) != len(refs):
             raise Conflict("Another submission for this model was stored meanwhile; submit again "
                            "(production profiles only if the training profile is now there).")
         if token_digest is not None:
             upload_tokens.check_hash(conn, token_digest, record.id, now)
             upload_tokens.spend(conn, token_digest, now)
         if sub.reference is not None:
-            registry.add_profile(conn, record.id, "reference", "training", "client", sub.reference.rows,
+            records.add_profile(conn, record.id, "reference", "training", "client", sub.reference.rows,
                                  sub.reference.to_json(), now)
         _store_batch(conn, record, sub.production, report, sub.label or "client submission", "client", now)
-        registry.set_status(conn, record.id, ACTIVE, now)
+        records.set_status(conn, record.id, ACTIVE, now)
         audit.record(conn, now, actor, "submit profiles", record.name, sub.label)
-        record = registry.get_by_id(conn, record.id)
+        record = records.get_by_id(conn, record.id)
     return SubmissionResult(record, report)
 
 
@@ -449,7 +468,7 @@ def submit_with_token(ctx: Context, token: str, name: str, body: bytes | str) ->
     now = ctx.now()
     with ctx.store.read() as conn:
         digest, model_id = upload_tokens.holder(conn, token, now)
-        record = registry.find(conn, name)
+        record = records.find(conn, name)
     if record is None:
         raise NotFound(f"There is no model named {name!r}.")
     if record.id != model_id:
@@ -475,5 +494,5 @@ def delete_model(ctx: Context, principal: Principal, name: str) -> None:
     now = ctx.now()
     with ctx.store.write() as conn:
         record = _record_for(conn, me, name, manage=True)
-        registry.remove(conn, record.id)
+        records.remove(conn, record.id)
         audit.record(conn, now, me.username, "delete model", record.name)

@@ -5,10 +5,10 @@ the token): after ``login`` the bearer token is not needed inside the web app.
 """
 from __future__ import annotations
 
-from vision_widgets.core import auth
-from vision_widgets.core.auth import Principal
 from vision_widgets.core.context import Context
-from vision_widgets.core.rbac import Permission, require
+from vision_widgets.core.identity import auth, sessions
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.identity.rbac import ADMIN, Permission, require
 
 
 def login(ctx: Context, username: str, password: str) -> Principal:
@@ -18,12 +18,24 @@ def login(ctx: Context, username: str, password: str) -> Principal:
 
 def logout(ctx: Context, principal: Principal) -> None:
     """End this session (idempotent)."""
-    auth.logout(ctx, principal)
+    sessions.logout(ctx, principal)
 
 
 def current(ctx: Context, principal: Principal) -> Principal:
     """The account behind a live session as it is now (``SessionExpired`` otherwise)."""
-    return auth.authenticate(ctx, principal)
+    return sessions.authenticate(ctx, principal)
+
+
+def operator(name: str) -> Principal:
+    """The principal of the person at the command line, acting as an admin.
+
+    Whoever runs ``vision users …`` can already write the database, so the CLI
+    needs no password; it goes through the same services as the browser, so the
+    same rules hold (never the last admin, the password policy) and the audit
+    log gets the same entries, with ``name`` (``cli:<os user>``) as the actor.
+    """
+    return Principal(user_id=0, username=name, persona="Operator", role=ADMIN, lob="", sub_lob="",
+                     owned_model="", session_id="", is_operator=True)
 
 
 def acting(ctx: Context, principal: Principal, permission: Permission) -> Principal:
@@ -31,7 +43,11 @@ def acting(ctx: Context, principal: Principal, permission: Permission) -> Princi
 
     Every service function starts with this: the session is renewed, and the
     permission is checked against the account as it is now, not at login.
+    An operator (the CLI) has no session; only its permission is checked.
     """
-    me = auth.authenticate(ctx, principal)
+    if principal.is_operator:
+        require(principal, permission)
+        return principal
+    me = sessions.authenticate(ctx, principal)
     require(me, permission)
     return me

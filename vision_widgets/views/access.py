@@ -1,4 +1,4 @@
-"""Access management (admins): accounts, their profiles and locks, and the audit log."""
+"""Access management (admins): accounts, their roles and locks, and the audit log."""
 from __future__ import annotations
 
 import ipywidgets as w
@@ -7,11 +7,11 @@ from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.formatting import when
 from vision_widgets.components.safe_html import SafeTable
-from vision_widgets.core.rbac import PROFILES
+from vision_widgets.core.identity.rbac import ROLES
 from vision_widgets.services import accounts
 from vision_widgets.views.base import PageView, succeeded
 
-ACCOUNT_COLUMNS = ("Username", "Persona", "Profile", "Line of business", "Sub-LOB", "Last login", "Locked")
+ACCOUNT_COLUMNS = ("Username", "Persona", "Role", "Line of business", "Sub-LOB", "Last login", "Locked")
 AUDIT_COLUMNS = ("When (UTC)", "Who", "What", "To whom", "Detail")
 
 
@@ -29,7 +29,7 @@ class AccessView(PageView):
         # Add an account.
         self.new_username = forms.text("3–32 letters, digits, . _ -")
         self.new_persona = forms.text("e.g. Data Scientist")
-        self.new_profile = w.Dropdown(options=PROFILES, value="user", layout=w.Layout(width="260px"))
+        self.new_role = w.Dropdown(options=ROLES, value="user", layout=w.Layout(width="260px"))
         self.new_lob = forms.text("e.g. Analytics")
         self.new_sub_lob = forms.text("e.g. Fraud")
         self.new_password = forms.password("At least 10 characters")
@@ -39,8 +39,8 @@ class AccessView(PageView):
 
         # Manage an existing account.
         self.target = w.Dropdown(options=(), layout=w.Layout(width="260px"))
-        self.profile = w.Dropdown(options=PROFILES, layout=w.Layout(width="120px"))
-        self.set_profile = forms.button("Change profile")
+        self.role = w.Dropdown(options=ROLES, layout=w.Layout(width="120px"))
+        self.set_role = forms.button("Change role")
         self.reset_to = forms.password("New password")
         self.reset = forms.button("Reset password")
         self.unlock = forms.button("Unlock")
@@ -51,7 +51,7 @@ class AccessView(PageView):
         self.confirm_box = w.HBox([self.confirm_text, self.confirm, self.cancel])
         self.confirm_box.layout.display = "none"
         self.manage_status = StatusMessage()
-        self.set_profile.on_click(self._on_set_profile)
+        self.set_role.on_click(self._on_set_role)
         self.reset.on_click(self._on_reset)
         self.unlock.on_click(self._on_unlock)
         self.remove.on_click(self._on_remove_asked)
@@ -65,7 +65,7 @@ class AccessView(PageView):
                 "Add an account",
                 forms.field("Username", self.new_username),
                 forms.field("Persona", self.new_persona),
-                forms.field("Profile", self.new_profile),
+                forms.field("Role", self.new_role),
                 forms.field("Line of business", self.new_lob),
                 forms.field("Sub-LOB", self.new_sub_lob),
                 forms.field("Initial password", self.new_password),
@@ -75,7 +75,7 @@ class AccessView(PageView):
             forms.section(
                 "Change an account",
                 forms.field("Account", self.target),
-                forms.field("Profile", w.HBox([self.profile, self.set_profile])),
+                forms.field("Role", w.HBox([self.role, self.set_role])),
                 forms.field("Password", w.HBox([self.reset_to, self.reset])),
                 w.HBox([self.unlock, self.remove]),
                 self.confirm_box,
@@ -94,7 +94,7 @@ class AccessView(PageView):
         now = self.ctx.now()
         self.accounts = tuple(found)
         self.table.update(
-            (a.username, a.persona, a.profile, a.lob, a.sub_lob, when(a.last_login),
+            (a.username, a.persona, a.role, a.lob, a.sub_lob, when(a.last_login),
              f"until {a.locked_until:%H:%M}" if a.is_locked(now) else "no")
             for a in self.accounts
         )
@@ -111,7 +111,7 @@ class AccessView(PageView):
     def _on_target(self, _change=None) -> None:
         account = self._selected()
         if account is not None:
-            self.profile.value = account.profile
+            self.role.value = account.role
         self._hide_confirm()
 
     # -- actions ---------------------------------------------------------------
@@ -122,7 +122,7 @@ class AccessView(PageView):
         new = accounts.NewAccount(
             username=self.new_username.value.strip(),
             persona=self.new_persona.value.strip(),
-            profile=self.new_profile.value,
+            role=self.new_role.value,
             lob=self.new_lob.value.strip(),
             sub_lob=self.new_sub_lob.value.strip(),
         )
@@ -131,14 +131,14 @@ class AccessView(PageView):
             return
         for box in (self.new_username, self.new_persona, self.new_lob, self.new_sub_lob):
             box.value = ""
-        self.add_status.success(f"Account {created.username} added as {created.profile}.")
+        self.add_status.success(f"Account {created.username} added as {created.role}.")
         self.refresh()
 
-    def _on_set_profile(self, _button=None) -> None:
-        username, profile = self.target.value, self.profile.value
+    def _on_set_role(self, _button=None) -> None:
+        username, role = self.target.value, self.role.value
         self.manage_status.clear()
-        if self.run(self.manage_status, accounts.change_profile, self.ctx, self.principal, username, profile):
-            self.manage_status.success(f"{username} is now {profile}.")
+        if self.run(self.manage_status, accounts.change_role, self.ctx, self.principal, username, role):
+            self.manage_status.success(f"{username} is now {role}.")
             self.refresh()
 
     def _on_reset(self, _button=None) -> None:

@@ -46,7 +46,7 @@ class AccountView(PageView):
         rows = [
             ("Username", me.username),
             ("Persona", me.persona),
-            ("Profile", me.profile),
+            ("Role", me.role),
             ("Line of business", me.lob),
             ("Sub-LOB", me.sub_lob),
             ("Last login", when(me.last_login, " UTC")),

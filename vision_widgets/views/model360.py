@@ -8,12 +8,16 @@ from __future__ import annotations
 import ipywidgets as w
 
 from vision_widgets.components import forms
-from vision_widgets.components.charts import CoefficientChart, DistributionChart, DriftHistoryChart
+from vision_widgets.components.charts import (
+    CoefficientChart,
+    DistributionChart,
+    DriftHistoryChart,
+)
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.formatting import number, percent
 from vision_widgets.components.kpi_card import KPICard
 from vision_widgets.components.safe_html import SafeTable
-from vision_widgets.core.histograms import overlay
+from vision_widgets.core.stats.histograms import overlay
 from vision_widgets.services import models as model_service
 from vision_widgets.views.base import PageView, close_tree
 
@@ -281,7 +285,9 @@ class Model360View(PageView):
 
     # -- owner / admin actions ----------------------------------------------------------
     def _build_actions(self, data: model_service.Model360) -> None:
-        from vision_widgets.views.model_actions import ModelActions  # only for owners and admins
+        from vision_widgets.views.model_actions import (
+            ModelActions,  # only for owners and admins
+        )
 
         old = self.actions.children
         self.actions.children = (ModelActions(self, data),) if data.can_manage else ()

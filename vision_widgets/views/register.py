@@ -6,7 +6,8 @@ import ipywidgets as w
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.progress import ProgressBar
-from vision_widgets.core.registry import PLATFORMS, TASKS
+from vision_widgets.core.catalog.records import PLATFORMS, TASKS
+from vision_widgets.core.identity import rbac
 from vision_widgets.services import accounts
 from vision_widgets.services import models as model_service
 from vision_widgets.views.base import PageView
@@ -53,7 +54,7 @@ class RegisterView(PageView):
         self.restricted.observe(self._on_restricted, "value")
         self.paths = w.VBox([forms.field("Training data", self.training), forms.field("Production data", self.production)])
         owner_row = forms.field("Owner", self.owner)
-        if self.principal is not None and self.principal.is_admin:
+        if self.principal is not None and rbac.is_admin(self.principal):
             found = self.run(self.status, accounts.list_accounts, ctx, self.principal)
             names = tuple(a.username for a in found or ())
             self.owner.options = names

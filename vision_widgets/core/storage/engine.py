@@ -14,10 +14,10 @@ from typing import Callable, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 
-from vision_widgets.core import schema
 from vision_widgets.core.clock import utcnow
 from vision_widgets.core.config import Settings
 from vision_widgets.core.errors import ConfigurationError
+from vision_widgets.core.storage import schema
 
 #: version -> step that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}

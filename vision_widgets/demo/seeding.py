@@ -12,14 +12,18 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from vision_widgets.core import auth, connectors, demo_data, registry
+from vision_widgets.core import connectors
+from vision_widgets.core.catalog import records
+from vision_widgets.core.catalog.client_notebook import execute
 from vision_widgets.core.config import CLIENT_NOTEBOOK
 from vision_widgets.core.context import Context
-from vision_widgets.core.notebooks import execute
+from vision_widgets.core.identity import sessions
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.demo import datasets
 from vision_widgets.services import models as model_service
 
 
-def _spec(model: demo_data.DemoModel, training: Path, production: Path) -> model_service.ModelSpec:
+def _spec(model: datasets.DemoModel, training: Path, production: Path) -> model_service.ModelSpec:
     return model_service.ModelSpec(
         name=model.name, task=model.task, description=model.description, platform=model.platform,
         connector_details={"demo": True}, target=model.target, prediction=model.prediction,
@@ -28,7 +32,7 @@ def _spec(model: demo_data.DemoModel, training: Path, production: Path) -> model
     )
 
 
-def _restricted(ctx: Context, principal: auth.Principal, model: demo_data.DemoModel, training: Path,
+def _restricted(ctx: Context, principal: Principal, model: datasets.DemoModel, training: Path,
                 production: Path) -> None:
     reg = model_service.register_model(ctx, principal, _spec(model, training, production))
     with tempfile.TemporaryDirectory(prefix="vision-demo-client-") as tmp:
@@ -45,16 +49,16 @@ def _restricted(ctx: Context, principal: auth.Principal, model: demo_data.DemoMo
 def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
     """Write the demo files (if missing) and register the demo models not registered yet."""
     folder = connectors.demo_folder(ctx.settings)
-    paths = {m.name: demo_data.file_paths(folder, m) for m in demo_data.MODELS}
+    paths = {m.name: datasets.file_paths(folder, m) for m in datasets.MODELS}
     if not all(p.is_file() for pair in paths.values() for p in pair):
         say(f"Writing demo data (seeded) to {folder} ...")
-        demo_data.write_files(folder)
+        datasets.write_files(folder)
     added = []
-    for model in demo_data.MODELS:
+    for model in datasets.MODELS:
         with ctx.store.read() as conn:
-            if registry.find(conn, model.name) is not None:
+            if records.find(conn, model.name) is not None:
                 continue
-        principal = auth.operator_session(ctx, model.owner)
+        principal = sessions.operator_session(ctx, model.owner)
         try:
             training, production = paths[model.name]
             if model.restricted:
@@ -65,5 +69,5 @@ def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
                 model_service.register_model(ctx, principal, _spec(model, training, production))
             added.append(model.name)
         finally:
-            auth.logout(ctx, principal)
+            sessions.logout(ctx, principal)
     return added

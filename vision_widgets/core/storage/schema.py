@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
-    Float,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -54,7 +54,7 @@ users = Table(
     Column("username", String(32), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("persona", String(64), nullable=False, default=""),
-    Column("profile", String(16), nullable=False),
+    Column("role", String(16), nullable=False),
     Column("lob", String(64), nullable=False, default=""),
     Column("sub_lob", String(64), nullable=False, default=""),
     Column("notes", Text, nullable=False, default=""),

@@ -1,17 +1,17 @@
-"""Permissions as an enum plus a profile → permissions map, checked in services.
+"""Permissions as an enum plus a role → permissions map, checked in services.
 
-The UI hides what a profile may not use; services call ``require`` anyway,
+An account's tier (``user`` or ``admin``) is its *role*; "profile" in this
+code base means only a data summary (``client.Profile``).
+
+The UI hides what a role may not use; services call ``require`` anyway,
 because in Voila the browser can "click" any live button.
 """
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from vision_widgets.core.errors import PermissionDenied
-
-if TYPE_CHECKING:  # pragma: no cover
-    from vision_widgets.core.auth import Principal
+from vision_widgets.core.identity.principal import Principal
 
 
 class Permission(str, Enum):
@@ -28,7 +28,7 @@ class Permission(str, Enum):
 
 USER = "user"
 ADMIN = "admin"
-PROFILES: tuple[str, ...] = (USER, ADMIN)
+ROLES: tuple[str, ...] = (USER, ADMIN)
 
 _USER_PERMISSIONS = frozenset(
     {Permission.MANAGE_OWN_ACCOUNT, Permission.VIEW_OWN_MODELS, Permission.REGISTER_MODEL}
@@ -40,34 +40,39 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 }
 
 
-def permissions_for(profile: str) -> frozenset[Permission]:
-    """The permissions of a profile (an unknown profile has none)."""
-    return ROLE_PERMISSIONS.get(profile, frozenset())
+def permissions_for(role: str) -> frozenset[Permission]:
+    """The permissions of a role (an unknown role has none)."""
+    return ROLE_PERMISSIONS.get(role, frozenset())
 
 
-def has(principal: "Principal", permission: Permission) -> bool:
-    """Whether the principal's profile grants ``permission``."""
-    return permission in permissions_for(principal.profile)
+def has(principal: Principal, permission: Permission) -> bool:
+    """Whether the principal's role grants ``permission``."""
+    return permission in permissions_for(principal.role)
 
 
-def require(principal: "Principal", permission: Permission) -> None:
+def require(principal: Principal, permission: Permission) -> None:
     """Raise ``PermissionDenied`` unless the principal has ``permission``."""
     if not has(principal, permission):
         raise PermissionDenied(
-            f"Your profile ({principal.profile}) may not {permission.value}; "
+            f"Your role ({principal.role}) may not {permission.value}; "
             "ask an administrator if you need this."
         )
 
 
-def can_view_model(principal: "Principal", owner: str) -> bool:
+def can_view_model(principal: Principal, owner: str) -> bool:
     """A user sees the models they own; an admin sees every model."""
     if has(principal, Permission.VIEW_ALL_MODELS):
         return True
     return has(principal, Permission.VIEW_OWN_MODELS) and owner == principal.username
 
 
-def can_manage_model(principal: "Principal", owner: str) -> bool:
+def can_manage_model(principal: Principal, owner: str) -> bool:
     """The owner or an admin may add data to, issue tokens for, or delete a model."""
     if has(principal, Permission.VIEW_ALL_MODELS):
         return True
     return has(principal, Permission.REGISTER_MODEL) and owner == principal.username
+
+
+def is_admin(principal: Principal) -> bool:
+    """Whether the principal manages accounts and access (the admin role)."""
+    return has(principal, Permission.MANAGE_ACCESS)

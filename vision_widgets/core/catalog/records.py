@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from vision_widgets.core import schema
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
+from vision_widgets.core.storage import schema
 
 TASKS = ("binary classification", "multiclass classification", "regression")
 PLATFORMS = ("Databricks", "AWS SageMaker", "Azure ML", "Google Vertex AI", "on-premises", "other")

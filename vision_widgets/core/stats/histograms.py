@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vision_widgets.client import CategoryStats, NumericStats
-from vision_widgets.core.drift import _pair as align
+from vision_widgets.core.stats.drift import _pair as align
 
 
 @dataclass(frozen=True)

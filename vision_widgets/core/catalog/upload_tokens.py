@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select, update
 
-from vision_widgets.core import schema
-from vision_widgets.core.auth import token_hash
 from vision_widgets.core.errors import AuthenticationError, PermissionDenied
+from vision_widgets.core.identity.sessions import token_hash
+from vision_widgets.core.storage import schema
 
 TOKEN_TTL = timedelta(hours=24)
 

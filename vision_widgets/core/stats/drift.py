@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from vision_widgets.client import SCHEMA_VERSION, CategoryStats, NumericStats, Profile
-from vision_widgets.core.drift_methods import (
+from vision_widgets.core.errors import InvalidInput
+from vision_widgets.core.stats.drift_methods import (
     BINARY,
     CATEGORICAL,
     NUMERIC,
@@ -26,7 +27,6 @@ from vision_widgets.core.drift_methods import (
     get_method,
     psi,
 )
-from vision_widgets.core.errors import InvalidInput
 
 __all__ = ["DriftSettings", "FeatureDrift", "WindowDrift", "DriftReport", "drift", "choose_method"]
 

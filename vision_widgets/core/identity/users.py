@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vision_widgets.core import schema
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
-from vision_widgets.core.passwords import hash_password, validate_username
-from vision_widgets.core.rbac import ADMIN, PROFILES
+from vision_widgets.core.identity.passwords import hash_password, validate_username
+from vision_widgets.core.identity.rbac import ADMIN, ROLES
+from vision_widgets.core.storage import schema
 
 _FIELD_LIMIT = 64
 
@@ -27,7 +27,7 @@ class Account:
 
     username: str
     persona: str
-    profile: str
+    role: str
     lob: str
     sub_lob: str
     notes: str
@@ -46,7 +46,7 @@ class NewAccount:
 
     username: str
     persona: str
-    profile: str
+    role: str
     lob: str = ""
     sub_lob: str = ""
     notes: str = ""
@@ -55,7 +55,7 @@ class NewAccount:
     def validated(self) -> "NewAccount":
         """Return self if every field is acceptable, else raise ``InvalidInput``."""
         validate_username(self.username)
-        validate_profile(self.profile)
+        validate_role(self.role)
         for name in ("persona", "lob", "sub_lob", "owned_model"):
             value = getattr(self, name)
             if not isinstance(value, str) or len(value) > _FIELD_LIMIT or any(c in value for c in "\r\n\t"):
@@ -67,17 +67,17 @@ class NewAccount:
         return self
 
 
-def validate_profile(profile: str) -> str:
-    if profile not in PROFILES:
-        raise InvalidInput(f"The profile must be one of: {', '.join(PROFILES)} (got {profile!r}).")
-    return profile
+def validate_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"The role must be one of: {', '.join(ROLES)} (got {role!r}).", field="role")
+    return role
 
 
 def _account(row) -> Account:
     return Account(
         username=row["username"],
         persona=row["persona"],
-        profile=row["profile"],
+        role=row["role"],
         lob=row["lob"],
         sub_lob=row["sub_lob"],
         notes=row["notes"],
@@ -126,7 +126,7 @@ def insert(conn: Connection, new: NewAccount, password_hash: str, now: datetime)
                 username=new.username,
                 password_hash=password_hash,
                 persona=new.persona,
-                profile=new.profile,
+                role=new.role,
                 lob=new.lob,
                 sub_lob=new.sub_lob,
                 notes=new.notes,
@@ -143,11 +143,11 @@ def insert(conn: Connection, new: NewAccount, password_hash: str, now: datetime)
 
 def count_admins(conn: Connection) -> int:
     t = schema.users
-    return conn.execute(select(func.count()).select_from(t).where(t.c.profile == ADMIN)).scalar_one()
+    return conn.execute(select(func.count()).select_from(t).where(t.c.role == ADMIN)).scalar_one()
 
 
 def _ensure_not_last_admin(conn: Connection, account: Account, verb: str) -> None:
-    if account.profile == ADMIN and count_admins(conn) <= 1:
+    if account.role == ADMIN and count_admins(conn) <= 1:
         raise Conflict(f"{account.username!r} is the last admin; make another account admin before you {verb} it.")
 
 
@@ -167,14 +167,14 @@ def remove(conn: Connection, username: str) -> None:
     conn.execute(delete(schema.users).where(schema.users.c.id == row["id"]))
 
 
-def set_profile(conn: Connection, username: str, profile: str) -> Account:
-    validate_profile(profile)
+def set_role(conn: Connection, username: str, role: str) -> Account:
+    validate_role(role)
     account = get(conn, username)
-    if account.profile == profile:
+    if account.role == role:
         return account
-    if profile != ADMIN:
+    if role != ADMIN:
         _ensure_not_last_admin(conn, account, "demote")
-    conn.execute(update(schema.users).where(schema.users.c.username == username).values(profile=profile))
+    conn.execute(update(schema.users).where(schema.users.c.username == username).values(role=role))
     return get(conn, username)
 
 

@@ -1,69 +1,19 @@
-"""Where a model's data comes from. Connector types register themselves by name.
+"""The local-filesystem connector: files on the server's disk, under allowed roots only.
 
-Only the local-filesystem connector exists today. It reads only under the
-allowed roots (``VISION_DATA_ROOTS``; by default ``$VISION_HOME/data`` and the
-demo data folder): the path is resolved with every symlink followed *before*
-the check, so neither ``..`` nor a link leading out gets past it.
+It reads only under the allowed roots (``VISION_DATA_ROOTS``; by default
+``$VISION_HOME/data`` and the demo data folder): the path is resolved with every
+symlink followed *before* the check, so neither ``..`` nor a link leading out
+gets past it.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
 
 from vision_widgets.core.config import Settings
+from vision_widgets.core.connectors import DATA_SUFFIXES, allowed_roots, register
 from vision_widgets.core.errors import InvalidInput
-
-DATA_SUFFIXES = (".csv", ".parquet", ".pq")
-
-
-class Connector(Protocol):
-    """Turns a user's data reference into something ``client.profile`` can read."""
-
-    name: str
-    title: str
-
-    def resolve(self, reference: str) -> Path: ...
-
-
-_REGISTRY: dict[str, Callable[[Settings], Connector]] = {}
-
-
-def register(name: str) -> Callable:
-    """Class decorator: make a connector type available under ``name``."""
-
-    def wrap(factory):
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
-
-
-def available() -> tuple[str, ...]:
-    """The registered connector names."""
-    return tuple(_REGISTRY)
-
-
-def get(name: str, settings: Settings) -> Connector:
-    """An instance of connector ``name`` configured from ``settings``."""
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        raise InvalidInput(f"There is no connector named {name!r}; choose one of: {', '.join(_REGISTRY)}.")
-    return factory(settings)
-
-
-def demo_folder(settings: Settings) -> Path:
-    """Where ``vision init --demo`` writes the demo data files."""
-    return settings.home / "demo-data"
-
-
-def allowed_roots(settings: Settings) -> tuple[Path, ...]:
-    roots = list(settings.data_roots)
-    demo = demo_folder(settings)
-    if demo not in roots:
-        roots.append(demo)
-    return tuple(roots)
 
 
 @register("local")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vision_widgets.core import audit, users
+from vision_widgets.core import audit
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError, InvalidInput
-from vision_widgets.core.passwords import is_argon2id_hash
+from vision_widgets.core.identity import users
+from vision_widgets.core.identity.passwords import is_argon2id_hash
 
 _REQUIRED = ("username", "password_hash", "persona", "profile")
 
@@ -51,7 +52,7 @@ def read_users_file(path: Path) -> list[tuple[users.NewAccount, str]]:
             new = users.NewAccount(
                 username=entry["username"],
                 persona=entry["persona"],
-                profile=entry["profile"],
+                role=entry["profile"],  # users.json keeps the seed's word for the role
                 lob=entry.get("line_of_business", ""),
                 sub_lob=entry.get("sub_lob", ""),
                 notes=entry.get("notes", ""),
