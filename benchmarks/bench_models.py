@@ -42,7 +42,7 @@ from vision_widgets.core.context import Context  # noqa: E402
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.stats.drift import drift  # noqa: E402
 from vision_widgets.demo import datasets
-from vision_widgets.services import models as ms  # noqa: E402
+from vision_widgets.services import catalog, model360, registration  # noqa: E402
 
 SECTION = "## Model registry"
 OWNERS = ("datascientist_user", "productowner_user", "sre_user", "mlengineer_user", "appowner_user")
@@ -116,17 +116,17 @@ def bench_views(ctx: Context, repeat: int, n: int) -> dict:
     needles = [f"model 0{i % 10}" for i in range(repeat)]
     it = iter(needles * 2)
     out = {"view_build_ms": build_ms}
-    out["list_service_ms"], _ = median_ms(lambda: ms.list_models(ctx, admin, text=next(it)), repeat)
+    out["list_service_ms"], _ = median_ms(lambda: catalog.list_models(ctx, admin, text=next(it)), repeat)
     it = iter(needles * 2)
 
     def filter_in_view():
         view.search.value = next(it)  # observer: list_models + table + dropdown (+ opens the first match)
 
     out["list_filter_view_ms"], _ = median_ms(filter_in_view, repeat)
-    out["list_all_user_ms"], _ = median_ms(lambda: ms.list_models(ctx, user), repeat)
+    out["list_all_user_ms"], _ = median_ms(lambda: catalog.list_models(ctx, user), repeat)
     names = [f"Model {i * 37 % n:04d}" for i in range(repeat)]
     it = iter(names * 2)
-    out["model360_service_ms"], _ = median_ms(lambda: ms.model_360(ctx, admin, next(it)), repeat)
+    out["model360_service_ms"], _ = median_ms(lambda: model360.model_360(ctx, admin, next(it)), repeat)
     it = iter(names * 2)
     out["model360_view_ms"], _ = median_ms(lambda: view.show(next(it)), repeat)
     view.close()
@@ -143,12 +143,12 @@ def bench_registration(ctx: Context, rows: int) -> dict:
     train.to_csv(train_path, index=False)
     prod.to_csv(prod_path, index=False)
     size_mb = prod_path.stat().st_size / 1e6
-    spec = ms.ModelSpec(name="Registration benchmark", task=fraud.task, target=fraud.target,
+    spec = registration.ModelSpec(name="Registration benchmark", task=fraud.task, target=fraud.target,
                         prediction=fraud.prediction, timestamp=fraud.timestamp, exclude=fraud.exclude,
                         training=str(train_path), production=str(prod_path))
     owner = sessions.operator_session(ctx, "datascientist_user")
     t = time.perf_counter()
-    ms.register_model(ctx, owner, spec)
+    registration.register_model(ctx, owner, spec)
     total = time.perf_counter() - t
     t = time.perf_counter()
     pd.read_csv(prod_path)

@@ -96,10 +96,10 @@ def register_restricted(ctx, login):
     with the fraud demo data's column roles, and its one-time upload token."""
     from helpers import USER, demo_spec
 
-    from vision_widgets.services import models
+    from vision_widgets.services import registration
 
     def _register(name: str = "Secret model", username: str = USER):
-        return models.register_model(ctx, login(username), demo_spec(name, restricted=True))
+        return registration.register_model(ctx, login(username), demo_spec(name, restricted=True))
 
     return _register
 

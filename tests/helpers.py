@@ -126,7 +126,7 @@ def write_demo_files(folder: Path, model_name: str = "Fraud detection", prefix: 
 def demo_spec(name: str, training="", production="", model_name: str = "Fraud detection", **overrides):
     """The ModelSpec a person would fill in for a demo model's files."""
     from vision_widgets.demo import datasets
-    from vision_widgets.services.models import ModelSpec
+    from vision_widgets.services.registration import ModelSpec
 
     m = next(m for m in datasets.MODELS if m.name == model_name)
     fields = dict(name=name, task=m.task, description=m.description, platform=m.platform, target=m.target,

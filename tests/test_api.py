@@ -21,7 +21,8 @@ from tests.support.server_process import free_port, get_json
 from vision_widgets.core.context import Context
 from vision_widgets.core.identity import sessions
 from vision_widgets.server import api_handlers
-from vision_widgets.services import models as ms
+from vision_widgets.services import model360
+from vision_widgets.services import registration
 
 NAME = "Secret model"
 
@@ -112,7 +113,7 @@ def test_201_with_the_drift_summary_and_the_model_becomes_active(ctx, login, api
     assert isinstance(body["dataset_drift"], bool) and 0 <= body["drift_share"] <= 1
     assert isinstance(body["drifted_features"], list)
     assert headers["Content-Type"].startswith("application/json") and headers["Cache-Control"] == "no-store"
-    assert ms.model_360(ctx, login(USER), NAME).model.status == "active"
+    assert model360.model_360(ctx, login(USER), NAME).model.status == "active"
 
 
 def test_a_name_with_spaces_and_html_is_url_decoded(ctx, login, api, register_restricted):
@@ -120,7 +121,7 @@ def test_a_name_with_spaces_and_html_is_url_decoded(ctx, login, api, register_re
     reg = register_restricted(name)
     status, _, body = api.submit(name, submission_body(name), reg.upload_token)  # '/' sent as %2F
     assert status == 201 and body["model"] == name, body
-    assert ms.model_360(ctx, login(USER), name).model.status == "active"
+    assert model360.model_360(ctx, login(USER), name).model.status == "active"
 
 
 @pytest.mark.parametrize("body, message", [
@@ -285,12 +286,12 @@ def test_the_real_server_accepts_then_refuses_a_reused_token(real_server, real_c
 
     name = "Real API model"
     owner = sessions.operator_session(real_ctx, USER)
-    reg = ms.register_model(real_ctx, owner, demo_spec(name, restricted=True))
+    reg = registration.register_model(real_ctx, owner, demo_spec(name, restricted=True))
     url = real_server.url(f"vision/api/models/{quote(name, safe='')}/profiles")
 
     status, answer = _post(url, submission_body(name), reg.upload_token)
     assert status == 201 and answer["status"] == "accepted", answer
-    assert ms.model_360(real_ctx, owner, name).model.status == "active"
+    assert model360.model_360(real_ctx, owner, name).model.status == "active"
     status, answer = _post(url, submission_body(name, with_reference=False), reg.upload_token)
     assert status == 401 and "already used" in answer["message"]
     # A spent token is refused before the model is looked up: the caller learns nothing about names.

@@ -13,7 +13,9 @@ from vision_widgets.core.catalog.submissions import parse
 from vision_widgets.core.identity import sessions
 from vision_widgets.demo import datasets
 from vision_widgets.demo.seeding import CLIENT_NOTEBOOK
-from vision_widgets.services import models as ms
+from vision_widgets.services import model360
+from vision_widgets.services import registration
+from vision_widgets.services import submissions
 
 FRAUD = datasets.MODELS[0]
 
@@ -40,7 +42,7 @@ def client_files(tmp_path):
 def test_the_notebook_sends_profiles_and_the_model_becomes_active(real_server, real_ctx, client_files, tmp_path):
     name = "Notebook model"
     owner = sessions.operator_session(real_ctx, USER)
-    reg = ms.register_model(real_ctx, owner, demo_spec(name, restricted=True))
+    reg = registration.register_model(real_ctx, owner, demo_spec(name, restricted=True))
     out = tmp_path / "submission.json"
     nb = execute(CLIENT_NOTEBOOK, _parameters(name, *client_files, out, real_server.base_url, reg.upload_token),
                  cwd=tmp_path)
@@ -49,7 +51,7 @@ def test_the_notebook_sends_profiles_and_the_model_becomes_active(real_server, r
     assert "Accepted by the server" in text, text
     # the privacy report showed exactly what leaves the machine
     assert "It contains no individual row" in text and "Excluded columns, not read into the profile at all: record_id" in text
-    data = ms.model_360(real_ctx, owner, name)
+    data = model360.model_360(real_ctx, owner, name)
     assert data.model.status == "active"
     assert [p.label for p in data.history] == ["first weeks"]
     assert data.reference.rows == sum(1 for _ in open(client_files[0])) - 1
@@ -74,4 +76,4 @@ def test_an_unreachable_server_still_leaves_the_file_to_upload(client_files, tmp
     sub = parse(out.read_bytes())
     assert sub.model == name and sub.reference is not None and sub.label == "first weeks"
     # ...and that file is what the owner uploads on the model's page
-    assert ms.submit_file(ctx, login(USER), name, out.read_bytes()).model.status == "active"
+    assert submissions.submit_file(ctx, login(USER), name, out.read_bytes()).model.status == "active"

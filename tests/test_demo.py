@@ -8,7 +8,9 @@ from helpers import ADMIN, SMALL_TRAIN_ROWS, SMALL_WEEKLY_ROWS, model_rows
 from vision_widgets.core import connectors
 from vision_widgets.core.identity import sessions
 from vision_widgets.demo import datasets, seeding
-from vision_widgets.services import models as ms
+from vision_widgets.services import catalog
+from vision_widgets.services import model360
+from vision_widgets.services import registration
 
 OWNERS = {
     "Fraud detection": "datascientist_user",
@@ -33,21 +35,21 @@ def test_install_registers_the_five_demo_models_once(ctx, small_demo_files):
     assert "Registering Retail transactions (restricted: executing the client notebook on its data) ..." in said
 
     admin = sessions.operator_session(ctx, ADMIN)
-    listed = {s.model.name: s for s in ms.list_models(ctx, admin)}
+    listed = {s.model.name: s for s in catalog.list_models(ctx, admin)}
     assert {name: s.model.owner for name, s in listed.items()} == OWNERS
     assert all(s.model.status == "active" and s.drift_share is not None for s in listed.values())
     assert [n for n, s in listed.items() if s.model.restricted] == ["Retail transactions"]
     assert all(s.model.connector_details.get("demo") for s in listed.values())  # labelled demo data
     # the restricted model's profiles came from the client, the others' from the server's connector
-    retail = ms.model_360(ctx, admin, "Retail transactions")
+    retail = model360.model_360(ctx, admin, "Retail transactions")
     assert retail.reference.rows == SMALL_TRAIN_ROWS and retail.model.task == "multiclass classification"
     assert set(retail.performance) >= {"accuracy"}
-    fraud = ms.model_360(ctx, admin, "Fraud detection")
+    fraud = model360.model_360(ctx, admin, "Fraud detection")
     assert fraud.reference.rows == SMALL_TRAIN_ROWS
     assert fraud.production.rows == SMALL_WEEKLY_ROWS * datasets.PROD_WEEKS
     # every user sees exactly their own demo model
     for name, owner in OWNERS.items():
-        assert [s.model.name for s in ms.list_models(ctx, sessions.operator_session(ctx, owner))] == [name]
+        assert [s.model.name for s in catalog.list_models(ctx, sessions.operator_session(ctx, owner))] == [name]
 
     before = model_rows(ctx)
     assert seeding.install(ctx, say=said.append) == []
@@ -57,9 +59,9 @@ def test_install_registers_the_five_demo_models_once(ctx, small_demo_files):
 def test_install_adds_only_what_is_missing(ctx, small_demo_files):
     admin = sessions.operator_session(ctx, ADMIN)
     spec = seeding._spec(datasets.MODELS[0], *small_demo_files["Fraud detection"])
-    ms.register_model(ctx, sessions.operator_session(ctx, "datascientist_user"), spec)
-    ms.delete_model(ctx, admin, "Fraud detection")
-    ms.register_model(ctx, sessions.operator_session(ctx, "datascientist_user"), spec)
+    registration.register_model(ctx, sessions.operator_session(ctx, "datascientist_user"), spec)
+    catalog.delete_model(ctx, admin, "Fraud detection")
+    registration.register_model(ctx, sessions.operator_session(ctx, "datascientist_user"), spec)
     added = seeding.install(ctx, say=lambda _line: None)
     assert "Fraud detection" not in added and len(added) == 4
 

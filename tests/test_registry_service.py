@@ -1,4 +1,4 @@
-"""Model registry services (services/models.py): registration on both paths, what a failure leaves
+"""Model registry services (services/registration.py, catalog.py, model360.py, submissions.py): registration on both paths, what a failure leaves
 behind (nothing), who sees and changes which model, production batches, deletion, HTML names."""
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ from vision_widgets.core import audit
 from vision_widgets.core.catalog import records
 from vision_widgets.core.errors import InvalidInput, PermissionDenied
 from vision_widgets.core.storage import schema
-from vision_widgets.services import models as ms
+from vision_widgets.services import catalog
+from vision_widgets.services import model360
+from vision_widgets.services import registration
+from vision_widgets.services import submissions
 
 EMPTY = {"models": 0, "profiles": 0, "drift_reports": 0, "upload_tokens": 0}
 
@@ -48,7 +51,7 @@ def test_unrestricted_registration_stores_profiles_drift_and_audit(ctx, login, d
     _, train, prod = data
     me = login(USER)
     progress = []
-    reg = ms.register_model(ctx, me, demo_spec("Fraud detection", train, prod),
+    reg = registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod),
                             progress=lambda f, what: progress.append((f, what)))
 
     assert reg.model.status == "active" and not reg.model.restricted
@@ -60,7 +63,7 @@ def test_unrestricted_registration_stores_profiles_drift_and_audit(ctx, login, d
     fractions = [f for f, _ in progress]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and progress[-1][1] == "Done"
 
-    data360 = ms.model_360(ctx, me, "Fraud detection")
+    data360 = model360.model_360(ctx, me, "Fraud detection")
     train_df, prod_df = demo_frames()
     assert data360.reference.rows == len(train_df) and data360.production.rows == len(prod_df)
     # the excluded id column is never profiled; the special columns are roles, not features
@@ -75,7 +78,7 @@ def test_unrestricted_registration_stores_profiles_drift_and_audit(ctx, login, d
 
 def test_restricted_registration_awaits_metrics_and_keeps_only_the_token_hash(ctx, login, clock):
     me = login(USER)
-    reg = ms.register_model(ctx, me, demo_spec("Secret model", restricted=True))
+    reg = registration.register_model(ctx, me, demo_spec("Secret model", restricted=True))
 
     assert reg.model.status == "awaiting metrics" and reg.model.restricted
     assert reg.drift is None
@@ -89,16 +92,16 @@ def test_restricted_registration_awaits_metrics_and_keeps_only_the_token_hash(ct
         dump += json.dumps([dict(r) for r in conn.execute(select(schema.audit_log)).mappings()], default=str)
     assert row["token_hash"] == hashlib.sha256(reg.upload_token.encode()).hexdigest()
     assert reg.upload_token not in json.dumps(dict(row), default=str) + dump
-    listed = ms.list_models(ctx, me)
+    listed = catalog.list_models(ctx, me)
     assert [(s.model.name, s.model.status, s.drift_share) for s in listed] == [("Secret model", "awaiting metrics", None)]
-    empty = ms.model_360(ctx, me, "Secret model")
+    empty = model360.model_360(ctx, me, "Secret model")
     assert empty.reference is None and empty.production is None and empty.drift is None
 
 
 def test_a_restricted_model_needs_no_data_paths_but_an_unrestricted_one_needs_a_target(ctx, login, data):
     _, train, prod = data
     with pytest.raises(InvalidInput, match="target"):
-        ms.register_model(ctx, login(USER), demo_spec("No target", train, prod, target=""))
+        registration.register_model(ctx, login(USER), demo_spec("No target", train, prod, target=""))
     assert model_rows(ctx) == EMPTY
 
 
@@ -180,11 +183,11 @@ def test_a_failed_registration_leaves_no_model_profile_or_drift(ctx, login, data
     fields.update(change(folder))
     before = _audit_actions(ctx)
     with pytest.raises(InvalidInput, match=message):
-        ms.register_model(ctx, login(USER), demo_spec(**fields))
+        registration.register_model(ctx, login(USER), demo_spec(**fields))
     assert model_rows(ctx) == EMPTY, case
     assert _audit_actions(ctx) == before
     # the same name is still free: a corrected registration succeeds
-    ms.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
+    registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
     assert model_rows(ctx)["models"] == 1
 
 
@@ -196,7 +199,7 @@ def test_a_failure_while_storing_rolls_back_the_whole_registration(ctx, login, d
 
     monkeypatch.setattr(records, "add_drift", broken)
     with pytest.raises(RuntimeError):
-        ms.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
+        registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
     assert model_rows(ctx) == EMPTY
     assert not any(a == "register model" for _, a, _ in _audit_actions(ctx))
 
@@ -204,10 +207,10 @@ def test_a_failure_while_storing_rolls_back_the_whole_registration(ctx, login, d
 @pytest.mark.parametrize("again", ["Fraud detection", "FRAUD DETECTION", "  fraud Detection  "])
 def test_a_duplicate_name_in_any_case_is_refused_and_changes_nothing(ctx, login, data, again):
     _, train, prod = data
-    ms.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
+    registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
     before = model_rows(ctx)
     with pytest.raises(InvalidInput, match="already exists"):
-        ms.register_model(ctx, login(OTHER_USER), demo_spec(again, restricted=True))
+        registration.register_model(ctx, login(OTHER_USER), demo_spec(again, restricted=True))
     assert model_rows(ctx) == before
 
 
@@ -219,9 +222,9 @@ def test_a_data_root_from_settings_is_honoured(tmp_path, ctx, login):
     other = tmp_path / "lake"
     train, prod = write_demo_files(other)
     with pytest.raises(InvalidInput, match="outside the folders"):
-        ms.register_model(ctx, login(USER), demo_spec("Lake model", train, prod))
+        registration.register_model(ctx, login(USER), demo_spec("Lake model", train, prod))
     wide = Context(settings=replace(ctx.settings, data_roots=(other,)), store=ctx.store, clock=ctx.clock)
-    assert ms.register_model(wide, login(USER), demo_spec("Lake model", train, prod)).model.status == "active"
+    assert registration.register_model(wide, login(USER), demo_spec("Lake model", train, prod)).model.status == "active"
 
 
 # -- ownership and visibility ----------------------------------------------------------------------
@@ -230,9 +233,9 @@ def test_a_data_root_from_settings_is_honoured(tmp_path, ctx, login):
 @pytest.fixture
 def three_models(ctx, login):
     """Restricted registrations (no profiling, so cheap) by two users and an admin."""
-    ms.register_model(ctx, login(USER), demo_spec("Fraud scorer", restricted=True, platform="Databricks"))
-    ms.register_model(ctx, login(USER), demo_spec("Chargeback model", restricted=True, platform="Azure ML"))
-    ms.register_model(ctx, login(OTHER_USER), demo_spec("Churn model", restricted=True, platform="Databricks"))
+    registration.register_model(ctx, login(USER), demo_spec("Fraud scorer", restricted=True, platform="Databricks"))
+    registration.register_model(ctx, login(USER), demo_spec("Chargeback model", restricted=True, platform="Azure ML"))
+    registration.register_model(ctx, login(OTHER_USER), demo_spec("Churn model", restricted=True, platform="Databricks"))
 
 
 def _names(summaries):
@@ -241,37 +244,37 @@ def _names(summaries):
 
 def test_a_user_sees_and_opens_only_their_own_models(ctx, login, three_models):
     me = login(USER)
-    assert _names(ms.list_models(ctx, me)) == ["Chargeback model", "Fraud scorer"]
-    assert _names(ms.list_models(ctx, login(OTHER_USER))) == ["Churn model"]
+    assert _names(catalog.list_models(ctx, me)) == ["Chargeback model", "Fraud scorer"]
+    assert _names(catalog.list_models(ctx, login(OTHER_USER))) == ["Churn model"]
     with pytest.raises(PermissionDenied, match="belongs to another user"):
-        ms.model_360(ctx, me, "Churn model")
-    for change in (lambda: ms.delete_model(ctx, me, "Churn model"),
-                   lambda: ms.issue_upload_token(ctx, me, "Churn model"),
-                   lambda: ms.add_production_batch(ctx, me, "Churn model", "x.csv"),
-                   lambda: ms.submit_file(ctx, me, "Churn model", b"{}")):
+        model360.model_360(ctx, me, "Churn model")
+    for change in (lambda: catalog.delete_model(ctx, me, "Churn model"),
+                   lambda: submissions.issue_upload_token(ctx, me, "Churn model"),
+                   lambda: submissions.add_production_batch(ctx, me, "Churn model", "x.csv"),
+                   lambda: submissions.submit_file(ctx, me, "Churn model", b"{}")):
         with pytest.raises(PermissionDenied):
             change()
     assert model_rows(ctx)["models"] == 3
-    assert ms.filter_choices(ctx, me) == {"lob": ("Analytics",), "platform": ("Azure ML", "Databricks"),
+    assert catalog.filter_choices(ctx, me) == {"lob": ("Analytics",), "platform": ("Azure ML", "Databricks"),
                                           "status": ("awaiting metrics",)}
 
 
 def test_an_admin_sees_opens_and_manages_every_model(ctx, login, three_models):
     admin = login(ADMIN)
-    assert _names(ms.list_models(ctx, admin)) == ["Chargeback model", "Churn model", "Fraud scorer"]
-    assert ms.model_360(ctx, admin, "Churn model").can_manage
-    assert ms.filter_choices(ctx, admin)["lob"] == ("Analytics", "Product")
-    ms.delete_model(ctx, admin, "churn model")
-    assert _names(ms.list_models(ctx, login(OTHER_USER))) == []
+    assert _names(catalog.list_models(ctx, admin)) == ["Chargeback model", "Churn model", "Fraud scorer"]
+    assert model360.model_360(ctx, admin, "Churn model").can_manage
+    assert catalog.filter_choices(ctx, admin)["lob"] == ("Analytics", "Product")
+    catalog.delete_model(ctx, admin, "churn model")
+    assert _names(catalog.list_models(ctx, login(OTHER_USER))) == []
 
 
 def test_only_an_admin_registers_for_another_owner(ctx, login):
     with pytest.raises(PermissionDenied, match="Only an admin"):
-        ms.register_model(ctx, login(USER), demo_spec("For someone else", restricted=True, owner=OTHER_USER))
+        registration.register_model(ctx, login(USER), demo_spec("For someone else", restricted=True, owner=OTHER_USER))
     assert model_rows(ctx) == EMPTY
-    reg = ms.register_model(ctx, login(ADMIN), demo_spec("For someone else", restricted=True, owner=OTHER_USER))
+    reg = registration.register_model(ctx, login(ADMIN), demo_spec("For someone else", restricted=True, owner=OTHER_USER))
     assert (reg.model.owner, reg.model.lob, reg.model.created_by) == (OTHER_USER, "Product", ADMIN)
-    assert _names(ms.list_models(ctx, login(OTHER_USER))) == ["For someone else"]
+    assert _names(catalog.list_models(ctx, login(OTHER_USER))) == ["For someone else"]
 
 
 @pytest.mark.parametrize("filters, expected", [
@@ -286,13 +289,13 @@ def test_only_an_admin_registers_for_another_owner(ctx, login):
     ({"text": "_"}, []),
 ])
 def test_the_list_filters_by_name_lob_platform_and_status(ctx, login, three_models, filters, expected):
-    assert _names(ms.list_models(ctx, login(ADMIN), **filters)) == expected
+    assert _names(catalog.list_models(ctx, login(ADMIN), **filters)) == expected
 
 
 def test_the_name_filter_finds_names_with_pattern_characters(ctx, login):
-    ms.register_model(ctx, login(USER), demo_spec("Churn 100% v2", restricted=True))
-    ms.register_model(ctx, login(USER), demo_spec("Churn 1000 v2", restricted=True))
-    assert _names(ms.list_models(ctx, login(USER), text="100%")) == ["Churn 100% v2"]
+    registration.register_model(ctx, login(USER), demo_spec("Churn 100% v2", restricted=True))
+    registration.register_model(ctx, login(USER), demo_spec("Churn 1000 v2", restricted=True))
+    assert _names(catalog.list_models(ctx, login(USER), text="100%")) == ["Churn 100% v2"]
 
 
 def test_an_expired_session_cannot_list_or_register(ctx, login, clock):
@@ -301,9 +304,9 @@ def test_an_expired_session_cannot_list_or_register(ctx, login, clock):
     me = login(USER)
     clock.advance(ctx.settings.token_ttl_seconds + 1)
     with pytest.raises(AuthenticationError):
-        ms.list_models(ctx, me)
+        catalog.list_models(ctx, me)
     with pytest.raises(AuthenticationError):
-        ms.register_model(ctx, me, demo_spec("Late", restricted=True))
+        registration.register_model(ctx, me, demo_spec("Late", restricted=True))
     assert model_rows(ctx) == EMPTY
 
 
@@ -313,16 +316,16 @@ def test_an_expired_session_cannot_list_or_register(ctx, login, clock):
 def test_a_production_batch_appends_to_the_drift_history(ctx, login, data, clock):
     folder, train, prod = data
     me = login(USER)
-    ms.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
     # a later batch: the last weeks only (where the demo data drifts)
     _, frame = demo_frames()
     late = folder / "november.csv"
     frame.iloc[len(frame) // 2:].to_csv(late, index=False)
     clock.advance(3600)
     me = login(USER)
-    report = ms.add_production_batch(ctx, me, "Fraud detection", str(late), label="November")
+    report = submissions.add_production_batch(ctx, me, "Fraud detection", str(late), label="November")
 
-    data360 = ms.model_360(ctx, me, "Fraud detection")
+    data360 = model360.model_360(ctx, me, "Fraud detection")
     assert [p.label for p in data360.history] == ["initial production data", "November"]
     assert data360.history[-1].rows == len(frame) - len(frame) // 2 == data360.production.rows
     assert data360.history[-1].drift_share == pytest.approx(report.drift_share)
@@ -330,47 +333,47 @@ def test_a_production_batch_appends_to_the_drift_history(ctx, login, data, clock
     assert model_rows(ctx) == {"models": 1, "profiles": 3, "drift_reports": 2, "upload_tokens": 0}
     assert (USER, "add production batch", "Fraud detection") in _audit_actions(ctx)
     # the list shows the latest drift
-    assert ms.list_models(ctx, me)[0].drift_share == pytest.approx(report.drift_share)
+    assert catalog.list_models(ctx, me)[0].drift_share == pytest.approx(report.drift_share)
 
 
 def test_a_bad_production_batch_adds_nothing(ctx, login, data):
     folder, train, prod = data
     me = login(USER)
-    ms.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
     before = model_rows(ctx)
     for path, message in ((_other_columns(folder), "amount"), (_outside(folder), "outside"),
                           (folder / "missing.csv", "No file")):
         with pytest.raises(InvalidInput, match=message):
-            ms.add_production_batch(ctx, me, "Fraud detection", str(path))
+            submissions.add_production_batch(ctx, me, "Fraud detection", str(path))
     assert model_rows(ctx) == before
 
 
 def test_a_restricted_model_takes_batches_only_from_the_client(ctx, login, data):
     _, _, prod = data
     me = login(USER)
-    ms.register_model(ctx, me, demo_spec("Secret model", restricted=True))
+    registration.register_model(ctx, me, demo_spec("Secret model", restricted=True))
     with pytest.raises(InvalidInput, match="client notebook"):
-        ms.add_production_batch(ctx, me, "Secret model", str(prod))
+        submissions.add_production_batch(ctx, me, "Secret model", str(prod))
 
 
 def test_delete_removes_the_model_and_everything_stored_for_it(ctx, login, data):
     _, train, prod = data
     me = login(USER)
-    ms.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
-    ms.register_model(ctx, me, demo_spec("Secret model", restricted=True))
-    ms.delete_model(ctx, me, "Fraud detection")
-    ms.delete_model(ctx, me, "SECRET MODEL")
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    registration.register_model(ctx, me, demo_spec("Secret model", restricted=True))
+    catalog.delete_model(ctx, me, "Fraud detection")
+    catalog.delete_model(ctx, me, "SECRET MODEL")
     assert model_rows(ctx) == EMPTY
-    assert ms.list_models(ctx, me) == []
+    assert catalog.list_models(ctx, me) == []
     assert (USER, "delete model", "Secret model") in _audit_actions(ctx)
     # the name is free again
-    ms.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
 
 
 def test_an_html_model_name_is_stored_exactly_as_typed(ctx, login):
-    ms.register_model(ctx, login(USER), demo_spec(XSS_NAME, restricted=True))
-    assert _names(ms.list_models(ctx, login(USER))) == [XSS_NAME]
-    assert ms.model_360(ctx, login(USER), XSS_NAME).model.name == XSS_NAME
+    registration.register_model(ctx, login(USER), demo_spec(XSS_NAME, restricted=True))
+    assert _names(catalog.list_models(ctx, login(USER))) == [XSS_NAME]
+    assert model360.model_360(ctx, login(USER), XSS_NAME).model.name == XSS_NAME
 
 
 def test_a_path_outside_the_roots_reveals_nothing_about_what_exists_there(ctx, login):
@@ -391,6 +394,6 @@ def test_an_account_that_owns_models_cannot_be_removed(ctx, login):
     from vision_widgets.services import accounts
 
     owner = login("productowner_user")
-    ms.register_model(ctx, owner, ms.ModelSpec(name="Kept", task="binary classification", restricted=True))
+    registration.register_model(ctx, owner, registration.ModelSpec(name="Kept", task="binary classification", restricted=True))
     with pytest.raises(Conflict, match="owns 1 model"):
         accounts.remove_account(ctx, login("sre_admin"), "productowner_user")

@@ -1,4 +1,4 @@
-"""Profile submissions (core/submission.py, services.models.submit_with_token / submit_file): every
+"""Profile submissions (core/catalog/submissions.py, services.submissions.submit_with_token / submit_file): every
 wrong body is refused with InvalidInput naming the field, before anything is stored."""
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from helpers import USER, client_profiles, demo_frames, model_rows, submission_b
 from vision_widgets import client
 from vision_widgets.core.catalog.submissions import parse
 from vision_widgets.core.errors import InvalidInput
-from vision_widgets.services import models as ms
+from vision_widgets.services import model360
+from vision_widgets.services import registration
+from vision_widgets.services import submissions
 
 NAME = "Secret model"
 
@@ -91,17 +93,17 @@ def test_a_bad_submission_names_the_field_and_stores_nothing(ctx, login, registe
     before = model_rows(ctx)
     body = make()
     with pytest.raises(InvalidInput, match=message) as err:
-        ms.submit_with_token(ctx, reg.upload_token, NAME, body)
+        submissions.submit_with_token(ctx, reg.upload_token, NAME, body)
     if field is not None:
         assert f'"{field}"' in str(err.value)
     assert model_rows(ctx) == before
-    assert ms.model_360(ctx, login(USER), NAME).model.status == "awaiting metrics"
+    assert model360.model_360(ctx, login(USER), NAME).model.status == "awaiting metrics"
     # the same upload file refused on the model page too (the owner's path)
     with pytest.raises(InvalidInput, match=message):
-        ms.submit_file(ctx, login(USER), NAME, body)
+        submissions.submit_file(ctx, login(USER), NAME, body)
     assert model_rows(ctx) == before
     # the token was not spent by the refusal
-    assert ms.submit_with_token(ctx, reg.upload_token, NAME, _body()).model.status == "active"
+    assert submissions.submit_with_token(ctx, reg.upload_token, NAME, _body()).model.status == "active"
 
 
 def test_the_size_limit_is_checked_before_parsing():
@@ -112,8 +114,8 @@ def test_the_size_limit_is_checked_before_parsing():
 def test_an_accepted_submission_stores_client_profiles_and_drift(ctx, login, register_restricted):
     reg = register_restricted(NAME)
     ref, prod = client_profiles()
-    result = ms.submit_with_token(ctx, reg.upload_token, NAME, _body(label="week 1-8"))
-    data = ms.model_360(ctx, login(USER), NAME)
+    result = submissions.submit_with_token(ctx, reg.upload_token, NAME, _body(label="week 1-8"))
+    data = model360.model_360(ctx, login(USER), NAME)
     assert data.model.status == "active"
     assert data.reference.fingerprint() == ref.fingerprint()
     assert data.production.rows == prod.rows
@@ -125,16 +127,16 @@ def test_an_accepted_submission_stores_client_profiles_and_drift(ctx, login, reg
 
 def test_a_later_submission_sends_production_only(ctx, login, register_restricted):
     reg = register_restricted(NAME)
-    ms.submit_with_token(ctx, reg.upload_token, NAME, _body())
-    token, _ = ms.issue_upload_token(ctx, login(USER), NAME)
+    submissions.submit_with_token(ctx, reg.upload_token, NAME, _body())
+    token, _ = submissions.issue_upload_token(ctx, login(USER), NAME)
     before = model_rows(ctx)
     with pytest.raises(InvalidInput, match='Field "reference": this model already has a training profile'):
-        ms.submit_with_token(ctx, token, NAME, _body())
+        submissions.submit_with_token(ctx, token, NAME, _body())
     assert model_rows(ctx) == before
     ref, _ = client_profiles()
     _, late = client_profiles(production_rows=slice(1000, None))
-    ms.submit_with_token(ctx, token, NAME, submission_body(NAME, prod_profile=late, with_reference=False, label="late"))
-    assert [p.label for p in ms.model_360(ctx, login(USER), NAME).history] == ["client submission", "late"]
+    submissions.submit_with_token(ctx, token, NAME, submission_body(NAME, prod_profile=late, with_reference=False, label="late"))
+    assert [p.label for p in model360.model_360(ctx, login(USER), NAME).history] == ["client submission", "late"]
 
 
 def test_the_owner_uploads_the_written_file(ctx, login, register_restricted, tmp_path):
@@ -142,15 +144,15 @@ def test_the_owner_uploads_the_written_file(ctx, login, register_restricted, tmp
     ref, prod = client_profiles()
     path = tmp_path / "vision_submission.json"
     client.write_submission(client.submission(NAME, ref, prod, label="by hand"), path)
-    result = ms.submit_file(ctx, login(USER), NAME, path.read_bytes())
+    result = submissions.submit_file(ctx, login(USER), NAME, path.read_bytes())
     assert result.model.status == "active"
-    assert ms.model_360(ctx, login(USER), NAME).history[0].label == "by hand"
+    assert model360.model_360(ctx, login(USER), NAME).history[0].label == "by hand"
 
 
 def test_a_file_upload_is_refused_for_an_unrestricted_model(ctx, login, settings):
     from helpers import demo_spec, write_demo_files
 
     train, prod = write_demo_files(settings.home / "data")
-    ms.register_model(ctx, login(USER), demo_spec("Open model", train, prod))
+    registration.register_model(ctx, login(USER), demo_spec("Open model", train, prod))
     with pytest.raises(InvalidInput, match="not restricted"):
-        ms.submit_file(ctx, login(USER), "Open model", submission_body("Open model"))
+        submissions.submit_file(ctx, login(USER), "Open model", submission_body("Open model"))

@@ -1,4 +1,4 @@
-"""Upload tokens (core/upload_tokens.py through services.models.submit_with_token): one model,
+"""Upload tokens (core/catalog/upload_tokens.py through services.submissions.submit_with_token): one model,
 24 hours by the context's clock, one accepted submission, and only a hash in the database."""
 from __future__ import annotations
 
@@ -13,23 +13,25 @@ from vision_widgets.core.errors import (
     InvalidInput,
     PermissionDenied,
 )
-from vision_widgets.services import models as ms
+from vision_widgets.services import model360
+from vision_widgets.services import registration
+from vision_widgets.services import submissions
 
 
 def _status(ctx, login, name, username=USER):
-    return ms.model_360(ctx, login(username), name).model.status
+    return model360.model_360(ctx, login(username), name).model.status
 
 
 def test_a_fresh_token_is_accepted_once_and_activates_the_model(ctx, login, register_restricted):
     reg = register_restricted("Secret model")
-    result = ms.submit_with_token(ctx, reg.upload_token, "Secret model", submission_body("Secret model"))
+    result = submissions.submit_with_token(ctx, reg.upload_token, "Secret model", submission_body("Secret model"))
     assert result.model.status == "active"
     summary = result.summary()
     assert summary["model"] == "Secret model" and summary["status"] == "active"
     assert set(summary) == {"model", "status", "dataset_drift", "drift_share", "drifted_features"}
     assert model_rows(ctx) == {"models": 1, "profiles": 2, "drift_reports": 1, "upload_tokens": 1}
     with pytest.raises(AuthenticationError, match="already used"):
-        ms.submit_with_token(ctx, reg.upload_token, "Secret model",
+        submissions.submit_with_token(ctx, reg.upload_token, "Secret model",
                              submission_body("Secret model", with_reference=False))
     assert model_rows(ctx)["profiles"] == 2
 
@@ -39,11 +41,11 @@ def test_a_token_is_scoped_to_its_model(ctx, login, register_restricted):
     register_restricted("Model B", OTHER_USER)
     before = model_rows(ctx)
     with pytest.raises(PermissionDenied, match="another model"):
-        ms.submit_with_token(ctx, a.upload_token, "Model B", submission_body("Model B"))
+        submissions.submit_with_token(ctx, a.upload_token, "Model B", submission_body("Model B"))
     assert model_rows(ctx) == before
     assert _status(ctx, login, "Model B", OTHER_USER) == "awaiting metrics"
     # the refused attempt did not spend it: it still works for its own model
-    ms.submit_with_token(ctx, a.upload_token, "Model A", submission_body("Model A"))
+    submissions.submit_with_token(ctx, a.upload_token, "Model A", submission_body("Model A"))
     assert _status(ctx, login, "Model A") == "active"
 
 
@@ -52,14 +54,14 @@ def test_a_token_expires_24_hours_after_it_was_issued(ctx, login, register_restr
     assert reg.token_expires == clock.now + timedelta(hours=24)
     clock.advance(hours=24)
     with pytest.raises(AuthenticationError, match="expired"):
-        ms.submit_with_token(ctx, reg.upload_token, "Late model", submission_body("Late model"))
+        submissions.submit_with_token(ctx, reg.upload_token, "Late model", submission_body("Late model"))
     assert model_rows(ctx)["profiles"] == 0
 
 
 def test_a_token_is_still_valid_just_before_expiry(ctx, login, register_restricted, clock):
     reg = register_restricted("Late model")
     clock.advance(hours=24, seconds=-1)
-    assert ms.submit_with_token(ctx, reg.upload_token, "Late model",
+    assert submissions.submit_with_token(ctx, reg.upload_token, "Late model",
                                 submission_body("Late model")).model.status == "active"
 
 
@@ -67,7 +69,7 @@ def test_a_token_is_still_valid_just_before_expiry(ctx, login, register_restrict
 def test_a_missing_or_unknown_token_is_refused(ctx, register_restricted, token):
     register_restricted("Secret model")
     with pytest.raises(AuthenticationError):
-        ms.submit_with_token(ctx, token, "Secret model", submission_body("Secret model"))
+        submissions.submit_with_token(ctx, token, "Secret model", submission_body("Secret model"))
     assert model_rows(ctx)["profiles"] == 0
 
 
@@ -76,18 +78,18 @@ def test_an_unknown_model_is_not_found_before_the_token_is_looked_at(ctx, regist
 
     reg = register_restricted("Secret model")
     with pytest.raises(NotFound, match="no model named"):
-        ms.submit_with_token(ctx, reg.upload_token, "Nope", submission_body("Nope"))
+        submissions.submit_with_token(ctx, reg.upload_token, "Nope", submission_body("Nope"))
 
 
 def test_a_new_token_replaces_the_unused_one(ctx, login, register_restricted, clock):
     first = register_restricted("Secret model")
     clock.advance(hours=1)
-    token, expires = ms.issue_upload_token(ctx, login(USER), "Secret model")
+    token, expires = submissions.issue_upload_token(ctx, login(USER), "Secret model")
     assert token != first.upload_token and expires == clock.now + timedelta(hours=24)
     assert model_rows(ctx)["upload_tokens"] == 1  # one live token per model
     with pytest.raises(AuthenticationError, match="not valid"):
-        ms.submit_with_token(ctx, first.upload_token, "Secret model", submission_body("Secret model"))
-    ms.submit_with_token(ctx, token, "Secret model", submission_body("Secret model"))
+        submissions.submit_with_token(ctx, first.upload_token, "Secret model", submission_body("Secret model"))
+    submissions.submit_with_token(ctx, token, "Secret model", submission_body("Secret model"))
     assert _status(ctx, login, "Secret model") == "active"
 
 
@@ -96,11 +98,11 @@ def test_tokens_are_only_for_restricted_models_and_only_for_their_managers(ctx, 
 
     register_restricted("Secret model")
     with pytest.raises(PermissionDenied):
-        ms.issue_upload_token(ctx, login(OTHER_USER), "Secret model")
+        submissions.issue_upload_token(ctx, login(OTHER_USER), "Secret model")
     train, prod = write_demo_files(settings.home / "data")
-    ms.register_model(ctx, login(USER), demo_spec("Open model", train, prod))
+    registration.register_model(ctx, login(USER), demo_spec("Open model", train, prod))
     with pytest.raises(InvalidInput, match="restricted models"):
-        ms.issue_upload_token(ctx, login(USER), "Open model")
+        submissions.issue_upload_token(ctx, login(USER), "Open model")
     assert model_rows(ctx)["upload_tokens"] == 1
 
 

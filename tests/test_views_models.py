@@ -22,7 +22,9 @@ from sqlalchemy import select
 
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.storage import schema
-from vision_widgets.services import models as ms
+from vision_widgets.services import catalog
+from vision_widgets.services import model360
+from vision_widgets.services import registration
 from vision_widgets.views.model360 import Model360View
 from vision_widgets.views.model_actions import ModelActions
 from vision_widgets.views.register import RegisterView
@@ -120,7 +122,7 @@ def test_an_admin_registers_for_another_owner(app, ctx):
     view.submit.click()
     view.wait()
     assert view.status.kind == "success", view.status.value
-    assert ms.list_models(ctx, sessions.operator_session(ctx, OTHER_USER))[0].model.owner == OTHER_USER
+    assert catalog.list_models(ctx, sessions.operator_session(ctx, OTHER_USER))[0].model.owner == OTHER_USER
 
 
 # -- Model 360 ------------------------------------------------------------------------------------
@@ -129,9 +131,9 @@ def test_an_admin_registers_for_another_owner(app, ctx):
 @pytest.fixture
 def registered(ctx, files):
     mine = sessions.operator_session(ctx, USER)
-    ms.register_model(ctx, mine, demo_spec("Fraud detection", *files))
-    ms.register_model(ctx, mine, demo_spec(XSS_NAME, restricted=True))
-    ms.register_model(ctx, sessions.operator_session(ctx, OTHER_USER), demo_spec("Churn model", restricted=True,
+    registration.register_model(ctx, mine, demo_spec("Fraud detection", *files))
+    registration.register_model(ctx, mine, demo_spec(XSS_NAME, restricted=True))
+    registration.register_model(ctx, sessions.operator_session(ctx, OTHER_USER), demo_spec("Churn model", restricted=True,
                                                                            platform="AWS SageMaker"))
 
 
@@ -210,7 +212,7 @@ def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
     assert view.detail_status.value == "Production data added; drift updated.", actions.status.value
     assert view.kpis["prod_rows"].value_label.value == "500"
     assert list(view.history.line.x) != ["–"]
-    history = ms.model_360(ctx, sessions.operator_session(ctx, USER), "Fraud detection").history
+    history = model360.model_360(ctx, sessions.operator_session(ctx, USER), "Fraud detection").history
     assert [p.label for p in history] == ["initial production data", "Late batch"]
 
 
@@ -275,7 +277,7 @@ def test_a_model_awaiting_metrics_shows_no_empty_charts(ctx, login):
     from vision_widgets.views.model360 import Model360View
 
     owner = login("appowner_user")
-    ms.register_model(ctx, owner, ms.ModelSpec(name="Awaiting one", task="binary classification", restricted=True))
+    registration.register_model(ctx, owner, registration.ModelSpec(name="Awaiting one", task="binary classification", restricted=True))
     state = AppState()
     state.sign_in(owner)
     view = Model360View(ctx, state)

@@ -132,7 +132,7 @@ class SubmitProfilesHandler(JSONHandler):
         if self.request.headers.get("Content-Type", "").split(";")[0].strip() not in ("application/json", ""):
             self.fail(415, "Send the submission as application/json.")
             return
-        from vision_widgets.services.models import submit_with_token
+        from vision_widgets.services.submissions import submit_with_token
 
         loop = tornado.ioloop.IOLoop.current()
         try:

@@ -7,7 +7,7 @@ import pytest
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.identity import sessions
-from vision_widgets.services import models as ms
+from vision_widgets.services import registration
 
 from .conftest import LOGIN_USERNAME, PAGE_TIMEOUT_MS
 
@@ -97,7 +97,7 @@ def test_an_owner_registers_a_model_from_the_demo_files_and_sees_it(page, demo_l
 def test_a_model_named_with_html_renders_as_text(page, demo_live_server, server_ctx):
     owner = sessions.operator_session(server_ctx, "appowner_user")
     try:
-        ms.register_model(server_ctx, owner, ms.ModelSpec(name=XSS, task="binary classification",
+        registration.register_model(server_ctx, owner, registration.ModelSpec(name=XSS, task="binary classification",
                                                           restricted=True, target="y"))
     finally:
         sessions.logout(server_ctx, owner)

@@ -20,11 +20,12 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.demo import datasets
-from vision_widgets.services import models as model_service
+from vision_widgets.services import registration
+from vision_widgets.services import submissions
 
 
-def _spec(model: datasets.DemoModel, training: Path, production: Path) -> model_service.ModelSpec:
-    return model_service.ModelSpec(
+def _spec(model: datasets.DemoModel, training: Path, production: Path) -> registration.ModelSpec:
+    return registration.ModelSpec(
         name=model.name, task=model.task, description=model.description, platform=model.platform,
         connector_details={"demo": True}, target=model.target, prediction=model.prediction,
         timestamp=model.timestamp, exclude=model.exclude, restricted=model.restricted,
@@ -34,7 +35,7 @@ def _spec(model: datasets.DemoModel, training: Path, production: Path) -> model_
 
 def _restricted(ctx: Context, principal: Principal, model: datasets.DemoModel, training: Path,
                 production: Path) -> None:
-    reg = model_service.register_model(ctx, principal, _spec(model, training, production))
+    reg = registration.register_model(ctx, principal, _spec(model, training, production))
     with tempfile.TemporaryDirectory(prefix="vision-demo-client-") as tmp:
         out = Path(tmp) / "submission.json"
         execute(CLIENT_NOTEBOOK, {
@@ -43,7 +44,7 @@ def _restricted(ctx: Context, principal: Principal, model: datasets.DemoModel, t
             "EXCLUDE": list(model.exclude), "PRIVACY_K": ctx.settings.privacy_k, "LABEL": "initial production data",
             "OUTPUT_FILE": str(out), "SEND": False, "UPLOAD_TOKEN": "",
         }, cwd=Path(tmp))
-        model_service.submit_with_token(ctx, reg.upload_token, model.name, out.read_bytes())
+        submissions.submit_with_token(ctx, reg.upload_token, model.name, out.read_bytes())
 
 
 def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
@@ -66,7 +67,7 @@ def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
                 _restricted(ctx, principal, model, training, production)
             else:
                 say(f"Registering {model.name} ...")
-                model_service.register_model(ctx, principal, _spec(model, training, production))
+                registration.register_model(ctx, principal, _spec(model, training, production))
             added.append(model.name)
         finally:
             sessions.logout(ctx, principal)

@@ -18,7 +18,7 @@ from vision_widgets.components.formatting import number, percent
 from vision_widgets.components.kpi_card import KPICard
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.stats.histograms import overlay
-from vision_widgets.services import models as model_service
+from vision_widgets.services import catalog, model360
 from vision_widgets.views.base import PageView, close_tree
 
 LIST_COLUMNS = ("Model", "Owner", "Line of business", "Platform", "Status", "Drift")
@@ -34,7 +34,7 @@ class Model360View(PageView):
 
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
-        self.current: model_service.Model360 | None = None
+        self.current: model360.Model360 | None = None
         # -- the list --
         self.search = forms.text("Filter by name")
         self.search.continuous_update = False
@@ -111,7 +111,7 @@ class Model360View(PageView):
 
     # -- the list ----------------------------------------------------------------
     def refresh(self) -> None:
-        choices = self.run(self.list_status, model_service.filter_choices, self.ctx, self.principal)
+        choices = self.run(self.list_status, catalog.filter_choices, self.ctx, self.principal)
         if choices is None:
             return
         self._quiet = True
@@ -135,7 +135,7 @@ class Model360View(PageView):
                 "status": pick(self.status_filter)}
 
     def refresh_list(self) -> None:
-        found = self.run(self.list_status, model_service.list_models, self.ctx, self.principal, **self._filters())
+        found = self.run(self.list_status, catalog.list_models, self.ctx, self.principal, **self._filters())
         if found is None:
             return
         self.list_table.update(
@@ -168,7 +168,7 @@ class Model360View(PageView):
     def show(self, name: str) -> None:
         """Load and display model ``name`` (if the principal may see it)."""
         self.detail_status.clear()
-        data = self.run(self.detail_status, model_service.model_360, self.ctx, self.principal, name)
+        data = self.run(self.detail_status, model360.model_360, self.ctx, self.principal, name)
         if data is None:
             return
         self.current = data
@@ -196,19 +196,15 @@ class Model360View(PageView):
         self._show_labels(data)
         self._show_features(data)
         self._show_performance(data)
-        if ref is not None and ref.surrogate is not None:
-            s = ref.surrogate
-            # Terms whose variance collapsed (separable classes) carry no information: leave them out.
-            keep = [i for i, t in enumerate(s.terms) if t != "(intercept)" and s.variances[i] > 0]
-            dropped = [t for i, t in enumerate(s.terms) if t != "(intercept)" and not s.variances[i] > 0]
+        s = data.surrogate
+        if s is not None:
             note = f"Fitted on {s.rows:,} training rows; response: {s.response}."
             if not s.converged:
                 note += " The fit did not converge (the classes may be separable): read the coefficients with care."
-            if dropped:
-                note += f" Left out (no variance): {', '.join(dropped)}."
+            if s.dropped:
+                note += f" Left out (no variance): {', '.join(s.dropped)}."
             self.surrogate_note.value = note
-            self.coefficients.update([s.terms[i] for i in keep], [s.coefficients[i] for i in keep],
-                                     [s.variances[i] for i in keep])
+            self.coefficients.update(list(s.terms), list(s.coefficients), list(s.variances))
         else:
             self.surrogate_note.value = ("No surrogate was fitted: it needs a target or prediction column, and "
                                          "both classes among the fitted training rows. Check the column roles.")
@@ -221,12 +217,8 @@ class Model360View(PageView):
         finally:
             self._quiet = False
         self._on_feature()
-        if report is not None and report.windows:
-            self.history.update([w.window[:10] for w in report.windows], [w.drift_share for w in report.windows],
-                                report.threshold_share)
-        else:
-            self.history.update([p.label for p in data.history], [p.drift_share for p in data.history],
-                                report.threshold_share if report else 0.5)
+        series = data.drift_series
+        self.history.update(list(series.labels), list(series.shares), series.threshold)
         self._build_actions(data)
         # A model awaiting its first profiles has nothing to chart yet.
         self.data_sections.layout.display = "flex" if ref is not None else "none"
@@ -235,35 +227,19 @@ class Model360View(PageView):
             "or upload the JSON file it writes (below)." if m.restricted else "No data profiled yet.")
         self.detail.layout.display = "flex"
 
-    def _show_labels(self, data: model_service.Model360) -> None:
-        def balance(profile):
-            t = profile.model.target if (profile is not None and profile.model is not None) else None
-            counts = getattr(t, "counts", None)
-            if not counts:
-                return {}
-            total = sum(counts.values()) + getattr(t, "other", 0)
-            return {k: v / total for k, v in counts.items()} if total else {}
+    def _show_labels(self, data: model360.Model360) -> None:
+        self.labels.update((c.label, percent(c.training), percent(c.production)) for c in data.class_balance)
 
-        ref, prod = balance(data.reference), balance(data.production)
-        classes = sorted(set(ref) | set(prod))
-        self.labels.update((c, percent(ref.get(c)), percent(prod.get(c))) for c in classes)
+    def _show_features(self, data: model360.Model360) -> None:
+        self.features.update(
+            (f.feature, f.kind, number(f.mean_reference), number(f.mean_production),
+             percent(f.missing_share_production), f.method or "–",
+             number(f.statistic) if f.statistic is not None else "–",
+             "–" if f.drifted is None else ("yes" if f.drifted else "no"))
+            for f in data.features
+        )
 
-    def _show_features(self, data: model_service.Model360) -> None:
-        ref, prod = data.reference, data.production
-        results = {f.feature: f for f in data.drift.features} if data.drift else {}
-        rows = []
-        for name, col in (ref.columns.items() if ref else ()):
-            cur = prod.columns.get(name) if prod else None
-            mean_ref = getattr(col, "mean", None) if col.kind == "numeric" else None
-            mean_cur = getattr(cur, "mean", None) if (cur is not None and cur.kind == "numeric") else None
-            missing = (cur.missing / (cur.count + cur.missing)) if cur is not None and (cur.count + cur.missing) else None
-            r = results.get(name)
-            rows.append((name, col.kind, number(mean_ref), number(mean_cur), percent(missing),
-                         r.method if r else "–", number(r.statistic) if r else "–",
-                         ("yes" if r.drifted else "no") if r else "–"))
-        self.features.update(rows)
-
-    def _show_performance(self, data: model_service.Model360) -> None:
+    def _show_performance(self, data: model360.Model360) -> None:
         metrics = (("accuracy", percent), ("precision", percent), ("recall", percent), ("f1", number),
                    ("roc_auc", number), ("mae", number), ("rmse", number))
         self.performance.update(
@@ -284,7 +260,7 @@ class Model360View(PageView):
         self.histogram.update(f"{name}: training vs production", o.labels, o.reference_share, o.current_share)
 
     # -- owner / admin actions ----------------------------------------------------------
-    def _build_actions(self, data: model_service.Model360) -> None:
+    def _build_actions(self, data: model360.Model360) -> None:
         from vision_widgets.views.model_actions import (
             ModelActions,  # only for owners and admins
         )

@@ -10,7 +10,9 @@ from vision_widgets.components.download import download_link
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.config import CLIENT_MODULE, CLIENT_NOTEBOOK
-from vision_widgets.services import models as model_service
+from vision_widgets.services import catalog
+from vision_widgets.services import model360
+from vision_widgets.services import submissions
 from vision_widgets.views.base import succeeded
 
 
@@ -48,7 +50,7 @@ class TokenBox(w.VBox):
 
 
 class ModelActions(w.VBox):
-    def __init__(self, view, data: model_service.Model360) -> None:
+    def __init__(self, view, data: model360.Model360) -> None:
         super().__init__()
         self.view = view
         self.name = data.model.name
@@ -107,7 +109,7 @@ class ModelActions(w.VBox):
             self.view.show(self.name)
             self.view.detail_status.success("Production data added; drift updated.")
 
-        self.view.run_in_background(self.status, model_service.add_production_batch, self.view.ctx,
+        self.view.run_in_background(self.status, submissions.add_production_batch, self.view.ctx,
                                     self.view.principal, self.name, self.path.value, self.label.value,
                                     progress=self.progress.update, bar=self.progress, on_done=done)
 
@@ -127,12 +129,12 @@ class ModelActions(w.VBox):
             self.view.detail_status.success("Profiles accepted; drift updated.")
 
         # Parsing and drift run off the kernel's main thread, so the page stays responsive.
-        self.view.run_in_background(self.status, model_service.submit_file, self.view.ctx, self.view.principal,
+        self.view.run_in_background(self.status, submissions.submit_file, self.view.ctx, self.view.principal,
                                     self.name, content, bar=self.progress, on_done=done)
 
     def _on_new_token(self, _button=None) -> None:
         self.status.clear()
-        issued = self.view.run(self.status, model_service.issue_upload_token, self.view.ctx, self.view.principal,
+        issued = self.view.run(self.status, submissions.issue_upload_token, self.view.ctx, self.view.principal,
                                self.name)
         if issued is not None:
             self.token_box.show(*issued)
@@ -152,7 +154,7 @@ class ModelActions(w.VBox):
         self._hide_confirm()
         if not asked:
             return
-        if self.view.run(self.status, succeeded, model_service.delete_model, self.view.ctx, self.view.principal,
+        if self.view.run(self.status, succeeded, catalog.delete_model, self.view.ctx, self.view.principal,
                          self.name):
             self.view.forget()
 

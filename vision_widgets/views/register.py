@@ -9,7 +9,7 @@ from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.catalog.records import PLATFORMS, TASKS
 from vision_widgets.core.identity import rbac
 from vision_widgets.services import accounts
-from vision_widgets.services import models as model_service
+from vision_widgets.services import registration
 from vision_widgets.views.base import PageView
 from vision_widgets.views.model_actions import TokenBox, client_downloads
 
@@ -27,7 +27,7 @@ class RegisterView(PageView):
         self.description = w.Textarea(placeholder="What the model does", layout=w.Layout(width="420px"))
         self.task = w.Dropdown(options=TASKS, value=TASKS[0], layout=w.Layout(width="260px"))
         self.platform = w.Dropdown(options=PLATFORMS, value=PLATFORMS[0], layout=w.Layout(width="260px"))
-        sources = self.run(StatusMessage(), model_service.data_sources, ctx, self.principal)
+        sources = self.run(StatusMessage(), registration.data_sources, ctx, self.principal)
         self.connector = w.Dropdown(options=[(title, name) for name, title in (sources.connectors if sources else ())],
                                     layout=w.Layout(width="260px"))
         self.owner = w.Dropdown(options=(), layout=w.Layout(width="260px"))
@@ -95,8 +95,8 @@ class RegisterView(PageView):
     def _on_restricted(self, _change=None) -> None:
         self.paths.layout.display = "none" if self.restricted.value else "flex"
 
-    def spec(self) -> model_service.ModelSpec:
-        return model_service.ModelSpec(
+    def spec(self) -> registration.ModelSpec:
+        return registration.ModelSpec(
             name=self.name.value, task=self.task.value, description=self.description.value,
             platform=self.platform.value, connector=self.connector.value or "local",
             target=self.target.value, prediction=self.prediction.value, timestamp=self.timestamp.value,
@@ -113,7 +113,7 @@ class RegisterView(PageView):
         self.progress.start()
         spec = self.spec()
 
-        def done(reg: model_service.Registration) -> None:
+        def done(reg: registration.Registration) -> None:
             self.registered = reg.model.name
             if reg.upload_token:
                 self.status.success(f"{reg.model.name} is registered and awaiting metrics.")
@@ -129,7 +129,7 @@ class RegisterView(PageView):
                 self.status.success(f"{reg.model.name} is registered ({verdict}).")
             self.open_model.layout.display = "flex"
 
-        self.run_in_background(self.status, model_service.register_model, self.ctx, self.principal, spec,
+        self.run_in_background(self.status, registration.register_model, self.ctx, self.principal, spec,
                                progress=self.progress.update, bar=self.progress, on_done=done)
 
     def _on_open(self, _button=None) -> None:

@@ -1,6 +1,6 @@
 """Registered models, their stored profiles and drift reports (inside the caller's transaction).
 
-No permission checks here: ``services.models`` checks who acts first. What
+No permission checks here: the services (``services.registration``, ``catalog``, ``submissions``) check who acts first. What
 must hold whoever acts is enforced here: unique names (case-insensitive),
 valid tasks and statuses, and JSON blobs that parse.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
 from vision_widgets.core.storage import schema
@@ -185,3 +185,35 @@ def drift_history(conn: Connection, model_id: int) -> list[StoredDrift]:
     t = schema.drift_reports
     query = select(t).where(t.c.model_id == model_id).order_by(t.c.created_at, t.c.id)
     return [StoredDrift(**dict(r)) for r in conn.execute(query).mappings()]
+
+
+def list_with_latest_drift(conn: Connection, owner: str | None = None, text: str = "", lob: str = "",
+                           platform: str = "", status: str = "") -> list[tuple[ModelRecord, bool | None, float | None, datetime | None]]:
+    """Models (of ``owner``, or all) matching the filters, each with its latest drift verdict, share and time.
+
+    ``text`` matches the name literally, ignoring case: LIKE's wildcards are
+    escaped and the value is a bound parameter, never formatted into SQL.
+    """
+    m, d = schema.models, schema.drift_reports
+    latest = select(d.c.model_id, func.max(d.c.id).label("last_id")).group_by(d.c.model_id).subquery()
+    query = (
+        select(m, d.c.dataset_drift, d.c.drift_share, d.c.created_at.label("drift_at"))
+        .select_from(m.outerjoin(latest, latest.c.model_id == m.c.id).outerjoin(d, d.c.id == latest.c.last_id))
+        .order_by(m.c.name_key)
+    )
+    if owner is not None:
+        query = query.where(m.c.owner == owner)
+    if text.strip():
+        typed = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(m.c.name_key.like(f"%{typed}%", escape="\\"))
+    if lob:
+        query = query.where(m.c.lob == lob)
+    if platform:
+        query = query.where(m.c.platform == platform)
+    if status:
+        query = query.where(m.c.status == status)
+    return [
+        (record_from_row(r), None if r["dataset_drift"] is None else bool(r["dataset_drift"]),
+         r["drift_share"], r["drift_at"])
+        for r in conn.execute(query).mappings()
+    ]

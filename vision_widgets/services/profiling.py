@@ -1,0 +1,104 @@
+"""What the model use cases share: profiling a model's data on the server and storing a batch.
+
+Registration, new production batches and client submissions all end the same
+way: a production profile on the reference's bins, a drift report, both stored
+in the caller's transaction. ``record_for`` is the one place that decides
+whether a principal may open or change a model.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+from vision_widgets import client
+from vision_widgets.client import CLASSIFICATION, REGRESSION, CategoryStats, Profile, Roles
+from vision_widgets.core.catalog import records
+from vision_widgets.core.catalog.records import ModelRecord
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import InvalidInput, PermissionDenied
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.identity.rbac import can_manage_model, can_view_model
+from vision_widgets.core.stats.drift import DriftReport, DriftSettings
+
+#: Called with (fraction done, what is happening) during long work.
+Progress = Callable[[float, str], Any]
+
+PRODUCTION_WINDOW = "7D"  # drift history per week when a timestamp column is named
+
+
+def client_task(task: str) -> str:
+    """The client's task name for a registry task (binary/multiclass are both classification)."""
+    return REGRESSION if task == "regression" else CLASSIFICATION
+
+
+def client_roles(record_roles: dict[str, Any], task: str) -> Roles:
+    """The column roles stored with a model, as the profiler takes them."""
+    return Roles(
+        features=tuple(record_roles["features"]) if record_roles.get("features") else None,
+        target=record_roles.get("target"),
+        prediction=record_roles.get("prediction"),
+        timestamp=record_roles.get("timestamp"),
+        exclude=tuple(record_roles.get("exclude") or ()),
+        task=client_task(task),
+    )
+
+
+def step(progress: Progress | None, start: float, end: float, what: str):
+    """A fraction-only callback that maps 0..1 onto ``start..end`` of ``progress``."""
+    if progress is None:
+        return None
+    return lambda fraction: progress(start + (end - start) * float(fraction), what)
+
+
+def check_labels(reference: Profile, task: str, target: str | None) -> None:
+    """A classification target needs two classes or more (binary: exactly two)."""
+    if not target or reference.model is None:
+        return
+    t = reference.model.target
+    if isinstance(t, CategoryStats):
+        classes = [c for c, n in t.counts.items() if n > 0]
+        if len(classes) < 2:
+            only = f" ({classes[0]!r})" if classes else ""
+            raise InvalidInput(
+                f"The target column {target!r} has a single class{only} in the training data; "
+                "a classification model needs at least two. Check the column or the file."
+            )
+        if task == "binary classification" and len(classes) > 2:
+            raise InvalidInput(
+                f"The target column {target!r} has {len(classes)} classes; choose 'multiclass classification'."
+            )
+
+
+def record_for(conn, principal: Principal, name: str, manage: bool = False) -> ModelRecord:
+    """Model ``name`` if the principal may open it (or change it, with ``manage``)."""
+    record = records.get(conn, name)
+    allowed = can_manage_model(principal, record.owner) if manage else can_view_model(principal, record.owner)
+    if not allowed:
+        verb = "change" if manage else "open"
+        raise PermissionDenied(f"You may not {verb} the model {record.name!r}; it belongs to another user.")
+    return record
+
+
+def profile_production(ctx: Context, path, reference: Profile, timestamp: str | None,
+                       progress: Progress | None, start: float) -> Profile:
+    """A production profile on the reference's bins, in weekly windows when there is a timestamp."""
+    return client.profile(
+        str(path), reference=reference, k=ctx.settings.privacy_k,
+        window=PRODUCTION_WINDOW if timestamp else None,
+        progress=step(progress, start, 0.95, "Profiling production data"),
+    )
+
+
+def store_batch(conn, record: ModelRecord, production: Profile, report: DriftReport, label: str, source: str,
+                now: datetime) -> None:
+    """Store a production profile and its drift report (in the caller's transaction)."""
+    pid = records.add_profile(conn, record.id, "production", label, source, production.rows,
+                               production.to_json(), now)
+    records.add_drift(conn, record.id, pid, report.dataset_drift, report.drift_share,
+                       json.dumps(report.to_dict(), allow_nan=False), now)
+
+
+def drift_settings_of(record: ModelRecord) -> DriftSettings:
+    """The model's drift settings (defaults when none were saved)."""
+    return DriftSettings.from_dict(record.drift_settings) if record.drift_settings else DriftSettings()
