@@ -2,7 +2,7 @@
 
 ``vision serve`` runs one tornado process that
 
-* renders ``notebooks/dashboard.ipynb`` for every tab, each tab in its own kernel, taken from a
+* renders ``web/notebooks/dashboard.ipynb`` for every tab, each tab in its own kernel, taken from a
   preheated pool so the login form appears at once;
 * strips source cells and hides tracebacks (views show their own clear messages);
 * answers ``GET /vision/api/health`` without touching a kernel (monitors and test fixtures poll it);
@@ -39,16 +39,16 @@ from voila.voila_kernel_manager import voila_kernel_manager_factory
 from vision_widgets.api import API_PREFIX, HealthHandler  # noqa: F401 - re-exported for tests
 from vision_widgets.api import HANDLERS as API_HANDLERS
 from vision_widgets.api import JSONHandler as VisionAPIHandler  # noqa: F401 - base of every endpoint
-from vision_widgets.core.config import REPO_ROOT, Settings, ensure_home, load_settings
+from vision_widgets.core.config import Settings, ensure_home, load_settings, package_path
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
-#: The notebook ``vision serve`` shows.
-DASHBOARD_NOTEBOOK = REPO_ROOT / "notebooks" / "dashboard.ipynb"
+#: The notebook ``vision serve`` shows (package data, so any working directory will do).
+DASHBOARD_NOTEBOOK = package_path("web", "notebooks", "dashboard.ipynb")
 #: Jinja templates shipped with the package (the CDN-free page template).
-TEMPLATE_DIR = Path(__file__).resolve().parent / "web" / "templates" / "vision"
+TEMPLATE_DIR = package_path("web", "templates", "vision")
 
 #: ``/voila/files/<path>`` serves only images (the notebook may show a logo) ...
 FILE_ALLOWLIST = [r"[^/\\]+\.(png|jpg|jpeg|gif|svg|ico)"]
@@ -358,7 +358,7 @@ def serve(
     """Serve the dashboard until SIGINT/SIGTERM; return the process exit status.
 
     ``host``/``port`` override ``settings.host``/``settings.port`` (127.0.0.1:8866 by default).
-    ``notebook`` replaces ``notebooks/dashboard.ipynb`` (tests and benchmarks). An unwritable
+    ``notebook`` replaces the packaged dashboard notebook (tests and benchmarks). An unwritable
     ``VISION_HOME`` raises ``ConfigurationError`` before any port is bound; the CLI prints it and
     exits non-zero.
     """
