@@ -170,7 +170,7 @@ def report(args, n_store_s: float, views: dict, reg: dict | None) -> str:
         SECTION,
         "",
         f"`benchmarks/bench_models.py` — {args.models:,} models of {args.features} features each in SQLite "
-        f"(stored in {n_store_s:.1f} s through `core.registry`), measured in-process (service + view build, "
+        f"(stored in {n_store_s:.1f} s through `core.catalog.records`), measured in-process (service + view build, "
         f"no browser), median of {args.repeat}; {os.cpu_count()} CPUs, on a shared machine (other jobs running).",
         "",
         "| what | median |",

@@ -31,7 +31,8 @@ import psutil
 from perf_doc import write_section  # benchmarks/ is the script's folder
 from playwright.sync_api import sync_playwright
 
-from tests.support.server_process import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: tests/support lives there
+from tests.support.server_process import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     LOGIN_USERNAME,
