@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("init", help="create the database and load the sample accounts from users.json")
-    p.add_argument("--users", default=None, help="accounts file (default users.json at the repo root)")
+    p.add_argument("--users", default=None,
+                   help="accounts file (default VISION_USERS_FILE, else the sample accounts shipped with Vision)")
     p.add_argument("--demo", action="store_true", help="also generate demo data and register the demo models")
     p.set_defaults(func=cmd_init)
 

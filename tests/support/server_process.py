@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vision_widgets.core.config import REPO_ROOT
+#: The checkout these tests run from (the package itself no longer knows about a repository).
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -8,18 +8,38 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
 from vision_widgets.core.errors import ConfigurationError
 
-#: Repository root when running from a checkout (``vision_widgets/..``).
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-REPO_ROOT = PACKAGE_DIR.parent
+
+def package_path(*parts: str) -> Path:
+    """A file or folder shipped inside the ``vision_widgets`` package, as a filesystem path.
+
+    Found with ``importlib.resources``, so it is the same in a checkout, an editable install and
+    an installed wheel, whatever the working directory: nothing is looked up beside a repository.
+    Voila, nbclient and the download links need real files, and pip installs wheels unpacked, so
+    the package is a folder on disk; importing it from a zip archive is not supported.
+    """
+    found = resources.files("vision_widgets").joinpath(*parts)
+    if not isinstance(found, Path):
+        raise ConfigurationError(
+            "vision_widgets is imported from an archive; install it with pip so its files are on disk."
+        )
+    return found
+
+
 #: The notebook a restricted client runs where its data lives (offered for download, run by the demo).
-CLIENT_NOTEBOOK = REPO_ROOT / "notebooks" / "client_restricted.ipynb"
+CLIENT_NOTEBOOK = package_path("web", "notebooks", "client_restricted.ipynb")
 #: The one-file profiling module that goes with it.
-CLIENT_MODULE = PACKAGE_DIR / "client.py"
+CLIENT_MODULE = package_path("client.py")
+#: The ten sample accounts (Argon2id hashes only) that ``vision init`` loads by default.
+SAMPLE_USERS_FILE = package_path("demo", "users.json")
+#: ``VISION_HOME`` when it is not set: per user, not per working directory or installation
+#: (site-packages may be read-only, and ``vision serve`` must find the same database from any folder).
+DEFAULT_HOME = Path("~/.vision")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -65,14 +85,15 @@ class Settings:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build ``Settings`` from environment variables (``os.environ`` by default).
 
-    ``VISION_HOME`` (default ``.vision`` beside the repository) holds the SQLite
-    database and user data; ``VISION_DATABASE_URL`` overrides the database
-    (e.g. PostgreSQL for several server processes).
+    ``VISION_HOME`` (default ``~/.vision``; ``make dashboard`` sets the checkout's ``.vision/``)
+    holds the SQLite database and user data; ``VISION_DATABASE_URL`` overrides the database
+    (e.g. PostgreSQL for several server processes). ``VISION_USERS_FILE`` defaults to the sample
+    accounts shipped in the package.
     """
     env = os.environ if env is None else env
-    home = Path(env.get("VISION_HOME") or (REPO_ROOT / ".vision")).expanduser().resolve()
+    home = Path(env.get("VISION_HOME") or DEFAULT_HOME).expanduser().resolve()
     database_url = env.get("VISION_DATABASE_URL") or f"sqlite:///{home / 'vision.db'}"
-    users_file = Path(env.get("VISION_USERS_FILE") or (REPO_ROOT / "users.json")).expanduser().resolve()
+    users_file = Path(env.get("VISION_USERS_FILE") or SAMPLE_USERS_FILE).expanduser().resolve()
     roots_raw = env.get("VISION_DATA_ROOTS")
     if roots_raw:
         data_roots = tuple(Path(p).expanduser().resolve() for p in roots_raw.split(os.pathsep) if p)
