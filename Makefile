@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
+# The installed package keeps its data in ~/.vision; from a checkout `make dashboard` keeps it beside
+# the code, in .vision/ (git-ignored), as it always has. Set VISION_HOME to use another folder.
+export VISION_HOME ?= $(CURDIR)/.vision
 
 .PHONY: dashboard test bench install install-test chromium clean
 
