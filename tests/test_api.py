@@ -137,15 +137,17 @@ def test_400_for_a_body_that_is_not_json_or_empty(ctx, api, reg, body, message):
 
 @pytest.mark.parametrize("make, field", [
     (lambda: submission_body("Churn model"), "model"),
-    (lambda: submission_body(NAME, production={"schema": "vision.profile", "schema_version": 7}), "production"),
+    (lambda: submission_body(NAME, production={"schema": "vision.profile", "schema_version": 7}),
+     "production.schema_version"),
     (lambda: submission_body(NAME, with_reference=False), "reference"),
     (lambda: submission_body(NAME, label="x" * 200), "label"),
 ])
 def test_422_names_the_invalid_field_and_stores_nothing(ctx, api, reg, make, field):
+    """``field`` is the JSON path of the value at fault; the message names its top-level field."""
     before = model_rows(ctx)
     status, _, answer = api.submit(NAME, make(), reg.upload_token)
     assert status == 422, answer
-    assert answer["field"] == field and f'Field "{field}"' in answer["message"]
+    assert answer["field"] == field and f'Field "{field.split(".")[0]}"' in answer["message"]
     assert model_rows(ctx) == before
 
 
@@ -305,3 +307,156 @@ def test_the_real_server_refuses_a_2gb_upload_from_its_headers(real_server):
     answer, took = _declare_huge_body(port)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
     assert took < 20
+
+
+# -- hostile bodies over HTTP ---------------------------------------------------------------------------
+from hostile_payloads import HOSTILE  # noqa: E402
+
+from vision_widgets.core.errors import MalformedJSON  # noqa: E402
+
+
+@pytest.mark.parametrize("case, make, kind, field, words", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_a_hostile_body_gets_400_or_422_naming_its_field(ctx, api, reg, case, make, kind, field, words):
+    before = model_rows(ctx)
+    status, _, answer = api.submit(NAME, make(), reg.upload_token)
+    assert status == (400 if kind is MalformedJSON else 422), answer
+    assert answer.get("field") == field and words in answer["message"], answer
+    assert model_rows(ctx) == before
+    # the refusal did not spend the token
+    assert api.submit(NAME, submission_body(NAME), reg.upload_token)[0] == 201
+
+
+# -- methods: a 405 says which ones the resource has (RFC 9110) ----------------------------------------
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("TRACE", "/vision/api/health", "GET"),
+    ("TRACE", "/vision/api/openapi.json", "GET"),
+    ("TRACE", f"/vision/api/models/{quote(NAME)}/profiles", "POST"),
+    ("DELETE", "/vision/api/health", "GET"),
+    ("POST", "/vision/api/openapi.json", "GET"),
+    ("GET", f"/vision/api/models/{quote(NAME)}/profiles", "POST"),
+    ("PUT", f"/vision/api/models/{quote(NAME)}/profiles", "POST"),
+])
+def test_405_carries_an_allow_header(api, reg, method, path, allow):
+    status, headers, body = api.request(method, path)
+    assert status == 405 and headers["Allow"] == allow, (status, dict(headers))
+    assert body == {"status": "error", "code": 405, "message": "Method Not Allowed"}
+
+
+def test_every_api_route_answers_trace_with_405_and_allow():
+    from vision_widgets.api import HANDLERS
+
+    for _suffix, handler in HANDLERS:
+        assert handler.allowed_methods(), handler
+        assert "TRACE" not in handler.allowed_methods()
+
+
+def test_the_openapi_schema_states_what_the_handler_enforces(api):
+    doc = api.request("GET", "/vision/api/openapi.json")[2]
+    sub = doc["components"]["schemas"]["Submission"]["properties"]
+    assert sub["model"]["minLength"] == 1 and sub["model"]["pattern"] == r"\S"
+    assert sub["label"]["maxLength"] == 128 and sub["production"]["type"] == "object"
+    assert doc["paths"]["/vision/api/models/{name}/profiles"]["post"]["parameters"][0]["schema"]["minLength"] == 1
+
+
+@pytest.mark.parametrize("model", ["", "   "])
+def test_a_model_name_the_schema_refuses_is_422(ctx, api, reg, model):
+    body = json.loads(submission_body(NAME))
+    body["model"] = model
+    status, _, answer = api.submit(NAME, json.dumps(body).encode(), reg.upload_token)
+    assert status == 422 and answer["field"] == "model", answer
+
+
+# -- the token is checked from the headers, before the body is read ---------------------------------------
+
+
+def _headers_then_wait(port: int, token: str | None, name: str = NAME, size: int = 9_500_000,
+                       sent: bytes = b'{"schema": ') -> bytes:
+    """Send the headers of a ``size``-byte POST and ``sent`` of its body, then wait for an answer.
+
+    The rest of the body never comes: a server that reads the body before checking the token
+    never answers (the socket times out and the test fails); one that checks the headers first
+    answers at once.
+    """
+    auth = f"Authorization: Bearer {token}\r\n" if token is not None else ""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall((f"POST /vision/api/models/{quote(name, safe='')}/profiles HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"{auth}Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n").encode())
+        s.sendall(sent)
+        answer = b""
+        while not (b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}")):
+            chunk = s.recv(65536)  # socket.timeout here: the server is waiting for the body
+            if not chunk:
+                break
+            answer += chunk
+        rest = s.recv(65536)  # then the server closes the connection instead of reading the body
+    return answer + rest
+
+
+@pytest.mark.parametrize("token, status", [(None, 401), ("not-a-real-token", 401)])
+def test_a_large_upload_without_a_valid_token_is_refused_before_its_body_arrives(api, reg, token, status):
+    answer = _headers_then_wait(api.port, token)
+    assert answer.startswith(f"HTTP/1.1 {status}".encode()), answer[:300]
+    assert b"www-authenticate: bearer" in answer.lower()
+
+
+def test_a_valid_token_for_another_or_no_model_is_refused_before_the_body(api, reg, register_restricted):
+    register_restricted("Churn model", OTHER_USER)
+    assert _headers_then_wait(api.port, reg.upload_token, "Churn model").startswith(b"HTTP/1.1 403")
+    assert _headers_then_wait(api.port, reg.upload_token, "No such model").startswith(b"HTTP/1.1 404")
+
+
+def test_the_header_check_does_not_spend_the_token(ctx, api, reg):
+    assert _headers_then_wait(api.port, reg.upload_token, "No such model").startswith(b"HTTP/1.1 404")
+    status, _, answer = api.submit(NAME, submission_body(NAME), reg.upload_token)
+    assert status == 201, answer
+
+
+def test_64_aborted_unauthenticated_uploads_leave_no_memory_behind(real_server):
+    """A resource-leak bound, not a speed limit: 64 clients each send the headers of a 9.5 MB upload
+    without a valid token and 1 MiB of its body, and keep the connection open. A server that buffered
+    the bodies before the token check would hold 64 MiB more while they are open."""
+    import psutil
+
+    server = psutil.Process(real_server.proc.pid)
+    port = int(real_server.base_url.rsplit(":", 1)[1].strip("/"))
+    head = (f"POST /vision/api/models/{quote(NAME, safe='')}/profiles HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Authorization: Bearer not-a-real-token\r\nContent-Type: application/json\r\n"
+            "Content-Length: 9500000\r\n\r\n").encode()
+    part = b"[" * (1 << 20)
+
+    def aborted_upload() -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        try:
+            s.sendall(head)
+            s.sendall(part)
+        except OSError:  # the server answered 401 and closed the connection: the rest is refused
+            pass
+        return s
+
+    def settled_rss() -> int:
+        """The server's RSS once it has caught up with what was sent (two samples 0.2 s apart agree)."""
+        real_server.health()  # one round trip through the server's event loop
+        last = server.memory_info().rss
+        for _ in range(25):
+            time.sleep(0.2)
+            now = server.memory_info().rss
+            if abs(now - last) < (1 << 20):
+                return now
+            last = now
+        return last
+
+    for s in [aborted_upload() for _ in range(4)]:  # warm up: the handler's first use allocates
+        s.close()
+    before = settled_rss()
+    open_uploads = [aborted_upload() for _ in range(64)]
+    during = settled_rss()
+    for s in open_uploads:
+        s.close()
+    after = settled_rss()
+    mib = 1 << 20
+    report = f"server RSS {before / mib:.0f} MiB before, {during / mib:.0f} with 64 uploads open, {after / mib:.0f} after"
+    print(report)
+    assert during - before < 30 * mib and after - before < 30 * mib, report
+    assert real_server.health()["status"] == "ok"

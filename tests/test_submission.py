@@ -156,3 +156,43 @@ def test_a_file_upload_is_refused_for_an_unrestricted_model(ctx, login, settings
     registration.register_model(ctx, login(USER), demo_spec("Open model", train, prod))
     with pytest.raises(InvalidInput, match="not restricted"):
         submissions.submit_file(ctx, login(USER), "Open model", submission_body("Open model"))
+
+
+# -- hostile bodies: each once answered 500; now a refusal that names the field ------------------------
+from hostile_payloads import HOSTILE  # noqa: E402
+
+
+@pytest.mark.parametrize("case, make, kind, field, words", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_a_hostile_body_is_refused_with_its_field_and_spends_nothing(ctx, login, register_restricted, case, make,
+                                                                     kind, field, words):
+    reg = register_restricted(NAME)
+    before = model_rows(ctx)
+    body = make()
+    with pytest.raises(InvalidInput) as err:
+        submissions.submit_with_token(ctx, reg.upload_token, NAME, body)
+    assert type(err.value) is kind and err.value.field == field and words in str(err.value), err.value
+    assert model_rows(ctx) == before
+    with pytest.raises(kind):
+        submissions.submit_file(ctx, login(USER), NAME, body)
+    assert model_rows(ctx) == before
+    assert submissions.submit_with_token(ctx, reg.upload_token, NAME, _body()).model.status == "active"
+
+
+def test_the_client_reads_a_hostile_profile_file_with_the_same_refusals():
+    """``Profile.from_json`` on text (a file the client reads) applies the same limits as the server."""
+    prod = json.loads(_body())["production"]
+    prod["rows"] = 10**30
+    with pytest.raises(InvalidInput) as err:
+        client.Profile.from_json(json.dumps(prod))
+    assert err.value.field == "profile.rows"
+    with pytest.raises(client.MalformedJSON, match="levels deep"):
+        client.Profile.from_json("[" * 200_000)
+    with pytest.raises(InvalidInput, match="must be finite") as err:
+        client.Profile.from_json(json.dumps(dict(prod, rows=float("nan"))))
+    assert err.value.field == "rows"
+    with pytest.raises(InvalidInput, match="JSON object, not int"):
+        client.Profile.from_json(5)
+
+
+def test_a_real_profile_nests_far_below_the_limit():
+    assert client._json_depth(_body()) <= 12 < client.MAX_JSON_DEPTH

@@ -37,6 +37,8 @@ import pandas as pd
 __all__ = [
     "VisionError",
     "InvalidInput",
+    "MalformedJSON",
+    "load_json",
     "Roles",
     "Profile",
     "NumericStats",
@@ -51,7 +53,7 @@ __all__ = [
 
 
 try:  # inside the package: one error hierarchy with the server (stdlib-only module)
-    from vision_widgets.core.errors import InvalidInput, VisionError
+    from vision_widgets.core.errors import InvalidInput, MalformedJSON, VisionError
 except ImportError:  # this file alone on a client's machine
     class VisionError(Exception):  # type: ignore[no-redef]
         """Root of every error Vision AI raises on purpose."""
@@ -62,6 +64,9 @@ except ImportError:  # this file alone on a client's machine
         def __init__(self, message: str, field: str | None = None) -> None:
             super().__init__(message)
             self.field = field
+
+    class MalformedJSON(InvalidInput):  # type: ignore[no-redef]
+        """The text is not JSON at all (or nests too deep): nothing in it could be read."""
 
 
 # --------------------------------------------------------------------------------------
@@ -96,6 +101,13 @@ SCORE_BINS = 100
 #: Integer-valued targets with at most this many classes are treated as classification.
 MAX_CLASSES = 20
 OTHER = "__other__"
+#: The largest count (rows, histogram or category count) a profile may hold: the server
+#: stores counts as signed 64-bit integers and numpy sums them as int64.
+MAX_COUNT = (1 << 63) - 1
+#: Arrays and objects nested deeper than this are refused before the JSON is parsed: a
+#: profile nests about 8 levels (a submission 9), and the standard parser recurses once
+#: per level, so 200,000 ``[`` would end in a RecursionError instead of a clear message.
+MAX_JSON_DEPTH = 64
 
 NUMERIC, CATEGORICAL, BINARY = "numeric", "categorical", "binary"
 FEATURE_TYPES = (NUMERIC, CATEGORICAL, BINARY)
@@ -177,6 +189,15 @@ class Roles:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Roles":
+        for key in ("target", "prediction", "timestamp", "task"):
+            _optional_text(d.get(key), f"profile.roles.{key}")
+        for key in ("features", "exclude"):
+            v = d.get(key)
+            if v is not None and not (isinstance(v, list) and all(isinstance(c, str) for c in v)):
+                raise InvalidInput(f"profile.roles.{key} must be a list of column names.", field=f"profile.roles.{key}")
+        types = d.get("types")
+        if types is not None and not (isinstance(types, Mapping) and all(isinstance(t, str) for t in types.values())):
+            raise InvalidInput("profile.roles.types must map column names to types.", field="profile.roles.types")
         return cls(
             features=d.get("features"),
             target=d.get("target"),
@@ -452,17 +473,19 @@ class NumericStats:
             return out
         h = d.get("histogram")
         if not isinstance(h, Mapping):
-            raise InvalidInput(f"{where}.histogram is missing; the profile JSON was edited or truncated.")
+            raise InvalidInput(f"{where}.histogram is missing; the profile JSON was edited or truncated.",
+                               field=f"{where}.histogram")
         grid = _grid_from(h, f"{where}.histogram")
         counts = _int_list(h, "counts", f"{where}.histogram", grid.nbins)
         if int(counts.sum()) != count:
             raise InvalidInput(
                 f"{where}: histogram counts add up to {int(counts.sum())} but count is {count}; "
-                "the profile JSON was edited by hand — recompute it."
+                "the profile JSON was edited by hand — recompute it.", field=f"{where}.count"
             )
         tails = h.get("tail_means")
         if not (isinstance(tails, list) and len(tails) == 2):
-            raise InvalidInput(f"{where}.histogram.tail_means must be a list of two numbers or nulls.")
+            raise InvalidInput(f"{where}.histogram.tail_means must be a list of two numbers or nulls.",
+                               field=f"{where}.histogram.tail_means")
         edges = grid.edges
         sums = counts.astype(np.float64)
         if edges.size:
@@ -474,7 +497,11 @@ class NumericStats:
         mean = _float(d.get("mean", 0.0) or 0.0, f"{where}.mean")
         var = _float(d.get("variance", 0.0) or 0.0, f"{where}.variance")
         if var < 0:
-            raise InvalidInput(f"{where}.variance is negative; the profile JSON is invalid — recompute it.")
+            raise InvalidInput(f"{where}.variance is negative; the profile JSON is invalid — recompute it.",
+                               field=f"{where}.variance")
+        if not (np.all(np.isfinite(sums)) and math.isfinite(var * count)):
+            raise InvalidInput(f"{where}: its moments overflow a float; the profile JSON is invalid — recompute it.",
+                               field=where)
         return NumericStats(
             grid=grid, count=count, missing=missing, mean=mean, m2=var * count,
             counts=counts, sums=sums, kind=str(d.get("type", NUMERIC)),
@@ -531,14 +558,16 @@ class CategoryStats:
 
     @staticmethod
     def from_dict(d: Mapping[str, Any], where: str) -> "CategoryStats":
-        raw = d.get("counts")
-        if not isinstance(raw, Mapping):
-            raise InvalidInput(f"{where}.counts must be an object of value -> count.")
+        raw = _mapping(d.get("counts"), f"{where}.counts", "an object of value -> count")
         counts = {str(k): _nonneg_int(v, f"{where}.counts[{k!r}]") for k, v in raw.items()}
         out = CategoryStats(counts, _int_field(d, "missing", where), _int_field(d, "other", where),
                             str(d.get("type", CATEGORICAL)))
+        if out.count > MAX_COUNT:
+            raise InvalidInput(f"{where}: counts add up to more than {MAX_COUNT:,}; the profile JSON is invalid.",
+                               field=f"{where}.counts")
         if "count" in d and _int_field(d, "count", where) != out.count:
-            raise InvalidInput(f"{where}: counts do not add up to count; the profile JSON was edited — recompute it.")
+            raise InvalidInput(f"{where}: counts do not add up to count; the profile JSON was edited — recompute it.",
+                               field=f"{where}.count")
         return out
 
 
@@ -546,14 +575,13 @@ ColumnStats = "NumericStats | CategoryStats"
 
 
 def _column_from_dict(d: Any, where: str) -> NumericStats | CategoryStats:
-    if not isinstance(d, Mapping):
-        raise InvalidInput(f"{where} must be an object; the profile JSON is invalid.")
+    _mapping(d, where)
     kind = d.get("type")
     if kind == NUMERIC:
         return NumericStats.from_dict(d, where)
     if kind in (CATEGORICAL, BINARY):
         return CategoryStats.from_dict(d, where)
-    raise InvalidInput(f"{where}.type is {kind!r}; expected one of {', '.join(FEATURE_TYPES)}.")
+    raise InvalidInput(f"{where}.type is {kind!r}; expected one of {', '.join(FEATURE_TYPES)}.", field=f"{where}.type")
 
 
 # --------------------------------------------------------------------------------------
@@ -643,30 +671,37 @@ class ModelStats:
 
     @staticmethod
     def from_dict(d: Any, where: str) -> "ModelStats":
-        if not isinstance(d, Mapping):
-            raise InvalidInput(f"{where} must be an object.")
+        _mapping(d, where)
         task = d.get("task")
         if task not in (CLASSIFICATION, REGRESSION):
-            raise InvalidInput(f"{where}.task must be 'classification' or 'regression'.")
-        out = ModelStats(task, d.get("prediction_kind"), d.get("positive_class"))
+            raise InvalidInput(f"{where}.task must be 'classification' or 'regression'.", field=f"{where}.task")
+        kind = d.get("prediction_kind")
+        if kind not in (None, "class", "score", "value"):
+            raise InvalidInput(f"{where}.prediction_kind must be 'class', 'score', 'value' or null.",
+                               field=f"{where}.prediction_kind")
+        out = ModelStats(task, kind, _optional_text(d.get("positive_class"), f"{where}.positive_class"))
         if d.get("target") is not None:
             out.target = _column_from_dict(d["target"], f"{where}.target")
         if d.get("prediction") is not None:
             out.prediction = _column_from_dict(d["prediction"], f"{where}.prediction")
         conf = d.get("confusion")
         if conf is not None:
+            conf = _mapping(conf, f"{where}.confusion")
             labels, matrix = conf.get("labels"), conf.get("matrix")
             if not (isinstance(labels, list) and isinstance(matrix, list) and len(matrix) == len(labels)
                     and all(isinstance(r, list) and len(r) == len(labels) for r in matrix)):
-                raise InvalidInput(f"{where}.confusion must hold 'labels' and a square 'matrix'.")
+                raise InvalidInput(f"{where}.confusion must hold 'labels' and a square 'matrix'.",
+                                   field=f"{where}.confusion")
             for i, t in enumerate(labels):
                 for j, p in enumerate(labels):
-                    c = _nonneg_int(matrix[i][j], f"{where}.confusion")
+                    c = _nonneg_int(matrix[i][j], f"{where}.confusion.matrix[{i}][{j}]")
                     if c:
                         out.confusion[(str(t), str(p))] = c
-        for key, h in (d.get("score_histograms") or {}).items():
-            out.score_hist[str(key)] = NumericStats.from_dict(h, f"{where}.score_histograms[{key!r}]")
-        for key, v in (d.get("errors") or {}).items():
+        hists = _mapping(d.get("score_histograms") or {}, f"{where}.score_histograms")
+        for key, h in hists.items():
+            out.score_hist[str(key)] = NumericStats.from_dict(
+                _mapping(h, f"{where}.score_histograms[{key!r}]"), f"{where}.score_histograms[{key!r}]")
+        for key, v in _mapping(d.get("errors") or {}, f"{where}.errors").items():
             out.errors[str(key)] = _float(v, f"{where}.errors.{key}")
         return out
 
@@ -726,11 +761,11 @@ class Surrogate:
     @staticmethod
     def from_dict(d: Any, where: str) -> "Surrogate":
         if not isinstance(d, Mapping) or not isinstance(d.get("terms"), list):
-            raise InvalidInput(f"{where} must be an object with a 'terms' list.")
+            raise InvalidInput(f"{where} must be an object with a 'terms' list.", field=where)
         terms, coefs, variances = [], [], []
         for i, t in enumerate(d["terms"]):
             if not isinstance(t, Mapping):
-                raise InvalidInput(f"{where}.terms[{i}] must be an object.")
+                raise InvalidInput(f"{where}.terms[{i}] must be an object.", field=f"{where}.terms[{i}]")
             terms.append(str(t.get("term")))
             coefs.append(_float(t.get("coefficient"), f"{where}.terms[{i}].coefficient"))
             variances.append(_float(t.get("variance"), f"{where}.terms[{i}].variance"))
@@ -911,60 +946,65 @@ class Profile:
         """Read a profile written by ``to_json``; anything malformed raises ``InvalidInput``."""
         if isinstance(text, Mapping):
             d = text
+        elif isinstance(text, (str, bytes, bytearray)):
+            d = load_json(text, "the profile")
         else:
-            try:
-                d = json.loads(text)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"the profile is not valid JSON ({exc}); recompute it with `vision profile`.") from None
+            raise InvalidInput(f"a profile is a JSON object, not {type(text).__name__}; "
+                               "produce one with `vision profile` or client.profile(...).to_json().", field="profile")
         if not isinstance(d, Mapping) or d.get("schema") != SCHEMA:
             raise InvalidInput("this JSON is not a Vision profile (no \"schema\": \"vision.profile\"); "
-                               "produce one with `vision profile` or client.profile(...).to_json().")
+                               "produce one with `vision profile` or client.profile(...).to_json().",
+                               field="profile.schema")
         version = d.get("schema_version")
         if version != SCHEMA_VERSION:
             raise InvalidInput(
                 f"the profile has schema version {version!r} but this client reads version {SCHEMA_VERSION}; "
-                "recompute the profile with this version of vision_widgets."
+                "recompute the profile with this version of vision_widgets.", field="profile.schema_version"
             )
         k = _int_field(d, "k", "profile")
         if k < 1:
-            raise InvalidInput("profile.k must be at least 1.")
-        roles_d = d.get("roles")
-        if not isinstance(roles_d, Mapping):
-            raise InvalidInput("profile.roles must be an object.")
+            raise InvalidInput("profile.k must be at least 1.", field="profile.k")
+        roles_d = _mapping(d.get("roles"), "profile.roles")
         try:
             roles = Roles.from_dict(roles_d)
-        except TypeError as exc:
-            raise InvalidInput(f"profile.roles is invalid ({exc}).") from None
+        except InvalidInput as exc:
+            if exc.field:
+                raise
+            raise InvalidInput(f"profile.roles: {exc}", field="profile.roles") from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"profile.roles is invalid ({exc}).", field="profile.roles") from None
         prof = cls._from(d, k, roles, "profile")
-        prof.reference_id = d.get("reference_id")
-        prof.window = d.get("window")
+        prof.reference_id = _optional_text(d.get("reference_id"), "profile.reference_id")
+        prof.window = _optional_text(d.get("window"), "profile.window")
         if d.get("surrogate") is not None:
             prof.surrogate = Surrogate.from_dict(d["surrogate"], "profile.surrogate")
         windows = d.get("windows") or []
         if not isinstance(windows, list):
-            raise InvalidInput("profile.windows must be a list.")
+            raise InvalidInput("profile.windows must be a list.", field="profile.windows")
         for i, w in enumerate(windows):
-            if not isinstance(w, Mapping) or "window" not in w:
-                raise InvalidInput(f"profile.windows[{i}] must be an object with a 'window' label.")
-            prof.windows[str(w["window"])] = cls._from(w, k, roles, f"profile.windows[{i}]")
-        prof.notes = [str(n) for n in d.get("notes") or []]
+            if not isinstance(w, Mapping) or not isinstance(w.get("window"), str):
+                raise InvalidInput(f"profile.windows[{i}] must be an object with a 'window' label.",
+                                   field=f"profile.windows[{i}]")
+            prof.windows[w["window"]] = cls._from(w, k, roles, f"profile.windows[{i}]")
+        notes = d.get("notes") or []
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise InvalidInput("profile.notes must be a list of text.", field="profile.notes")
+        prof.notes = list(notes)
         fp = d.get("fingerprint")
         if fp is not None and fp != prof.fingerprint():
             raise InvalidInput("the profile's fingerprint does not match its columns and bin edges: "
-                               "it was edited by hand; recompute it.")
+                               "it was edited by hand; recompute it.", field="profile.fingerprint")
         return prof
 
     @classmethod
     def _from(cls, d: Mapping[str, Any], k: int, roles: Roles, where: str) -> "Profile":
-        cols = d.get("columns")
-        if not isinstance(cols, Mapping):
-            raise InvalidInput(f"{where}.columns must be an object of column -> statistics.")
+        cols = _mapping(d.get("columns"), f"{where}.columns", "an object of column -> statistics")
         columns = {str(n): _column_from_dict(c, f"{where}.columns[{n!r}]") for n, c in cols.items()}
         model = ModelStats.from_dict(d["model"], f"{where}.model") if d.get("model") is not None else None
-        for i, p in enumerate(columns.values()):
-            for s in ([p] if p is not None else []):
-                if isinstance(s, CategoryStats) and any(v < k for v in s.counts.values()):
-                    raise InvalidInput(f"{where}: a category count is below k={k}; the JSON was edited — recompute it.")
+        for name, s in columns.items():
+            if isinstance(s, CategoryStats) and any(v < k for v in s.counts.values()):
+                raise InvalidInput(f"{where}: a category count is below k={k}; the JSON was edited — recompute it.",
+                                   field=f"{where}.columns[{name!r}].counts")
         return cls(rows=_int_field(d, "rows", where), k=k, roles=roles, columns=columns, model=model, pooled=True)
 
     # -- views ---------------------------------------------------------------------
@@ -1120,46 +1160,141 @@ def privacy_report(prof: Profile) -> list[str]:
 
 def _optional_text(v: Any, where: str) -> str | None:
     if v is not None and not isinstance(v, str):
-        raise InvalidInput(f"{where} must be text or null.")
+        raise InvalidInput(f"{where} must be text or null.", field=where)
     return v
 
 
 def _int_field(d: Mapping[str, Any], key: str, where: str) -> int:
     if key not in d:
-        raise InvalidInput(f"{where}.{key} is missing; the profile JSON was edited or truncated — recompute it.")
+        raise InvalidInput(f"{where}.{key} is missing; the profile JSON was edited or truncated — recompute it.",
+                           field=f"{where}.{key}")
     return _nonneg_int(d[key], f"{where}.{key}")
 
 
 def _nonneg_int(v: Any, where: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise InvalidInput(f"{where} must be a whole number ≥ 0 (got {v!r}); the profile JSON is invalid — recompute it.")
+    """``v`` if it is a whole number that a count can hold: 0 to ``MAX_COUNT`` (int64)."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT:
+        shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+        raise InvalidInput(f"{where} must be a whole number from 0 to {MAX_COUNT:,} (got {shown}); "
+                           "the profile JSON is invalid — recompute it.", field=where)
     return v
 
 
 def _float(v: Any, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-        raise InvalidInput(f"{where} must be a finite number (got {v!r}); the profile JSON is invalid — recompute it.")
+        shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+        raise InvalidInput(f"{where} must be a finite number (got {shown}); the profile JSON is invalid — recompute it.",
+                           field=where)
     return float(v)
 
 
 def _int_list(d: Mapping[str, Any], key: str, where: str, length: int) -> np.ndarray:
+    """A list of ``length`` counts whose total also fits a count (numpy sums them as int64)."""
     v = d.get(key)
     if not isinstance(v, list) or len(v) != length:
-        raise InvalidInput(f"{where}.{key} must be a list of {length} whole numbers; the profile JSON is invalid.")
-    return np.array([_nonneg_int(x, f"{where}.{key}") for x in v], dtype=np.int64)
+        raise InvalidInput(f"{where}.{key} must be a list of {length} whole numbers; the profile JSON is invalid.",
+                           field=f"{where}.{key}")
+    counts = [_nonneg_int(x, f"{where}.{key}[{i}]") for i, x in enumerate(v)]
+    if sum(counts) > MAX_COUNT:
+        raise InvalidInput(f"{where}.{key} adds up to more than {MAX_COUNT:,}; the profile JSON is invalid.",
+                           field=f"{where}.{key}")
+    return np.array(counts, dtype=np.int64)
+
+
+def _mapping(v: Any, where: str, what: str = "an object") -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise InvalidInput(f"{where} must be {what}; the profile JSON is invalid.", field=where)
+    return v
 
 
 def _grid_from(h: Mapping[str, Any], where: str) -> Grid:
     origin = _float(h.get("origin"), f"{where}.origin")
     step = _float(h.get("step"), f"{where}.step")
     cells = _nonneg_int(h.get("cells"), f"{where}.cells")
+    if cells > GRID_CELLS:
+        raise InvalidInput(f"{where}.cells must be at most {GRID_CELLS}; the profile JSON was edited.",
+                           field=f"{where}.cells")
     idx = h.get("grid")
     if not (step > 0 and isinstance(idx, list)):
-        raise InvalidInput(f"{where}: step must be positive and grid a list; the profile JSON is invalid.")
-    index = np.array([_nonneg_int(i, f"{where}.grid") for i in idx], dtype=np.int64)
+        raise InvalidInput(f"{where}: step must be positive and grid a list; the profile JSON is invalid.",
+                           field=f"{where}.step" if not step > 0 else f"{where}.grid")
+    index = np.array([_nonneg_int(i, f"{where}.grid[{n}]") for n, i in enumerate(idx)], dtype=np.int64)
     if index.size and (np.any(np.diff(index) <= 0) or index[-1] > cells):
-        raise InvalidInput(f"{where}.grid must be increasing and within [0, cells]; the profile JSON was edited.")
-    return Grid(origin, step, index, cells)
+        raise InvalidInput(f"{where}.grid must be increasing and within [0, cells]; the profile JSON was edited.",
+                           field=f"{where}.grid")
+    grid = Grid(origin, step, index, cells)
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = bool(np.all(np.isfinite(grid.edges))) and math.isfinite(origin + cells * step)
+    if not finite:
+        raise InvalidInput(f"{where}: origin + grid x step overflows; the profile JSON is invalid.", field=where)
+    return grid
+
+
+# -- reading JSON ------------------------------------------------------------------------
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in ``raw`` (brackets inside strings do not count).
+
+    A linear scan without recursion: strings are cut out by one regular expression,
+    everything but brackets is dropped, and the running depth is a cumulative sum,
+    taken 1 MiB at a time so a 10 MB body never needs more than a few MB.
+    """
+    structure = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    depth = peak = 0
+    block = 1 << 20
+    for start in range(0, len(structure), block):
+        b = np.frombuffer(structure, dtype=np.uint8, count=min(block, len(structure) - start), offset=start)
+        run = depth + np.cumsum(np.where((b == 0x5B) | (b == 0x7B), 1, -1), dtype=np.int64)
+        peak = max(peak, int(run.max()))
+        depth = int(run[-1])
+    return peak
+
+
+def _check_finite(value: Any, path: str) -> None:
+    """Refuse NaN and ±Infinity anywhere (Python's parser reads them; JSON has no such numbers)."""
+    stack = [(value, path)]
+    while stack:
+        v, where = stack.pop()
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise InvalidInput(f'Field "{where}" is {v!r}: every number must be finite (JSON has no NaN '
+                                   "or Infinity, nor numbers beyond ±1.8e308); recompute the profile.",
+                                   field=where or None)
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                key = f"{where}.{k}" if k.isidentifier() else f"{where}[{k!r}]"
+                stack.append((item, key.lstrip(".")))
+        elif isinstance(v, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(v))
+
+
+def load_json(text: str | bytes | bytearray, what: str = "the document") -> Any:
+    """Parse JSON that came from outside, refusing what would break the code reading it.
+
+    * nesting deeper than ``MAX_JSON_DEPTH`` is refused *before* parsing
+      (``MalformedJSON``), so no input can exhaust the parser's recursion;
+    * text that is not JSON raises ``MalformedJSON``;
+    * NaN, Infinity and numbers too large for a float (``1e999``) raise
+      ``InvalidInput`` whose ``field`` is the path of the first one found.
+    """
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise InvalidInput(f"{what} must be JSON text, not {type(text).__name__}.")
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    depth = _json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise MalformedJSON(f"{what} nests arrays/objects {depth:,} levels deep; at most {MAX_JSON_DEPTH} are "
+                            "allowed (a profile needs about 8). Send the file the client wrote.")
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = str(exc)[:200]
+        raise MalformedJSON(f"{what} is not valid JSON ({detail}); send the file the client wrote.") from None
+    _check_finite(data, "")
+    return data
 
 
 # --------------------------------------------------------------------------------------

@@ -92,11 +92,12 @@ def _validate_for(record: ModelRecord, sub: Submission, stored_reference: Profil
     if sub.model.lower() != record.name.lower():
         raise InvalidInput(
             f'Field "model": these profiles are for {sub.model!r}, not {record.name!r}; '
-            "submit them to the right model."
+            "submit them to the right model.", field="model"
         )
     if sub.reference is not None:
         if stored_reference is not None:
-            raise InvalidInput('Field "reference": this model already has a training profile; send production only.')
+            raise InvalidInput('Field "reference": this model already has a training profile; send production only.',
+                               field="reference")
         ref_roles = sub.reference.roles
         for role in ("target", "prediction", "timestamp"):
             want = record.roles.get(role)
@@ -104,18 +105,20 @@ def _validate_for(record: ModelRecord, sub: Submission, stored_reference: Profil
             if want and got != want:
                 raise InvalidInput(
                     f'Field "reference": the profile\'s {role} column is {got!r} but the model was registered with '
-                    f"{want!r}; profile the data with the model's column roles."
+                    f"{want!r}; profile the data with the model's column roles.", field=f"reference.roles.{role}"
                 )
         reference = sub.reference
         check_labels(reference, record.task, record.roles.get("target"))
     else:
         if stored_reference is None:
-            raise InvalidInput('Field "reference" is missing: the first submission must carry the training profile.')
+            raise InvalidInput('Field "reference" is missing: the first submission must carry the training profile.',
+                               field="reference")
         reference = stored_reference
     if sub.production.reference_id != reference.fingerprint():
         raise InvalidInput(
             'Field "production": it was not profiled against this model\'s training profile '
-            "(its bin edges differ); profile production data with reference=<the training profile>."
+            "(its bin edges differ); profile production data with reference=<the training profile>.",
+            field="production.reference_id"
         )
     return reference
 
@@ -146,11 +149,14 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
     return SubmissionResult(record, report)
 
 
-def submit_with_token(ctx: Context, token: str, name: str, body: bytes | str) -> SubmissionResult:
-    """The submission API: a restricted client posts profiles with its model's upload token.
+def upload_target(ctx: Context, token: str, name: str) -> tuple[str, ModelRecord]:
+    """The model an upload token may submit to, checked from the request's headers alone.
 
-    The token is checked before the model is looked up (401 reveals nothing), then
-    404 for an unknown model and 403 for a token of another model.
+    Returns ``(token hash, model record)`` without spending the token. The token is
+    checked before the model is looked up (``AuthenticationError``, 401, reveals
+    nothing), then ``NotFound`` (404) for an unknown model and ``PermissionDenied``
+    (403) for a token of another model. The HTTP API calls this before it reads a
+    single byte of the body, so an unauthenticated upload costs no memory.
     """
     now = ctx.now()
     with ctx.store.read() as conn:
@@ -160,6 +166,16 @@ def submit_with_token(ctx: Context, token: str, name: str, body: bytes | str) ->
         raise NotFound(f"There is no model named {name!r}.")
     if record.id != model_id:
         raise PermissionDenied("This upload token belongs to another model; use the token issued for this model.")
+    return digest, record
+
+
+def submit_with_token(ctx: Context, token: str, name: str, body: bytes | str) -> SubmissionResult:
+    """The submission API: a restricted client posts profiles with its model's upload token.
+
+    The token is checked as in ``upload_target``; a refused body (``InvalidInput``)
+    stores nothing and does not spend the token.
+    """
+    digest, record = upload_target(ctx, token, name)
     sub = parse(body, ctx.settings.upload_limit_bytes)
     return _accept(ctx, record, sub, "upload token", digest)
 

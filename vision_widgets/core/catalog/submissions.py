@@ -10,12 +10,14 @@ JSON file uploaded on the model's page.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from vision_widgets.client import SUBMISSION_SCHEMA, Profile
+from vision_widgets.client import SUBMISSION_SCHEMA, Profile, load_json
 from vision_widgets.core.errors import InvalidInput
+
+#: The longest batch label (the OpenAPI document says the same).
+MAX_LABEL = 128
 
 
 @dataclass(frozen=True)
@@ -27,41 +29,55 @@ class Submission:
 
 
 def parse(body: bytes | str | Mapping[str, Any], limit_bytes: int | None = None) -> Submission:
-    """Parse and validate a submission; ``InvalidInput`` names the field that is wrong."""
+    """Parse and validate a submission; ``InvalidInput.field`` names the field that is wrong.
+
+    ``MalformedJSON`` (a subclass) when the body is not JSON or nests deeper than
+    ``client.MAX_JSON_DEPTH``; every other refusal is an ``InvalidInput`` whose
+    ``field`` is the path of the value at fault (``production.columns['age'].count``).
+    Nothing here touches storage: a refusal stores nothing and spends no token.
+    """
     if isinstance(body, (bytes, str)):
         if limit_bytes is not None and len(body) > limit_bytes:
             raise InvalidInput(f"The submission is {len(body):,} bytes; the limit is {limit_bytes:,}.")
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"The submission is not valid JSON ({exc}); send the file the client notebook wrote.") from None
+        data = load_json(body, "The submission")
     else:
         data = body
     if not isinstance(data, Mapping) or data.get("schema") != SUBMISSION_SCHEMA:
         raise InvalidInput(
             f'This is not a Vision submission (field "schema" must be "{SUBMISSION_SCHEMA}"); '
-            "send the file written by the client notebook."
+            "send the file written by the client notebook.", field="schema"
         )
     model = data.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise InvalidInput('Field "model" must name the model the profiles are for.')
-    label = data.get("label") or ""
-    if not isinstance(label, str) or len(label) > 128:
-        raise InvalidInput('Field "label" must be text of at most 128 characters.')
+        raise InvalidInput('Field "model" must name the model the profiles are for.', field="model")
+    label = data.get("label")
+    if label is None:
+        label = ""
+    if not isinstance(label, str) or len(label) > MAX_LABEL:
+        raise InvalidInput(f'Field "label" must be text of at most {MAX_LABEL} characters.', field="label")
     if data.get("production") is None:
-        raise InvalidInput('Field "production" is missing: a submission carries at least a production profile.')
-    try:
-        production = Profile.from_json(data["production"])
-    except InvalidInput as exc:
-        raise InvalidInput(f'Field "production": {exc}') from None
+        raise InvalidInput('Field "production" is missing: a submission carries at least a production profile.',
+                           field="production")
+    production = _profile(data["production"], "production")
     reference = None
     if data.get("reference") is not None:
-        try:
-            reference = Profile.from_json(data["reference"])
-        except InvalidInput as exc:
-            raise InvalidInput(f'Field "reference": {exc}') from None
+        reference = _profile(data["reference"], "reference")
         if not reference.is_reference:
-            raise InvalidInput('Field "reference" holds a production profile; send the training profile there.')
+            raise InvalidInput('Field "reference" holds a production profile; send the training profile there.',
+                               field="reference")
     if production.is_reference:
-        raise InvalidInput('Field "production" holds a reference profile; profile production data with reference=.')
+        raise InvalidInput('Field "production" holds a reference profile; profile production data with reference=.',
+                           field="production")
     return Submission(model=model.strip(), label=label.strip(), reference=reference, production=production)
+
+
+def _profile(value: Any, name: str) -> Profile:
+    """The profile in field ``name``; the client's error path (``profile.k``) becomes ``name.k``."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f'Field "{name}" must be an object: the profile JSON the client wrote.', field=name)
+    try:
+        return Profile.from_json(value)
+    except InvalidInput as exc:
+        inner = exc.field or ""
+        inner = inner[len("profile"):] if inner.startswith("profile") else (f".{inner}" if inner else "")
+        raise InvalidInput(f'Field "{name}": {exc}', field=f"{name}{inner}") from None

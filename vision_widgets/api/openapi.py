@@ -1,0 +1,96 @@
+"""``GET /vision/api/openapi.json``: the OpenAPI 3.1 description of this API.
+
+The document states every constraint the handlers enforce that a schema can say
+(required fields, types, ``minLength``, ``maxLength``, a model name with a
+non-space character) and every status they answer with, so a client generated
+from it, and the schemathesis run in the tests, agree with the server.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from vision_widgets.api.base import API_PREFIX, JSONHandler
+from vision_widgets.core.catalog.submissions import MAX_LABEL
+
+
+class OpenAPIHandler(JSONHandler):
+    def get(self) -> None:
+        self.write_json(openapi_document(self.ctx.settings.upload_limit_bytes if self.ctx else None))
+
+
+def openapi_document(limit: int | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the endpoints in ``vision_widgets.api``."""
+    error = {"$ref": "#/components/schemas/Error"}
+
+    def resp(text: str, schema: dict | None = None) -> dict:
+        return {"description": text, "content": {"application/json": {"schema": schema or error}}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Vision AI API", "version": "1",
+                 "description": "Health, and profile submission for models whose data is restricted. "
+                                "Errors are JSON (`Error`); a 405 carries an `Allow` header."},
+        "paths": {
+            f"{API_PREFIX}/health": {"get": {
+                "summary": "Is the server up",
+                "operationId": "health",
+                "responses": {"200": resp("Server status", {"$ref": "#/components/schemas/Health"})},
+            }},
+            f"{API_PREFIX}/openapi.json": {"get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": resp("The OpenAPI document", {"type": "object"})},
+            }},
+            f"{API_PREFIX}/models/{{name}}/profiles": {"post": {
+                "summary": "Submit a model's profiles (aggregates only) with its upload token",
+                "operationId": "submitProfiles",
+                "security": [{"uploadToken": []}],
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string", "minLength": 1},
+                                "description": "The registered model name (URL-encoded)."}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Submission"}}},
+                    "description": f"At most {limit:,} bytes." if limit else "Within the server's size limit."},
+                "responses": {
+                    "201": resp("Accepted; the drift summary", {"$ref": "#/components/schemas/Accepted"}),
+                    "400": resp("The body is empty, not JSON, or nests arrays/objects too deep"),
+                    "401": resp("Missing, unknown, expired or used upload token (checked before the body is read)"),
+                    "403": resp("The token belongs to another model"),
+                    "404": resp("No model of that name"),
+                    "409": resp("Another submission for this model was stored meanwhile; submit again"),
+                    "413": resp("The body is over the size limit"),
+                    "415": resp("Not application/json"),
+                    "422": resp("A field is invalid; 'field' names it (a JSON path such as production.rows)"),
+                },
+            }},
+        },
+        "components": {
+            "securitySchemes": {"uploadToken": {"type": "http", "scheme": "bearer",
+                                                "description": "The model's 24-hour, single-use upload token."}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["status", "code", "message"],
+                          "additionalProperties": False, "properties": {
+                              "status": {"const": "error"}, "code": {"type": "integer"},
+                              "message": {"type": "string"}, "field": {"type": "string"}}},
+                "Health": {"type": "object", "required": ["status", "version", "kernels"], "properties": {
+                    "status": {"const": "ok"}, "version": {"type": "string"},
+                    "kernels": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+                "Submission": {"type": "object", "required": ["schema", "model", "production"], "properties": {
+                    "schema": {"const": "vision.submission"},
+                    "model": {"type": "string", "minLength": 1, "pattern": r"\S",
+                              "description": "The model's name (as in the path, any case); not only spaces."},
+                    "label": {"type": ["string", "null"], "maxLength": MAX_LABEL},
+                    "reference": {"type": ["object", "null"],
+                                  "description": "Training profile (client.Profile.to_json): the first submission "
+                                                 "must carry it, later ones must not."},
+                    "production": {"type": "object",
+                                   "description": "Production profile computed with the model's training profile"},
+                }},
+                "Accepted": {"type": "object", "required": ["status", "model"], "properties": {
+                    "status": {"const": "accepted"}, "model": {"type": "string"},
+                    "dataset_drift": {"type": "boolean"}, "drift_share": {"type": "number"},
+                    "drifted_features": {"type": "array", "items": {"type": "string"}},
+                }},
+            },
+        },
+    }
