@@ -47,7 +47,7 @@ def fast_users_file(tmp_path_factory):
 def fast_hashing(monkeypatch):
     """New hashes (create, reset, change password, unknown-user timing) at FAST_HASHER's cost."""
     monkeypatch.setattr(passwords, "_HASHER", FAST_HASHER)
-    monkeypatch.setattr(passwords, "_dummy_hash", [FAST_HASHER.hash("vision-ai-timing-equaliser")])
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", FAST_HASHER.hash("vision-ai-timing-equaliser"))
 
 
 @pytest.fixture

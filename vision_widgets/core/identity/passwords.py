@@ -18,9 +18,6 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,32}$")
 
-# Verifying against this when the username is unknown makes a wrong username
-# take as long as a wrong password, so timing does not reveal which accounts exist.
-_dummy_hash: list[str] = []  # made on first use: hashing at import would slow every process start
 
 
 def hash_password(password: str) -> str:
@@ -37,10 +34,13 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def burn_verify(password: str) -> None:
-    """Spend the time of one verification (for unknown usernames)."""
-    if not _dummy_hash:
-        _dummy_hash.append(_HASHER.hash("vision-ai-timing-equaliser"))
-    verify_password(_dummy_hash[0], password)
+    """Spend the time of one verification (for unknown usernames).
+
+    Verifies against ``_DUMMY_HASH``, which exists before the first login attempt
+    (see below): an unknown username costs one Argon2 verification, exactly as a
+    wrong password does, even on the first try in a fresh process.
+    """
+    verify_password(_DUMMY_HASH, password)
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -49,6 +49,18 @@ def needs_rehash(password_hash: str) -> bool:
         return _HASHER.check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
+
+
+#: An Argon2id hash (of a throw-away password) at argon2-cffi's default cost, the cost of
+#: every stored hash (``needs_rehash`` upgrades older ones at login). Verifying against it
+#: when the username is unknown makes a wrong username take as long as a wrong password,
+#: so timing does not tell which accounts exist. It was made once and is written here, so
+#: no process pays for an Argon2 hash at import; if the default cost moves (a newer
+#: argon2-cffi), a hash at the new cost is made once, at import — never on a login attempt,
+#: where it would double the time an unknown username takes.
+_PRECOMPUTED_DUMMY = "$argon2id$v=19$m=65536,t=3,p=4$HonudrDup286FLvxwTmuLQ$9ZvexEBG2ilU7441BrWK0/nIKGVjZ4atkEYlSDXtqLU"
+_DUMMY_HASH = (_HASHER.hash("vision-ai-timing-equaliser") if needs_rehash(_PRECOMPUTED_DUMMY)
+               else _PRECOMPUTED_DUMMY)
 
 
 def is_argon2id_hash(value: str) -> bool:
