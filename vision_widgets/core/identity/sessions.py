@@ -45,9 +45,19 @@ def open_session(conn: Connection, user_id: int, now: datetime, ttl_seconds: int
     return token, digest, expires
 
 
-#: A session's expiry is written again only when it is older than this: most
-#: actions then need no write transaction at all.
+#: A session's expiry is written again only when it was last written at least this
+#: long ago: most actions then need no write transaction at all.
 RENEW_AFTER_SECONDS = 60
+
+
+def renew_after(ttl_seconds: float) -> float:
+    """Seconds after its last renewal that activity renews a session: 60, or a quarter of the TTL.
+
+    With a fixed 60 s a TTL of 60 s or less (``VISION_TOKEN_TTL`` may be 30) was never
+    renewed: the session always expired first. A quarter keeps the saving (one write
+    per quarter TTL at most) and renews a session that is used at least every ¾ TTL.
+    """
+    return min(RENEW_AFTER_SECONDS, ttl_seconds / 4)
 
 
 def _touch(ctx: Context, session_id: str) -> Principal:
@@ -63,7 +73,7 @@ def _touch(ctx: Context, session_id: str) -> Principal:
             with ctx.store.write() as conn:
                 conn.execute(delete(s).where((s.c.token_hash == session_id) & (s.c.expires_at <= now)))
         raise SessionExpired()
-    if row["expires_at"] < now + ttl - timedelta(seconds=RENEW_AFTER_SECONDS):
+    if row["expires_at"] <= now + ttl - timedelta(seconds=renew_after(ttl.total_seconds())):
         with ctx.store.write() as conn:
             # Only if it still exists: a logout or revocation in another tab wins.
             done = conn.execute(update(s).where(s.c.token_hash == session_id).values(expires_at=now + ttl))
