@@ -1,7 +1,8 @@
 # Vision AI — the two commands a newcomer needs:
 #   make dashboard   install, initialise $VISION_HOME (default .vision/), serve at http://127.0.0.1:8866
-#   make test        install (with test tools and Chromium), run the whole suite
-# Everything installs into .venv; nothing is installed system-wide except Debian's chromium for tests.
+#   make test        install (with test tools, Chromium and PostgreSQL), run the whole suite
+# Everything installs into .venv; nothing is installed system-wide except Debian's chromium and
+# postgresql for tests (the tests start their own throw-away PostgreSQL cluster, never the system one).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 # the code, in .vision/ (git-ignored), as it always has. Set VISION_HOME to use another folder.
 export VISION_HOME ?= $(CURDIR)/.vision
 
-.PHONY: dashboard test bench install install-test chromium clean
+.PHONY: dashboard test bench install install-test chromium postgresql clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -39,11 +40,23 @@ chromium:
 		exit 1; \
 	fi
 
+# Debian's PostgreSQL: tests/support/postgres.py runs its initdb/pg_ctl in a temporary folder.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's postgresql for the migration tests..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "The migration tests need PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)."; \
+		echo "Install them with: sudo apt-get install postgresql"; \
+		exit 1; \
+	fi
+
 dashboard: install
 	$(PY) -m vision_widgets init --demo
 	$(PY) -m vision_widgets serve
 
-test: install-test chromium
+test: install-test chromium postgresql
 	$(PY) -m pytest
 
 bench: install-test chromium

@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vision-bench-models-") as tmp:
         settings = load_settings({"VISION_HOME": str(Path(tmp) / "home")})
-        ctx = Context.open(settings)
+        ctx = Context.open(settings, upgrade=True)
         seed.load_users(ctx, settings.users_file)
         store_s = store_models(ctx, args.models, args.features)
         print(f"stored {args.models} models in {store_s:.1f} s", flush=True)

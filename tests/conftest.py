@@ -62,7 +62,7 @@ def clock():
 
 @pytest.fixture
 def ctx(settings, clock, fast_users_file, fast_hashing):
-    context = Context.open(settings, clock=clock)
+    context = Context.open(settings, clock=clock, upgrade=True)  # what `vision init` does
     sample_accounts.load_users(context, fast_users_file)
     yield context
     context.store.dispose()

@@ -158,7 +158,7 @@ def test_activity_renews_the_session(ctx, clock, login):
 
 def test_the_ttl_comes_from_the_settings(tmp_path, clock, fast_users_file, fast_hashing):
     settings = load_settings({"VISION_HOME": str(tmp_path), "VISION_TOKEN_TTL": "60"})
-    short = Context.open(settings, clock=clock)
+    short = Context.open(settings, clock=clock, upgrade=True)
     sample_accounts.load_users(short, fast_users_file)
     session = auth.login(short, USER, PASSWORDS[USER])
     assert (session.expires_at - clock.now).total_seconds() == 60

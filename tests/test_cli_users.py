@@ -36,7 +36,7 @@ def vision(home, *args, stdin: str | None = None) -> subprocess.CompletedProcess
 def home(tmp_path, fast_users_file):
     """A VISION_HOME whose database holds the sample accounts (seeded in-process: cheaper than a subprocess)."""
     home = tmp_path / "home"
-    ctx = Context.open(load_settings({"VISION_HOME": str(home)}))
+    ctx = Context.open(load_settings({"VISION_HOME": str(home)}), upgrade=True)
     sample_accounts.load_users(ctx, fast_users_file)
     ctx.store.dispose()
     return home
@@ -179,7 +179,7 @@ def test_users_remove_refuses_the_last_admin(tmp_path, fast_users_file, run_cli)
     small = tmp_path / "two-users.json"
     small.write_text(json.dumps(data))
     home = tmp_path / "home"
-    ctx = Context.open(load_settings({"VISION_HOME": str(home)}))
+    ctx = Context.open(load_settings({"VISION_HOME": str(home)}), upgrade=True)
     sample_accounts.load_users(ctx, small)
     ctx.store.dispose()
     _fails_with(run_cli(home, "users", "remove", "sre_admin"), "'sre_admin' is the last admin")

@@ -34,7 +34,7 @@ SAMPLE_ACCOUNTS = {
 @pytest.fixture
 def empty_ctx(settings, clock, fast_hashing):
     """A fresh database with no accounts."""
-    context = Context.open(settings, clock=clock)
+    context = Context.open(settings, clock=clock, upgrade=True)
     yield context
     context.store.dispose()
 
@@ -63,7 +63,7 @@ def test_every_demo_password_verifies_against_its_hash():
 
 
 def test_init_loads_the_ten_sample_accounts_as_the_issue_describes(settings, clock):
-    ctx = Context.open(settings, clock=clock)
+    ctx = Context.open(settings, clock=clock, upgrade=True)
     try:
         added = sample_accounts.load_users(ctx)  # settings.users_file: the repo's users.json
         assert sorted(added) == sorted(SAMPLE_ACCOUNTS)

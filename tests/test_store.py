@@ -1,4 +1,7 @@
-"""The database (core/store.py): WAL, a versioned schema, all-or-nothing writes."""
+"""The database (core/storage/engine.py): WAL, a checked schema, all-or-nothing writes.
+
+How the schema is created and upgraded is tested in test_migrations.py.
+"""
 from __future__ import annotations
 
 import sqlite3
@@ -11,7 +14,7 @@ from vision_widgets.core import audit
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError
 from vision_widgets.core.identity import auth, users
-from vision_widgets.core.storage import schema
+from vision_widgets.core.storage import schema, upgrade
 from vision_widgets.core.storage.engine import Store
 from vision_widgets.services import accounts
 
@@ -36,18 +39,28 @@ def test_the_default_database_is_sqlite_in_vision_home_in_wal_mode(ctx, settings
         raw.close()
 
 
-def test_the_schema_version_is_recorded_once(ctx, settings):
-    assert ctx.store.version() == schema.SCHEMA_VERSION
+def test_opening_checks_the_schema_revision_and_changes_nothing(ctx, settings):
     with ctx.store.read() as conn:
-        rows = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-    assert rows == list(range(1, schema.SCHEMA_VERSION + 1))
-    again = Store.open(settings)  # reopening migrates nothing and adds nothing
+        before = conn.exec_driver_sql("SELECT sql FROM sqlite_master ORDER BY name").all()
+    again = Store.open(settings)
     try:
-        assert again.migrate() == schema.SCHEMA_VERSION
+        assert upgrade.current_revision(again) == upgrade.HEAD
         with again.read() as conn:
-            assert conn.execute(select(func.count()).select_from(schema.schema_version)).scalar_one() == len(rows)
+            assert conn.exec_driver_sql("SELECT sql FROM sqlite_master ORDER BY name").all() == before
     finally:
         again.dispose()
+
+
+def test_opening_a_database_that_was_never_initialised_says_to_run_vision_init(settings):
+    with pytest.raises(ConfigurationError, match="run `vision init`"):
+        Store.open(settings)
+    assert not (settings.home / "vision.db").exists()  # no empty file left behind
+    settings.home.mkdir(parents=True)
+    raw = sqlite3.connect(settings.home / "vision.db")
+    raw.execute("CREATE TABLE unrelated (x INTEGER)")
+    raw.close()
+    with pytest.raises(ConfigurationError, match="no Vision AI schema yet.*run `vision init`"):
+        Context.open(settings)
 
 
 def test_reopening_keeps_the_data(ctx, settings):
@@ -57,13 +70,6 @@ def test_reopening_keeps_the_data(ctx, settings):
             assert len(users.list_all(conn)) == 10
     finally:
         again.dispose()
-
-
-def test_a_database_from_a_newer_vision_is_refused(ctx, settings):
-    with ctx.store.write() as conn:
-        conn.execute(schema.schema_version.insert().values(version=schema.SCHEMA_VERSION + 1, applied_at=ctx.now()))
-    with pytest.raises(ConfigurationError, match=rf"schema version {schema.SCHEMA_VERSION + 1}.*upgrade Vision AI"):
-        Store.open(settings)
 
 
 def test_a_write_that_raises_commits_nothing(ctx):

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="port (default 8866, or VISION_PORT)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("init", help="create the database and load the sample accounts from users.json")
+    p = sub.add_parser("init", help="create or upgrade the database and load the sample accounts from users.json")
     p.add_argument("--users", default=None,
                    help="accounts file (default VISION_USERS_FILE, else the sample accounts shipped with Vision)")
     p.add_argument("--demo", action="store_true", help="also generate demo data and register the demo models")
@@ -78,14 +78,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(settings, host=args.host, port=args.port)
 
 
-def _context():
+def _settings():
     from vision_widgets.core.config import ensure_home, load_settings
-    from vision_widgets.core.context import Context
 
     settings = load_settings()
     if settings.uses_sqlite:
         ensure_home(settings)
-    return Context.open(settings)
+    return settings
+
+
+def _context():
+    """The services' context on a database ``vision init`` has set up (its schema is checked, not changed)."""
+    from vision_widgets.core.context import Context
+
+    return Context.open(_settings())
 
 
 def _ask_password(username: str) -> str:
@@ -119,11 +125,19 @@ def _operator() -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sqlalchemy import make_url
+
+    from vision_widgets.core.context import Context
+    from vision_widgets.core.storage.upgrade import upgrade
     from vision_widgets.demo.sample_accounts import load_users
 
-    ctx = _context()
+    settings = _settings()
+    change = upgrade(settings)  # creates the schema, or upgrades it, before anything else reads it
+    ctx = Context.open(settings)
     added = load_users(ctx, Path(args.users) if args.users else None)
-    print(f"Database ready at {ctx.settings.database_url.split('///')[-1]}; "
+    url = make_url(settings.database_url)  # a PostgreSQL URL may hold a password: never print it
+    where = url.database if settings.uses_sqlite else url.render_as_string(hide_password=True)
+    print(f"Database ready at {where} ({change}); "
           f"{len(added)} account(s) added" + (f": {', '.join(added)}" if added else " (all present already)."))
     if args.demo:
         from vision_widgets.demo import seeding

@@ -42,6 +42,7 @@ from vision_widgets.api import JSONHandler as VisionAPIHandler  # noqa: F401 - b
 from vision_widgets.core.config import Settings, ensure_home, load_settings, package_path
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError
+from vision_widgets.core.storage.upgrade import upgrade as upgrade_schema
 
 log = logging.getLogger(__name__)
 
@@ -334,13 +335,16 @@ def make_app(
 ) -> VisionVoila:
     """Create and initialise (but do not start) the server for ``settings``.
 
-    Raises ``ConfigurationError`` when ``VISION_HOME`` cannot be written or the notebook is missing.
+    Creates or upgrades the database schema first: the API handlers and every kernel only check it.
+    Raises ``ConfigurationError`` when ``VISION_HOME`` cannot be written, the notebook is missing or
+    the database is at a schema revision this code does not know.
     """
     ensure_home(settings)
     nb = Path(notebook) if notebook is not None else DASHBOARD_NOTEBOOK
     if not nb.is_file():
         raise ConfigurationError(f"Notebook {nb} not found; pass an existing .ipynb file.")
     nb = nb.resolve()
+    upgrade_schema(settings)  # before any handler or kernel opens the database
     app = VisionVoila(
         config=build_config(settings, host or settings.host, settings.port if port is None else port),
         vision_settings=settings,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from vision_widgets.core.clock import Clock, utcnow
 from vision_widgets.core.config import Settings, load_settings
 from vision_widgets.core.storage.engine import Store
+from vision_widgets.core.storage.upgrade import upgrade as upgrade_schema
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,16 @@ class Context:
     clock: Clock = field(default=utcnow)
 
     @classmethod
-    def open(cls, settings: Settings | None = None, clock: Clock = utcnow) -> "Context":
-        """Open the configured database (creating/upgrading its schema)."""
+    def open(cls, settings: Settings | None = None, clock: Clock = utcnow, *, upgrade: bool = False) -> "Context":
+        """Open the configured database; ``ConfigurationError`` unless its schema is this code's.
+
+        A kernel opens the database as ``vision init``/``vision serve`` left it.
+        ``upgrade=True`` first creates or upgrades the schema, as ``vision init``
+        does (the CLI, and tests that build a new database, ask for it).
+        """
         settings = settings or load_settings()
+        if upgrade:
+            upgrade_schema(settings)
         return cls(settings=settings, store=Store.open(settings), clock=clock)
 
     def now(self):

@@ -1,4 +1,4 @@
-"""Persistence through SQLAlchemy Core: one engine per process, versioned schema.
+"""Persistence through SQLAlchemy Core: one engine per process, over a schema this code checks.
 
 SQLite (the default, at ``$VISION_HOME/vision.db``) runs in WAL mode with a busy
 timeout, and write transactions start with ``BEGIN IMMEDIATE``: every kernel
@@ -6,21 +6,21 @@ of the web app is its own process writing the same file, and a deferred
 transaction that upgrades from reading to writing can fail at once with
 "database is locked" instead of waiting. ``VISION_DATABASE_URL`` points the
 same code at PostgreSQL when several server processes share one database.
+
+Opening a database never changes its schema: ``upgrade.py`` does that, run by
+``vision init`` and ``vision serve``; ``Store.open`` only refuses a database that
+is not at this code's schema revision.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
-from vision_widgets.core.clock import utcnow
 from vision_widgets.core.config import Settings
 from vision_widgets.core.errors import ConfigurationError
-from vision_widgets.core.storage import schema
-
-#: version -> step that upgrades a database from version-1 to version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 _BUSY_TIMEOUT_MS = 10_000
 
@@ -57,13 +57,26 @@ class Store:
             _configure_sqlite(self.engine)
 
     @classmethod
-    def open(cls, settings: Settings, migrate: bool = True) -> "Store":
-        """Open the configured database, creating and upgrading the schema if asked."""
+    def open(cls, settings: Settings) -> "Store":
+        """Open the configured database, which must be at this code's schema revision.
+
+        Raises ``ConfigurationError`` (saying to run ``vision init``, or a newer
+        Vision AI) otherwise. It checks and never migrates: a kernel per browser
+        tab opens the database, and none of them may race to change its schema.
+        """
+        from vision_widgets.core.storage.upgrade import require_head  # upgrade.py imports this module
+
         if settings.uses_sqlite:
-            settings.home.mkdir(parents=True, exist_ok=True)
+            path = make_url(settings.database_url).database
+            if path and path != ":memory:" and not Path(path).exists():
+                # Connecting would create an empty file; say what to do instead.
+                raise ConfigurationError(f"There is no database at {path} yet: run `vision init` to create it.")
         store = cls(settings.database_url)
-        if migrate:
-            store.migrate()
+        try:
+            require_head(store)
+        except BaseException:
+            store.dispose()
+            raise
         return store
 
     @contextmanager
@@ -80,37 +93,6 @@ class Store:
             conn.execution_options(vision_write=True)
             with conn.begin():
                 yield conn
-
-    def version(self) -> int:
-        """The schema version of the database (0 for an empty one)."""
-        if not inspect(self.engine).has_table("schema_version"):
-            return 0
-        with self.read() as conn:
-            found = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-        return max(found, default=0)
-
-    def migrate(self) -> int:
-        """Create missing tables and apply upgrade steps; returns the version reached."""
-        current = self.version()
-        if current > schema.SCHEMA_VERSION:
-            raise ConfigurationError(
-                f"The database is at schema version {current}, newer than this Vision AI "
-                f"({schema.SCHEMA_VERSION}); upgrade Vision AI or point VISION_DATABASE_URL elsewhere."
-            )
-        if current == schema.SCHEMA_VERSION:
-            return current
-        with self.write() as conn:
-            schema.metadata.create_all(conn, checkfirst=True)
-            for version in range(max(current, 1), schema.SCHEMA_VERSION + 1):
-                step = MIGRATIONS.get(version)
-                if step is not None and current:
-                    step(conn)
-                already = conn.execute(
-                    select(schema.schema_version.c.version).where(schema.schema_version.c.version == version)
-                ).first()
-                if already is None:
-                    conn.execute(schema.schema_version.insert().values(version=version, applied_at=utcnow()))
-        return schema.SCHEMA_VERSION
 
     def dispose(self) -> None:
         """Close pooled connections (tests, shutdown)."""

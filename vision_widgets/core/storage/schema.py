@@ -1,7 +1,9 @@
-"""The database tables (SQLAlchemy Core) and the schema version they make.
+"""The database tables (SQLAlchemy Core): the declarative description of the schema's head.
 
-Bump ``SCHEMA_VERSION`` and add a step to ``store.MIGRATIONS`` whenever a table
-changes, so an existing database is upgraded in place on the next start.
+Changing a table here changes nothing in a database by itself: add an Alembic
+revision under ``migrations/versions/`` (see ``upgrade.py``), which ``vision init``
+and ``vision serve`` apply. A test builds the head revision and compares it with
+this ``metadata``: they must not differ.
 """
 from __future__ import annotations
 
@@ -22,8 +24,6 @@ from sqlalchemy import (
 
 from vision_widgets.core.clock import as_utc
 
-SCHEMA_VERSION = 1
-
 metadata = MetaData()
 
 
@@ -39,13 +39,6 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value, dialect):  # noqa: D102 - SQLAlchemy hook
         return as_utc(value)
 
-
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", UTCDateTime, nullable=False),
-)
 
 users = Table(
     "users",

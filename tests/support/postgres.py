@@ -1,0 +1,122 @@
+"""A throw-away PostgreSQL cluster for the tests that claim PostgreSQL support.
+
+``start_cluster()`` runs Debian's ``initdb`` and ``pg_ctl`` (``apt-get install postgresql``;
+``make test`` installs it) into a fresh temporary folder: the data directory, the socket
+directory and the log all live there, the server listens only on 127.0.0.1 (and its own
+socket), on a free port, with ``trust`` authentication, and ``stop()`` shuts it down and
+deletes the folder. Nothing touches a system cluster. ``initdb`` refuses to run as root, so as root
+the binaries run as the ``postgres`` user, who then owns the temporary folder.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.server_process import free_port
+
+_SUPERUSER = "vision"
+
+
+def pg_bin_dir() -> Path | None:
+    """The newest ``/usr/lib/postgresql/*/bin`` holding ``initdb``, or ``None`` when PostgreSQL is absent."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    return Path(found[-1]).parent if found else None
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@dataclass
+class Cluster:
+    """A running throw-away cluster; ``new_database()`` gives each test its own empty database."""
+
+    bin_dir: Path
+    root: Path
+    port: int
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        """A SQLAlchemy URL (psycopg 3 driver) for ``database`` on this cluster."""
+        return f"postgresql+psycopg://{_SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """Create an empty database and return its URL."""
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self._psql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def _psql(self, sql: str) -> None:
+        subprocess.run(
+            [str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", _SUPERUSER,
+             "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+            check=True, capture_output=True, text=True, timeout=60,
+        )
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: sessions are disconnected) and delete its folder."""
+        try:
+            subprocess.run(
+                _as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+                capture_output=True, text=True, timeout=60,
+            )
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_cluster() -> Cluster:
+    """initdb + start a cluster in a new temporary folder; raises ``RuntimeError`` with the log if it fails."""
+    bin_dir = pg_bin_dir()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="vision-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    cluster = Cluster(bin_dir=bin_dir, root=root, port=free_port())
+    log = root / "server.log"
+    try:
+        subprocess.run(
+            _as_owner([str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", _SUPERUSER, "-A", "trust",
+                       "-E", "UTF8", "--locale=C", "--no-sync"]),
+            check=True, capture_output=True, text=True, timeout=120,
+        )
+        options = (f"-h 127.0.0.1 -p {cluster.port} -k {root} -c fsync=off -c full_page_writes=off "
+                   "-c synchronous_commit=off")
+        subprocess.run(
+            _as_owner([str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-o", options, "-l", str(log),
+                       "-w", "-t", "60", "start"]),
+            check=True, capture_output=True, text=True, timeout=90,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = log.read_text(errors="replace") if log.exists() else ""
+        output = getattr(exc, "stderr", "") or ""
+        cluster.stop()
+        raise RuntimeError(f"the throw-away PostgreSQL did not start: {output}\n{detail}") from exc
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throw-away cluster for the test session (import this fixture where it is used).
+
+    Skips when PostgreSQL is not installed, as the e2e tests do without Chromium; ``make test``
+    installs both.
+    """
+    if pg_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; `make test` installs it)")
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
