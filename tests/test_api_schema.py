@@ -1,0 +1,106 @@
+"""Schemathesis against the real server: the ``/vision/api`` endpoints keep the promises of their own
+``/vision/api/openapi.json`` — never a 500, only documented status codes, JSON bodies that match the
+documented schemas, 405 with ``Allow`` for undocumented methods, 401 without the bearer token.
+
+Two runs per operation, bounded and deterministic (``max_examples``, ``derandomize``): one with the
+generated (invalid) credentials, and one where the submission carries a live upload token for the
+model it names, so the generated bodies reach the parser and the validators instead of stopping at
+the token check. The token is never spent: no generated body is a real profile pair.
+
+``positive_data_acceptance`` is left out on purpose: a body can match the schema and still be
+refused (422), because what makes a profile valid (counts that add up, a fingerprint matching the
+model's training profile) is beyond what a JSON schema can say.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from helpers import USER, demo_spec
+from hypothesis import HealthCheck, given, settings
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from vision_widgets.core.identity import sessions  # noqa: E402
+from vision_widgets.services import registration  # noqa: E402
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+    missing_required_header,
+    ignored_auth,
+]
+MODEL = "Schema-checked model"
+MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+#: (operation, mode): an operation without parameters or body has no negative data to generate.
+RUNS = [("health", GenerationMode.POSITIVE), ("openapi", GenerationMode.POSITIVE),
+        ("submitProfiles", GenerationMode.POSITIVE), ("submitProfiles", GenerationMode.NEGATIVE)]
+
+
+@pytest.fixture(scope="module")
+def api_schema(real_server):
+    """The document as the real server publishes it (schemathesis ``from_url``)."""
+    return schemathesis.openapi.from_url(real_server.url("vision/api/openapi.json"), timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live_token(real_server, real_ctx) -> str:
+    """A live upload token of a restricted model on the real server (the generated bodies never spend it)."""
+    owner = sessions.operator_session(real_ctx, USER)
+    return registration.register_model(real_ctx, owner, demo_spec(MODEL, restricted=True)).upload_token
+
+
+def _run(strategy, base_url: str, headers: dict | None = None) -> Counter:
+    """Up to 50 generated cases (derandomized, so every run sends the same ones); each is sent and checked.
+
+    Returns how often each status code was answered.
+    """
+    statuses: Counter = Counter()
+
+    @settings(max_examples=50, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def check(case) -> None:
+        response = case.call_and_validate(base_url=base_url, checks=CHECKS, headers=headers, timeout=30)
+        statuses[response.status_code] += 1
+
+    check()
+    print("answers:", dict(sorted(statuses.items())))
+    return statuses
+
+
+@pytest.mark.parametrize("operation_id, mode", RUNS, ids=[f"{op}-{mode}" for op, mode in RUNS])
+def test_the_api_keeps_its_openapi_promises(api_schema, real_server, operation_id, mode):
+    operation = api_schema.find_operation_by_id(operation_id)
+    statuses = _run(operation.as_strategy(generation_mode=mode), real_server.base_url.rstrip("/"))
+    assert statuses, "no case was sent"
+
+
+@pytest.mark.parametrize("mode", MODES, ids=str)
+def test_generated_submissions_with_a_live_token_are_refused_cleanly(api_schema, real_server, real_ctx, live_token,
+                                                                     mode):
+    operation = api_schema.find_operation_by_id("submitProfiles")
+    strategy = operation.as_strategy(generation_mode=mode, path_parameters={"name": MODEL})
+    statuses = _run(strategy, real_server.base_url.rstrip("/"), headers={"Authorization": f"Bearer {live_token}"})
+    assert statuses[422] > 0, statuses  # the bodies reached the validators
+    # nothing generated was stored, and the token is still live
+    from vision_widgets.services import submissions
+
+    digest, record = submissions.upload_target(real_ctx, live_token, MODEL)
+    assert record.status == "awaiting metrics"
