@@ -488,12 +488,13 @@ class NumericStats:
                                field=f"{where}.histogram.tail_means")
         edges = grid.edges
         sums = counts.astype(np.float64)
-        if edges.size:
-            mids = np.concatenate([[edges[0]], (edges[:-1] + edges[1:]) / 2, [edges[-1]]])
-            sums = sums * mids
-        for pos, t in ((0, tails[0]), (-1, tails[1])):
-            if t is not None:
-                sums[pos] = _float(t, f"{where}.histogram.tail_means") * counts[pos]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, by name
+            if edges.size:
+                mids = np.concatenate([[edges[0]], (edges[:-1] + edges[1:]) / 2, [edges[-1]]])
+                sums = sums * mids
+            for pos, t in ((0, tails[0]), (-1, tails[1])):
+                if t is not None:
+                    sums[pos] = _float(t, f"{where}.histogram.tail_means") * counts[pos]
         mean = _float(d.get("mean", 0.0) or 0.0, f"{where}.mean")
         var = _float(d.get("variance", 0.0) or 0.0, f"{where}.variance")
         if var < 0:
