@@ -80,7 +80,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 # --------------------------------------------------------------------------------------------
-# /vision/api handlers (defined in vision_widgets/api.py)
+# /vision/api handlers (defined in the vision_widgets/api/ package)
 # --------------------------------------------------------------------------------------------
 def api_handlers(server: "VisionVoila", base_url: str = "/", ctx: Context | None = None) -> list[tuple]:
     """The tornado URL specs for every entry of :data:`API_HANDLERS`, under ``base_url``."""
