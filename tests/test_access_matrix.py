@@ -22,7 +22,7 @@ from vision_widgets.core.errors import (
 from vision_widgets.core.identity import auth, sessions, users
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.storage import schema
-from vision_widgets.services import accounts
+from vision_widgets.services import accounts, jobs
 
 ALLOWED = "allowed"
 NEW = accounts.NewAccount("new_analyst", "Analyst", "user", "Analytics", "Fraud")
@@ -348,3 +348,83 @@ def test_unlock_lets_a_locked_out_user_in_again(ctx, login):
     assert locked.is_locked(ctx.now())
     assert not accounts.unlock_account(ctx, admin, USER).is_locked(ctx.now())
     assert auth.login(ctx, USER, PASSWORDS[USER])
+
+
+# -- background jobs (services/jobs) ----------------------------------------------------------------
+# actor: as above. target: "own" is a job the actor submitted, "other" one OTHER_USER submitted.
+# A user follows their own jobs; an admin everyone's; an expired session nothing.
+def _job_count(ctx):
+    with ctx.store.read() as conn:
+        return conn.execute(select(func.count()).select_from(schema.jobs)).scalar_one()
+
+
+def _submitted(ctx, me, job_id, result):
+    assert (result.actor, result.state, result.kind) == (me.username, "queued", jobs.REGISTER_MODEL)
+    assert result.id not in job_id.values()
+
+
+def _listed_own(ctx, me, job_id, result):
+    assert [j.id for j in result] == [job_id["own"]]
+
+
+def _listed_all(ctx, me, job_id, result):
+    assert sorted(j.id for j in result) == sorted(job_id.values())
+
+
+def _got(target):
+    def check(ctx, me, job_id, result):
+        assert result.id == job_id[target]
+
+    return check
+
+
+JOB_OPS: dict[str, Callable] = {
+    "submit_job": lambda ctx, p, job_id, t: jobs.submit_job(ctx, p, jobs.REGISTER_MODEL, {"name": "m"}),
+    "list_jobs": lambda ctx, p, job_id, t: jobs.list_jobs(ctx, p, everyone=(t == "other")),
+    "get_job": lambda ctx, p, job_id, t: jobs.get_job(ctx, p, job_id[t]),
+}
+JOB_MATRIX: list[tuple[str, str, str, Any, Callable | None]] = []
+for _actor in ("user", "admin"):
+    JOB_MATRIX += [
+        ("submit_job", _actor, "own", ALLOWED, _submitted),
+        ("list_jobs", _actor, "own", ALLOWED, _listed_own),  # your own, whatever your role
+        ("get_job", _actor, "own", ALLOWED, _got("own")),
+    ]
+    for _name in JOB_OPS:
+        for _target in ("own", "other"):
+            JOB_MATRIX.append((_name, f"expired {_actor}", _target, SessionExpired, None))
+JOB_MATRIX += [
+    ("list_jobs", "user", "other", PermissionDenied, None),  # everyone's jobs: admins only
+    ("list_jobs", "admin", "other", ALLOWED, _listed_all),
+    ("get_job", "user", "other", PermissionDenied, None),
+    ("get_job", "admin", "other", ALLOWED, _got("other")),
+]
+
+
+def test_the_jobs_matrix_covers_every_public_jobs_service_function():
+    public = {name for name, fn in inspect.getmembers(jobs, inspect.isfunction)
+              if not name.startswith("_") and fn.__module__ == jobs.__name__}
+    assert public == set(JOB_OPS) == {row[0] for row in JOB_MATRIX} == {
+        n for n in jobs.__all__ if inspect.isfunction(getattr(jobs, n))}
+
+
+@pytest.mark.parametrize("name, actor, target, expected, effect", JOB_MATRIX,
+                         ids=[f"{n}-{a}-{t}" for n, a, t, _, _ in JOB_MATRIX])
+def test_jobs_access(ctx, clock, login, name, actor, target, expected, effect):
+    principal = login(ADMIN if actor.endswith("admin") else USER)
+    job_id = {
+        "own": jobs.submit_job(ctx, principal, jobs.REGISTER_MODEL, {"name": "mine"}).id,
+        "other": jobs.submit_job(ctx, login(OTHER_USER), jobs.REGISTER_MODEL, {"name": "theirs"}).id,
+    }
+    if actor.startswith("expired"):
+        clock.advance(ctx.settings.token_ttl_seconds + 1)
+    call = JOB_OPS[name]
+    if expected is ALLOWED:
+        effect(ctx, principal, job_id, call(ctx, principal, job_id, target))
+        return
+    before = _job_count(ctx)
+    with pytest.raises(expected) as error:
+        call(ctx, principal, job_id, target)
+    if expected is PermissionDenied:
+        assert "ask an administrator" in str(error.value) or "only your own jobs" in str(error.value)
+    assert _job_count(ctx) == before, "a refused call queues nothing"

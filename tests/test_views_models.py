@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -20,14 +20,18 @@ from helpers import (
 )
 from sqlalchemy import select
 
+from vision_widgets.app import VisionApp
 from vision_widgets.core.identity import sessions
+from vision_widgets.core.jobs import lease
 from vision_widgets.core.storage import schema
 from vision_widgets.services import catalog
 from vision_widgets.services import model360
 from vision_widgets.services import registration
 from vision_widgets.views.model360 import Model360View
 from vision_widgets.views.model_actions import ModelActions
+from vision_widgets.views.base import close_tree
 from vision_widgets.views.register import RegisterView
+from vision_widgets.worker import Runner
 
 
 @pytest.fixture
@@ -64,17 +68,63 @@ def test_register_an_unrestricted_model_through_the_form(app, ctx, files):
     assert view.owner.options == ()  # a user registers for themselves: no owner to choose
     _fill(view, "Card fraud v2", *files)
     view.submit.click()
-    view.wait()
+    job_id = view.watching
+    assert view.status.value.startswith("Card fraud v2: queued."), view.status.value
+    assert view.progress.layout.visibility == "visible"
+    assert view.jobs.row(job_id).state.value == "queued"
+    assert model_rows(ctx)["models"] == 0, "profiling and storing happen in the job"
+
+    Runner(ctx, "test-worker").run(job_id)  # the worker, here in this process
+    view.refresh_jobs()  # what the page's poll does every second
     assert view.status.kind == "success", view.status.value
     assert view.status.value.startswith("Card fraud v2 is registered (")
     assert view.progress.layout.visibility == "hidden" and view.progress.value == 1.0
     assert view.open_model.layout.display == "flex"
     assert model_rows(ctx) == {"models": 1, "profiles": 2, "drift_reports": 1, "upload_tokens": 0}
 
+    assert view.jobs.row(job_id).state.value == "done"
+    assert view.jobs.row(job_id).detail.value.startswith("registered — ")
+
     view.open_model.click()
     assert isinstance(app.view, Model360View)
     assert app.view.heading.value == "Card fraud v2"
     assert app.view.choice.value == "Card fraud v2"
+
+
+def test_a_registration_outlives_its_page_and_a_new_tab_shows_every_outcome(app, ctx, files):
+    view = _open(app, USER, "register")
+    submitted = {}
+    for name, target in (("Will fail", "is_fraud_label"), ("Will run", "is_fraud"), ("Will finish", "is_fraud")):
+        _fill(view, name, *files)
+        view.target.value = target
+        view.submit.click()
+        submitted[name] = view.watching
+    app.open_page("models")  # the page that submitted them is closed (so is a closed tab's kernel)
+    assert view._stop_polling.is_set()
+
+    worker = Runner(ctx, "test-worker")
+    worker.run(submitted["Will fail"])
+    worker.run(submitted["Will finish"])
+    with ctx.store.write() as conn:  # another worker is half-way through the third
+        lease.claim(conn, submitted["Will run"], "busy-worker", ctx.now(), timedelta(seconds=60))
+        lease.report(conn, submitted["Will run"], "busy-worker", 0.4, "Profiling training data", ctx.now())
+
+    tab = VisionApp(ctx)  # a new tab: a new kernel, a new login
+    try:
+        log_in_through_the_form(tab, USER)
+        tab.open_page("register")
+        rows = {name: tab.view.jobs.row(job_id) for name, job_id in submitted.items()}
+        assert [r.state.value for r in rows.values()] == ["failed", "running", "done"]
+        assert "is_fraud_label" in rows["Will fail"].detail.value
+        assert rows["Will run"].bar.value == 0.4 and rows["Will run"].detail.value == "Profiling training data"
+        assert rows["Will finish"].detail.value.startswith("registered — ")
+        assert [c.title.value for c in tab.view.jobs.children] == ["Will finish", "Will run", "Will fail"]
+        assert tab.view._poller is not None and tab.view._poller.is_alive(), "it follows the running job"
+    finally:
+        close_tree(tab)
+        for widget in (tab.header, tab.nav, tab.body):
+            close_tree(widget)
+    assert model_rows(ctx)["models"] == 1
 
 
 def test_register_a_restricted_model_shows_the_token_once(app, ctx):

@@ -22,7 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the dashboard (Voila) and the /vision/api endpoints")
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1, or VISION_HOST)")
     p.add_argument("--port", type=int, default=None, help="port (default 8866, or VISION_PORT)")
+    p.add_argument("--no-worker", dest="worker", action="store_false",
+                   help="do not start a background worker with the server (run `vision worker` yourself)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background jobs (registrations) and periodic work; "
+                                      "`vision serve` starts one unless --no-worker")
+    worker_options(p)
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("init", help="create or upgrade the database and load the sample accounts from users.json")
     p.add_argument("--users", default=None,
@@ -75,7 +82,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from vision_widgets.server import serve
 
     settings = load_settings()
-    return serve(settings, host=args.host, port=args.port)
+    return serve(settings, host=args.host, port=args.port, worker=args.worker)
+
+
+def worker_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``vision worker`` (also ``python -m vision_widgets.worker``)."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help="jobs run at once (default VISION_WORKER_THREADS, else 2)")
+    parser.add_argument("--once", action="store_true", help="run the jobs queued now, then exit (pipelines, cron)")
+    parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from vision_widgets import worker
+    from vision_widgets.core.config import load_settings
+
+    worker.configure_logging()
+    return worker.run(load_settings(), threads=args.threads, parent_pid=args.parent_pid, once=args.once)
 
 
 def _settings():

@@ -358,8 +358,12 @@ def serve(
     host: str | None = None,
     port: int | None = None,
     notebook: str | os.PathLike | None = None,
+    worker: bool = True,
 ) -> int:
     """Serve the dashboard until SIGINT/SIGTERM; return the process exit status.
+
+    With ``worker`` (the default) a ``vision worker`` runs beside the server as a child process,
+    restarted if it dies and stopped with the server, so background jobs need nothing else.
 
     ``host``/``port`` override ``settings.host``/``settings.port`` (127.0.0.1:8866 by default).
     ``notebook`` replaces the packaged dashboard notebook (tests and benchmarks). An unwritable
@@ -367,7 +371,14 @@ def serve(
     exits non-zero.
     """
     app = make_app(settings, host=host, port=port, notebook=notebook)
-    app.start()  # blocks; on SIGTERM/SIGINT shuts every kernel down
+    from vision_widgets.worker import WorkerProcess
+
+    child = WorkerProcess().start() if worker else None
+    try:
+        app.start()  # blocks; on SIGTERM/SIGINT shuts every kernel down
+    finally:
+        if child is not None:
+            child.stop()
     return 0
 
 
@@ -386,9 +397,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--notebook", default=None)
+    parser.add_argument("--no-worker", dest="worker", action="store_false")
     args = parser.parse_args(argv)
     try:
-        return serve(load_settings(), host=args.host, port=args.port, notebook=args.notebook)
+        return serve(load_settings(), host=args.host, port=args.port, notebook=args.notebook, worker=args.worker)
     except VisionError as exc:
         print(f"vision: {exc}", file=sys.stderr)
         return 2

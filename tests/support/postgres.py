@@ -64,6 +64,26 @@ class Cluster:
             check=True, capture_output=True, text=True, timeout=60,
         )
 
+    def server_options(self) -> str:
+        """``postgres`` options: loopback and its own socket folder only, durability off (throw-away)."""
+        return (f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off "
+                "-c synchronous_commit=off")
+
+    def pause(self) -> None:
+        """Stop the server but keep its data (fast shutdown: every connection is cut, as in an outage)."""
+        subprocess.run(
+            _as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+            check=True, capture_output=True, text=True, timeout=60,
+        )
+
+    def resume(self) -> None:
+        """Start the server again after ``pause``, on the same port, with the same data."""
+        subprocess.run(
+            _as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", self.server_options(),
+                       "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"]),
+            check=True, capture_output=True, text=True, timeout=90,
+        )
+
     def stop(self) -> None:
         """Stop the server (fast shutdown: sessions are disconnected) and delete its folder."""
         try:
@@ -91,13 +111,7 @@ def start_cluster() -> Cluster:
                        "-E", "UTF8", "--locale=C", "--no-sync"]),
             check=True, capture_output=True, text=True, timeout=120,
         )
-        options = (f"-h 127.0.0.1 -p {cluster.port} -k {root} -c fsync=off -c full_page_writes=off "
-                   "-c synchronous_commit=off")
-        subprocess.run(
-            _as_owner([str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-o", options, "-l", str(log),
-                       "-w", "-t", "60", "start"]),
-            check=True, capture_output=True, text=True, timeout=90,
-        )
+        cluster.resume()  # the first start
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         detail = log.read_text(errors="replace") if log.exists() else ""
         output = getattr(exc, "stderr", "") or ""

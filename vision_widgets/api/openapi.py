@@ -11,6 +11,7 @@ from typing import Any
 
 from vision_widgets.api.base import API_PREFIX, JSONHandler
 from vision_widgets.core.catalog.submissions import MAX_LABEL
+from vision_widgets.core.jobs.workers import STATES as WORKER_STATES
 
 
 class OpenAPIHandler(JSONHandler):
@@ -74,7 +75,14 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                               "message": {"type": "string"}, "field": {"type": "string"}}},
                 "Health": {"type": "object", "required": ["status", "version", "kernels"], "properties": {
                     "status": {"const": "ok"}, "version": {"type": "string"},
-                    "kernels": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+                    "kernels": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "worker": {"type": "object", "description": "The background workers' last heartbeat",
+                               "required": ["state", "alive", "last_heartbeat", "seconds_since_heartbeat",
+                                            "message"], "properties": {
+                                   "state": {"enum": list(WORKER_STATES)}, "alive": {"type": "integer"},
+                                   "last_heartbeat": {"type": ["string", "null"], "format": "date-time"},
+                                   "seconds_since_heartbeat": {"type": ["number", "null"]},
+                                   "message": {"type": "string"}}}}},
                 "Submission": {"type": "object", "required": ["schema", "model", "production"], "properties": {
                     "schema": {"const": "vision.submission"},
                     "model": {"type": "string", "minLength": 1, "pattern": r"\S",

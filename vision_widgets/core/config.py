@@ -72,6 +72,14 @@ class Settings:
     upload_limit_bytes: int = 10 * 1024 * 1024
     privacy_k: int = 10
     data_roots: tuple[Path, ...] = ()
+    #: The job queue's broker ("": beside a SQLite database, inside a PostgreSQL one; see core/jobs/queue.py).
+    queue_url: str = field(default="", repr=False)
+    #: Seconds a worker holds a job without a heartbeat before another may take it over.
+    job_lease_seconds: int = 60
+    #: Tries a job gets when its workers keep stopping under it.
+    job_max_attempts: int = 3
+    #: Jobs one worker runs at once.
+    worker_threads: int = 2
     llm_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None
     # The key is read where it is used (never stored in a widget or logged).
@@ -116,6 +124,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         upload_limit_bytes=_int(env, "VISION_UPLOAD_LIMIT", 10 * 1024 * 1024, minimum=1024),
         privacy_k=_int(env, "VISION_PRIVACY_K", 10, minimum=1),
         data_roots=data_roots,
+        queue_url=env.get("VISION_QUEUE_URL") or "",
+        job_lease_seconds=_int(env, "VISION_JOB_LEASE", 60, minimum=2),
+        job_max_attempts=_int(env, "VISION_JOB_MAX_ATTEMPTS", 3, minimum=1),
+        worker_threads=_int(env, "VISION_WORKER_THREADS", 2, minimum=1),
         llm_model=env.get("VISION_LLM_MODEL") or "gpt-4o-mini",
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_api_key=env.get("OPENAI_API_KEY") or None,

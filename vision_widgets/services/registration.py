@@ -3,12 +3,23 @@
 Profiling — the long part — happens before the write transaction; the model,
 its profiles, its drift report and the audit entry are then stored in ONE
 transaction, so a failure leaves nothing behind.
+
+From the web app, open data is registered by a job (``submit_registration``):
+what can be checked at once (permission, name free, column roles, paths inside
+the allowed roots) is checked before the job is queued, so the form answers
+immediately; the worker then runs ``register_model``, the synchronous core, as
+the account that submitted it, and marks the job done inside the same storing
+transaction (``in_transaction``). A restricted model has nothing to profile
+and is registered at once (its upload token is shown once, never stored in a job).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import Connection
 
 from vision_widgets import client
 from vision_widgets.core import audit, connectors
@@ -19,7 +30,10 @@ from vision_widgets.core.errors import InvalidInput, PermissionDenied
 from vision_widgets.core.identity import users
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
+from vision_widgets.core.identity.users import Account
+from vision_widgets.core.jobs.records import Job
 from vision_widgets.core.stats.drift import DriftReport, DriftSettings, drift
+from vision_widgets.services import jobs
 from vision_widgets.services.profiling import (
     Progress,
     check_labels,
@@ -60,6 +74,23 @@ class ModelSpec:
             "exclude": [c for c in self.exclude if c],
         }
 
+    def to_params(self) -> dict[str, Any]:
+        """The spec as a job's parameters (plain JSON; it holds no secret)."""
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "ModelSpec":
+        """The spec a job was submitted with (``to_params`` read back)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise InvalidInput(f"The registration job has unknown fields {sorted(unknown)}; submit it again.")
+        values = dict(params)
+        for name in ("features", "exclude"):
+            if name in values:
+                values[name] = tuple(values[name] or ())
+        return cls(**values)
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -68,6 +99,17 @@ class Registration:
     #: For restricted models: shown once to the owner, never stored in clear.
     upload_token: str | None = field(default=None, repr=False)
     token_expires: datetime | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The model and its first drift verdict, as a job's result (never the upload token)."""
+        report = self.drift
+        return {
+            "model": self.model.name,
+            "owner": self.model.owner,
+            "dataset_drift": bool(report.dataset_drift) if report else None,
+            "drift_share": float(report.drift_share) if report else None,
+            "drifted_features": list(report.drifted_features) if report else [],
+        }
 
 
 @dataclass(frozen=True)
@@ -87,8 +129,22 @@ def data_sources(ctx: Context, principal: Principal) -> DataSources:
     )
 
 
-def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress: Progress | None = None) -> Registration:
-    """Register a model: profile its data now (unrestricted) or issue an upload token (restricted)."""
+@dataclass(frozen=True)
+class _Checked:
+    """A spec that passed every check that needs no profiling."""
+
+    me: Principal
+    name: str
+    owner: Account
+    roles: dict[str, Any]
+    profiler_roles: client.Roles
+    connector: connectors.Connector
+    training: Path | None
+    production: Path | None
+
+
+def _check(ctx: Context, principal: Principal, spec: ModelSpec) -> _Checked:
+    """Everything that can be answered at once: permission, name free, owner, column roles, data paths."""
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     name = records.validate_name(spec.name)
     records.validate_task(spec.task)
@@ -104,18 +160,47 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         owner = users.get(conn, owner_name)
         if records.find(conn, name) is not None:
             raise InvalidInput(f"A model named {name!r} already exists; choose another name.")
+    training = production = None
+    if not spec.restricted:
+        training = connector.resolve(spec.training)
+        production = connector.resolve(spec.production)
+    return _Checked(me, name, owner, roles, profiler_roles, connector, training, production)
+
+
+def submit_registration(ctx: Context, principal: Principal, spec: ModelSpec) -> Job:
+    """Check a registration of open data at once, then queue it as a job (profiling takes minutes).
+
+    Raises the same errors as ``register_model`` for anything that needs no
+    profiling, before anything is stored; the job reports the rest (a column
+    missing from a file, a single-class target) as its failure reason.
+    """
+    if spec.restricted:
+        raise InvalidInput("A restricted model has no data to profile on the server; register it directly.",
+                           field="restricted")
+    checked = _check(ctx, principal, spec)
+    return jobs.submit_job(ctx, principal, jobs.REGISTER_MODEL, spec.to_params(), title=checked.name)
+
+
+def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress: Progress | None = None,
+                   in_transaction: Callable[[Connection, "Registration"], None] | None = None) -> Registration:
+    """Register a model: profile its data now (unrestricted) or issue an upload token (restricted).
+
+    ``in_transaction(conn, registration)`` runs inside the storing transaction,
+    after everything is stored: a job marks itself done there, so the model and
+    the mark commit together or not at all.
+    """
+    checked = _check(ctx, principal, spec)
+    me, name, owner, roles, connector = checked.me, checked.name, checked.owner, checked.roles, checked.connector
     now = ctx.now()
     details = {k: v for k, v in spec.connector_details.items() if isinstance(v, (str, int, float, bool))}
 
     reference = production = report = None
     if not spec.restricted:
-        training_path = connector.resolve(spec.training)
-        production_path = connector.resolve(spec.production)
-        details.update(training=str(training_path), production=str(production_path))
-        reference = client.profile(str(training_path), profiler_roles, k=ctx.settings.privacy_k,
+        details.update(training=str(checked.training), production=str(checked.production))
+        reference = client.profile(str(checked.training), checked.profiler_roles, k=ctx.settings.privacy_k,
                                    progress=step(progress, 0.0, 0.5, "Profiling training data"))
         check_labels(reference, spec.task, roles["target"])
-        production = profile_production(ctx, production_path, reference, roles["timestamp"], progress, 0.5)
+        production = profile_production(ctx, checked.production, reference, roles["timestamp"], progress, 0.5)
         report = drift(reference, production)
         if progress:
             progress(0.97, "Saving")
@@ -137,6 +222,10 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
             store_batch(conn, record, production, report, "initial production data", "server", now)
         audit.record(conn, now, me.username, "register model", record.name,
                      f"owner={record.owner}; {'restricted' if spec.restricted else 'unrestricted'}")
+        registration = Registration(model=record, drift=report, upload_token=token, token_expires=expires)
+        if in_transaction is not None:
+            in_transaction(conn, registration)
     if progress:
         progress(1.0, "Done")
-    return Registration(model=record, drift=report, upload_token=token, token_expires=expires)
+    return registration
+

@@ -5,9 +5,12 @@ the token): after ``login`` the bearer token is not needed inside the web app.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vision_widgets.core.context import Context
-from vision_widgets.core.identity import auth, sessions
-from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.errors import AuthenticationError
+from vision_widgets.core.identity import auth, sessions, users
+from vision_widgets.core.identity.principal import Principal, from_row
 from vision_widgets.core.identity.rbac import ADMIN, Permission, require
 
 
@@ -36,6 +39,22 @@ def operator(name: str) -> Principal:
     """
     return Principal(user_id=0, username=name, persona="Operator", role=ADMIN, lob="", sub_lob="",
                      owned_model="", session_id="", is_operator=True)
+
+
+def on_behalf_of(ctx: Context, username: str) -> Principal:
+    """The principal a background job runs as: the account that submitted it, as it is now.
+
+    Only the worker builds one. The tab that submitted the job, and its session,
+    may be long gone, so like the operator's it has no session and only its
+    permission is checked — against the role the account has *now*: a demoted
+    account's queued job runs with the rights it kept, a removed account's not at all.
+    """
+    with ctx.store.read() as conn:
+        row = users.get_row(conn, username)
+    if row is None:
+        raise AuthenticationError(f"The account {username!r} that submitted this job no longer exists; "
+                                  "nothing was done.")
+    return replace(from_row(row, session_id=""), is_operator=True)
 
 
 def acting(ctx: Context, principal: Principal, permission: Permission) -> Principal:

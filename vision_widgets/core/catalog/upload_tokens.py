@@ -78,3 +78,12 @@ def revoke_unused(conn: Connection, model_id: int) -> None:
 def spend(conn: Connection, digest: str, now: datetime) -> None:
     """Mark a token used, inside the transaction that stores its submission."""
     conn.execute(update(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest).values(used_at=now))
+
+
+def purge_expired(conn: Connection, before: datetime) -> int:
+    """Delete tokens (used or not) that expired before ``before``; returns how many.
+
+    Kept a while after expiry so a late client still hears "expired" rather than "not valid".
+    """
+    t = schema.upload_tokens
+    return conn.execute(delete(t).where(t.c.expires_at < before)).rowcount

@@ -25,7 +25,8 @@ class Principal:
     session_id: str = field(repr=False, compare=False)
     # The person at the command line (``vision users …``), who can write the
     # database anyway: acts with a role but without an account or a session.
-    # Only the CLI builds one (``services.sessions.operator``); no view or handler does.
+    # Only the CLI builds one (``services.sessions.operator``), and the worker for the
+    # account a job runs as (``services.sessions.on_behalf_of``); no view or handler does.
     is_operator: bool = field(default=False, compare=False)
 
 

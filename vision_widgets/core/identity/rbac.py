@@ -24,6 +24,7 @@ class Permission(str, Enum):
     MANAGE_ACCESS = "manage accounts and access"
     VIEW_MONITORING = "view platform monitoring"
     MANAGE_CONNECTORS = "manage connectors"
+    VIEW_OWN_JOBS = "follow your own background jobs"
 
 
 USER = "user"
@@ -31,7 +32,7 @@ ADMIN = "admin"
 ROLES: tuple[str, ...] = (USER, ADMIN)
 
 _USER_PERMISSIONS = frozenset(
-    {Permission.MANAGE_OWN_ACCOUNT, Permission.VIEW_OWN_MODELS, Permission.REGISTER_MODEL}
+    {Permission.MANAGE_OWN_ACCOUNT, Permission.VIEW_OWN_MODELS, Permission.REGISTER_MODEL, Permission.VIEW_OWN_JOBS}
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

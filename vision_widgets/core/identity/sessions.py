@@ -117,3 +117,13 @@ def operator_session(ctx: Context, username: str) -> Principal:
             raise AuthenticationError(f"There is no account named {username!r}; run `vision init` first.")
         _token, digest, _expires = open_session(conn, row["id"], now, ctx.settings.token_ttl_seconds)
     return from_row(row, digest)
+
+
+def purge_expired(conn: Connection, now: datetime) -> int:
+    """Delete every session that expired by ``now`` (the worker does it every few minutes); returns how many.
+
+    A dead session is also deleted when someone presents it; this removes the
+    ones nobody comes back with (a closed laptop, a tab left open for a week).
+    """
+    s = schema.sessions
+    return conn.execute(delete(s).where(s.c.expires_at <= now)).rowcount

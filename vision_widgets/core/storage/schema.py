@@ -149,3 +149,47 @@ upload_tokens = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
 )
+
+# --- background jobs -----------------------------------------------------------------------
+
+# One row per job (core/jobs): the truth about work that outlives a browser tab; the task
+# queue carries only job ids. ``params`` and ``result`` are JSON and never hold a secret.
+# ``lease_owner``/``lease_expires`` say which worker runs it until when (see core/jobs/lease.py).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(32), nullable=False),  # the account it was submitted by, and acts as
+    Column("title", String(200), nullable=False, default=""),
+    Column("params", Text, nullable=False, default="{}"),
+    Column("state", String(16), nullable=False),  # queued, running, done, failed
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", String(200), nullable=False, default=""),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=False, default=""),  # why it failed, for a person to act on
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("enqueued_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_expires", UTCDateTime, nullable=True),
+    Index("ix_jobs_actor", "actor", "created_at"),
+    Index("ix_jobs_state", "state", "lease_expires"),
+)
+
+# Each `vision worker` beats here; the health endpoint reports the last beat.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(255), primary_key=True),  # host:pid:random
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),
+    Index("ix_workers_heartbeat", "heartbeat_at"),
+)
