@@ -11,7 +11,9 @@
 
 It also fixes the Voila 0.5 traps listed in ``docs/server.md``: the tab-close shutdown beacon that
 was refused (no ``_xsrf`` cookie), pooled kernels culled as they were handed to a page, kernels
-orphaned by plain GETs, and the CDN links in the template. Standalone Voila (not the
+orphaned by plain GETs, the CDN links in the template, kernels kept for ten minutes by tabs that
+vanished (and culled under tabs still open), 500s for paths with control characters and for
+``/logout``, and kernels on unencrypted loopback TCP (Unix sockets instead). Standalone Voila (not the
 jupyter-server extension) is used on purpose: the browser can send comm messages to its kernel,
 never code, and no other Jupyter REST endpoint exists.
 
@@ -20,11 +22,15 @@ handler receives the running :class:`VisionVoila` as ``self.server``.
 """
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
 import os
+import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import tornado.web
 from jupyter_server.services.kernels.handlers import KernelHandler
@@ -136,27 +142,161 @@ class KernelModelHandler(KernelHandler):
     SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
 
 
+#: A path holding a percent-encoded control character (C0 or DEL). Routes match the path still
+#: encoded, so this catches ``/%00``, ``/voila/render/%0a``, ``/a%7F`` ... before Voila does: no
+#: route of this app takes one, and Voila's catch-all put the decoded path into a redirect's
+#: ``Location`` header, which tornado refuses (500).
+CONTROL_CHARACTER_PATH = r"/.*%(?:[01][0-9A-Fa-f]|7[Ff]).*"
+
+
+class BadPathHandler(tornado.web.RequestHandler):
+    """Any method on a :data:`CONTROL_CHARACTER_PATH`: 400, logged as a warning, no traceback."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(400, "control character in the path")
+
+
 # --------------------------------------------------------------------------------------------
 # Kernel pool and culling
 # --------------------------------------------------------------------------------------------
-class PoolAwareCulling:
-    """Mixin over Voila's ``VoilaKernelManager``: culling that never races the preheated pool.
+#: Websocket keep-alive: a ping every 15 s, closed after 45 s without a pong. A browser that
+#: vanished without closing its socket (lid shut, network gone) is noticed within a minute, and
+#: its disconnect grace starts then (jupyter_server's defaults are 30 s and 90 s).
+WS_PING_INTERVAL_MS = 15_000
+WS_PING_TIMEOUT_MS = 45_000
 
-    * A kernel still in the pool is never culled (Voila checks that too, but its loop mutates
-      the pool while iterating it).
-    * A kernel handed from the pool to a page gets fresh activity: it may have idled in the pool
+#: Linux's limit on a Unix socket path (``sun_path`` is 108 bytes with the final NUL).
+UNIX_SOCKET_PATH_MAX = 107
+#: What a kernel's socket path adds to the connection root: ``/voila_XXXXXXXX`` (Voila's mkdtemp)
+#: then ``/kernel-<36-character id>-ipc-<n>``, with room to spare.
+_IPC_PATH_SUFFIX = 70
+
+
+def kernel_transport(tmp_root: str | None = None) -> tuple[str, str | None]:
+    """``("ipc", root)`` where kernels can talk to the server over Unix sockets, else ``("tcp", None)``.
+
+    With IPC each kernel's sockets are files ``<connection dir>/kernel-<id>-ipc-<n>`` in the
+    private folder (mode 0700) that Voila creates under ``root`` for the connection files: no TCP
+    port is opened, and only the server's user can reach a kernel. ``root`` is the temporary folder
+    (``TMPDIR``), or ``/tmp`` when that is too deep for a socket path. Each kernel's ``ip`` (the
+    socket path prefix) is derived from its own connection file, so two kernels starting at once
+    never pick the same socket names. Where Unix sockets are not available, loopback TCP remains.
+    """
+    import zmq
+
+    if os.name != "posix" or not zmq.has("ipc"):
+        return "tcp", None
+    for root in (tmp_root or tempfile.gettempdir(), "/tmp"):
+        if os.path.isdir(root) and len(os.path.abspath(root)) + _IPC_PATH_SUFFIX <= UNIX_SOCKET_PATH_MAX:
+            return "ipc", os.path.abspath(root)
+    return "tcp", None
+
+
+class CullVerdict(enum.Enum):
+    """What a culling pass does with one kernel (see :func:`cull_verdict`)."""
+
+    KEEP = "keep"
+    SHUT_DOWN_ORPHAN = "no browser ever connected"
+    SHUT_DOWN_DISCONNECTED = "its browser left and did not come back"
+    IDLE_RULE = "jupyter_server's idle rule decides"
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """What the culler knows about one kernel's browser; times are ``time.monotonic()`` seconds.
+
+    Replaced (never mutated) when something happens: a hand-out from the pool, a websocket that
+    opens, the last websocket that closes.
+    """
+
+    handed_out_at: float | None = None
+    connected_once: bool = False
+    #: When its last websocket closed; ``None`` while one is open (or none ever opened).
+    disconnected_at: float | None = None
+
+
+def cull_verdict(
+    attendance: Attendance,
+    *,
+    pooled: bool,
+    dead: bool,
+    connections: int,
+    now: float,
+    orphan_timeout: float,
+    disconnect_grace: float,
+) -> CullVerdict:
+    """Decide one kernel's fate in a culling pass (pure: the caller passes the clock's ``now``).
+
+    * waiting in the pool: kept;
+    * dead: jupyter_server's rule (which removes dead kernels);
+    * a browser connected right now: kept, however long it has been idle — a tab is never culled
+      under its user;
+    * its browser was connected and left (tab killed, browser crashed, network lost): shut down once
+      it has stayed away longer than ``disconnect_grace``, kept until then (a network blip or a
+      laptop waking up reconnects to the same kernel, with the page's state intact);
+    * handed to a page that never connected for longer than ``orphan_timeout`` (a plain GET): shut down;
+    * anything else (e.g. a kernel started without the pool): jupyter_server's idle rule.
+    """
+    if pooled:
+        return CullVerdict.KEEP
+    if dead:
+        return CullVerdict.IDLE_RULE
+    if connections > 0:
+        return CullVerdict.KEEP
+    if attendance.connected_once and attendance.disconnected_at is not None:
+        if now - attendance.disconnected_at > disconnect_grace:
+            return CullVerdict.SHUT_DOWN_DISCONNECTED
+        return CullVerdict.KEEP
+    if (
+        not attendance.connected_once
+        and attendance.handed_out_at is not None
+        and now - attendance.handed_out_at > orphan_timeout
+    ):
+        return CullVerdict.SHUT_DOWN_ORPHAN
+    return CullVerdict.IDLE_RULE
+
+
+class PoolAwareCulling:
+    """Mixin over Voila's ``VoilaKernelManager``: culling that follows the browser, not the clock.
+
+    jupyter_server's culler shuts a kernel down after ``cull_idle_timeout`` seconds without
+    activity and without a connection. That is both too slow and too eager here: a tab that
+    vanished without its ``beforeunload`` beacon (killed browser, lost network) kept its kernel for
+    the full idle timeout, while a tab left idle that lost its network for a second could be culled
+    under its user. So, per kernel, with :func:`cull_verdict` deciding:
+
+    * a kernel still in the pool is never culled (Voila checks that too, but its loop mutates
+      the pool while iterating it);
+    * a kernel handed from the pool to a page gets fresh activity: it may have idled in the pool
       longer than ``cull_idle_timeout``; without this the next cull pass shut it down before the
-      page's websocket connected ("Kernel never reached an 'alive' state").
-    * A handed-out kernel that no browser connects to within ``orphan_timeout`` seconds (a plain
-      GET from a script or monitor) is shut down instead of idling for the full cull timeout.
+      page's websocket connected ("Kernel never reached an 'alive' state");
+    * a handed-out kernel that no browser connects to within ``orphan_timeout`` seconds (a plain
+      GET from a script or monitor) is shut down;
+    * a kernel whose browser connected and then went away (its last websocket closed, as counted by
+      jupyter_server's ``notify_connect``/``notify_disconnect``) is shut down when it has not come
+      back within ``disconnect_grace`` seconds; a connected kernel is never culled.
     """
 
     orphan_timeout: float = 120.0
+    disconnect_grace: float = 120.0
+    #: Kernels a culling pass checks and stops at the same time. Stopping one takes about half a
+    #: second; after an office's network dropped, one pass may have hundreds to stop.
+    cull_concurrency: int = 8
+    #: Monotonic seconds; tests replace it with a fake clock.
+    clock: Callable[[], float] = time.monotonic
 
-    def _pool_state(self) -> None:
-        if not hasattr(self, "_handed_out"):
-            self._handed_out: dict[str, float] = {}
-            self._connected_once: set[str] = set()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before super().__init__: Voila's pooled manager starts kernels from its constructor.
+        self._attendance: dict[str, Attendance] = {}
+        super().__init__(*args, **kwargs)
+
+    def attendance(self, kernel_id: str) -> Attendance:
+        """What is known about ``kernel_id``'s browser (an empty record for an unknown kernel)."""
+        return self._attendance.get(kernel_id, Attendance())
+
+    def connection_count(self, kernel_id: str) -> int:
+        """Open websockets to ``kernel_id``, as jupyter_server counts them (its culler reads the same)."""
+        return self._kernel_connections.get(kernel_id, 0)
 
     def pooled_kernel_ids(self) -> set[str]:
         """Ids of kernels that are started, rendered and waiting in a pool."""
@@ -173,8 +313,7 @@ class PoolAwareCulling:
 
     async def get_rendered_notebook(self, *args: Any, **kwargs: Any):
         render_task, rendered_cache, kernel_id = await super().get_rendered_notebook(*args, **kwargs)
-        self._pool_state()
-        self._handed_out[kernel_id] = time.monotonic()
+        self._attendance[kernel_id] = replace(self.attendance(kernel_id), handed_out_at=self.clock())
         kernel = self._kernels.get(kernel_id)
         if kernel is not None:
             from jupyter_server._tz import utcnow
@@ -184,29 +323,60 @@ class PoolAwareCulling:
 
     def notify_connect(self, kernel_id: str) -> None:
         super().notify_connect(kernel_id)
-        self._pool_state()
-        self._connected_once.add(kernel_id)
+        if kernel_id in self._kernels:
+            self._attendance[kernel_id] = replace(
+                self.attendance(kernel_id), connected_once=True, disconnected_at=None
+            )
+
+    def notify_disconnect(self, kernel_id: str) -> None:
+        super().notify_disconnect(kernel_id)
+        if kernel_id in self._kernels and self.connection_count(kernel_id) <= 0:
+            self._attendance[kernel_id] = replace(self.attendance(kernel_id), disconnected_at=self.clock())
+            self.log.info(
+                "Kernel %s: its browser disconnected; shut down in %s s unless it reconnects.",
+                kernel_id,
+                self.disconnect_grace,
+            )
+
+    async def cull_kernels(self) -> None:
+        """One culling pass (jupyter_server's checks kernels one after the other, and so stops them
+        one after the other: 30 vanished tabs took 15 s to free)."""
+        limit = asyncio.Semaphore(self.cull_concurrency)
+
+        async def check(kernel_id: str) -> None:
+            async with limit:
+                try:
+                    await self.cull_kernel_if_idle(kernel_id)
+                except Exception:
+                    self.log.exception("Culling check of kernel %s failed.", kernel_id)
+
+        await asyncio.gather(*(check(kernel_id) for kernel_id in list(self._kernels)))
 
     async def cull_kernel_if_idle(self, kernel_id: str) -> None:
-        self._pool_state()
-        if kernel_id in self.pooled_kernel_ids():
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None:
             return
-        handed = self._handed_out.get(kernel_id)
-        if (
-            handed is not None
-            and kernel_id not in self._connected_once
-            and time.monotonic() - handed > self.orphan_timeout
-        ):
-            self.log.warning("Shutting down kernel %s: no browser connected to it.", kernel_id)
-            await self.shutdown_kernel(kernel_id)
+        verdict = cull_verdict(
+            self.attendance(kernel_id),
+            pooled=kernel_id in self.pooled_kernel_ids(),
+            dead=getattr(kernel, "execution_state", None) == "dead",  # set by jupyter_server, not declared
+            connections=self.connection_count(kernel_id),
+            now=self.clock(),
+            orphan_timeout=self.orphan_timeout,
+            disconnect_grace=self.disconnect_grace,
+        )
+        if verdict is CullVerdict.KEEP:
             return
-        await super().cull_kernel_if_idle(kernel_id)
+        if verdict is CullVerdict.IDLE_RULE:
+            await super().cull_kernel_if_idle(kernel_id)
+            return
+        self.log.warning("Shutting down kernel %s: %s.", kernel_id, verdict.value)
+        await self.shutdown_kernel(kernel_id)
 
-    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any):
-        self._pool_state()
-        self._handed_out.pop(kernel_id, None)
-        self._connected_once.discard(kernel_id)
-        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+    def remove_kernel(self, kernel_id: str):
+        # Every way out (shutdown, the beacon, a dead kernel) ends here.
+        self._attendance.pop(kernel_id, None)
+        return super().remove_kernel(kernel_id)
 
 
 def pooled_kernel_manager_class(base: type, pool_size: int, page_config_hook=None) -> type:
@@ -226,6 +396,9 @@ class VisionVoila(Voila):
     cull_idle_timeout = Int(600, help="Seconds a kernel with no browser connected may idle.").tag(config=True)
     cull_interval = Int(60, help="Seconds between two culling passes.").tag(config=True)
     orphan_timeout = Float(120.0, help="Seconds a handed-out kernel may wait for its browser.").tag(config=True)
+    disconnect_grace = Float(
+        120.0, help="Seconds a kernel whose browser disconnected waits for it to reconnect."
+    ).tag(config=True)
     extra_template_dir = Unicode(str(TEMPLATE_DIR))
 
     def setup_template_dirs(self) -> None:
@@ -268,7 +441,15 @@ class VisionVoila(Voila):
             cull_busy=False,
         )
         self.kernel_manager.orphan_timeout = self.orphan_timeout
+        self.kernel_manager.disconnect_grace = self.disconnect_grace
         settings["kernel_manager"] = self.kernel_manager
+        # Notice a browser that vanished without closing its websocket (lid shut, network gone).
+        settings["ws_ping_interval"] = WS_PING_INTERVAL_MS
+        settings["ws_ping_timeout"] = WS_PING_TIMEOUT_MS
+        if self.connection_dir and os.path.isdir(self.connection_dir):
+            # Connection files (with each kernel's HMAC key) and the kernels' IPC sockets live here:
+            # Voila makes it with mkdtemp (0700); keep it that way whatever created it.
+            os.chmod(self.connection_dir, 0o700)
         return settings
 
     def init_handlers(self) -> list:
@@ -283,9 +464,15 @@ class VisionVoila(Voila):
                 handler = TemplateStaticHandler
             elif handler is AllowListFileHandler:
                 rest = [{**rest[0], "allowlist": FILE_ALLOWLIST, "denylist": FILE_DENYLIST}]
+            elif handler in (self.identity_provider.login_handler_class, self.identity_provider.logout_handler_class):
+                # No Jupyter login in this app (Vision logs in inside the page); Jupyter's logout page
+                # cannot render here (it answered 500).
+                handler, rest = tornado.web.ErrorHandler, [{"status_code": 404}]
             handlers.append((pattern, handler, *rest))
+        server_url = self.server_url or self.base_url
+        bad_paths = [(url_path_join(server_url, CONTROL_CHARACTER_PATH), BadPathHandler)]
         # Prepended: Voila's last route matches every path.
-        return api_handlers(self, self.server_url or self.base_url, ctx=self.vision_context()) + handlers
+        return api_handlers(self, server_url, ctx=self.vision_context()) + bad_paths + handlers
 
     def vision_context(self) -> Context:
         """The services' context for the API handlers (one database engine per server process)."""
@@ -315,7 +502,12 @@ def build_config(settings: Settings, host: str, port: int) -> Config:
     c.Voila.open_browser = False
     c.Voila.config_file_paths = []  # configured by Settings only, never by a stray voila.json
     c.VisionVoila.cull_idle_timeout = settings.kernel_cull_idle_seconds
-    c.VisionVoila.cull_interval = max(5, min(60, settings.kernel_cull_idle_seconds // 4))
+    c.VisionVoila.cull_interval = settings.kernel_cull_interval_seconds
+    c.VisionVoila.disconnect_grace = float(settings.kernel_disconnect_grace_seconds)
+    transport, connection_root = kernel_transport()
+    c.KernelManager.transport = transport
+    if connection_root is not None:
+        c.Voila.connection_dir_root = connection_root
     vc = c.VoilaConfiguration
     vc.template = "lab"
     vc.theme = "light"

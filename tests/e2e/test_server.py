@@ -1,11 +1,16 @@
 """End-to-end tests of the web server: health, page load, no outside requests, file access, kernels."""
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import re
+import stat
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -110,6 +115,55 @@ def test_kernel_delete_is_not_exposed(live_server):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=10)
     assert err.value.code == 405
+
+
+def raw_status(live_server, method: str, path: str) -> int:
+    """Status of ``method path`` sent as is (no client-side quoting or redirect following)."""
+    host, port = urlsplit(live_server.base_url).netloc.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, path, body=b"" if method == "POST" else None)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+@pytest.mark.parametrize(
+    "path",
+    ["/voila/render/%00", "/%01", "/%00", "/a%7F", "/voila/tree/%0a", "/api/kernels/%00", "/voila/files/%1b",
+     "/voila/static/x%0d%0aSet-Cookie:%20a=b"],
+)
+def test_paths_with_control_characters_answer_400(live_server, method, path):
+    assert raw_status(live_server, method, path) == 400
+    assert "Unsafe header value" not in live_server.log()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_logout_does_not_exist(live_server, method):
+    # Vision logs in and out inside the page; Jupyter's logout page cannot render here (it was a 500).
+    assert raw_status(live_server, method, "/logout") == 404
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Unix domain sockets")
+def test_kernels_talk_to_the_server_over_unix_sockets_in_a_private_folder(live_server, page, open_dashboard):
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    open_dashboard(page)  # the page's kernel works over them: the login form is a live widget
+    kernel_id = next(m.group(1) for u in sockets if (m := re.search(r"/api/kernels/([0-9a-f-]{36})/channels", u)))
+    found = re.search(r"Storing connection files in (\S+)\.$", live_server.log(), re.MULTILINE)
+    assert found, "the server did not log its connection folder"
+    folder = Path(found.group(1))
+    mode = folder.stat()
+    assert stat.S_IMODE(mode.st_mode) & 0o077 == 0, oct(mode.st_mode)  # only the owner may enter
+    assert mode.st_uid == os.getuid()  # the server runs as this user
+    infos = {f.name: json.loads(f.read_text()) for f in folder.glob("kernel-*.json")}
+    assert {info["transport"] for info in infos.values()} == {"ipc"}  # the pool's kernels too
+    info = infos[f"kernel-{kernel_id}.json"]
+    assert info["ip"] == str(folder / f"kernel-{kernel_id}-ipc")
+    for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
+        assert stat.S_ISSOCK(os.stat(f"{info['ip']}-{info[name]}").st_mode), name
+    assert "running over TCP without encryption" not in live_server.log()
 
 
 def test_twenty_tabs_opened_and_closed_leave_only_the_pool(live_server, browser, open_dashboard):

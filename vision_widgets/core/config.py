@@ -69,6 +69,10 @@ class Settings:
     port: int = 8866
     kernel_pool_size: int = 2
     kernel_cull_idle_seconds: int = 600
+    #: A kernel whose browser went away (websocket closed) without coming back is shut down after this.
+    kernel_disconnect_grace_seconds: int = 120
+    #: Seconds between two culling passes (idle, orphaned and disconnected kernels).
+    kernel_cull_interval_seconds: int = 30
     upload_limit_bytes: int = 10 * 1024 * 1024
     privacy_k: int = 10
     data_roots: tuple[Path, ...] = ()
@@ -110,6 +114,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     port = _int(env, "VISION_PORT", 8866, minimum=0)
     if port > 65535:
         raise ConfigurationError(f"VISION_PORT={port} is not a TCP port (0–65535).")
+    cull_idle = _int(env, "VISION_KERNEL_CULL_IDLE", 600, minimum=30)
+    # Under 5 s a browser's reconnect back-off (0, then up to 1 s, 3 s, ...) may not get back in time.
+    grace = _int(env, "VISION_KERNEL_DISCONNECT_GRACE", 120, minimum=5)
     return Settings(
         home=home,
         database_url=database_url,
@@ -120,7 +127,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=env.get("VISION_HOST") or "127.0.0.1",
         port=port,
         kernel_pool_size=_int(env, "VISION_KERNEL_POOL", 2, minimum=0),
-        kernel_cull_idle_seconds=_int(env, "VISION_KERNEL_CULL_IDLE", 600, minimum=30),
+        kernel_cull_idle_seconds=cull_idle,
+        kernel_disconnect_grace_seconds=grace,
+        kernel_cull_interval_seconds=_int(
+            env, "VISION_KERNEL_CULL_INTERVAL", max(1, min(60, min(cull_idle, grace) // 4)), minimum=1
+        ),
         upload_limit_bytes=_int(env, "VISION_UPLOAD_LIMIT", 10 * 1024 * 1024, minimum=1024),
         privacy_k=_int(env, "VISION_PRIVACY_K", 10, minimum=1),
         data_roots=data_roots,
