@@ -3,7 +3,7 @@
 The package holds the source of each file it needs (``vision_widgets/web/notebooks/*.ipynb``,
 ``vision_widgets/demo/users.json``); the top-level ``notebooks/`` and ``users.json`` of the
 repository are copies kept for people browsing the checkout. These tests keep the copies equal, so
-the two can never diverge, and keep the notebooks thin. tests/test_wheel.py checks the built wheel.
+the two can never diverge, and keep the notebooks thin. tests/e2e/test_wheel.py checks the built wheel.
 """
 from __future__ import annotations
 

@@ -33,15 +33,13 @@ import pytest
 from helpers import REPO_ROOT
 
 from tests.support.server_process import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     LiveServer,
     free_port,
     get_json,
     stop_server,
 )
 
-pytestmark = [pytest.mark.wheel, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.wheel, pytest.mark.e2e, pytest.mark.timeout(900)]
 
 #: What goes into the build: the package and what pyproject.toml names (the readme).
 SOURCES = ("pyproject.toml", "README.md", "vision_widgets")
@@ -122,10 +120,10 @@ def test_the_wheel_holds_every_file_of_the_package(built: tuple[Path, Path]):
     assert not [n for n in shipped if "__pycache__" in n or n.endswith(".pyc")]
 
 
-def test_the_installed_package_initialises_and_serves_the_login_page_from_any_folder(venv: Path, tmp_path: Path):
-    pw_sync = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+def test_the_installed_package_initialises_and_serves_the_login_page_from_any_folder(venv: Path, tmp_path: Path,
+                                                                                     browser):
+    # ``browser``: the session's Chromium (tests/e2e/conftest.py). A second sync_playwright() in the
+    # same test session would fail: Playwright's sync API refuses to start inside its own running loop.
     psutil = pytest.importorskip("psutil")
     work, home, user_home = tmp_path / "work", tmp_path / "vision-home", tmp_path / "user"
     for folder in (work, user_home):
@@ -164,18 +162,17 @@ def test_the_installed_package_initialises_and_serves_the_login_page_from_any_fo
             assert time.monotonic() < deadline, f"not healthy after 120 s:\n{server.log()}"
             time.sleep(0.25)
 
-        with pw_sync.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(server.base_url, wait_until="commit")
-                # The login view shows "Username" in a Label widget beside the input, not in a
-                # <label for=...>, so get_by_label finds nothing yet; the placeholder says the same.
-                username = page.get_by_label("Username", exact=True).or_(page.get_by_placeholder("Username", exact=True))
-                username.wait_for(state="visible", timeout=90_000)
-                assert page.get_by_role("button", name="Log in").is_visible()
-            finally:
-                browser.close()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(server.base_url, wait_until="commit")
+            # The login view shows "Username" in a Label widget beside the input, not in a
+            # <label for=...>, so get_by_label finds nothing yet; the placeholder says the same.
+            username = page.get_by_label("Username", exact=True).or_(page.get_by_placeholder("Username", exact=True))
+            username.wait_for(state="visible", timeout=90_000)
+            assert page.get_by_role("button", name="Log in").is_visible()
+        finally:
+            context.close()
 
         # Kernels run the new venv's Python, in the installed package's notebook folder.
         kernels = [c for c in psutil.Process(proc.pid).children(recursive=True)
