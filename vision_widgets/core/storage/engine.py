@@ -13,6 +13,8 @@ is not at this code's schema revision.
 """
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -25,14 +27,36 @@ from vision_widgets.core.errors import ConfigurationError
 _BUSY_TIMEOUT_MS = 10_000
 
 
+def _enter_wal(cursor) -> None:
+    """Switch the file to WAL mode, waiting (up to the busy timeout) while another process holds it.
+
+    Switching a database file's journal mode needs an exclusive lock, and SQLite reports
+    "database is locked" for it at once, without calling the busy handler. Two processes opening
+    a brand-new file together (two ``vision init``, or ``serve`` beside ``init``) would then fail
+    about one time in eight; retrying with a short back-off makes the second one wait its turn.
+    Once the file is in WAL mode (it stays so), the pragma is a no-op that never blocks.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # pragma: no cover - driver hook
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        _enter_wal(cur)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
