@@ -26,7 +26,7 @@ class JobRow(w.HBox):
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
         self.title = w.Label("", layout=w.Layout(width="220px"))
-        self.submitted = w.Label("", layout=w.Layout(width="130px"))
+        self.submitted = w.Label("", layout=w.Layout(width="165px"))  # "2026-11-27 12:25 UTC" in full
         self.state = w.Label("", layout=w.Layout(width="70px"))
         self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="140px"))
         self.detail = w.Label("")
