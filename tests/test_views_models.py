@@ -236,6 +236,7 @@ def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, r
     assert "amount" in list(bars.x) and "(intercept)" not in list(bars.x)
     assert len(bars.y) == len(bars.x) and np.isfinite(np.asarray(bars.y)).all()
     assert np.asarray(view.coefficients.errors.y).shape == (len(bars.x), 2)
+    assert "Robust (HC0) 95% intervals" in view.surrogate_note.value  # the demo's response is a score
 
     assert view.feature_choice.options[0] == "amount"
     hist = view.histogram

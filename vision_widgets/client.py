@@ -93,6 +93,8 @@ EDGE_CELLS = 1 << 24
 SURROGATE_ROWS = 200_000
 #: One-hot levels per categorical column in the surrogate (the most frequent first).
 SURROGATE_LEVELS = 10
+#: What a surrogate's variances are: model-based (inverse Fisher information, OLS) or sandwich (HC0).
+VARIANCE_KINDS = ("model", "HC0")
 #: A categorical column with more distinct values than this is an identifier or free text.
 MAX_CATEGORIES = 10_000
 DEFAULT_CHUNK_ROWS = 1 << 18
@@ -730,7 +732,10 @@ class Surrogate:
     fitted rows, missing values set to 0); each frequent category enters as a
     one-hot term ``"column=value"`` against the column's most frequent value. The
     variance of each coefficient is the diagonal of the inverse Fisher information
-    (logistic regression) or of ``sigma^2 (X'X)^-1`` (least squares).
+    (logistic regression on a 0/1 response) or of ``sigma^2 (X'X)^-1`` (least
+    squares): ``variance_kind == "model"``. With a score in [0, 1] as the response
+    (a fractional logit) the Bernoulli variance does not hold, and the variances are
+    the diagonal of the sandwich (HC0) covariance instead: ``variance_kind == "HC0"``.
     """
 
     kind: str  # "logistic" | "linear"
@@ -743,6 +748,7 @@ class Surrogate:
     iterations: int = 0
     positive_class: str | None = None
     note: str | None = None
+    variance_kind: str = "model"  # "model" (inverse Fisher information / OLS) | "HC0" (sandwich)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -753,6 +759,7 @@ class Surrogate:
             "converged": self.converged,
             "iterations": self.iterations,
             "note": self.note,
+            "variance_kind": self.variance_kind,
             "terms": [
                 {"term": t, "coefficient": c, "variance": v}
                 for t, c, v in zip(self.terms, self.coefficients, self.variances)
@@ -770,6 +777,11 @@ class Surrogate:
             terms.append(str(t.get("term")))
             coefs.append(_float(t.get("coefficient"), f"{where}.terms[{i}].coefficient"))
             variances.append(_float(t.get("variance"), f"{where}.terms[{i}].variance"))
+        # Optional: profiles written before it existed carry model-based variances.
+        variance_kind = d.get("variance_kind", "model")
+        if variance_kind not in VARIANCE_KINDS:
+            raise InvalidInput(f"{where}.variance_kind must be one of {', '.join(VARIANCE_KINDS)} "
+                               f"(got {variance_kind!r}); recompute the profile.", field=f"{where}.variance_kind")
         return Surrogate(
             kind=str(d.get("kind")), response=str(d.get("response")), terms=terms,
             coefficients=coefs, variances=variances, rows=_int_field(d, "rows", where),
@@ -777,6 +789,7 @@ class Surrogate:
             iterations=_nonneg_int(d.get("iterations") or 0, f"{where}.iterations"),
             positive_class=_optional_text(d.get("positive_class"), f"{where}.positive_class"),
             note=_optional_text(d.get("note"), f"{where}.note"),
+            variance_kind=variance_kind,
         )
 
     def to_df(self) -> pd.DataFrame:
@@ -785,11 +798,20 @@ class Surrogate:
                              "variance": v, "std_error": np.sqrt(np.maximum(v, 0))})
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, bool, int]:
+def fit_logistic(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-10,
+                 robust: bool = False) -> tuple[np.ndarray, np.ndarray, bool, int]:
     """Logistic regression by iteratively reweighted least squares (Newton's method).
 
-    Returns the coefficients, the diagonal of the inverse Fisher information at
-    them, whether it converged, and the number of iterations.
+    Returns the coefficients, the diagonal of their covariance, whether it
+    converged, and the number of iterations. The covariance is the inverse Fisher
+    information ``(X'WX)^-1`` by default. With ``robust`` it is the sandwich (HC0)
+    ``(X'WX)^-1 X' diag((y - p)^2) X (X'WX)^-1``: for a fractional response
+    (y in [0, 1], Papke & Wooldridge 1996) the Bernoulli variance ``p(1 - p)``
+    behind the Fisher information does not hold (a score varies far less around
+    its mean than a 0/1 label), and only the sandwich stays consistent. HC0, without
+    the ``n / (n - p)`` factor of HC1, as statsmodels' ``GLM(..., Binomial()).fit(
+    cov_type="HC0")``; at the surrogate's sizes (n >= hundreds, p <= a few dozen) the
+    two differ by well under 1 %.
     """
     beta = np.zeros(X.shape[1])
     converged = False
@@ -813,6 +835,9 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float =
     p = 1.0 / (1.0 + np.exp(-(X @ beta)))
     info = (X * (p * (1.0 - p))[:, None]).T @ X
     cov = np.linalg.pinv(info)
+    if robust:
+        meat = (X * ((y - p) ** 2)[:, None]).T @ X
+        cov = cov @ meat @ cov
     return beta, np.diag(cov).copy(), converged, it
 
 
@@ -2187,10 +2212,13 @@ def _fit_surrogate(plan: _Plan, buffered: list[_Chunk]) -> Surrogate | None:
     if plan.task == CLASSIFICATION:
         if np.unique(y).size < 2:
             return None
-        beta, var, converged, it = fit_logistic(X, y)
+        # A score as the response is a fraction, not a Bernoulli draw: sandwich (HC0) variances.
+        fractional = response == roles.prediction and plan.prediction_kind == "score"
+        beta, var, converged, it = fit_logistic(X, y, robust=fractional)
         return Surrogate("logistic", response, names, [float(b) for b in beta], [float(v) for v in var],
                          rows=int(y.size), converged=converged, iterations=it, positive_class=plan.positive_class,
-                         note=None if converged else "IRLS did not converge (classes may be separable).")
+                         note=None if converged else "IRLS did not converge (classes may be separable).",
+                         variance_kind="HC0" if fractional else "model")
     beta, var = fit_linear(X, y)
     return Surrogate("linear", response, names, [float(b) for b in beta], [float(v) for v in var], rows=int(y.size))
 

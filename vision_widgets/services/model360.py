@@ -65,6 +65,7 @@ class SurrogateView:
     rows: int
     response: str
     converged: bool
+    variance_kind: str = "model"  # "model" | "HC0": what the variances (and so the intervals) are
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,8 @@ def _surrogate(reference: Profile | None) -> SurrogateView | None:
     keep = [i for i, t in enumerate(s.terms) if t != "(intercept)" and s.variances[i] > 0]
     dropped = tuple(t for i, t in enumerate(s.terms) if t != "(intercept)" and not s.variances[i] > 0)
     return SurrogateView(tuple(s.terms[i] for i in keep), tuple(float(s.coefficients[i]) for i in keep),
-                         tuple(float(s.variances[i]) for i in keep), dropped, s.rows, s.response, s.converged)
+                         tuple(float(s.variances[i]) for i in keep), dropped, s.rows, s.response, s.converged,
+                         s.variance_kind)
 
 
 def _series(report: DriftReport | None, history: tuple[HistoryPoint, ...]) -> DriftSeries:

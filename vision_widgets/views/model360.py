@@ -199,6 +199,8 @@ class Model360View(PageView):
         s = data.surrogate
         if s is not None:
             note = f"Fitted on {s.rows:,} training rows; response: {s.response}."
+            if s.variance_kind == "HC0":
+                note += " Robust (HC0) 95% intervals: the response is a score, not a 0/1 label."
             if not s.converged:
                 note += " The fit did not converge (the classes may be separable): read the coefficients with care."
             if s.dropped:
