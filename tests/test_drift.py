@@ -11,7 +11,7 @@ from scipy import stats
 from stats_data import numeric_frame
 from statsmodels.stats.proportion import proportions_ztest
 
-from vision_widgets.client import InvalidInput, Profile, Roles, profile
+from vision_widgets.client import CategoryStats, InvalidInput, Profile, Roles, profile
 from vision_widgets.core.stats.drift import DriftSettings, _pair, drift
 from vision_widgets.core.stats.drift_methods import (
     chi2_sf,
@@ -69,9 +69,8 @@ def test_chisquare_matches_scipy_on_the_same_counts():
     cur = profile(pd.DataFrame({"c": b}), reference=ref)
     pair = _pair("c", ref.columns["c"], cur.columns["c"])
     res = get_method("chisquare").compute(pair)
-    obs = np.array([np.sum(b == c) for c in cats])
-    exp = np.array([np.sum(a == c) for c in cats]) / len(a) * len(b)
-    sp = stats.chisquare(obs, exp)
+    table = np.array([[np.sum(x == c) for c in cats] for x in (a, b)])
+    sp = stats.chi2_contingency(table, correction=False)  # two samples: a test of homogeneity
     assert res.statistic == pytest.approx(sp.statistic, rel=1e-12)
     assert res.p_value == pytest.approx(sp.pvalue, rel=1e-9)
     report = drift(ref, cur)
@@ -246,3 +245,110 @@ def test_two_hundred_features():
     report = drift(Profile.from_json(ref.to_json()), Profile.from_json(cur.to_json()))
     assert len(report.features) == 200 and not report.dataset_drift
     assert all(f.statistic == pytest.approx(0.0, abs=1e-9) for f in report.features)
+
+
+# ------------------------------------------- two-sample tests, calibration (issue 8) --
+
+def _cats(counts: np.ndarray, kind: str = "categorical") -> CategoryStats:
+    return CategoryStats({f"v{i}": int(c) for i, c in enumerate(counts) if c}, kind=kind)
+
+
+def test_chisquare_is_the_contingency_test_of_scipy():
+    rng = np.random.default_rng(31)
+    for n_ref, n_cur in ((900, 700), (5000, 300)):
+        a = rng.multinomial(n_ref, [0.3, 0.3, 0.2, 0.1, 0.1])
+        b = rng.multinomial(n_cur, [0.25, 0.3, 0.2, 0.15, 0.1])
+        res = get_method("chisquare").compute(_pair("c", _cats(a), _cats(b)))
+        sp = stats.chi2_contingency(np.vstack([a, b]), correction=False)
+        assert res.statistic == pytest.approx(sp.statistic, rel=1e-9)
+        assert res.p_value == pytest.approx(sp.pvalue, rel=1e-9)
+
+
+def test_ztest_is_the_two_sample_test_of_statsmodels():
+    rng = np.random.default_rng(34)
+    for n_ref, n_cur in ((4000, 3000), (800, 12_000)):
+        a, b = rng.multinomial(n_ref, [0.45, 0.55]), rng.multinomial(n_cur, [0.5, 0.5])
+        res = get_method("z").compute(_pair("b", _cats(a, "binary"), _cats(b, "binary")))
+        top = int(np.argmax(a))
+        z, p = proportions_ztest([b[top], a[top]], [n_cur, n_ref])
+        assert res.statistic == pytest.approx(z, rel=1e-9) and res.p_value == pytest.approx(p, rel=1e-9)
+
+
+def _false_positive_rate(method: str, probs: list[float], kind: str, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    flagged = 0
+    for _ in range(200):
+        a, b = rng.multinomial(1000, probs), rng.multinomial(1000, probs)
+        flagged += get_method(method).compute(_pair("c", _cats(a, kind), _cats(b, kind))).p_value < 0.05
+    return flagged / 200
+
+
+#: nominal 5 % plus three Monte-Carlo standard errors of a rate estimated from 200 pairs
+FPR_BOUND = 0.05 + 3 * math.sqrt(0.05 * 0.95 / 200)
+
+
+def test_chisquare_false_positive_rate_is_nominal():
+    # the goodness of fit to the reference shares flagged 65 of these 200 pairs (0.325); now 10 (0.05)
+    rate = _false_positive_rate("chisquare", [0.4, 0.25, 0.15, 0.12, 0.08], "categorical", seed=32)
+    assert rate <= FPR_BOUND
+
+
+def test_ztest_false_positive_rate_is_nominal():
+    # the pooled two-proportion test: 10 of 200 (0.05)
+    rate = _false_positive_rate("z", [0.3, 0.7], "binary", seed=33)
+    assert rate <= FPR_BOUND
+
+
+# ------------------------------- categories pooled on one side only (issue 8) ---------
+
+def _skewed_categories(seed: int, n: int = 20_000, shift: bool = False) -> np.ndarray:
+    """200 categories with Zipf-like shares: a few dozen sit near k = 10 rows."""
+    w = 1.0 / np.arange(1, 201) ** 1.2
+    if shift:
+        w[:5] = w[:5][::-1]  # the five most frequent values swap their shares
+    return np.random.default_rng(seed).choice(np.array([f"c{i:03d}" for i in range(200)]), n, p=w / w.sum())
+
+
+def _pooled_profiles(a: np.ndarray, b: np.ndarray) -> tuple[Profile, Profile]:
+    ref = Profile.from_json(profile(pd.DataFrame({"c": a}), k=10).to_json())
+    cur = Profile.from_json(profile(pd.DataFrame({"c": b}), reference=ref, k=10).to_json())
+    return ref, cur
+
+
+def test_categories_pooled_on_one_side_only_are_compared_like_with_like():
+    from scipy.spatial.distance import jensenshannon
+
+    a, b = _skewed_categories(41), _skewed_categories(42)
+    ref, cur = _pooled_profiles(a, b)
+    rc, cc = ref.columns["c"], cur.columns["c"]
+    assert set(rc.counts) != set(cc.counts) and rc.other > 0 and cc.other > 0  # the case of the defect
+    pair = _pair("c", rc, cc)
+    labels = sorted(set(a) | set(b))
+    ca = np.array([np.sum(a == v) for v in labels])
+    cb = np.array([np.sum(b == v) for v in labels])
+    raw_p = stats.chi2_contingency(np.vstack([ca, cb]), correction=False).pvalue
+    raw_js = jensenshannon(ca / ca.sum(), cb / cb.sum())
+    res = get_method("chisquare").compute(pair)
+    js = get_method("jensenshannon").compute(pair).statistic
+    # before the alignment: chi-square p 3e-26 (goodness of fit: 0.0), JS 0.087, against raw p 0.35, JS 0.051
+    assert raw_p > 0.05 and res.p_value > 0.05
+    # merging the categories near k removes some of their sampling noise: JS a little below the raw one
+    assert abs(js - raw_js) < 0.015
+    assert not drift(ref, cur).features[0].drifted
+
+
+def test_a_new_category_still_counts_when_the_reference_pooled_others():
+    a = _skewed_categories(45)
+    b = np.concatenate([_skewed_categories(46, n=16_000), np.full(4000, "app")])
+    ref, cur = _pooled_profiles(a, b)
+    assert ref.columns["c"].other > 0 and "app" not in ref.columns["c"].counts
+    f = drift(ref, cur).features[0]
+    assert f.drifted and f.statistic > 0.1
+
+
+def test_categorical_shift_is_still_detected_after_alignment():
+    ref, cur = _pooled_profiles(_skewed_categories(43), _skewed_categories(44, shift=True))
+    pair = _pair("c", ref.columns["c"], cur.columns["c"])
+    assert get_method("chisquare").compute(pair).p_value < 1e-6
+    f = drift(ref, cur).features[0]
+    assert f.method == "jensenshannon" and f.drifted

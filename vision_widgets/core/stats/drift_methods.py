@@ -284,25 +284,30 @@ def jensenshannon(pair: FeaturePair) -> MethodResult:
 
 @register("chisquare", "Chi-square", (CATEGORICAL, BINARY, NUMERIC), 0.05, p_value=True)
 def chisquare(pair: FeaturePair) -> MethodResult:
-    """Goodness of fit of the current counts to the reference proportions (as Evidently).
+    """Pearson's chi-square test of homogeneity on the 2 × K table of reference and current counts.
 
-    A category the reference never saw would have an expected count of zero; then
-    every reference cell gets half a count (Laplace-style smoothing) instead.
+    Both sides are samples, so the test is two-sample (``scipy.stats.chi2_contingency``
+    without continuity correction), not a goodness of fit to the reference shares: treating
+    the reference shares as known ignores their own sampling error and flagged about a third
+    of same-distribution pairs at the 5 % level. A value the reference never saw is simply a
+    column with a zero reference count; values absent on both sides are dropped.
     """
     ref = pair.ref.astype(float)
     cur = pair.cur.astype(float)
-    note = None
-    unseen = int(np.sum((ref == 0) & (cur > 0)))
-    if unseen:
-        ref = ref + 0.5
-        note = f"{unseen} value(s) unseen in the reference; reference counts smoothed by 0.5"
     keep = (ref > 0) | (cur > 0)
     ref, cur = ref[keep], cur[keep]
-    expected = ref / ref.sum() * cur.sum()
-    stat = float(np.sum((cur - expected) ** 2 / expected))
+    unseen = int(np.sum((ref == 0) & (cur > 0)))
+    note = f"{unseen} value(s) unseen in the reference" if unseen else None
     df = int(ref.size) - 1
-    if df <= 0:
+    n_ref, n_cur = ref.sum(), cur.sum()
+    if df <= 0 or n_ref == 0 or n_cur == 0:
         return MethodResult(0.0, 1.0, note="one value only on both sides")
+    col = ref + cur
+    n = n_ref + n_cur
+    stat = 0.0
+    for observed, total in ((ref, n_ref), (cur, n_cur)):
+        expected = col * (total / n)
+        stat += float(np.sum((observed - expected) ** 2 / expected))
     return MethodResult(stat, chi2_sf(stat, df), note)
 
 
