@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from stats_data import mixed_frame
 
-from vision_widgets.client import Profile, Roles, privacy_report, profile
+from vision_widgets.client import Grid, NumericStats, Profile, Roles, privacy_report, profile
 
 
 def _people(n: int, seed: int) -> pd.DataFrame:
@@ -38,6 +38,15 @@ def test_nothing_with_fewer_than_k_rows_appears(k):
         else:
             assert all(c >= k for c in col["counts"].values()), name
     assert all(c >= k for c in d["model"]["target"]["counts"].values())
+
+
+def test_pooling_never_leaves_a_small_last_bin():
+    # the last few values once joined the empty bin before them and were published as a bin of 8
+    h = NumericStats(Grid(0.0, 1.0, np.arange(1, 6)), count=28, counts=np.array([20, 0, 1, 4, 1, 2]),
+                     sums=np.zeros(6))
+    p = h.pooled(10)
+    assert p.counts.tolist() == [28] and p.grid.index.size == 0
+    assert p.pooled(10).counts.tolist() == [28]
 
 
 def test_emails_and_excluded_ids_never_leave():

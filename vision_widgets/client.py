@@ -394,29 +394,47 @@ class NumericStats:
         self.count, self.mean, self.m2 = _chan(self.count, self.mean, self.m2, n, mean, m2)
 
     def merge(self, other: "NumericStats", name: str = "?") -> "NumericStats":
-        if not self.grid.same(other.grid):
+        """The statistics of both parts' values together.
+
+        On the same grid the merge is exact. Pooled histograms (``pooled`` only removes
+        edges) on one reference's fine grid are merged on the edges both kept — their
+        coarsest common refinement, on which re-binning either side is exact. A side
+        suppressed for having fewer than k values leaves only count and missing.
+        """
+        if self.suppressed or other.suppressed:
+            return NumericStats(other.grid if self.suppressed else self.grid, count=self.count + other.count,
+                                missing=self.missing + other.missing, kind=self.kind, suppressed=True)
+        g, h = self.grid, other.grid
+        if (g.origin, g.step, g.cells) != (h.origin, h.step, h.cells):
             raise InvalidInput(
-                f"column {name!r}: the two profiles use different bin edges; profile both parts "
-                "with the same reference (reference=... / --reference REF.json) before merging."
+                f"column {name!r}: the two profiles were made against different references (or with different "
+                "bin edges), so their histograms cannot be combined; profile every part against the same "
+                "reference (reference=... / --reference REF.json) and merge those profiles."
             )
+        if g.same(h):
+            grid, counts, sums = g, self.counts + other.counts, self.sums + other.sums
+        else:
+            common = np.intersect1d(g.index, h.index)
+            grid = Grid(g.origin, g.step, common, g.cells)
+            (ca, sa), (cb, sb) = _rebin(self, common), _rebin(other, common)
+            counts, sums = ca + cb, sa + sb
         n, mean, m2 = _chan(self.count, self.mean, self.m2, other.count, other.mean, other.m2)
         return NumericStats(
-            grid=self.grid,
+            grid=grid,
             count=n,
             missing=self.missing + other.missing,
             mean=mean,
             m2=m2,
-            counts=self.counts + other.counts,
-            sums=self.sums + other.sums,
+            counts=counts,
+            sums=sums,
             kind=self.kind,
-            suppressed=self.suppressed or other.suppressed,
         )
 
     def pooled(self, k: int) -> "NumericStats":
         """Merge every bin holding 1..k-1 values with its right (or, last, left) neighbour."""
-        if self.count < k:
+        if self.suppressed or self.count < k:  # once suppressed (e.g. by a merge), always suppressed
             out = NumericStats(self.grid, count=self.count, missing=self.missing, kind=self.kind)
-            out.suppressed = self.count > 0
+            out.suppressed = self.suppressed or self.count > 0
             return out
         c = self.counts
         groups: list[list[int]] = []  # bins per group
@@ -433,6 +451,10 @@ class NumericStats:
                 groups[-1].extend(cur)
             else:
                 groups.append(cur)
+        # The rest may have joined an empty group and still hold 1..k-1: join leftwards until it does not.
+        while len(groups) > 1 and 0 < int(c[groups[-1]].sum()) < k:
+            last = groups.pop()
+            groups[-1].extend(last)
         # Edge j separates bin j and j+1: keep it when bin j ends a group.
         keep = np.array([g[-1] for g in groups[:-1]], dtype=np.int64)
         counts = np.array([int(c[g].sum()) for g in groups], dtype=np.int64)
@@ -1069,20 +1091,24 @@ class Profile:
 def _common_bins(a: NumericStats, b: NumericStats) -> tuple[np.ndarray, np.ndarray]:
     """Counts of two histograms on the same grid, re-binned to the edges both kept."""
     common = np.intersect1d(a.grid.index, b.grid.index)
-    return _rebin(a, common), _rebin(b, common)
+    return _rebin(a, common)[0], _rebin(b, common)[0]
 
 
-def _rebin(h: NumericStats, index: np.ndarray) -> np.ndarray:
+def _rebin(h: NumericStats, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``h``'s counts and sums added up into the bins of the edges ``index`` (a subset of ``h``'s)."""
+    if not h.counts.size:
+        return h.counts, h.sums
     pos = np.searchsorted(h.grid.index, index)
     bounds = np.concatenate([[0], pos + 1])
-    return np.add.reduceat(h.counts, bounds[bounds < h.counts.size]) if h.counts.size else h.counts
+    bounds = bounds[bounds < h.counts.size]
+    return np.add.reduceat(h.counts, bounds), np.add.reduceat(h.sums, bounds)
 
 
 def _align_merge(a: NumericStats, b: NumericStats) -> NumericStats:
     common = np.intersect1d(a.grid.index, b.grid.index)
     grid = Grid(a.grid.origin, a.grid.step, common, a.grid.cells)
-    return NumericStats(grid, a.count + b.count, a.missing + b.missing, counts=_rebin(a, common) + _rebin(b, common),
-                        sums=np.zeros(common.size + 1))
+    return NumericStats(grid, a.count + b.count, a.missing + b.missing,
+                        counts=_rebin(a, common)[0] + _rebin(b, common)[0], sums=np.zeros(common.size + 1))
 
 
 # --------------------------------------------------------------------------------------
@@ -1097,7 +1123,20 @@ def merge(a: Profile, b: Profile) -> Profile:
     profile(B))`` equals ``profile(A ∪ B)`` when both parts were profiled against
     the same reference (or, for reference profiles, with the same edges). Windows
     with the same label are merged. The surrogate of ``a`` is kept (else ``b``'s).
+
+    Pooled profiles (read with ``from_json``) merge too, and so does a pooled with
+    an in-memory one (which is pooled first): the result is pooled, every number in
+    it is backed by at least k rows, and what stays suppressed is listed in
+    docs/statistics.md ("Merging pooled profiles"): histograms merge on the edges
+    both kept; a value pooled into ``other`` on one side stays there; a window
+    published by one side only is carried over; a column suppressed on one side
+    keeps only its count and missing count.
     """
+    if a.reference_id is not None and b.reference_id is not None and a.reference_id != b.reference_id:
+        raise InvalidInput("the two profiles were made against different references; profile every part "
+                           "against the same reference (reference=... / --reference REF.json) and merge those.")
+    if a.pooled != b.pooled:  # never publish the in-memory side's exact small counts under the pooled flag
+        a, b = a.private(), b.private()
     if a.k != b.k:
         raise InvalidInput(f"the profiles use different privacy thresholds (k={a.k} and k={b.k}); use the same k.")
     if a.schema_version != b.schema_version:
