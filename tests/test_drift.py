@@ -352,3 +352,128 @@ def test_categorical_shift_is_still_detected_after_alignment():
     assert get_method("chisquare").compute(pair).p_value < 1e-6
     f = drift(ref, cur).features[0]
     assert f.method == "jensenshannon" and f.drifted
+
+
+# ------------------------- Jensen–Shannon against its noise floor (issue 8, defect 4) -----
+
+def _shares(k: int, zipf: bool) -> np.ndarray:
+    w = 1.0 / np.arange(1, k + 1) if zipf else np.ones(k)
+    return w / w.sum()
+
+
+JS_CASES = [(k, zipf) for k in (5, 50, 500) for zipf in (False, True)]
+
+
+@pytest.mark.parametrize("k, zipf", JS_CASES, ids=[f"{k}-{'zipf' if z else 'uniform'}" for k, z in JS_CASES])
+def test_jensenshannon_false_positive_rate_is_nominal_whatever_the_categories(k, zipf):
+    from vision_widgets.core.stats.drift import _feature
+
+    rng = np.random.default_rng(800 + k + zipf)
+    shares = _shares(k, zipf)
+    above, flagged = 0, 0
+    for _ in range(200):
+        a, b = rng.multinomial(10_000, shares), rng.multinomial(10_000, shares)
+        f = _feature("c", _cats(a), _cats(b), DriftSettings())
+        assert f.method == "jensenshannon"
+        above += f.statistic >= f.threshold  # the verdict before the noise floor
+        flagged += f.drifted
+    # before: 0/200 at 5 and 50 categories, 200/200 at 500 (uniform and Zipf)
+    if k == 500:
+        assert above == 200
+    assert flagged / 200 <= FPR_BOUND
+
+
+def test_jensenshannon_noise_floor_keeps_a_real_shift_at_500_categories():
+    from vision_widgets.core.stats.drift import _feature
+
+    rng = np.random.default_rng(850)
+    for zipf in (False, True):
+        shares = _shares(500, zipf)
+        moved = shares.copy()
+        half = np.arange(500) % 2 == 0  # 20 % of the mass moves from the odd to the even categories
+        moved[half] += 0.2 * shares[~half].sum() * shares[half] / shares[half].sum()
+        moved[~half] *= 1 - 0.2 * shares[~half].sum() / shares[~half].sum()
+        moved = moved / moved.sum()
+        a, b = rng.multinomial(10_000, shares), rng.multinomial(10_000, moved)
+        f = _feature("c", _cats(a), _cats(b), DriftSettings())
+        assert f.drifted and f.statistic > 0.1, f
+
+
+def test_jensenshannon_noise_floor_matches_its_simulated_null_quantile():
+    from vision_widgets.core.stats.drift_methods import jensenshannon_noise
+
+    rng = np.random.default_rng(860)
+    shares = _shares(500, True)
+    a, b = rng.multinomial(10_000, shares), rng.multinomial(10_000, shares)
+    floor = jensenshannon_noise(_pair("c", _cats(a), _cats(b)))
+    # an independent simulation from the true shares: the 95 % quantile of the distance
+    from scipy.spatial.distance import jensenshannon
+    sims = [jensenshannon(rng.multinomial(10_000, shares) / 1e4, rng.multinomial(10_000, shares) / 1e4)
+            for _ in range(400)]
+    assert floor.floor == pytest.approx(np.quantile(sims, 0.95), rel=0.03)
+    # the asymptotic form 8·N·JSD ~ chi2(K-1) is too low for sparse cells: 0.1175 here
+    assert floor.floor > math.sqrt(stats.chi2.ppf(0.95, 499) / (8 * 5000)) + 0.002
+
+
+# ------------------- data-driven thresholds from reference chunks (issue 8, defect 5) -----
+
+def _chunked_reference() -> Profile:
+    rng = np.random.default_rng(900)
+    return Profile.from_json(profile(pd.DataFrame({"x": rng.normal(0, 1, 50_000)}), window=5000).to_json())
+
+
+def _production(ref: Profile, shift: float, seed: int) -> Profile:
+    x = np.random.default_rng(seed).normal(shift, 1, 25_000)
+    return Profile.from_json(profile(pd.DataFrame({"x": x}), reference=ref, window=5000).to_json())
+
+
+def test_reference_chunk_band_flags_a_small_shift_the_fixed_threshold_misses():
+    ref = _chunked_reference()
+    chunks = DriftSettings(threshold_mode="reference_chunks")
+    shifted = _production(ref, 0.07, seed=901)
+    fixed = drift(ref, shifted)
+    assert not any(w.features[0].drifted for w in fixed.windows)  # Wasserstein 0.05-0.09 < 0.1
+    banded = drift(ref, shifted, chunks)
+    assert all(w.features[0].drifted for w in banded.windows) and banded.features[0].drifted
+    same = drift(ref, _production(ref, 0.0, seed=902), chunks)
+    assert not any(w.features[0].drifted for w in same.windows) and not same.features[0].drifted
+
+
+def test_reference_chunk_band_is_mean_plus_three_std_of_the_chunk_statistics():
+    from vision_widgets.core.stats.drift import reference_band
+
+    ref = _chunked_reference()
+    band = reference_band(ref, "x", DriftSettings(threshold_mode="reference_chunks"))
+    direct = [get_method("wasserstein").compute(_pair("x", ref.columns["x"], w.columns["x"])).statistic
+              for w in ref.windows.values()]
+    assert len(direct) == 10 and band.chunk_statistics == pytest.approx(direct, rel=1e-12)
+    assert band.lower is None  # a larger distance only means more drift: upper bound only
+    assert band.upper == pytest.approx(np.mean(direct) + 3 * np.std(direct), rel=1e-12)  # ddof=0, as NannyML
+    report = drift(ref, _production(ref, 0.0, seed=903), DriftSettings(threshold_mode="reference_chunks"))
+    assert report.features[0].threshold == pytest.approx(band.upper) and "10 reference chunks" in report.features[0].note
+
+
+def test_signed_statistic_gets_a_two_sided_band():
+    from vision_widgets.core.stats.drift import reference_band
+
+    rng = np.random.default_rng(904)
+    ref = profile(pd.DataFrame({"b": rng.choice(["y", "n"], 20_000, p=[0.3, 0.7])}), window=2000)
+    band = reference_band(ref, "b", DriftSettings(threshold_mode="reference_chunks"))
+    z = np.array(band.chunk_statistics)
+    assert band.lower == pytest.approx(z.mean() - 3 * z.std()) and band.upper == pytest.approx(z.mean() + 3 * z.std())
+
+
+def test_reference_chunks_without_reference_windows_is_refused_with_what_to_do(reference20):
+    cur = profile(numeric_frame(2000, 20, seed=17), reference=reference20)
+    with pytest.raises(InvalidInput, match="window=") as err:
+        drift(reference20, cur, DriftSettings(threshold_mode="reference_chunks"))
+    assert err.value.field == "threshold_mode"
+    with pytest.raises(InvalidInput):
+        DriftSettings(threshold_mode="nannyml")
+
+
+def test_threshold_mode_round_trips_and_old_settings_read_as_fixed():
+    s = DriftSettings(threshold_mode="reference_chunks")
+    assert DriftSettings.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    old = {k: v for k, v in DriftSettings().to_dict().items() if k != "threshold_mode"}
+    assert DriftSettings.from_dict(old).threshold_mode == "fixed"

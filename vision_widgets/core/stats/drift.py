@@ -23,12 +23,19 @@ from vision_widgets.core.stats.drift_methods import (
     CATEGORICAL,
     NUMERIC,
     FeaturePair,
+    NOISE_LEVEL,
     MethodResult,
     get_method,
     psi,
 )
 
-__all__ = ["DriftSettings", "FeatureDrift", "WindowDrift", "DriftReport", "drift", "choose_method"]
+#: threshold modes: a method's fixed threshold, or NannyML's band from the reference's own chunks
+FIXED, REFERENCE_CHUNKS = "fixed", "reference_chunks"
+THRESHOLD_MODES = (FIXED, REFERENCE_CHUNKS)
+#: NannyML's StandardDeviationThreshold multipliers (std_lower_multiplier = std_upper_multiplier = 3)
+BAND_STDS = 3.0
+
+__all__ = ["DriftSettings", "Band", "reference_band", "FeatureDrift", "WindowDrift", "DriftReport", "drift", "choose_method"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,12 @@ class DriftSettings:
         rather than Wasserstein/Jensen–Shannon), as in Evidently.
     features
         Only test these features (default: every feature of the reference).
+    threshold_mode
+        ``"fixed"`` (default): each method's threshold (Evidently's), comparable across models.
+        ``"reference_chunks"``: NannyML's data-driven band — every window of the reference is
+        compared with the whole reference, and a feature drifts when its statistic leaves
+        mean ± 3 standard deviations of those chunk statistics (the upper bound only when a
+        larger statistic means more drift). Needs a reference profiled with ``window=``.
     """
 
     drift_share: float = 0.5
@@ -59,6 +72,7 @@ class DriftSettings:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     small_sample: int = 1000
     features: tuple[str, ...] | None = None
+    threshold_mode: str = FIXED
 
     def __post_init__(self) -> None:
         if not 0 < self.drift_share <= 1:
@@ -70,6 +84,9 @@ class DriftSettings:
             object.__setattr__(self, "features", tuple(self.features))
         for name in list(self.methods.values()) + list(self.type_methods.values()):
             get_method(name)
+        if self.threshold_mode not in THRESHOLD_MODES:
+            raise InvalidInput(f"threshold_mode={self.threshold_mode!r}; choose one of {', '.join(THRESHOLD_MODES)}.",
+                               field="threshold_mode")
         for kind in self.type_methods:
             if kind not in (NUMERIC, CATEGORICAL, BINARY):
                 raise InvalidInput(f"type_methods: {kind!r} is not numeric, categorical or binary.")
@@ -82,6 +99,7 @@ class DriftSettings:
             "thresholds": dict(self.thresholds),
             "small_sample": self.small_sample,
             "features": list(self.features) if self.features is not None else None,
+            "threshold_mode": self.threshold_mode,
         }
 
     @classmethod
@@ -94,6 +112,7 @@ class DriftSettings:
             thresholds=dict(d.get("thresholds") or {}),
             small_sample=int(d.get("small_sample", 1000)),
             features=tuple(feats) if feats is not None else None,
+            threshold_mode=str(d.get("threshold_mode") or FIXED),  # stored before the field: fixed
         )
 
 
@@ -215,14 +234,66 @@ def drift(reference: Profile, current: Profile, settings: DriftSettings | None =
     for f in features:
         if f not in reference.columns:
             raise InvalidInput(f"feature {f!r} is not in the reference profile; remove it from the drift settings.")
-    results = tuple(_feature(f, reference.columns[f], current.columns[f], settings) for f in features)
+    bands: dict[str, Band | None] = {f: None for f in features}
+    if settings.threshold_mode == REFERENCE_CHUNKS:
+        bands = {f: reference_band(reference, f, settings) for f in features}
+    results = tuple(_feature(f, reference.columns[f], current.columns[f], settings, bands[f]) for f in features)
     share, verdict = _verdict(results, settings)
     windows = []
     for label, w in current.windows.items():
-        wres = tuple(_feature(f, reference.columns[f], w.columns[f], settings) for f in features if f in w.columns)
+        wres = tuple(_feature(f, reference.columns[f], w.columns[f], settings, bands[f])
+                     for f in features if f in w.columns)
         ws, wv = _verdict(wres, settings)
         windows.append(WindowDrift(label, w.rows, wv, ws, wres))
     return DriftReport(verdict, share, settings.drift_share, results, tuple(windows))
+
+
+@dataclass(frozen=True)
+class Band:
+    """A data-driven alert band: mean ± 3 std of one statistic over the reference's chunks.
+
+    ``lower`` is None for statistics where only a larger value means more drift.
+    ``chunk_statistics`` are the per-chunk values it was computed from.
+    """
+
+    method: str
+    lower: float | None
+    upper: float
+    chunk_statistics: tuple[float, ...]
+
+    def outside(self, statistic: float) -> bool:
+        return statistic > self.upper or (self.lower is not None and statistic < self.lower)
+
+
+def reference_band(reference: Profile, feature: str, settings: DriftSettings) -> Band | None:
+    """NannyML's ``StandardDeviationThreshold(3, 3)`` for one feature, from reference windows.
+
+    Each window (chunk) of the reference is compared with the whole reference by the
+    feature's method; the band is the mean ± 3 population standard deviations (``np.std``,
+    ddof=0, as NannyML) of those statistics. Returns None when fewer than two chunks have
+    values for the feature (the fixed threshold applies then, with a note). Raises
+    ``InvalidInput`` when the reference has no windows at all.
+    """
+    if not reference.windows:
+        raise InvalidInput(
+            "threshold_mode='reference_chunks' needs the reference profiled in windows (its chunks); "
+            "profile the reference with window= (e.g. window=10_000 rows or '7D'; CLI --window), "
+            "at least ~10 windows, or use threshold_mode='fixed'.", field="threshold_mode")
+    ref = reference.columns[feature]
+    method_name = choose_method(ref.kind, ref.count, feature, settings)
+    method = get_method(method_name)
+    values = []
+    for w in reference.windows.values():
+        chunk = w.columns.get(feature)
+        if chunk is None or getattr(chunk, "suppressed", False) or chunk.count == 0 or ref.count == 0 \
+                or getattr(ref, "suppressed", False):
+            continue
+        values.append(_finite(method.compute(_pair(feature, ref, chunk)).statistic))
+    if len(values) < 2:
+        return None
+    arr = np.asarray(values, dtype=float)
+    mean, std = float(arr.mean()), float(arr.std())  # ddof=0, as NannyML's StandardDeviationThreshold
+    return Band(method_name, mean - BAND_STDS * std if method.signed else None, mean + BAND_STDS * std, tuple(values))
 
 
 def _verdict(results: Sequence[FeatureDrift], settings: DriftSettings) -> tuple[float, bool]:
@@ -316,7 +387,8 @@ def _rebin(h: NumericStats, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.add.reduceat(h.counts, starts), np.add.reduceat(h.sums, starts)
 
 
-def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats, settings: DriftSettings) -> FeatureDrift:
+def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats, settings: DriftSettings,
+             band: Band | None = None) -> FeatureDrift:
     kind = ref.kind
     method_name = choose_method(kind, ref.count, name, settings)
     method = get_method(method_name)
@@ -324,6 +396,13 @@ def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | C
         raise InvalidInput(f"feature {name!r} is {kind}; method {method_name!r} applies to "
                            f"{', '.join(method.feature_types)} features only — choose another in the drift settings.")
     threshold = settings.thresholds.get(name, settings.thresholds.get(method_name, method.default_threshold))
+    band_note = None
+    if band is not None:
+        threshold = band.upper
+        band_note = (f"data-driven band from {len(band.chunk_statistics)} reference chunks: "
+                     + (f"[{band.lower:.4g}, {band.upper:.4g}]" if band.lower is not None else f"alert above {band.upper:.4g}"))
+    elif settings.threshold_mode == REFERENCE_CHUNKS:
+        band_note = "fewer than two reference chunks have values for this column: fixed threshold used"
     total_cur = cur.count + cur.missing
     if ref.count == 0 or getattr(ref, "suppressed", False):
         return FeatureDrift(name, kind, method_name, 0.0, None, threshold, 0.0, False,
@@ -341,11 +420,21 @@ def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | C
     res: MethodResult = method.compute(pair)
     stat = _finite(res.statistic)
     p = _finite(res.p_value) if res.p_value is not None else None
-    notes = [n for n in (res.note,) if n]
+    notes = [n for n in (res.note, band_note) if n]
     if isinstance(ref, NumericStats) and ref.m2 == 0:
         notes.append("the reference is constant")
+    if band is not None:
+        drifted = band.outside(stat)
+    else:
+        drifted = method.drifted(MethodResult(stat, p), threshold)
+        if drifted and method.noise is not None:
+            floor = method.noise(pair)
+            if floor.p_value >= NOISE_LEVEL:
+                drifted = False
+                notes.append(f"within sampling noise: two same-distribution samples of these sizes reach "
+                             f"{floor.floor:.4g} in {100 * (1 - NOISE_LEVEL):.0f} % of draws (p = {floor.p_value:.2g})")
     return FeatureDrift(name, kind, method_name, stat, p, float(threshold), _finite(psi(pair)),
-                        method.drifted(MethodResult(stat, p), threshold), "; ".join(notes) or None)
+                        drifted, "; ".join(notes) or None)
 
 
 def _finite(x: float) -> float:
