@@ -17,20 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import bench_calibration as bc  # noqa: E402
 
-from vision_widgets.core.stats.drift_methods import get_method  # noqa: E402
-
-# Defect (issue 8): Jensen–Shannon is a distance read against a fixed 0.1, but its same-distribution
-# value grows with the number of categories over the sample size, so with many categories it flags
-# nearly every same-distribution pair (at the last commit: 86/100 at n=1k, 50 categories; 100/100 at
-# n=10k, 500 categories — the default method there). The noise-aware decision (a method ``noise``
-# floor) fixes it; until it is in the code, these are expected to fail.
-JS_NOISE_FLOOR_MISSING = getattr(get_method("jensenshannon"), "noise", None) is None
-JS_DEFECT = pytest.mark.xfail(JS_NOISE_FLOOR_MISSING, strict=True,
-                              reason="defect: Jensen-Shannon fixed threshold ignores its noise floor at many categories")
-KNOWN_DEFECTS = {
-    "categorical-n1000-k50-jensenshannon": JS_DEFECT,
-    "categorical-n10000-k500-jensenshannon": JS_DEFECT,
-}
+# Known open defects: none at the last commit. Jensen–Shannon against a fixed 0.1 flagged 86/100
+# same-distribution pairs at n=1k with 50 categories and 100/100 at n=10k with 500 (the default
+# method there) until its noise floor landed (9b300c4); those configurations are judged like the rest.
+# A defect found later is listed here as ``{key: pytest.mark.xfail(strict=True, reason="defect: ...")}``.
+KNOWN_DEFECTS: dict[str, pytest.MarkDecorator] = {}
 
 
 def _keys() -> list[str]:
