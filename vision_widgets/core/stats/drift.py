@@ -349,8 +349,12 @@ def _pair(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | Cate
             hi = float(s[-1] / c[-1]) if c[-1] else float(edges[-1])
             return (min(lo, float(edges[0])), max(hi, float(edges[-1])))
 
+        points = None
+        if ref.grid.discrete and cur.grid.discrete:  # one value per bin: point masses, not spread
+            pa, pb = ref.grid.coarsened(common).atoms(), cur.grid.coarsened(common).atoms()
+            points = np.where(pa == pb, pa, np.nan)
         return FeaturePair(name, NUMERIC, rc, cc, edges=edges, ref_tails=tails(rc, rs, ref), cur_tails=tails(cc, cs, cur),
-                           ref_mean=ref.mean, ref_std=ref.std, cur_mean=cur.mean, cur_std=cur.std)
+                           ref_mean=ref.mean, ref_std=ref.std, cur_mean=cur.mean, cur_std=cur.std, points=points)
     assert isinstance(ref, CategoryStats) and isinstance(cur, CategoryStats)
     labels, r, c = _align_categories(ref, cur)
     return FeaturePair(name, ref.kind, r, c, labels=labels)

@@ -31,7 +31,9 @@ class FeaturePair:
 
     For numeric features ``ref``/``cur`` are bin counts over ``edges`` (open outer
     bins) and ``ref_tails``/``cur_tails`` the mean value in each outer bin; for
-    categorical and binary features they are counts over ``labels``.
+    categorical and binary features they are counts over ``labels``. ``points`` (a
+    discrete column's grid) gives, per bin, the one value it holds on both sides — a
+    point mass there — or NaN where a bin is an interval (its mass spread uniformly).
     """
 
     name: str
@@ -46,6 +48,7 @@ class FeaturePair:
     ref_std: float = 0.0
     cur_mean: float = 0.0
     cur_std: float = 0.0
+    points: np.ndarray | None = None
 
     @property
     def n_ref(self) -> int:
@@ -233,11 +236,42 @@ def _quantile_knots(counts: np.ndarray, edges: np.ndarray, tails: tuple[float, f
     return xp, fp
 
 
+def _discrete_knots(counts: np.ndarray, edges: np.ndarray, tails: tuple[float, float],
+                    points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quantile function of a discrete column's histogram: a step at each bin's value.
+
+    A bin holding one value is a point mass there (Q flat over its share); a bin that
+    pooling left holding several values is spread uniformly between its edges, as for a
+    continuous column; the outer bins are point masses at their means (exact for the
+    distance when the reference has nothing beyond the outermost value).
+    """
+    p = _props(counts.astype(float))
+    cum = np.cumsum(p)
+    cum[-1] = 1.0
+    start = np.concatenate([[0.0], cum[:-1]])
+    lo = tails[0] if counts[0] > 0 else float(edges[0])
+    hi = tails[1] if counts[-1] > 0 else float(edges[-1])
+    left = np.concatenate([[lo], edges, [hi]])[:-1]
+    right = np.concatenate([[lo], edges, [hi]])[1:]
+    left[0], right[-1] = lo, hi
+    atom = ~np.isnan(points)
+    atom[0] = atom[-1] = True
+    value = np.where(np.isnan(points), 0.0, points)
+    value[0], value[-1] = lo, hi
+    left = np.where(atom, value, left)
+    right = np.where(atom, value, right)
+    return np.column_stack([start, cum]).ravel(), np.column_stack([left, right]).ravel()
+
+
 def binned_wasserstein(pair: FeaturePair) -> float:
     """Wasserstein-1 distance between the two histograms, as ∫|Q_ref(u) - Q_cur(u)| du."""
     assert pair.edges is not None
-    xa, fa = _quantile_knots(pair.ref, pair.edges, pair.ref_tails)
-    xb, fb = _quantile_knots(pair.cur, pair.edges, pair.cur_tails)
+    if pair.points is not None and pair.edges.size:
+        xa, fa = _discrete_knots(pair.ref, pair.edges, pair.ref_tails, pair.points)
+        xb, fb = _discrete_knots(pair.cur, pair.edges, pair.cur_tails, pair.points)
+    else:
+        xa, fa = _quantile_knots(pair.ref, pair.edges, pair.ref_tails)
+        xb, fb = _quantile_knots(pair.cur, pair.edges, pair.cur_tails)
     u = np.sort(np.concatenate([xa, xb]))  # repeated knots give zero-length pieces, dropped below
     a, b = u[:-1], u[1:]
     length = b - a
