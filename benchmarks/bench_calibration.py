@@ -60,6 +60,8 @@ METHODS = {"numeric": ("ks", "wasserstein", "psi"),
            "binary": ("z", "psi")}
 SHIFTS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)
 DETECT = 0.95
+#: Rows per category below which the privacy guard (k = 10) pools nearly every value on a side.
+POOLED_BELOW = 10
 EV_INSTALL = 'python -m venv /tmp/ev && /tmp/ev/bin/pip install "evidently==0.7.*" "pandas<3" scipy'
 
 
@@ -258,6 +260,10 @@ def _markdown(cfg: Config, rates: list[Rate], pw: list[dict[str, object]], secon
              f"{os.cpu_count()}-core machine shared with other sessions). Profiles are pooled through JSON "
              "as the product publishes them; one repetition is one column. Numeric: N(0, 1); categorical: "
              "equally likely values; binary: P(yes) = 0.3.", "",
+             "Runs: `make bench` runs the default (sizes 1k/10k/1M, R = 200, 1M: R = 20, power R = 100 at 10k/100k; "
+             "a few minutes; Evidently only with `--evidently-python`, ~10 min with it); `--fast` is what "
+             "tests/test_calibration.py runs; the full run: `--reps 1000 --big-reps 100 --power-reps 200 "
+             "--evidently-python /tmp/ev/bin/python --write`.", "",
              f"**False-positive rate** on same-distribution pairs (α = {ALPHA}). ± is the Monte-Carlo error at "
              f"the nominal rate, √(α(1−α)/R); **⚠** marks a rate above α + 3·MC error. R = {cfg.reps} "
              f"repetitions (n > 100,000: R = {cfg.big_reps}). ★ = the method `drift()` chooses by default. "
@@ -266,6 +272,8 @@ def _markdown(cfg: Config, rates: list[Rate], pw: list[dict[str, object]], secon
              "| type | n | categories | method | flagged / R | rate ± MC | bound |", "|---|---|---|---|---|---|---|"]
     for r in rates:
         mark = " ⚠" if r.exceeds and r.judged else (" (over)" if r.exceeds else "")
+        if r.kind == "categorical" and r.n / r.categories < POOLED_BELOW:
+            mark += " (≈ every value below k rows: pooled into one, nothing to test)"
         lines.append(f"| {r.kind} | {r.n:,} | {r.categories or '–'} | {r.method}{' ★' if r.default else ''} | "
                      f"{r.flagged}/{r.reps} | {r.rate:.3f} ± {r.mc_error:.3f}{mark} | {r.bound:.3f} |")
     bad = [r.key for r in rates if r.judged and r.exceeds]
