@@ -248,11 +248,12 @@ def test_a_window_published_on_one_side_only_is_carried_over():
     ref = _reference(CLS, ("x",))
     a, b = _halves()
     a = a.assign(ts=pd.Timestamp("2024-01-01"))
-    a.loc[:4, "ts"] = pd.Timestamp("2024-01-03")  # 5 rows: below k, dropped from a's JSON
+    a.loc[:4, "ts"] = pd.Timestamp("2024-01-03")  # 5 rows: below k, merged into a's window before it
     b = b.assign(ts=pd.Timestamp("2024-01-03"))
     m = _merge_checked(ref, [a, b], window="1D", roles=Roles(features=("x",), target="y", prediction="p", timestamp="ts"))
-    assert set(m.windows) == {"2024-01-01T00:00:00", "2024-01-03T00:00:00"}
+    assert set(m.windows) == {"2024-01-01T00:00:00 … 2024-01-03T00:00:00", "2024-01-03T00:00:00"}
     assert m.windows["2024-01-03T00:00:00"].rows == len(b)  # a's 5 rows there are not recoverable
+    assert m.windows["2024-01-01T00:00:00 … 2024-01-03T00:00:00"].rows == len(a)
     assert m.rows == len(a) + len(b)
 
 
@@ -264,13 +265,15 @@ def test_categories_pooled_differently_on_each_side_merge():
     b.loc[:4, "c"] = "r"
     a.loc[20:23, "c"] = "s"  # s: 4 rows in a (pooled), 11 in b (kept)
     b.loc[20:30, "c"] = "s"
+    a.loc[40:45, "c"] = "t"  # t: 6 and 5 rows, pooled on both sides ("other" holds >= k on each)
+    b.loc[40:44, "c"] = "t"
     pa, pb = _pooled(profile(a, reference=ref)), _pooled(profile(b, reference=ref))
     assert "r" in pa.columns["c"].counts and "r" not in pb.columns["c"].counts
     assert "s" in pb.columns["c"].counts and "s" not in pa.columns["c"].counts
     m = _merge_checked(ref, [a, b])
     c = m.columns["c"]
     assert c.counts["r"] == 12 and c.counts["s"] == 11  # the other side's few stay in "other"
-    assert c.other == 5 + 4 and c.count == len(a) + len(b)
+    assert c.other == 5 + 4 + 6 + 5 and c.count == len(a) + len(b)
 
 
 def test_regression_target_and_prediction_merge_after_pooling():

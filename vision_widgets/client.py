@@ -48,6 +48,7 @@ __all__ = [
     "profile",
     "merge",
     "privacy_report",
+    "clip_bounds",
     "SCHEMA_VERSION",
     "DISCRETE_MAX_VALUES",
 ]
@@ -91,6 +92,9 @@ DISCRETE_MAX_VALUES = 100
 #: A discrete grid's origin and extent are rounded out to blocks of this many values, so
 #: they do not give away the reference's exact minimum and maximum.
 DISCRETE_ALIGN = 64
+#: Values are winsorised (clipped) this many grid extents beyond the grid (``clip_bounds``),
+#: so no published sum, tail mean, mean or variance moves with one extreme value.
+CLIP_EXTENTS = 4.0
 #: Values per column sampled (evenly spaced) to place the reference's quantile edges.
 EDGE_SAMPLE = 50_000
 #: Reference edges come from the first rows of the data, at most this many ...
@@ -375,6 +379,20 @@ class Grid:
         return Grid(origin, step, np.unique(index))
 
 
+def clip_bounds(origin: float, step: float, cells: int) -> tuple[float, float]:
+    """The winsorising bounds of a grid: ``CLIP_EXTENTS`` grid extents (``cells * step``) beyond either end.
+
+    Every value is clipped to them before it enters a sum or a moment, so one extreme row
+    moves a published tail mean, mean or variance by at most what a row at the bound
+    would: an attacker who knows every other row learns "beyond the bound", never the
+    value. The bounds depend only on the reference's grid (origin, step, cells: published
+    with every histogram and kept by pooling and merging), so every profile against one
+    reference clips alike and its moments stay mergeable.
+    """
+    span = CLIP_EXTENTS * cells * step
+    return origin - span, origin + cells * step + span
+
+
 _LOCAL = threading.local()
 
 
@@ -462,6 +480,12 @@ class NumericStats:
         self.missing += n_all - n
         if n == 0:
             return
+        lo, hi = clip_bounds(g.origin, g.step, g.cells)
+        if float(x.min()) < lo or float(x.max()) > hi:  # winsorise (rare): recompute u on clipped values
+            x = np.clip(x, lo, hi)
+            u = np.multiply(x, inv, out=buf_u[:n])
+            u += 1.0 - g.origin * inv
+            s = float(u.sum())
         mean_u = s / n
         sq = float(np.einsum("i,i->", u, u))
         m2_u = sq - s * mean_u
@@ -519,33 +543,23 @@ class NumericStats:
             kind=self.kind,
         )
 
-    def pooled(self, k: int) -> "NumericStats":
-        """Merge every bin holding 1..k-1 values with its right (or, last, left) neighbour."""
+    def pooled(self, k: int, cuts: np.ndarray | None = None) -> "NumericStats":
+        """Merge every bin holding 1..k-1 values with its right (or, last, left) neighbour.
+
+        ``cuts`` (edges of ``grid.index`` each side of which holds 0 or >= k values) are
+        kept: bins are pooled only within the ranges between them.
+        """
         if self.suppressed or self.count < k:  # once suppressed (e.g. by a merge), always suppressed
             out = NumericStats(self.grid, count=self.count, missing=self.missing, kind=self.kind)
             out.suppressed = self.suppressed or self.count > 0
             return out
         c = self.counts
+        bounds = [0, c.size]
+        if cuts is not None and cuts.size:
+            bounds = [0] + [int(b) + 1 for b in np.searchsorted(self.grid.index, cuts)] + [c.size]
         groups: list[list[int]] = []  # bins per group
-        cur: list[int] = []
-        tot = 0
-        # An empty bin of a discrete grid still names a value (the reference's): pool it too.
-        close_empty = not self.grid.discrete
-        for i in range(c.size):
-            cur.append(i)
-            tot += int(c[i])
-            if (tot == 0 and close_empty) or tot >= k:
-                groups.append(cur)
-                cur, tot = [], 0
-        if cur:
-            if groups:
-                groups[-1].extend(cur)
-            else:
-                groups.append(cur)
-        # The rest may have joined an empty group and still hold 1..k-1: join leftwards until it does not.
-        while len(groups) > 1 and 0 < int(c[groups[-1]].sum()) < k:
-            last = groups.pop()
-            groups[-1].extend(last)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            groups += _pool_groups(c, lo, hi, k, close_empty=not self.grid.discrete)
         # Edge j separates bin j and j+1: keep it when bin j ends a group.
         keep = np.array([g[-1] for g in groups[:-1]], dtype=np.int64)
         counts = np.array([int(c[g].sum()) for g in groups], dtype=np.int64)
@@ -625,6 +639,33 @@ class NumericStats:
         )
 
 
+def _pool_groups(c: np.ndarray, lo: int, hi: int, k: int, close_empty: bool) -> list[list[int]]:
+    """Bins ``lo..hi-1`` of the counts ``c`` in consecutive groups of 0 or >= k (unless all hold fewer).
+
+    An empty bin of a discrete grid still names a value (the reference's): ``close_empty``
+    False pools it too.
+    """
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    tot = 0
+    for i in range(lo, hi):
+        cur.append(i)
+        tot += int(c[i])
+        if (tot == 0 and close_empty) or tot >= k:
+            groups.append(cur)
+            cur, tot = [], 0
+    if cur:
+        if groups:
+            groups[-1].extend(cur)
+        else:
+            groups.append(cur)
+    # The rest may have joined an empty group and still hold 1..k-1: join leftwards until it does not.
+    while len(groups) > 1 and 0 < int(c[groups[-1]].sum()) < k:
+        last = groups.pop()
+        groups[-1].extend(last)
+    return groups
+
+
 @dataclass
 class CategoryStats:
     """A categorical (or binary) column: a count per value, missing, and pooled ``other``."""
@@ -660,9 +701,25 @@ class CategoryStats:
         return CategoryStats(counts, self.missing + other.missing, self.other + other.other, self.kind)
 
     def pooled(self, k: int) -> "CategoryStats":
+        """Values with 1..k-1 rows go to ``other``; then no published count is 1..k-1.
+
+        Complementary pooling: ``other`` and ``missing`` are counts too, and ``count``
+        and the profile's rows are published, so a small one would follow by
+        subtraction. A missing count of 1..k-1 joins ``other`` (published as 0 missing);
+        while ``other`` holds 1..k-1 rows the least frequent published value joins it;
+        if none is left, the missing rows join it as well.
+        """
         keep = {key: c for key, c in self.counts.items() if c >= k}
         other = self.other + sum(c for c in self.counts.values() if c < k)
-        return CategoryStats(dict(sorted(keep.items())), self.missing, other, self.kind)
+        missing = self.missing
+        if 0 < missing < k:
+            other, missing = other + missing, 0
+        while 0 < other < k and keep:
+            smallest = min(keep, key=lambda key: (keep[key], key))
+            other += keep.pop(smallest)
+        if 0 < other < k:
+            other, missing = other + missing, 0
+        return CategoryStats(dict(sorted(keep.items())), missing, other, self.kind)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -729,14 +786,18 @@ class ModelStats:
     confusion: dict[tuple[str, str], int] = field(default_factory=dict)
     score_hist: dict[str, NumericStats] = field(default_factory=dict)
     errors: dict[str, float] = field(default_factory=dict)  # n, sum, sum_abs, sum_sq
+    confusion_suppressed: bool = False  # a cell held 1..k-1 rows: the matrix is not published
 
     def merge(self, other: "ModelStats") -> "ModelStats":
         out = ModelStats(self.task, self.prediction_kind, self.positive_class)
+        out.confusion_suppressed = self.confusion_suppressed or other.confusion_suppressed
         out.target = _merge_col(self.target, other.target, "target")
         out.prediction = _merge_col(self.prediction, other.prediction, "prediction")
         out.confusion = dict(self.confusion)
         for key, c in other.confusion.items():
             out.confusion[key] = out.confusion.get(key, 0) + c
+        if out.confusion_suppressed:  # one side's cells are unknown: a partial matrix would mislead
+            out.confusion = {}
         out.score_hist = dict(self.score_hist)
         for key, h in other.score_hist.items():
             out.score_hist[key] = out.score_hist[key].merge(h, f"score[{key}]") if key in out.score_hist else h
@@ -756,7 +817,10 @@ class ModelStats:
                 t2 = t if t in kept_t else OTHER
                 p2 = p if (kept_p is None or p in kept_p) else OTHER
                 conf[(t2, p2)] = conf.get((t2, p2), 0) + c
-            out.confusion = conf
+            # Its margins (the class counts) are published, so one small cell would follow from
+            # the others: a matrix with any cell of 1..k-1 rows is left out whole.
+            out.confusion_suppressed = self.confusion_suppressed or any(0 < c < k for c in conf.values())
+            out.confusion = {} if out.confusion_suppressed else conf
             for key, h in self.score_hist.items():
                 key2 = key if key in kept_t else OTHER
                 out.score_hist[key2] = out.score_hist[key2].merge(h) if key2 in out.score_hist else h
@@ -780,6 +844,8 @@ class ModelStats:
             for (t, p), c in self.confusion.items():
                 matrix[pos[t]][pos[p]] += int(c)
             d["confusion"] = {"labels": labels, "matrix": matrix, "rows": "target", "columns": "prediction"}
+        if self.confusion_suppressed:
+            d["confusion_suppressed"] = True
         if self.score_hist:
             d["score_histograms"] = {key: h.to_dict() for key, h in sorted(self.score_hist.items())}
         if self.errors:
@@ -801,6 +867,7 @@ class ModelStats:
             out.target = _column_from_dict(d["target"], f"{where}.target")
         if d.get("prediction") is not None:
             out.prediction = _column_from_dict(d["prediction"], f"{where}.prediction")
+        out.confusion_suppressed = d.get("confusion_suppressed") is True
         conf = d.get("confusion")
         if conf is not None:
             conf = _mapping(conf, f"{where}.confusion")
@@ -1035,18 +1102,51 @@ class Profile:
         """A copy with the privacy guard applied (every bin, value, class, window >= k rows)."""
         k = self.k
         out = copy.copy(self)
-        out.columns = {name: col.pooled(k) for name, col in self.columns.items()}
-        out.model = self.model.pooled(k) if self.model is not None else None
-        out.windows = {}
-        hidden = 0
+        if self.pooled:  # every number is a sum of published ones (from_json, merge): nothing more to hide
+            out.columns = {name: col.pooled(k) for name, col in self.columns.items()}
+            out.model = self.model.pooled(k) if self.model is not None else None
+            out.windows = {label: w.private() for label, w in self.windows.items()}
+            out.notes = list(self.notes)
+            return out
+        # A window of 1..k-1 rows is merged with the next (the last with the one before), never
+        # dropped: dropped, it would be the whole profile minus the published windows.
+        groups: list[list[str]] = []
+        cur: list[str] = []
+        tot = 0
         for label, w in self.windows.items():
-            if w.rows < k:
-                hidden += 1
-                continue
-            out.windows[label] = w.private()
+            cur.append(label)
+            tot += w.rows
+            if tot >= k:
+                groups.append(cur)
+                cur, tot = [], 0
+        if cur and groups:
+            groups[-1].extend(cur)
+        out.windows = {}
+        merged = 0
+        bodies: dict[str, Profile] = {}
+        for group in groups:  # windows adding up to fewer than k rows (a profile that small) are left out
+            body = self.windows[group[0]]
+            for label in group[1:]:
+                body = _merge_body(body, self.windows[label])
+            merged += len(group) - 1
+            bodies[group[0] if len(group) == 1 else f"{group[0]} … {group[-1]}"] = body
+        # The whole is published as the sum of its published windows (see _publish_parts); without
+        # windows it is its own one part (score histograms and the prediction's share their edges).
+        parts = list(bodies.values()) if sum(b.rows for b in bodies.values()) == self.rows else []
+        out.columns, out.model, pub = _publish_parts(self, parts or [self], k)
+        if parts:
+            for label, body, (cols, model) in zip(bodies, bodies.values(), pub):
+                w = copy.copy(body)
+                w.columns, w.model, w.windows, w.notes, w.pooled = cols, model, {}, [], True
+                out.windows[label] = w
+        elif bodies:  # windows that do not add up to the whole (a merge of pooled profiles): each on its own
+            out.windows = {label: body.private() for label, body in bodies.items()}
         out.notes = list(self.notes)
-        if hidden:
-            out.notes.append(f"{hidden} window(s) with fewer than {k} rows left out (privacy guard).")
+        if merged:
+            out.notes.append(f"{merged} window(s) merged with a neighbour to hold at least {k} rows (privacy guard); "
+                             "a merged window is labelled 'first … last'.")
+        if cur and not groups:
+            out.notes.append(f"Windows left out: together they hold fewer than {k} rows (privacy guard).")
         out.pooled = True
         return out
 
@@ -1180,6 +1280,172 @@ class Profile:
         return float((a * (below + 0.5 * b)).sum() / (a.sum() * b.sum()))
 
 
+def _coarsen(h: NumericStats, index: np.ndarray) -> NumericStats:
+    """A (pooled, unsuppressed) histogram on the edges ``index``, a subset of its own."""
+    counts, sums = _rebin(h, index)
+    return NumericStats(h.grid.coarsened(index), h.count, h.missing, h.mean, h.m2, counts, sums, h.kind)
+
+
+def _common_edges(hists: Sequence[NumericStats], k: int) -> np.ndarray | None:
+    """Edges on which every histogram with values has bins of 0 or >= k (None: none has values).
+
+    Pooled *jointly*: a group of bins closes when it holds 0 or >= k values in every
+    histogram, so the shared bins are about as fine as the sparsest histogram's own.
+    """
+    full = [h for h in hists if h.count]
+    if not full:
+        return None
+    index = full[0].grid.index
+    for h in full[1:]:
+        index = np.intersect1d(index, h.grid.index)
+    c = np.array([_rebin(h, index)[0] for h in full])
+    close_empty = not full[0].grid.discrete
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    tot = np.zeros(len(full), dtype=np.int64)
+    for i in range(c.shape[1]):
+        cur.append(i)
+        tot += c[:, i]
+        if (close_empty and not tot.any()) or (tot.any() and np.all((tot == 0) | (tot >= k))):
+            groups.append(cur)
+            cur, tot = [], np.zeros(len(full), dtype=np.int64)
+    if cur:
+        if groups:
+            groups[-1].extend(cur)
+        else:
+            groups.append(cur)
+    while len(groups) > 1 and np.any((c[:, groups[-1]].sum(axis=1) > 0) & (c[:, groups[-1]].sum(axis=1) < k)):
+        last = groups.pop()
+        groups[-1].extend(last)
+    return index[np.array([g[-1] for g in groups[:-1]], dtype=np.int64)]
+
+
+def _publish_numeric(total: NumericStats, parts: list[NumericStats], k: int) -> tuple[NumericStats, list[NumericStats]]:
+    pub = [p.pooled(k) for p in parts]
+    if any(p.suppressed for p in pub):  # the whole minus the other parts would be that part
+        return NumericStats(total.grid, count=total.count, missing=total.missing, kind=total.kind, suppressed=True), pub
+    index = _common_edges(parts, k)
+    if index is None:
+        return total.pooled(k), pub
+    # the whole is pooled within the parts' bins, so each of its bins lies inside one of theirs
+    return total.pooled(k, np.intersect1d(index, total.grid.index)), [_coarsen(p, index) for p in parts]
+
+
+def _publish_categories(total: CategoryStats, parts: list[CategoryStats], k: int) -> tuple[CategoryStats, list[CategoryStats]]:
+    pub = [p.pooled(k) for p in parts]
+    keep = set.intersection(*(set(p.counts) for p in pub))  # a value pooled in one part is pooled in all
+    pub = [CategoryStats({v: p.counts[v] for v in sorted(keep)}, p.missing,
+                         p.other + sum(c for v, c in p.counts.items() if v not in keep), p.kind) for p in pub]
+    # The whole: the common values (their sums), and out of the parts' "other" rows (0 or >= k in
+    # each) the values with >= k rows; what is left is 0 or >= k, as pooling leaves it.
+    missing = sum(p.missing for p in pub)
+    named = {v: c for v, c in total.counts.items() if v not in keep and c >= k}
+    rest = total.other + (total.missing - missing) + sum(c for v, c in total.counts.items() if v not in keep and c < k)
+    while 0 < rest < k and named:
+        rest += named.pop(min(named, key=lambda v: (named[v], v)))
+    counts = {v: sum(p.counts[v] for p in pub) for v in keep} | named
+    return CategoryStats(dict(sorted(counts.items())), missing, rest, total.kind), pub
+
+
+def _publish_col(total: Any, parts: list[Any], k: int) -> tuple[Any, list[Any]]:
+    if total is None or any(p is None for p in parts):
+        return (total.pooled(k) if total is not None else None), [p.pooled(k) if p is not None else None for p in parts]
+    if isinstance(total, NumericStats):
+        return _publish_numeric(total, parts, k)
+    return _publish_categories(total, parts, k)
+
+
+def _relabel(m: ModelStats, kept_t: set[str], kept_p: set[str] | None) -> tuple[dict[tuple[str, str], int], dict[str, NumericStats]]:
+    """``m``'s exact confusion counts and score histograms with the classes not kept as ``other``."""
+    conf: dict[tuple[str, str], int] = {}
+    for (t, q), c in m.confusion.items():
+        key = (t if t in kept_t else OTHER, q if (kept_p is None or q in kept_p) else OTHER)
+        conf[key] = conf.get(key, 0) + c
+    hists: dict[str, NumericStats] = {}
+    for key, h in m.score_hist.items():
+        key2 = key if key in kept_t else OTHER
+        hists[key2] = hists[key2].merge(h) if key2 in hists else h
+    return conf, hists
+
+
+def _share_edges(hists: list[NumericStats], k: int) -> list[NumericStats]:
+    """Pooled histograms that add up (per-class scores, the prediction) on the edges all kept."""
+    pub = [h.pooled(k) for h in hists]
+    if any(h.suppressed for h in pub):
+        return [NumericStats(h.grid, count=h.count, missing=h.missing, kind=h.kind, suppressed=h.count > 0) for h in pub]
+    index = _common_edges(hists, k)
+    return pub if index is None else [_coarsen(h, index) for h in hists]
+
+
+def _publish_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[ModelStats, list[ModelStats]]:
+    """The model statistics of the whole and its parts, published so that no difference reveals a pooled cell."""
+    whole = total.pooled(k)
+    pub = [p.pooled(k) for p in parts]
+    whole.target, targets = _publish_col(total.target, [p.target for p in parts], k)
+    whole.prediction, preds = _publish_col(total.prediction, [p.prediction for p in parts], k)
+    for p, t, q in zip(pub, targets, preds):
+        p.target, p.prediction = t, q
+    if not isinstance(whole.target, CategoryStats) or not all(isinstance(t, CategoryStats) for t in targets):
+        return whole, pub
+    scored = isinstance(whole.prediction, NumericStats)
+    # the whole: its own classes; the score histograms and the prediction's share their edges
+    hists = _share_edges(list(whole.score_hist.values()) + ([total.prediction] if scored else []), k)
+    if scored:
+        whole.prediction = hists.pop()
+    whole.score_hist = dict(zip(whole.score_hist, hists))
+    # the parts: the classes every part kept, and one set of edges for all their histograms
+    kept_t = set(targets[0].counts)
+    kept_p = set(preds[0].counts) if isinstance(preds[0], CategoryStats) else None
+    relabelled = [_relabel(p, kept_t, kept_p) for p in parts]
+    flat = [h for _, hs in relabelled for h in hs.values()] + ([p.prediction for p in parts] if scored else [])
+    flat = _share_edges(flat, k)
+    for p, (conf, hs) in zip(pub, relabelled):
+        p.score_hist = {key: flat.pop(0) for key in hs}
+    if scored:
+        for p in pub:
+            p.prediction = flat.pop(0)
+    # confusion: a part with a cell of 1..k-1 is hidden; hidden parts are added to until together
+    # they hold none, or the whole's matrix (the hidden parts' sum plus the published) is hidden too
+    confs = [conf for conf, _ in relabelled]
+    hidden = [any(0 < c < k for c in conf.values()) or total.confusion_suppressed for conf in confs]
+
+    def small() -> bool:
+        agg: dict[tuple[str, str], int] = {}
+        for conf, h in zip(confs, hidden):
+            for key, c in conf.items():
+                agg[key] = agg.get(key, 0) + (c if h else 0)
+        return any(0 < c < k for c in agg.values())
+
+    while any(hidden) and small() and not all(hidden):
+        hidden[min((i for i, h in enumerate(hidden) if not h), key=lambda i: parts[i].confusion and sum(parts[i].confusion.values()))] = True
+    if any(hidden) and small():
+        whole.confusion, whole.confusion_suppressed = {}, True
+    for p, conf, h in zip(pub, confs, hidden):
+        p.confusion, p.confusion_suppressed = ({}, True) if h else (conf, False)
+    return whole, pub
+
+
+def _publish_parts(whole: Profile, parts: list[Profile], k: int) -> tuple[dict[str, Any], ModelStats | None, list[tuple[dict[str, Any], ModelStats | None]]]:
+    """Publish a profile and its parts (windows, which add up to it) so that no difference of
+    published numbers reveals what a part pooled (complementary suppression).
+
+    The parts share one set of bin edges and of named values (those every part kept); a column
+    or matrix hidden in one part is hidden in enough others (or in the whole) that the whole
+    minus the published parts reveals nothing below k.
+    """
+    cols: dict[str, Any] = {}
+    part_cols: list[dict[str, Any]] = [{} for _ in parts]
+    for name, col in whole.columns.items():
+        cols[name], pub = _publish_col(col, [p.columns[name] for p in parts], k)
+        for d, c in zip(part_cols, pub):
+            d[name] = c
+    if whole.model is None or any(p.model is None for p in parts):
+        return cols, (whole.model.pooled(k) if whole.model is not None else None), [
+            (c, p.model.pooled(k) if p.model is not None else None) for c, p in zip(part_cols, parts)]
+    model, models = _publish_model(whole.model, [p.model for p in parts], k)
+    return cols, model, list(zip(part_cols, models))
+
+
 def _common_grid(g: Grid, h: Grid, index: np.ndarray) -> Grid:
     """``g`` on the edges ``index`` (a subset of both grids'), knowing the values both know alone in a bin."""
     a, b = g.coarsened(index), h.coarsened(index)
@@ -1271,7 +1537,11 @@ def privacy_report(prof: Profile) -> list[str]:
     k = p.k
     lines = [
         f"This profile summarises {p.rows:,} rows. It contains no individual row, no exact minimum "
-        f"or maximum, and nothing backed by fewer than {k} rows (smaller groups are pooled).",
+        f"or maximum, and nothing backed by fewer than {k} rows (smaller groups are pooled); no published "
+        "number can be subtracted from others to reveal a pooled group (the whole is published as the sum of "
+        "its windows, on the bins and values every window kept).",
+        "Extreme values are clipped at bounds derived from the reference's bin grid before any sum, mean or "
+        "variance is taken, so these reveal at most that a value lies beyond the bound, never the value.",
     ]
     excluded = list(p.roles.exclude)
     if excluded:
@@ -1292,7 +1562,8 @@ def privacy_report(prof: Profile) -> list[str]:
             lines.append(
                 f"'{name}' ({col.kind}): the number of rows for each of {len(values)} values that appear in at least "
                 f"{k} rows ({shown or 'none'}); {col.other:,} rows with rarer values are counted together as 'other', "
-                "without their values."
+                f"without their values ('other' and the missing count are each 0 or at least {k}; fewer missing rows "
+                "are counted in 'other')."
             )
     m = p.model
     if m is not None:
@@ -1301,7 +1572,10 @@ def privacy_report(prof: Profile) -> list[str]:
         elif m.target is not None:
             lines.append(f"Target '{p.roles.target}': count, mean, variance and a histogram, as for numeric columns.")
         if m.confusion:
-            lines.append("The confusion counts: how many rows have each (true class, predicted class) pair.")
+            lines.append("The confusion counts: how many rows have each (true class, predicted class) pair "
+                         f"(every pair 0 or at least {k} rows).")
+        elif m.confusion_suppressed:
+            lines.append(f"No confusion counts: a (true class, predicted class) pair had fewer than {k} rows.")
         if m.score_hist:
             lines.append("Per true class, how many prediction scores fall in each range of [0, 1] (for ROC AUC).")
         if m.errors:
@@ -1312,7 +1586,8 @@ def privacy_report(prof: Profile) -> list[str]:
             "(standardised numeric columns and frequent categories)."
         )
     if p.windows:
-        lines.append(f"The same summaries for each of {len(p.windows)} time windows (windows with fewer than {k} rows are left out).")
+        lines.append(f"The same summaries for each of {len(p.windows)} time windows (a window with fewer than {k} rows "
+                     "is merged with its neighbour and labelled with both).")
     lines.append("Column names, the roles above, the privacy threshold k and a fingerprint of the bin edges.")
     return lines
 
@@ -1949,8 +2224,9 @@ class _Builder:
                 m.target.add(y)  # type: ignore[union-attr]
             if p is not None:
                 m.prediction.add(p)  # type: ignore[union-attr]
-            if y is not None and p is not None:
-                e = p - y
+            if y is not None and p is not None:  # residuals of winsorised values: no sum moves with one row
+                tg, pg = m.target.grid, m.prediction.grid  # type: ignore[union-attr]
+                e = np.clip(p, *clip_bounds(pg.origin, pg.step, pg.cells)) - np.clip(y, *clip_bounds(tg.origin, tg.step, tg.cells))
                 e = e[np.isfinite(e)]
                 for key, v in (("n", float(e.size)), ("sum", float(e.sum())), ("sum_abs", float(np.abs(e).sum())),
                                ("sum_sq", float(e @ e))):
