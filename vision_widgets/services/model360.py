@@ -93,6 +93,8 @@ class Model360:
     class_balance: tuple[ClassShare, ...] = ()
     surrogate: SurrogateView | None = None
     drift_series: DriftSeries = DriftSeries((), (), 0.5)
+    #: Why metrics are missing when the privacy guard withheld a confusion matrix ("" otherwise).
+    performance_note: str = ""
 
 
 def model_360(ctx: Context, principal: Principal, name: str) -> Model360:
@@ -116,7 +118,18 @@ def model_360(ctx: Context, principal: Principal, name: str) -> Model360:
                     performance(reference), can_manage_model(me, record.owner),
                     features=_features(reference, production, report),
                     class_balance=_class_balance(reference, production),
-                    surrogate=_surrogate(reference), drift_series=_series(report, points))
+                    surrogate=_surrogate(reference), drift_series=_series(report, points),
+                    performance_note=_performance_note(reference, production))
+
+
+def _performance_note(reference: Profile | None, production: Profile | None) -> str:
+    withheld = [name for name, p in (("training", reference), ("production", production))
+                if p is not None and p.model is not None and p.model.confusion_suppressed]
+    if not withheld:
+        return ""
+    return (f"Accuracy, precision and recall are withheld for the {' and '.join(withheld)} data: a cell of its "
+            "confusion matrix holds fewer rows than the privacy threshold, and no such group is published. "
+            "ROC AUC comes from the score histograms and is shown when they allow it.")
 
 
 def _features(reference: Profile | None, production: Profile | None, report: DriftReport | None) -> tuple[FeatureRow, ...]:

@@ -63,6 +63,8 @@ class Model360View(PageView):
         self.labels = SafeTable(LABEL_COLUMNS, empty="No target column.")
         self.features = SafeTable(FEATURE_COLUMNS)
         self.performance = SafeTable(PERF_COLUMNS, empty="No labels in the data: performance needs the target.")
+        self.performance_note = w.Label("")
+        self.performance_note.add_class("vision-muted")
         self.coefficients = CoefficientChart()
         self.surrogate_note = w.Label("")
         self.surrogate_note.add_class("vision-muted")
@@ -91,7 +93,7 @@ class Model360View(PageView):
                           self.surrogate_note, self.coefficients.figure),
             forms.section("Feature distribution", forms.field("Feature", self.feature_choice), self.histogram.figure),
             forms.section("Drift over time", self.history.figure),
-            forms.section("Performance", self.performance),
+            forms.section("Performance", self.performance, self.performance_note),
         ))
         self.tabs.titles = ("Features & drift", "Drivers", "Distributions", "Drift over time", "Performance")
         self.data_sections.children = (self.tabs,)
@@ -242,6 +244,7 @@ class Model360View(PageView):
         )
 
     def _show_performance(self, data: model360.Model360) -> None:
+        self.performance_note.value = data.performance_note
         metrics = (("accuracy", percent), ("precision", percent), ("recall", percent), ("f1", number),
                    ("roc_auc", number), ("mae", number), ("rmse", number))
         self.performance.update(
