@@ -477,3 +477,12 @@ def test_threshold_mode_round_trips_and_old_settings_read_as_fixed():
     assert DriftSettings.from_dict(json.loads(json.dumps(s.to_dict()))) == s
     old = {k: v for k, v in DriftSettings().to_dict().items() if k != "threshold_mode"}
     assert DriftSettings.from_dict(old).threshold_mode == "fixed"
+
+
+def test_a_current_profile_of_another_reference_is_refused_by_name(reference20):
+    cur = profile(numeric_frame(500, 20, seed=18), reference=reference20)
+    cur.reference_id = "0123456789abcdef"  # same edges, but made against another reference (e.g. re-registered)
+    with pytest.raises(InvalidInput) as info:
+        drift(reference20, cur)
+    assert info.value.field == "reference_id"
+    assert "0123456789abcdef" in str(info.value) and reference20.fingerprint() in str(info.value)

@@ -11,8 +11,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from vision_widgets.client import Profile, Roles, clip_bounds, profile
+from vision_widgets.client import InvalidInput, Profile, Roles, clip_bounds, profile
 
 OUTLIER = 1e9
 
@@ -250,3 +251,126 @@ def test_a_class_score_bin_is_not_the_prediction_minus_the_other_classes():
     for key, h in m["score_histograms"].items():
         assert h["histogram"]["edges"] == pred, key  # one set of edges: no bin is finer in one of them
         assert all(c == 0 or c >= 10 for c in h["histogram"]["counts"])
+
+
+# -- (c) continued: numeric missing counts, unlabelled scores, residual sums, tiny profiles ---------
+
+
+def _numeric_missing(d: dict, k: int = 10) -> list[tuple[str, int]]:
+    """Every numeric missing count (and count) of 1..k-1 anywhere in the published profile."""
+    bad = []
+    for part in [d] + d.get("windows", []):
+        cols = dict(part["columns"])
+        m = part.get("model") or {}
+        for role in ("target", "prediction"):
+            if m.get(role):
+                cols[role] = m[role]
+        for key, h in (m.get("score_histograms") or {}).items():
+            cols[f"score[{key}]"] = h
+        for name, col in cols.items():
+            if col["type"] == "numeric":
+                bad += [(f"{part.get('window')}:{name}.{f}", col[f]) for f in ("missing", "count") if 0 < col[f] < k]
+    return bad
+
+
+def test_a_numeric_missing_count_below_k_is_not_published():
+    rng = np.random.default_rng(21)
+    n = 600
+    x = rng.normal(0, 1, n)
+    x[[3, 99]] = np.nan  # two rows without a value: their count is a group of 2
+    sparse = np.full(n, np.nan)
+    sparse[:4] = [1.0, 2.0, 3.0, 4.0]  # four values in all: fewer than k
+    df = pd.DataFrame({"x": x, "sparse": sparse,
+                       "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) % 3, unit="D")})
+    for window in (None, "1D"):
+        d = json.loads(profile(df, Roles(timestamp="ts"), window=window).to_json())
+        assert _numeric_missing(d) == [], window
+        col = d["columns"]["x"]
+        assert col["missing"] == 0 and col["count"] == n  # filled in at the mean: rows - count reveals nothing
+        assert col["mean"] == pytest.approx(np.nanmean(x), abs=1e-3)
+        assert d["columns"]["sparse"] == {"type": "numeric", "count": 0, "missing": n, "suppressed": True}
+        for w in d.get("windows", []):
+            assert w["columns"]["x"]["count"] + w["columns"]["x"]["missing"] == w["rows"]
+
+
+def test_a_many_missing_column_still_publishes_its_missing_count():
+    x = np.random.default_rng(2).normal(0, 1, 300)
+    x[:40] = np.nan
+    d = json.loads(profile(pd.DataFrame({"x": x}), Roles()).to_json())
+    assert d["columns"]["x"]["missing"] == 40 and d["columns"]["x"]["count"] == 260
+
+
+def _unlabelled(n_unlabelled: int, seed: int = 31) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 800
+    label = rng.integers(0, 2, n).astype(float)
+    score = np.clip(rng.beta(2, 5, n) + 0.3 * label, 0, 0.9)
+    label[:n_unlabelled] = np.nan  # rows whose label has not arrived ...
+    score[:n_unlabelled] = 0.995  # ... with a score no labelled row has
+    return pd.DataFrame({"x": rng.normal(0, 1, n), "label": label, "score": score,
+                         "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) % 2, unit="D")})
+
+
+def _unlabelled_difference(m: dict) -> tuple[int, np.ndarray, float]:
+    """The attacker's difference: the prediction minus the per-class score histograms (counts, sum)."""
+    pred = m["prediction"]
+    classes = list(m["score_histograms"].values())
+    edges = pred["histogram"]["edges"]
+    assert all(h["histogram"]["edges"] == edges for h in classes)
+    counts = np.array(pred["histogram"]["counts"]) - np.sum([h["histogram"]["counts"] for h in classes], axis=0)
+    total = pred["mean"] * pred["count"] - sum(h["mean"] * h["count"] for h in classes)
+    return pred["count"] - sum(h["count"] for h in classes), counts, total
+
+
+@pytest.mark.parametrize("window", [None, "1D"])
+def test_scores_of_fewer_than_k_unlabelled_rows_are_not_the_prediction_minus_the_classes(window):
+    d = json.loads(profile(_unlabelled(3), Roles(target="label", prediction="score", timestamp="ts"),
+                           window=window).to_json())
+    leaves = d.get("windows") or [d]
+    if d.get("windows"):  # the whole's difference is the windows' differences added up
+        n, counts, total = _unlabelled_difference(d["model"])
+        per = [_unlabelled_difference(w["model"]) for w in leaves]
+        assert n == sum(p[0] for p in per) and total == pytest.approx(sum(p[2] for p in per), rel=1e-9)
+    for part in leaves:
+        n, counts, total = _unlabelled_difference(part["model"])
+        pred = part["model"]["prediction"]
+        # what is left of the difference are the missing scores filled in at the prediction's mean:
+        # their number, but no score (0.995, above every labelled one, is nowhere)
+        edges = np.array(pred["histogram"]["edges"])
+        at_mean = np.searchsorted(edges, pred["mean"], side="right")
+        assert counts.sum() == n and (counts == 0).sum() >= len(counts) - 1 and counts[at_mean] == n
+        assert total == pytest.approx(n * pred["mean"], rel=1e-9)
+        assert pred["histogram"]["tail_means"][1] is None or pred["histogram"]["tail_means"][1] < 0.95
+    assert _numeric_missing(d) == []
+
+
+def test_scores_of_k_or_more_unlabelled_rows_are_pooled_with_the_classes():
+    d = json.loads(profile(_unlabelled(40).drop(columns="ts"), Roles(target="label", prediction="score")).to_json())
+    n, counts, _ = _unlabelled_difference(d["model"])
+    assert n == 40
+    assert all(c == 0 or c >= 10 for c in counts)  # every bin of the difference is backed by >= k rows
+    assert counts[-1] == 40  # and the prediction still shows the unlabelled rows' scores
+
+
+def test_residual_sums_of_a_small_window_are_not_the_whole_minus_the_others():
+    rng = np.random.default_rng(41)
+    n = 900
+    t = rng.normal(5, 2, n)
+    day = np.arange(n) % 3
+    t[(day == 2)] = np.nan  # day 3's labels have not arrived ...
+    t[np.flatnonzero(day == 2)[:3]] = [40.0, 41.0, 42.0]  # ... except three extreme ones
+    df = pd.DataFrame({"x": rng.normal(0, 1, n), "t": t, "q": rng.normal(5, 2, n),
+                       "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(day, unit="D")})
+    d = json.loads(profile(df, Roles(target="t", prediction="q", task="regression", timestamp="ts"),
+                           window="1D").to_json())
+    whole = d["model"].get("errors")
+    parts = [w["model"].get("errors") for w in d["windows"]]
+    assert parts[2] is None  # 3 residuals: too few to publish
+    if whole:  # then what the whole adds to the published windows is backed by >= k residuals
+        assert whole["n"] - sum(p["n"] for p in parts if p) >= 10
+
+
+def test_a_profile_of_fewer_than_k_rows_is_refused_with_the_reason():
+    small = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    with pytest.raises(InvalidInput, match=r"5 row\(s\), fewer than the privacy threshold k=10"):
+        profile(small, Roles()).to_json()

@@ -49,6 +49,7 @@ __all__ = [
     "merge",
     "privacy_report",
     "clip_bounds",
+    "rebin",
     "SCHEMA_VERSION",
     "DISCRETE_MAX_VALUES",
 ]
@@ -528,7 +529,7 @@ class NumericStats:
         else:
             common = np.intersect1d(g.index, h.index)
             grid = Grid(g.origin, g.step, common, g.cells)
-            (ca, sa), (cb, sb) = _rebin(self, common), _rebin(other, common)
+            (ca, sa), (cb, sb) = rebin(self, common), rebin(other, common)
             counts, sums = ca + cb, sa + sb
         grid = _common_grid(g, h, grid.index)
         n, mean, m2 = _chan(self.count, self.mean, self.m2, other.count, other.mean, other.m2)
@@ -550,9 +551,7 @@ class NumericStats:
         kept: bins are pooled only within the ranges between them.
         """
         if self.suppressed or self.count < k:  # once suppressed (e.g. by a merge), always suppressed
-            out = NumericStats(self.grid, count=self.count, missing=self.missing, kind=self.kind)
-            out.suppressed = self.suppressed or self.count > 0
-            return out
+            return self.hidden(k)
         c = self.counts
         bounds = [0, c.size]
         if cuts is not None and cuts.size:
@@ -574,6 +573,35 @@ class NumericStats:
             sums=sums,
             kind=self.kind,
         )
+
+    def hidden(self, k: int) -> "NumericStats":
+        """The column suppressed (no histogram or moments): 1..k-1 values are published as missing
+        (count 0), since a count of them would be a group of fewer than k rows. (A suppressed merge
+        of pooled profiles keeps its count: a sum of published counts.)"""
+        small = self.count < k
+        out = NumericStats(self.grid, count=0 if small else self.count,
+                           missing=self.missing + (self.count if small else 0), kind=self.kind)
+        out.suppressed = self.suppressed or self.count > 0
+        return out
+
+    def filled(self, m: int, value: float) -> "NumericStats":
+        """A copy with ``m`` of the missing values counted as ``value`` (their bin, sum and moments)."""
+        out = NumericStats(self.grid, self.count, self.missing, self.mean, self.m2, self.counts.copy(),
+                           self.sums.copy(), self.kind)
+        out.add(np.full(m, value, dtype=np.float64))
+        out.missing -= m
+        return out
+
+    def without(self, part: "NumericStats") -> "NumericStats":
+        """The statistics of these values minus ``part``'s (exact ones on the same grid; ``part`` a subset)."""
+        n = self.count - part.count
+        if n <= 0:
+            return NumericStats(self.grid, missing=self.missing - part.missing, kind=self.kind)
+        mean = (self.count * self.mean - part.count * part.mean) / n
+        d = part.mean - mean
+        m2 = self.m2 - part.m2 - d * d * n * part.count / self.count  # Chan's merge, solved for one side
+        return NumericStats(self.grid, n, self.missing - part.missing, mean, max(m2, 0.0),
+                            self.counts - part.counts, self.sums - part.sums, self.kind)
 
     def to_dict(self) -> dict[str, Any]:
         if self.suppressed:
@@ -1108,6 +1136,11 @@ class Profile:
             out.windows = {label: w.private() for label, w in self.windows.items()}
             out.notes = list(self.notes)
             return out
+        if 0 < self.rows < k:  # its row count alone would be a group of fewer than k rows
+            raise InvalidInput(
+                f"the data has {self.rows} row(s), fewer than the privacy threshold k={k}: nothing of it may "
+                f"leave this machine. Profile at least {k} rows (more data, or a longer window), or, if the "
+                "data is not restricted, ask an admin about a smaller k.", field="rows")
         # A window of 1..k-1 rows is merged with the next (the last with the one before), never
         # dropped: dropped, it would be the whole profile minus the published windows.
         groups: list[list[str]] = []
@@ -1282,7 +1315,7 @@ class Profile:
 
 def _coarsen(h: NumericStats, index: np.ndarray) -> NumericStats:
     """A (pooled, unsuppressed) histogram on the edges ``index``, a subset of its own."""
-    counts, sums = _rebin(h, index)
+    counts, sums = rebin(h, index)
     return NumericStats(h.grid.coarsened(index), h.count, h.missing, h.mean, h.m2, counts, sums, h.kind)
 
 
@@ -1298,7 +1331,7 @@ def _common_edges(hists: Sequence[NumericStats], k: int) -> np.ndarray | None:
     index = full[0].grid.index
     for h in full[1:]:
         index = np.intersect1d(index, h.grid.index)
-    c = np.array([_rebin(h, index)[0] for h in full])
+    c = np.array([rebin(h, index)[0] for h in full])
     close_empty = not full[0].grid.discrete
     groups: list[list[int]] = []
     cur: list[int] = []
@@ -1323,7 +1356,8 @@ def _common_edges(hists: Sequence[NumericStats], k: int) -> np.ndarray | None:
 def _publish_numeric(total: NumericStats, parts: list[NumericStats], k: int) -> tuple[NumericStats, list[NumericStats]]:
     pub = [p.pooled(k) for p in parts]
     if any(p.suppressed for p in pub):  # the whole minus the other parts would be that part
-        return NumericStats(total.grid, count=total.count, missing=total.missing, kind=total.kind, suppressed=True), pub
+        return NumericStats(total.grid, count=sum(p.count for p in pub), missing=sum(p.missing for p in pub),
+                            kind=total.kind, suppressed=True), pub
     index = _common_edges(parts, k)
     if index is None:
         return total.pooled(k), pub
@@ -1372,7 +1406,7 @@ def _share_edges(hists: list[NumericStats], k: int) -> list[NumericStats]:
     """Pooled histograms that add up (per-class scores, the prediction) on the edges all kept."""
     pub = [h.pooled(k) for h in hists]
     if any(h.suppressed for h in pub):
-        return [NumericStats(h.grid, count=h.count, missing=h.missing, kind=h.kind, suppressed=h.count > 0) for h in pub]
+        return [h.hidden(k) for h in hists]
     index = _common_edges(hists, k)
     return pub if index is None else [_coarsen(h, index) for h in hists]
 
@@ -1381,6 +1415,19 @@ def _publish_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[
     """The model statistics of the whole and its parts, published so that no difference reveals a pooled cell."""
     whole = total.pooled(k)
     pub = [p.pooled(k) for p in parts]
+    # residual sums: a part with 1..k-1 residuals publishes none, and the whole minus the other
+    # parts would be its sums; more parts are hidden (smallest first) until the hidden hold >= k
+    n = [p.errors.get("n", 0.0) for p in parts]
+    hide = [0 < x < k for x in n]
+    while 0 < sum(x for x, h in zip(n, hide) if h) < k:
+        rest = [i for i, h in enumerate(hide) if not h and n[i] > 0]
+        if not rest or len(parts) == 1:
+            whole.errors = {}
+            break
+        hide[min(rest, key=lambda i: n[i])] = True
+    for p, h in zip(pub, hide):
+        if h:
+            p.errors = {}
     whole.target, targets = _publish_col(total.target, [p.target for p in parts], k)
     whole.prediction, preds = _publish_col(total.prediction, [p.prediction for p in parts], k)
     for p, t, q in zip(pub, targets, preds):
@@ -1389,7 +1436,12 @@ def _publish_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[
         return whole, pub
     scored = isinstance(whole.prediction, NumericStats)
     # the whole: its own classes; the score histograms and the prediction's share their edges
-    hists = _share_edges(list(whole.score_hist.values()) + ([total.prediction] if scored else []), k)
+    # the scores of unlabelled rows (the prediction minus the classes) are pooled with them: a
+    # difference of bins is then 0 or >= k too (fewer than k such rows left the prediction in
+    # _fill_model; what is left below k are missing scores filled in at the mean, which tell nothing)
+    unlabelled = [d for d in ([_unlabelled_scores(total)] if scored else []) if d is not None and d.count >= k]
+    hists = _share_edges(list(whole.score_hist.values()) + ([total.prediction] if scored else []) + unlabelled, k)
+    del hists[len(hists) - len(unlabelled):]
     if scored:
         whole.prediction = hists.pop()
     whole.score_hist = dict(zip(whole.score_hist, hists))
@@ -1398,7 +1450,9 @@ def _publish_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[
     kept_p = set(preds[0].counts) if isinstance(preds[0], CategoryStats) else None
     relabelled = [_relabel(p, kept_t, kept_p) for p in parts]
     flat = [h for _, hs in relabelled for h in hs.values()] + ([p.prediction for p in parts] if scored else [])
-    flat = _share_edges(flat, k)
+    unlabelled = [d for d in ([_unlabelled_scores(p) for p in parts] if scored else []) if d is not None and d.count >= k]
+    flat = _share_edges(flat + unlabelled, k)
+    del flat[len(flat) - len(unlabelled):]
     for p, (conf, hs) in zip(pub, relabelled):
         p.score_hist = {key: flat.pop(0) for key in hs}
     if scored:
@@ -1436,14 +1490,89 @@ def _publish_parts(whole: Profile, parts: list[Profile], k: int) -> tuple[dict[s
     cols: dict[str, Any] = {}
     part_cols: list[dict[str, Any]] = [{} for _ in parts]
     for name, col in whole.columns.items():
-        cols[name], pub = _publish_col(col, [p.columns[name] for p in parts], k)
+        col, filled = _fill_missing(col, [p.columns[name] for p in parts], k)
+        cols[name], pub = _publish_col(col, filled, k)
         for d, c in zip(part_cols, pub):
             d[name] = c
     if whole.model is None or any(p.model is None for p in parts):
         return cols, (whole.model.pooled(k) if whole.model is not None else None), [
             (c, p.model.pooled(k) if p.model is not None else None) for c, p in zip(part_cols, parts)]
-    model, models = _publish_model(whole.model, [p.model for p in parts], k)
+    model, models = _publish_model(*_fill_model(whole.model, [p.model for p in parts], k), k)
     return cols, model, list(zip(part_cols, models))
+
+
+def _fill_missing(total: Any, parts: list[Any], k: int) -> tuple[Any, list[Any]]:
+    """Numeric columns whose parts miss 1..k-1 values, with those values filled in at the part's mean.
+
+    ``count + missing`` is the row count, which is published, so a missing count of 1..k-1 is a
+    group of fewer than k rows whatever else is hidden. Filled at the mean, the rows add nothing
+    to the variance and leave the mean as it is; the same values are added to the whole (of which
+    ``parts`` are disjoint pieces, or ``[total]`` itself), so no difference tells them apart.
+    """
+    if not isinstance(total, NumericStats) or any(not isinstance(p, NumericStats) for p in parts):
+        return total, parts
+    alone = len(parts) == 1 and parts[0] is total
+    out = []
+    for p in parts:
+        if not p.suppressed and p.count >= k and 0 < p.missing < k:
+            value = p.mean
+            out.append(p.filled(p.missing, value))
+            if not alone:
+                total = total.filled(p.missing, value)
+        else:
+            out.append(p)
+    return (out[0] if alone else total), out
+
+
+def _fill_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[ModelStats, list[ModelStats]]:
+    """``_fill_missing`` for the model block, and the scores of unlabelled rows kept from being a
+    difference: the prediction's histogram minus the per-class ones is the scores of rows without
+    a label, so 1..k-1 of them are taken out of the prediction (published as missing scores) —
+    labelled rows without a score are filled in at their class's mean score, in the class's
+    histogram and the prediction's alike."""
+    alone = len(parts) == 1 and parts[0] is total
+    tot = copy.copy(total)
+    tot.score_hist = dict(total.score_hist)
+    ps = [tot] if alone else [copy.copy(p) for p in parts]
+    for p in ps:
+        p.score_hist = dict(p.score_hist)
+    if total.prediction_kind == "score" and isinstance(total.prediction, NumericStats):
+        for p in ps:
+            for key, h in list(p.score_hist.items()):
+                if not h.suppressed and h.count >= k and 0 < h.missing < k:
+                    m, value = h.missing, h.mean
+                    p.score_hist[key] = h.filled(m, value)
+                    p.prediction = p.prediction.filled(m, value)
+                    if not alone:
+                        tot.score_hist[key] = tot.score_hist[key].filled(m, value)
+                        tot.prediction = tot.prediction.filled(m, value)
+            unlabelled = _unlabelled_scores(p)
+            if unlabelled is not None and 0 < unlabelled.count < k:
+                p.prediction = p.prediction.without(unlabelled)
+                p.prediction.missing += unlabelled.count
+                if not alone:
+                    tot.prediction = tot.prediction.without(unlabelled)
+                    tot.prediction.missing += unlabelled.count
+    for attr in ("target", "prediction"):
+        whole, filled = _fill_missing(getattr(tot, attr), [getattr(p, attr) for p in ps], k)
+        setattr(tot, attr, whole)
+        for p, col in zip(ps, filled):
+            setattr(p, attr, col)
+    return tot, ps
+
+
+def _unlabelled_scores(m: ModelStats) -> NumericStats | None:
+    """The scores of rows with a score and no label (the prediction minus the per-class histograms;
+    exact statistics), their missing count 0; None when there are no such statistics."""
+    if not isinstance(m.prediction, NumericStats) or m.prediction.suppressed or \
+            any(h.suppressed for h in m.score_hist.values()):
+        return None
+    labelled = NumericStats(m.prediction.grid, kind=m.prediction.kind)
+    for h in m.score_hist.values():
+        labelled = labelled.merge(h)
+    out = m.prediction.without(labelled)
+    out.missing = 0
+    return out
 
 
 def _common_grid(g: Grid, h: Grid, index: np.ndarray) -> Grid:
@@ -1456,10 +1585,10 @@ def _common_grid(g: Grid, h: Grid, index: np.ndarray) -> Grid:
 def _common_bins(a: NumericStats, b: NumericStats) -> tuple[np.ndarray, np.ndarray]:
     """Counts of two histograms on the same grid, re-binned to the edges both kept."""
     common = np.intersect1d(a.grid.index, b.grid.index)
-    return _rebin(a, common)[0], _rebin(b, common)[0]
+    return rebin(a, common)[0], rebin(b, common)[0]
 
 
-def _rebin(h: NumericStats, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rebin(h: NumericStats, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``h``'s counts and sums added up into the bins of the edges ``index`` (a subset of ``h``'s)."""
     if not h.counts.size:
         return h.counts, h.sums
@@ -1473,7 +1602,7 @@ def _align_merge(a: NumericStats, b: NumericStats) -> NumericStats:
     common = np.intersect1d(a.grid.index, b.grid.index)
     grid = Grid(a.grid.origin, a.grid.step, common, a.grid.cells)
     return NumericStats(grid, a.count + b.count, a.missing + b.missing,
-                        counts=_rebin(a, common)[0] + _rebin(b, common)[0], sums=np.zeros(common.size + 1))
+                        counts=rebin(a, common)[0] + rebin(b, common)[0], sums=np.zeros(common.size + 1))
 
 
 # --------------------------------------------------------------------------------------
@@ -1498,14 +1627,16 @@ def merge(a: Profile, b: Profile) -> Profile:
     keeps only its count and missing count.
     """
     if a.reference_id is not None and b.reference_id is not None and a.reference_id != b.reference_id:
-        raise InvalidInput("the two profiles were made against different references; profile every part "
-                           "against the same reference (reference=... / --reference REF.json) and merge those.")
+        raise InvalidInput(f"the two profiles were made against different references ({a.reference_id} and "
+                           f"{b.reference_id}); profile every part against the same reference (reference=... / "
+                           "--reference REF.json) and merge those.", field="reference_id")
     if a.pooled != b.pooled:  # never publish the in-memory side's exact small counts under the pooled flag
         a, b = a.private(), b.private()
     if a.k != b.k:
         raise InvalidInput(f"the profiles use different privacy thresholds (k={a.k} and k={b.k}); use the same k.")
     if a.schema_version != b.schema_version:
-        raise InvalidInput("the profiles have different schema versions; recompute the older one.")
+        raise InvalidInput(f"the profiles have different schema versions ({a.schema_version} and {b.schema_version}); "
+                           "recompute the older one with this version of vision_widgets.", field="schema_version")
     if set(a.columns) != set(b.columns):
         missing = sorted(set(a.columns) ^ set(b.columns))
         raise InvalidInput(f"the profiles do not have the same columns (differ in {missing}); profile both parts with the same roles.")

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from vision_widgets.client import SCHEMA_VERSION, CategoryStats, NumericStats, Profile
+from vision_widgets.client import SCHEMA_VERSION, CategoryStats, NumericStats, Profile, rebin
 from vision_widgets.core.errors import InvalidInput
 from vision_widgets.core.stats.drift_methods import (
     BINARY,
@@ -328,8 +328,9 @@ def _check_comparable(reference: Profile, current: Profile) -> None:
                     "the current data with reference=<this reference> (CLI: --reference REF.json)."
                 )
     if current.reference_id is not None and current.reference_id != reference.fingerprint():
-        raise InvalidInput("the current profile was computed against a different reference; "
-                           "profile the current data with --reference pointing at this reference.")
+        raise InvalidInput(f"the current profile was computed against reference {current.reference_id} but this "
+                           f"reference is {reference.fingerprint()}; profile the current data with --reference "
+                           "pointing at this reference.", field="reference_id")
 
 
 def _pair(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats) -> FeaturePair:
@@ -338,8 +339,8 @@ def _pair(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | Cate
             common, rc, rs, cc, cs = ref.grid.index, ref.counts, ref.sums, cur.counts, cur.sums
         else:  # pooling kept different edges on each side: compare on the edges both kept
             common = np.intersect1d(ref.grid.index, cur.grid.index, assume_unique=True)
-            rc, rs = _rebin(ref, common)
-            cc, cs = _rebin(cur, common)
+            rc, rs = rebin(ref, common)
+            cc, cs = rebin(cur, common)
         edges = ref.grid.origin + common.astype(float) * ref.grid.step
 
         def tails(c: np.ndarray, s: np.ndarray, st: NumericStats) -> tuple[float, float]:
@@ -383,12 +384,6 @@ def _align_categories(ref: CategoryStats, cur: CategoryStats) -> tuple[tuple[str
     if r_other == 0 and c_other == 0:
         return tuple(keep), r[:-1], c[:-1]
     return tuple(keep) + ("(other)",), r, c
-
-
-def _rebin(h: NumericStats, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pos = np.searchsorted(h.grid.index, index)
-    starts = np.concatenate([[0], pos + 1])
-    return np.add.reduceat(h.counts, starts), np.add.reduceat(h.sums, starts)
 
 
 def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats, settings: DriftSettings,
