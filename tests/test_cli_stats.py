@@ -84,3 +84,17 @@ def test_mismatched_profiles_exit_2(files, capsys):
     capsys.readouterr()
     assert main(["drift", str(a), str(b)]) == 2
     assert "--reference" in capsys.readouterr().err
+
+
+def test_a_differentially_private_profile_from_the_command_line(files, capsys, monkeypatch):
+    monkeypatch.setenv("VISION_PRIVACY_LEDGER", str(files / "ledger.json"))
+    ref_json, out = files / "ref.json", files / "dp.json"
+    assert _profile(files, files / "ref.csv", "--exclude", "id", "ts", "-o", ref_json) == 0
+    args = (files / "cur.parquet", "--reference", ref_json, "--epsilon", "1", "--budget", "1", "-o", out)
+    assert _profile(files, *args) == 0
+    assert json.loads(out.read_text())["privacy"]["epsilon"] == 1.0
+    capsys.readouterr()
+    assert _profile(files, *args) == 2  # the same data again: its budget is spent
+    assert "privacy budget of this data is spent" in capsys.readouterr().err
+    assert main(["drift", str(ref_json), str(out), "--json"]) == 0
+    assert _profile(files, files / "cur.parquet", "--budget", "2", "-o", out) == 2

@@ -1,8 +1,8 @@
 """``vision profile`` and ``vision drift`` (the statistics engine's CLI jobs).
 
 ``vision profile DATA [--reference REF.json] [--target COL] [--prediction COL]
-[--timestamp COL --window W] [--exclude COL ...] -o OUT.json`` writes a pooled
-profile; ``vision drift REF.json CUR.json [--json] [--fail-on-drift]`` prints the
+[--timestamp COL --window W] [--exclude COL ...] [--epsilon E [--budget B]] -o OUT.json``
+writes a pooled (with ``--epsilon``, differentially private) profile; ``vision drift REF.json CUR.json [--json] [--fail-on-drift]`` prints the
 per-feature table and the verdict (exit 0), or exits 3 with ``--fail-on-drift``
 when the dataset drifted. Bad input raises ``InvalidInput``; ``cli.main`` prints
 it and exits 2.
@@ -32,6 +32,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--categorical", nargs="+", action="extend", default=[], metavar="COL", help="treat these columns as categorical")
     p.add_argument("--k", type=int, default=None, help="privacy threshold: nothing backed by fewer rows is written (default 10)")
     p.add_argument("--chunk-rows", type=int, default=None, help="rows read at a time (memory vs speed)")
+    p.add_argument("--epsilon", type=float, default=None,
+                   help="differential privacy: Laplace noise on every count at this ε (e.g. 1; smaller hides more)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="with --epsilon: total ε this data may spend over all releases (default: one release)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.json", help="where to write the profile")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_profile)
@@ -66,11 +70,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
         DEFAULT_CHUNK_ROWS,
         DEFAULT_K,
         InvalidInput,
+        Noise,
         Roles,
         profile,
     )
 
     reference = _load_profile(args.reference) if args.reference else None
+    if args.budget is not None and args.epsilon is None:
+        raise InvalidInput("--budget needs --epsilon (the ε each release spends).")
+    noise = Noise(args.epsilon, budget=args.budget) if args.epsilon is not None else None
     if args.window and not args.timestamp and not str(args.window).strip().isdigit():
         raise InvalidInput("--window needs --timestamp COL (or give a row count).")
     if reference is not None and not any((args.target, args.prediction, args.timestamp, args.exclude, args.features)):
@@ -99,6 +107,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         progress=progress,
         k=args.k or (reference.k if reference is not None else DEFAULT_K),
         window=args.window,
+        noise=noise,
     )
     if show:
         print(file=sys.stderr)

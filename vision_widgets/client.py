@@ -48,6 +48,7 @@ __all__ = [
     "profile",
     "merge",
     "privacy_report",
+    "Noise",
     "clip_bounds",
     "rebin",
     "SCHEMA_VERSION",
@@ -1106,6 +1107,9 @@ class Profile:
     pooled: bool = False
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    noise: "Noise | None" = None  # differential privacy for what leaves the machine (exact profiles)
+    dp: dict[str, Any] | None = None  # what a noisy release spent (published profiles: see Noise)
+    _release: "Profile | None" = field(default=None, repr=False, compare=False)
 
     # -- identity ------------------------------------------------------------------
     @property
@@ -1129,6 +1133,10 @@ class Profile:
     def private(self) -> "Profile":
         """A copy with the privacy guard applied (every bin, value, class, window >= k rows)."""
         k = self.k
+        if self.noise is not None and not self.pooled:  # one release per profile: noise drawn again would average out
+            if self._release is None:
+                self._release = _noisy_release(self)
+            return self._release
         out = copy.copy(self)
         if self.pooled:  # every number is a sum of published ones (from_json, merge): nothing more to hide
             out.columns = {name: col.pooled(k) for name, col in self.columns.items()}
@@ -1208,6 +1216,8 @@ class Profile:
             d["surrogate"] = self.surrogate.to_dict() if self.surrogate is not None else None
             d["windows"] = [dict(w._dict(top=False), window=label) for label, w in self.windows.items()]
             d["notes"] = list(self.notes)
+            if self.dp is not None:
+                d["privacy"] = dict(self.dp)
         return d
 
     def to_json(self, indent: int | None = None) -> str:
@@ -1263,6 +1273,8 @@ class Profile:
         if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
             raise InvalidInput("profile.notes must be a list of text.", field="profile.notes")
         prof.notes = list(notes)
+        if d.get("privacy") is not None:
+            prof.dp = _dp_from(d["privacy"])
         fp = d.get("fingerprint")
         if fp is not None and fp != prof.fingerprint():
             raise InvalidInput("the profile's fingerprint does not match its columns and bin edges: "
@@ -1606,6 +1618,256 @@ def _align_merge(a: NumericStats, b: NumericStats) -> NumericStats:
 
 
 # --------------------------------------------------------------------------------------
+# Differential privacy (optional)
+# --------------------------------------------------------------------------------------
+
+#: The chance that a category (or class) held by a single row is named in a noisy release: the
+#: naming threshold is set from it (the "delta" of (epsilon, delta)-differential privacy).
+DP_DELTA = 1e-6
+#: Where each dataset's spent epsilon is written when ``Noise.ledger`` is not given.
+LEDGER_ENV = "VISION_PRIVACY_LEDGER"
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Differential privacy for a profile's release (Laplace noise on every published count).
+
+    Each row adds one to exactly one count per histogram (a bin or "missing"), category list,
+    confusion matrix and score-histogram set: with ``q`` of those in the profile, Laplace noise
+    of scale ``q / epsilon`` on every count makes the release epsilon-differentially private for
+    the counts (add or remove one row); a category or class is named only when its noisy count
+    clears a threshold set from ``DP_DELTA`` (so names are (epsilon, delta)-private). Sums,
+    means and variances are computed from the noisy histogram (bin mid-points; the mean is then
+    within a bin width of the true one), windows hold disjoint rows (each costs epsilon once, in
+    parallel), and the whole is the sum of its noisy windows. The k-guard pools the noisy counts
+    afterwards. Left out of a noisy release: the surrogate and the regression error sums (their
+    sensitivity is the whole value range). Not covered by epsilon: a *reference's* bin edges and
+    discrete values (pooled quantiles of its data); a current profile uses its reference's.
+
+    ``budget`` is the total epsilon the same data may spend; each release is written to a ledger
+    file (``ledger``, or $VISION_PRIVACY_LEDGER, or ``~/.vision/privacy_ledger.json``) under a
+    hash of the data's exact profile, and a release past the budget is refused. ``seed`` only
+    makes tests reproducible.
+    """
+
+    epsilon: float
+    budget: float | None = None
+    ledger: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.epsilon, (int, float)) and math.isfinite(self.epsilon) and self.epsilon > 0):
+            raise InvalidInput(f"epsilon={self.epsilon!r} must be a positive number (1 is a common choice; "
+                               "smaller hides more and costs more accuracy).", field="epsilon")
+        if self.budget is not None and not (math.isfinite(self.budget) and self.budget >= self.epsilon):
+            raise InvalidInput(f"budget={self.budget!r} must be at least epsilon={self.epsilon:g}.", field="budget")
+
+    @property
+    def total(self) -> float:
+        return self.budget if self.budget is not None else self.epsilon
+
+    def ledger_path(self) -> str:
+        return self.ledger or os.environ.get(LEDGER_ENV) or os.path.join(os.path.expanduser("~"), ".vision",
+                                                                           "privacy_ledger.json")
+
+
+def _dp_queries(prof: Profile) -> int:
+    """How many counts one row adds to (its L1 sensitivity): one per column and model part."""
+    q = len(prof.columns)
+    m = prof.model
+    if m is not None:
+        q += (m.target is not None) + (m.prediction is not None)
+        if m.task == CLASSIFICATION and m.target is not None and m.prediction is not None:
+            q += 1  # the confusion matrix
+            q += m.prediction_kind == "score"  # the per-class score histograms
+    return max(q, 1)
+
+
+def _laplace(rng: np.random.Generator, x: np.ndarray | float, scale: float) -> np.ndarray:
+    return np.maximum(np.rint(np.asarray(x, dtype=np.float64) + rng.laplace(0.0, scale, np.shape(x))), 0).astype(np.int64)
+
+
+def _representatives(g: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Per bin, the value that stands for its rows in a noisy release, and the bin's width (0 for a point)."""
+    edges = g.edges
+    if edges.size == 0:
+        return np.array([g.origin + g.step * g.cells / 2]), np.zeros(1)
+    inner = np.diff(edges)
+    w_lo = inner[0] if inner.size else g.step
+    w_hi = inner[-1] if inner.size else g.step
+    reps = np.concatenate([[edges[0] - w_lo / 2], (edges[:-1] + edges[1:]) / 2, [edges[-1] + w_hi / 2]])
+    widths = np.concatenate([[w_lo], inner, [w_hi]])
+    atoms = g.atoms()
+    point = ~np.isnan(atoms)
+    reps[point], widths[point] = atoms[point], 0.0
+    return reps, widths
+
+
+def _noisy_numeric(h: NumericStats, scale: float, k: int, rng: np.random.Generator, missing: bool = True) -> NumericStats:
+    counts = _laplace(rng, h.counts, scale)
+    noisy_missing = int(_laplace(rng, float(h.missing), scale)) if missing else 0
+    missing_n = noisy_missing if noisy_missing >= k else 0  # as for categories: below k it is noise
+    n = int(counts.sum())
+    reps, widths = _representatives(h.grid)
+    sums = counts * reps
+    mean = float(sums.sum() / n) if n else 0.0
+    # Sheppard: a bin's rows spread over its width add width^2/12 each to the variance
+    m2 = float((counts * (reps - mean) ** 2).sum() + (counts * widths ** 2).sum() / 12) if n else 0.0
+    return NumericStats(h.grid, n, missing_n, mean, m2, counts, sums.astype(np.float64), h.kind)
+
+
+def _noisy_categories(c: CategoryStats, scale: float, tau: float, k: int, rng: np.random.Generator) -> CategoryStats:
+    keys = sorted(c.counts)
+    raw = np.array([c.counts[key] for key in keys], dtype=np.float64) + rng.laplace(0.0, scale, len(keys))
+    named = {key: int(round(v)) for key, v in zip(keys, raw) if v >= tau}
+    other = float(c.other) + rng.laplace(0.0, scale) + float(sum(v for key, v in zip(keys, raw) if key not in named))
+    # a noisy "other" or missing below k is noise, not a group: read as 0 (post-processing), so the
+    # k-guard does not pool a named value into it
+    other_n, missing = max(int(round(other)), 0), int(_laplace(rng, float(c.missing), scale))
+    return CategoryStats(named, missing if missing >= k else 0, other_n if other_n >= k else 0, c.kind)
+
+
+def _noisy_col(col: Any, scale: float, tau: float, k: int, rng: np.random.Generator) -> Any:
+    if col is None:
+        return None
+    if isinstance(col, NumericStats):
+        return _noisy_numeric(col, scale, k, rng)
+    return _noisy_categories(col, scale, tau, k, rng)
+
+
+def _noisy_model(m: ModelStats, scale: float, tau: float, k: int, rng: np.random.Generator) -> ModelStats:
+    out = ModelStats(m.task, m.prediction_kind, m.positive_class)
+    out.target = _noisy_col(m.target, scale, tau, k, rng)
+    out.prediction = _noisy_col(m.prediction, scale, tau, k, rng)
+    if isinstance(out.target, CategoryStats):
+        kept_t = set(out.target.counts)
+        kept_p = set(out.prediction.counts) if isinstance(out.prediction, CategoryStats) else None
+        conf, hists = _relabel(m, kept_t, kept_p)
+        if kept_p is None:  # a score's predicted classes are target classes: named only if kept
+            scored: dict[tuple[str, str], int] = {}
+            for (t, q), c in conf.items():
+                key = (t, q if q in kept_t else OTHER)
+                scored[key] = scored.get(key, 0) + c
+            conf = scored
+        # every cell of the kept classes, empty ones too: which pairs occur is itself a count
+        rows = sorted(kept_t | {OTHER})
+        cols = sorted(kept_p | {OTHER}) if kept_p is not None else sorted({q for _, q in conf})
+        if m.confusion:
+            cells = [(t, q) for t in rows for q in cols]
+            noisy = _laplace(rng, np.array([conf.get(cell, 0) for cell in cells], dtype=np.float64), scale)
+            out.confusion = {cell: int(v) for cell, v in zip(cells, noisy) if v >= k}  # below k: noise
+        out.score_hist = {key: _noisy_numeric(h, scale, k, rng, missing=False) for key, h in sorted(hists.items())}
+        unlabelled = _unlabelled_scores(m)
+        if unlabelled is not None and isinstance(out.prediction, NumericStats):
+            # the prediction is the noisy classes plus the noisy unlabelled scores (one row, one of
+            # them: one query), so the two agree and no difference of them is negative
+            pred = _noisy_numeric(unlabelled, scale, k, rng, missing=False)
+            for h in out.score_hist.values():
+                pred = pred.merge(h)
+            pred.missing = out.prediction.missing
+            out.prediction = pred
+    return out
+
+
+def _noisy_body(prof: Profile, scale: float, tau: float, rng: np.random.Generator) -> Profile:
+    cols = {name: _noisy_col(col, scale, tau, prof.k, rng) for name, col in prof.columns.items()}
+    model = _noisy_model(prof.model, scale, tau, prof.k, rng) if prof.model is not None else None
+    rows = [c.count + c.missing for c in cols.values()]  # post-processing: each column's noisy total
+    return Profile(rows=int(np.median(rows)) if rows else 0, k=prof.k, roles=prof.roles, columns=cols, model=model,
+                   window=prof.window, reference_id=prof.reference_id)
+
+
+def _data_key(prof: Profile) -> str:
+    """A hash of the exact profile (this data, these settings): the ledger's key. Never published."""
+    return hashlib.sha256(json.dumps(prof._dict(top=True), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_ledger(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"the privacy ledger {path} cannot be read ({exc}); without it the budget already "
+                           "spent is unknown — restore it, or point Noise(ledger=...) at the right file.",
+                           field="ledger") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _write_ledger(path: str, data: Mapping[str, Any]) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)  # all or nothing: a crash never leaves half a ledger
+
+
+def _noisy_release(prof: Profile) -> Profile:
+    """The published form of a profile with ``noise``: noisy counts, then the k-guard (see ``Noise``)."""
+    n = prof.noise
+    assert n is not None
+    path, key = n.ledger_path(), _data_key(prof)
+    ledger = _read_ledger(path)
+    spent = float((ledger.get(key) or {}).get("spent", 0.0))
+    if spent + n.epsilon > n.total * (1 + 1e-9):
+        raise InvalidInput(
+            f"the privacy budget of this data is spent: earlier releases used ε={spent:g} of its budget "
+            f"ε={n.total:g} (ledger {path}), and this one would add ε={n.epsilon:g}. Send the profile you "
+            "already published, or agree a larger budget with the data's owner.", field="privacy.budget")
+    q = _dp_queries(prof)
+    scale = q / n.epsilon
+    tau = max(float(prof.k), 1.0 + scale * math.log(1.0 / (2.0 * DP_DELTA)))
+    rng = np.random.default_rng(n.seed)
+    noisy = copy.copy(prof)
+    noisy.noise, noisy._release, noisy.surrogate = None, None, None
+    bodies = {label: _noisy_body(w, scale, tau, rng) for label, w in prof.windows.items()}
+    if bodies:  # the whole is the sum of its noisy windows (free: post-processing)
+        whole = None
+        for body in bodies.values():
+            whole = body if whole is None else _merge_body(whole, body)
+        assert whole is not None
+    else:
+        whole = _noisy_body(prof, scale, tau, rng)
+    noisy.windows, noisy.rows, noisy.columns, noisy.model = bodies, whole.rows, whole.columns, whole.model
+    if noisy.model is not None:
+        noisy.model.errors = {}
+    noisy.notes = list(prof.notes) + [
+        f"Differentially private release: Laplace noise of scale {scale:g} on every count (ε={n.epsilon:g}, "
+        f"δ={DP_DELTA:g} for naming categories, which need a noisy count of {tau:.0f}); means and variances "
+        "come from the noisy histograms; no surrogate or error sums."]
+    out = noisy.private()
+    out.dp = {"mechanism": "laplace", "epsilon": float(n.epsilon), "delta": DP_DELTA, "queries": q,
+              "scale": float(scale), "spent": spent + n.epsilon, "budget": float(n.total)}
+    ledger[key] = {"spent": spent + n.epsilon, "releases": int((ledger.get(key) or {}).get("releases", 0)) + 1}
+    _write_ledger(path, ledger)
+    return out
+
+
+def _dp_from(d: Any) -> dict[str, Any]:
+    """The ``privacy`` block of a noisy profile, checked; one whose budget is overspent is refused."""
+    d = _mapping(d, "profile.privacy")
+    if d.get("mechanism") != "laplace":
+        raise InvalidInput(f"profile.privacy.mechanism is {d.get('mechanism')!r}; this version knows 'laplace'.",
+                           field="profile.privacy.mechanism")
+    out: dict[str, Any] = {"mechanism": "laplace"}
+    for key in ("epsilon", "delta", "scale", "spent", "budget"):
+        v = _float(d.get(key), f"profile.privacy.{key}")
+        if v < 0:
+            raise InvalidInput(f"profile.privacy.{key} is negative; the profile JSON is invalid.", field=f"profile.privacy.{key}")
+        out[key] = v
+    out["queries"] = _int_field(d, "queries", "profile.privacy")
+    if out["epsilon"] <= 0:
+        raise InvalidInput("profile.privacy.epsilon must be positive.", field="profile.privacy.epsilon")
+    if out["spent"] > out["budget"] * (1 + 1e-9):
+        raise InvalidInput(
+            f"this profile was released after its data's privacy budget was spent (ε={out['spent']:g} used of "
+            f"{out['budget']:g}); it is refused — publish within the budget, or agree a larger one.",
+            field="profile.privacy.spent")
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # merge
 # --------------------------------------------------------------------------------------
 
@@ -1640,7 +1902,15 @@ def merge(a: Profile, b: Profile) -> Profile:
     if set(a.columns) != set(b.columns):
         missing = sorted(set(a.columns) ^ set(b.columns))
         raise InvalidInput(f"the profiles do not have the same columns (differ in {missing}); profile both parts with the same roles.")
+    if (a.dp is None) != (b.dp is None):
+        noisy = a if a.dp is not None else b
+        raise InvalidInput(f"one profile is differentially private (ε={noisy.dp['epsilon']:g}) and the other is not: "
+                           "their sum would publish the exact numbers beside the noisy ones; profile both parts with "
+                           "the same noise settings.", field="privacy")
     out = _merge_body(a, b)
+    if a.dp is not None and b.dp is not None:  # disjoint parts (merge's contract): parallel composition
+        out.dp = {key: (a.dp[key] if a.dp[key] == b.dp[key] else max(a.dp[key], b.dp[key]))
+                  for key in a.dp}
     out.surrogate = a.surrogate if a.surrogate is not None else b.surrogate
     out.windows = dict(a.windows)
     for label, w in b.windows.items():
@@ -1674,6 +1944,13 @@ def privacy_report(prof: Profile) -> list[str]:
         "Extreme values are clipped at bounds derived from the reference's bin grid before any sum, mean or "
         "variance is taken, so these reveal at most that a value lies beyond the bound, never the value.",
     ]
+    if p.dp is not None:
+        lines.insert(0, (
+            f"Differentially private (ε={p.dp['epsilon']:g}, δ={p.dp['delta']:g}): every count carries Laplace noise "
+            f"of scale {p.dp['scale']:g}, so whether any one row is in the data changes what is published by a "
+            f"factor of at most e^ε; means and variances are computed from the noisy counts. This release brings "
+            f"the data's spent budget to ε={p.dp['spent']:g} of {p.dp['budget']:g}. The bin edges of a reference "
+            "profile are not covered by ε (they are pooled quantiles of its data)."))
     excluded = list(p.roles.exclude)
     if excluded:
         lines.append(f"Excluded columns, not read into the profile at all: {', '.join(excluded)}.")
@@ -2407,6 +2684,7 @@ def profile(
     k: int = DEFAULT_K,
     window: str | int | None = None,
     bins: int = DEFAULT_BINS,
+    noise: Noise | None = None,
 ) -> Profile:
     """Profile a DataFrame or a CSV/Parquet file, reading it in chunks of ``chunk_rows``.
 
@@ -2434,6 +2712,9 @@ def profile(
         or a row count (with or without a timestamp). One sub-profile per window.
     bins
         Quantile bins per numeric column in a reference profile.
+    noise
+        ``Noise(epsilon=...)``: publish a differentially private release (Laplace noise on
+        every count, a budget per dataset kept in a ledger). None: exact counts, k-guard only.
 
     Returns
     -------
@@ -2444,6 +2725,8 @@ def profile(
         raise InvalidInput(f"chunk_rows={chunk_rows!r} must be a positive whole number.")
     if not isinstance(k, int) or k < 1:
         raise InvalidInput(f"k={k!r} must be a whole number ≥ 1.")
+    if noise is not None and not isinstance(noise, Noise):
+        raise InvalidInput(f"noise must be Noise(epsilon=...), not {type(noise).__name__}.", field="noise")
     if reference is not None and not isinstance(reference, Profile):
         raise InvalidInput("reference must be a Profile (load one with Profile.from_json).")
     if roles is None:
@@ -2521,6 +2804,7 @@ def profile(
         _check_reference_columns(prof, src.name)
     if progress is not None:
         progress(1.0)
+    prof.noise = noise
     return prof
 
 
