@@ -51,6 +51,7 @@ __all__ = [
     "Noise",
     "clip_bounds",
     "rebin",
+    "coarsen",
     "SCHEMA_VERSION",
     "DISCRETE_MAX_VALUES",
 ]
@@ -1325,7 +1326,7 @@ class Profile:
         return float((a * (below + 0.5 * b)).sum() / (a.sum() * b.sum()))
 
 
-def _coarsen(h: NumericStats, index: np.ndarray) -> NumericStats:
+def coarsen(h: NumericStats, index: np.ndarray) -> NumericStats:
     """A (pooled, unsuppressed) histogram on the edges ``index``, a subset of its own."""
     counts, sums = rebin(h, index)
     return NumericStats(h.grid.coarsened(index), h.count, h.missing, h.mean, h.m2, counts, sums, h.kind)
@@ -1374,7 +1375,7 @@ def _publish_numeric(total: NumericStats, parts: list[NumericStats], k: int) -> 
     if index is None:
         return total.pooled(k), pub
     # the whole is pooled within the parts' bins, so each of its bins lies inside one of theirs
-    return total.pooled(k, np.intersect1d(index, total.grid.index)), [_coarsen(p, index) for p in parts]
+    return total.pooled(k, np.intersect1d(index, total.grid.index)), [coarsen(p, index) for p in parts]
 
 
 def _publish_categories(total: CategoryStats, parts: list[CategoryStats], k: int) -> tuple[CategoryStats, list[CategoryStats]]:
@@ -1420,7 +1421,7 @@ def _share_edges(hists: list[NumericStats], k: int) -> list[NumericStats]:
     if any(h.suppressed for h in pub):
         return [h.hidden(k) for h in hists]
     index = _common_edges(hists, k)
-    return pub if index is None else [_coarsen(h, index) for h in hists]
+    return pub if index is None else [coarsen(h, index) for h in hists]
 
 
 def _publish_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[ModelStats, list[ModelStats]]:

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from vision_widgets.client import SCHEMA_VERSION, CategoryStats, NumericStats, Profile, rebin
+from vision_widgets.client import SCHEMA_VERSION, CategoryStats, NumericStats, Profile, coarsen, rebin
 from vision_widgets.core.errors import InvalidInput
 from vision_widgets.core.stats.drift_methods import (
     BINARY,
@@ -63,7 +63,8 @@ class DriftSettings:
         ``"reference_chunks"``: NannyML's data-driven band — every window of the reference is
         compared with the whole reference, and a feature drifts when its statistic leaves
         mean ± 3 standard deviations of those chunk statistics (the upper bound only when a
-        larger statistic means more drift). Needs a reference profiled with ``window=``.
+        larger statistic means more drift), each chunk compared on the bins (categories) the
+        judged comparison uses. Needs a reference profiled with ``window=``.
     """
 
     drift_share: float = 0.5
@@ -234,14 +235,25 @@ def drift(reference: Profile, current: Profile, settings: DriftSettings | None =
     for f in features:
         if f not in reference.columns:
             raise InvalidInput(f"feature {f!r} is not in the reference profile; remove it from the drift settings.")
-    bands: dict[str, Band | None] = {f: None for f in features}
+    bands: dict[tuple[str, Any], Band | None] = {}
+
+    def band(f: str, cur: NumericStats | CategoryStats) -> Band | None:
+        # learnt on the partition this comparison uses (windows share coarser pooled bins than the whole)
+        if settings.threshold_mode != REFERENCE_CHUNKS:
+            return None
+        key = (f, _partition(reference.columns[f], cur))
+        if key not in bands:
+            bands[key] = reference_band(reference, f, settings, cur)
+        return bands[key]
+
     if settings.threshold_mode == REFERENCE_CHUNKS:
-        bands = {f: reference_band(reference, f, settings) for f in features}
-    results = tuple(_feature(f, reference.columns[f], current.columns[f], settings, bands[f]) for f in features)
+        _require_chunks(reference)
+    results = tuple(_feature(f, reference.columns[f], current.columns[f], settings, band(f, current.columns[f]))
+                    for f in features)
     share, verdict = _verdict(results, settings)
     windows = []
     for label, w in current.windows.items():
-        wres = tuple(_feature(f, reference.columns[f], w.columns[f], settings, bands[f])
+        wres = tuple(_feature(f, reference.columns[f], w.columns[f], settings, band(f, w.columns[f]))
                      for f in features if f in w.columns)
         ws, wv = _verdict(wres, settings)
         windows.append(WindowDrift(label, w.rows, wv, ws, wres))
@@ -265,35 +277,79 @@ class Band:
         return statistic > self.upper or (self.lower is not None and statistic < self.lower)
 
 
-def reference_band(reference: Profile, feature: str, settings: DriftSettings) -> Band | None:
+def reference_band(reference: Profile, feature: str, settings: DriftSettings,
+                   current: NumericStats | CategoryStats | None = None) -> Band | None:
     """NannyML's ``StandardDeviationThreshold(3, 3)`` for one feature, from reference windows.
 
     Each window (chunk) of the reference is compared with the whole reference by the
     feature's method; the band is the mean ± 3 population standard deviations (``np.std``,
-    ddof=0, as NannyML) of those statistics. Returns None when fewer than two chunks have
-    values for the feature (the fixed threshold applies then, with a note). Raises
-    ``InvalidInput`` when the reference has no windows at all.
+    ddof=0, as NannyML) of those statistics. Given ``current`` (the column the band will
+    judge), the chunks are compared on the partition that comparison uses — the bins both
+    the reference and ``current`` kept, the categories both publish — because a statistic
+    depends on the partition (Jensen–Shannon grows with the number of bins, KS and
+    Wasserstein shrink on coarser ones): a current profile's windows share jointly pooled
+    bins, so one sparse window coarsens them all, and a band learnt on the reference's finer
+    bins would judge their statistics against the wrong scale. Returns None when fewer than
+    two chunks have values for the feature (the fixed threshold applies then, with a note).
+    Raises ``InvalidInput`` when the reference has no windows at all.
     """
-    if not reference.windows:
-        raise InvalidInput(
-            "threshold_mode='reference_chunks' needs the reference profiled in windows (its chunks); "
-            "profile the reference with window= (e.g. window=10_000 rows or '7D'; CLI --window), "
-            "at least ~10 windows, or use threshold_mode='fixed'.", field="threshold_mode")
+    _require_chunks(reference)
     ref = reference.columns[feature]
     method_name = choose_method(ref.kind, ref.count, feature, settings)
     method = get_method(method_name)
+    if ref.count == 0 or getattr(ref, "suppressed", False):
+        return None
+    ref = _on_partition(ref, ref, current)
     values = []
     for w in reference.windows.values():
         chunk = w.columns.get(feature)
-        if chunk is None or getattr(chunk, "suppressed", False) or chunk.count == 0 or ref.count == 0 \
-                or getattr(ref, "suppressed", False):
+        if chunk is None or getattr(chunk, "suppressed", False) or chunk.count == 0:
             continue
-        values.append(_finite(method.compute(_pair(feature, ref, chunk)).statistic))
+        values.append(_finite(method.compute(_pair(feature, ref, _on_partition(chunk, reference.columns[feature],
+                                                                                current))).statistic))
     if len(values) < 2:
         return None
     arr = np.asarray(values, dtype=float)
     mean, std = float(arr.mean()), float(arr.std())  # ddof=0, as NannyML's StandardDeviationThreshold
     return Band(method_name, mean - BAND_STDS * std if method.signed else None, mean + BAND_STDS * std, tuple(values))
+
+
+def _require_chunks(reference: Profile) -> None:
+    if not reference.windows:
+        raise InvalidInput(
+            "threshold_mode='reference_chunks' needs the reference profiled in windows (its chunks); "
+            "profile the reference with window= (e.g. window=10_000 rows or '7D'; CLI --window), "
+            "at least ~10 windows, or use threshold_mode='fixed'.", field="threshold_mode")
+
+
+def _usable(cur: NumericStats | CategoryStats | None) -> bool:
+    return cur is not None and cur.count > 0 and not getattr(cur, "suppressed", False)
+
+
+def _partition(ref: NumericStats | CategoryStats, cur: NumericStats | CategoryStats) -> Any:
+    """What ``_pair(ref, cur)`` compares on: the bin edges both kept, or the categories both publish."""
+    if not _usable(cur) or ref.count == 0 or getattr(ref, "suppressed", False):
+        return None
+    if isinstance(ref, NumericStats) and isinstance(cur, NumericStats):
+        return np.intersect1d(ref.grid.index, cur.grid.index).tobytes()
+    assert isinstance(ref, CategoryStats) and isinstance(cur, CategoryStats)
+    return frozenset(_align_categories(ref, cur)[0]) - {"(other)"}
+
+
+def _on_partition(side: NumericStats | CategoryStats, ref: NumericStats | CategoryStats,
+                  cur: NumericStats | CategoryStats | None) -> NumericStats | CategoryStats:
+    """``side`` (the reference or one of its chunks) on the partition of the comparison ``ref`` vs ``cur``."""
+    if not _usable(cur):
+        return side
+    if isinstance(side, NumericStats) and isinstance(ref, NumericStats) and isinstance(cur, NumericStats):
+        keep = np.intersect1d(np.intersect1d(ref.grid.index, cur.grid.index), side.grid.index)
+        return side if keep.size == side.grid.index.size else coarsen(side, keep)
+    assert isinstance(side, CategoryStats) and isinstance(ref, CategoryStats) and isinstance(cur, CategoryStats)
+    kept = set(_align_categories(ref, cur)[0]) - {"(other)"}
+    pooled = sum(n for v, n in side.counts.items() if v not in kept)
+    if not pooled:
+        return side
+    return CategoryStats({v: n for v, n in side.counts.items() if v in kept}, side.missing, side.other + pooled, side.kind)
 
 
 def _verdict(results: Sequence[FeatureDrift], settings: DriftSettings) -> tuple[float, bool]:
