@@ -121,3 +121,26 @@ def test_invalid_noise_settings_say_what_to_give():
         Noise(0)
     with pytest.raises(InvalidInput, match="budget=0.5 must be at least epsilon=1"):
         Noise(1.0, budget=0.5)
+
+
+def test_at_epsilon_one_the_drift_verdicts_are_the_exact_ones(tmp_path):
+    """25 columns (q = 25) at 20,000 rows: what docs/statistics.md's table says, on fixed seeds."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_dp import SHIFTED, _release, _shifted
+    from stats_data import make_frame
+
+    from vision_widgets.core.stats.drift import drift
+
+    ref = Profile.from_json(profile(make_frame(20_000, seed=1)).to_json())
+    for i, frame in enumerate((make_frame(20_000, seed=2), _shifted(20_000, 3))):
+        cur = profile(frame, reference=ref)
+        exact = drift(ref, _release(cur, ref, None, i, str(tmp_path)))
+        noisy = drift(ref, _release(cur, ref, 1.0, i, str(tmp_path)))
+        assert noisy.drifted_features == exact.drifted_features
+        by = {f.feature: f for f in noisy.features}
+        for f in exact.features:  # the noise takes a small part of each decision margin
+            assert abs(by[f.feature].statistic - f.statistic) < 0.25 * f.threshold, f.feature
+    assert set(SHIFTED + ["cat_0"]) <= set(exact.drifted_features)
