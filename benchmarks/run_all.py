@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 RUNS = [
     ["bench_drift.py", "--rows", "1000000", "--features200"],
     ["bench_calibration.py"],  # default size; the full run's options are in its docstring
+    ["bench_dp.py"],  # the differential-privacy mode's cost in drift accuracy
     ["bench_models.py"],
     ["bench_pageload.py", "--runs", "5", "--loads", "50"],
 ]
