@@ -123,24 +123,45 @@ def test_invalid_noise_settings_say_what_to_give():
         Noise(1.0, budget=0.5)
 
 
+def _columns25(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """20 numeric columns of five shapes + 5 categorical of 8 levels (benchmarks/stats_data.py's kind);
+    ``shift`` moves the first five numeric columns by that many standard deviations and half of
+    cat_0's most frequent level to its rarest."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, object] = {}
+    for i in range(20):
+        x = [rng.normal(10.0 * i, 1 + i, n), rng.lognormal(0, 0.5, n), rng.exponential(2, n),
+             rng.uniform(-5, 5, n), rng.standard_t(5, n)][i % 5]
+        cols[f"num_{i:02d}"] = x + (shift * np.std(x) if i < 5 else 0.0)
+    weights = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.08, 0.05, 0.02])
+    for j in range(5):
+        cols[f"cat_{j}"] = np.array([f"level_{v}" for v in rng.choice(8, n, p=weights)], dtype=object)
+    df = pd.DataFrame(cols)
+    if shift:
+        lv0 = np.flatnonzero(df["cat_0"].to_numpy() == "level_0")
+        df.loc[lv0[: lv0.size // 2], "cat_0"] = "level_7"
+    return df
+
+
 def test_at_epsilon_one_the_drift_verdicts_are_the_exact_ones(tmp_path):
     """25 columns (q = 25) at 20,000 rows: what docs/statistics.md's table says, on fixed seeds."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from bench_dp import SHIFTED, _release, _shifted
-    from stats_data import make_frame
+    import copy
 
     from vision_widgets.core.stats.drift import drift
 
-    ref = Profile.from_json(profile(make_frame(20_000, seed=1)).to_json())
-    for i, frame in enumerate((make_frame(20_000, seed=2), _shifted(20_000, 3))):
+    def release(cur: Profile, ref: Profile, eps: float | None, seed: int) -> Profile:
+        p = copy.copy(cur)  # as if profiled with noise=Noise(eps) against ref
+        p._release, p._like = None, ref
+        p.noise = None if eps is None else Noise(eps, ledger=str(tmp_path / f"{seed}-{eps}.json"), seed=seed)
+        return Profile.from_json(p.to_json())
+
+    ref = Profile.from_json(profile(_columns25(20_000, 1)).to_json())
+    for i, frame in enumerate((_columns25(20_000, 2), _columns25(20_000, 3, shift=0.2))):
         cur = profile(frame, reference=ref)
-        exact = drift(ref, _release(cur, ref, None, i, str(tmp_path)))
-        noisy = drift(ref, _release(cur, ref, 1.0, i, str(tmp_path)))
+        exact = drift(ref, release(cur, ref, None, i))
+        noisy = drift(ref, release(cur, ref, 1.0, i))
         assert noisy.drifted_features == exact.drifted_features
         by = {f.feature: f for f in noisy.features}
         for f in exact.features:  # the noise takes a small part of each decision margin
             assert abs(by[f.feature].statistic - f.statistic) < 0.25 * f.threshold, f.feature
-    assert set(SHIFTED + ["cat_0"]) <= set(exact.drifted_features)
+    assert {f"num_{i:02d}" for i in range(5)} | {"cat_0"} <= set(exact.drifted_features)
