@@ -166,7 +166,7 @@ class VisionApp(w.VBox):
         elif change["old"] is None:
             target = self._link_target()
             self._show_shell()
-            follow(self, target)
+            follow(self, target, built_after=True)
 
     def _replace_view(self, view: w.Widget | None) -> None:
         old, self.view = self.view, view

@@ -194,12 +194,15 @@ def link_target(ctx, state: AppState, request: PageRequest, allowed_pages: tuple
     return LinkTarget(page=key, model=request.model)
 
 
-def follow(app, target: LinkTarget) -> None:
-    """Open ``target``'s page and model in the shell ``app`` (already showing its first page)."""
+def follow(app, target: LinkTarget, built_after: bool = False) -> None:
+    """Open ``target``'s page and model in the shell ``app``.
+
+    ``built_after``: the page on show was built after :func:`link_target` selected the model (it
+    shows it already); otherwise the page is opened, or told to show the model.
+    """
     if target.page and (app.page is None or app.page.key != target.page):
         app.open_page(target.page)
-    if target.model and app.state.selected_model != target.model and hasattr(app.view, "show"):
-        app.state.selected_model = target.model
+    elif target.model and not built_after and hasattr(app.view, "show"):
         app.view.show(target.model)
     if target.problem:
         app.link_status.error(target.problem)
