@@ -109,7 +109,7 @@ def test_a_link_opens_its_model_after_login(app, two_models):
     app.resume(PageRequest(page="models", model="Zeta model"))
     log_in_through_the_form(app, USER)
     assert _heading(app) == "Zeta model"
-    assert app.link_status.value == ""
+    assert app.link_status.layout.display == "none"  # no empty message line above the page
 
 
 def test_a_link_opens_its_model_in_a_resumed_tab(app, ctx, two_models):
@@ -150,8 +150,9 @@ def test_a_page_the_role_may_not_open_is_named_and_the_first_page_shown(app, pag
     log_in_through_the_form(app, USER)
     assert app.page.key == "models"
     assert "does not exist or that your role may not open" in app.link_status.value
+    assert app.link_status.layout.display != "none"
     app.open_page("account")
-    assert app.link_status.value == ""  # the message goes when the person moves on
+    assert app.link_status.value == "" and app.link_status.layout.display == "none"  # gone on the next page
 
 
 def test_the_link_is_followed_once_per_tab(app, two_models):

@@ -112,7 +112,7 @@ class VisionApp(w.VBox):
         self.body = w.VBox()
         # Sessions that survive a reload, and ?page=…&model=… links (browser_session.py).
         self.bridge = SessionBridge(self.state)
-        self.link_status = StatusMessage()
+        self.link_status = StatusMessage(layout=w.Layout(display="none"))  # shown when a link fails
         self._link = PageRequest()
         self._quiet = False
         self._style = stylesheet()
@@ -233,6 +233,7 @@ class VisionApp(w.VBox):
         self._replace_view(None)
         self.body.children = ()
         self.link_status.clear()
+        self.link_status.layout.display = "none"
         self.page = page
         if page is None:
             return

@@ -37,7 +37,7 @@ RESUME_ENV = "HTTP_X_VISION_RESUME"
 #: The header's value when the cookie's session had ended (see ``api/session.py``).
 RESUME_EXPIRED = "expired"
 #: What the login form says then.
-SESSION_ENDED = "Your session has ended (it expired or you logged out elsewhere) — please log in again."
+SESSION_ENDED = "Your session has ended — please log in again."
 #: Longest page key and model name read from the URL (anything longer is no page or model here).
 MAX_PAGE, MAX_MODEL = 64, 200
 
@@ -206,3 +206,4 @@ def follow(app, target: LinkTarget, built_after: bool = False) -> None:
         app.view.show(target.model)
     if target.problem:
         app.link_status.error(target.problem)
+        app.link_status.layout.display = ""
