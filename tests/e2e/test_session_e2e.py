@@ -130,3 +130,26 @@ def test_a_link_to_a_model_the_user_may_not_see_says_so_without_telling_whether_
 def test_a_link_to_a_page_the_role_may_not_open_says_so(page, demo_live_server):
     log_in(page, demo_live_server.base_url + "?page=access", USER, USER_PASSWORD)
     page.get_by_text("does not exist or that your role may not open").wait_for()
+
+
+@pytest.fixture(scope="module")
+def poolless_server(tmp_path_factory):
+    """A server without a kernel pool: each tab's kernel starts for its request (as when the pool is
+    used up), so the resume code arrives in the kernel's environment, not through wait_for_request."""
+    from tests.support.server_process import start_server, stop_server
+
+    root = tmp_path_factory.mktemp("vision-e2e-poolless")
+    server = start_server(root / "home", root / "server.log", env_extra={"VISION_KERNEL_POOL": "0"})
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def test_a_reload_keeps_the_session_when_the_kernel_is_started_for_the_request(page, context, poolless_server):
+    log_in(page, poolless_server.base_url + "?page=account", USER, USER_PASSWORD)
+    page.get_by_role("button", name="Change password").wait_for()  # the link's page
+    page.reload(wait_until="commit")
+    wait_for_shell(page, USER)
+    page.get_by_role("button", name="Change password").wait_for()
+    assert page.locator(LOGIN_USERNAME).count() == 0
