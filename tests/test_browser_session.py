@@ -63,7 +63,7 @@ def test_a_login_gives_the_browser_a_single_use_code_not_the_token(app, ctx):
 
 def test_logout_asks_the_browser_to_drop_the_cookie_and_ends_the_session(app, ctx):
     log_in_through_the_form(app, USER)
-    token, principal = session_service.cookie_for_code(ctx, _bridge_code(app))
+    token, _principal = session_service.cookie_for_code(ctx, _bridge_code(app))
     app.logout_button.click()
     assert app.bridge.value.startswith("logout:")
     with pytest.raises(session_codes.SessionExpired):

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import ipywidgets as w
 
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
-from typing import Callable
-
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import AuthenticationError, VisionError
 from vision_widgets.services import sessions
