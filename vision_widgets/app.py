@@ -14,6 +14,15 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
+from vision_widgets.browser_session import (
+    SESSION_ENDED,
+    LinkTarget,
+    PageRequest,
+    SessionBridge,
+    follow,
+    link_target,
+    when_requested,
+)
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.theme import stylesheet
 from vision_widgets.core.context import Context
@@ -101,6 +110,10 @@ class VisionApp(w.VBox):
         self.nav.add_class("vision-nav")
         self.nav.observe(self._on_nav, "value")
         self.body = w.VBox()
+        # Sessions that survive a reload, and ?page=…&model=… links (browser_session.py).
+        self.bridge = SessionBridge(self.state)
+        self.link_status = StatusMessage(layout=w.Layout(display="none"))  # shown when a link fails
+        self._link = PageRequest()
         self._quiet = False
         self._style = stylesheet()
         self.state.observe(self._on_principal, "principal")
@@ -113,6 +126,7 @@ class VisionApp(w.VBox):
         try:
             app = cls(Context.open())
             warm_up_imports()
+            when_requested(app.resume)
             return app
         except VisionError as exc:
             message = StatusMessage()
@@ -120,11 +134,39 @@ class VisionApp(w.VBox):
             return message
 
     # -- login / logout ----------------------------------------------------------
+    def resume(self, request: PageRequest) -> None:
+        """Take this tab's request into account: resume its session, remember its page/model link."""
+        self._link = request
+        if self.state.principal is not None:  # logged in before the request arrived
+            follow(self, self._link_target())
+            return
+        if request.resume_code:
+            try:
+                principal = sessions.resume(self.ctx, request.resume_code)
+            except VisionError:
+                self.state.end_session(SESSION_ENDED, kind="error")
+                self._show_login()
+                return
+            self.state.sign_in(principal)
+        elif request.session_ended:
+            self.state.end_session(SESSION_ENDED, kind="error")
+            self._show_login()
+
+    def _link_target(self) -> LinkTarget:
+        """Where the tab's URL leads (followed once per tab); selects its model in the state."""
+        link, self._link = self._link, PageRequest()
+        try:
+            return link_target(self.ctx, self.state, link, tuple(p.key for p in pages_for(self.state.principal)))
+        except VisionError as exc:
+            return LinkTarget(problem=str(exc))
+
     def _on_principal(self, change) -> None:
         if change["new"] is None:
             self._show_login()
         elif change["old"] is None:
+            target = self._link_target()
             self._show_shell()
+            follow(self, target, built_after=True)
 
     def _replace_view(self, view: w.Widget | None) -> None:
         old, self.view = self.view, view
@@ -133,14 +175,14 @@ class VisionApp(w.VBox):
 
     def _show_login(self) -> None:
         self.page = None
-        self._replace_view(LoginView(self.ctx, self.state))
-        self.children = (self._style, self.view)
+        self._replace_view(LoginView(self.ctx, self.state, remember=self.bridge.store))
+        self.children = (self._style, self.bridge, self.view)
 
     def _show_shell(self) -> None:
         principal = self.state.principal
         self.user_label.value = f"{principal.username} · {principal.persona} · {principal.role}"
         allowed = pages_for(principal)
-        self.children = (self._style, self.header, self.nav, self.body)
+        self.children = (self._style, self.bridge, self.header, self.nav, self.link_status, self.body)
         self._quiet = True  # replacing options selects a transient first page; ignore it
         try:
             self.nav.options = tuple((p.title, p.key) for p in allowed)
@@ -190,6 +232,8 @@ class VisionApp(w.VBox):
                 return
         self._replace_view(None)
         self.body.children = ()
+        self.link_status.clear()
+        self.link_status.layout.display = "none"
         self.page = page
         if page is None:
             return

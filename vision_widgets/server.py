@@ -38,6 +38,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Float, Instance, Int, Unicode
 from traitlets.config import Config
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
 from voila.static_file_handler import AllowListFileHandler, TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.voila_kernel_manager import voila_kernel_manager_factory
@@ -45,9 +46,11 @@ from voila.voila_kernel_manager import voila_kernel_manager_factory
 from vision_widgets.api import API_PREFIX, HealthHandler  # noqa: F401 - re-exported for tests
 from vision_widgets.api import HANDLERS as API_HANDLERS
 from vision_widgets.api import JSONHandler as VisionAPIHandler  # noqa: F401 - base of every endpoint
+from vision_widgets.api.session import COOKIE_NAME as SESSION_COOKIE
+from vision_widgets.api.session import RESUME_EXPIRED, RESUME_HEADER, clear_session_cookie
 from vision_widgets.core.config import Settings, ensure_home, load_settings, package_path
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import ConfigurationError
+from vision_widgets.core.errors import ConfigurationError, SessionExpired
 from vision_widgets.core.storage.upgrade import upgrade as upgrade_schema
 
 log = logging.getLogger(__name__)
@@ -124,6 +127,34 @@ class DashboardHandler(TornadoVoilaHandler):
     async def prepare(self) -> None:
         await super().prepare()
         self.xsrf_token  # noqa: B018 — the property sets the _xsrf cookie as a side effect
+        await self._pass_session_to_kernel()
+
+    async def _pass_session_to_kernel(self) -> None:
+        """Turn the request's session cookie into a single-use resume code for this tab's kernel.
+
+        The code travels in the :data:`RESUME_HEADER` request header, which Voila hands to the kernel
+        (``http_header_envs``: an environment variable, or for a preheated kernel the request-info
+        message that ``voila.utils.wait_for_request`` receives). The cookie itself never reaches the
+        kernel. A header of that name sent by the browser is dropped first; a cookie whose session has
+        ended is cleared, and the kernel is told so (the login form says the session expired).
+        """
+        self.request.headers.pop(RESUME_HEADER, None)
+        token = self.get_cookie(SESSION_COOKIE)
+        ctx = self.settings.get("vision_context")
+        if self.request.method != "GET" or not token or ctx is None:
+            return
+        from vision_widgets.services import sessions
+
+        try:
+            code = await asyncio.get_running_loop().run_in_executor(
+                None, sessions.resume_code_for_cookie, ctx, token)
+        except SessionExpired:
+            clear_session_cookie(self, ctx.settings.public_url)
+            code = RESUME_EXPIRED
+        except Exception:  # noqa: BLE001 - a database hiccup shows the login form, not a 500
+            log.exception("resuming a session from its cookie failed")
+            return
+        self.request.headers[RESUME_HEADER] = code
 
 
 class TemplateStaticHandler(TemplateStaticFileHandler):
@@ -376,6 +407,8 @@ class PoolAwareCulling:
     def remove_kernel(self, kernel_id: str):
         # Every way out (shutdown, the beacon, a dead kernel) ends here.
         self._attendance.pop(kernel_id, None)
+        # Voila keeps a pooled kernel's request info (headers, query) that no kernel asked for, forever.
+        RequestInfoSocketHandler._cache.pop(kernel_id, None)
         return super().remove_kernel(kernel_id)
 
 
@@ -443,6 +476,8 @@ class VisionVoila(Voila):
         self.kernel_manager.orphan_timeout = self.orphan_timeout
         self.kernel_manager.disconnect_grace = self.disconnect_grace
         settings["kernel_manager"] = self.kernel_manager
+        # The dashboard handler reads the session cookie (resume codes for new tabs).
+        settings["vision_context"] = self.vision_context()
         # Notice a browser that vanished without closing its websocket (lid shut, network gone).
         settings["ws_ping_interval"] = WS_PING_INTERVAL_MS
         settings["ws_ping_timeout"] = WS_PING_TIMEOUT_MS
@@ -519,6 +554,9 @@ def build_config(settings: Settings, host: str, port: int) -> Config:
     vc.allow_theme_override = "NO"
     vc.file_allowlist = FILE_ALLOWLIST
     vc.file_denylist = FILE_DENYLIST
+    # Only the dashboard handler's own header (a single-use resume code) reaches the kernels: never
+    # the Cookie header, which would put the session token in a kernel's environment.
+    vc.http_header_envs = [RESUME_HEADER]
     return c
 
 

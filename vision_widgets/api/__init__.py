@@ -6,6 +6,8 @@ One module per concern:
 * ``health`` — ``GET /vision/api/health``, is the server up (no kernel is touched);
 * ``submissions`` — ``POST /vision/api/models/{name}/profiles``, a restricted client submits
   profiles with the model's upload token (``Authorization: Bearer <token>``);
+* ``session`` — ``POST``/``DELETE /vision/api/session``, the page turns a login's single-use code
+  into its ``HttpOnly`` session cookie, and clears it on logout;
 * ``openapi`` — ``GET /vision/api/openapi.json``, the description of this API.
 
 Handlers are thin: they translate HTTP to a service call and the service's errors to status
@@ -16,6 +18,7 @@ from __future__ import annotations
 from vision_widgets.api.base import API_PREFIX, STATUS_OF, JSONHandler, status_of
 from vision_widgets.api.health import HealthHandler
 from vision_widgets.api.openapi import OpenAPIHandler, openapi_document
+from vision_widgets.api.session import SessionHandler
 from vision_widgets.api.submissions import SubmitProfilesHandler
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "HealthHandler",
     "JSONHandler",
     "OpenAPIHandler",
+    "SessionHandler",
     "SubmitProfilesHandler",
     "openapi_document",
     "status_of",
@@ -34,5 +38,6 @@ __all__ = [
 HANDLERS: list[tuple[str, type[JSONHandler]]] = [
     ("health", HealthHandler),
     (r"models/([^/]+)/profiles", SubmitProfilesHandler),
+    ("session", SessionHandler),
     ("openapi.json", OpenAPIHandler),
 ]

@@ -42,6 +42,29 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                 "operationId": "openapi",
                 "responses": {"200": resp("The OpenAPI document", {"type": "object"})},
             }},
+            f"{API_PREFIX}/session": {
+                "post": {
+                    "summary": "The dashboard page turns a login's single-use code into its session cookie",
+                    "operationId": "setSessionCookie",
+                    "description": "Same-origin only: needs the X-XSRFToken header equal to the _xsrf cookie. "
+                                   "Answers with Set-Cookie: vision_session (HttpOnly, SameSite=Strict).",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["code"],
+                        "properties": {"code": {"type": "string", "minLength": 1}}}}}},
+                    "responses": {
+                        "204": {"description": "The cookie is set"},
+                        "400": resp("No code in the body"),
+                        "401": resp("The code is used, expired or unknown"),
+                        "403": resp("No XSRF token, or another origin"),
+                    },
+                },
+                "delete": {
+                    "summary": "Log out: revoke the cookie's session and clear the cookie",
+                    "operationId": "clearSessionCookie",
+                    "responses": {"204": {"description": "Logged out"},
+                                  "403": resp("No XSRF token, or another origin")},
+                },
+            },
             f"{API_PREFIX}/models/{{name}}/profiles": {"post": {
                 "summary": "Submit a model's profiles (aggregates only) with its upload token",
                 "operationId": "submitProfiles",

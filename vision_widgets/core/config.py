@@ -84,6 +84,8 @@ class Settings:
     job_max_attempts: int = 3
     #: Jobs one worker runs at once.
     worker_threads: int = 2
+    #: The address people reach the server at (``VISION_PUBLIC_URL``); https makes cookies ``Secure``.
+    public_url: str = ""
     llm_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None
     # The key is read where it is used (never stored in a widget or logged).
@@ -139,6 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_lease_seconds=_int(env, "VISION_JOB_LEASE", 60, minimum=2),
         job_max_attempts=_int(env, "VISION_JOB_MAX_ATTEMPTS", 3, minimum=1),
         worker_threads=_int(env, "VISION_WORKER_THREADS", 2, minimum=1),
+        public_url=(env.get("VISION_PUBLIC_URL") or "").strip(),
         llm_model=env.get("VISION_LLM_MODEL") or "gpt-4o-mini",
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_api_key=env.get("OPENAI_API_KEY") or None,

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import AuthenticationError
-from vision_widgets.core.identity import auth, sessions, users
+from vision_widgets.core.identity import auth, session_codes, sessions, users
 from vision_widgets.core.identity.principal import Principal, from_row
 from vision_widgets.core.identity.rbac import ADMIN, Permission, require
 
@@ -19,9 +19,44 @@ def login(ctx: Context, username: str, password: str) -> Principal:
     return auth.login(ctx, username, password).principal
 
 
+def login_for_browser(ctx: Context, username: str, password: str) -> tuple[Principal, str]:
+    """Like :func:`login`, plus a single-use code the browser exchanges for its session cookie.
+
+    The token itself never leaves this function: the kernel keeps the principal (the session's
+    hash), the browser gets the code (worthless once used or after a minute), and
+    ``POST /vision/api/session`` turns the code into the ``HttpOnly`` cookie.
+    """
+    session = auth.login(ctx, username, password)
+    return session.principal, session_codes.issue_cookie_code(ctx, session.token)
+
+
+def cookie_for_code(ctx: Context, code: str) -> tuple[str, Principal]:
+    """The session token to put in the cookie for a cookie code (``SessionExpired`` if it is no good)."""
+    return session_codes.redeem_cookie_code(ctx, code)
+
+
+def resume_code_for_cookie(ctx: Context, token: str) -> str:
+    """A code for a new tab's kernel, from the session cookie its page request brought.
+
+    ``SessionExpired`` when the cookie's session has ended (expired, logged out, revoked).
+    """
+    return session_codes.issue_resume_code(ctx, token)
+
+
+def resume(ctx: Context, code: str) -> Principal:
+    """The principal a new tab resumes with: its page request's code, redeemed (single use)."""
+    return session_codes.redeem_resume_code(ctx, code)
+
+
 def logout(ctx: Context, principal: Principal) -> None:
     """End this session (idempotent)."""
     sessions.logout(ctx, principal)
+
+
+def logout_token(ctx: Context, token: str) -> None:
+    """End the session of a cookie's token, if it is still alive (idempotent; logging out needs no check)."""
+    if token:
+        sessions.end(ctx, sessions.token_hash(token))
 
 
 def current(ctx: Context, principal: Principal) -> Principal:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import ipywidgets as w
 
@@ -17,12 +18,18 @@ log = logging.getLogger(__name__)
 
 
 class LoginView(w.VBox):
-    """Log in; on success the app state gets the principal and the shell takes over."""
+    """Log in; on success the app state gets the principal and the shell takes over.
 
-    def __init__(self, ctx: Context, state: AppState, **kwargs) -> None:
+    ``remember(code)``, when given, receives a single-use code the browser exchanges for its
+    session cookie (``browser_session.SessionBridge.store``), so a reload keeps the session.
+    """
+
+    def __init__(self, ctx: Context, state: AppState, remember: Callable[[str], None] | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.ctx = ctx
         self.state = state
+        self.remember = remember
         title = w.Label("Vision AI")
         title.add_class("vision-login-title")
         subtitle = w.Label("Model monitoring — log in to see your models.")
@@ -53,7 +60,10 @@ class LoginView(w.VBox):
         try:
             if not username or not password:
                 raise AuthenticationError("Enter your username and password.")
-            principal = sessions.login(self.ctx, username, password)
+            if self.remember is None:
+                principal, code = sessions.login(self.ctx, username, password), ""
+            else:
+                principal, code = sessions.login_for_browser(self.ctx, username, password)
         except VisionError as exc:
             self.status.error(str(exc))
             return
@@ -62,6 +72,8 @@ class LoginView(w.VBox):
             self.status.error(UNEXPECTED)
             return
         self.status.clear()
+        if code:
+            self.remember(code)
         self.state.sign_in(principal)
 
     def close(self) -> None:

@@ -98,10 +98,22 @@ def resume(ctx: Context, token: str) -> Principal:
     return _touch(ctx, token_hash(token))
 
 
+def by_id(ctx: Context, session_id: str) -> Principal:
+    """The principal of the live session whose hash is ``session_id`` (renewed); ``SessionExpired`` otherwise."""
+    if not session_id:
+        raise SessionExpired()
+    return _touch(ctx, session_id)
+
+
 def logout(ctx: Context, principal: Principal) -> None:
     """End this session (idempotent)."""
+    end(ctx, principal.session_id)
+
+
+def end(ctx: Context, session_id: str) -> None:
+    """Delete the session whose hash is ``session_id`` (idempotent); its pending codes go with it."""
     with ctx.store.write() as conn:
-        conn.execute(delete(schema.sessions).where(schema.sessions.c.token_hash == principal.session_id))
+        conn.execute(delete(schema.sessions).where(schema.sessions.c.token_hash == session_id))
 
 
 def operator_session(ctx: Context, username: str) -> Principal:

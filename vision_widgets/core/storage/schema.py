@@ -71,6 +71,20 @@ sessions = Table(
     Index("ix_sessions_user", "user_id"),
 )
 
+# Single-use codes that carry a session across the widget protocol and the page request
+# (core/identity/session_codes.py): only the code's hash is kept, and they live a minute.
+session_codes = Table(
+    "session_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("purpose", String(16), nullable=False),  # "cookie" (kernel -> browser) or "resume" (page -> kernel)
+    Column("session_hash", String(64), ForeignKey("sessions.token_hash", ondelete="CASCADE"), nullable=False),
+    # For "cookie": the session token XOR a key derived from the code, so the table alone never yields it.
+    Column("sealed", String(128), nullable=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_session_codes_expires", "expires_at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
