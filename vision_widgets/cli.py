@@ -158,6 +158,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     change = upgrade(settings)  # creates the schema, or upgrades it, before anything else reads it
     ctx = Context.open(settings)
     added = load_users(ctx, Path(args.users) if args.users else None)
+    default_data = settings.home / "data"
+    if default_data in settings.data_roots:  # the folder the Register page names first
+        default_data.mkdir(parents=True, exist_ok=True)
     url = make_url(settings.database_url)  # a PostgreSQL URL may hold a password: never print it
     where = url.database if settings.uses_sqlite else url.render_as_string(hide_password=True)
     print(f"Database ready at {where} ({change}); "
