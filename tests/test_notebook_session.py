@@ -75,7 +75,7 @@ def test_results_come_back_as_data_and_as_the_apps_widgets(ctx, answers, fraud_m
     assert shares["training"].sum() == pytest.approx(1.0) and shares["production"].sum() == pytest.approx(1.0)
 
     page = model.view()
-    assert isinstance(page, w.Widget) and page.heading.value == fraud_model
+    assert isinstance(page, w.Widget) and page.page.heading.value == fraud_model
     assert isinstance(model.drift_chart(), w.DOMWidget)
     chart = model.distribution_chart("amount")
     assert "amount" in chart.title

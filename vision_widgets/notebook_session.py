@@ -153,15 +153,25 @@ class ModelResult:
 
     # -- widgets ------------------------------------------------------------------------------
     def view(self) -> "w.Widget":
-        """The web app's Model 360 page, opened on this model (the same services, as this session)."""
+        """The web app's Model 360 component for this model (the same services, as this session),
+        with the app's stylesheet; the page's model list is left out."""
+        import ipywidgets as w
+
+        from vision_widgets.components.theme import stylesheet
         from vision_widgets.state import AppState
         from vision_widgets.views.model360 import Model360View
 
         state = AppState()
         state.sign_in(self.session.principal)
-        view = Model360View(self.session.ctx, state)
-        view.show(self.name)
-        return view
+        page = Model360View(self.session.ctx, state)
+        page.show(self.name)
+        detail = getattr(page, "detail", None)
+        for child in page.children if detail is not None else ():
+            if child is not detail:
+                child.layout.display = "none"
+        box = w.VBox([stylesheet(), page])
+        box.page = page  # the page itself, for whoever wants its parts
+        return box
 
     def drift_chart(self) -> "w.Widget":
         """The share of drifted features per production window, against the dataset threshold."""
