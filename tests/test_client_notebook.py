@@ -210,7 +210,7 @@ def test_the_model_page_offers_the_prefilled_notebook_and_a_token_only_on_reques
         values = _assigned(_link_notebook(downloads.notebook_link.value))
         assert values["MODEL_NAME"] == "Page model" and values["UPLOAD_TOKEN"] == ""
         assert values["SERVER_URL"] == "http://vision.seen-by-the-browser:8866"
-        assert "it sends to http://vision.seen-by-the-browser:8866" in downloads.where.value
+        assert "it sends to http://vision.seen-by-the-browser:8866" in downloads.where.text
 
         # the browser can click the hidden "prepare" button: without the box ticked it issues nothing
         downloads.prepare.click()
@@ -220,7 +220,7 @@ def test_the_model_page_offers_the_prefilled_notebook_and_a_token_only_on_reques
         downloads.prepare.click()
         token = _assigned(_link_notebook(downloads.token_link.value))["UPLOAD_TOKEN"]
         submissions.upload_target(ctx, token, "Page model")
-        assert downloads.token_box.layout.display == "flex" and "valid until" in downloads.token_note.value
+        assert downloads.token_box.layout.display == "flex" and "valid until" in downloads.token_note.text
         downloads.saved.click()  # "I have saved it": the link, and with it the token, is gone
         assert downloads.token_link.value == "" and downloads.token_box.layout.display == "none"
         assert token not in synced_text() and base64.b64encode(token.encode()).decode()[:20] not in synced_text()

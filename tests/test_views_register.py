@@ -25,13 +25,13 @@ def test_a_user_sees_data_folder_names_never_server_paths(app, ctx):
     view = _open(app, USER)
     names = [name for name, _ in named_roots(ctx.settings)]
     assert names == ["data", "demo-data"]
-    assert "data folders data, demo-data" in view.folders.value and "data/<file>.csv" in view.folders.value
+    assert "data folders data, demo-data" in view.folders.text and "data/<file>.csv" in view.folders.text
     assert str(ctx.settings.home) not in synced_text()  # not on the page, not in any widget state
 
 
 def test_an_admin_also_sees_where_the_folders_are(app, ctx):
     view = _open(app, ADMIN)
-    assert f"data = {ctx.settings.home / 'data'}" in view.folders.value
+    assert f"data = {ctx.settings.home / 'data'}" in view.folders.text
 
 
 def test_a_file_named_by_its_data_folder_registers(app, ctx):
@@ -62,7 +62,7 @@ def test_restricted_mode_shows_only_what_it_needs(app):
     assert _shown(view.open_data) and _shown(view.connector) and not _shown(view.restricted_note)
     view.restricted.value = True
     assert not _shown(view.open_data)  # no connector, no file fields, no folder list
-    assert _shown(view.restricted_note) and "Nothing is read on this server" in view.restricted_note.value
+    assert _shown(view.restricted_note) and "Nothing is read on this server" in view.restricted_note.text
     # paths typed before switching are not sent with a restricted model
     view.training.value = "data/x.csv"
     assert view.spec().training == "" and view.spec().connector == "local"
@@ -84,8 +84,9 @@ def test_every_control_has_its_own_label(app, username):
 
 def test_the_message_sits_right_under_the_button_that_caused_it(app):
     view = _open(app, USER)
-    action = next(c for c in view.children if isinstance(c, w.VBox) and view.submit in c.children)
-    assert list(action.children).index(view.status) == list(action.children).index(view.submit) + 2
+    action = next(c for c in view.children if isinstance(c, w.VBox) and view.status in c.children)
+    assert view.submit in action.children[0].children  # the button's row, then progress, then the message
+    assert list(action.children).index(view.status) == 2
     view.submit.click()  # nothing filled in
     assert view.status.kind == "error" and view.status.value
     assert "vision-status" in view.status._dom_classes  # the class that lets a message wrap

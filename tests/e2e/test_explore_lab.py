@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from helpers import PASSWORDS, REPO_ROOT, USER, demo_spec, write_demo_files
@@ -69,7 +70,7 @@ def lab(ctx, login, tmp_path):
         log.close()
 
 
-def test_explore_opens_in_jupyterlab_and_runs_after_a_login_typed_into_its_prompts(lab, browser):
+def test_explore_opens_in_jupyterlab_and_runs_after_a_login_typed_into_its_prompts(lab, browser, tmp_path):
     url, token = lab
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -102,7 +103,8 @@ def test_explore_opens_in_jupyterlab_and_runs_after_a_login_typed_into_its_promp
         assert notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
         assert notebook.get_by_text("Traceback").count() == 0
         assert PASSWORDS[USER] not in notebook.inner_text()
-        shots = REPO_ROOT / "docs" / "screenshots"
+        # VISION_SCREENSHOT_DIR=docs/screenshots to refresh the committed ones
+        shots = Path(os.environ.get("VISION_SCREENSHOT_DIR") or tmp_path)
         page.screenshot(path=str(shots / "explore-jupyterlab.png"))
         last.scroll_into_view_if_needed()
         last.screenshot(path=str(shots / "explore-jupyterlab-charts.png"))

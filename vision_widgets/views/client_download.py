@@ -16,6 +16,7 @@ import ipywidgets as w
 from vision_widgets.components import forms
 from vision_widgets.components.download import download_anchor, download_link
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.note import Note
 from vision_widgets.core.config import CLIENT_MODULE, CLIENT_NOTEBOOK, public_url
 from vision_widgets.services import client_download
 
@@ -67,14 +68,13 @@ class ClientDownloads(w.VBox):
                          self.server_url)
         self.notebook_link = download_link(built.filename, built.content, "Download the client notebook",
                                            NOTEBOOK_MIME) if built else w.HTML("")
-        self.where = w.Label(f"Pre-filled for {model}: it sends to {self.server_url}.")
-        self.where.add_class("vision-status")
-        self.include_token = w.Checkbox(value=False, description="Include a new upload token", indent=False)
+        self.where = Note(f"Pre-filled for {model}: it sends to {self.server_url}.")
+        self.include_token = w.Checkbox(value=False, description="Include a new upload token", indent=False,
+                                        layout=w.Layout(width="auto"))
         self.prepare = forms.button("Prepare notebook with token", icon="key")
         self.prepare.layout.display = "none"
         self.token_link = w.HTML("")
-        self.token_note = w.Label("")
-        self.token_note.add_class("vision-status")
+        self.token_note = Note()
         self.saved = forms.button("I have saved it")
         self.token_box = w.VBox([self.token_note, w.HBox([self.token_link, self.saved],
                                                          layout=w.Layout(grid_gap="20px", align_items="center"))])
@@ -111,7 +111,7 @@ class ClientDownloads(w.VBox):
         with self._lock:
             self.token_link.value = download_anchor(built.filename, built.content,
                                                     "Download the notebook with its token", NOTEBOOK_MIME)
-            self.token_note.value = (
+            self.token_note.text = (
                 f"This notebook holds a new upload token, valid until {built.token_expires:%Y-%m-%d %H:%M} UTC for "
                 f"one submission; it replaces any unused one. Keep the file private. The link is removed in "
                 f"{TOKEN_LINK_SECONDS / 60:.0f} minutes or when you click \u201cI have saved it\u201d.")
@@ -128,7 +128,7 @@ class ClientDownloads(w.VBox):
                 self._timer.cancel()
                 self._timer = None
             self.token_link.value = ""
-            self.token_note.value = ""
+            self.token_note.text = ""
             self.token_box.layout.display = "none"
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ import ipywidgets as w
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.job_list import JobList
+from vision_widgets.components.note import Note
 from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.catalog.records import PLATFORMS, TASKS
 from vision_widgets.core.identity import rbac
@@ -93,20 +94,18 @@ class RegisterView(PageView):
         self.owner = _labelled(w.Dropdown(options=()), "Owner")
         self.restricted = w.Checkbox(value=False, description="Restricted data (profiled on the client's machine)",
                                      indent=False, layout=w.Layout(width="auto"))
-        self.restricted_note = w.Label(
+        self.restricted_note = Note(
             "Nothing is read on this server: after registering, run the client notebook where the data lives; "
             "it sends aggregate profiles only, with the upload token shown here once.")
-        self.restricted_note.add_class("vision-status")
         self.restricted_note.layout.display = "none"
         self.training = _labelled(forms.text("e.g. data/training.csv"), "Training data", "420px")
         self.production = _labelled(forms.text("e.g. data/production.csv"), "Production data", "420px")
-        self.folders = w.Label(_folders_text(sources))
-        self.folders.add_class("vision-status")
+        self.folders = Note(_folders_text(sources), muted=True)
         self.target = _labelled(forms.text("label column"), "Target")
         self.prediction = _labelled(forms.text("model output column"), "Prediction")
         self.timestamp = _labelled(forms.text("optional: date/time column"), "Timestamp")
-        self.features = _labelled(forms.text("optional: a, b, c (default: all other columns)"), "Features")
-        self.exclude = _labelled(forms.text("optional: ids, free text, personal data"), "Excluded")
+        self.features = _labelled(forms.text("optional: a, b, c (default: all other columns)"), "Features", "420px")
+        self.exclude = _labelled(forms.text("optional: ids, free text, personal data"), "Excluded", "420px")
         self.submit = forms.button("Register model", style="primary", icon="check")
         self.progress = ProgressBar()
         self.status = StatusMessage()
@@ -137,10 +136,11 @@ class RegisterView(PageView):
             self.owner.layout.display = "none"  # a user registers for themselves
         self.children = (
             forms.section("Model", self.name, self.description, self.task, self.platform, self.owner),
-            forms.section("Data", self.restricted, self.restricted_note, self.open_data, self.sources_status),
+            forms.section("Data", self.restricted, self.restricted_note, self.open_data,
+                          *((self.sources_status,) if sources is None else ())),
             forms.section("Column roles", self.target, self.prediction, self.timestamp, self.features, self.exclude),
             # the button, then what it caused, right under it
-            w.VBox([self.submit, self.progress, self.status, self.next_steps, self.open_model]),
+            w.VBox([w.HBox([self.submit]), self.progress, self.status, self.next_steps, w.HBox([self.open_model])]),
             forms.section("Your registrations", self.jobs_status, self.jobs),
         )
         if self.refresh_jobs():
@@ -236,10 +236,9 @@ class RegisterView(PageView):
         def done(reg: registration.Registration) -> None:
             self.registered = reg.model.name
             self.status.success(f"{reg.model.name} is registered and awaiting metrics.")
-            steps = w.Label("Next: download the client notebook (already filled in with this server's address, "
+            steps = Note("Next: download the client notebook (already filled in with this server's address, "
                             "the model's name and its column roles), paste the upload token below into its "
                             "UPLOAD_TOKEN line, set your data paths, and run it where the data lives.")
-            steps.add_class("vision-status")
             self.next_steps.children = (steps, ClientDownloads(self, reg.model.name, may_issue_token=False))
             self.token_box.show(reg.upload_token, reg.token_expires)
             self.next_steps.children += (self.token_box,)
