@@ -99,6 +99,8 @@ def test_init_creates_the_database_then_adds_nothing_the_second_time(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "10 account(s) added" in first.stdout and str(home / "vision.db") in first.stdout
     assert _names(home) == set(PASSWORDS)
+    # the data folder the Register page names first exists, so a first file can go there
+    assert (home / "data").is_dir() and "data folder" in first.stdout
     second = vision(home, "init")
     assert second.returncode == 0, second.stderr
     assert "0 account(s) added (all present already)" in second.stdout

@@ -139,10 +139,11 @@ def test_register_a_restricted_model_shows_the_token_once(app, ctx):
     with ctx.store.read() as conn:
         stored = conn.execute(select(schema.upload_tokens.c.token_hash)).scalar_one()
     assert stored == hashlib.sha256(token.encode()).hexdigest()
-    # the client notebook and client.py are offered as downloads (data: links, no static folder)
-    downloads = [c.value for c in view.next_steps.children[1].children]
-    assert any('download="client_restricted.ipynb"' in d for d in downloads)
-    assert any('download="client.py"' in d for d in downloads)
+    # the client notebook (pre-filled for this model) and client.py are offered as downloads
+    # (data: links, no static folder)
+    downloads = view.next_steps.children[1]
+    assert 'download="vision_client_secret_model.ipynb"' in downloads.notebook_link.value
+    assert 'download="client.py"' in synced_text()
 
     view.token_box.hide.click()
     assert view.token_box.token.value == "" and view.token_box.layout.display == "none"

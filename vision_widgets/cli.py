@@ -158,10 +158,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     change = upgrade(settings)  # creates the schema, or upgrades it, before anything else reads it
     ctx = Context.open(settings)
     added = load_users(ctx, Path(args.users) if args.users else None)
+    default_data = settings.home / "data"
+    data_note = ""
+    if default_data in settings.data_roots:  # the folder the Register page names first
+        default_data.mkdir(parents=True, exist_ok=True)
+        data_note = f" Put data files for registration in the data folder {default_data}."
     url = make_url(settings.database_url)  # a PostgreSQL URL may hold a password: never print it
     where = url.database if settings.uses_sqlite else url.render_as_string(hide_password=True)
     print(f"Database ready at {where} ({change}); "
-          f"{len(added)} account(s) added" + (f": {', '.join(added)}" if added else " (all present already)."))
+          f"{len(added)} account(s) added" + (f": {', '.join(added)}." if added else " (all present already).")
+          + data_note)
     if args.demo:
         from vision_widgets.demo import seeding
 

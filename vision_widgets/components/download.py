@@ -13,9 +13,12 @@ import ipywidgets as w
 from vision_widgets.components.safe_html import escape
 
 
-def download_link(filename: str, content: bytes, text: str, mime: str = "application/octet-stream") -> w.HTML:
+def download_anchor(filename: str, content: bytes, text: str, mime: str = "application/octet-stream") -> str:
+    """The ``<a download>`` markup itself, for an HTML widget that is reused (and later emptied)."""
     data = base64.b64encode(content).decode("ascii")
-    return w.HTML(
-        f'<a class="vision-download" download="{escape(filename)}" href="data:{escape(mime)};base64,{data}">'
-        f"{escape(text)}</a>"
-    )
+    return (f'<a class="vision-download" download="{escape(filename)}" href="data:{escape(mime)};base64,{data}">'
+            f"{escape(text)}</a>")
+
+
+def download_link(filename: str, content: bytes, text: str, mime: str = "application/octet-stream") -> w.HTML:
+    return w.HTML(download_anchor(filename, content, text, mime))

@@ -84,7 +84,9 @@ class Settings:
     job_max_attempts: int = 3
     #: Jobs one worker runs at once.
     worker_threads: int = 2
-    #: The address people reach the server at (``VISION_PUBLIC_URL``); https makes cookies ``Secure``.
+    #: The address people and client notebooks reach this server at (``VISION_PUBLIC_URL``, e.g.
+    #: ``https://vision.example.com``); empty: the address the browser used (see ``browser_address``).
+    #: https makes the session cookie ``Secure``.
     public_url: str = ""
     llm_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None
@@ -94,6 +96,56 @@ class Settings:
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _public_url(raw: str) -> str:
+    """``VISION_PUBLIC_URL`` checked: an http(s) address without a query, kept without its trailing slash."""
+    from urllib.parse import urlsplit
+
+    raw = raw.strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(f"VISION_PUBLIC_URL={raw!r} is not an http(s) address; "
+                                 "set it to e.g. https://vision.example.com (or leave it unset).")
+    return raw.rstrip("/")
+
+
+def browser_address(env: Mapping[str, str] | None = None) -> str:
+    """The address the browser used to open this kernel's page (``scheme://host[:port]``), or "".
+
+    Voila starts a kernel with the request's ``VOILA_REQUEST_URL`` in its environment; a preheated
+    kernel gets only ``SERVER_NAME`` and ``SERVER_PORT`` (after ``voila.utils.wait_for_request()``),
+    and then the scheme is taken from ``HTTP_X_FORWARDED_PROTO`` when a proxy's header is passed on
+    (``http_header_envs``), else ``http``. Outside Voila (tests, JupyterLab) there is none: "".
+    """
+    from urllib.parse import urlsplit
+
+    env = os.environ if env is None else env
+    full = env.get("VOILA_REQUEST_URL") or ""
+    if full:
+        parts = urlsplit(full)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    host = (env.get("SERVER_NAME") or "").strip()
+    if not host:
+        return ""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    scheme = (env.get("HTTP_X_FORWARDED_PROTO") or "http").split(",")[0].strip().lower()
+    scheme = scheme if scheme in ("http", "https") else "http"
+    port = (env.get("SERVER_PORT") or "").strip()
+    default = {"http": "80", "https": "443"}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def public_url(settings: "Settings", env: Mapping[str, str] | None = None) -> str:
+    """Where a client notebook should send its profiles: ``VISION_PUBLIC_URL``, else the browser's
+    address, else the address ``vision serve`` binds (which only works on this machine)."""
+    if settings.public_url:
+        return settings.public_url
+    return browser_address(env) or f"http://{settings.host}:{settings.port}"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -141,7 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_lease_seconds=_int(env, "VISION_JOB_LEASE", 60, minimum=2),
         job_max_attempts=_int(env, "VISION_JOB_MAX_ATTEMPTS", 3, minimum=1),
         worker_threads=_int(env, "VISION_WORKER_THREADS", 2, minimum=1),
-        public_url=(env.get("VISION_PUBLIC_URL") or "").strip(),
+        public_url=_public_url(env.get("VISION_PUBLIC_URL") or ""),
         llm_model=env.get("VISION_LLM_MODEL") or "gpt-4o-mini",
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_api_key=env.get("OPENAI_API_KEY") or None,

@@ -114,18 +114,26 @@ class Registration:
 
 @dataclass(frozen=True)
 class DataSources:
-    """What the Register page offers: connector (name, title) pairs and the readable folders."""
+    """What the Register page offers: connector (name, title) pairs and the readable data folders.
+
+    ``roots`` are the folders' names (a file is given as ``<name>/<path>``); ``root_paths``, where
+    they are on the server, only for those who manage connectors (admins): a server's layout is
+    nobody else's business.
+    """
 
     connectors: tuple[tuple[str, str], ...]
     roots: tuple[str, ...]
+    root_paths: tuple[str, ...] = ()
 
 
 def data_sources(ctx: Context, principal: Principal) -> DataSources:
-    """The connectors a model can be registered with, and where the local one reads."""
-    acting(ctx, principal, Permission.REGISTER_MODEL)
+    """The connectors a model can be registered with, and the data folders the local one reads."""
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
+    named = connectors.named_roots(ctx.settings)
     return DataSources(
         connectors=tuple((name, connectors.get(name, ctx.settings).title) for name in connectors.available()),
-        roots=tuple(str(p) for p in connectors.allowed_roots(ctx.settings)),
+        roots=tuple(name for name, _ in named),
+        root_paths=tuple(str(path) for _, path in named) if has(me, Permission.MANAGE_CONNECTORS) else (),
     )
 
 

@@ -6,24 +6,13 @@ from __future__ import annotations
 import ipywidgets as w
 
 from vision_widgets.components import forms
-from vision_widgets.components.download import download_link
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.progress import ProgressBar
-from vision_widgets.core.config import CLIENT_MODULE, CLIENT_NOTEBOOK
 from vision_widgets.services import catalog
 from vision_widgets.services import model360
 from vision_widgets.services import submissions
 from vision_widgets.views.base import succeeded
-
-
-def client_downloads() -> w.HBox:
-    """Links to the client notebook and client.py, read from this installation."""
-    links = []
-    for path, text, mime in ((CLIENT_NOTEBOOK, "Download the client notebook", "application/x-ipynb+json"),
-                             (CLIENT_MODULE, "Download client.py", "text/x-python")):
-        if path.is_file():
-            links.append(download_link(path.name, path.read_bytes(), text, mime))
-    return w.HBox(links, layout=w.Layout(grid_gap="20px"))
+from vision_widgets.views.client_download import ClientDownloads
 
 
 class TokenBox(w.VBox):
@@ -68,7 +57,7 @@ class ModelActions(w.VBox):
                 "Add data (restricted: profiles computed on your machine)",
                 w.Label("Run the client notebook where the data lives; it sends the profiles with an upload token, "
                         "or writes a JSON file you submit here."),
-                client_downloads(),
+                ClientDownloads(view, self.name, may_issue_token=True),
                 w.HBox([self.upload, self.submit]),
                 self.progress,
                 self.new_token,

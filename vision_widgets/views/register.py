@@ -17,6 +17,7 @@ import ipywidgets as w
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.job_list import JobList
+from vision_widgets.components.note import Note
 from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.catalog.records import PLATFORMS, TASKS
 from vision_widgets.core.identity import rbac
@@ -25,7 +26,8 @@ from vision_widgets.services import accounts
 from vision_widgets.services import jobs
 from vision_widgets.services import registration
 from vision_widgets.views.base import PageView
-from vision_widgets.views.model_actions import TokenBox, client_downloads
+from vision_widgets.views.client_download import ClientDownloads
+from vision_widgets.views.model_actions import TokenBox
 
 log = logging.getLogger(__name__)
 
@@ -50,30 +52,60 @@ def _columns(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
+def _labelled(widget: w.Widget, label: str, width: str = "260px") -> w.Widget:
+    """``widget`` with its own ``<label>`` (screen readers and ``get_by_label`` find it), aligned
+    with the other fields; ``width`` is the input's own width."""
+    widget.description = label
+    widget.style.description_width = _LABEL_WIDTH
+    widget.layout.width = f"calc({_LABEL_WIDTH} + {width})"
+    return widget
+
+
+_LABEL_WIDTH = "160px"
+
+
+def _folders_text(sources: registration.DataSources | None) -> str:
+    """Where files are read, in words: the data folders by name (and, for admins, where they are)."""
+    if sources is None or not sources.roots:
+        return "No data folder is configured; ask an administrator to set VISION_DATA_ROOTS."
+    first = sources.roots[0]
+    text = (f"Files are read from the data folders {', '.join(sources.roots)}: give a file as "
+            f"{first}/<file>.csv (a path without a folder name is read from {first}).")
+    if sources.root_paths:
+        where = "; ".join(f"{name} = {path}" for name, path in zip(sources.roots, sources.root_paths))
+        text += f" On the server: {where}."
+    return text
+
+
 class RegisterView(PageView):
     title = "Register model"
 
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
-        self.name = forms.text("e.g. Fraud detection v2")
-        self.description = w.Textarea(placeholder="What the model does", layout=w.Layout(width="420px"))
-        self.task = w.Dropdown(options=TASKS, value=TASKS[0], layout=w.Layout(width="260px"))
-        self.platform = w.Dropdown(options=PLATFORMS, value=PLATFORMS[0], layout=w.Layout(width="260px"))
-        sources = self.run(StatusMessage(), registration.data_sources, ctx, self.principal)
-        self.connector = w.Dropdown(options=[(title, name) for name, title in (sources.connectors if sources else ())],
-                                    layout=w.Layout(width="260px"))
-        self.owner = w.Dropdown(options=(), layout=w.Layout(width="260px"))
+        self.name = _labelled(forms.text("e.g. Fraud detection v2"), "Name")
+        self.description = _labelled(w.Textarea(placeholder="What the model does"), "Description", "420px")
+        self.task = _labelled(w.Dropdown(options=TASKS, value=TASKS[0]), "Task")
+        self.platform = _labelled(w.Dropdown(options=PLATFORMS, value=PLATFORMS[0]), "Platform")
+        self.sources_status = StatusMessage()
+        sources = self.run(self.sources_status, registration.data_sources, ctx, self.principal)
+        self.connector = _labelled(
+            w.Dropdown(options=[(title, name) for name, title in (sources.connectors if sources else ())]),
+            "Connector")
+        self.owner = _labelled(w.Dropdown(options=()), "Owner")
         self.restricted = w.Checkbox(value=False, description="Restricted data (profiled on the client's machine)",
-                                     indent=False)
-        self.training = forms.text("Path of the training CSV/Parquet")
-        self.production = forms.text("Path of the production CSV/Parquet")
-        for box in (self.training, self.production):
-            box.layout.width = "420px"
-        self.target = forms.text("label column")
-        self.prediction = forms.text("model output column")
-        self.timestamp = forms.text("optional: date/time column")
-        self.features = forms.text("optional: a, b, c (default: all other columns)")
-        self.exclude = forms.text("optional: ids, free text, personal data")
+                                     indent=False, layout=w.Layout(width="auto"))
+        self.restricted_note = Note(
+            "Nothing is read on this server: after registering, run the client notebook where the data lives; "
+            "it sends aggregate profiles only, with the upload token shown here once.")
+        self.restricted_note.layout.display = "none"
+        self.training = _labelled(forms.text("e.g. data/training.csv"), "Training data", "420px")
+        self.production = _labelled(forms.text("e.g. data/production.csv"), "Production data", "420px")
+        self.folders = Note(_folders_text(sources), muted=True)
+        self.target = _labelled(forms.text("label column"), "Target")
+        self.prediction = _labelled(forms.text("model output column"), "Prediction")
+        self.timestamp = _labelled(forms.text("optional: date/time column"), "Timestamp")
+        self.features = _labelled(forms.text("optional: a, b, c (default: all other columns)"), "Features", "420px")
+        self.exclude = _labelled(forms.text("optional: ids, free text, personal data"), "Excluded", "420px")
         self.submit = forms.button("Register model", style="primary", icon="check")
         self.progress = ProgressBar()
         self.status = StatusMessage()
@@ -92,60 +124,44 @@ class RegisterView(PageView):
         self.open_model.on_click(self._on_open)
         self.submit.on_click(self._on_submit)
         self.restricted.observe(self._on_restricted, "value")
-        self.paths = w.VBox([forms.field("Training data", self.training), forms.field("Production data", self.production)])
-        owner_row = forms.field("Owner", self.owner)
+        #: What only open data needs: where it comes from (hidden in restricted mode).
+        self.open_data = w.VBox([self.connector, self.training, self.production, self.folders])
+        self.paths = self.open_data
         if self.principal is not None and rbac.is_admin(self.principal):
             found = self.run(self.status, accounts.list_accounts, ctx, self.principal)
             names = tuple(a.username for a in found or ())
             self.owner.options = names
             self.owner.value = self.principal.username if self.principal.username in names else None
         else:
-            owner_row.layout.display = "none"  # a user registers for themselves
+            self.owner.layout.display = "none"  # a user registers for themselves
         self.children = (
-            forms.section(
-                "Model",
-                forms.field("Name", self.name),
-                forms.field("Description", self.description),
-                forms.field("Task", self.task),
-                forms.field("Platform", self.platform),
-                owner_row,
-            ),
-            forms.section(
-                "Data",
-                forms.field("Connector", self.connector),
-                self.restricted,
-                self.paths,
-                w.Label(f"Files are read under: {', '.join(sources.roots) if sources else '–'}"),
-            ),
-            forms.section(
-                "Column roles",
-                forms.field("Target", self.target),
-                forms.field("Prediction", self.prediction),
-                forms.field("Timestamp", self.timestamp),
-                forms.field("Features", self.features),
-                forms.field("Excluded", self.exclude),
-            ),
-            self.submit,
-            self.progress,
-            self.status,
-            self.next_steps,
-            self.open_model,
+            forms.section("Model", self.name, self.description, self.task, self.platform, self.owner),
+            forms.section("Data", self.restricted, self.restricted_note, self.open_data,
+                          *((self.sources_status,) if sources is None else ())),
+            forms.section("Column roles", self.target, self.prediction, self.timestamp, self.features, self.exclude),
+            # the button, then what it caused, right under it
+            w.VBox([w.HBox([self.submit]), self.progress, self.status, self.next_steps, w.HBox([self.open_model])]),
             forms.section("Your registrations", self.jobs_status, self.jobs),
         )
         if self.refresh_jobs():
             self._poll()
 
     def _on_restricted(self, _change=None) -> None:
-        self.paths.layout.display = "none" if self.restricted.value else "flex"
+        restricted = self.restricted.value
+        self.open_data.layout.display = "none" if restricted else "flex"
+        self.restricted_note.layout.display = "flex" if restricted else "none"
 
     def spec(self) -> registration.ModelSpec:
         return registration.ModelSpec(
             name=self.name.value, task=self.task.value, description=self.description.value,
-            platform=self.platform.value, connector=self.connector.value or "local",
+            platform=self.platform.value,
+            connector="local" if self.restricted.value else (self.connector.value or "local"),
             target=self.target.value, prediction=self.prediction.value, timestamp=self.timestamp.value,
             features=_columns(self.features.value), exclude=_columns(self.exclude.value),
             owner=self.owner.value or "", restricted=self.restricted.value,
-            training=self.training.value, production=self.production.value,
+            # restricted: nothing is read here, whatever the hidden fields hold
+            training="" if self.restricted.value else self.training.value,
+            production="" if self.restricted.value else self.production.value,
         )
 
     def _on_submit(self, _button=None) -> None:
@@ -220,11 +236,10 @@ class RegisterView(PageView):
         def done(reg: registration.Registration) -> None:
             self.registered = reg.model.name
             self.status.success(f"{reg.model.name} is registered and awaiting metrics.")
-            self.next_steps.children = (
-                w.Label("Next: run the client notebook where the data lives (set the server URL, this token, "
-                        "the model name and your data paths in its first cell)."),
-                client_downloads(),
-            )
+            steps = Note("Next: download the client notebook (already filled in with this server's address, "
+                            "the model's name and its column roles), paste the upload token below into its "
+                            "UPLOAD_TOKEN line, set your data paths, and run it where the data lives.")
+            self.next_steps.children = (steps, ClientDownloads(self, reg.model.name, may_issue_token=False))
             self.token_box.show(reg.upload_token, reg.token_expires)
             self.next_steps.children += (self.token_box,)
             self.open_model.layout.display = "flex"

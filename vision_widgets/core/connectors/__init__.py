@@ -63,5 +63,22 @@ def allowed_roots(settings: Settings) -> tuple[Path, ...]:
     return tuple(roots)
 
 
+def named_roots(settings: Settings) -> tuple[tuple[str, Path], ...]:
+    """The allowed roots with the names people use for them: the folder's own name (``data``,
+    ``demo-data``), made unique with ``-2``, ``-3`` … Server paths stay on the server: a file is
+    given as ``<name>/<path inside it>``, and messages name the folders, not where they are."""
+    named: list[tuple[str, Path]] = []
+    seen: set[str] = set()
+    for root in allowed_roots(settings):
+        base = root.name or "data"
+        name, n = base, 1
+        while name in seen:
+            n += 1
+            name = f"{base}-{n}"
+        seen.add(name)
+        named.append((name, root))
+    return tuple(named)
+
+
 # Importing a connector module registers it (kept last: it uses ``register`` above).
 from vision_widgets.core.connectors import local  # noqa: E402,F401

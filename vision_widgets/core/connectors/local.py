@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vision_widgets.core.config import Settings
-from vision_widgets.core.connectors import DATA_SUFFIXES, allowed_roots, register
+from vision_widgets.core.connectors import DATA_SUFFIXES, allowed_roots, named_roots, register
 from vision_widgets.core.errors import InvalidInput
 
 
@@ -34,13 +34,17 @@ class LocalFilesystem:
         reference = (reference or "").strip()
         if not reference or "\x00" in reference:
             raise InvalidInput("Give the path of a CSV or Parquet file.")
-        roots = [r.resolve() for r in self.roots]
+        named = named_roots(self.settings)
+        roots = [r.resolve() for _, r in named]
         path = Path(reference).expanduser()
         if not path.is_absolute():
-            path = roots[0] / path
-        where = ", ".join(str(r) for r in roots)
+            # "<root name>/file.csv" reads under that root; any other relative path under the first
+            by_name = {name: root for name, root in zip((n for n, _ in named), roots)}
+            head, _, rest = reference.replace("\\", "/").partition("/")
+            path = by_name[head] / rest if head in by_name and rest else roots[0] / path
+        where = ", ".join(name for name, _ in named)
         outside = InvalidInput(
-            f"{reference} is outside the folders Vision AI may read ({where}); "
+            f"{reference} is outside the folders Vision AI may read (the data folders {where}); "
             "copy the file there or ask an administrator to add its folder to VISION_DATA_ROOTS."
         )
         # First without touching the disk ('..' folded), so a path outside the roots reveals

@@ -1,0 +1,92 @@
+"""The Register model page: what restricted mode shows, where files are read (names for users,
+paths for admins), labelled controls, and messages right under the button that caused them."""
+from __future__ import annotations
+
+import ipywidgets as w
+import pytest
+from helpers import ADMIN, USER, log_in_through_the_form, synced_text, write_demo_files
+
+from vision_widgets.core.connectors import named_roots
+from vision_widgets.views.register import RegisterView
+
+
+def _open(app, username):
+    log_in_through_the_form(app, username)
+    app.open_page("register")
+    assert isinstance(app.view, RegisterView)
+    return app.view
+
+
+def _shown(widget) -> bool:
+    return widget.layout.display != "none"
+
+
+def test_a_user_sees_data_folder_names_never_server_paths(app, ctx):
+    view = _open(app, USER)
+    names = [name for name, _ in named_roots(ctx.settings)]
+    assert names == ["data", "demo-data"]
+    assert "data folders data, demo-data" in view.folders.text and "data/<file>.csv" in view.folders.text
+    assert str(ctx.settings.home) not in synced_text()  # not on the page, not in any widget state
+
+
+def test_an_admin_also_sees_where_the_folders_are(app, ctx):
+    view = _open(app, ADMIN)
+    assert f"data = {ctx.settings.home / 'data'}" in view.folders.text
+
+
+def test_a_file_named_by_its_data_folder_registers(app, ctx):
+    write_demo_files(ctx.settings.home / "data" / "fraud")
+    view = _open(app, USER)
+    view.name.value = "By folder name"
+    view.training.value = "data/fraud/fraud_training.csv"
+    view.production.value = "data/fraud/fraud_production.csv"
+    view.target.value, view.prediction.value, view.timestamp.value = "is_fraud", "fraud_score", "event_time"
+    view.exclude.value = "record_id"
+    view.submit.click()
+    assert view.status.kind == "info" and "queued" in view.status.value, view.status.value
+
+
+def test_a_path_outside_the_folders_is_refused_naming_the_folders_not_their_paths(app, ctx):
+    view = _open(app, USER)
+    view.name.value = "Outside"
+    view.training.value, view.production.value = "/etc/passwd", "/etc/hosts"
+    view.target.value = "is_fraud"
+    view.submit.click()
+    assert view.status.kind == "error"
+    assert "outside the folders" in view.status.value and "data, demo-data" in view.status.value
+    assert str(ctx.settings.home) not in view.status.value
+
+
+def test_restricted_mode_shows_only_what_it_needs(app):
+    view = _open(app, USER)
+    assert _shown(view.open_data) and _shown(view.connector) and not _shown(view.restricted_note)
+    view.restricted.value = True
+    assert not _shown(view.open_data)  # no connector, no file fields, no folder list
+    assert _shown(view.restricted_note) and "Nothing is read on this server" in view.restricted_note.text
+    # paths typed before switching are not sent with a restricted model
+    view.training.value = "data/x.csv"
+    assert view.spec().training == "" and view.spec().connector == "local"
+    view.restricted.value = False
+    assert _shown(view.open_data) and not _shown(view.restricted_note)
+
+
+@pytest.mark.parametrize("username", [USER, ADMIN])
+def test_every_control_has_its_own_label(app, username):
+    view = _open(app, username)
+    controls = [view.name, view.description, view.task, view.platform, view.connector, view.training,
+                view.production, view.target, view.prediction, view.timestamp, view.features, view.exclude,
+                view.restricted]
+    if username == ADMIN:
+        controls.append(view.owner)
+    assert all(c.description for c in controls), [type(c).__name__ for c in controls if not c.description]
+    assert view.submit.description == "Register model"
+
+
+def test_the_message_sits_right_under_the_button_that_caused_it(app):
+    view = _open(app, USER)
+    action = next(c for c in view.children if isinstance(c, w.VBox) and view.status in c.children)
+    assert view.submit in action.children[0].children  # the button's row, then progress, then the message
+    assert list(action.children).index(view.status) == 2
+    view.submit.click()  # nothing filled in
+    assert view.status.kind == "error" and view.status.value
+    assert "vision-status" in view.status._dom_classes  # the class that lets a message wrap
