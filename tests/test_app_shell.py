@@ -34,7 +34,7 @@ def _access_views_alive() -> list:
 
 def test_the_app_starts_at_the_login_form_with_no_navigation(app):
     assert isinstance(app.view, LoginView)
-    assert app.nav not in app.children and app.header not in app.children
+    assert app.shell not in app.children and app.header not in app.children
     assert app.state.principal is None
 
 
@@ -90,7 +90,7 @@ def test_logout_returns_to_login_ends_the_session_and_closes_the_page(app, ctx):
     access = app.view
     app.logout_button.click()
     assert isinstance(app.view, LoginView) and app.view.status.value == "You are logged out."
-    assert app.state.principal is None and app.nav not in app.children
+    assert app.state.principal is None and app.shell not in app.children
     assert access.comm is None and not _access_views_alive()
     with pytest.raises(SessionExpired):
         sessions.authenticate(ctx, principal)
@@ -112,7 +112,7 @@ def test_an_expired_session_returns_to_login_with_the_message(app, clock, ctx, a
     assert app.view.status.value == expected
     assert not _access_views_alive()
     log_in_through_the_form(app, ADMIN)
-    assert app.state.principal.username == ADMIN and app.nav in app.children
+    assert app.state.principal.username == ADMIN and app.shell in app.children
 
 
 def test_the_next_person_at_the_same_tab_sees_only_their_pages(app):

@@ -18,8 +18,6 @@ AUDIT_COLUMNS = ("When (UTC)", "Who", "What", "To whom", "Detail")
 class AccessView(PageView):
     """List, add, remove and change accounts; every action is checked by the service and audited."""
 
-    title = "Access management"
-
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
         self.accounts: tuple[accounts.Account, ...] = ()

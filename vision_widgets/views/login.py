@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import ipywidgets as w
 
@@ -34,6 +35,12 @@ class LoginView(w.VBox):
         if state.notice:
             self.status.show(state.notice, state.notice_kind)
         self.submit.on_click(self._on_submit)
+        # Enter in either field submits, as in any login form. ipywidgets 8 still sends the
+        # "submit" event; only its Python hook is marked deprecated.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.username.on_submit(self._on_submit)
+            self.password.on_submit(self._on_submit)
         self.children = (
             title,
             subtitle,
