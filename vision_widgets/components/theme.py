@@ -74,6 +74,7 @@ _CSS = """
 .vision-app .jupyter-button.mod-danger {{ background-color: {danger}; color: {on_navy}; }}
 .vision-app .jupyter-button:focus-visible, .vision-app input:focus-visible, .vision-app select:focus-visible {{
   outline: 3px solid #f5b301; outline-offset: 1px; }}
+.vision-card > .widget-button, .vision-empty-state > .widget-button {{ align-self: flex-start; min-width: 140px; }}
 .vision-header {{ background: {navy}; color: {on_navy}; padding: 10px 18px; border-radius: 8px; align-items: center;
   gap: 12px; }}
 .vision-header .widget-label {{ color: {on_navy}; }}
