@@ -28,6 +28,8 @@ def test_labels_and_messages_wrap_instead_of_being_cut():
     assert rule is not None
     for declaration in ("white-space: normal", "overflow: visible", "text-overflow: clip", "height: auto"):
         assert declaration in rule.group(1)
+    checkbox = re.search(r"\.vision-app \.widget-label-basic, \.vision-app \.widget-label-basic span \{([^}]*)\}", CSS)
+    assert checkbox is not None and "white-space: normal" in checkbox.group(1), "checkbox labels wrap too"
 
 
 def test_ipywidgets_default_buttons_are_recoloured_to_pass_aa():

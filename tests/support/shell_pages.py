@@ -19,7 +19,8 @@ LOADED = {
 }
 
 #: Where the text of a message or a table cell sits (what must never be clipped).
-TEXT_SELECTORS = ".vision-status, .vision-app .widget-label, .vision-table td, .vision-table th"
+TEXT_SELECTORS = (".vision-status, .vision-app .widget-label, .vision-app .widget-label-basic span, "
+                  ".vision-table td, .vision-table th")
 
 #: JavaScript: the elements among ``TEXT_SELECTORS`` whose text is cut (wider than their box with
 #: overflow hidden, or ending in an ellipsis the browser drew).

@@ -67,6 +67,9 @@ _CSS = """
 .vision-app .widget-label, .vision-app .widget-html-content {{ white-space: normal; overflow: visible;
   text-overflow: clip; height: auto; min-height: var(--jp-widgets-inline-height, 28px); line-height: 1.45;
   overflow-wrap: anywhere; }}
+.vision-app .widget-label-basic, .vision-app .widget-label-basic span {{ white-space: normal; overflow: visible;
+  text-overflow: clip; height: auto; line-height: 1.45; }}
+.vision-app .widget-checkbox {{ height: auto; min-height: var(--jp-widgets-inline-height, 28px); }}
 .vision-app .widget-label {{ padding-top: 4px; padding-bottom: 4px; }}
 .vision-app .widget-inline-hbox > .widget-label {{ text-align: left; padding-right: 8px; }}
 .vision-app input::placeholder {{ color: {muted}; opacity: 1; }}
@@ -74,7 +77,7 @@ _CSS = """
 .vision-app .jupyter-button.mod-danger {{ background-color: {danger}; color: {on_navy}; }}
 .vision-app .jupyter-button:focus-visible, .vision-app input:focus-visible, .vision-app select:focus-visible {{
   outline: 3px solid #f5b301; outline-offset: 1px; }}
-.vision-card > .widget-button, .vision-empty-state > .widget-button {{ align-self: flex-start; min-width: 140px; }}
+.vision-card > .widget-button, .vision-empty-state > .widget-button, .vision-page > .widget-button {{ align-self: flex-start; min-width: 140px; }}
 .vision-header {{ background: {navy}; color: {on_navy}; padding: 10px 18px; border-radius: 8px; align-items: center;
   gap: 12px; }}
 .vision-header .widget-label {{ color: {on_navy}; }}
