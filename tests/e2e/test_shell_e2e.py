@@ -70,13 +70,10 @@ def _tab_to(page, name: str, limit: int = 40) -> None:
 def test_login_and_navigation_work_with_the_keyboard_alone(demo_dashboard):
     page = demo_dashboard
     _tab_to(page, "Username")
-    # Typed at a person's pace: ipywidgets batches a burst of value updates behind the first
-    # unanswered one, and its Enter ("submit") event is not batched (see docs/decisions.md).
-    page.keyboard.type(USER[0], delay=40)
+    page.keyboard.type(USER[0])  # typed with no pause: Enter must not overtake the last keystrokes
     page.keyboard.press("Tab")
     assert _focused(page) == "Password"
-    page.keyboard.type(USER[1], delay=40)
-    page.wait_for_function("() => document.activeElement.value.length > 0")
+    page.keyboard.type(USER[1])
     page.keyboard.press("Enter")  # Enter submits the form
     wait_for_page(page, "Model 360")
     _tab_to(page, "My account")

@@ -1,6 +1,7 @@
 """The login page: username, password, and a clear message when it fails."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 
@@ -15,6 +16,11 @@ from vision_widgets.state import AppState
 from vision_widgets.views.base import UNEXPECTED, close_tree
 
 log = logging.getLogger(__name__)
+
+#: How long Enter waits for the field's last keystrokes. ipywidgets sends a burst of value updates
+#: as one batch once the first is answered, but the Enter ("submit") event at once, so it can
+#: overtake them; in the kernel the batch follows within milliseconds.
+ENTER_SETTLE_SECONDS = 0.15
 
 
 class LoginView(w.VBox):
@@ -39,8 +45,8 @@ class LoginView(w.VBox):
         # "submit" event; only its Python hook is marked deprecated.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            self.username.on_submit(self._on_submit)
-            self.password.on_submit(self._on_submit)
+            self.username.on_submit(self._on_enter)
+            self.password.on_submit(self._on_enter)
         self.children = (
             title,
             subtitle,
@@ -51,6 +57,19 @@ class LoginView(w.VBox):
         )
         self.add_class("vision-card")
         self.add_class("vision-login")
+
+    def _on_enter(self, _widget=None) -> None:
+        """Enter in a field: submit once the field's last keystrokes have arrived."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (headless tests, scripts): nothing can be in flight
+            self._on_submit()
+            return
+        loop.call_later(ENTER_SETTLE_SECONDS, self._submit_if_shown)
+
+    def _submit_if_shown(self) -> None:
+        if self.comm is not None and self.state.principal is None:
+            self._on_submit()
 
     def _on_submit(self, _button=None) -> None:
         username, password = self.username.value.strip(), self.password.value
