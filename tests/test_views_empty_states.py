@@ -16,6 +16,7 @@ def test_an_account_with_no_model_is_told_to_register_one_and_whom_to_ask(app):
     view = app.view
     assert isinstance(view, Model360View)
     assert view.empty_state.layout.display == "flex" and view.list_table.layout.display == "none"
+    assert view.choice.layout.display == "none", "no empty model dropdown"
     text = _texts(view.empty_state)
     assert "You have no models yet. Register one" in text
     assert ADMIN in text and OTHER_ADMIN in text, "the administrators are named"

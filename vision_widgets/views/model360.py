@@ -295,6 +295,7 @@ class Model360View(PageView):
         self.empty_state.children = tuple(parts)
         self.empty_state.layout.display = "flex" if empty else "none"
         self.list_table.layout.display = "none" if empty else ""
+        self.choice.layout.display = "none" if empty else ""  # an empty "Open model" says nothing
         for child in old:
             close_tree(child)
 
