@@ -201,3 +201,13 @@ def test_every_input_of_the_login_and_account_pages_has_a_label(app):
     app.open_page("account")
     for name in ("current", "new", "repeat"):
         assert getattr(app.view, name).description, f"My account's {name} input has no label"
+
+
+def test_closing_the_app_at_the_login_form_closes_the_hidden_shell_too(app):
+    from vision_widgets.views.base import close_tree
+
+    log_in_through_the_form(app, USER)
+    app.logout_button.click()
+    assert app.shell not in app.children
+    close_tree(app)
+    assert all(w.comm is None for w in (app.shell, app.page_title, app.page_purpose, app.nav, app.body))

@@ -149,6 +149,14 @@ class VisionApp(w.VBox):
             message.error(f"Vision AI cannot start: {exc}")
             return message
 
+    def close(self) -> None:
+        """Close the app and every widget it owns, shown or not (the shell is kept while the
+        login form is up, so ``close_tree`` alone would not reach it)."""
+        self._replace_view(None)
+        for widget in (self.header, self.shell):
+            close_tree(widget)
+        super().close()
+
     # -- login / logout ----------------------------------------------------------
     def _on_principal(self, change) -> None:
         if change["new"] is None:
