@@ -34,6 +34,8 @@ COLOURS: dict[str, str] = {
     "danger": "#b42318",
     "badge_bg": "#fff4e5",
     "badge_text": "#8a4b00",
+    "tab_text": "#344054",
+    "tab_bg": "#eeeeee",       # ipywidgets' inactive tab (set here too, so the pair is tested)
 }
 
 #: (text colour, background colour, what it is): every text the app draws, checked for WCAG AA.
@@ -58,6 +60,7 @@ TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
     ("on_navy", "danger", "danger buttons"),
     ("badge_text", "badge_bg", "demo badge"),
     ("ink", "table_head", "table headers"),
+    ("tab_text", "tab_bg", "inactive tab titles"),
 )
 
 _CSS = """
@@ -78,6 +81,8 @@ _CSS = """
 .vision-app .jupyter-button:focus-visible, .vision-app input:focus-visible, .vision-app select:focus-visible {{
   outline: 3px solid #f5b301; outline-offset: 1px; }}
 .vision-card > .widget-button, .vision-empty-state > .widget-button, .vision-page > .widget-button {{ align-self: flex-start; min-width: 140px; }}
+.vision-app .widget-tab > .lm-TabBar .lm-TabBar-tab {{ color: {tab_text}; background: {tab_bg}; }}
+.vision-app .widget-tab > .lm-TabBar .lm-TabBar-tab.lm-mod-current {{ color: {ink}; background: {card}; }}
 .vision-header {{ background: {navy}; color: {on_navy}; padding: 10px 18px; border-radius: 8px; align-items: center;
   gap: 12px; }}
 .vision-header .widget-label {{ color: {on_navy}; }}
