@@ -135,11 +135,17 @@ OPS: dict[str, Op] = {
     "change_role": Op(lambda ctx, p, t: accounts.change_role(ctx, p, t, "admin"), _admin_effect("change role")),
     "reset_password": Op(lambda ctx, p, t: accounts.reset_password(ctx, p, t, STRONG), _admin_effect("reset password")),
     "unlock_account": Op(lambda ctx, p, t: accounts.unlock_account(ctx, p, t), _admin_effect("unlock account")),
+    "administrators": Op(lambda ctx, p, t: accounts.administrators(ctx, p), lambda ctx, me, t, r: _admins_effect(r)),
 }
+
+
+def _admins_effect(result) -> None:
+    """Only the admins' usernames: nothing else about the accounts, and no user."""
+    assert ADMIN in result and OTHER_USER not in result and all(isinstance(name, str) for name in result)
 
 # actor: "user" / "admin" log in as USER / ADMIN; "expired …" does the same, then lets the TTL pass.
 # target: "self" is the actor's own account, "other" another user's (OTHER_USER).
-SELF_SERVICE = ("my_account", "change_own_password")
+SELF_SERVICE = ("my_account", "change_own_password", "administrators")
 ADMIN_ONLY = ("list_accounts", "audit_log", "create_account")
 ON_ACCOUNT = ("get_account", "remove_account", "change_role", "reset_password", "unlock_account")
 

@@ -34,7 +34,7 @@ def _access_views_alive() -> list:
 
 def test_the_app_starts_at_the_login_form_with_no_navigation(app):
     assert isinstance(app.view, LoginView)
-    assert app.nav not in app.children and app.header not in app.children
+    assert app.shell not in app.children and app.header not in app.children
     assert app.state.principal is None
 
 
@@ -90,7 +90,7 @@ def test_logout_returns_to_login_ends_the_session_and_closes_the_page(app, ctx):
     access = app.view
     app.logout_button.click()
     assert isinstance(app.view, LoginView) and app.view.status.value == "You are logged out."
-    assert app.state.principal is None and app.nav not in app.children
+    assert app.state.principal is None and app.shell not in app.children
     assert access.comm is None and not _access_views_alive()
     with pytest.raises(SessionExpired):
         sessions.authenticate(ctx, principal)
@@ -112,7 +112,7 @@ def test_an_expired_session_returns_to_login_with_the_message(app, clock, ctx, a
     assert app.view.status.value == expected
     assert not _access_views_alive()
     log_in_through_the_form(app, ADMIN)
-    assert app.state.principal.username == ADMIN and app.nav in app.children
+    assert app.state.principal.username == ADMIN and app.shell in app.children
 
 
 def test_the_next_person_at_the_same_tab_sees_only_their_pages(app):
@@ -135,3 +135,79 @@ def test_a_demoted_admin_can_no_longer_open_access_management(app, ctx):
     assert not _access_views_alive(), "a view the principal may not open is never built"
     assert "Access management" not in _titles(app)
     assert app.user_label.value.endswith("· user")
+
+
+# -- the left navigation, page heads, keyboard ----------------------------------------------------
+def _group_names(app) -> list[str]:
+    return [group.children[0].value for group in app.nav.children]
+
+
+def test_the_navigation_is_grouped_and_a_group_shows_only_with_its_pages(app):
+    log_in_through_the_form(app, USER)
+    assert _group_names(app) == ["Models", "Account"]
+    app.logout_button.click()
+    log_in_through_the_form(app, ADMIN)
+    assert _group_names(app) == ["Models", "Admin", "Account"]
+    admin_group = app.nav.children[1]
+    assert [b.description for b in admin_group.children[1:]] == ["Access management"]
+    assert all(b.icon for b in app.nav.buttons.values()), "every entry has an icon"
+
+
+def test_clicking_an_entry_opens_its_page_highlights_it_and_shows_title_and_purpose(app):
+    log_in_through_the_form(app, ADMIN)
+    assert "vision-nav-current" in app.nav.buttons["models"]._dom_classes
+    app.nav.buttons["access"].click()
+    assert isinstance(app.view, AccessView)
+    current = [k for k, b in app.nav.buttons.items() if "vision-nav-current" in b._dom_classes]
+    assert current == ["access"]
+    page = next(p for p in PAGES if p.key == "access")
+    assert (app.page_title.value, app.page_purpose.value) == ("Access management", page.purpose)
+
+
+def test_every_page_declares_a_title_a_purpose_an_icon_and_a_group():
+    for page in PAGES:
+        assert page.title and page.purpose and page.icon and page.group in ("Models", "Admin", "Account")
+
+
+def test_a_forged_page_key_clears_the_highlight_and_the_page_head(app):
+    log_in_through_the_form(app, USER)
+    app.open_page("access")
+    assert app.page_title.value == "" and app.nav.value == ""
+    assert not any("vision-nav-current" in b._dom_classes for b in app.nav.buttons.values())
+
+
+def test_open_model_shows_that_model_on_model_360(app, ctx, login, register_restricted):
+    register_restricted("Second model")
+    register_restricted("First model")
+    log_in_through_the_form(app, USER)
+    app.open_page("account")
+    app.open_model("Second model")
+    assert app.page.key == "models" and app.view.heading.value == "Second model"
+    app.open_model("First model")  # already on the page: the page shows the other model
+    assert app.view.heading.value == "First model"
+
+
+def test_enter_in_the_password_field_logs_in(app):
+    app.view.username.value = USER
+    app.view.password.value = PASSWORDS[USER]
+    app.view.password._handle_string_msg(None, {"event": "submit"}, None)  # what the browser sends on Enter
+    assert app.state.principal is not None and app.shell in app.children
+
+
+def test_every_input_of_the_login_and_account_pages_has_a_label(app):
+    for name in ("username", "password"):
+        assert getattr(app.view, name).description, f"the login's {name} input has no label"
+    log_in_through_the_form(app, USER)
+    app.open_page("account")
+    for name in ("current", "new", "repeat"):
+        assert getattr(app.view, name).description, f"My account's {name} input has no label"
+
+
+def test_closing_the_app_at_the_login_form_closes_the_hidden_shell_too(app):
+    from vision_widgets.views.base import close_tree
+
+    log_in_through_the_form(app, USER)
+    app.logout_button.click()
+    assert app.shell not in app.children
+    close_tree(app)
+    assert all(w.comm is None for w in (app.shell, app.page_title, app.page_purpose, app.nav, app.body))

@@ -198,7 +198,7 @@ def test_a_locked_account_shows_until_when_and_unlock_clears_it(page, ctx):
         with pytest.raises(AuthenticationError):
             auth.login(ctx, USER, "wrong-password")
     page.refresh()
-    assert "<td>until 12:15</td>" in _row_of(page, USER)
+    assert "<td>until 12:15 UTC</td>" in _row_of(page, USER)
     page.target.value = USER
     page.unlock.click()
     assert page.manage_status.value == f"{USER} is unlocked."

@@ -18,7 +18,7 @@ from vision_widgets.views.login import LoginView
 
 
 def _nav_shown(app) -> bool:
-    return app.nav in app.children
+    return app.shell in app.children
 
 
 def test_a_wrong_then_a_right_password(app):

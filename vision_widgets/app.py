@@ -1,4 +1,8 @@
-"""The shell: login, then a navigation built from the principal's permissions.
+"""The shell: login, then a left navigation built from the principal's permissions.
+
+Layout: a header (product name, who is logged in, Log out), then a row of the navigation bar
+(pages grouped: models / admin / account) and the page, under its title and one line saying what
+it is for. Both come from the ``Page`` entry, the one place a page is declared.
 
 A page's view is imported and built only when the principal opens it and may
 do so (in Voila the browser can read every live widget in its kernel), and
@@ -24,6 +28,7 @@ from vision_widgets.browser_session import (
     when_requested,
 )
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.nav import NavBar, NavEntry
 from vision_widgets.components.theme import stylesheet
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import SessionExpired, VisionError
@@ -37,14 +42,25 @@ from vision_widgets.views.login import LoginView
 log = logging.getLogger(__name__)
 
 
+#: Navigation groups, in order; a group is shown only when the principal has one of its pages.
+MODELS, ADMIN, ACCOUNT = "Models", "Admin", "Account"
+
+
 @dataclass(frozen=True)
 class Page:
-    """A navigation entry: shown only to principals with ``permission``."""
+    """A navigation entry: shown only to principals with ``permission``.
+
+    ``title`` and ``purpose`` (one line: what the page is for) head the page; ``icon`` (a Font
+    Awesome name) and ``group`` place it in the navigation bar.
+    """
 
     key: str
     title: str
     permission: Permission
     view: str  # "module:Class", imported on first open
+    purpose: str = ""
+    icon: str = ""
+    group: str = MODELS
 
     def build(self, ctx: Context, state: AppState) -> PageView:
         module, _, name = self.view.partition(":")
@@ -53,10 +69,15 @@ class Page:
 
 #: Every page of the app, in navigation order. A page is listed only once it works.
 PAGES: tuple[Page, ...] = (
-    Page("models", "Model 360", Permission.VIEW_OWN_MODELS, "vision_widgets.views.model360:Model360View"),
-    Page("register", "Register model", Permission.REGISTER_MODEL, "vision_widgets.views.register:RegisterView"),
-    Page("access", "Access management", Permission.MANAGE_ACCESS, "vision_widgets.views.access:AccessView"),
-    Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView"),
+    Page("models", "Model 360", Permission.VIEW_OWN_MODELS, "vision_widgets.views.model360:Model360View",
+         "Your models at a glance: drift, performance and what drives each one.", "cubes", MODELS),
+    Page("register", "Register model", Permission.REGISTER_MODEL, "vision_widgets.views.register:RegisterView",
+         "Add a model to monitor: its training data, its production data and its columns' roles.",
+         "plus-circle", MODELS),
+    Page("access", "Access management", Permission.MANAGE_ACCESS, "vision_widgets.views.access:AccessView",
+         "Accounts, their roles and locks, and the log of every administrative action.", "users", ADMIN),
+    Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView",
+         "Who you are in Vision AI, and your password.", "user-circle", ACCOUNT),
 )
 
 
@@ -99,6 +120,7 @@ class VisionApp(w.VBox):
         self.view: w.Widget | None = None
         self.page: Page | None = None
         self.user_label = w.Label("")
+        self.user_label.add_class("vision-user")
         self.logout_button = w.Button(description="Log out", icon="sign-out", layout=w.Layout(width="auto"))
         self.logout_button.on_click(self._on_logout)
         brand = w.Label("Vision AI")
@@ -106,15 +128,23 @@ class VisionApp(w.VBox):
         spacer = w.Box(layout=w.Layout(flex="1"))
         self.header = w.HBox([brand, spacer, self.user_label, self.logout_button])
         self.header.add_class("vision-header")
-        self.nav = w.ToggleButtons(options=(), style={"button_width": "auto"})
-        self.nav.add_class("vision-nav")
+        self.nav = NavBar()
         self.nav.observe(self._on_nav, "value")
+        self.page_title = w.Label("")
+        self.page_title.add_class("vision-page-title")
+        self.page_purpose = w.Label("")
+        self.page_purpose.add_class("vision-page-purpose")
+        page_head = w.VBox([self.page_title, self.page_purpose])
+        page_head.add_class("vision-page-head")
         self.body = w.VBox()
         # Sessions that survive a reload, and ?page=…&model=… links (browser_session.py).
         self.bridge = SessionBridge(self.state)
         self.link_status = StatusMessage(layout=w.Layout(display="none"))  # shown when a link fails
         self._link = PageRequest()
-        self._quiet = False
+        main = w.VBox([page_head, self.link_status, self.body])
+        main.add_class("vision-main")
+        self.shell = w.HBox([self.nav, main])
+        self.shell.add_class("vision-shell")
         self._style = stylesheet()
         self.state.observe(self._on_principal, "principal")
         self.state.observe(self._on_page, "page")
@@ -132,6 +162,14 @@ class VisionApp(w.VBox):
             message = StatusMessage()
             message.error(f"Vision AI cannot start: {exc}")
             return message
+
+    def close(self) -> None:
+        """Close the app and every widget it owns, shown or not (the shell is kept while the
+        login form is up, so ``close_tree`` alone would not reach it)."""
+        self._replace_view(None)
+        for widget in (self.header, self.shell, self.bridge):
+            close_tree(widget)
+        super().close()
 
     # -- login / logout ----------------------------------------------------------
     def resume(self, request: PageRequest) -> None:
@@ -182,12 +220,9 @@ class VisionApp(w.VBox):
         principal = self.state.principal
         self.user_label.value = f"{principal.username} · {principal.persona} · {principal.role}"
         allowed = pages_for(principal)
-        self.children = (self._style, self.bridge, self.header, self.nav, self.link_status, self.body)
-        self._quiet = True  # replacing options selects a transient first page; ignore it
-        try:
-            self.nav.options = tuple((p.title, p.key) for p in allowed)
-        finally:
-            self._quiet = False
+        self.children = (self._style, self.bridge, self.header, self.shell)
+        self.page = None
+        self.nav.set_entries([NavEntry(p.key, p.title, p.icon, p.group) for p in allowed])
         self.open_page(allowed[0].key if allowed else None)
 
     def _on_logout(self, _button=None) -> None:
@@ -201,7 +236,7 @@ class VisionApp(w.VBox):
 
     # -- navigation ---------------------------------------------------------------
     def _on_nav(self, change) -> None:
-        if change["new"] and not self._quiet:
+        if change["new"]:
             self.state.page = change["new"]
 
     def _on_page(self, change) -> None:
@@ -214,6 +249,18 @@ class VisionApp(w.VBox):
             self._open(key)
         else:
             self.state.page = key or ""
+
+    def open_model(self, name: str) -> None:
+        """Show model ``name`` on the Model 360 page (deep links, notifications).
+
+        The model is loaded by the page through the service, which refuses a model the
+        principal may not see; an unknown name ends in the page's own message.
+        """
+        self.state.selected_model = name
+        if self.page is not None and self.page.key == "models" and hasattr(self.view, "show"):
+            self.view.show(name)
+        else:
+            self.open_page("models")
 
     def _open(self, key: str | None) -> None:
         principal = self.state.principal
@@ -235,7 +282,10 @@ class VisionApp(w.VBox):
         self.link_status.clear()
         self.link_status.layout.display = "none"
         self.page = page
+        self.page_title.value = page.title if page else ""
+        self.page_purpose.value = page.purpose if page else ""
         if page is None:
+            self.nav.value = ""
             return
         if self.nav.value != page.key:
             self.nav.value = page.key

@@ -1,7 +1,9 @@
-"""A one-line status message (error, success, info) shown under a form.
+"""A status message (error, success, info), placed right under the control that caused it.
 
-It is a ``Label``, so the text — often an error naming user input — is shown
-as text, never as HTML.
+It is a ``Label``, so the text — often an error naming user input — is shown as text, never as
+HTML. It wraps (theme.py lifts ipywidgets' one-line clipping inside the app), so a long message —
+a lockout with its unlock time, a folder or column name — is read in full; an empty message takes
+no room.
 """
 from __future__ import annotations
 

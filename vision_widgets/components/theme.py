@@ -1,36 +1,134 @@
-"""The app's stylesheet (static: no user data is ever formatted into it)."""
+"""The app's stylesheet (static: no user data is ever formatted into it) and its colours.
+
+Every colour that carries text is named in ``COLOURS``, and every pair of text on a background
+the app draws is listed in ``TEXT_PAIRS``: ``tests/test_theme.py`` computes their WCAG contrast
+ratios, so a colour change that makes text hard to read fails a test instead of a user.
+
+ipywidgets' own styles clip labels to one line (``white-space: nowrap; overflow: hidden;
+text-overflow: ellipsis``); inside the app every label and message wraps instead, so a message
+naming a folder, a column or an unlock time is always read in full. Its primary and danger
+buttons (white on #2196f3 / #f44336) are below the AA ratio, so they are recoloured here.
+"""
 from __future__ import annotations
 
 import ipywidgets as w
 
-CSS = """
+COLOURS: dict[str, str] = {
+    "ink": "#101828",          # body text
+    "navy": "#12263f",         # header, sidebar, titles
+    "on_navy": "#ffffff",      # text on the header and the sidebar
+    "nav_text": "#d0d8e4",     # sidebar entries
+    "nav_group": "#b4c0d0",    # sidebar group names
+    "nav_current": "#2e5f9e",  # the current page's entry
+    "muted": "#5b6577",        # secondary text
+    "page": "#f5f7fa",         # page background
+    "card": "#ffffff",
+    "kpi": "#f8fafc",
+    "line": "#dde3ea",
+    "table_head": "#eef1f5",
+    "error": "#b42318",
+    "success": "#067647",
+    "info": "#475467",
+    "link": "#1a56b8",
+    "primary": "#1a56b8",
+    "danger": "#b42318",
+    "badge_bg": "#fff4e5",
+    "badge_text": "#8a4b00",
+    "tab_text": "#344054",
+    "tab_bg": "#eeeeee",       # ipywidgets' inactive tab (set here too, so the pair is tested)
+}
+
+#: (text colour, background colour, what it is): every text the app draws, checked for WCAG AA.
+TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
+    ("ink", "card", "body text"),
+    ("ink", "page", "body text on the page background"),
+    ("navy", "card", "titles"),
+    ("on_navy", "navy", "header"),
+    ("nav_text", "navy", "sidebar entries"),
+    ("nav_group", "navy", "sidebar group names"),
+    ("on_navy", "nav_current", "the current page in the sidebar"),
+    ("muted", "card", "secondary text"),
+    ("muted", "page", "page purpose line"),
+    ("muted", "kpi", "KPI captions"),
+    ("navy", "kpi", "KPI values"),
+    ("error", "kpi", "KPI values in alert"),
+    ("error", "card", "error messages"),
+    ("success", "card", "success messages"),
+    ("info", "card", "information messages"),
+    ("link", "card", "download links"),
+    ("on_navy", "primary", "primary buttons"),
+    ("on_navy", "danger", "danger buttons"),
+    ("badge_text", "badge_bg", "demo badge"),
+    ("ink", "table_head", "table headers"),
+    ("tab_text", "tab_bg", "inactive tab titles"),
+)
+
+_CSS = """
 <style>
-.vision-app { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; max-width: 1200px; margin: 0 auto; }
-.vision-header { background: #12263f; color: #fff; padding: 10px 18px; border-radius: 8px; align-items: center; }
-.vision-header .widget-label { color: #fff; }
-.vision-brand { font-size: 20px; font-weight: 600; letter-spacing: .3px; }
-.vision-nav { margin: 10px 0; }
-.vision-card { background: #fff; border: 1px solid #dde3ea; border-radius: 8px; padding: 14px 18px; margin: 8px 0; }
-.vision-section-title { font-size: 16px; font-weight: 600; color: #12263f; }
-.vision-login { width: 440px; margin: 60px auto; }
-.vision-login-title { font-size: 22px; font-weight: 600; color: #12263f; }
-.vision-status { min-height: 20px; white-space: normal; }
-.vision-status-error { color: #b42318; }
-.vision-status-success { color: #067647; }
-.vision-status-info { color: #475467; }
-.vision-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-.vision-table th { text-align: left; background: #f2f4f7; padding: 6px 8px; border-bottom: 1px solid #dde3ea; }
-.vision-table td { padding: 5px 8px; border-bottom: 1px solid #eef1f4; }
-.vision-empty { color: #667085; font-style: italic; }
-.vision-muted { color: #667085; }
-.vision-kpi { background: #f8fafc; border: 1px solid #dde3ea; border-radius: 8px; padding: 8px 14px; margin: 4px 8px 4px 0; min-width: 150px; }
-.vision-kpi-caption { color: #667085; font-size: 12px; }
-.vision-kpi-value { font-size: 22px; font-weight: 600; color: #12263f; }
-.vision-kpi-alert .vision-kpi-value { color: #b42318; }
-.vision-download { color: #1a5fd0; text-decoration: underline; }
-.vision-demo-badge { background: #fff4e5; color: #8a4b00; border-radius: 10px; padding: 0 8px; }
+.vision-app {{ font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: {ink};
+  max-width: 1360px; margin: 0 auto; }}
+.vision-app .widget-label, .vision-app .widget-html-content {{ white-space: normal; overflow: visible;
+  text-overflow: clip; height: auto; min-height: var(--jp-widgets-inline-height, 28px); line-height: 1.45;
+  overflow-wrap: anywhere; }}
+.vision-app .widget-label-basic, .vision-app .widget-label-basic span {{ white-space: normal; overflow: visible;
+  text-overflow: clip; height: auto; line-height: 1.45; }}
+.vision-app .widget-checkbox {{ height: auto; min-height: var(--jp-widgets-inline-height, 28px); }}
+.vision-app .widget-label {{ padding-top: 4px; padding-bottom: 4px; }}
+.vision-app .widget-inline-hbox > .widget-label {{ text-align: left; padding-right: 8px; }}
+.vision-app input::placeholder {{ color: {muted}; opacity: 1; }}
+.vision-app .jupyter-button.mod-primary {{ background-color: {primary}; color: {on_navy}; }}
+.vision-app .jupyter-button.mod-danger {{ background-color: {danger}; color: {on_navy}; }}
+.vision-app .jupyter-button:focus-visible, .vision-app input:focus-visible, .vision-app select:focus-visible {{
+  outline: 3px solid #f5b301; outline-offset: 1px; }}
+.vision-card > .widget-button, .vision-empty-state > .widget-button, .vision-page > .widget-button {{ align-self: flex-start; min-width: 140px; }}
+.vision-app .widget-tab > .lm-TabBar .lm-TabBar-tab {{ color: {tab_text}; background: {tab_bg}; }}
+.vision-app .widget-tab > .lm-TabBar .lm-TabBar-tab.lm-mod-current {{ color: {ink}; background: {card}; }}
+.vision-header {{ background: {navy}; color: {on_navy}; padding: 10px 18px; border-radius: 8px; align-items: center;
+  gap: 12px; }}
+.vision-header .widget-label {{ color: {on_navy}; }}
+.vision-brand {{ font-size: 20px; font-weight: 600; letter-spacing: .3px; }}
+.vision-shell {{ align-items: flex-start; gap: 16px; margin-top: 10px; }}
+.vision-nav {{ background: {navy}; border-radius: 8px; padding: 10px 8px; width: 210px; flex: 0 0 210px; }}
+.vision-nav-group {{ margin-bottom: 8px; }}
+.vision-nav .vision-nav-group-name {{ color: {nav_group}; font-size: 11px; font-weight: 600; text-transform: uppercase;
+  letter-spacing: .6px; padding: 6px 10px 2px 10px; min-height: 0; }}
+.vision-nav .jupyter-button {{ background: transparent; color: {nav_text}; width: 100%; text-align: left;
+  justify-content: flex-start; height: 34px; border-radius: 6px; box-shadow: none; margin: 1px 0; padding: 0 10px; }}
+.vision-nav .jupyter-button:hover {{ background: rgba(255, 255, 255, .08); color: {on_navy}; }}
+.vision-nav .jupyter-button.vision-nav-current {{ background: {nav_current}; color: {on_navy}; font-weight: 600; }}
+.vision-nav .jupyter-button i {{ width: 18px; margin-right: 8px; text-align: center; }}
+.vision-main {{ flex: 1 1 auto; min-width: 0; }}
+.vision-page-head {{ margin: 0 0 6px 0; }}
+.vision-app .vision-page-title {{ font-size: 22px; font-weight: 600; color: {navy}; }}
+.vision-app .vision-page-purpose {{ color: {muted}; }}
+.vision-card {{ background: {card}; border: 1px solid {line}; border-radius: 8px; padding: 14px 18px; margin: 8px 0; }}
+.vision-app .vision-section-title {{ font-size: 16px; font-weight: 600; color: {navy}; }}
+.vision-login {{ width: 460px; margin: 60px auto; }}
+.vision-app .vision-login-title {{ font-size: 22px; font-weight: 600; color: {navy}; }}
+.vision-app .vision-status {{ min-height: 0; }}
+.vision-app .vision-status:empty {{ display: none; }}
+.vision-app .vision-status-error {{ color: {error}; font-weight: 500; }}
+.vision-app .vision-status-success {{ color: {success}; font-weight: 500; }}
+.vision-app .vision-status-info {{ color: {info}; }}
+.vision-table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
+.vision-table th {{ text-align: left; background: {table_head}; color: {ink}; padding: 6px 8px;
+  border-bottom: 1px solid {line}; }}
+.vision-table td {{ padding: 5px 8px; border-bottom: 1px solid #eef1f4; overflow-wrap: anywhere; }}
+.vision-empty {{ color: {muted}; font-style: italic; }}
+.vision-app .vision-muted {{ color: {muted}; }}
+.vision-empty-state {{ background: {kpi}; border: 1px dashed {line}; border-radius: 8px; padding: 10px 14px; margin: 6px 0; }}
+.vision-kpi {{ background: {kpi}; border: 1px solid {line}; border-radius: 8px; padding: 8px 14px; margin: 4px 8px 4px 0;
+  min-width: 150px; max-width: 320px; }}
+.vision-app .vision-kpi-caption {{ color: {muted}; font-size: 12px; }}
+.vision-app .vision-kpi-value {{ font-size: 22px; font-weight: 600; color: {navy}; }}
+.vision-app .vision-kpi-note {{ color: {muted}; font-size: 12px; }}
+.vision-app .vision-kpi-alert .vision-kpi-value {{ color: {error}; }}
+.vision-download {{ color: {link}; text-decoration: underline; }}
+.vision-app .vision-demo-badge {{ background: {badge_bg}; color: {badge_text}; border-radius: 10px; padding: 0 8px; }}
 </style>
 """
+
+CSS = _CSS.format(**COLOURS)
 
 
 def stylesheet() -> w.HTML:
@@ -38,3 +136,21 @@ def stylesheet() -> w.HTML:
     style = w.HTML(CSS)
     style.layout.display = "none"
     return style
+
+
+def _channel(c: int) -> float:
+    s = c / 255
+    return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of ``#rrggbb``."""
+    h = colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return 0.2126 * _channel(r) + 0.7152 * _channel(g) + 0.0722 * _channel(b)
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two ``#rrggbb`` colours (1 to 21; AA needs 4.5 for body text)."""
+    a, b = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)

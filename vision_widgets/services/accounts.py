@@ -41,6 +41,7 @@ __all__ = [
     "reset_password",
     "unlock_account",
     "audit_log",
+    "administrators",
 ]
 
 
@@ -158,3 +159,14 @@ def audit_log(ctx: Context, principal: Principal, limit: int = 200) -> list[Audi
     acting(ctx, principal, Permission.MANAGE_ACCESS)
     with ctx.store.read() as conn:
         return audit.recent(conn, limit)
+
+
+def administrators(ctx: Context, principal: Principal) -> tuple[str, ...]:
+    """The usernames of the administrators: whom a user asks for a model or for access.
+
+    Any logged-in account may know them (a page with nothing to show names them); nothing else
+    about the accounts is revealed.
+    """
+    acting(ctx, principal, Permission.MANAGE_OWN_ACCOUNT)
+    with ctx.store.read() as conn:
+        return tuple(sorted(a.username for a in users.list_all(conn) if a.role == "admin"))

@@ -5,7 +5,7 @@ import ipywidgets as w
 
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
-from vision_widgets.components.formatting import when
+from vision_widgets.components.formatting import clock, when
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.identity.rbac import ROLES
 from vision_widgets.services import accounts
@@ -17,8 +17,6 @@ AUDIT_COLUMNS = ("When (UTC)", "Who", "What", "To whom", "Detail")
 
 class AccessView(PageView):
     """List, add, remove and change accounts; every action is checked by the service and audited."""
-
-    title = "Access management"
 
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
@@ -95,7 +93,7 @@ class AccessView(PageView):
         self.accounts = tuple(found)
         self.table.update(
             (a.username, a.persona, a.role, a.lob, a.sub_lob, when(a.last_login),
-             f"until {a.locked_until:%H:%M}" if a.is_locked(now) else "no")
+             f"until {clock(a.locked_until)}" if a.is_locked(now) else "no")
             for a in self.accounts
         )
         self.audit.update((when(e.at), e.actor, e.action, e.target, e.detail) for e in entries or ())

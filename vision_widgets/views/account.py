@@ -14,8 +14,6 @@ from vision_widgets.views.base import PageView, succeeded
 class AccountView(PageView):
     """The acting user's own account."""
 
-    title = "My account"
-
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
         self.details = w.VBox()

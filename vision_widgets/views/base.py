@@ -46,9 +46,11 @@ def succeeded(fn: Callable[..., Any], *args: Any) -> bool:
 
 
 class PageView(w.VBox):
-    """A page: built from services for the logged-in principal; ``refresh()`` reloads it."""
+    """A page: built from services for the logged-in principal; ``refresh()`` reloads it.
 
-    title = "Page"
+    Its title and the line saying what it is for are declared on its ``app.Page`` entry and
+    shown by the shell above it.
+    """
 
     def __init__(self, ctx: Context, state: AppState, **kwargs: Any) -> None:
         super().__init__(**kwargs)

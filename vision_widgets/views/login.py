@@ -1,7 +1,9 @@
 """The login page: username, password, and a clear message when it fails."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import warnings
 from typing import Callable
 
 import ipywidgets as w
@@ -15,6 +17,11 @@ from vision_widgets.state import AppState
 from vision_widgets.views.base import UNEXPECTED, close_tree
 
 log = logging.getLogger(__name__)
+
+#: How long Enter waits for the field's last keystrokes. ipywidgets sends a burst of value updates
+#: as one batch once the first is answered, but the Enter ("submit") event at once, so it can
+#: overtake them; in the kernel the batch follows within milliseconds.
+ENTER_SETTLE_SECONDS = 0.15
 
 
 class LoginView(w.VBox):
@@ -41,6 +48,12 @@ class LoginView(w.VBox):
         if state.notice:
             self.status.show(state.notice, state.notice_kind)
         self.submit.on_click(self._on_submit)
+        # Enter in either field submits, as in any login form. ipywidgets 8 still sends the
+        # "submit" event; only its Python hook is marked deprecated.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.username.on_submit(self._on_enter)
+            self.password.on_submit(self._on_enter)
         self.children = (
             title,
             subtitle,
@@ -51,6 +64,19 @@ class LoginView(w.VBox):
         )
         self.add_class("vision-card")
         self.add_class("vision-login")
+
+    def _on_enter(self, _widget=None) -> None:
+        """Enter in a field: submit once the field's last keystrokes have arrived."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (headless tests, scripts): nothing can be in flight
+            self._on_submit()
+            return
+        loop.call_later(ENTER_SETTLE_SECONDS, self._submit_if_shown)
+
+    def _submit_if_shown(self) -> None:
+        if self.comm is not None and self.state.principal is None:
+            self._on_submit()
 
     def _on_submit(self, _button=None) -> None:
         username, password = self.username.value.strip(), self.password.value

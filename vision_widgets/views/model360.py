@@ -14,11 +14,12 @@ from vision_widgets.components.charts import (
     DriftHistoryChart,
 )
 from vision_widgets.components.feedback import StatusMessage
-from vision_widgets.components.formatting import number, percent
+from vision_widgets.components.formatting import count, drift_summary, drift_verdict, metric, number, share, when
 from vision_widgets.components.kpi_card import KPICard
 from vision_widgets.components.safe_html import SafeTable
+from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.core.stats.histograms import overlay
-from vision_widgets.services import catalog, model360
+from vision_widgets.services import accounts, catalog, model360
 from vision_widgets.views.base import PageView, close_tree
 
 LIST_COLUMNS = ("Model", "Owner", "Line of business", "Platform", "Status", "Drift")
@@ -44,6 +45,9 @@ class Model360View(PageView):
         self.list_table = SafeTable(LIST_COLUMNS, empty="No models match.")
         self.choice = w.Dropdown(options=(), layout=w.Layout(width="360px"))
         self.list_status = StatusMessage()
+        self.empty_state = w.VBox()  # what to do when the account has no model yet
+        self.empty_state.add_class("vision-empty-state")
+        self.empty_state.layout.display = "none"
         # Set while options are replaced: ipywidgets selects a transient first
         # option on its own, and observers must not load a model for it.
         self._quiet = False
@@ -76,11 +80,13 @@ class Model360View(PageView):
         self.actions = w.VBox()
         self.awaiting = w.Label("")
         self.awaiting.add_class("vision-muted")
+        self.next_steps = w.VBox()  # a model awaiting client metrics: the steps, with the downloads
+        self.next_steps.layout.display = "none"
         self.data_sections = w.VBox()
         self.detail = w.VBox([
             w.HBox([self.heading, self.demo_badge], layout=w.Layout(align_items="center", grid_gap="10px")),
             w.HBox(list(self.kpis.values()), layout=w.Layout(flex_flow="row wrap")),
-            forms.section("About this model", self.meta, self.awaiting),
+            forms.section("About this model", self.meta, self.awaiting, self.next_steps),
             self.data_sections,
             self.actions,
             self.detail_status,
@@ -104,6 +110,7 @@ class Model360View(PageView):
                 w.HBox([self.search, forms.field("Line of business", self.lob)]),
                 w.HBox([forms.field("Platform", self.platform), forms.field("Status", self.status_filter)]),
                 self.list_table,
+                self.empty_state,
                 forms.field("Open model", self.choice),
                 self.list_status,
             ),
@@ -142,10 +149,10 @@ class Model360View(PageView):
             return
         self.list_table.update(
             (s.model.name, s.model.owner, s.model.lob, s.model.platform, s.model.status,
-             "–" if s.drift_share is None else (f"drift ({s.drift_share:.0%})" if s.dataset_drift
-                                                 else f"ok ({s.drift_share:.0%})"))
+             drift_summary(s.dataset_drift, s.drift_share, s.model.drift_settings.get("drift_share", 0.5)))
             for s in found
         )
+        self._show_empty_state(not found and not any(self._filters().values()))
         names = tuple(s.model.name for s in found)
         wanted = self.state.selected_model
         self._quiet = True
@@ -183,24 +190,26 @@ class Model360View(PageView):
             ("Data", "restricted: profiled on the client's machine" if m.restricted
              else f"{m.connector} connector"),
             ("Target / prediction", f"{m.roles.get('target') or '–'} / {m.roles.get('prediction') or '–'}"),
-            ("Registered", f"{m.created_at:%Y-%m-%d %H:%M} UTC by {m.created_by}"),
+            ("Registered", f"{when(m.created_at, ' UTC')} by {m.created_by}"),
         ))
         ref, prod, report = data.reference, data.production, data.drift
-        self.kpis["train_rows"].set(f"{ref.rows:,}" if ref else "–")
-        self.kpis["prod_rows"].set(f"{prod.rows:,}" if prod else "–")
+        self.kpis["train_rows"].set(count(ref.rows) if ref else "–")
+        self.kpis["prod_rows"].set(count(prod.rows) if prod else "–")
         if report is not None:
-            self.kpis["drift"].set(f"{len(report.drifted_features)} of {len(report.features)}",
-                                   alert=report.dataset_drift)
+            drifted, total = len(report.drifted_features), len(report.features)
+            self.kpis["drift"].set(f"{drifted} of {total}", alert=report.dataset_drift,
+                                   note=("Dataset drift: " if report.dataset_drift else "No dataset drift: ")
+                                   + drift_verdict(drifted, total, report.threshold_share))
         else:
             self.kpis["drift"].set("awaiting data" if m.status != "active" else "–")
-        self.kpis["accuracy"].set(percent(data.performance.get("accuracy")))
-        self.kpis["auc"].set(number(data.performance.get("roc_auc"), "{:.3f}"))
+        self.kpis["accuracy"].set(metric(data.performance.get("accuracy")))
+        self.kpis["auc"].set(metric(data.performance.get("roc_auc")))
         self._show_labels(data)
         self._show_features(data)
         self._show_performance(data)
         s = data.surrogate
         if s is not None:
-            note = f"Fitted on {s.rows:,} training rows; response: {s.response}."
+            note = f"Fitted on {count(s.rows, 'training row')}; response: {s.response}."
             if s.variance_kind == "HC0":
                 note += " Robust (HC0) 95% intervals: the response is a score, not a 0/1 label."
             if not s.converged:
@@ -227,17 +236,17 @@ class Model360View(PageView):
         # A model awaiting its first profiles has nothing to chart yet.
         self.data_sections.layout.display = "flex" if ref is not None else "none"
         self.awaiting.value = "" if ref is not None else (
-            "Awaiting metrics: no profiles yet. Run the client notebook where the data lives, "
-            "or upload the JSON file it writes (below)." if m.restricted else "No data profiled yet.")
+            "Awaiting metrics: no profiles yet. Next steps:" if m.restricted else "No data profiled yet.")
+        self._show_next_steps(data if ref is None and m.restricted else None)
         self.detail.layout.display = "flex"
 
     def _show_labels(self, data: model360.Model360) -> None:
-        self.labels.update((c.label, percent(c.training), percent(c.production)) for c in data.class_balance)
+        self.labels.update((c.label, share(c.training), share(c.production)) for c in data.class_balance)
 
     def _show_features(self, data: model360.Model360) -> None:
         self.features.update(
             (f.feature, f.kind, number(f.mean_reference), number(f.mean_production),
-             percent(f.missing_share_production), f.method or "–",
+             share(f.missing_share_production), f.method or "–",
              number(f.statistic) if f.statistic is not None else "–",
              "–" if f.drifted is None else ("yes" if f.drifted else "no"))
             for f in data.features
@@ -245,8 +254,8 @@ class Model360View(PageView):
 
     def _show_performance(self, data: model360.Model360) -> None:
         self.performance_note.value = data.performance_note
-        metrics = (("accuracy", percent), ("precision", percent), ("recall", percent), ("f1", number),
-                   ("roc_auc", number), ("mae", number), ("rmse", number))
+        metrics = (("accuracy", metric), ("precision", metric), ("recall", metric), ("f1", metric),
+                   ("roc_auc", metric), ("mae", number), ("rmse", number))
         self.performance.update(
             (name.replace("_", " ").upper() if name in ("f1", "roc_auc", "mae", "rmse") else name.capitalize(),
              fmt(data.training_performance.get(name)), fmt(data.performance.get(name)))
@@ -263,6 +272,56 @@ class Model360View(PageView):
         cur = data.production.columns.get(name) if data.production is not None else None
         o = overlay(name, data.reference.columns[name], cur)
         self.histogram.update(f"{name}: training vs production", o.labels, o.reference_share, o.current_share)
+
+    # -- empty states ------------------------------------------------------------------
+    def _show_empty_state(self, empty: bool) -> None:
+        """An account with no model yet: say what to do (register one, or whom to ask)."""
+        old = self.empty_state.children
+        parts: list[w.Widget] = []
+        if empty:
+            admins = self.run(self.list_status, accounts.administrators, self.ctx, self.principal) or ()
+            ask = f"Ask an administrator ({', '.join(admins)})" if admins else "Ask an administrator"
+            if has(self.principal, Permission.REGISTER_MODEL):
+                parts.append(w.Label("You have no models yet. Register one: name it, point to its training data "
+                                     "(or choose restricted if the data may not leave its machine), and Vision AI "
+                                     "profiles it and shows its drift here."))
+                register = forms.button("Register a model", style="primary", icon="plus-circle")
+                register.on_click(lambda _b: setattr(self.state, "page", "register"))
+                parts.append(register)
+                parts.append(w.Label(f"{ask} if your model is already registered under another owner."))
+            else:
+                parts.append(w.Label(f"You have no models yet. {ask} to register one for you "
+                                     "or to make you its owner."))
+        self.empty_state.children = tuple(parts)
+        self.empty_state.layout.display = "flex" if empty else "none"
+        self.list_table.layout.display = "none" if empty else ""
+        self.choice.layout.display = "none" if empty else ""  # an empty "Open model" says nothing
+        for child in old:
+            close_tree(child)
+
+    def _show_next_steps(self, data: model360.Model360 | None) -> None:
+        """A restricted model awaiting its first profiles: the exact steps, with the downloads."""
+        from vision_widgets.views.model_actions import client_downloads
+
+        old = self.next_steps.children
+        parts: list[w.Widget] = []
+        if data is not None:
+            m = data.model
+            roles = ", ".join(f"{role}: {column}" for role, column in m.roles.items()
+                              if isinstance(column, str) and column) or "the target and prediction columns"
+            parts = [
+                w.Label("1. Download the client notebook and client.py, and put them beside the data:"),
+                client_downloads(),
+                w.Label(f"2. In the notebook's parameters cell set this server's address, the model name "
+                        f"({m.name}) and the column roles ({roles}), then run every cell. "
+                        "The data never leaves that machine: only aggregate profiles do."),
+                w.Label("3. Send the profiles: paste an upload token (New upload token, below) into the "
+                        "notebook, or submit the JSON file it writes (Submit profiles, below)."),
+            ]
+        self.next_steps.children = tuple(parts)
+        self.next_steps.layout.display = "flex" if parts else "none"
+        for child in old:
+            close_tree(child)
 
     # -- owner / admin actions ----------------------------------------------------------
     def _build_actions(self, data: model360.Model360) -> None:

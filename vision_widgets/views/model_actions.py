@@ -7,6 +7,7 @@ import ipywidgets as w
 
 from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.formatting import when
 from vision_widgets.components.progress import ProgressBar
 from vision_widgets.services import catalog
 from vision_widgets.services import model360
@@ -28,7 +29,7 @@ class TokenBox(w.VBox):
 
     def show(self, token: str, expires) -> None:
         self.token.value = token
-        self.note.value = (f"Upload token (shown once, valid until {expires:%Y-%m-%d %H:%M} UTC, for one submission). "
+        self.note.value = (f"Upload token (shown once, valid until {when(expires, ' UTC')}, for one submission). "
                            "Paste it into the notebook's parameters cell.")
         self.layout.display = "flex"
 

@@ -1,0 +1,103 @@
+"""Regenerate docs/screenshots/: every page of the web app, for a user and for an admin.
+
+    PYTHONPATH=. .venv/bin/python -m tests.support.screenshots [--out docs/screenshots]
+
+It starts the real server on the demo data (``vision init --demo``, what ``make dashboard``
+shows; small demo files so it takes about a minute), logs in through the form in headless
+Chromium and saves ``<role>-<page>.png`` of the element holding the app (Voila scrolls inside
+the page, so a full-page screenshot would miss what is below the fold).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.support.server_process import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOGIN_USERNAME,
+    REPO_ROOT,
+    server_env,
+    start_server,
+    stop_server,
+)
+from tests.support.shell_pages import ADMIN, USER, log_in, nav_titles, open_page
+
+VIEWPORT = {"width": 1400, "height": 900}
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def demo_server(root: Path):
+    """A server on the demo data in ``root``."""
+    from vision_widgets.demo import datasets
+
+    home = root / "home"
+    datasets.write_files(home / "demo-data", train_rows=3000, weekly_rows=500)
+    done = subprocess.run([sys.executable, "-m", "vision_widgets", "init", "--demo"], cwd=REPO_ROOT,
+                          env=server_env(home), capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit("`vision init --demo` failed:\n" + done.stdout + done.stderr)
+    return start_server(home, root / "server.log", init=False)
+
+
+def whole_app(page, path: Path) -> Path:
+    """Screenshot the app element whole: the window is made as tall as the app first (Voila's
+    page scrolls inside a container, which clips an element screenshot to the window)."""
+    page.mouse.move(VIEWPORT["width"] - 5, 5)  # no hover highlight on the shot
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    height = page.evaluate("Math.ceil(document.querySelector('.vision-app').scrollHeight)")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height + 40)})
+    page.locator(".vision-app").screenshot(path=str(path), animations="disabled")
+    page.set_viewport_size(VIEWPORT)
+    return path
+
+
+def shoot(base_url: str, out: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    saved: list[Path] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for role, (username, password) in (("user", USER), ("admin", ADMIN)):
+                ctx = browser.new_context(viewport=VIEWPORT)
+                ctx.set_default_timeout(90_000)
+                page = ctx.new_page()
+                page.goto(base_url, wait_until="commit")
+                page.wait_for_selector(LOGIN_USERNAME, state="visible")
+                if role == "user":
+                    saved.append(whole_app(page, out / "login.png"))
+                log_in(page, username, password)
+                for title in nav_titles(page):
+                    open_page(page, title)
+                    path = out / f"{role}-{slug(title)}.png"
+                    saved.append(whole_app(page, path))
+                ctx.close()
+        finally:
+            browser.close()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vision-shots-") as tmp:
+        server = demo_server(Path(tmp))
+        try:
+            for path in shoot(server.base_url, args.out):
+                print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
+        finally:
+            stop_server(server)
+
+
+if __name__ == "__main__":
+    main()

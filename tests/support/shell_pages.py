@@ -1,0 +1,73 @@
+"""Drive the app's shell in Chromium the way a person does: shared by the e2e tests and the
+screenshot script (log in, list the navigation, open each page and wait until it shows).
+
+Controls are found by their accessible names; a page counts as open when its title heads the
+page and the page's own content is there — never after a fixed sleep.
+"""
+from __future__ import annotations
+
+#: A user who owns a model ("dana"-like) and an admin, from users.json (README lists the passwords).
+USER = ("datascientist_user", "ds_user123")
+ADMIN = ("datascientist_admin", "ds_admin123")
+
+#: What each page shows once it has loaded (a CSS selector inside the page).
+LOADED = {
+    "Model 360": ".vision-kpi-value:visible, .vision-empty-state:visible",
+    "Register model": "button:visible",
+    "Access management": ".vision-table td:visible",
+    "My account": ".vision-card:visible",
+}
+
+#: Where the text of a message or a table cell sits (what must never be clipped).
+TEXT_SELECTORS = (".vision-status, .vision-app .widget-label, .vision-app .widget-label-basic span, "
+                  ".vision-table td, .vision-table th")
+
+#: JavaScript: the elements among ``TEXT_SELECTORS`` whose text is cut (wider than their box with
+#: overflow hidden, or ending in an ellipsis the browser drew).
+CLIPPED_JS = """(selector) => {
+  const cut = [];
+  for (const el of document.querySelectorAll(selector)) {
+    if (!el.offsetParent || !el.textContent.trim()) continue;
+    const s = getComputedStyle(el);
+    const hidden = ['hidden', 'clip'].includes(s.overflowX) || ['hidden', 'clip'].includes(s.overflow);
+    if ((hidden && el.scrollWidth > el.clientWidth + 1) || (hidden && el.scrollHeight > el.clientHeight + 1)
+        || s.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1) {
+      cut.push(el.textContent.trim().slice(0, 80));
+    }
+  }
+  return cut;
+}"""
+
+
+def log_in(page, username: str, password: str) -> None:
+    """Fill the login form by its labels and press Enter, as a person does."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password").press("Enter")
+    page.locator(".vision-nav").wait_for()
+
+
+def nav_titles(page) -> list[str]:
+    """The pages in the navigation bar, in order."""
+    page.locator(".vision-nav button").first.wait_for()
+    return [t.strip() for t in page.locator(".vision-nav button").all_inner_texts()]
+
+
+def wait_for_page(page, title: str, timeout: float = 60_000) -> None:
+    """Wait until ``title`` heads the page, its nav entry is highlighted and its content is there."""
+    page.locator(".vision-page-title", has_text=title).wait_for(timeout=timeout)
+    page.locator(".vision-nav-current", has_text=title).wait_for(timeout=timeout)
+    selector = LOADED.get(title)
+    if selector:
+        page.locator(".vision-main").locator(selector).first.wait_for(timeout=timeout)
+
+
+def open_page(page, title: str) -> None:
+    """Click the navigation entry ``title`` and wait for its page."""
+    page.locator(".vision-nav").get_by_role("button", name=title).click()
+    wait_for_page(page, title)
+
+
+def clipped_text(page) -> list[str]:
+    """The texts of messages, labels and table cells that are cut on screen."""
+    return page.evaluate(CLIPPED_JS, TEXT_SELECTORS)
