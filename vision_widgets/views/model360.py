@@ -301,23 +301,31 @@ class Model360View(PageView):
 
     def _show_next_steps(self, data: model360.Model360 | None) -> None:
         """A restricted model awaiting its first profiles: the exact steps, with the downloads."""
-        from vision_widgets.views.model_actions import client_downloads
+        from vision_widgets.views.client_download import ClientDownloads
 
         old = self.next_steps.children
         parts: list[w.Widget] = []
         if data is not None:
             m = data.model
-            roles = ", ".join(f"{role}: {column}" for role, column in m.roles.items()
-                              if isinstance(column, str) and column) or "the target and prediction columns"
-            parts = [
-                w.Label("1. Download the client notebook and client.py, and put them beside the data:"),
-                client_downloads(),
-                w.Label(f"2. In the notebook's parameters cell set this server's address, the model name "
-                        f"({m.name}) and the column roles ({roles}), then run every cell. "
-                        "The data never leaves that machine: only aggregate profiles do."),
-                w.Label("3. Send the profiles: paste an upload token (New upload token, below) into the "
-                        "notebook, or submit the JSON file it writes (Submit profiles, below)."),
-            ]
+            if data.can_manage:  # the downloads (with the token option) are in "Add data" below
+                parts = [
+                    w.Label("1. Download the client notebook and client.py from \"Add data\" below — the "
+                            f"notebook is already filled in for {m.name}: this server's address and its "
+                            "column roles — and put them beside the data."),
+                    w.Label("2. Run every cell where the data lives. The data never leaves that machine: "
+                            "only aggregate profiles do."),
+                    w.Label("3. Send the profiles: tick \"Include a new upload token\" when you download and "
+                            "the notebook sends them itself, or submit the JSON file it writes (below)."),
+                ]
+            else:
+                parts = [
+                    w.Label(f"1. Download the client notebook (filled in for {m.name}) and client.py, and put "
+                            "them beside the data:"),
+                    ClientDownloads(self, m.name, may_issue_token=False),
+                    w.Label("2. Run every cell where the data lives: only aggregate profiles leave that "
+                            "machine. 3. Ask the model's owner for an upload token, or to submit the JSON "
+                            "file the notebook writes."),
+                ]
         self.next_steps.children = tuple(parts)
         self.next_steps.layout.display = "flex" if parts else "none"
         for child in old:
