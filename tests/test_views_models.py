@@ -261,14 +261,19 @@ def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, r
     assert hist.kind == "numeric" and hist.figure.marks[0] is hist.areas["training"]
     centres = np.asarray(hist.points["training"].x)
     assert 3 < len(centres) <= 22 and np.all(np.diff(centres) > 0)  # on the value axis, ascending
-    assert np.sum(hist.points["training"].y) == pytest.approx(1.0, abs=0.01)  # shares of training rows
-    assert np.sum(hist.points["production"].y) == pytest.approx(1.0, abs=0.01)
+    widths = np.diff(np.unique(np.asarray(hist.areas["training"].x)))
+    for key in ("training", "production"):  # densities: each bin's area is its share of rows
+        assert np.sum(np.asarray(hist.points[key].y) * widths) == pytest.approx(1.0, abs=0.01)
+    assert hist.points["training"].names[0].startswith("< ") and "% of rows" in hist.points["training"].names[0]
     assert hist.value.min < train["amount"].quantile(0.05) and hist.value.max > train["amount"].quantile(0.95)
     view.feature_choice.value = "merchant_category"
-    assert hist.kind == "categorical" and "grocery" in list(hist.bars["training"].x)
+    assert hist.kind == "categorical" and "grocery" in list(hist.bars.x)
     assert hist.figure.title.startswith("merchant_category")
-    shares = [max(a, b) for a, b in zip(hist.bars["training"].y, hist.bars["production"].y)]
-    assert shares == sorted(shares, reverse=True) or hist.bars["training"].x[-1] == "(other)"
+    training, production = np.asarray(hist.bars.y)
+    assert training.sum() == pytest.approx(1.0, abs=0.01) and production.sum() == pytest.approx(1.0, abs=0.01)
+    shares = [max(a, b) for a, b in zip(training, production)]
+    named = [s for s, label in zip(shares, hist.bars.x) if label != "(other)"]
+    assert named == sorted(named, reverse=True), "categories sorted by share"
 
 
 def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):

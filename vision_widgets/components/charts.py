@@ -27,6 +27,7 @@ PRODUCTION_COLOUR = "#e8710a"
 DRIFT_COLOUR = "#c62828"
 INTERVAL_COLOUR = "#37474f"
 HEADROOM = 1.15
+LEGEND_HEADROOM = 1.35  # the legend sits top right, inside the plot: keep the data below it
 
 
 def _figure(marks, axes, title: str, height: str = "320px", left: int = 60, bottom: int = 60,
@@ -96,18 +97,14 @@ class DistributionChart:
             self.points[key] = bq.Scatter(
                 x=[0.5], y=[0.0], scales={"x": self.value, "y": self.y}, colors=[colour], default_size=28,
                 names=[""], display_names=False,
-                tooltip=bq.Tooltip(fields=["name", "y"], formats=["", ".2%"], labels=[f"{name} bin", "share"]))
+                tooltip=bq.Tooltip(fields=["name"], labels=[name]))
         self.value_axis = bq.Axis(scale=self.value, label="value", tick_format=".3~g", label_offset="36px")
         # -- categorical: grouped bars --
         self.category = bq.OrdinalScale()
-        common = {"scales": {"x": self.category, "y": self.y}, "padding": 0.25, "display_legend": True}
-        self.bars = {
-            key: bq.Bars(x=["–"], y=[0.0], colors=[colour], align=align, labels=[name],
-                         tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".2%"], labels=["category", name]),
-                         **common)
-            for key, colour, align, name in (("training", TRAINING_COLOUR, "left", "Training"),
-                                             ("production", PRODUCTION_COLOUR, "right", "Production"))
-        }
+        self.bars = bq.Bars(x=["–"], y=[[0.0], [0.0]], scales={"x": self.category, "y": self.y}, type="grouped",
+                            colors=[TRAINING_COLOUR, PRODUCTION_COLOUR], labels=["Training", "Production"],
+                            padding=0.25, display_legend=True,
+                            tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".2%"], labels=["category", "share"]))
         self.category_axis = bq.Axis(scale=self.category, tick_rotate=-25, tick_style={"font-size": "12px"},
                                      label="category", label_offset="60px")
         self.share_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=".0%", label="share of rows",
@@ -132,7 +129,7 @@ class DistributionChart:
         numeric = edges is not None and training.size == len(edges) + 1 and training.size > 0
         with self.figure.hold_sync():
             # An all-zero chart keeps [0, 1]: an empty domain hangs bqplot 0.13.
-            self.y.min, self.y.max = 0.0, (min(1.0, top * HEADROOM) if top > 0 else 1.0)
+            self.y.min, self.y.max = 0.0, (min(1.0, top * LEGEND_HEADROOM) if top > 0 else 1.0)
             self.figure.title = title
             if numeric:
                 self._numeric(list(labels), training, production, np.asarray(edges, dtype=float), unit)
@@ -141,15 +138,23 @@ class DistributionChart:
 
     def _numeric(self, labels, training, production, edges, unit) -> None:
         drawn = drawn_edges(edges)
+        widths = np.diff(drawn)
         centres = (drawn[:-1] + drawn[1:]) / 2
         span = drawn[-1] - drawn[0]
         self.value.min, self.value.max = float(drawn[0] - 0.02 * span), float(drawn[-1] + 0.02 * span)
+        # Profiles' bins are quantile-like (narrow where values are dense): heights are densities,
+        # so each bin's *area* is its share of rows and a wide bin does not look like a peak.
+        dens = {key: shares / widths for key, shares in (("training", training), ("production", production))}
+        top = float(max(np.max(dens["training"]), np.max(dens["production"]), 0.0))
+        self.y.min, self.y.max = 0.0, (top * LEGEND_HEADROOM if top > 0 else 1.0)
         for key, shares in (("training", training), ("production", production)):
-            x, y = step_outline(drawn, shares)
+            x, y = step_outline(drawn, dens[key])
             self.areas[key].x, self.areas[key].y = x, y
-            self.points[key].x, self.points[key].y = centres, shares
-            self.points[key].names = list(labels)
+            self.points[key].x, self.points[key].y = centres, dens[key]
+            self.points[key].names = [f"{label}: {share:.2%} of rows" for label, share in zip(labels, shares)]
         self.value_axis.label = unit
+        self.share_axis.label = "share of rows per unit"
+        self.share_axis.tick_format = ".2~g"
         if self.kind != "numeric":
             self.figure.marks = self._numeric_marks()
             self.figure.axes = [self.value_axis, self.share_axis]
@@ -163,12 +168,12 @@ class DistributionChart:
         pooled = [i for i, label in enumerate(labels) if label == "(other)"]
         order = sorted((i for i in range(len(labels)) if i not in pooled),
                        key=lambda i: (-max(training[i], production[i]), labels[i])) + pooled
-        cats = [labels[i] for i in order]
-        for key, shares in (("training", training), ("production", production)):
-            self.bars[key].x = cats
-            self.bars[key].y = shares[order]
+        self.bars.x = [labels[i] for i in order]
+        self.bars.y = np.vstack([training[order], production[order]])
+        self.share_axis.label = "share of rows"
+        self.share_axis.tick_format = ".0%"
         if self.kind != "categorical":
-            self.figure.marks = [self.bars["training"], self.bars["production"]]
+            self.figure.marks = [self.bars]
             self.figure.axes = [self.category_axis, self.share_axis]
             self.kind = "categorical"
 
@@ -195,7 +200,7 @@ class CoefficientChart:
         ax_value = bq.Axis(scale=self.value, label="coefficient (change in the response per 1 SD of the feature)",
                            tick_format=".2~g", label_offset="36px")
         self.figure = _figure([self.zero, self.bars, self.errors], [ax_terms, ax_value], title, height="300px",
-                              left=170, bottom=60)
+                              left=170, bottom=70)
         self.table = SafeTable(("Term", "Coefficient", "Std. error", "95% interval"),
                                empty="No coefficients.")
         self.table.layout.min_width = "320px"
@@ -219,6 +224,8 @@ class CoefficientChart:
         with self.figure.hold_sync():
             self.value.min, self.value.max = -extent * 1.1, extent * 1.1
             self.figure.layout.height = f"{max(220, 110 + self.ROW_PX * len(names))}px"
+            longest = max(len(str(t)) for t in names)
+            self.figure.fig_margin = {**self.figure.fig_margin, "left": int(min(360, 24 + 7.2 * longest))}
             self.bars.x = names
             self.bars.y = c
             self.bars.colors = [TRAINING_COLOUR if v >= 0 else PRODUCTION_COLOUR for v in c]
