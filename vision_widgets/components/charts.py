@@ -180,11 +180,11 @@ class DistributionChart:
 
 class CoefficientChart:
     """Surrogate coefficients as horizontal bars sorted by size, with their 95% intervals,
-    and the numbers (coefficient, standard error, interval) in a table beside the chart."""
+    and the numbers (coefficient, standard error, interval) in a table with the chart."""
 
     ROW_PX = 30
 
-    def __init__(self, title: str = "Coefficients with 95% intervals (standardised features)") -> None:
+    def __init__(self, title: str = "Coefficients and 95% intervals") -> None:
         self.terms_scale = bq.OrdinalScale(reverse=True)
         self.value = bq.LinearScale()
         self.bars = bq.Bars(
@@ -197,16 +197,16 @@ class CoefficientChart:
         self.zero = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales={"x": self.value, "y": bq.LinearScale(min=0, max=1)},
                              colors=["#90a4ae"], line_style="dashed", stroke_width=1)
         ax_terms = bq.Axis(scale=self.terms_scale, orientation="vertical", tick_style={"font-size": "12px"})
-        ax_value = bq.Axis(scale=self.value, label="coefficient (change in the response per 1 SD of the feature)",
-                           tick_format=".2~g", label_offset="36px")
+        ax_value = bq.Axis(scale=self.value, label="change in the response per 1 SD of the feature",
+                           tick_format=".2~g", num_ticks=6, label_offset="36px")
         self.figure = _figure([self.zero, self.bars, self.errors], [ax_terms, ax_value], title, height="300px",
                               left=170, bottom=70)
         self.table = SafeTable(("Term", "Coefficient", "Std. error", "95% interval"),
                                empty="No coefficients.")
-        self.table.layout.min_width = "320px"
-        self.widget = w.HBox([self.figure, self.table], layout=w.Layout(flex_flow="row wrap", grid_gap="16px",
-                                                                         align_items="flex-start"))
-        self.figure.layout.flex = "1 1 480px"
+        self.table.layout.max_width = "820px"
+        # Under the chart, not squeezed beside it: the page is ~1,100 px wide and term names are
+        # long, so side by side left both unreadable (decisions.md, "Model 360 charts").
+        self.widget = w.VBox([self.figure, self.table], layout=w.Layout(width="100%", grid_gap="12px"))
         self.order: tuple[str, ...] = ()
 
     def update(self, terms: Sequence[str], coefficients: Sequence[float], variances: Sequence[float]) -> None:
