@@ -26,6 +26,7 @@ def test_the_grid_holds_the_rows_as_data_not_html():
     assert list(frame.columns) == ["Model", "Owner", "Drift"]
     assert [tuple(r) for r in frame.itertuples(index=False)] == ROWS
     assert table.grid.layout.display == "" and table.empty.layout.display == "none"
+    assert table.count.value == "3 rows"  # the canvas is not read by screen readers: this line is
 
 
 def test_a_click_opens_the_data_row_it_hit_even_when_the_browser_sorted_the_grid():
@@ -61,7 +62,7 @@ def test_no_rows_shows_the_empty_text_and_many_rows_say_how_many():
     table, _ = _table()
     table.update(())
     assert table.grid.layout.display == "none" and table.empty.layout.display == ""
-    assert table.empty.value == "No models match."
+    assert table.empty.value == "No models match." and table.count.value == ""
     table.update([(f"m{i:04d}", "dana", 0.0) for i in range(1000)])
     assert len(table.grid.data) == 1000
     assert table.count.value.startswith("1,000 rows")

@@ -47,13 +47,16 @@ class DataTable(w.VBox):
         Column headers, in order. The first column is the row's key (what ``on_open`` receives).
     empty
         What to say when there are no rows (the grid is hidden then).
+    noun
+        Singular and plural of what a row is, for the line that counts them.
     widths
         Optional ``{column: pixels}``.
     """
 
     def __init__(self, columns: Sequence[str], empty: str = "Nothing to show.",
-                 widths: dict[str, int] | None = None, label: str = "") -> None:
+                 widths: dict[str, int] | None = None, label: str = "", noun: tuple[str, str] = ("row", "rows")) -> None:
         self.columns = tuple(columns)
+        self.noun = noun
         self._rows: tuple[tuple, ...] = ()
         self._callbacks: list[Callable[[str], None]] = []
         self.grid = DataGrid(
@@ -100,8 +103,10 @@ class DataTable(w.VBox):
             self.grid.layout.height = f"{HEADER_HEIGHT + ROW_HEIGHT * max(1, min(n, MAX_VISIBLE_ROWS)) + 4}px"
         self.grid.layout.display = "" if n else "none"
         self.empty.layout.display = "none" if n else ""
-        self.count.value = "" if n <= MAX_VISIBLE_ROWS else (
-            f"{n:,} rows: scroll the table, or sort and filter from a column's header menu.")
+        # The grid is a canvas: this line is what a screen reader (and a browser test) can read.
+        counted = f"{n:,} {self.noun[0] if n == 1 else self.noun[1]}"
+        self.count.value = "" if not n else counted if n <= MAX_VISIBLE_ROWS else (
+            f"{counted}: scroll the table, or sort and filter from a column's header menu.")
 
     # -- opening a row ---------------------------------------------------------------------------
     def on_open(self, callback: Callable[[str], None]) -> None:

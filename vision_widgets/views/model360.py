@@ -43,7 +43,7 @@ class Model360View(PageView):
         self.lob = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
         self.platform = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
         self.status_filter = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
-        self.list_table = DataTable(LIST_COLUMNS, empty="No models match.", label="Models",
+        self.list_table = DataTable(LIST_COLUMNS, empty="No models match.", label="Models", noun=("model", "models"),
                                     widths={"Model": 220, "Owner": 150, "Line of business": 150, "Platform": 120,
                                             "Status": 130, "Drift": 110})
         self.list_table.on_open(self.open_model)
