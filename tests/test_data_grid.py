@@ -2,7 +2,7 @@
 right row even after the browser sorted the grid, and made-up messages open nothing."""
 from __future__ import annotations
 
-from vision_widgets.components.data_grid import MAX_VISIBLE_ROWS, DataTable
+from vision_widgets.components.data_grid import MAX_VISIBLE_ROWS, DataTable, grid_height
 
 ROWS = [("Alpha", "dana", 0.1), ("Bravo", "eve", 0.7), ("<img src=x onerror=alert(1)>", "dana", 0.4)]
 
@@ -66,4 +66,4 @@ def test_no_rows_shows_the_empty_text_and_many_rows_say_how_many():
     table.update([(f"m{i:04d}", "dana", 0.0) for i in range(1000)])
     assert len(table.grid.data) == 1000
     assert table.count.value.startswith("1,000 rows")
-    assert table.grid.layout.height == f"{32 + 30 * MAX_VISIBLE_ROWS + 4}px"  # scrolls, not 1,000 rows tall
+    assert table.grid.layout.height == f"{grid_height(MAX_VISIBLE_ROWS)}px"  # scrolls, not 1,000 rows tall

@@ -38,6 +38,11 @@ GRID_STYLE = {
 }
 
 
+def grid_height(rows: int) -> int:
+    """Pixels for the header and up to ``MAX_VISIBLE_ROWS`` rows (more rows scroll)."""
+    return HEADER_HEIGHT + ROW_HEIGHT * max(1, min(rows, MAX_VISIBLE_ROWS)) + 12
+
+
 class DataTable(w.VBox):
     """Rows of plain values under named columns; ``on_open(callback)`` gets a clicked row's key.
 
@@ -66,7 +71,8 @@ class DataTable(w.VBox):
             default_renderer=TextRenderer(text_color="#1f2933", font="13px sans-serif"),
             header_renderer=TextRenderer(text_color="#1f2933", font="bold 13px sans-serif",
                                          background_color="#f3f5f8"),
-            layout=w.Layout(width="100%", height=f"{HEADER_HEIGHT + 2}px"),
+            layout=w.Layout(width="100%", max_width=f"{sum(widths.values()) + 24}px" if widths else "100%",
+                            height=f"{HEADER_HEIGHT + 2}px"),
         )
         self.grid.add_class("vision-data-grid")
         if label:  # read by screen readers and by tests finding the grid by its name
@@ -100,7 +106,7 @@ class DataTable(w.VBox):
         with self.grid.hold_sync():
             self.grid.selections = []
             self.grid.data = self._frame(self._rows)
-            self.grid.layout.height = f"{HEADER_HEIGHT + ROW_HEIGHT * max(1, min(n, MAX_VISIBLE_ROWS)) + 4}px"
+            self.grid.layout.height = f"{grid_height(n)}px"
         self.grid.layout.display = "" if n else "none"
         self.empty.layout.display = "none" if n else ""
         # The grid is a canvas: this line is what a screen reader (and a browser test) can read.
