@@ -332,6 +332,8 @@ def test_a_restricted_model_offers_upload_and_a_new_token(app, ctx, registered, 
 
     view = _open(app, USER, "models")
     click_row(view, XSS_NAME)
+    status = lambda: dict((r[0], r[4]) for r in view.list_table.rows)[XSS_NAME]  # noqa: E731
+    assert status() != "active"  # awaiting its first profiles
     actions = view.actions.children[0]
     actions.new_token.click()
     assert len(actions.token_box.token.value) >= 40
@@ -342,6 +344,8 @@ def test_a_restricted_model_offers_upload_and_a_new_token(app, ctx, registered, 
     view.wait()  # parsed and checked in the background
     assert view.detail_status.value == "Profiles accepted; drift updated.", actions.status.value
     assert view.current.model.status == "active"
+    assert status() == "active", "the list's row follows the upload in this tab"
+    assert list(view.list_table.grid.data["Status"])[view.names.index(XSS_NAME)] == "active"
 
 
 def test_confirm_without_asking_first_deletes_nothing(app, ctx, registered):
