@@ -39,6 +39,14 @@ def files(settings):
     return write_demo_files(settings.home / "data")
 
 
+def click_row(view, name):
+    """Click the list's row for model ``name`` as the browser does: the grid's cell-click message."""
+    row = view.names.index(name)
+    view.list_table.grid._handle_custom_msg({
+        "event_type": "cell-click", "region": "body", "column": "Model", "column_index": 0, "row": row,
+        "primary_key_row": row, "cell_value": name}, [])
+
+
 def _open(app, username, page):
     log_in_through_the_form(app, username)
     app.open_page(page)
@@ -88,7 +96,7 @@ def test_register_an_unrestricted_model_through_the_form(app, ctx, files):
     view.open_model.click()
     assert isinstance(app.view, Model360View)
     assert app.view.heading.value == "Card fraud v2"
-    assert app.view.choice.value == "Card fraud v2"
+    assert app.view.names == ("Card fraud v2",)
 
 
 def test_a_registration_outlives_its_page_and_a_new_tab_shows_every_outcome(app, ctx, files):
@@ -191,27 +199,27 @@ def registered(ctx, files):
 def test_a_users_list_has_only_their_models(app, registered):
     view = _open(app, USER, "models")
     assert isinstance(view, Model360View)
-    assert set(view.choice.options) == {"Fraud detection", XSS_NAME}
-    assert "Churn model" not in view.list_table.value
+    assert set(view.names) == {"Fraud detection", XSS_NAME}
+    assert "Churn model" not in view.names
     assert view.lob.options == ("(any)", "Analytics")
 
 
 def test_an_admin_list_has_every_model_and_filters(app, registered):
     view = _open(app, ADMIN, "models")
-    assert set(view.choice.options) == {"Fraud detection", XSS_NAME, "Churn model"}
+    assert set(view.names) == {"Fraud detection", XSS_NAME, "Churn model"}
     view.platform.value = "AWS SageMaker"
-    assert view.choice.options == ("Churn model",)
-    assert "Fraud detection" not in view.list_table.value
+    assert view.names == ("Churn model",)
+    assert "Fraud detection" not in view.names
     view.platform.value = "(any)"
     view.search.value = "fraud"
-    assert view.choice.options == ("Fraud detection",)
+    assert view.names == ("Fraud detection",)
 
 
-def test_html_in_a_model_name_is_escaped_in_the_list_and_shown_as_text(app, registered):
+def test_html_in_a_model_name_is_shown_as_text_in_the_list_and_on_the_page(app, registered):
     view = _open(app, USER, "models")
-    assert "&lt;img src=x onerror=alert(1)&gt;" in view.list_table.value
-    assert "<img" not in view.list_table.value
-    view.choice.value = XSS_NAME
+    # the list is a canvas-drawn grid: the name is data, painted as text, never HTML
+    assert XSS_NAME in list(view.list_table.grid.data["Model"])
+    click_row(view, XSS_NAME)
     assert view.heading.value == XSS_NAME  # a Label: text, not HTML
     assert "<img" not in view.meta.value
     assert view.kpis["drift"].value_label.value == "awaiting data"
@@ -219,7 +227,7 @@ def test_html_in_a_model_name_is_escaped_in_the_list_and_shown_as_text(app, regi
 
 def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, registered):
     view = _open(app, USER, "models")
-    view.choice.value = "Fraud detection"
+    click_row(view, "Fraud detection")
     train, prod = demo_frames()
     assert view.detail.layout.display == "flex"
     assert view.kpis["train_rows"].value_label.value == f"{len(train):,}"
@@ -236,26 +244,42 @@ def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, r
     assert "<td>ROC AUC</td>" in view.performance.value and "<td>Accuracy</td>" not in view.performance.value
     assert "withheld" in view.performance_note.value and "privacy threshold" in view.performance_note.value
 
-    bars = view.coefficients.bars
-    assert "amount" in list(bars.x) and "(intercept)" not in list(bars.x)
-    assert len(bars.y) == len(bars.x) and np.isfinite(np.asarray(bars.y)).all()
-    assert np.asarray(view.coefficients.errors.y).shape == (len(bars.x), 2)
     assert "Robust (HC0) 95% intervals" in view.surrogate_note.value  # the demo's response is a score
+    # charts are fed when their tab is shown (a hidden bqplot figure has no width)
+    assert list(view.coefficients.bars.x) == ["–"]
+    view.tabs.selected_index = 1
+    bars = view.coefficients.bars
+    s = view.current.surrogate
+    assert "amount" in list(bars.x) and "(intercept)" not in list(bars.x)
+    assert np.all(np.diff(np.abs(np.asarray(bars.y))) <= 0), "sorted by size, the largest first"
+    assert dict(zip(bars.x, bars.y)) == pytest.approx(dict(zip(s.terms, s.coefficients)))
+    assert np.asarray(view.coefficients.errors.x).shape == (len(bars.x), 2)
+    assert f"<td>{bars.x[0]}</td>" in view.coefficients.table.value  # the numbers beside the chart
 
+    view.tabs.selected_index = 2
     assert view.feature_choice.options[0] == "amount"
     hist = view.histogram
-    assert 3 < len(hist.training.x) <= 20 and list(hist.training.x) == list(hist.production.x)
-    assert len(hist.training.y) == len(hist.production.y) == len(hist.training.x)
-    assert np.sum(hist.training.y) == pytest.approx(1.0, abs=0.01)  # shares of training rows
-    assert np.sum(hist.production.y) == pytest.approx(1.0, abs=0.01)
+    assert hist.kind == "numeric" and hist.figure.marks[0] is hist.areas["training"]
+    centres = np.asarray(hist.points["training"].x)
+    assert 3 < len(centres) <= 22 and np.all(np.diff(centres) > 0)  # on the value axis, ascending
+    widths = np.diff(np.unique(np.asarray(hist.areas["training"].x)))
+    for key in ("training", "production"):  # densities: each bin's area is its share of rows
+        assert np.sum(np.asarray(hist.points[key].y) * widths) == pytest.approx(1.0, abs=0.01)
+    assert hist.points["training"].names[0].startswith("< ") and "% of rows" in hist.points["training"].names[0]
+    assert hist.value.min < train["amount"].quantile(0.05) and hist.value.max > train["amount"].quantile(0.95)
     view.feature_choice.value = "merchant_category"
-    assert "grocery" in list(view.histogram.training.x)
-    assert view.histogram.figure.title.startswith("merchant_category")
+    assert hist.kind == "categorical" and "grocery" in list(hist.bars.x)
+    assert hist.figure.title.startswith("merchant_category")
+    training, production = np.asarray(hist.bars.y)
+    assert training.sum() == pytest.approx(1.0, abs=0.01) and production.sum() == pytest.approx(1.0, abs=0.01)
+    shares = [max(a, b) for a, b in zip(training, production)]
+    named = [s for s, label in zip(shares, hist.bars.x) if label != "(other)"]
+    assert named == sorted(named, reverse=True), "categories sorted by share"
 
 
 def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
     view = _open(app, USER, "models")
-    view.choice.value = "Fraud detection"
+    click_row(view, "Fraud detection")
     actions = view.actions.children[0]
     assert isinstance(actions, ModelActions)
     _, prod = demo_frames()
@@ -266,6 +290,7 @@ def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
     view.wait()
     assert view.detail_status.value == "Production data added; drift updated.", actions.status.value
     assert view.kpis["prod_rows"].value_label.value == "500"
+    view.tabs.selected_index = 3
     assert list(view.history.line.x) != ["–"]
     history = model360.model_360(ctx, sessions.operator_session(ctx, USER), "Fraud detection").history
     assert [p.label for p in history] == ["initial production data", "Late batch"]
@@ -273,7 +298,7 @@ def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
 
 def test_a_bad_batch_path_shows_the_message(app, ctx, registered):
     view = _open(app, USER, "models")
-    view.choice.value = "Fraud detection"
+    click_row(view, "Fraud detection")
     actions = view.actions.children[0]
     actions.path.value = "/etc/hosts"
     actions.add.click()
@@ -285,19 +310,21 @@ def test_a_bad_batch_path_shows_the_message(app, ctx, registered):
 
 def test_delete_asks_for_confirmation(app, ctx, registered):
     view = _open(app, USER, "models")
-    view.choice.value = "Fraud detection"
+    click_row(view, "Fraud detection")
     actions = view.actions.children[0]
     actions.delete.click()
     assert actions.confirm_box.layout.display == "flex"
     assert actions.confirm_text.value == "Delete Fraud detection and everything stored for it?"
     actions.cancel.click()
     assert actions.confirm_box.layout.display == "none"
-    assert "Fraud detection" in view.choice.options
+    assert "Fraud detection" in view.names
 
     actions.delete.click()
     actions.confirm.click()
-    assert view.choice.options == (XSS_NAME,)
-    assert "Fraud detection" not in view.list_table.value
+    assert view.names == (XSS_NAME,)
+    assert list(view.list_table.grid.data["Model"]) == [XSS_NAME]  # gone from the grid the user sees
+    assert view.list_status.kind == "success"
+    assert view.list_status.value == "Fraud detection was deleted; it is no longer in the list."
     assert model_rows(ctx) == {"models": 2, "profiles": 0, "drift_reports": 0, "upload_tokens": 2}
 
 
@@ -305,7 +332,9 @@ def test_a_restricted_model_offers_upload_and_a_new_token(app, ctx, registered, 
     from helpers import submission_body
 
     view = _open(app, USER, "models")
-    view.choice.value = XSS_NAME
+    click_row(view, XSS_NAME)
+    status = lambda: dict((r[0], r[4]) for r in view.list_table.rows)[XSS_NAME]  # noqa: E731
+    assert status() != "active"  # awaiting its first profiles
     actions = view.actions.children[0]
     actions.new_token.click()
     assert len(actions.token_box.token.value) >= 40
@@ -316,14 +345,16 @@ def test_a_restricted_model_offers_upload_and_a_new_token(app, ctx, registered, 
     view.wait()  # parsed and checked in the background
     assert view.detail_status.value == "Profiles accepted; drift updated.", actions.status.value
     assert view.current.model.status == "active"
+    assert status() == "active", "the list's row follows the upload in this tab"
+    assert list(view.list_table.grid.data["Status"])[view.names.index(XSS_NAME)] == "active"
 
 
 def test_confirm_without_asking_first_deletes_nothing(app, ctx, registered):
     """The browser can click the hidden "Confirm deletion" button directly (DESIGN.md)."""
     view = _open(app, USER, "models")
-    view.choice.value = "Fraud detection"
+    click_row(view, "Fraud detection")
     view.actions.children[0].confirm.click()
-    assert "Fraud detection" in view.choice.options
+    assert "Fraud detection" in view.names and view.list_status.value == ""
     assert model_rows(ctx)["models"] == 3
 
 
@@ -336,7 +367,7 @@ def test_a_model_awaiting_metrics_shows_no_empty_charts(ctx, login):
     state = AppState()
     state.sign_in(owner)
     view = Model360View(ctx, state)
-    view.choice.value = "Awaiting one"
+    click_row(view, "Awaiting one")
     assert view.data_sections.layout.display == "none"
     assert view.awaiting.value.startswith("Awaiting metrics")
     # and the (hidden) distribution chart never gets an empty domain

@@ -1,6 +1,9 @@
 """End to end in Chromium against a server with the demo models: who sees which model, the charts
-render as bqplot SVG, registering from the demo files, and an HTML model name shown as text."""
+render as bqplot SVG, registering from the demo files, an HTML model name shown as text, a click on
+a row of the model grid opens the model, and no console error while switching tabs and models."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -33,24 +36,33 @@ def log_in(page, server: str, username: str, password: str) -> None:
     page.locator(".vision-nav button").first.wait_for()
 
 
-def open_model_select(page):
-    """The "Open model" dropdown: the fourth <select> of Model 360 (after LOB, platform, status)."""
-    page.locator(".vision-table").first.wait_for()
-    return page.locator("select").nth(3)
+def models_grid(page):
+    """The model list: a canvas-drawn data grid (ipydatagrid), found by its name."""
+    grid = page.locator(".vision-grid-models")
+    grid.wait_for()
+    return grid
 
 
-def model_options(page) -> list[str]:
-    """The options of the "Open model" dropdown (the page's model list)."""
-    # ipywidgets renders the spaces of option labels as no-break spaces
-    return [o.replace("\xa0", " ").strip() for o in open_model_select(page).locator("option").all_inner_texts()]
+def models_count(page) -> str:
+    """The line under the grid that counts its rows (what a screen reader reads of the canvas)."""
+    return page.locator(".vision-data-table .vision-muted", has_text=re.compile(r"^\d[\d,]* models?\b")).inner_text()
+
+
+def open_from_the_list(page, name: str) -> None:
+    """Filter the list down to ``name`` and click its row, as a person would."""
+    page.get_by_placeholder("Filter by name").fill(name)
+    page.get_by_placeholder("Filter by name").press("Enter")
+    page.locator(".vision-data-table .vision-muted", has_text=re.compile(r"^1 model$")).wait_for()
+    header, row = 32, 30  # components/data_grid.py: HEADER_HEIGHT, ROW_HEIGHT
+    models_grid(page).click(position={"x": 60, "y": header + row // 2})
+    page.locator(".vision-section-title", has_text=name).wait_for()
 
 
 def test_a_user_sees_only_their_model_and_its_charts_render(page, demo_live_server):
     log_in(page, demo_live_server.base_url, "datascientist_user", "ds_user123")
-    page.get_by_text("Fraud detection").first.wait_for()
-    assert model_options(page) == ["Fraud detection"]
-    table = page.locator(".vision-table").first.inner_text()
-    assert "Fraud detection" in table and "Customer churn" not in table
+    models_grid(page)
+    page.locator(".vision-section-title", has_text="Fraud detection").wait_for()
+    assert models_count(page) == "1 model"
     # the model opens (first in the list): KPI cards and the feature table on the first tab ...
     page.locator(".vision-kpi").first.wait_for()
     assert "merchant_category" in page.locator(".vision-table", has_text="Drift method").inner_text()
@@ -63,17 +75,48 @@ def test_a_user_sees_only_their_model_and_its_charts_render(page, demo_live_serv
     assert coefficients.locator("rect.bar").count() >= 5
     page.get_by_role("tab", name="Distributions").click()
     histogram = page.locator(".bqplot:visible").first
-    histogram.locator("rect.bar").first.wait_for()
-    assert "amount: training vs production" in histogram.inner_text()
-    assert histogram.locator("rect.bar").count() >= 4  # training + production bars
+    histogram.get_by_text("amount: training vs production").wait_for()
+    assert "amount (feature value)" in histogram.inner_text()  # on the feature's own value axis
+    assert histogram.locator("path.line").count() >= 2  # training and production outlines
     page.get_by_role("tab", name="Drift over time").click()
     page.locator(".bqplot:visible").first.locator("path.line").first.wait_for(state="attached")
 
 
 def test_an_admin_sees_all_five_demo_models(page, demo_live_server):
     log_in(page, demo_live_server.base_url, "sre_admin", "sre_admin123")
-    page.get_by_text("Retail transactions").first.wait_for()
-    assert set(DEMO) <= set(model_options(page))
+    models_grid(page)
+    count = int(models_count(page).split()[0])
+    assert count >= len(DEMO)
+
+
+def test_clicking_a_row_of_the_model_grid_opens_that_model(page, demo_live_server):
+    log_in(page, demo_live_server.base_url, "sre_admin", "sre_admin123")
+    page.locator(".vision-section-title", has_text="Customer churn").wait_for()  # the first, opened at once
+    open_from_the_list(page, "Lead scoring")
+    assert page.locator(".vision-kpi").first.is_visible()
+    open_from_the_list(page, "Incident prediction")
+
+
+def test_switching_tabs_and_models_logs_no_console_error(page, demo_live_server):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    log_in(page, demo_live_server.base_url, "sre_admin", "sre_admin123")
+    page.locator(".vision-section-title", has_text="Customer churn").wait_for()
+    for name in ("Lead scoring", "Retail transactions"):
+        for tab in ("Drivers", "Distributions", "Drift over time", "Features & drift"):
+            page.get_by_role("tab", name=tab).click()
+            page.get_by_role("tab", name=tab, selected=True).wait_for()
+            if tab != "Features & drift":
+                page.locator(".bqplot:visible").first.wait_for()
+        page.get_by_role("tab", name="Drivers").click()  # a chart tab open while the model changes
+        page.locator(".bqplot:visible rect.bar").first.wait_for()
+        open_from_the_list(page, name)
+        page.locator(".bqplot:visible rect.bar").first.wait_for()
+    page.get_by_role("tab", name="Distributions").click()
+    page.locator(".bqplot:visible path.line").first.wait_for()
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert errors == []
 
 
 def test_an_owner_registers_a_model_from_the_demo_files_and_sees_it(page, demo_live_server):
@@ -92,7 +135,7 @@ def test_an_owner_registers_a_model_from_the_demo_files_and_sees_it(page, demo_l
     page.get_by_text("Churn v2 e2e is registered").wait_for(timeout=PAGE_TIMEOUT_MS)
     page.get_by_role("button", name="Open in Model 360").click()
     page.locator(".vision-section-title", has_text="Churn v2 e2e").wait_for()
-    assert set(model_options(page)) == {"Customer churn", "Churn v2 e2e"}
+    assert models_count(page) == "2 models"  # Customer churn and the new one
 
 
 def test_a_model_named_with_html_renders_as_text(page, demo_live_server, server_ctx):
@@ -105,11 +148,8 @@ def test_a_model_named_with_html_renders_as_text(page, demo_live_server, server_
     # record any alert instead of blocking on it
     page.add_init_script("window.__alerts = []; window.alert = (m) => { window.__alerts.push(String(m)); };")
     log_in(page, demo_live_server.base_url, "appowner_user", "app_user123")
-    page.get_by_text("Retail transactions").first.wait_for()
-    assert XSS in page.locator(".vision-table").first.inner_text().replace("\xa0", " ")
-    assert XSS in model_options(page)
-    open_model_select(page).select_option(label=XSS)
-    page.locator(".vision-section-title", has_text=XSS).wait_for()
+    models_grid(page)  # a canvas: the name is painted as text there, never parsed as HTML
+    open_from_the_list(page, XSS)
     page.wait_for_timeout(500)
     assert page.locator("img[src='x']").count() == 0
     assert page.evaluate("window.__alerts") == []

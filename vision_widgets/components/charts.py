@@ -1,7 +1,16 @@
 """bqplot chart builders: each figure is built once; ``update(...)`` only feeds its marks.
 
-Axis tick labels and legends are rendered by bqplot as SVG text nodes
-(``textContent``), so labels taken from data are shown as text, not HTML.
+Axis tick labels, legends and tooltips are rendered by bqplot as SVG/DOM text (``textContent``),
+so labels taken from data are shown as text, not HTML.
+
+Two rules keep bqplot 0.13 quiet and honest:
+
+- **Never draw at zero width.** A figure laid out while its tab is hidden has a width of 0, and
+  every bar then gets ``width = bandwidth - padding < 0`` ("<rect> attribute width: A negative
+  value is not valid", one per bar per redraw). The page feeds a chart only while it is shown
+  (see ``views/model360.py``), and bars are never fed an empty domain.
+- **Leave room for the title.** The y scale is pinned to ``[0, 1.15 × max]`` so the tallest bar
+  stays clear of the title, and the x scale of a value axis gets a margin so no bar is clipped.
 """
 from __future__ import annotations
 
@@ -11,79 +20,220 @@ import bqplot as bq
 import ipywidgets as w
 import numpy as np
 
-TRAINING_COLOUR = "#5b8def"
-PRODUCTION_COLOUR = "#f28e2b"
-DRIFT_COLOUR = "#d62728"
+from vision_widgets.components.safe_html import SafeTable
+
+TRAINING_COLOUR = "#2f6fdf"
+PRODUCTION_COLOUR = "#e8710a"
+DRIFT_COLOUR = "#c62828"
+INTERVAL_COLOUR = "#37474f"
+HEADROOM = 1.15
+LEGEND_HEADROOM = 1.35  # the legend sits top right, inside the plot: keep the data below it
 
 
-def _figure(marks, axes, title: str, height: str = "320px", left: int = 60, bottom: int = 60) -> bq.Figure:
-    return bq.Figure(
+def _figure(marks, axes, title: str, height: str = "320px", left: int = 60, bottom: int = 60,
+            legend: bool = False) -> bq.Figure:
+    fig = bq.Figure(
         marks=marks, axes=axes, title=title, animation_duration=0,
-        fig_margin={"top": 40, "bottom": bottom, "left": left, "right": 20},
-        layout=w.Layout(width="100%", height=height),
+        fig_margin={"top": 50, "bottom": bottom, "left": left, "right": 30},
+        layout=w.Layout(width="100%", min_width="420px", height=height),
+        title_style={"font-size": "15px"},
     )
+    if legend:
+        fig.legend_location = "top-right"
+        fig.legend_style = {"stroke-width": 0, "fill": "white", "fill-opacity": 0.85}
+    return fig
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def step_outline(edges: Sequence[float], shares: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The outline of a histogram drawn over bin ``edges`` (one more than ``shares``), from 0 to 0."""
+    e = np.asarray(edges, dtype=float)
+    s = np.asarray(shares, dtype=float)
+    x = np.repeat(e, 2)
+    y = np.concatenate([[0.0], np.repeat(s, 2), [0.0]])
+    return x, y
+
+
+def drawn_edges(edges: Sequence[float]) -> np.ndarray:
+    """Where to draw the bins of a profile whose outer bins are open (``< e0`` and ``≥ eN``).
+
+    The ``n`` inner edges become ``n + 2``: each open bin is drawn as wide as its inner
+    neighbour (one grid step), so its share reads on the same footing as the others; with a
+    single edge the bins are drawn one unit (or 10 % of the value) wide.
+    """
+    e = np.asarray(edges, dtype=float)
+    if e.size == 0:
+        return np.array([0.0, 1.0])
+    if e.size == 1:
+        width = max(abs(e[0]) * 0.1, 1.0)
+        return np.array([e[0] - width, e[0], e[0] + width])
+    return np.concatenate([[e[0] - (e[1] - e[0])], e, [e[-1] + (e[-1] - e[-2])]])
 
 
 class DistributionChart:
-    """Training vs production shares per bin or category, side by side.
+    """Training vs production on the feature's own axis.
 
-    Two 1-D ``Bars`` marks aligned left and right of each category: bqplot
-    0.13 draws nothing for a ``grouped`` mark fed a 2-D array, and a scale
-    with only ``min`` set stays empty, so neither is used here.
+    Numeric features: the two histograms as translucent areas over the real bin edges (value
+    axis), with a dot on each bin whose tooltip gives the bin and its exact share. Categorical
+    features: grouped bars, categories sorted by share (the largest first), categories seen on
+    one side only and the pooled "(other)" included.
     """
 
     def __init__(self, title: str = "Distribution") -> None:
-        self.x = bq.OrdinalScale()
-        self.y = bq.LinearScale()
-        common = {"scales": {"x": self.x, "y": self.y}, "padding": 0.2, "display_legend": True}
-        self.training = bq.Bars(x=["–"], y=[0.0], colors=[TRAINING_COLOUR], align="left", labels=["Training"], **common)
-        self.production = bq.Bars(x=["–"], y=[0.0], colors=[PRODUCTION_COLOUR], align="right",
-                                  labels=["Production"], **common)
-        ax_x = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "10px"})
-        ax_y = bq.Axis(scale=self.y, orientation="vertical", tick_format=".0%", label="share of rows")
-        self.figure = _figure([self.training, self.production], [ax_x, ax_y], title, bottom=80)
+        self.y = bq.LinearScale(min=0.0, max=1.0)
+        # -- numeric: value axis --
+        self.value = bq.LinearScale()
+        self.areas = {}
+        self.points = {}
+        for key, colour, name in (("training", TRAINING_COLOUR, "Training"),
+                                  ("production", PRODUCTION_COLOUR, "Production")):
+            self.areas[key] = bq.Lines(
+                x=[0.0, 1.0], y=[0.0, 0.0], scales={"x": self.value, "y": self.y}, colors=[colour],
+                fill="bottom", fill_colors=[colour], fill_opacities=[0.22], stroke_width=2, labels=[name],
+                display_legend=True)
+            self.points[key] = bq.Scatter(
+                x=[0.5], y=[0.0], scales={"x": self.value, "y": self.y}, colors=[colour], default_size=28,
+                names=[""], display_names=False,
+                tooltip=bq.Tooltip(fields=["name"], labels=[name]))
+        self.value_axis = bq.Axis(scale=self.value, label="value", tick_format=".3~g", label_offset="36px")
+        # -- categorical: grouped bars --
+        self.category = bq.OrdinalScale()
+        self.bars = bq.Bars(x=["–"], y=[[0.0], [0.0]], scales={"x": self.category, "y": self.y}, type="grouped",
+                            colors=[TRAINING_COLOUR, PRODUCTION_COLOUR], labels=["Training", "Production"],
+                            padding=0.25, display_legend=True,
+                            tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".2%"], labels=["category", "share"]))
+        self.category_axis = bq.Axis(scale=self.category, tick_rotate=-25, tick_style={"font-size": "12px"},
+                                     label="category", label_offset="60px")
+        self.share_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=".0%", label="share of rows",
+                                  label_offset="45px")
+        self.kind = "numeric"
+        self.figure = _figure(self._numeric_marks(), [self.value_axis, self.share_axis], title, height="360px",
+                              bottom=70, left=70, legend=True)
 
-    def update(self, title: str, labels: Sequence[str], training: Sequence[float], production: Sequence[float]) -> None:
-        labels = list(labels) or ["–"]
-        training = np.asarray(list(training) or [0.0], dtype=float)
-        production = np.asarray(list(production) or [0.0], dtype=float)
-        empty = not (np.nanmax(np.concatenate([training, production])) > 0)
+    def _numeric_marks(self) -> list:
+        return [self.areas["training"], self.areas["production"], self.points["training"], self.points["production"]]
+
+    def update(self, title: str, labels: Sequence[str], training: Sequence[float], production: Sequence[float],
+               edges: Sequence[float] | None = None, unit: str = "value") -> None:
+        """Show one feature.
+
+        ``edges`` (inner bin edges, one fewer than the shares) makes it numeric: drawn on the value
+        axis, labelled ``unit``. Without it the shares are per category in ``labels``.
+        """
+        training = np.asarray(list(training), dtype=float)
+        production = np.asarray(list(production), dtype=float)
+        top = float(np.nanmax(np.concatenate([training, production, [0.0]])))
+        numeric = edges is not None and training.size == len(edges) + 1 and training.size > 0
         with self.figure.hold_sync():
-            # All-zero bars give the scale an empty domain, on which bqplot 0.13 hangs the
-            # page; pin it to [0, 1] then, and let it follow the data otherwise.
-            self.y.min, self.y.max = (0.0, 1.0) if empty else (None, None)
+            # An all-zero chart keeps [0, 1]: an empty domain hangs bqplot 0.13.
+            self.y.min, self.y.max = 0.0, (min(1.0, top * LEGEND_HEADROOM) if top > 0 else 1.0)
             self.figure.title = title
-            self.training.x = labels
-            self.training.y = training
-            self.production.x = labels
-            self.production.y = production
+            if numeric:
+                self._numeric(list(labels), training, production, np.asarray(edges, dtype=float), unit)
+            else:
+                self._categorical(list(labels), training, production)
+
+    def _numeric(self, labels, training, production, edges, unit) -> None:
+        drawn = drawn_edges(edges)
+        widths = np.diff(drawn)
+        centres = (drawn[:-1] + drawn[1:]) / 2
+        span = drawn[-1] - drawn[0]
+        self.value.min, self.value.max = float(drawn[0] - 0.02 * span), float(drawn[-1] + 0.02 * span)
+        # Profiles' bins are quantile-like (narrow where values are dense): heights are densities,
+        # so each bin's *area* is its share of rows and a wide bin does not look like a peak.
+        dens = {key: shares / widths for key, shares in (("training", training), ("production", production))}
+        top = float(max(np.max(dens["training"]), np.max(dens["production"]), 0.0))
+        self.y.min, self.y.max = 0.0, (top * LEGEND_HEADROOM if top > 0 else 1.0)
+        for key, shares in (("training", training), ("production", production)):
+            x, y = step_outline(drawn, dens[key])
+            self.areas[key].x, self.areas[key].y = x, y
+            self.points[key].x, self.points[key].y = centres, dens[key]
+            self.points[key].names = [f"{label}: {share:.2%} of rows" for label, share in zip(labels, shares)]
+        self.value_axis.label = unit
+        self.share_axis.label = "share of rows per unit"
+        self.share_axis.tick_format = ".2~g"
+        if self.kind != "numeric":
+            self.figure.marks = self._numeric_marks()
+            self.figure.axes = [self.value_axis, self.share_axis]
+            self.kind = "numeric"
+
+    def _categorical(self, labels, training, production) -> None:
+        if not labels or training.size != len(labels):
+            labels, training, production = ["–"], np.zeros(1), np.zeros(1)
+        if production.size != training.size:
+            production = np.zeros_like(training)
+        pooled = [i for i, label in enumerate(labels) if label == "(other)"]
+        order = sorted((i for i in range(len(labels)) if i not in pooled),
+                       key=lambda i: (-max(training[i], production[i]), labels[i])) + pooled
+        self.bars.x = [labels[i] for i in order]
+        self.bars.y = np.vstack([training[order], production[order]])
+        self.share_axis.label = "share of rows"
+        self.share_axis.tick_format = ".0%"
+        if self.kind != "categorical":
+            self.figure.marks = [self.bars]
+            self.figure.axes = [self.category_axis, self.share_axis]
+            self.kind = "categorical"
 
 
 class CoefficientChart:
-    """Surrogate coefficients as bars, with ±1.96 standard-error bars from their variance."""
+    """Surrogate coefficients as horizontal bars sorted by size, with their 95% intervals,
+    and the numbers (coefficient, standard error, interval) in a table with the chart."""
 
-    def __init__(self, title: str = "Linear surrogate coefficients (±95% interval)") -> None:
-        self.x = bq.OrdinalScale()
-        self.y = bq.LinearScale()
-        self.bars = bq.Bars(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[TRAINING_COLOUR], padding=0.3)
+    ROW_PX = 30
+
+    def __init__(self, title: str = "Coefficients and 95% intervals") -> None:
+        self.terms_scale = bq.OrdinalScale(reverse=True)
+        self.value = bq.LinearScale()
+        self.bars = bq.Bars(
+            x=["–"], y=[0.0], scales={"x": self.terms_scale, "y": self.value}, orientation="horizontal",
+            colors=[TRAINING_COLOUR], padding=0.35,
+            tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".4g"], labels=["term", "coefficient"]))
         self.errors = bq.Lines(
-            x=[["–", "–"]], y=[[0.0, 0.0]], scales={"x": self.x, "y": self.y}, colors=["#333333"], stroke_width=2,
-        )
-        ax_x = bq.Axis(scale=self.x, tick_rotate=-35, tick_style={"font-size": "10px"})
-        ax_y = bq.Axis(scale=self.y, orientation="vertical", label="coefficient (standardised)")
-        self.figure = _figure([self.bars, self.errors], [ax_x, ax_y], title, height="360px", bottom=110)
+            x=[[0.0, 0.0]], y=[["–", "–"]], scales={"x": self.value, "y": self.terms_scale},
+            colors=[INTERVAL_COLOUR], stroke_width=2)
+        self.zero = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales={"x": self.value, "y": bq.LinearScale(min=0, max=1)},
+                             colors=["#90a4ae"], line_style="dashed", stroke_width=1)
+        ax_terms = bq.Axis(scale=self.terms_scale, orientation="vertical", tick_style={"font-size": "12px"})
+        ax_value = bq.Axis(scale=self.value, label="change in the response per 1 SD of the feature",
+                           tick_format=".2~g", num_ticks=6, label_offset="36px")
+        self.figure = _figure([self.zero, self.bars, self.errors], [ax_terms, ax_value], title, height="300px",
+                              left=170, bottom=70)
+        self.table = SafeTable(("Term", "Coefficient", "Std. error", "95% interval"),
+                               empty="No coefficients.")
+        self.table.layout.max_width = "820px"
+        # Under the chart, not squeezed beside it: the page is ~1,100 px wide and term names are
+        # long, so side by side left both unreadable (decisions.md, "Model 360 charts").
+        self.widget = w.VBox([self.figure, self.table], layout=w.Layout(width="100%", grid_gap="12px"))
+        self.order: tuple[str, ...] = ()
 
     def update(self, terms: Sequence[str], coefficients: Sequence[float], variances: Sequence[float]) -> None:
-        coef = np.asarray(coefficients, dtype=float)
-        half = 1.96 * np.sqrt(np.maximum(np.asarray(variances, dtype=float), 0.0))
-        terms = list(terms) or ["–"]
-        if coef.size == 0:
-            coef, half = np.zeros(1), np.zeros(1)
+        coef = np.asarray(list(coefficients), dtype=float)
+        se = np.sqrt(np.maximum(np.asarray(list(variances), dtype=float), 0.0))
+        terms = list(terms)
+        order = sorted(range(len(terms)), key=lambda i: -abs(coef[i]))
+        self.order = tuple(terms[i] for i in order)
+        if not terms:
+            names, c, h = ["–"], np.zeros(1), np.zeros(1)
+        else:
+            names, c, h = list(self.order), coef[order], 1.96 * se[order]
+        lo, hi = c - h, c + h
+        extent = float(max(np.max(np.abs(lo)), np.max(np.abs(hi)), 1e-9))
         with self.figure.hold_sync():
-            self.bars.x = terms
-            self.bars.y = coef
-            self.errors.x = [[t, t] for t in terms]
-            self.errors.y = np.column_stack([coef - half, coef + half])
+            self.value.min, self.value.max = -extent * 1.1, extent * 1.1
+            self.figure.layout.height = f"{max(220, 110 + self.ROW_PX * len(names))}px"
+            longest = max(len(str(t)) for t in names)
+            self.figure.fig_margin = {**self.figure.fig_margin, "left": int(min(360, 24 + 7.2 * longest))}
+            self.bars.x = names
+            self.bars.y = c
+            self.bars.colors = [TRAINING_COLOUR if v >= 0 else PRODUCTION_COLOUR for v in c]
+            self.errors.x = np.column_stack([lo, hi])
+            self.errors.y = [[t, t] for t in names]
+        self.table.update(
+            (terms[i], _fmt(coef[i]), _fmt(se[i]), f"{_fmt(coef[i] - 1.96 * se[i])} to {_fmt(coef[i] + 1.96 * se[i])}")
+            for i in order)
 
 
 class DriftHistoryChart:
@@ -93,12 +243,17 @@ class DriftHistoryChart:
         self.x = bq.OrdinalScale()
         self.y = bq.LinearScale(min=0.0, max=1.0)
         self.line = bq.Lines(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[PRODUCTION_COLOUR],
-                             marker="circle", stroke_width=2, labels=["drift share"])
+                             marker="circle", stroke_width=2, labels=["drifted share"], display_legend=True,
+                             tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".0%"],
+                                                labels=["window", "drifted share"]))
         self.threshold = bq.Lines(x=["–"], y=[0.5], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
-                                  line_style="dashed", labels=["threshold"])
-        ax_x = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "10px"})
-        ax_y = bq.Axis(scale=self.y, orientation="vertical", tick_format=".0%")
-        self.figure = _figure([self.line, self.threshold], [ax_x, ax_y], title, height="280px", bottom=70)
+                                  line_style="dashed", labels=["dataset-drift threshold"], display_legend=True)
+        ax_x = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "11px"}, label="production window",
+                       label_offset="55px")
+        ax_y = bq.Axis(scale=self.y, orientation="vertical", tick_format=".0%", label="features drifted",
+                       label_offset="45px")
+        self.figure = _figure([self.line, self.threshold], [ax_x, ax_y], title, height="300px", bottom=80, left=70,
+                              legend=True)
 
     def update(self, labels: Sequence[str], shares: Sequence[float], threshold: float) -> None:
         labels = list(labels) or ["–"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from vision_widgets.components import forms
+from vision_widgets.components.data_grid import DataTable
 from vision_widgets.components.charts import (
     CoefficientChart,
     DistributionChart,
@@ -28,6 +29,7 @@ FEATURE_COLUMNS = ("Feature", "Type", "Mean (training)", "Mean (production)", "M
 PERF_COLUMNS = ("Metric", "Training", "Production")
 LABEL_COLUMNS = ("Class", "Training share", "Production share")
 ANY = "(any)"
+DRIVERS, DISTRIBUTIONS, HISTORY = 1, 2, 3  # the tabs holding a chart
 
 
 class Model360View(PageView):
@@ -42,9 +44,12 @@ class Model360View(PageView):
         self.lob = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
         self.platform = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
         self.status_filter = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
-        self.list_table = SafeTable(LIST_COLUMNS, empty="No models match.")
-        self.choice = w.Dropdown(options=(), layout=w.Layout(width="360px"))
+        self.list_table = DataTable(LIST_COLUMNS, empty="No models match.", label="Models", noun=("model", "models"),
+                                    widths={"Model": 220, "Owner": 150, "Line of business": 150, "Platform": 120,
+                                            "Status": 130, "Drift": 110})
+        self.list_table.on_open(self.open_model)
         self.list_status = StatusMessage()
+        self.list_hint = w.Label("Click a model to open it; sort or filter from a column's header menu.")
         self.empty_state = w.VBox()  # what to do when the account has no model yet
         self.empty_state.add_class("vision-empty-state")
         self.empty_state.layout.display = "none"
@@ -53,7 +58,6 @@ class Model360View(PageView):
         self._quiet = False
         for control in (self.search, self.lob, self.platform, self.status_filter):
             control.observe(self._on_filter, "value")
-        self.choice.observe(self._on_choice, "value")
 
         # -- the selected model --
         self.heading = w.Label("")
@@ -92,16 +96,24 @@ class Model360View(PageView):
             self.detail_status,
         ])
         # One tab at a time, as drift reports usually are: the browser lays out only the open
-        # tab, which keeps the first view of a model quick, and the page short.
+        # tab, which keeps the first view of a model quick, and the page short. A chart enters
+        # its tab's box, and is fed, only while that tab is shown: a bqplot figure drawn in a
+        # hidden tab has no width and logs a "negative width" error per bar (see charts.py).
+        self._chart_boxes = {DRIVERS: w.VBox(), DISTRIBUTIONS: w.VBox(), HISTORY: w.VBox()}
+        self._charts = {DRIVERS: self.coefficients.widget, DISTRIBUTIONS: self.histogram.figure,
+                        HISTORY: self.history.figure}
+        self._stale: set[int] = set()
         self.tabs = w.Tab(children=(
             w.VBox([forms.section("Features", self.features), forms.section("Labels: class balance", self.labels)]),
             forms.section("What drives the model (linear surrogate fitted on training data)",
-                          self.surrogate_note, self.coefficients.figure),
-            forms.section("Feature distribution", forms.field("Feature", self.feature_choice), self.histogram.figure),
-            forms.section("Drift over time", self.history.figure),
+                          self.surrogate_note, self._chart_boxes[DRIVERS]),
+            forms.section("Feature distribution", forms.field("Feature", self.feature_choice),
+                          self._chart_boxes[DISTRIBUTIONS]),
+            forms.section("Drift over time", self._chart_boxes[HISTORY]),
             forms.section("Performance", self.performance, self.performance_note),
         ))
         self.tabs.titles = ("Features & drift", "Drivers", "Distributions", "Drift over time", "Performance")
+        self.tabs.observe(self._on_tab, "selected_index")
         self.data_sections.children = (self.tabs,)
         self.detail.layout.display = "none"
         self.children = (
@@ -109,9 +121,9 @@ class Model360View(PageView):
                 "Models",
                 w.HBox([self.search, forms.field("Line of business", self.lob)]),
                 w.HBox([forms.field("Platform", self.platform), forms.field("Status", self.status_filter)]),
+                self.list_hint,
                 self.list_table,
                 self.empty_state,
-                forms.field("Open model", self.choice),
                 self.list_status,
             ),
             self.detail,
@@ -155,20 +167,23 @@ class Model360View(PageView):
         self._show_empty_state(not found and not any(self._filters().values()))
         names = tuple(s.model.name for s in found)
         wanted = self.state.selected_model
-        self._quiet = True
-        try:
-            self.choice.options = names
-            self.choice.value = wanted if wanted in names else (names[0] if names else None)
-        finally:
-            self._quiet = False
-        self._on_choice()
-
-    def _on_choice(self, _change=None) -> None:
-        if self._quiet:
-            return
-        name = self.choice.value
+        name = wanted if wanted in names else (names[0] if names else "")
         if not name:
+            self.current = None
             self.detail.layout.display = "none"
+            return
+        if self.current is None or self.current.model.name != name:
+            self.open_model(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The model names in the list, in the service's order."""
+        return tuple(str(row[0]) for row in self.list_table.rows)
+
+    def open_model(self, name: str) -> None:
+        """Open model ``name`` (a row was clicked); opening the model already shown does nothing."""
+        if self.current is not None and self.current.model.name == name \
+                and self.detail.layout.display != "none":
             return
         self.state.selected_model = name
         self.show(name)
@@ -217,11 +232,9 @@ class Model360View(PageView):
             if s.dropped:
                 note += f" Left out (no variance): {', '.join(s.dropped)}."
             self.surrogate_note.value = note
-            self.coefficients.update(list(s.terms), list(s.coefficients), list(s.variances))
         else:
             self.surrogate_note.value = ("No surrogate was fitted: it needs a target or prediction column, and "
                                          "both classes among the fitted training rows. Check the column roles.")
-            self.coefficients.update([], [], [])
         features = tuple(ref.columns) if ref is not None else ()
         self._quiet = True
         try:
@@ -229,9 +242,7 @@ class Model360View(PageView):
             self.feature_choice.value = features[0] if features else None
         finally:
             self._quiet = False
-        self._on_feature()
-        series = data.drift_series
-        self.history.update(list(series.labels), list(series.shares), series.threshold)
+        self._stale = {DRIVERS, DISTRIBUTIONS, HISTORY}
         self._build_actions(data)
         # A model awaiting its first profiles has nothing to chart yet.
         self.data_sections.layout.display = "flex" if ref is not None else "none"
@@ -239,6 +250,7 @@ class Model360View(PageView):
             "Awaiting metrics: no profiles yet. Next steps:" if m.restricted else "No data profiled yet.")
         self._show_next_steps(data if ref is None and m.restricted else None)
         self.detail.layout.display = "flex"
+        self._draw_shown_tab()
 
     def _show_labels(self, data: model360.Model360) -> None:
         self.labels.update((c.label, share(c.training), share(c.production)) for c in data.class_balance)
@@ -262,16 +274,47 @@ class Model360View(PageView):
             for name, fmt in metrics if name in data.performance or name in data.training_performance
         )
 
+    # -- charts: fed only while their tab is shown ----------------------------------------------
+    def _on_tab(self, _change=None) -> None:
+        self._draw_shown_tab()
+
+    def _draw_shown_tab(self) -> None:
+        """Feed the shown tab's chart if the model changed since it was last drawn."""
+        index = self.tabs.selected_index
+        hidden = "none" in (self.detail.layout.display, self.data_sections.layout.display)
+        if index not in self._stale or self.current is None or hidden:
+            return
+        self._stale.discard(index)
+        box, chart = self._chart_boxes[index], self._charts[index]
+        if chart not in box.children:
+            box.children = (chart,)
+        if index == DRIVERS:
+            s = self.current.surrogate
+            if s is not None:
+                self.coefficients.update(list(s.terms), list(s.coefficients), list(s.variances))
+            else:
+                self.coefficients.update([], [], [])
+        elif index == DISTRIBUTIONS:
+            self._draw_distribution()
+        elif index == HISTORY:
+            series = self.current.drift_series
+            self.history.update(list(series.labels), list(series.shares), series.threshold)
+
     def _on_feature(self, _change=None) -> None:
         if self._quiet:
             return
+        self._stale.add(DISTRIBUTIONS)
+        self._draw_shown_tab()
+
+    def _draw_distribution(self) -> None:
         data, name = self.current, self.feature_choice.value
         if data is None or data.reference is None or not name:
             self.histogram.update("Distribution", [], [], [])
             return
         cur = data.production.columns.get(name) if data.production is not None else None
         o = overlay(name, data.reference.columns[name], cur)
-        self.histogram.update(f"{name}: training vs production", o.labels, o.reference_share, o.current_share)
+        self.histogram.update(f"{name}: training vs production", o.labels, o.reference_share, o.current_share,
+                              edges=o.edges, unit=f"{name} (feature value)")
 
     # -- empty states ------------------------------------------------------------------
     def _show_empty_state(self, empty: bool) -> None:
@@ -295,7 +338,7 @@ class Model360View(PageView):
         self.empty_state.children = tuple(parts)
         self.empty_state.layout.display = "flex" if empty else "none"
         self.list_table.layout.display = "none" if empty else ""
-        self.choice.layout.display = "none" if empty else ""  # an empty "Open model" says nothing
+        self.list_hint.layout.display = "none" if empty else ""
         for child in old:
             close_tree(child)
 
@@ -342,9 +385,17 @@ class Model360View(PageView):
         for child in old:
             close_tree(child)
 
-    def forget(self) -> None:
-        """After the selected model was deleted: clear it and reload the list."""
+    def forget(self, name: str) -> None:
+        """After model ``name`` was deleted: say so above the list, and reload the list without it."""
         self.state.selected_model = ""
         self.current = None
+        self.detail.layout.display = "none"
         self.refresh()
+        self.list_status.success(f"{name} was deleted; it is no longer in the list.")
 
+    def reload(self, name: str, message: str) -> None:
+        """After the data behind model ``name`` changed in this tab: refresh the list's row (status,
+        drift) and the model's page, and confirm ``message`` on the page."""
+        self.refresh()
+        self.show(name)
+        self.detail_status.success(message)

@@ -96,8 +96,7 @@ class ModelActions(w.VBox):
         self.progress.start()
 
         def done(_report) -> None:
-            self.view.show(self.name)
-            self.view.detail_status.success("Production data added; drift updated.")
+            self.view.reload(self.name, "Production data added; drift updated.")
 
         self.view.run_in_background(self.status, submissions.add_production_batch, self.view.ctx,
                                     self.view.principal, self.name, self.path.value, self.label.value,
@@ -115,8 +114,7 @@ class ModelActions(w.VBox):
         self.progress.start("Checking the profiles and computing drift")
 
         def done(_result) -> None:
-            self.view.show(self.name)
-            self.view.detail_status.success("Profiles accepted; drift updated.")
+            self.view.reload(self.name, "Profiles accepted; drift updated.")
 
         # Parsing and drift run off the kernel's main thread, so the page stays responsive.
         self.view.run_in_background(self.status, submissions.submit_file, self.view.ctx, self.view.principal,
@@ -146,5 +144,5 @@ class ModelActions(w.VBox):
             return
         if self.view.run(self.status, succeeded, catalog.delete_model, self.view.ctx, self.view.principal,
                          self.name):
-            self.view.forget()
+            self.view.forget(self.name)
 

@@ -21,6 +21,8 @@ class Overlay:
     labels: tuple[str, ...]
     reference_share: tuple[float, ...]
     current_share: tuple[float, ...]
+    #: numeric features: the inner bin edges (one fewer than the shares; the outer bins are open)
+    edges: tuple[float, ...] | None = None
 
 
 def _fmt(x: float) -> str:
@@ -62,7 +64,8 @@ def overlay(feature: str, reference: NumericStats | CategoryStats,
     if pair.edges is not None and isinstance(reference, NumericStats):
         edges, ref, cur = coarsen(np.asarray(pair.edges), ref, cur, max_bins=max_bins)
         labels = bin_labels(edges)
+        kept = tuple(float(e) for e in edges)
     else:
-        labels = tuple(pair.labels)
+        labels, kept = tuple(pair.labels), None
     cur_shares = _shares(cur) if current is not None else tuple(0.0 for _ in labels)
-    return Overlay(feature, reference.kind, labels, _shares(ref), cur_shares)
+    return Overlay(feature, reference.kind, labels, _shares(ref), cur_shares, kept)
