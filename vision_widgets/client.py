@@ -493,12 +493,15 @@ class NumericStats:
             d = np.subtract(u, mean_u, out=buf_d[:n])
             m2_u = float(np.einsum("i,i->", d, d))
         m2 = max(m2_u, 0.0) * g.step * g.step
-        np.maximum(u, 0.0, out=u)
-        np.minimum(u, g.cells + 1.0, out=u)
+        np.clip(u, 0.0, g.cells + 1.0, out=u)  # u is finite here: one pass instead of maximum + minimum
         cell = buf_c[:n]
         np.copyto(cell, u, casting="unsafe")  # truncation == floor, as u >= 0
-        fine = np.bincount(cell, minlength=g.cells + 2)
-        fine_sums = np.bincount(cell, weights=x, minlength=g.cells + 2)
+        # ``add.at`` adds in row order like ``bincount`` (the same sums to the bit) but in one
+        # pass over ``cell``: ``bincount`` first scans it for its minimum and maximum.
+        fine = np.zeros(g.cells + 2, dtype=np.int64)
+        np.add.at(fine, cell, 1)
+        fine_sums = np.zeros(g.cells + 2, dtype=np.float64)
+        np.add.at(fine_sums, cell, x)
         mean = g.origin + (mean_u - 1.0) * g.step
         lut = g.lut
         self.counts += np.bincount(lut, weights=fine, minlength=g.nbins).astype(np.int64)
