@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -362,12 +363,16 @@ class Grid:
         """
         if sample.size == 0:
             return Grid(0.0, 1.0, np.zeros(0, dtype=np.int64))
-        values = np.unique(sample)
-        if values.size <= DISCRETE_MAX_VALUES and np.all(values == np.round(values)):
-            discrete = Grid.discrete_from(values)
-            if discrete is not None:
-                return discrete
-        q = np.quantile(sample, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+        # Sorted once: counting distinct values is then one comparison, and the quantiles
+        # (order statistics, whatever the input order) no longer partition for 99 positions.
+        ordered = np.sort(sample)
+        if 1 + np.count_nonzero(ordered[1:] != ordered[:-1]) <= DISCRETE_MAX_VALUES:
+            values = np.unique(ordered)
+            if np.all(values == np.round(values)):
+                discrete = Grid.discrete_from(values)
+                if discrete is not None:
+                    return discrete
+        q = np.quantile(ordered, np.linspace(0.0, 1.0, bins + 1)[1:-1])
         lo, hi = float(q[0]), float(q[-1])
         if not hi > lo:
             step = 10.0 ** math.floor(math.log10(abs(lo))) * 1e-6 if lo != 0 else 1e-6
@@ -1794,6 +1799,9 @@ class _Chunk:
     def take(self, idx: np.ndarray) -> "_Chunk":  # pragma: no cover
         raise NotImplementedError
 
+    def head(self, n: int) -> pd.DataFrame:  # pragma: no cover
+        raise NotImplementedError
+
 
 def _mixed(col: str, value: Any, row: int | None) -> InvalidInput:
     at = f" (row {row + 1})" if row is not None else ""
@@ -1832,6 +1840,9 @@ class _PandasChunk(_Chunk):
     def take(self, idx: np.ndarray) -> "_Chunk":
         return _PandasChunk(self.df.iloc[idx], self.offset)
 
+    def head(self, n: int) -> pd.DataFrame:
+        return self.df.iloc[:n]
+
 
 class _ArrowChunk(_Chunk):
     def __init__(self, batch: Any, offset: int) -> None:
@@ -1867,6 +1878,9 @@ class _ArrowChunk(_Chunk):
 
     def take(self, idx: np.ndarray) -> "_Chunk":
         return _ArrowChunk(self.batch.take(idx), self.offset)
+
+    def head(self, n: int) -> pd.DataFrame:
+        return self.batch.slice(0, n).to_pandas()
 
 
 @dataclass
@@ -1942,12 +1956,6 @@ def _open_parquet(path: str, chunk_rows: int) -> _Source:
     src.open_columns = gen  # type: ignore[attr-defined]
     if pf.metadata.num_rows == 0:
         raise InvalidInput(f"{path} has columns but no rows; give a file with data.")
-
-    def load_sample() -> pd.DataFrame | None:
-        first = next(pf.iter_batches(batch_size=min(10_000, chunk_rows), use_threads=True), None)
-        return first.to_pandas() if first is not None else None
-
-    src.load_sample = load_sample  # type: ignore[attr-defined]
     return src
 
 
@@ -2359,8 +2367,13 @@ def profile(
 
     plan = _Plan(features=features, kinds={}, grids={}, k=k, roles=roles)
     sample = src.sample
-    if reference is None and sample is None and hasattr(src, "load_sample"):
-        sample = src.load_sample()  # type: ignore[attr-defined]
+    if reference is None and sample is None:
+        # The first rows of the first chunk, for type inference: a separate read of them
+        # would fetch every column chunk of the file's first row group a second time.
+        first = next(chunks, None)
+        if first is not None:
+            sample = first[0].head(min(10_000, chunk_rows))
+            chunks = itertools.chain((first,), chunks)
     if reference is not None:
         plan.kinds = reference.types()
         for c, st in reference.columns.items():
@@ -2512,15 +2525,13 @@ def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPo
     def warm_up() -> None:
         nonlocal needs_warmup, surrogate, buffered
         needs_warmup = False
-        samples = _edge_samples(buffered, numeric, executor)
+        model_roles = [r for r in ("target", "prediction") if plan.task == REGRESSION and getattr(plan.roles, r)]
+        grids = _edge_grids(buffered, list(dict.fromkeys(numeric + [getattr(plan.roles, r) for r in model_roles])),
+                            bins, executor)
         for c in numeric:
-            plan.grids[c] = Grid.from_sample(samples[c], bins)
-        if plan.task == REGRESSION:
-            for role in ("target", "prediction"):
-                col = getattr(plan.roles, role)
-                if col:
-                    g = Grid.from_sample(_edge_samples(buffered, [col], executor)[col], bins)
-                    setattr(plan, f"{role}_grid", g)
+            plan.grids[c] = grids[c]
+        for role in model_roles:
+            setattr(plan, f"{role}_grid", grids[getattr(plan.roles, role)])
         surrogate = _fit_surrogate(plan, buffered)
         feed(buffered)  # one batch: each column walks the buffered chunks in order
         buffered = []
@@ -2571,12 +2582,15 @@ def _window_text(spec: tuple[str, int]) -> str:
     return f"{n}ns"  # pragma: no cover
 
 
-def _edge_samples(buffered: list[_Chunk], cols: list[str], executor: ThreadPoolExecutor) -> dict[str, np.ndarray]:
-    """An evenly spaced sample of at most ``EDGE_SAMPLE`` finite values per column."""
+def _edge_grids(buffered: list[_Chunk], cols: list[str], bins: int, executor: ThreadPoolExecutor) -> dict[str, Grid]:
+    """Per column, the grid of an evenly spaced sample of at most ``EDGE_SAMPLE`` finite values.
+
+    One task per column samples and places the edges, so the columns' sorts run in parallel.
+    """
     total = sum(ch.n for ch in buffered)
     stride = max(1, -(-total // EDGE_SAMPLE))
 
-    def one(c: str) -> np.ndarray:
+    def one(c: str) -> Grid:
         parts = []
         pos = 0
         for ch in buffered:
@@ -2584,7 +2598,7 @@ def _edge_samples(buffered: list[_Chunk], cols: list[str], executor: ThreadPoolE
             x = ch.numeric(c)[first::stride]
             parts.append(x[np.isfinite(x)])
             pos += ch.n
-        return np.concatenate(parts) if parts else np.zeros(0)
+        return Grid.from_sample(np.concatenate(parts) if parts else np.zeros(0), bins)
 
     return dict(zip(cols, executor.map(one, cols)))
 
