@@ -690,9 +690,13 @@ class CategoryStats:
     def add_codes(self, codes: np.ndarray, labels: Sequence[str], name: str = "?") -> None:
         """Add factorised values (``codes`` index ``labels``; -1 is missing)."""
         bc = np.bincount(codes + 1, minlength=len(labels) + 1)
-        self.missing += int(bc[0])
+        self.add_counts(bc[1:], labels, int(bc[0]), name)
+
+    def add_counts(self, per_label: np.ndarray, labels: Sequence[str], missing: int, name: str = "?") -> None:
+        """Add ``per_label[i]`` rows of ``labels[i]`` (in that order) and ``missing`` missing rows."""
+        self.missing += missing
         counts = self.counts
-        for label, c in zip(labels, bc[1:].tolist()):
+        for label, c in zip(labels, per_label.tolist()):
             if c:
                 counts[label] = counts.get(label, 0) + c
         if len(counts) > MAX_CATEGORIES:
@@ -1793,6 +1797,12 @@ class _Chunk:
     def codes(self, col: str) -> tuple[np.ndarray, list[str]]:  # pragma: no cover
         raise NotImplementedError
 
+    def value_counts(self, col: str) -> tuple[np.ndarray, list[str], int]:
+        """Rows per label (one count per label, in the order of ``codes``' labels), labels, missing rows."""
+        codes, labels = self.codes(col)
+        bc = np.bincount(codes + 1, minlength=len(labels) + 1)
+        return bc[1:], labels, int(bc[0])
+
     def series(self, col: str) -> pd.Series:  # pragma: no cover
         raise NotImplementedError
 
@@ -1872,6 +1882,19 @@ class _ArrowChunk(_Chunk):
         ind = arr.indices if arr.null_count == 0 else pc.fill_null(arr.indices, -1)
         idx = ind.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
         return idx, [_label_of(u) for u in arr.dictionary.to_pylist()]
+
+    def value_counts(self, col: str) -> tuple[np.ndarray, list[str], int]:
+        import pyarrow as pa
+
+        arr = self.batch.column(col)
+        if not pa.types.is_dictionary(arr.type) or arr.null_count:
+            return super().value_counts(col)
+        # Count the dictionary indices where they are (int8/16/32): ``codes`` would first
+        # copy them into a fresh intp array, and ``+ 1`` into another (page faults on each).
+        labels = [_label_of(u) for u in arr.dictionary.to_pylist()]
+        per_label = np.zeros(len(labels), dtype=np.int64)
+        np.add.at(per_label, arr.indices.to_numpy(zero_copy_only=False), 1)
+        return per_label, labels, 0
 
     def series(self, col: str) -> pd.Series:
         return self.batch.column(col).to_pandas()
@@ -2189,7 +2212,7 @@ class _Builder:
             else:
                 def categorical(c: str = c, st: CategoryStats = st) -> None:
                     for ch in chunks:
-                        st.add_codes(*ch.codes(c), name=c)
+                        st.add_counts(*ch.value_counts(c), name=c)
                 out.append(categorical)
         if self.model is not None:
             def model() -> None:
