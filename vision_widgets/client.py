@@ -26,6 +26,7 @@ import itertools
 import json
 import math
 import os
+import queue
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -1915,6 +1916,66 @@ class _Source:
     sample: pd.DataFrame | None = None  # first rows, for type inference
 
 
+class _ReadAhead:
+    """The chunks of ``chunks``, read by a thread of its own one chunk ahead of the caller.
+
+    Decoding a chunk (Arrow, pandas' CSV parser) releases the GIL, so the next chunk is read
+    while the column tasks add the current one, and while the first chunks' edges are placed
+    or the columns' types inferred. Same chunks, same order: the profile does not change. At
+    most two chunks are held beyond the caller's (one queued, one being read). An error
+    while reading is raised to the caller at the chunk where it happened; ``close`` stops
+    the thread when the caller gives up early.
+    """
+
+    def __init__(self, chunks: Iterator[tuple[_Chunk, float]]) -> None:
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._fill, args=(chunks,), name="vision-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self, chunks: Iterator[tuple[_Chunk, float]]) -> None:
+        try:
+            for item in chunks:
+                if not self._put(("chunk", item)):
+                    break
+            else:
+                self._put(("end", None))
+        except BaseException as exc:  # handed to the caller, raised there
+            self._put(("error", exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> "_ReadAhead":
+        return self
+
+    def __next__(self) -> tuple[_Chunk, float]:
+        if self._done:
+            raise StopIteration
+        kind, value = self._queue.get()
+        if kind == "chunk":
+            return value
+        self._done = True
+        if kind == "error":
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _open(data: Any, chunk_rows: int, columns: list[str] | None, categorical_hint: Callable[[pd.DataFrame], list[str]] | None) -> _Source:
     if isinstance(data, pd.DataFrame):
         return _open_frame(data, chunk_rows)
@@ -2386,8 +2447,17 @@ def profile(
     if not features:
         raise InvalidInput(f"{src.name}: no feature columns to profile; name some with features=[...] or drop --exclude.")
     used = list(dict.fromkeys(features + [c for c in roles.special]))
-    chunks = src.open_columns(used) if hasattr(src, "open_columns") else src.chunks  # type: ignore[attr-defined]
+    reader = _ReadAhead(src.open_columns(used) if hasattr(src, "open_columns") else src.chunks)  # type: ignore[attr-defined]
+    try:
+        return _profile_chunks(reader, src, roles, reference, features, k, chunk_rows, progress, wspec, bins)
+    finally:
+        reader.close()
 
+
+def _profile_chunks(chunks: Iterator[tuple[_Chunk, float]], src: _Source, roles: Roles, reference: Profile | None,
+                    features: list[str], k: int, chunk_rows: int, progress: ProgressCallback | None,
+                    wspec: tuple[str, int] | None, bins: int) -> Profile:
+    """``profile`` once the data is open and its columns checked: plan, then read and add every chunk."""
     plan = _Plan(features=features, kinds={}, grids={}, k=k, roles=roles)
     sample = src.sample
     if reference is None and sample is None:
