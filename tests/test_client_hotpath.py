@@ -237,3 +237,22 @@ def test_read_ahead_close_stops_the_reader_and_closes_the_source() -> None:
     reader.close()
     assert closed.is_set()
     assert not reader._thread.is_alive()
+
+
+def test_read_ahead_reads_at_most_one_chunk_beyond_the_callers() -> None:
+    produced = []
+
+    def counted():
+        for i in range(10):
+            produced.append(i)
+            yield i, 0.0
+
+    reader = _ReadAhead(counted())
+    try:
+        assert next(reader) == (0, 0.0)
+        deadline = threading.Event()
+        deadline.wait(0.3)  # ample time for a reader that would run ahead
+        assert produced == [0, 1]
+        assert [item for item, _ in reader] == list(range(1, 10))
+    finally:
+        reader.close()

@@ -1917,41 +1917,40 @@ class _Source:
 
 
 class _ReadAhead:
-    """The chunks of ``chunks``, read by a thread of its own one chunk ahead of the caller.
+    """The chunks of ``chunks``, the next one read by a thread of its own while the caller works.
 
     Decoding a chunk (Arrow, pandas' CSV parser) releases the GIL, so the next chunk is read
-    while the column tasks add the current one, and while the first chunks' edges are placed
-    or the columns' types inferred. Same chunks, same order: the profile does not change. At
-    most two chunks are held beyond the caller's (one queued, one being read). An error
-    while reading is raised to the caller at the chunk where it happened; ``close`` stops
-    the thread when the caller gives up early.
+    while the column tasks add the current one, and while a reference's types are inferred
+    and its edges placed. Same chunks, same order: the profile does not change. The thread
+    starts reading a chunk only once the caller has taken the previous one, so at most one
+    chunk is held beyond the caller's. An error while reading is raised to the caller at the
+    chunk where it happened; ``close`` stops the thread when the caller gives up early.
     """
 
     def __init__(self, chunks: Iterator[tuple[_Chunk, float]]) -> None:
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._slot = threading.Semaphore(1)  # released each time the caller takes a chunk
         self._stop = threading.Event()
         self._done = False
         self._thread = threading.Thread(target=self._fill, args=(chunks,), name="vision-read-ahead", daemon=True)
         self._thread.start()
 
-    def _put(self, item: tuple[str, Any]) -> bool:
+    def _wait_for_slot(self) -> bool:
         while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
+            if self._slot.acquire(timeout=0.05):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def _fill(self, chunks: Iterator[tuple[_Chunk, float]]) -> None:
         try:
-            for item in chunks:
-                if not self._put(("chunk", item)):
-                    break
-            else:
-                self._put(("end", None))
+            while self._wait_for_slot():
+                item = next(chunks, None)
+                if item is None:
+                    self._queue.put(("end", None))
+                    return
+                self._queue.put(("chunk", item))
         except BaseException as exc:  # handed to the caller, raised there
-            self._put(("error", exc))
+            self._queue.put(("error", exc))
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -1965,6 +1964,7 @@ class _ReadAhead:
             raise StopIteration
         kind, value = self._queue.get()
         if kind == "chunk":
+            self._slot.release()
             return value
         self._done = True
         if kind == "error":
