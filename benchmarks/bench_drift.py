@@ -256,8 +256,8 @@ above; 2026-11-27, `vision_widgets/client.py` after issue 8's speed work):
   grid, sum, sum of squares, the winsorising check (min, max), clamp, truncate to a cell, then two
   scatter-adds (`np.add.at`: count and sum per fine cell, ~0.7 ns a value each, half of the time).
   The per-bin sums must be added in row order to stay what they were to the bit, so the scatter is the
-  floor; numpy holds the GIL while it scatters (as it does in `bincount`), so two threads bin about
-  1.2× as fast as one, not 2×.
+  floor; numpy holds the GIL while it scatters (as it does in `bincount`), so two threads bin 20
+  columns × 1 M values only ~1.1–1.2× as fast as one, not 2×.
 - **Everything else, ~0.05 s**: categorical counts (0.014 s), placing the reference's edges (sorted
   50,000-value sample per column, ~0.015 s), type inference on 10,000 sample rows, thread hand-offs.
   Drift itself — every two-sample test (Wasserstein, KS, chi-square, Jensen-Shannon, PSI) on the
@@ -269,14 +269,14 @@ above; 2026-11-27, `vision_widgets/client.py` after issue 8's speed work):
   binning run one after the other; only the current file's reading and binning overlap (a read-ahead
   thread decodes the next chunk while the column tasks bin the current one).
 
-**Is the 1.5× aim met?** At 5 M rows, yes: `read_table` must hold both whole tables (with 25 M
-strings) and the streaming job is faster than the bare read. At 1 M rows, no: the job needs ~1.7× the
-CPU of `read_table` (line above), so even spread perfectly over both cores it could not finish under
-~1.4–1.6× a `read_table` that itself keeps both cores busy; with the GIL-bound scatter and the
-reference's read-then-bin order it keeps ~1.3 cores busy, and the ratio lands around 2× on this shared
-machine (2.97× before this work, with the same baseline). Meeting 1.5× at 1 M would take binning
-outside the GIL (a compiled kernel: not allowed in `client.py`, which ships with numpy and pandas
-only) or fewer CPU-seconds per value than the two scatter-adds leave room for.
+**Is the 1.5× aim met?** At 5 M rows, yes: `read_table` must hold both whole tables (with 10 M
+strings) and the streaming job is faster than the bare read. At 1 M rows, no: the job needs well over
+1.5× the CPU of `read_table` (the line above gives this run's figure), so it could reach 1.5× only by
+keeping the cores busier than `read_table` does — and it keeps them less busy: the scatter-adds hold
+the GIL, and the reference reads before it bins. Before this work the same benchmark gave 2.97× (the
+previous `--write`) and 2.4× in interleaved runs at the start of it. Meeting 1.5× at 1 M would take
+binning outside the GIL (a compiled kernel: not possible in `client.py`, which ships with numpy and
+pandas only) or fewer CPU-seconds per value than the two scatter-adds leave room for.
 
 What changed (issue 8, each result identical to the bit; `tests/test_client_hotpath.py` compares every
 step with the method it replaced):
