@@ -250,8 +250,8 @@ PROSE = """Where the job's time goes (cProfile of the 1 M job with its threads r
 above; 2026-11-27, `vision_widgets/client.py` after issue 8's speed work):
 
 - **Reading, ~0.14 s of CPU for both files** (the "own read" column): the same Parquet decode as
-  `read_table`, minus turning 5 M strings into Python-visible strings (the job reads them as Arrow
-  dictionaries). It cannot be avoided; it is the baseline itself.
+  `read_table`, minus materialising 10 M strings (the job reads them as Arrow dictionaries: the
+  distinct values once, an index per row). It cannot be avoided; it is the baseline itself.
 - **Numeric binning, ~0.12 s of CPU** for 2 × 20 M values, ~3 ns a value: scale and shift onto the
   grid, sum, sum of squares, the winsorising check (min, max), clamp, truncate to a cell, then two
   scatter-adds (`np.add.at`: count and sum per fine cell, ~0.7 ns a value each, half of the time).
@@ -269,7 +269,7 @@ above; 2026-11-27, `vision_widgets/client.py` after issue 8's speed work):
   binning run one after the other; only the current file's reading and binning overlap (a read-ahead
   thread decodes the next chunk while the column tasks bin the current one).
 
-**Is the 1.5× aim met?** At 5 M rows, yes: `read_table` must hold both whole tables (with 10 M
+**Is the 1.5× aim met?** At 5 M rows, yes: `read_table` must hold both whole tables (with 50 M
 strings) and the streaming job is faster than the bare read. At 1 M rows, no: the job needs well over
 1.5× the CPU of `read_table` (the line above gives this run's figure), so it could reach 1.5× only by
 keeping the cores busier than `read_table` does — and it keeps them less busy: the scatter-adds hold
