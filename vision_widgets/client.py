@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import math
 import os
+import queue
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -365,12 +367,16 @@ class Grid:
         """
         if sample.size == 0:
             return Grid(0.0, 1.0, np.zeros(0, dtype=np.int64))
-        values = np.unique(sample)
-        if values.size <= DISCRETE_MAX_VALUES and np.all(values == np.round(values)):
-            discrete = Grid.discrete_from(values)
-            if discrete is not None:
-                return discrete
-        q = np.quantile(sample, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+        # Sorted once: counting distinct values is then one comparison, and the quantiles
+        # (order statistics, whatever the input order) no longer partition for 99 positions.
+        ordered = np.sort(sample)
+        if 1 + np.count_nonzero(ordered[1:] != ordered[:-1]) <= DISCRETE_MAX_VALUES:
+            values = np.unique(ordered)
+            if np.all(values == np.round(values)):
+                discrete = Grid.discrete_from(values)
+                if discrete is not None:
+                    return discrete
+        q = np.quantile(ordered, np.linspace(0.0, 1.0, bins + 1)[1:-1])
         lo, hi = float(q[0]), float(q[-1])
         if not hi > lo:
             step = 10.0 ** math.floor(math.log10(abs(lo))) * 1e-6 if lo != 0 else 1e-6
@@ -496,12 +502,15 @@ class NumericStats:
             d = np.subtract(u, mean_u, out=buf_d[:n])
             m2_u = float(np.einsum("i,i->", d, d))
         m2 = max(m2_u, 0.0) * g.step * g.step
-        np.maximum(u, 0.0, out=u)
-        np.minimum(u, g.cells + 1.0, out=u)
+        np.clip(u, 0.0, g.cells + 1.0, out=u)  # u is finite here: one pass instead of maximum + minimum
         cell = buf_c[:n]
         np.copyto(cell, u, casting="unsafe")  # truncation == floor, as u >= 0
-        fine = np.bincount(cell, minlength=g.cells + 2)
-        fine_sums = np.bincount(cell, weights=x, minlength=g.cells + 2)
+        # ``add.at`` adds in row order like ``bincount`` (the same sums to the bit) but in one
+        # pass over ``cell``: ``bincount`` first scans it for its minimum and maximum.
+        fine = np.zeros(g.cells + 2, dtype=np.int64)
+        np.add.at(fine, cell, 1)
+        fine_sums = np.zeros(g.cells + 2, dtype=np.float64)
+        np.add.at(fine_sums, cell, x)
         mean = g.origin + (mean_u - 1.0) * g.step
         lut = g.lut
         self.counts += np.bincount(lut, weights=fine, minlength=g.nbins).astype(np.int64)
@@ -712,9 +721,13 @@ class CategoryStats:
     def add_codes(self, codes: np.ndarray, labels: Sequence[str], name: str = "?") -> None:
         """Add factorised values (``codes`` index ``labels``; -1 is missing)."""
         bc = np.bincount(codes + 1, minlength=len(labels) + 1)
-        self.missing += int(bc[0])
+        self.add_counts(bc[1:], labels, int(bc[0]), name)
+
+    def add_counts(self, per_label: np.ndarray, labels: Sequence[str], missing: int, name: str = "?") -> None:
+        """Add ``per_label[i]`` rows of ``labels[i]`` (in that order) and ``missing`` missing rows."""
+        self.missing += missing
         counts = self.counts
-        for label, c in zip(labels, bc[1:].tolist()):
+        for label, c in zip(labels, per_label.tolist()):
             if c:
                 counts[label] = counts.get(label, 0) + c
         if len(counts) > MAX_CATEGORIES:
@@ -2222,10 +2235,19 @@ class _Chunk:
     def codes(self, col: str) -> tuple[np.ndarray, list[str]]:  # pragma: no cover
         raise NotImplementedError
 
+    def value_counts(self, col: str) -> tuple[np.ndarray, list[str], int]:
+        """Rows per label (one count per label, in the order of ``codes``' labels), labels, missing rows."""
+        codes, labels = self.codes(col)
+        bc = np.bincount(codes + 1, minlength=len(labels) + 1)
+        return bc[1:], labels, int(bc[0])
+
     def series(self, col: str) -> pd.Series:  # pragma: no cover
         raise NotImplementedError
 
     def take(self, idx: np.ndarray) -> "_Chunk":  # pragma: no cover
+        raise NotImplementedError
+
+    def head(self, n: int) -> pd.DataFrame:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -2266,6 +2288,9 @@ class _PandasChunk(_Chunk):
     def take(self, idx: np.ndarray) -> "_Chunk":
         return _PandasChunk(self.df.iloc[idx], self.offset)
 
+    def head(self, n: int) -> pd.DataFrame:
+        return self.df.iloc[:n]
+
 
 class _ArrowChunk(_Chunk):
     def __init__(self, batch: Any, offset: int) -> None:
@@ -2296,11 +2321,27 @@ class _ArrowChunk(_Chunk):
         idx = ind.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
         return idx, [_label_of(u) for u in arr.dictionary.to_pylist()]
 
+    def value_counts(self, col: str) -> tuple[np.ndarray, list[str], int]:
+        import pyarrow as pa
+
+        arr = self.batch.column(col)
+        if not pa.types.is_dictionary(arr.type) or arr.null_count:
+            return super().value_counts(col)
+        # Count the dictionary indices where they are (int8/16/32): ``codes`` would first
+        # copy them into a fresh intp array, and ``+ 1`` into another (page faults on each).
+        labels = [_label_of(u) for u in arr.dictionary.to_pylist()]
+        per_label = np.zeros(len(labels), dtype=np.int64)
+        np.add.at(per_label, arr.indices.to_numpy(zero_copy_only=False), 1)
+        return per_label, labels, 0
+
     def series(self, col: str) -> pd.Series:
         return self.batch.column(col).to_pandas()
 
     def take(self, idx: np.ndarray) -> "_Chunk":
         return _ArrowChunk(self.batch.take(idx), self.offset)
+
+    def head(self, n: int) -> pd.DataFrame:
+        return self.batch.slice(0, n).to_pandas()
 
 
 @dataclass
@@ -2310,6 +2351,66 @@ class _Source:
     name: str
     arrow_types: dict[str, Any] | None = None
     sample: pd.DataFrame | None = None  # first rows, for type inference
+
+
+class _ReadAhead:
+    """The chunks of ``chunks``, the next one read by a thread of its own while the caller works.
+
+    Decoding a chunk (Arrow, pandas' CSV parser) releases the GIL, so the next chunk is read
+    while the column tasks add the current one, and while a reference's types are inferred
+    and its edges placed. Same chunks, same order: the profile does not change. The thread
+    starts reading a chunk only once the caller has taken the previous one, so at most one
+    chunk is held beyond the caller's. An error while reading is raised to the caller at the
+    chunk where it happened; ``close`` stops the thread when the caller gives up early.
+    """
+
+    def __init__(self, chunks: Iterator[tuple[_Chunk, float]]) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._slot = threading.Semaphore(1)  # released each time the caller takes a chunk
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._fill, args=(chunks,), name="vision-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _wait_for_slot(self) -> bool:
+        while not self._stop.is_set():
+            if self._slot.acquire(timeout=0.05):
+                return True
+        return False
+
+    def _fill(self, chunks: Iterator[tuple[_Chunk, float]]) -> None:
+        try:
+            while self._wait_for_slot():
+                item = next(chunks, None)
+                if item is None:
+                    self._queue.put(("end", None))
+                    return
+                self._queue.put(("chunk", item))
+        except BaseException as exc:  # handed to the caller, raised there
+            self._queue.put(("error", exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> "_ReadAhead":
+        return self
+
+    def __next__(self) -> tuple[_Chunk, float]:
+        if self._done:
+            raise StopIteration
+        kind, value = self._queue.get()
+        if kind == "chunk":
+            self._slot.release()
+            return value
+        self._done = True
+        if kind == "error":
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _open(data: Any, chunk_rows: int, columns: list[str] | None, categorical_hint: Callable[[pd.DataFrame], list[str]] | None) -> _Source:
@@ -2376,12 +2477,6 @@ def _open_parquet(path: str, chunk_rows: int) -> _Source:
     src.open_columns = gen  # type: ignore[attr-defined]
     if pf.metadata.num_rows == 0:
         raise InvalidInput(f"{path} has columns but no rows; give a file with data.")
-
-    def load_sample() -> pd.DataFrame | None:
-        first = next(pf.iter_batches(batch_size=min(10_000, chunk_rows), use_threads=True), None)
-        return first.to_pandas() if first is not None else None
-
-    src.load_sample = load_sample  # type: ignore[attr-defined]
     return src
 
 
@@ -2615,7 +2710,7 @@ class _Builder:
             else:
                 def categorical(c: str = c, st: CategoryStats = st) -> None:
                     for ch in chunks:
-                        st.add_codes(*ch.codes(c), name=c)
+                        st.add_counts(*ch.value_counts(c), name=c)
                 out.append(categorical)
         if self.model is not None:
             def model() -> None:
@@ -2795,12 +2890,26 @@ def profile(
     if not features:
         raise InvalidInput(f"{src.name}: no feature columns to profile; name some with features=[...] or drop --exclude.")
     used = list(dict.fromkeys(features + [c for c in roles.special]))
-    chunks = src.open_columns(used) if hasattr(src, "open_columns") else src.chunks  # type: ignore[attr-defined]
+    reader = _ReadAhead(src.open_columns(used) if hasattr(src, "open_columns") else src.chunks)  # type: ignore[attr-defined]
+    try:
+        return _profile_chunks(reader, src, roles, reference, features, k, chunk_rows, progress, wspec, bins)
+    finally:
+        reader.close()
 
+
+def _profile_chunks(chunks: Iterator[tuple[_Chunk, float]], src: _Source, roles: Roles, reference: Profile | None,
+                    features: list[str], k: int, chunk_rows: int, progress: ProgressCallback | None,
+                    wspec: tuple[str, int] | None, bins: int) -> Profile:
+    """``profile`` once the data is open and its columns checked: plan, then read and add every chunk."""
     plan = _Plan(features=features, kinds={}, grids={}, k=k, roles=roles)
     sample = src.sample
-    if reference is None and sample is None and hasattr(src, "load_sample"):
-        sample = src.load_sample()  # type: ignore[attr-defined]
+    if reference is None and sample is None:
+        # The first rows of the first chunk, for type inference: a separate read of them
+        # would fetch every column chunk of the file's first row group a second time.
+        first = next(chunks, None)
+        if first is not None:
+            sample = first[0].head(min(10_000, chunk_rows))
+            chunks = itertools.chain((first,), chunks)
     if reference is not None:
         plan.kinds = reference.types()
         for c, st in reference.columns.items():
@@ -2955,15 +3064,13 @@ def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPo
     def warm_up() -> None:
         nonlocal needs_warmup, surrogate, buffered
         needs_warmup = False
-        samples = _edge_samples(buffered, numeric, executor)
+        model_roles = [r for r in ("target", "prediction") if plan.task == REGRESSION and getattr(plan.roles, r)]
+        grids = _edge_grids(buffered, list(dict.fromkeys(numeric + [getattr(plan.roles, r) for r in model_roles])),
+                            bins, executor)
         for c in numeric:
-            plan.grids[c] = Grid.from_sample(samples[c], bins)
-        if plan.task == REGRESSION:
-            for role in ("target", "prediction"):
-                col = getattr(plan.roles, role)
-                if col:
-                    g = Grid.from_sample(_edge_samples(buffered, [col], executor)[col], bins)
-                    setattr(plan, f"{role}_grid", g)
+            plan.grids[c] = grids[c]
+        for role in model_roles:
+            setattr(plan, f"{role}_grid", grids[getattr(plan.roles, role)])
         surrogate = _fit_surrogate(plan, buffered)
         feed(buffered)  # one batch: each column walks the buffered chunks in order
         buffered = []
@@ -3014,12 +3121,15 @@ def _window_text(spec: tuple[str, int]) -> str:
     return f"{n}ns"  # pragma: no cover
 
 
-def _edge_samples(buffered: list[_Chunk], cols: list[str], executor: ThreadPoolExecutor) -> dict[str, np.ndarray]:
-    """An evenly spaced sample of at most ``EDGE_SAMPLE`` finite values per column."""
+def _edge_grids(buffered: list[_Chunk], cols: list[str], bins: int, executor: ThreadPoolExecutor) -> dict[str, Grid]:
+    """Per column, the grid of an evenly spaced sample of at most ``EDGE_SAMPLE`` finite values.
+
+    One task per column samples and places the edges, so the columns' sorts run in parallel.
+    """
     total = sum(ch.n for ch in buffered)
     stride = max(1, -(-total // EDGE_SAMPLE))
 
-    def one(c: str) -> np.ndarray:
+    def one(c: str) -> Grid:
         parts = []
         pos = 0
         for ch in buffered:
@@ -3027,7 +3137,7 @@ def _edge_samples(buffered: list[_Chunk], cols: list[str], executor: ThreadPoolE
             x = ch.numeric(c)[first::stride]
             parts.append(x[np.isfinite(x)])
             pos += ch.n
-        return np.concatenate(parts) if parts else np.zeros(0)
+        return Grid.from_sample(np.concatenate(parts) if parts else np.zeros(0), bins)
 
     return dict(zip(cols, executor.map(one, cols)))
 
