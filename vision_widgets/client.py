@@ -2892,9 +2892,13 @@ def profile(
     used = list(dict.fromkeys(features + [c for c in roles.special]))
     reader = _ReadAhead(src.open_columns(used) if hasattr(src, "open_columns") else src.chunks)  # type: ignore[attr-defined]
     try:
-        return _profile_chunks(reader, src, roles, reference, features, k, chunk_rows, progress, wspec, bins)
+        prof = _profile_chunks(reader, src, roles, reference, features, k, chunk_rows, progress, wspec, bins)
     finally:
         reader.close()
+    prof.noise = noise
+    if noise is not None:
+        prof._like = reference  # public to whoever profiles against it: where a bin's rows lie
+    return prof
 
 
 def _profile_chunks(chunks: Iterator[tuple[_Chunk, float]], src: _Source, roles: Roles, reference: Profile | None,
@@ -2942,9 +2946,6 @@ def _profile_chunks(chunks: Iterator[tuple[_Chunk, float]], src: _Source, roles:
         _check_reference_columns(prof, src.name)
     if progress is not None:
         progress(1.0)
-    prof.noise = noise
-    if noise is not None:
-        prof._like = reference  # public to whoever profiles against it: where a bin's rows lie
     return prof
 
 
