@@ -41,8 +41,8 @@ def test_ipywidgets_default_buttons_are_recoloured_to_pass_aa():
 def test_the_drift_verdict_says_the_rule_in_words():
     assert fmt.drift_verdict(2, 6, 0.5) == "2 of 6 features drifted; dataset drift needs 50%"
     assert fmt.drift_verdict(1, 1, 0.3) == "1 of 1 feature drifted; dataset drift needs 30%"
-    assert fmt.drift_summary(False, 2 / 6, 0.5) == "No drift: 33% of features drifted; dataset drift needs 50%"
-    assert fmt.drift_summary(True, 4 / 6, 0.5) == "Drift: 67% of features drifted; dataset drift needs 50%"
+    assert fmt.drift_summary(False, 2 / 6, 0.5) == "No drift: 33% drifted, needs 50%"
+    assert fmt.drift_summary(True, 4 / 6, 0.5) == "Drift: 67% drifted, needs 50%"
     assert fmt.drift_summary(None, None, 0.5) == "no drift report yet"
 
 

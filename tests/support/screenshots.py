@@ -28,6 +28,8 @@ from tests.support.server_process import (
 from tests.support.shell_pages import ADMIN, USER, log_in, nav_titles, open_page
 
 VIEWPORT = {"width": 1400, "height": 900}
+#: Model 360's tabs, in order (the first is the page's own screenshot).
+MODEL_TABS = ("Features & drift", "Drivers", "Distributions", "Drift over time", "Performance")
 
 
 def slug(title: str) -> str:
@@ -79,6 +81,13 @@ def shoot(base_url: str, out: Path) -> list[Path]:
                     open_page(page, title)
                     path = out / f"{role}-{slug(title)}.png"
                     saved.append(whole_app(page, path))
+                    if title == "Model 360":  # each tab of the first model too: the charts live there
+                        for tab in MODEL_TABS[1:]:
+                            page.get_by_role("tab", name=tab).click()
+                            page.locator(f'[role="tab"][aria-selected="true"]:has-text("{tab}")').wait_for()
+                            page.wait_for_timeout(1000)  # a picture, not a test: let bqplot finish drawing
+                            saved.append(whole_app(page, out / f"{role}-{slug(title)}-{slug(tab)}.png"))
+                        page.get_by_role("tab", name=MODEL_TABS[0]).click()
                 ctx.close()
         finally:
             browser.close()

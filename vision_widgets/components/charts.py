@@ -109,8 +109,12 @@ class DistributionChart:
                                      label="category", label_offset="60px")
         self.share_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=".0%", label="share of rows",
                                   label_offset="45px")
+        # Its own axis, not share_axis with another tick_format: bqplot 0.13 keeps drawing an axis's
+        # first format after the trait changes (densities of 0.014 came out as "1%").
+        self.density_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=".2~g",
+                                    label="share of rows per unit", label_offset="45px")
         self.kind = "numeric"
-        self.figure = _figure(self._numeric_marks(), [self.value_axis, self.share_axis], title, height="360px",
+        self.figure = _figure(self._numeric_marks(), [self.value_axis, self.density_axis], title, height="360px",
                               bottom=70, left=70, legend=True)
 
     def _numeric_marks(self) -> list:
@@ -153,11 +157,9 @@ class DistributionChart:
             self.points[key].x, self.points[key].y = centres, dens[key]
             self.points[key].names = [f"{label}: {share:.2%} of rows" for label, share in zip(labels, shares)]
         self.value_axis.label = unit
-        self.share_axis.label = "share of rows per unit"
-        self.share_axis.tick_format = ".2~g"
         if self.kind != "numeric":
             self.figure.marks = self._numeric_marks()
-            self.figure.axes = [self.value_axis, self.share_axis]
+            self.figure.axes = [self.value_axis, self.density_axis]
             self.kind = "numeric"
 
     def _categorical(self, labels, training, production) -> None:
@@ -170,8 +172,6 @@ class DistributionChart:
                        key=lambda i: (-max(training[i], production[i]), labels[i])) + pooled
         self.bars.x = [labels[i] for i in order]
         self.bars.y = np.vstack([training[order], production[order]])
-        self.share_axis.label = "share of rows"
-        self.share_axis.tick_format = ".0%"
         if self.kind != "categorical":
             self.figure.marks = [self.bars]
             self.figure.axes = [self.category_axis, self.share_axis]

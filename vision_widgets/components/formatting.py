@@ -92,12 +92,12 @@ def drift_verdict(drifted: int, total: int, threshold_share: float) -> str:
 
 
 def drift_summary(dataset_drift: bool | None, drift_share: float | None, threshold_share: float) -> str:
-    """The model list's cell: ``Drift: 67% of features drifted; dataset drift needs 50%``.
+    """The model list's cell: ``Drift: 67% drifted, needs 50%`` — the card's verdict and rule
+    (``drift_verdict``) in words short enough for a table column.
 
-    The list knows the share of drifted features, not their count; the words and the rule are
-    the card's (``drift_verdict``), so the two read alike.
+    The list knows the share of drifted features, not their count.
     """
     if dataset_drift is None or drift_share is None:
         return "no drift report yet"
     verdict = "Drift" if dataset_drift else "No drift"
-    return f"{verdict}: {share(drift_share, 0)} of features drifted; {drift_rule(threshold_share)}"
+    return f"{verdict}: {share(drift_share, 0)} drifted, needs {share(threshold_share, 0)}"

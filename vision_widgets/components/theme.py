@@ -113,7 +113,7 @@ _CSS = """
 .vision-table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
 .vision-table th {{ text-align: left; background: {table_head}; color: {ink}; padding: 6px 8px;
   border-bottom: 1px solid {line}; }}
-.vision-table td {{ padding: 5px 8px; border-bottom: 1px solid #eef1f4; overflow-wrap: anywhere; }}
+.vision-table td {{ padding: 5px 8px; border-bottom: 1px solid #eef1f4; overflow-wrap: break-word; }}
 .vision-empty {{ color: {muted}; font-style: italic; }}
 .vision-app .vision-muted {{ color: {muted}; }}
 .vision-empty-state {{ background: {kpi}; border: 1px dashed {line}; border-radius: 8px; padding: 10px 14px; margin: 6px 0; }}

@@ -129,30 +129,30 @@ class AccessView(PageView):
             return
         for box in (self.new_username, self.new_persona, self.new_lob, self.new_sub_lob):
             box.value = ""
+        self.refresh()  # the table first: when the confirmation shows, the account is in it
         self.add_status.success(f"Account {created.username} added as {created.role}.")
-        self.refresh()
 
     def _on_set_role(self, _button=None) -> None:
         username, role = self.target.value, self.role.value
         self.manage_status.clear()
         if self.run(self.manage_status, accounts.change_role, self.ctx, self.principal, username, role):
-            self.manage_status.success(f"{username} is now {role}.")
             self.refresh()
+            self.manage_status.success(f"{username} is now {role}.")
 
     def _on_reset(self, _button=None) -> None:
         username, password = self.target.value, self.reset_to.value
         self.reset_to.value = ""
         self.manage_status.clear()
         if self.run(self.manage_status, succeeded, accounts.reset_password, self.ctx, self.principal, username, password):
-            self.manage_status.success(f"Password of {username} reset; their sessions were ended.")
             self.refresh()
+            self.manage_status.success(f"Password of {username} reset; their sessions were ended.")
 
     def _on_unlock(self, _button=None) -> None:
         username = self.target.value
         self.manage_status.clear()
         if self.run(self.manage_status, accounts.unlock_account, self.ctx, self.principal, username):
-            self.manage_status.success(f"{username} is unlocked.")
             self.refresh()
+            self.manage_status.success(f"{username} is unlocked.")
 
     def _on_remove_asked(self, _button=None) -> None:
         if self.target.value is None:
@@ -176,6 +176,6 @@ class AccessView(PageView):
             return
         self.manage_status.clear()
         if self.run(self.manage_status, succeeded, accounts.remove_account, self.ctx, self.principal, username):
-            self.manage_status.success(f"Account {username} removed.")
             self.refresh()
+            self.manage_status.success(f"Account {username} removed.")
 

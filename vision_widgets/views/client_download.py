@@ -30,17 +30,12 @@ NOTEBOOK_MIME = "application/x-ipynb+json"
 def server_address(settings) -> str:
     """Where the client notebook should send to: ``VISION_PUBLIC_URL``, else this browser's address.
 
-    A preheated Voila kernel learns the request's address only from ``wait_for_request()``
-    (instant once the page is served: Voila caches it per kernel); outside Voila there is none,
-    and ``public_url`` falls back to the address the server binds.
+    The request's address is in this kernel's environment: Voila puts it there when it starts a
+    kernel for the request, and ``browser_session.when_requested`` waits for it in a preheated one
+    when the page opens. Never wait for it again here: Voila hands the request info to the one
+    connection waiting when it arrives and keeps no copy, so a second ``wait_for_request()``
+    would block this kernel for good.
     """
-    if not settings.public_url:
-        try:
-            from voila.utils import wait_for_request
-
-            wait_for_request()
-        except Exception:  # noqa: BLE001 - no Voila, or no request info: use the fallback
-            log.debug("no request info from Voila", exc_info=True)
     return public_url(settings)
 
 

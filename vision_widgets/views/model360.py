@@ -46,7 +46,7 @@ class Model360View(PageView):
         self.status_filter = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
         self.list_table = DataTable(LIST_COLUMNS, empty="No models match.", label="Models", noun=("model", "models"),
                                     widths={"Model": 220, "Owner": 150, "Line of business": 150, "Platform": 120,
-                                            "Status": 130, "Drift": 110})
+                                            "Status": 110, "Drift": 220})
         self.list_table.on_open(self.open_model)
         self.list_status = StatusMessage()
         self.list_hint = w.Label("Click a model to open it; sort or filter from a column's header menu.")
