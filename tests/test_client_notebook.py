@@ -172,6 +172,9 @@ def test_the_downloaded_notebook_runs_unchanged_with_only_the_data_paths_set(ctx
     ({"SERVER_NAME": "vision.example.com", "SERVER_PORT": "443", "HTTP_X_FORWARDED_PROTO": "https"},
      "https://vision.example.com"),
     ({"SERVER_NAME": "::1", "SERVER_PORT": "8866"}, "http://[::1]:8866"),
+    # a pooled kernel: its VOILA_REQUEST_URL is the page that was served while it was started
+    ({"VOILA_PREHEAT": "True", "VOILA_REQUEST_URL": "http://127.0.0.1:8866/", "SERVER_NAME": "localhost",
+      "SERVER_PORT": "8866"}, "http://localhost:8866"),
     ({}, ""),
 ])
 def test_the_browser_address_comes_from_voilas_request_info(env, expected):

@@ -123,7 +123,9 @@ def browser_address(env: Mapping[str, str] | None = None) -> str:
     from urllib.parse import urlsplit
 
     env = os.environ if env is None else env
-    full = env.get("VOILA_REQUEST_URL") or ""
+    # A preheated kernel's VOILA_REQUEST_URL is the URL of the request that was served while it
+    # was started to refill the pool (Voila's extra_kernel_env_variables): someone else's page.
+    full = "" if env.get("VOILA_PREHEAT") == "True" else (env.get("VOILA_REQUEST_URL") or "")
     if full:
         parts = urlsplit(full)
         if parts.scheme in ("http", "https") and parts.netloc:
