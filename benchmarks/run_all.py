@@ -19,6 +19,7 @@ RUNS = [
     ["bench_dp.py"],  # the differential-privacy mode's cost in drift accuracy
     ["bench_models.py"],
     ["bench_pageload.py", "--runs", "5", "--loads", "50"],
+    ["bench_ui.py", "--runs", "3"],  # this checkout only; before/after: --checkout BEFORE --checkout AFTER
 ]
 
 
