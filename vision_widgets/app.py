@@ -215,14 +215,20 @@ class VisionApp(w.VBox):
         self.page = None
         self._replace_view(LoginView(self.ctx, self.state, remember=self.bridge.store))
         self.children = (self._style, self.bridge, self.view)
+        # Nothing of the account that left stays in the hidden shell (the browser can read it).
+        self.nav.set_entries(())
+        self.user_label.value = ""
+        self.page_title.value = self.page_purpose.value = ""
 
     def _show_shell(self) -> None:
         principal = self.state.principal
         self.user_label.value = f"{principal.username} · {principal.persona} · {principal.role}"
         allowed = pages_for(principal)
-        self.children = (self._style, self.bridge, self.header, self.shell)
         self.page = None
+        # The entries before the shell is shown: shown first, it would flash the previous account's
+        # navigation (an admin's, after a logout in this tab) until the new entries arrived.
         self.nav.set_entries([NavEntry(p.key, p.title, p.icon, p.group) for p in allowed])
+        self.children = (self._style, self.bridge, self.header, self.shell)
         self.open_page(allowed[0].key if allowed else None)
 
     def _on_logout(self, _button=None) -> None:

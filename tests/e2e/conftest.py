@@ -55,8 +55,11 @@ def server(live_server: LiveServer) -> str:
     return live_server.base_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """One Chromium for the e2e package, closed when it ends: Playwright's sync API runs an asyncio
+    loop in the main thread while it is open, and tests after the e2e package (``asyncio.run``,
+    code that defers to a running loop) must not find one."""
     pw_sync = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")

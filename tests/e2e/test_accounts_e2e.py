@@ -55,6 +55,7 @@ def test_an_admin_adds_an_account_which_then_logs_in(browser, open_dashboard):
         page.get_by_role("button", name="Log out").click()
         page.get_by_text("You are logged out.").wait_for()
         log_in(page, "newcomer.e2e", "a-long-enough-secret")
+        page.get_by_text("newcomer.e2e · Analyst · user").wait_for()  # the new account's shell
         titles = nav_titles(page)
         assert "My account" in titles and "Access management" not in titles
     finally:
