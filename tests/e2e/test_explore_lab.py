@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from helpers import PASSWORDS, REPO_ROOT, USER, demo_spec, write_demo_files
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import PAGE_TIMEOUT_MS, free_port
 from vision_widgets.services import registration
 
@@ -81,7 +83,8 @@ def test_explore_opens_in_jupyterlab_and_runs_after_a_login_typed_into_its_promp
         page.goto(f"{url}/lab/tree/explore.ipynb?token={token}")
         notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
         notebook.get_by_role("heading", name="Vision AI — explore in JupyterLab").wait_for()
-        assert notebook.locator(".jp-Cell").count() == 5
+        # JupyterLab attaches cells to the page in batches after the first ones: wait for all five
+        expect(notebook.locator(".jp-Cell")).to_have_count(5)
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
 
         page.get_by_role("menuitem", name="Run", exact=True).click()
