@@ -17,11 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import bench_calibration as bc  # noqa: E402
 
-# Known open defects: none at the last commit. Jensen–Shannon against a fixed 0.1 flagged 86/100
-# same-distribution pairs at n=1k with 50 categories and 100/100 at n=10k with 500 (the default
-# method there) until its noise floor landed (9b300c4); those configurations are judged like the rest.
-# A defect found later is listed here as ``{key: pytest.mark.xfail(strict=True, reason="defect: ...")}``.
-KNOWN_DEFECTS: dict[str, pytest.MarkDecorator] = {}
+# Every configuration is judged: Jensen–Shannon against a fixed 0.1 flagged 86/100 same-distribution
+# pairs at n=1k with 50 categories and 100/100 at n=10k with 500 until its noise floor landed (9b300c4).
 
 
 def _keys() -> list[str]:
@@ -38,7 +35,7 @@ def rates() -> dict[str, bc.Rate]:
     return {r.key: r for r in bc.false_positive_rates(bc.FAST)}
 
 
-@pytest.mark.parametrize("key", [pytest.param(k, marks=KNOWN_DEFECTS[k]) if k in KNOWN_DEFECTS else k for k in _keys()])
+@pytest.mark.parametrize("key", _keys())
 def test_false_positive_rate_within_nominal(rates, key):
     r = rates[key]
     assert r.judged

@@ -33,7 +33,7 @@ DRIVERS, DISTRIBUTIONS, HISTORY = 1, 2, 3  # the tabs holding a chart
 
 
 class Model360View(PageView):
-    title = "Model 360"
+    """Model 360: the model list, one model's KPIs, metadata, tabs and owner actions (title: app.PAGES)."""
 
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)

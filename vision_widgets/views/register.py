@@ -78,7 +78,7 @@ def _folders_text(sources: registration.DataSources | None) -> str:
 
 
 class RegisterView(PageView):
-    title = "Register model"
+    """Register a model from open or restricted data (title and purpose: app.PAGES)."""
 
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
