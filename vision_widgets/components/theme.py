@@ -123,6 +123,8 @@ _CSS = """
 .vision-app .vision-kpi-value {{ font-size: 22px; font-weight: 600; color: {navy}; }}
 .vision-app .vision-kpi-note {{ color: {muted}; font-size: 12px; }}
 .vision-app .vision-kpi-alert .vision-kpi-value {{ color: {error}; }}
+/* A data grid paints through a buffer canvas rounded up to 512 px; under 1024 px wide it stays 1024. */
+.vision-data-table {{ max-width: 1000px; }}
 .vision-download {{ color: {link}; text-decoration: underline; }}
 .vision-app .vision-demo-badge {{ background: {badge_bg}; color: {badge_text}; border-radius: 10px; padding: 0 8px; }}
 </style>
