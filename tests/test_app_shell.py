@@ -20,6 +20,7 @@ from vision_widgets.services import accounts
 from vision_widgets.views.access import AccessView
 from vision_widgets.views.account import AccountView
 from vision_widgets.views.login import LoginView
+from vision_widgets.views.model360 import Model360View
 
 EXPIRED = "Your session expired — please log in again."
 
@@ -30,6 +31,11 @@ def _titles(app) -> list[str]:
 
 def _access_views_alive() -> list:
     return [w for w in live_widgets() if isinstance(w, AccessView)]
+
+
+def _shown(app) -> list:
+    """The pages in the body the browser shows (a kept Model 360 is there too, hidden)."""
+    return [view for view in app.body.children if view.layout.display != "none"]
 
 
 def test_the_app_starts_at_the_login_form_with_no_navigation(app):
@@ -50,7 +56,7 @@ def test_an_admins_navigation_has_access_management_and_my_account(app):
     log_in_through_the_form(app, ADMIN)
     assert {"Access management", "My account"} <= set(_titles(app))
     app.open_page("access")
-    assert isinstance(app.view, AccessView) and app.body.children == (app.view,)
+    assert isinstance(app.view, AccessView) and _shown(app) == [app.view]
 
 
 def test_the_navigation_follows_the_permission_map():
@@ -67,7 +73,7 @@ def test_the_navigation_follows_the_permission_map():
 def test_a_user_asking_for_a_page_they_may_not_open_gets_nothing_built(app, key):
     log_in_through_the_form(app, USER)
     app.open_page(key)
-    assert app.body.children == () and app.view is None
+    assert _shown(app) == [] and app.view is None
     assert not _access_views_alive(), "the admin page must never exist in a user's kernel"
     app.open_page("account")
     assert isinstance(app.view, AccountView), "and the app still works afterwards"
@@ -81,6 +87,40 @@ def test_switching_pages_closes_the_previous_one(app):
     assert isinstance(app.view, AccountView)
     assert access.comm is None and access.table.comm is None
     assert not _access_views_alive()
+
+
+def test_model_360_is_kept_across_page_switches_and_brought_up_to_date(app, login, register_restricted):
+    register_restricted("First model")
+    log_in_through_the_form(app, USER)
+    models = app.view
+    assert isinstance(models, Model360View) and models.heading.value == "First model"
+    app.open_page("account")
+    assert _shown(app) == [app.view] and isinstance(app.view, AccountView)
+    assert models.comm is not None and models.layout.display == "none", "hidden, not closed"
+    register_restricted("Another model")  # registered meanwhile (another tab, the API)
+    app.open_page("models")
+    assert app.view is models and _shown(app) == [models], "the same view, shown again"
+    assert "Another model" in models.names, "the list is brought up to date on the way back"
+    assert models.heading.value == "First model", "the open model stays open"
+    assert not [w for w in live_widgets() if isinstance(w, AccountView)], "the page left is closed"
+
+
+@pytest.mark.parametrize("leave", ["logout", "role change"])
+def test_a_kept_model_360_is_closed_at_logout_and_when_the_role_changes(app, ctx, leave):
+    log_in_through_the_form(app, ADMIN)
+    models = app.view
+    app.open_page("account")
+    assert models.comm is not None
+    if leave == "logout":
+        app.logout_button.click()
+    else:
+        other = auth.login(ctx, OTHER_ADMIN, PASSWORDS[OTHER_ADMIN]).principal
+        accounts.change_role(ctx, other, ADMIN, "user")
+        app.open_page("access")
+    assert models.comm is None and models.list_table.grid.comm is None
+    assert not [w for w in live_widgets() if isinstance(w, Model360View)] or leave == "role change"
+    if leave == "role change":  # the shell was rebuilt for the new role: a new Model 360, built for it
+        assert app.view is not models and isinstance(app.view, Model360View)
 
 
 def test_logout_returns_to_login_ends_the_session_and_closes_the_page(app, ctx):

@@ -245,8 +245,8 @@ def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, r
     assert "withheld" in view.performance_note.value and "privacy threshold" in view.performance_note.value
 
     assert "Robust (HC0) 95% intervals" in view.surrogate_note.value  # the demo's response is a score
-    # charts are fed when their tab is shown (a hidden bqplot figure has no width)
-    assert list(view.coefficients.bars.x) == ["–"]
+    # charts are built and fed when their tab is shown (a hidden bqplot figure has no width)
+    assert view.built_charts() == set()
     view.tabs.selected_index = 1
     bars = view.coefficients.bars
     s = view.current.surrogate
@@ -370,6 +370,21 @@ def test_a_model_awaiting_metrics_shows_no_empty_charts(ctx, login):
     click_row(view, "Awaiting one")
     assert view.data_sections.layout.display == "none"
     assert view.awaiting.value.startswith("Awaiting metrics")
-    # and the (hidden) distribution chart never gets an empty domain
-    assert (view.histogram.y.min, view.histogram.y.max) == (0.0, 1.0)
+    # no chart is built (nor fed an empty domain) while there is nothing to chart, whatever tab is asked for
+    for index in (1, 2, 3):
+        view.tabs.selected_index = index
+    assert view.built_charts() == set()
     view.close()
+
+
+def test_closing_model_360_closes_its_charts_marks_scales_and_axes(app, registered):
+    view = _open(app, USER, "models")
+    click_row(view, "Fraud detection")
+    for index in (1, 2, 3):
+        view.tabs.selected_index = index
+    assert view.built_charts() == {1, 2, 3}
+    parts = [view.coefficients.bars, view.coefficients.terms_scale, view.histogram.bars, view.histogram.density_axis,
+             view.history.line, view.history.figure.axes[0]]
+    assert all(p.comm is not None for p in parts)
+    app.logout_button.click()
+    assert all(p.comm is None for p in parts), "a figure's marks, scales and axes are closed with the page"

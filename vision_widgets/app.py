@@ -6,8 +6,13 @@ it is for. Both come from the ``Page`` entry, the one place a page is declared.
 
 A page's view is imported and built only when the principal opens it and may
 do so (in Voila the browser can read every live widget in its kernel), and
-the previous page is closed. Heavy imports therefore happen per page, after
-login, which keeps the login form instant in a preheated kernel.
+the previous page is closed — except a page whose view says ``keep_alive``
+(Model 360, the page people come back to): it is hidden, and shown again with
+``resume()`` on the next visit, so coming back costs no rebuild in the kernel
+and no new views (the model grid's canvas paint) in the browser. Kept views
+are closed at logout and when the account's role changes. Heavy imports
+happen per page, after login, which keeps the login form instant in a
+preheated kernel.
 """
 from __future__ import annotations
 
@@ -119,6 +124,10 @@ class VisionApp(w.VBox):
         self.state = AppState()
         self.view: w.Widget | None = None
         self.page: Page | None = None
+        # Views kept built across page switches (PageView.keep_alive), by page key. They stay first
+        # in ``body`` in a fixed order: ipywidgets re-creates a box's child views from the first
+        # child that changed, so a kept view placed after a changing one would be rebuilt anyway.
+        self._kept: dict[str, PageView] = {}
         self.user_label = w.Label("")
         self.user_label.add_class("vision-user")
         self.logout_button = w.Button(description="Log out", icon="sign-out", layout=w.Layout(width="auto"))
@@ -166,6 +175,7 @@ class VisionApp(w.VBox):
     def close(self) -> None:
         """Close the app and every widget it owns, shown or not (the shell is kept while the
         login form is up, so ``close_tree`` alone would not reach it)."""
+        self._drop_kept()
         self._replace_view(None)
         for widget in (self.header, self.shell, self.bridge):
             close_tree(widget)
@@ -208,11 +218,25 @@ class VisionApp(w.VBox):
 
     def _replace_view(self, view: w.Widget | None) -> None:
         old, self.view = self.view, view
-        if old is not None:
+        if old is None:
+            return
+        if any(old is kept for kept in self._kept.values()):
+            old.layout.display = "none"
+        else:
             close_tree(old)
+
+    def _drop_kept(self) -> None:
+        """Close every kept view (logout, a changed role: they were built for the old account)."""
+        kept, self._kept = list(self._kept.values()), {}
+        if self.view is not None and any(self.view is k for k in kept):
+            self.view = None
+        self.body.children = tuple(c for c in self.body.children if not any(c is k for k in kept))
+        for view in kept:
+            close_tree(view)
 
     def _show_login(self) -> None:
         self.page = None
+        self._drop_kept()
         self._replace_view(LoginView(self.ctx, self.state, remember=self.bridge.store))
         self.children = (self._style, self.bridge, self.view)
         # Nothing of the account that left stays in the hidden shell (the browser can read it).
@@ -225,6 +249,7 @@ class VisionApp(w.VBox):
         self.user_label.value = f"{principal.username} · {principal.persona} · {principal.role}"
         allowed = pages_for(principal)
         self.page = None
+        self._drop_kept()  # a changed role: no page stays built with the old permissions
         # The entries before the shell is shown: shown first, it would flash the previous account's
         # navigation (an admin's, after a logout in this tab) until the new entries arrived.
         self.nav.set_entries([NavEntry(p.key, p.title, p.icon, p.group) for p in allowed])
@@ -284,7 +309,8 @@ class VisionApp(w.VBox):
                 self._show_shell()  # navigation rebuilt for the new role
                 return
         self._replace_view(None)
-        self.body.children = ()
+        kept = tuple(self._kept.values())
+        self.body.children = kept
         self.link_status.clear()
         self.link_status.layout.display = "none"
         self.page = page
@@ -295,6 +321,11 @@ class VisionApp(w.VBox):
             return
         if self.nav.value != page.key:
             self.nav.value = page.key
+        if page.key in self._kept:
+            view = self.view = self._kept[page.key]
+            view.layout.display = ""
+            view.resume()
+            return
         try:
             view = page.build(self.ctx, self.state)
         except Exception:  # noqa: BLE001 - a broken page must not take the app down
@@ -302,10 +333,14 @@ class VisionApp(w.VBox):
             failure = StatusMessage()
             failure.error(f"The {page.title} page could not be opened; try again or tell an administrator.")
             self.view = failure
-            self.body.children = (failure,)
+            self.body.children = (*kept, failure)
             return
         if self.state.principal is None:  # building it found the session expired: login is shown
             close_tree(view)
             return
         self.view = view
-        self.body.children = (view,)
+        if getattr(view, "keep_alive", False):
+            self._kept[page.key] = view
+            self.body.children = tuple(self._kept.values())
+        else:
+            self.body.children = (*kept, view)

@@ -44,6 +44,28 @@ def _figure(marks, axes, title: str, height: str = "320px", left: int = 60, bott
     return fig
 
 
+def close_figure(figure: w.Widget) -> None:
+    """Close a figure and every widget it holds (marks, scales, axes, tooltips, layouts).
+
+    ``views.base.close_tree`` follows a box's ``children`` only; a figure holds its parts in other
+    traits, which stay open in the kernel unless closed here.
+    """
+    seen: set[int] = set()
+
+    def walk(x: object) -> None:
+        if not isinstance(x, w.Widget) or id(x) in seen:
+            return
+        seen.add(id(x))
+        for name in x.keys:
+            v = getattr(x, name, None)
+            items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else (v,)
+            for item in items:
+                walk(item)
+        x.close()
+
+    walk(figure)
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
@@ -116,6 +138,12 @@ class DistributionChart:
         self.kind = "numeric"
         self.figure = _figure(self._numeric_marks(), [self.value_axis, self.density_axis], title, height="360px",
                               bottom=70, left=70, legend=True)
+
+    def close(self) -> None:
+        """Close the figure and the marks and axes of the other kind, which it does not hold now."""
+        for part in (self.figure, self.bars, self.category_axis, self.share_axis, self.density_axis,
+                     self.value_axis, *self.areas.values(), *self.points.values()):
+            close_figure(part)
 
     def _numeric_marks(self) -> list:
         return [self.areas["training"], self.areas["production"], self.points["training"], self.points["production"]]
@@ -209,6 +237,9 @@ class CoefficientChart:
         self.widget = w.VBox([self.figure, self.table], layout=w.Layout(width="100%", grid_gap="12px"))
         self.order: tuple[str, ...] = ()
 
+    def close(self) -> None:
+        close_figure(self.widget)
+
     def update(self, terms: Sequence[str], coefficients: Sequence[float], variances: Sequence[float]) -> None:
         coef = np.asarray(list(coefficients), dtype=float)
         se = np.sqrt(np.maximum(np.asarray(list(variances), dtype=float), 0.0))
@@ -254,6 +285,9 @@ class DriftHistoryChart:
                        label_offset="45px")
         self.figure = _figure([self.line, self.threshold], [ax_x, ax_y], title, height="300px", bottom=80, left=70,
                               legend=True)
+
+    def close(self) -> None:
+        close_figure(self.figure)
 
     def update(self, labels: Sequence[str], shares: Sequence[float], threshold: float) -> None:
         labels = list(labels) or ["–"]

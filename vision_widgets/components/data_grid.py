@@ -100,13 +100,16 @@ class DataTable(w.VBox):
         return self._rows
 
     def update(self, rows: Iterable[Sequence[object]]) -> None:
-        """Replace every row; a selection is cleared (it named rows that may be gone)."""
-        self._rows = tuple(tuple(r) for r in rows)
-        n = len(self._rows)
-        with self.grid.hold_sync():
-            self.grid.selections = []
-            self.grid.data = self._frame(self._rows)
-            self.grid.layout.height = f"{grid_height(n)}px"
+        """Replace every row; a selection is cleared (it named rows that may be gone). The same
+        rows again change nothing (no new data to the browser, no repaint of the grid)."""
+        rows = tuple(tuple(r) for r in rows)
+        n = len(rows)
+        if rows != self._rows:
+            self._rows = rows
+            with self.grid.hold_sync():
+                self.grid.selections = []
+                self.grid.data = self._frame(rows)
+                self.grid.layout.height = f"{grid_height(n)}px"
         self.grid.layout.display = "" if n else "none"
         self.empty.layout.display = "none" if n else ""
         # The grid is a canvas: this line is what a screen reader (and a browser test) can read.

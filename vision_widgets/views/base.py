@@ -49,8 +49,11 @@ class PageView(w.VBox):
     """A page: built from services for the logged-in principal; ``refresh()`` reloads it.
 
     Its title and the line saying what it is for are declared on its ``app.Page`` entry and
-    shown by the shell above it.
+    shown by the shell above it. A view with ``keep_alive`` is hidden rather than closed when
+    another page is opened, and ``resume()`` is called when it is shown again.
     """
+
+    keep_alive = False
 
     def __init__(self, ctx: Context, state: AppState, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -104,6 +107,10 @@ class PageView(w.VBox):
 
     def refresh(self) -> None:
         """Reload what the page shows from the services."""
+
+    def resume(self) -> None:
+        """Shown again after another page (``keep_alive`` views only): bring it up to date."""
+        self.refresh()
 
     def close(self) -> None:
         """Close this page and every widget inside it, so the kernel keeps nothing of it."""

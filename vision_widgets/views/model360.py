@@ -35,6 +35,10 @@ DRIVERS, DISTRIBUTIONS, HISTORY = 1, 2, 3  # the tabs holding a chart
 class Model360View(PageView):
     """Model 360: the model list, one model's KPIs, metadata, tabs and owner actions (title: app.PAGES)."""
 
+    #: The page people come back to: kept built across page switches (see app.py), so the way back
+    #: keeps the filters, the open model and its tab, and costs no rebuild.
+    keep_alive = True
+
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
         self.current: model360.Model360 | None = None
@@ -73,13 +77,10 @@ class Model360View(PageView):
         self.performance = SafeTable(PERF_COLUMNS, empty="No labels in the data: performance needs the target.")
         self.performance_note = w.Label("")
         self.performance_note.add_class("vision-muted")
-        self.coefficients = CoefficientChart()
         self.surrogate_note = w.Label("")
         self.surrogate_note.add_class("vision-muted")
         self.feature_choice = w.Dropdown(options=(), layout=w.Layout(width="300px"))
         self.feature_choice.observe(self._on_feature, "value")
-        self.histogram = DistributionChart()
-        self.history = DriftHistoryChart()
         self.detail_status = StatusMessage()
         self.actions = w.VBox()
         self.awaiting = w.Label("")
@@ -99,9 +100,10 @@ class Model360View(PageView):
         # tab, which keeps the first view of a model quick, and the page short. A chart enters
         # its tab's box, and is fed, only while that tab is shown: a bqplot figure drawn in a
         # hidden tab has no width and logs a "negative width" error per bar (see charts.py).
+        # A chart is also *built* only when its tab is first shown: the first view of the page then
+        # sends no chart widgets (~45 of its ~300) to the browser.
         self._chart_boxes = {DRIVERS: w.VBox(), DISTRIBUTIONS: w.VBox(), HISTORY: w.VBox()}
-        self._charts = {DRIVERS: self.coefficients.widget, DISTRIBUTIONS: self.histogram.figure,
-                        HISTORY: self.history.figure}
+        self._made: dict[int, CoefficientChart | DistributionChart | DriftHistoryChart] = {}
         self._stale: set[int] = set()
         self.tabs = w.Tab(children=(
             w.VBox([forms.section("Features", self.features), forms.section("Labels: class balance", self.labels)]),
@@ -145,6 +147,17 @@ class Model360View(PageView):
         finally:
             self._quiet = False
         self.refresh_list()
+
+    def resume(self) -> None:
+        """Shown again: reload the list (a model registered meanwhile appears), and the open model
+        if its row changed (new data, a new status) or another model was asked for (a link)."""
+        before = {row[0]: row for row in self.list_table.rows}
+        shown = self.current.model.name if self.current is not None else None
+        self.refresh()
+        if self.current is not None and self.current.model.name == shown:
+            row = next((r for r in self.list_table.rows if r[0] == shown), None)
+            if row is not None and row != before.get(shown):
+                self.show(shown)
 
     def _on_filter(self, _change=None) -> None:
         if not self._quiet:
@@ -285,9 +298,10 @@ class Model360View(PageView):
         if index not in self._stale or self.current is None or hidden:
             return
         self._stale.discard(index)
-        box, chart = self._chart_boxes[index], self._charts[index]
-        if chart not in box.children:
-            box.children = (chart,)
+        box = self._chart_boxes[index]
+        if not box.children:
+            made = self._chart(index)
+            box.children = (made.widget if index == DRIVERS else made.figure,)
         if index == DRIVERS:
             s = self.current.surrogate
             if s is not None:
@@ -299,6 +313,33 @@ class Model360View(PageView):
         elif index == HISTORY:
             series = self.current.drift_series
             self.history.update(list(series.labels), list(series.shares), series.threshold)
+
+    def _chart(self, index: int):
+        if index not in self._made:
+            self._made[index] = {DRIVERS: CoefficientChart, DISTRIBUTIONS: DistributionChart,
+                                 HISTORY: DriftHistoryChart}[index]()
+        return self._made[index]
+
+    @property
+    def coefficients(self) -> CoefficientChart:
+        return self._chart(DRIVERS)
+
+    @property
+    def histogram(self) -> DistributionChart:
+        return self._chart(DISTRIBUTIONS)
+
+    @property
+    def history(self) -> DriftHistoryChart:
+        return self._chart(HISTORY)
+
+    def built_charts(self) -> set[int]:
+        """The tabs whose chart exists (built the first time the tab was shown)."""
+        return set(self._made)
+
+    def close(self) -> None:
+        for chart in self._made.values():
+            chart.close()
+        super().close()
 
     def _on_feature(self, _change=None) -> None:
         if self._quiet:
