@@ -33,6 +33,12 @@ class Line:
     colour: str = PALETTE[0]
 
 
+def label_of(window: str) -> str:
+    """A window label as an axis shows it: the date of a window starting at midnight, else the label (cut)."""
+    text = str(window)
+    return text[:10] if text.endswith("T00:00:00") else text[:16]
+
+
 def _fmt(x: float) -> str:
     if x == 0:
         return "0"
@@ -92,7 +98,7 @@ def line_chart(title: str, x_labels: Sequence[str], lines: Sequence[Line], *, th
     # value axis: grid lines and tick labels
     if log:
         ticks = [float(10 ** e) for e in range(math.ceil(lo), math.floor(hi) + 1)]
-        step = max(1, len(ticks) // 5)
+        step = max(1, math.ceil(len(ticks) / 5))
         ticks = ticks[::-1][::step][::-1]
     else:
         ticks = _ticks(lo, hi)
@@ -104,20 +110,24 @@ def line_chart(title: str, x_labels: Sequence[str], lines: Sequence[Line], *, th
     if y_label:
         out.append(f'<text x="14" y="{top + ph / 2:.1f}" font-size="11" fill="{MUTED}" text-anchor="middle" '
                    f'transform="rotate(-90 14 {top + ph / 2:.1f})">{esc(y_label)}</text>')
-    # window axis: at most ~8 labels
-    every = max(1, math.ceil(n / 8))
-    for i, label in enumerate(x_labels):
-        if i % every == 0 or i == n - 1:
-            out.append(f'<text x="{x(i):.1f}" y="{top + ph + 18}" font-size="11" text-anchor="middle" '
-                       f'fill="{MUTED}">{esc(str(label)[:10])}</text>')
+    # window axis: as many labels as fit (~80 px each), the last one always
+    every = max(1, math.ceil(n / max(2, pw // 80)))
+    shown = [i for i in range(n) if i % every == 0 and (n - 1 - i >= every or i == n - 1)]
+    if n and shown[-1] != n - 1:
+        shown[-1] = n - 1
+    for i in shown:
+        anchor = "end" if (i == n - 1 and n > 1) else "middle"
+        out.append(f'<text x="{x(i) + (6 if anchor == "end" else 0):.1f}" y="{top + ph + 18}" font-size="11" '
+                   f'text-anchor="{anchor}" fill="{MUTED}">{esc(str(label_of(x_labels[i])))}</text>')
     out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{MUTED}"/>')
     if threshold is not None:
         yy = y(threshold)
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{THRESHOLD}" '
                    f'stroke-width="1.5" stroke-dasharray="6 4"/>')
         out.append(f'<text x="{left + pw - 4}" y="{yy - 5:.1f}" font-size="11" text-anchor="end" '
-                   f'fill="{THRESHOLD}">{esc(threshold_label)}</text>')
-    # the lines, then their points
+                   f'fill="{THRESHOLD}" stroke="#ffffff" stroke-width="3" paint-order="stroke">{esc(threshold_label)}</text>')
+    # the lines, then their points (smaller when the windows are many)
+    big, small = (4.5, 2.5) if n <= 40 else (3.0, 1.2)
     for line in lines:
         segments, current = [], []
         for i, v in enumerate(line.values):
@@ -135,7 +145,7 @@ def line_chart(title: str, x_labels: Sequence[str], lines: Sequence[Line], *, th
             if v is None or not math.isfinite(v):
                 continue
             marked = i < len(line.marked) and line.marked[i]
-            colour, r = (ALERT, 4.5) if marked else (line.colour, 2.5)
+            colour, r = (ALERT, big) if marked else (line.colour, small)
             out.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{r}" fill="{colour}"><title>'
                        f'{esc(line.name)} · {esc(x_labels[i])}: {esc(_fmt(v) if not percent else f"{v:.0%}")}'
                        f'{" (drift)" if marked else ""}</title></circle>')
