@@ -66,7 +66,7 @@ def line_chart(title: str, x_labels: Sequence[str], lines: Sequence[Line], *, th
     Marked points are drawn as larger red dots (a drifted window); the chart has a ``<title>``
     and an ``aria-label`` for screen readers.
     """
-    left, right, top, bottom = 64, 16, 34, 52
+    left, right, top, bottom = 64, 34, 34, 52  # the right margin holds half of the last window's label
     pw, ph = width - left - right, height - top - bottom
     n = len(x_labels)
 
@@ -116,9 +116,8 @@ def line_chart(title: str, x_labels: Sequence[str], lines: Sequence[Line], *, th
     if n and shown[-1] != n - 1:
         shown[-1] = n - 1
     for i in shown:
-        anchor = "end" if (i == n - 1 and n > 1) else "middle"
-        out.append(f'<text x="{x(i) + (6 if anchor == "end" else 0):.1f}" y="{top + ph + 18}" font-size="11" '
-                   f'text-anchor="{anchor}" fill="{MUTED}">{esc(str(label_of(x_labels[i])))}</text>')
+        out.append(f'<text x="{x(i):.1f}" y="{top + ph + 18}" font-size="11" text-anchor="middle" '
+                   f'fill="{MUTED}">{esc(label_of(x_labels[i]))}</text>')
     out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{MUTED}"/>')
     if threshold is not None:
         yy = y(threshold)
