@@ -19,9 +19,11 @@ from helpers import (
 )
 from sqlalchemy import select
 
+from vision_widgets.client import Profile
 from vision_widgets.core import audit
 from vision_widgets.core.catalog import records
 from vision_widgets.core.errors import InvalidInput, PermissionDenied
+from vision_widgets.core.stats.drift import drift
 from vision_widgets.core.storage import schema
 from vision_widgets.services import catalog
 from vision_widgets.services import model360
@@ -397,3 +399,24 @@ def test_an_account_that_owns_models_cannot_be_removed(ctx, login):
     registration.register_model(ctx, owner, registration.ModelSpec(name="Kept", task="binary classification", restricted=True))
     with pytest.raises(Conflict, match="owns 1 model"):
         accounts.remove_account(ctx, login("sre_admin"), "productowner_user")
+
+
+def test_a_stored_drift_report_is_what_the_stored_profiles_give(ctx, login, data, clock):
+    """The report stored at registration (and with a batch) is computed on the profiles as stored
+    (pooled by the privacy guard), so Model 360, a recompute and an export all agree with it."""
+    folder, train, prod = data
+    me = login(USER)
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    _, frame = demo_frames()
+    late = folder / "november.csv"
+    frame.iloc[len(frame) // 2:].to_csv(late, index=False)
+    submissions.add_production_batch(ctx, me, "Fraud detection", str(late), label="November")
+    with ctx.store.read() as conn:
+        record = records.get(conn, "Fraud detection")
+        reference = Profile.from_json(records.profiles_of(conn, record.id, "reference")[-1].body)
+        stored = records.drift_history(conn, record.id)
+        bodies = {p.id: p.body for p in records.profiles_of(conn, record.id, "production")}
+    assert len(stored) == 2
+    for report in stored:
+        again = drift(reference, Profile.from_json(bodies[report.profile_id]))
+        assert json.loads(report.body) == json.loads(json.dumps(again.to_dict()))

@@ -90,6 +90,15 @@ def profile_production(ctx: Context, path, reference: Profile, timestamp: str | 
     )
 
 
+def published(profile: Profile) -> Profile:
+    """The profile as stored (pooled by the privacy guard), read back.
+
+    Drift is computed on this, not on the exact in-memory profile: a stored report must equal what
+    any later recompute from the stored profiles gives (Model 360, a settings change, the export).
+    """
+    return Profile.from_json(profile.to_json())
+
+
 def store_batch(conn, record: ModelRecord, production: Profile, report: DriftReport, label: str, source: str,
                 now: datetime) -> None:
     """Store a production profile and its drift report (in the caller's transaction)."""

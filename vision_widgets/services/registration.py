@@ -39,6 +39,7 @@ from vision_widgets.services.profiling import (
     check_labels,
     client_roles,
     profile_production,
+    published,
     step,
     store_batch,
 )
@@ -209,7 +210,7 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
                                    progress=step(progress, 0.0, 0.5, "Profiling training data"))
         check_labels(reference, spec.task, roles["target"])
         production = profile_production(ctx, checked.production, reference, roles["timestamp"], progress, 0.5)
-        report = drift(reference, production)
+        report = drift(published(reference), published(production))
         if progress:
             progress(0.97, "Saving")
 

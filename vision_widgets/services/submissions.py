@@ -25,6 +25,7 @@ from vision_widgets.services.profiling import (
     check_labels,
     drift_settings_of,
     profile_production,
+    published,
     record_for,
     store_batch,
 )
@@ -61,7 +62,7 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
     reference = Profile.from_json(refs[-1].body)
     path = connectors.get(record.connector, ctx.settings).resolve(data)
     production = profile_production(ctx, path, reference, record.roles.get("timestamp"), progress, 0.0)
-    report = drift(reference, production, drift_settings_of(record))
+    report = drift(reference, published(production), drift_settings_of(record))
     now = ctx.now()
     with ctx.store.write() as conn:
         record = records.get_by_id(conn, record.id)  # still there?
