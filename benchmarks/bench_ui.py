@@ -109,6 +109,9 @@ window.__frames = [];
 const Native = window.WebSocket;
 window.WebSocket = function(...args) {
   const ws = new Native(...args);
+  const send = ws.send.bind(ws);
+  ws.send = (data) => { if (window.__split && window.__split.sent === null) window.__split.sent = performance.now();
+                        return send(data); };
   ws.addEventListener('message', (e) => {
     const size = typeof e.data === 'string' ? e.data.length : (e.data.byteLength || e.data.size || 0);
     window.__frames.push([performance.now(), size]);
@@ -117,11 +120,12 @@ window.WebSocket = function(...args) {
 };
 window.WebSocket.prototype = Native.prototype;
 Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
-window.__mark = () => { window.__frames = []; window.__split = {click: performance.now(), shown: null}; };
+window.__mark = () => { window.__frames = []; window.__split = {click: performance.now(), shown: null, sent: null}; };
 window.__result = () => {
   const s = window.__split, f = window.__frames.filter(([t]) => t <= s.shown);
   const last = f.length ? f[f.length - 1][0] : s.click;
   return {kernel: (last - s.click) / 1000, browser: (s.shown - last) / 1000, frames: f.length,
+          input: s.sent === null ? null : (s.sent - s.click) / 1000,
           kib: f.reduce((a, [, n]) => a + n, 0) / 1024};
 };
 """
@@ -326,9 +330,11 @@ def table(result: dict) -> list[str]:
 
 
 def split_table(result: dict) -> list[str]:
-    """Medians of the in-page split: click → last kernel frame, last frame → shown, frames and KiB received."""
+    """Medians of the in-page split: click → first message to the kernel (the gesture in the browser),
+    click → last kernel frame, last frame → shown, frames and KiB received."""
     vs = result["versions"]
-    lines = ["| figure (median) | " + " | ".join(f"{v['label']}: kernel + wire / browser / frames / KiB" for v in vs)
+    lines = ["| figure (median) | " + " | ".join(f"{v['label']}: input / kernel + wire / browser / frames / KiB"
+                                                  for v in vs)
              + " |", "|---|" + "---|" * len(vs)]
     for key, name in FIGURES:
         cells = []
@@ -338,7 +344,9 @@ def split_table(result: dict) -> list[str]:
                 cells.append("–")
                 continue
             m = {f: statistics.median(x[f] for x in sp) for f in ("kernel", "browser", "frames", "kib")}
-            cells.append(f"{m['kernel']:.3f} s / {m['browser']:.3f} s / {m['frames']:.0f} / {m['kib']:.0f}")
+            sent = [x["input"] for x in sp if x.get("input") is not None]
+            gesture = f"{statistics.median(sent):.3f} s" if sent else "–"
+            cells.append(f"{gesture} / {m['kernel']:.3f} s / {m['browser']:.3f} s / {m['frames']:.0f} / {m['kib']:.0f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -364,7 +372,8 @@ def section(result: dict, runs: int, notes: str) -> str:
         *table(result),
         "",
         ("Where the time goes (stamped in the page: every WebSocket frame from the kernel, and the moment the "
-        "\"shown\" predicate first held; \"kernel + wire\" is click → the last frame before shown, "
+        "\"shown\" predicate first held; \"input\" is click → the first message the page sends to the kernel "
+        "(the browser handling the gesture), \"kernel + wire\" is click → the last frame before shown, "
         "\"browser\" is that frame → shown):"),
         "",
         *split_table(result),
