@@ -36,8 +36,9 @@ def window_key(label: str) -> str:
 
 
 def has_labels(profile: Profile) -> bool:
-    """Whether a profile (or window) carries the target (label statistics)."""
-    return profile.model is not None and profile.model.target is not None
+    """Whether a profile (or window) carries labels: a target column with at least one value."""
+    m = profile.model
+    return m is not None and m.target is not None and m.target.count > 0
 
 
 def production_windows(batches: Sequence[tuple[str, Profile]]) -> list[ProductionWindow]:
