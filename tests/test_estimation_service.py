@@ -133,3 +133,30 @@ def test_a_model_without_scores_says_why_it_cannot_estimate_but_shows_realised_v
     assert "class labels, not probability scores" in got.reason
     assert got.windows == ("all",) and got.estimated["accuracy"] == (None,)
     assert got.realised["accuracy"][0] is not None and got.alerts["accuracy"] == (False,)
+
+
+def test_server_side_batches_without_labels_and_their_labels_later(ctx, login, settings):
+    """An unrestricted model: registration with a production file lacking the target, then the same weeks
+    with labels as a new batch under the same label (the server path), stored as labels."""
+    from helpers import demo_spec
+
+    from vision_widgets.services import registration
+
+    folder = settings.home / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    train, prod = demo_frames(**SIZES)
+    paths = {name: folder / f"{name}.csv" for name in ("train", "unlabelled", "labelled")}
+    train.to_csv(paths["train"], index=False)
+    prod.drop(columns=[FRAUD.target]).to_csv(paths["unlabelled"], index=False)
+    prod.to_csv(paths["labelled"], index=False)
+    me = login(USER)
+    registration.register_model(ctx, me, demo_spec("Server fraud", paths["train"], paths["unlabelled"]))
+    first = estimation.performance_over_time(ctx, me, "Server fraud")
+    assert first.reason == "" and all(v is None for v in first.realised["accuracy"])
+    submissions.add_production_batch(ctx, me, "Server fraud", str(paths["labelled"]), label="initial production data")
+    got = estimation.performance_over_time(ctx, me, "Server fraud")
+    assert got.windows == first.windows and got.estimated == first.estimated
+    assert all(v is not None for v in got.realised["accuracy"])
+    assert len(model360.model_360(ctx, me, "Server fraud").history) == 1
+    with ctx.store.read() as conn:
+        assert ("add labels", "Server fraud") in [(e.action, e.target) for e in audit.recent(conn)]
