@@ -150,7 +150,7 @@ def summary(res: dict) -> tuple[str, dict]:
         lo, hi = res["band"][m]
         nlo, nhi = res["nannyml_band"][m]
         lines.append(f"| {m} | {lo:.4f} – {hi:.4f} | {nlo:.4f} – {nhi:.4f} |")
-    lines += ["", f"Per chunk (accuracy): " + ", ".join(
+    lines += ["", "Per chunk (accuracy): " + ", ".join(
         f"{c['chunk']}: {c['ours']['accuracy']:.3f} / {c['nannyml']['accuracy']:.3f} / {c['realised']['accuracy']:.3f}"
         for c in ch) + " (ours / NannyML / realised).", "",
         f"Tolerances frozen into `tests/fixtures/cbpe_nannyml.json`: ours within {tol['vs_nannyml']:.3f} of NannyML's "

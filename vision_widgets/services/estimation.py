@@ -32,7 +32,7 @@ from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.stats.estimation import CBPE, METRICS, alerts, realised
 from vision_widgets.services.profiling import record_for
 
-__all__ = ["PerformanceSeries", "ProductionWindow", "performance_over_time", "production_windows", "has_labels"]
+__all__ = ["PerformanceSeries", "ProductionWindow", "performance_over_time", "series", "production_windows", "has_labels"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,13 @@ def performance_over_time(ctx: Context, principal: Principal, name: str) -> Perf
 
 def series(reference: Profile | None, windows: Sequence[ProductionWindow],
            late: dict[str, Profile] | None = None) -> PerformanceSeries:
-    """The performance series of ``windows`` against ``reference`` (no storage, no permission check)."""
+    """The performance series of ``windows`` against ``reference`` (no storage, no permission check).
+
+    For a caller that has already checked the principal and parsed the model's profiles (the Drift
+    page loads them once per model): ``series(reference, production_windows(batches),
+    labels_by_window(stored_labels))`` gives what ``performance_over_time`` gives, without parsing
+    the profiles again (about 30 ms for 180 windows).
+    """
     late = late or {}
     est = CBPE()
     reason = est.fit(reference).reason if reference is not None else \
