@@ -68,6 +68,9 @@ def test_a_label_free_batch_gets_estimates_in_every_window_and_no_realised_value
     df = got.to_df()
     assert list(df.columns) == ["window", "rows", "metric", "estimated", "realised", "lower", "upper", "alert"]
     assert len(df) == len(got.windows) * len(METRICS) and df["realised"].isna().all()
+    # Model 360 says why its production metrics are empty, and where the estimate is
+    note = model360.model_360(ctx, login(USER), "Fraud scorer").performance_note
+    assert f"0 rows with labels; {sum(got.rows):,} rows have no label yet" in note and "Drift page" in note
 
 
 def test_labels_sent_later_give_realised_values_and_leave_drift_alone(ctx, login, unlabelled_model):
@@ -79,6 +82,8 @@ def test_labels_sent_later_give_realised_values_and_leave_drift_alone(ctx, login
     assert result.stored_as == "labels" and result.summary()["stored_as"] == "labels"
 
     after = model360.model_360(ctx, me, "Fraud scorer")
+    assert "no label yet" in before.performance_note and "no label yet" not in after.performance_note
+    assert "accuracy" not in before.performance and 0.5 < after.performance["accuracy"] <= 1.0
     assert len(after.history) == len(before.history) == 1  # no new drift point: the window's drift is kept
     assert after.drift.to_dict() == before.drift.to_dict()
     got = estimation.performance_over_time(ctx, me, "Fraud scorer")
