@@ -165,3 +165,18 @@ def test_server_side_batches_without_labels_and_their_labels_later(ctx, login, s
     assert len(model360.model_360(ctx, me, "Server fraud").history) == 1
     with ctx.store.read() as conn:
         assert ("add labels", "Server fraud") in [(e.action, e.target) for e in audit.recent(conn)]
+
+
+def test_reading_only_the_model_blocks_gives_the_same_series_as_reading_the_profiles_whole(ctx, login,
+                                                                                         unlabelled_model):
+    from vision_widgets.core.catalog.windows import model_only, production_windows
+
+    with ctx.store.read() as conn:
+        model = records.get(conn, "Fraud scorer")
+        (ref,) = records.profiles_of(conn, model.id, "reference")
+        (prod,) = records.profiles_of(conn, model.id, "production")
+    light = model_only(prod.body)
+    assert light.columns == {} and list(light.windows) == list(client.Profile.from_json(prod.body).windows)
+    whole = estimation.series(client.Profile.from_json(ref.body),
+                              production_windows([(prod.label, client.Profile.from_json(prod.body))]))
+    assert estimation.performance_over_time(ctx, login(USER), "Fraud scorer") == whole

@@ -23,6 +23,7 @@ from vision_widgets.core.catalog.windows import (
     ProductionWindow,
     has_labels,
     labels_by_window,
+    model_only,
     production_windows,
     window_key,
 )
@@ -104,7 +105,7 @@ def performance_over_time(ctx: Context, principal: Principal, name: str) -> Perf
         prods = records.profiles_of(conn, record.id, "production")
         late = records.profiles_of(conn, record.id, records.LABELS)
     reference = Profile.from_json(refs[-1].body) if refs else None
-    windows = production_windows([(p.label, Profile.from_json(p.body)) for p in prods])
+    windows = production_windows([(p.label, model_only(p.body)) for p in prods])  # the model blocks suffice
     return series(reference, windows, labels_by_window(late))
 
 
