@@ -116,6 +116,37 @@ def test_201_with_the_drift_summary_and_the_model_becomes_active(ctx, login, api
     assert model360.model_360(ctx, login(USER), NAME).model.status == "active"
 
 
+def test_production_without_labels_then_its_labels_are_both_accepted(ctx, login, api, reg):
+    """Label-free production first (201, a new batch), its labels later under the same label (201, stored as
+    labels: no new drift point); labels profiled against another training profile are 422."""
+    from helpers import client_profiles, demo_frames
+
+    from vision_widgets import client
+    from vision_widgets.core.catalog import records
+    from vision_widgets.demo import datasets
+    from vision_widgets.services import submissions
+
+    fraud = datasets.MODELS[0]
+    ref, _ = client_profiles()
+    _, prod = demo_frames()
+    unlabelled = client.profile(prod.drop(columns=[fraud.target]), reference=ref, window="7D")
+    labelled = client.profile(prod, reference=ref, window="7D")
+    status, _, body = api.submit(NAME, submission_body(NAME, ref, unlabelled, label="week 1-8"), reg.upload_token)
+    assert status == 201 and body["stored_as"] == "production", body
+    token = submissions.issue_upload_token(ctx, login(USER), NAME)[0]
+    other_ref = client.profile(demo_frames(train_rows=600)[0], ref.roles)
+    status, _, body = api.submit(NAME, submission_body(NAME, prod_profile=client.profile(prod, reference=other_ref),
+                                                       with_reference=False, label="week 1-8"), token)
+    assert status == 422 and body["field"] == "production.reference_id", body
+    status, _, body = api.submit(NAME, submission_body(NAME, prod_profile=labelled, with_reference=False,
+                                                       label="week 1-8"), token)
+    assert status == 201 and body["stored_as"] == "labels", body
+    with ctx.store.read() as conn:
+        model = records.get(conn, NAME)
+        assert [p.kind for p in records.profiles_of(conn, model.id)] == ["reference", "production", "labels"]
+        assert len(records.drift_history(conn, model.id)) == 1
+
+
 def test_a_name_with_spaces_and_html_is_url_decoded(ctx, login, api, register_restricted):
     name = "<b>Q4</b> churn / v2"
     reg = register_restricted(name)

@@ -79,6 +79,31 @@ def test_an_unreachable_server_still_leaves_the_file_to_upload(client_files, tmp
     assert submissions.submit_file(ctx, login(USER), name, out.read_bytes()).model.status == "active"
 
 
+def test_the_notebook_profiles_production_data_that_has_no_labels_yet(client_files, tmp_path, ctx, login,
+                                                                     register_restricted):
+    """Production data without the target column: profiled label-free, accepted, estimates instead of metrics."""
+    import pandas as pd
+
+    from vision_widgets.services import estimation
+
+    name = "Unlabelled model"
+    reg = register_restricted(name)
+    train, prod = client_files
+    unlabelled = tmp_path / "production_without_labels.csv"
+    pd.read_csv(prod).drop(columns=[FRAUD.target]).to_csv(unlabelled, index=False)
+    out = tmp_path / "vision_submission.json"
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    nb = execute(CLIENT_NOTEBOOK, _parameters(name, train, unlabelled, out, nowhere, reg.upload_token), cwd=tmp_path)
+    assert out.is_file(), _output_text(nb)
+    sub = parse(out.read_bytes())
+    assert sub.production.model.target is None and sub.production.model.score_hist == {}
+    assert sub.reference.model.target is not None
+    assert submissions.submit_file(ctx, login(USER), name, out.read_bytes()).stored_as == "production"
+    perf = estimation.performance_over_time(ctx, login(USER), name)
+    assert perf.reason == "" and all(v is None for v in perf.realised["accuracy"])
+    assert all(v is not None for v in perf.estimated["accuracy"])
+
+
 # -- the notebook downloaded from a model's page, pre-filled ----------------------------------------
 import ast  # noqa: E402
 import base64  # noqa: E402

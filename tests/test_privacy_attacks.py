@@ -374,3 +374,39 @@ def test_a_profile_of_fewer_than_k_rows_is_refused_with_the_reason():
     small = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0]})
     with pytest.raises(InvalidInput, match=r"5 row\(s\), fewer than the privacy threshold k=10"):
         profile(small, Roles()).to_json()
+
+
+# -- windows whose labels have not arrived (issue 10) ---------------------------------------------
+
+
+def _labels_pending(seed: int = 41) -> pd.DataFrame:
+    """Four daily windows of scored rows: day 3 has 60 labelled rows so far, day 4 none (labels pending)."""
+    rng = np.random.default_rng(seed)
+    n = 800
+    df = pd.DataFrame({"x": rng.normal(size=n), "score": rng.random(n).round(3),
+                       "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) // 200, unit="D")})
+    label = (rng.random(n) < df["score"]).astype(float)
+    label[400:540] = np.nan  # day 3: 60 labels so far
+    label[600:] = np.nan  # day 4: none yet
+    df["label"] = pd.array(np.where(np.isnan(label), pd.NA, label), dtype="Int64")
+    return df
+
+
+def test_windows_without_labels_keep_the_other_windows_classes_and_hide_small_label_groups():
+    df = _labels_pending()
+    d = json.loads(profile(df, Roles(target="label", prediction="score", timestamp="ts"), window="1D").to_json())
+    assert _small_published(d) == []
+    targets = [w["model"]["target"] for w in d["windows"]]
+    # days 1-3 publish their classes (a window with no label at all no longer pools them away) ...
+    assert all(set(t["counts"]) == {"0", "1"} for t in targets[:3]) and targets[2]["missing"] == 140
+    # ... and day 4 names nothing
+    assert targets[3]["counts"] == {} and targets[3]["other"] == 0 and targets[3]["missing"] == 200
+    # the whole minus the published windows reveals no group of fewer than k rows
+    whole = _counts(d["model"]["target"])
+    for key in set(whole):
+        diff = whole[key] - sum(_counts(t).get(key, 0) for t in targets)
+        assert diff == 0 or diff >= 10, (key, diff)
+    for w in d["windows"][:3]:
+        assert set(w["model"]["score_histograms"]) == {"0", "1"}
+        for h in w["model"]["score_histograms"].values():
+            assert all(c == 0 or c >= 10 for c in h["histogram"]["counts"])

@@ -1394,8 +1394,11 @@ def _publish_numeric(total: NumericStats, parts: list[NumericStats], k: int) -> 
 
 def _publish_categories(total: CategoryStats, parts: list[CategoryStats], k: int) -> tuple[CategoryStats, list[CategoryStats]]:
     pub = [p.pooled(k) for p in parts]
-    keep = set.intersection(*(set(p.counts) for p in pub))  # a value pooled in one part is pooled in all
-    pub = [CategoryStats({v: p.counts[v] for v in sorted(keep)}, p.missing,
+    # a value pooled in one part is pooled in all; a part with no values at all (a window whose
+    # labels have not arrived: every target missing) pools nothing and names nothing
+    full = [p for p in pub if p.count]
+    keep = set.intersection(*(set(p.counts) for p in full)) if full else set()
+    pub = [CategoryStats({v: p.counts[v] for v in sorted(keep) if v in p.counts}, p.missing,
                          p.other + sum(c for v, c in p.counts.items() if v not in keep), p.kind) for p in pub]
     # The whole: the common values (their sums), and out of the parts' "other" rows (0 or >= k in
     # each) the values with >= k rows; what is left is 0 or >= k, as pooling leaves it.
@@ -1404,7 +1407,7 @@ def _publish_categories(total: CategoryStats, parts: list[CategoryStats], k: int
     rest = total.other + (total.missing - missing) + sum(c for v, c in total.counts.items() if v not in keep and c < k)
     while 0 < rest < k and named:
         rest += named.pop(min(named, key=lambda v: (named[v], v)))
-    counts = {v: sum(p.counts[v] for p in pub) for v in keep} | named
+    counts = {v: sum(p.counts.get(v, 0) for p in pub) for v in keep} | named
     return CategoryStats(dict(sorted(counts.items())), missing, rest, total.kind), pub
 
 
@@ -1473,8 +1476,9 @@ def _publish_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[
         whole.prediction = hists.pop()
     whole.score_hist = dict(zip(whole.score_hist, hists))
     # the parts: the classes every part kept, and one set of edges for all their histograms
-    kept_t = set(targets[0].counts)
-    kept_p = set(preds[0].counts) if isinstance(preds[0], CategoryStats) else None
+    # the classes every part with labels kept (a part without any, e.g. labels not in yet, keeps none)
+    kept_t = set(next((t.counts for t in targets if t.count), {}))
+    kept_p = set(next((q.counts for q in preds if q.count), {})) if isinstance(preds[0], CategoryStats) else None
     relabelled = [_relabel(p, kept_t, kept_p) for p in parts]
     flat = [h for _, hs in relabelled for h in hs.values()] + ([p.prediction for p in parts] if scored else [])
     unlabelled = [d for d in ([_unlabelled_scores(p) for p in parts] if scored else []) if d is not None and d.count >= k]
@@ -1498,7 +1502,7 @@ def _publish_model(total: ModelStats, parts: list[ModelStats], k: int) -> tuple[
         return any(0 < c < k for c in agg.values())
 
     while any(hidden) and small() and not all(hidden):
-        hidden[min((i for i, h in enumerate(hidden) if not h), key=lambda i: parts[i].confusion and sum(parts[i].confusion.values()))] = True
+        hidden[min((i for i, h in enumerate(hidden) if not h), key=lambda i: sum(parts[i].confusion.values()))] = True
     if any(hidden) and small():
         whole.confusion, whole.confusion_suppressed = {}, True
     for p, conf, h in zip(pub, confs, hidden):
@@ -2872,6 +2876,13 @@ def profile(
 
     src = _open(data, chunk_rows, None, hint)
     header = src.header
+    if reference is not None and roles.target and roles.target not in header:
+        # Production data usually arrives before its labels: a current profile without the target
+        # is label-free (drift of the features and the prediction; no confusion counts, no
+        # per-class scores). The labels come later as a new profile of the same window with them.
+        roles = Roles(features=roles.features, target=None, prediction=roles.prediction, timestamp=roles.timestamp,
+                      exclude=roles.exclude, types=roles.types, task=roles.task or (
+                          reference.model.task if reference.model is not None else None))
     features = roles.feature_columns(header)
     named = list(roles.features or ()) + list(roles.special)
     for c in named + list(roles.exclude):

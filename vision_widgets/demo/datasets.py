@@ -37,6 +37,9 @@ class DemoModel:
     make: Callable[[np.random.Generator, int, bool], pd.DataFrame] = field(repr=False)
     exclude: tuple[str, ...] = ("record_id",)
     timestamp: str = "event_time"
+    #: The last weeks of production whose labels have not arrived yet (the target left blank):
+    #: their performance is estimated from the scores (CBPE), with no realised value.
+    unlabelled_weeks: int = 0
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -154,7 +157,7 @@ MODELS: tuple[DemoModel, ...] = (
     DemoModel("Incident prediction", "sre_user", "Predicts service incidents in the next hour (demo data).",
               "binary classification", "on-premises", "incident_next_hour", "incident_risk", False, _incident),
     DemoModel("Lead scoring", "mlengineer_user", "Ranks inbound sales leads by conversion odds (demo data).",
-              "binary classification", "Azure ML", "converted", "lead_score", False, _leads),
+              "binary classification", "Azure ML", "converted", "lead_score", False, _leads, unlabelled_weeks=2),
     DemoModel("Retail transactions", "appowner_user", "Classifies retail baskets by category (demo data).",
               "multiclass classification", "on-premises", "category", "predicted_category", True, _retail),
 )
@@ -176,8 +179,10 @@ def generate(model: DemoModel, train_rows: int = 20_000, weekly_rows: int = 3_00
     weeks = []
     for week in range(PROD_WEEKS):
         part = model.make(rng, weekly_rows, week + 1 >= DRIFT_FROM_WEEK)
-        weeks.append(_with_time_and_ids(part, rng, PROD_START + pd.Timedelta(weeks=week), 1,
-                                        10_000_000 + week * weekly_rows))
+        part = _with_time_and_ids(part, rng, PROD_START + pd.Timedelta(weeks=week), 1, 10_000_000 + week * weekly_rows)
+        if week >= PROD_WEEKS - model.unlabelled_weeks:  # labels not in yet: the target column is blank
+            part[model.target] = pd.array([pd.NA] * len(part), dtype="Int64")
+        weeks.append(part)
     return train, pd.concat(weeks, ignore_index=True)
 
 

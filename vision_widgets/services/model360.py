@@ -105,8 +105,11 @@ def model_360(ctx: Context, principal: Principal, name: str) -> Model360:
         refs = records.profiles_of(conn, record.id, "reference")
         prods = records.profiles_of(conn, record.id, "production")
         history = records.drift_history(conn, record.id)
+        late = [p for p in records.profiles_of(conn, record.id, records.LABELS) if prods and p.label == prods[-1].label]
     reference = Profile.from_json(refs[-1].body) if refs else None
     production = Profile.from_json(prods[-1].body) if prods else None
+    # the latest batch's labels, when they arrived after it (docs/decisions.md): its realised performance
+    labelled = Profile.from_json(late[-1].body) if late else production
     report = drift(reference, production, drift_settings_of(record)) if reference and production else None
     labels = {p.id: p for p in prods}
     points = tuple(
@@ -114,22 +117,29 @@ def model_360(ctx: Context, principal: Principal, name: str) -> Model360:
                      labels[h.profile_id].rows if h.profile_id in labels else 0, h.drift_share, h.dataset_drift)
         for h in history
     )
-    return Model360(record, reference, production, report, points, performance(production),
+    return Model360(record, reference, production, report, points, performance(labelled),
                     performance(reference), can_manage_model(me, record.owner),
                     features=_features(reference, production, report),
                     class_balance=_class_balance(reference, production),
                     surrogate=_surrogate(reference), drift_series=_series(report, points),
-                    performance_note=_performance_note(reference, production))
+                    performance_note=_performance_note(reference, labelled))
 
 
 def _performance_note(reference: Profile | None, production: Profile | None) -> str:
+    notes = []
     withheld = [name for name, p in (("training", reference), ("production", production))
                 if p is not None and p.model is not None and p.model.confusion_suppressed]
-    if not withheld:
-        return ""
-    return (f"Accuracy, precision and recall are withheld for the {' and '.join(withheld)} data: a cell of its "
-            "confusion matrix holds fewer rows than the privacy threshold, and no such group is published. "
-            "ROC AUC comes from the score histograms and is shown when they allow it.")
+    if withheld:
+        notes.append(f"Accuracy, precision and recall are withheld for the {' and '.join(withheld)} data: a cell of "
+                     "its confusion matrix holds fewer rows than the privacy threshold, and no such group is "
+                     "published. ROC AUC comes from the score histograms and is shown when they allow it.")
+    target = production.model.target if production is not None and production.model is not None else None
+    unlabelled = production.rows - target.count if target is not None else 0
+    if production is not None and production.model is not None and (target is None or unlabelled > 0):
+        labelled = target.count if target is not None else 0
+        notes.append(f"Production metrics cover the {labelled:,} rows with labels; {production.rows - labelled:,} "
+                     "rows have no label yet. The Drift page estimates their performance from the scores.")
+    return " ".join(notes)
 
 
 def _features(reference: Profile | None, production: Profile | None, report: DriftReport | None) -> tuple[FeatureRow, ...]:
