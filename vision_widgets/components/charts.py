@@ -263,3 +263,109 @@ class DriftHistoryChart:
             self.line.y = np.asarray(shares, dtype=float)
             self.threshold.x = labels
             self.threshold.y = np.full(len(labels), float(threshold))
+
+
+#: Line colours for several series: distinguishable, and none of them the threshold's red.
+SERIES_COLOURS = ("#2f6fdf", "#e8710a", "#2e7d32", "#8e24aa", "#00838f", "#6d4c41", "#f9a825", "#5c6bc0")
+
+
+def _marks_of(labels: Sequence[str], values: np.ndarray, flags: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The points of ``values`` (rows: series) where ``flags`` is set, as (x labels, y values)."""
+    rows, cols = np.nonzero(flags & np.isfinite(values))
+    return [labels[c] for c in cols], values[rows, cols]
+
+
+class MultiLineChart:
+    """Several series over the same ordinal x (windows), a threshold line, and flagged points marked.
+
+    One line per series (a feature's drift score per window, say), the threshold dashed in red,
+    and a red ring on every point that is flagged (a window where that feature drifted). A
+    missing value (``None``) leaves a gap. ``cap``: values above it are drawn at it (one huge
+    value would flatten every other line); the tooltip still says the true value.
+    """
+
+    def __init__(self, title: str = "", y_label: str = "", x_label: str = "production window",
+                 y_format: str = ".2~g", cap: float | None = None) -> None:
+        self.cap = cap
+        self.x = bq.OrdinalScale()
+        self.y = bq.LinearScale(min=0.0, max=1.0)
+        self.lines = bq.Lines(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=list(SERIES_COLOURS),
+                              stroke_width=2, marker="circle", marker_size=24, labels=["–"], display_legend=True)
+        self.threshold = bq.Lines(x=["–"], y=[1.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
+                                  line_style="dashed", stroke_width=1.5, labels=["threshold"], display_legend=True)
+        self.flagged = bq.Scatter(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
+                                  fill=False, stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110,
+                                  names=[""], display_names=False, labels=["drifted"], display_legend=True,
+                                  tooltip=bq.Tooltip(fields=["name"], labels=["drifted"]))
+        self.x_axis = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "11px"}, label=x_label,
+                              label_offset="55px")
+        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=y_format, label=y_label,
+                              label_offset="45px")
+        self.figure = _figure([self.threshold, self.lines, self.flagged], [self.x_axis, self.y_axis], title,
+                              height="340px", bottom=80, left=70, legend=True)
+        #: what was drawn last: {series name: values (uncapped)}; the x labels
+        self.series: dict[str, tuple[float | None, ...]] = {}
+        self.labels: tuple[str, ...] = ()
+
+    def update(self, labels: Sequence[str], series: dict[str, Sequence[float | None]],
+               flags: dict[str, Sequence[bool]] | None = None, threshold: float = 1.0,
+               title: str | None = None) -> None:
+        """Draw ``series`` (name -> one value per label); ``flags`` (name -> one bool per label) are ringed."""
+        self.labels = tuple(labels)
+        self.series = {name: tuple(values) for name, values in series.items()}
+        labels = list(labels) or ["–"]
+        names = list(series) or ["–"]
+        values = np.array([[np.nan if v is None else float(v) for v in series[n]] for n in series], dtype=float) \
+            if series else np.zeros((1, len(labels)))
+        if values.shape[1] != len(labels):
+            values = np.full((len(names), len(labels)), np.nan)
+        shown = np.minimum(values, self.cap) if self.cap is not None else values
+        flag_array = np.array([[bool(b) for b in (flags or {}).get(n, ())] or [False] * len(labels) for n in names])
+        if flag_array.shape != shown.shape:
+            flag_array = np.zeros(shown.shape, dtype=bool)
+        fx, fy = _marks_of(labels, shown, flag_array)
+        fnames = [f"{names[r]} in {labels[c]}: {values[r, c]:.3g}"
+                  for r, c in zip(*np.nonzero(flag_array & np.isfinite(shown)))]
+        finite = shown[np.isfinite(shown)]
+        top = max(float(finite.max()) if finite.size else 0.0, float(threshold)) * LEGEND_HEADROOM
+        with self.figure.hold_sync():
+            if title is not None:
+                self.figure.title = title
+            self.y.min, self.y.max = 0.0, max(top, 1e-9)
+            # bqplot squeezes a (series, 1) array into one line of several points: with a single
+            # window there is no line to draw (the threshold and the rings still show).
+            self.lines.visible = len(labels) > 1
+            self.lines.x = labels
+            self.lines.y = shown if len(labels) > 1 else np.zeros(1)
+            self.lines.labels = names
+            self.lines.colors = [SERIES_COLOURS[i % len(SERIES_COLOURS)] for i in range(len(names))]
+            self.threshold.x = labels
+            self.threshold.y = np.full(len(labels), float(threshold))
+            # An empty scatter hangs bqplot 0.13's ordinal domain: keep one point, hidden.
+            self.flagged.x, self.flagged.y = (fx, fy) if fx else ([labels[0]], [0.0])
+            self.flagged.names = fnames or [""]
+            self.flagged.visible = bool(fx)
+
+
+class ShareChart(DriftHistoryChart):
+    """The share of drifted features per window against the dataset threshold, drifted windows ringed."""
+
+    def __init__(self, title: str = "Share of drifted features per window") -> None:
+        super().__init__(title)
+        self.flagged = bq.Scatter(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
+                                  fill=False, stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110,
+                                  labels=["dataset drift"], display_legend=True, visible=False)
+        self.figure.marks = [self.threshold, self.line, self.flagged]
+
+    def update(self, labels: Sequence[str], shares: Sequence[float], threshold: float,
+               drifted: Sequence[bool] = ()) -> None:
+        super().update(labels, shares, threshold)
+        marked = [(x, s) for x, s, d in zip(labels, shares, drifted) if d]
+        top = max([float(s) for s in shares] + [float(threshold), 0.0])
+        with self.figure.hold_sync():
+            self.y.max = 1.0 if top <= 0.7 else LEGEND_HEADROOM  # the legend sits top right, over high points
+            if marked:
+                self.flagged.x, self.flagged.y = [m[0] for m in marked], [float(m[1]) for m in marked]
+            else:
+                self.flagged.x, self.flagged.y = [self.line.x[0]], [0.0]
+            self.flagged.visible = bool(marked)
