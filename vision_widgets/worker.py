@@ -83,9 +83,22 @@ def register_model(run: JobRun) -> None:
                                 in_transaction=lambda conn, done: run.finish(conn, done.summary()))
 
 
+def recompute_drift(run: JobRun) -> None:
+    """Recompute a model's stored drift reports with its drift settings, as the account that saved them.
+
+    The replaced reports and the job's "done" are one transaction (all reports or none).
+    """
+    from vision_widgets.services import drift_settings
+
+    principal = sessions.on_behalf_of(run.ctx, run.job.actor)
+    drift_settings.recompute_reports(run.ctx, principal, str(run.params["model"]), progress=run.progress,
+                                     in_transaction=lambda conn, done: run.finish(conn, done.summary()))
+
+
 #: The handler of each job kind.
 HANDLERS: Mapping[str, Handler] = MappingProxyType({
     jobs.REGISTER_MODEL: register_model,
+    jobs.RECOMPUTE_DRIFT: recompute_drift,
 })
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from vision_widgets.core.stats.drift_summary import drift_rule, drift_verdict  # noqa: F401 - one wording (core)
+
 MISSING = "–"
 
 
@@ -78,17 +80,6 @@ def duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def drift_rule(threshold_share: float) -> str:
-    """``dataset drift needs 50%``: the rule behind the verdict."""
-    return f"dataset drift needs {share(threshold_share, 0)}"
-
-
-def drift_verdict(drifted: int, total: int, threshold_share: float) -> str:
-    """``2 of 6 features drifted; dataset drift needs 50%``."""
-    noun = "feature" if total == 1 else "features"
-    return f"{drifted} of {total} {noun} drifted; {drift_rule(threshold_share)}"
 
 
 def drift_summary(dataset_drift: bool | None, drift_share: float | None, threshold_share: float) -> str:

@@ -17,10 +17,15 @@ from vision_widgets.core.jobs import queue, records
 from vision_widgets.core.jobs.records import Job
 from vision_widgets.services.sessions import acting
 
-__all__ = ["REGISTER_MODEL", "SUBMITTABLE", "Job", "get_job", "list_jobs", "submit_job"]
+__all__ = ["REGISTER_MODEL", "RECOMPUTE_DRIFT", "SUBMITTABLE", "Job", "get_job", "list_jobs", "submit_job"]
 
 #: Kind of the job that profiles a model's open data and registers it.
 REGISTER_MODEL = "register model"
+
+#: Kind of the job that recomputes a model's stored drift reports after its drift settings changed.
+#: Queued only by ``services.drift_settings.save_settings`` (in the transaction that stores the settings),
+#: so it is not in ``SUBMITTABLE``.
+RECOMPUTE_DRIFT = "recompute drift"
 
 #: The kinds a person may submit, and the permission each needs.
 SUBMITTABLE: dict[str, Permission] = {

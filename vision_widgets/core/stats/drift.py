@@ -9,6 +9,7 @@ has time windows, the same is computed for every window. Results are data
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -32,10 +33,12 @@ from vision_widgets.core.stats.drift_methods import (
 #: threshold modes: a method's fixed threshold, or NannyML's band from the reference's own chunks
 FIXED, REFERENCE_CHUNKS = "fixed", "reference_chunks"
 THRESHOLD_MODES = (FIXED, REFERENCE_CHUNKS)
+#: window settings besides a span: the windows as profiled, or one window per production batch
+PROFILED, BATCH = "profiled", "batch"
 #: NannyML's StandardDeviationThreshold multipliers (std_lower_multiplier = std_upper_multiplier = 3)
 BAND_STDS = 3.0
 
-__all__ = ["DriftSettings", "Band", "reference_band", "FeatureDrift", "WindowDrift", "DriftReport", "drift", "choose_method"]
+__all__ = ["DriftSettings", "PROFILED", "BATCH", "parse_window_setting", "check_window", "regroup_windows", "Band", "reference_band", "FeatureDrift", "WindowDrift", "DriftReport", "drift", "choose_method"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,12 @@ class DriftSettings:
         rather than Wasserstein/Jensen–Shannon), as in Evidently.
     features
         Only test these features (default: every feature of the reference).
+    window
+        What one production window is: ``"profiled"`` (default) — the time windows each
+        production batch was profiled with; ``"batch"`` — each batch as one window (no
+        per-window results); or a span (``"14D"``, ``"1M"``) that merges the profiled windows
+        into coarser ones (profiles are mergeable, so no raw data is needed). A span must be a
+        whole multiple of the profiled windows (``check_window``).
     threshold_mode
         ``"fixed"`` (default): each method's threshold (Evidently's), comparable across models.
         ``"reference_chunks"``: NannyML's data-driven band — every window of the reference is
@@ -74,6 +83,7 @@ class DriftSettings:
     small_sample: int = 1000
     features: tuple[str, ...] | None = None
     threshold_mode: str = FIXED
+    window: str = PROFILED
 
     def __post_init__(self) -> None:
         if not 0 < self.drift_share <= 1:
@@ -91,6 +101,7 @@ class DriftSettings:
         for kind in self.type_methods:
             if kind not in (NUMERIC, CATEGORICAL, BINARY):
                 raise InvalidInput(f"type_methods: {kind!r} is not numeric, categorical or binary.")
+        object.__setattr__(self, "window", parse_window_setting(self.window))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +112,7 @@ class DriftSettings:
             "small_sample": self.small_sample,
             "features": list(self.features) if self.features is not None else None,
             "threshold_mode": self.threshold_mode,
+            "window": self.window,
         }
 
     @classmethod
@@ -114,6 +126,7 @@ class DriftSettings:
             small_sample=int(d.get("small_sample", 1000)),
             features=tuple(feats) if feats is not None else None,
             threshold_mode=str(d.get("threshold_mode") or FIXED),  # stored before the field: fixed
+            window=str(d.get("window") or PROFILED),  # stored before the field: as profiled
         )
 
 
@@ -231,6 +244,7 @@ def drift(reference: Profile, current: Profile, settings: DriftSettings | None =
     """
     settings = settings or DriftSettings()
     _check_comparable(reference, current)
+    current = regroup_windows(current, settings.window)
     features = list(settings.features) if settings.features is not None else list(reference.columns)
     for f in features:
         if f not in reference.columns:
@@ -350,6 +364,96 @@ def _on_partition(side: NumericStats | CategoryStats, ref: NumericStats | Catego
     if not pooled:
         return side
     return CategoryStats({v: n for v, n in side.counts.items() if v in kept}, side.missing, side.other + pooled, side.kind)
+
+
+def parse_window_setting(window: str) -> str:
+    """``"profiled"``, ``"batch"`` or a time span such as ``"14D"``/``"1M"`` (normalised); else ``InvalidInput``."""
+    text = str(window or PROFILED).strip()
+    if text.lower() in (PROFILED, BATCH):
+        return text.lower()
+    spec = _span(text)
+    if spec is None:
+        raise InvalidInput(f"window={text!r} is not understood; use 'profiled' (the windows as profiled), 'batch' "
+                           "(one window per production batch) or a time span such as '14D', '4W' or '1M'.",
+                           field="window")
+    return text
+
+
+def _span(text: str) -> tuple[str, int] | None:
+    """A time span as the profiler parses it (``("ns", n)`` or ``("months", n)``); None if not a time span."""
+    from vision_widgets.client import _parse_window
+
+    if text.isdigit():
+        return None  # a row count: windows of rows cannot be regrouped by time
+    try:
+        spec = _parse_window(text)
+    except InvalidInput:
+        return None
+    return spec if spec is not None and spec[0] != "rows" else None
+
+
+def check_window(window: str, profiled: Sequence[str | None]) -> None:
+    """Refuse a span the stored production profiles cannot be regrouped into.
+
+    ``profiled`` are the window settings the stored production profiles were made
+    with (``Profile.window``; None for a batch profiled without windows). A span must
+    be a whole multiple of each (14D from 7D or 1D; a month from days or hours, since a
+    day never straddles two months; never 7D from 14D, or a month from weeks).
+    """
+    window = parse_window_setting(window)
+    if window in (PROFILED, BATCH):
+        return
+    want = _span(window)
+    assert want is not None
+    for have_text in sorted({p for p in profiled if p}):
+        have = _span(have_text)
+        ok = have is not None and (
+            (want[0] == have[0] and want[1] % have[1] == 0)
+            or (want[0] == "months" and have[0] == "ns" and _DAY_NS % have[1] == 0))
+        if not ok:
+            raise InvalidInput(
+                f"window={window!r}: the production data were profiled in windows of {have_text}, which do not "
+                f"add up to {window} windows; choose a whole multiple of {have_text}, 'profiled' or 'batch'.",
+                field="window")
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def regroup_windows(current: Profile, window: str) -> Profile:
+    """``current`` with its windows as the ``window`` setting asks (see ``DriftSettings.window``).
+
+    Merging published windows is exact for what they publish (profiles are mergeable);
+    a window labelled ``first … last`` (the privacy guard merged it) goes by its first label.
+    """
+    window = parse_window_setting(window)
+    if window == PROFILED or not current.windows:
+        return current
+    if window == BATCH:
+        return dataclasses.replace(current, windows={})
+    kind, n = _span(window)  # type: ignore[misc]
+    groups: dict[str, Profile] = {}
+    for label, w in current.windows.items():
+        try:
+            start = pd.Timestamp(label.split(" … ")[0])
+        except (ValueError, TypeError):
+            raise InvalidInput(f"window {label!r} is not a time window; set the window to 'profiled' or 'batch'.",
+                               field="window") from None
+        if start.tzinfo is not None:
+            start = start.tz_convert("UTC").tz_localize(None)
+        if kind == "ns":
+            key = pd.Timestamp((start.value // n) * n).isoformat()
+        else:
+            months = (start.year - 1970) * 12 + start.month - 1
+            key = str(np.datetime64((months // n) * n, "M"))
+        groups[key] = _merge_windows(groups[key], w) if key in groups else w
+    return dataclasses.replace(current, windows=dict(sorted(groups.items())))
+
+
+def _merge_windows(a: Profile, b: Profile) -> Profile:
+    from vision_widgets.client import merge
+
+    return merge(a, b)
 
 
 def _verdict(results: Sequence[FeatureDrift], settings: DriftSettings) -> tuple[float, bool]:
