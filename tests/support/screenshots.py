@@ -88,6 +88,10 @@ def shoot(base_url: str, out: Path) -> list[Path]:
                             page.wait_for_timeout(1000)  # a picture, not a test: let bqplot finish drawing
                             saved.append(whole_app(page, out / f"{role}-{slug(title)}-{slug(tab)}.png"))
                         page.get_by_role("tab", name=MODEL_TABS[0]).click()
+                    if title == "Drift":  # a late window of the fraud model, its categorical feature selected
+                        page.locator(".vision-main .bqplot", has_text="Drift score per window").wait_for()
+                        page.wait_for_timeout(1000)
+                        saved[-1] = whole_app(page, path)  # again, now that bqplot has drawn
                 ctx.close()
         finally:
             browser.close()

@@ -265,6 +265,26 @@ class DriftHistoryChart:
             self.threshold.y = np.full(len(labels), float(threshold))
 
 
+def legend_html(entries: Sequence[tuple[str, str, str]]) -> str:
+    """A legend row under a chart: ``(name, colour, kind)`` with kind ``line``, ``dashed`` or ``ring``.
+
+    Under the figure, not inside it: bqplot's legend sits over the plot and hid the points it
+    names once there were more than three series. Names come from data: escaped.
+    """
+    from vision_widgets.components.safe_html import escape
+
+    marks = {
+        "line": "display:inline-block;width:18px;height:0;border-top:3px solid {c};vertical-align:middle",
+        "dashed": "display:inline-block;width:18px;height:0;border-top:2px dashed {c};vertical-align:middle",
+        "ring": "display:inline-block;width:9px;height:9px;border:2px solid {c};border-radius:50%;"
+                "vertical-align:middle",
+    }
+    items = "".join(f'<span class="vision-legend-item" style="margin-right:16px;white-space:nowrap">'
+                    f'<span style="{marks[kind].format(c=escape(colour))}"></span> {escape(name)}</span> '
+                    for name, colour, kind in entries)
+    return f'<div class="vision-legend" style="line-height:1.8;padding-left:70px">{items}</div>'
+
+
 #: Line colours for several series: distinguishable, and none of them the threshold's red.
 SERIES_COLOURS = ("#2f6fdf", "#e8710a", "#2e7d32", "#8e24aa", "#00838f", "#6d4c41", "#f9a825", "#5c6bc0")
 
@@ -290,19 +310,21 @@ class MultiLineChart:
         self.x = bq.OrdinalScale()
         self.y = bq.LinearScale(min=0.0, max=1.0)
         self.lines = bq.Lines(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=list(SERIES_COLOURS),
-                              stroke_width=2, marker="circle", marker_size=24, labels=["–"], display_legend=True)
+                              stroke_width=2, marker="circle", marker_size=24, labels=["–"])
         self.threshold = bq.Lines(x=["–"], y=[1.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
-                                  line_style="dashed", stroke_width=1.5, labels=["threshold"], display_legend=True)
+                                  line_style="dashed", stroke_width=1.5, labels=["threshold"])
         self.flagged = bq.Scatter(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
                                   fill=False, stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110,
-                                  names=[""], display_names=False, labels=["drifted"], display_legend=True,
+                                  names=[""], display_names=False, labels=["drifted"],
                                   tooltip=bq.Tooltip(fields=["name"], labels=["drifted"]))
         self.x_axis = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "11px"}, label=x_label,
                               label_offset="55px")
         self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=y_format, label=y_label,
                               label_offset="45px")
         self.figure = _figure([self.threshold, self.lines, self.flagged], [self.x_axis, self.y_axis], title,
-                              height="340px", bottom=80, left=70, legend=True)
+                              height="340px", bottom=80, left=70)
+        self.legend = w.HTML("")
+        self.widget = w.VBox([self.figure, self.legend], layout=w.Layout(width="100%"))
         #: what was drawn last: {series name: values (uncapped)}; the x labels
         self.series: dict[str, tuple[float | None, ...]] = {}
         self.labels: tuple[str, ...] = ()
@@ -327,7 +349,7 @@ class MultiLineChart:
         fnames = [f"{names[r]} in {labels[c]}: {values[r, c]:.3g}"
                   for r, c in zip(*np.nonzero(flag_array & np.isfinite(shown)))]
         finite = shown[np.isfinite(shown)]
-        top = max(float(finite.max()) if finite.size else 0.0, float(threshold)) * LEGEND_HEADROOM
+        top = max(float(finite.max()) if finite.size else 0.0, float(threshold)) * HEADROOM
         with self.figure.hold_sync():
             if title is not None:
                 self.figure.title = title
@@ -345,6 +367,9 @@ class MultiLineChart:
             self.flagged.x, self.flagged.y = (fx, fy) if fx else ([labels[0]], [0.0])
             self.flagged.names = fnames or [""]
             self.flagged.visible = bool(fx)
+        self.legend.value = legend_html(
+            [(n, SERIES_COLOURS[i % len(SERIES_COLOURS)], "line") for i, n in enumerate(series)]
+            + [("threshold", DRIFT_COLOUR, "dashed"), ("drifted", DRIFT_COLOUR, "ring")])
 
 
 class ShareChart(DriftHistoryChart):
@@ -354,8 +379,14 @@ class ShareChart(DriftHistoryChart):
         super().__init__(title)
         self.flagged = bq.Scatter(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
                                   fill=False, stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110,
-                                  labels=["dataset drift"], display_legend=True, visible=False)
+                                  labels=["dataset drift"], visible=False)
         self.figure.marks = [self.threshold, self.line, self.flagged]
+        for mark in self.figure.marks:
+            mark.display_legend = False
+        self.legend = w.HTML(legend_html([("share of features drifted", PRODUCTION_COLOUR, "line"),
+                                          ("dataset-drift threshold", DRIFT_COLOUR, "dashed"),
+                                          ("dataset drift", DRIFT_COLOUR, "ring")]))
+        self.widget = w.VBox([self.figure, self.legend], layout=w.Layout(width="100%"))
 
     def update(self, labels: Sequence[str], shares: Sequence[float], threshold: float,
                drifted: Sequence[bool] = ()) -> None:
@@ -363,7 +394,7 @@ class ShareChart(DriftHistoryChart):
         marked = [(x, s) for x, s, d in zip(labels, shares, drifted) if d]
         top = max([float(s) for s in shares] + [float(threshold), 0.0])
         with self.figure.hold_sync():
-            self.y.max = 1.0 if top <= 0.7 else LEGEND_HEADROOM  # the legend sits top right, over high points
+            self.y.max = 1.0 if top <= 0.9 else HEADROOM
             if marked:
                 self.flagged.x, self.flagged.y = [m[0] for m in marked], [float(m[1]) for m in marked]
             else:

@@ -126,9 +126,13 @@ def unobserved(widget: w.Widget, handler: Callable[..., Any], name: str = "value
 
     ipywidgets picks a transient value while a control's options are replaced; the page's own
     handler must not act on it. Detaching the handler says so where it happens, without a flag.
+    The changes reach the browser as one message: options and the index into them arriving
+    apart made the browser select an option it did not have yet ("Cannot set properties of
+    undefined (setting 'selected')").
     """
     widget.unobserve(handler, name)
     try:
-        yield widget
+        with widget.hold_sync():
+            yield widget
     finally:
         widget.observe(handler, name)

@@ -81,7 +81,7 @@ class DriftView(PageView):
         self.table = DataTable(FEATURE_COLUMNS, empty="No feature was tested in this window.",
                                label="Feature drift", noun=("feature", "features"),
                                widths={"Feature": 200, "Type": 95, "Method": 110, "Statistic": 85, "p-value": 75,
-                                       "PSI": 70, "Threshold": 80, "Drifted": 70, "Past threshold": 125})
+                                       "PSI": 70, "Threshold": 95, "Drifted": 70, "Past threshold": 125})
         self.table.on_open(self.select_feature)
         self.table_hint = w.Label("Drifted features first, the furthest past the threshold at the top. "
                                   "Click a feature to see its distribution below.")
@@ -320,8 +320,8 @@ class DriftView(PageView):
 
     def _draw_time(self) -> None:
         data = self.data
-        if self.over_time.figure not in self._time_box.children:
-            self._time_box.children = (self.over_time.figure, self.shares.figure)
+        if self.over_time.widget not in self._time_box.children:
+            self._time_box.children = (self.over_time.widget, self.shares.widget)
         labels, shares, verdicts = data.share_series()
         picked = self.drawn.value
         series = {f: data.series(f) for f in picked}
