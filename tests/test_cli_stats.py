@@ -41,7 +41,7 @@ def test_profile_and_drift_round_trip(files, capsys):
 
     assert main(["drift", str(ref_json), str(drift_json), "--json", "--fail-on-drift"]) == 3
     report = json.loads(capsys.readouterr().out)
-    assert list(report) == ["dataset_drift", "drift_share", "threshold_share", "features", "windows"]
+    assert list(report) == ["dataset_drift", "drift_share", "threshold_share", "features", "windows", "performance"]
     assert report["dataset_drift"] is True
     by = {f["feature"]: f for f in report["features"]}
     assert by["x1"]["drifted"] and by["color"]["drifted"]
@@ -51,6 +51,31 @@ def test_profile_and_drift_round_trip(files, capsys):
 
     assert main(["drift", str(ref_json), str(cur_json), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["windows"]) >= 4
+
+
+def test_a_current_file_without_the_target_profiles_and_drift_estimates_performance(files, capsys):
+    """Production data arrives before its labels: no target column, still a profile, drift and estimates."""
+    import pandas as pd
+
+    ref_json, cur_json = files / "ref.json", files / "cur.json"
+    pd.read_parquet(files / "cur.parquet").drop(columns=["label"]).to_csv(files / "nolabel.csv", index=False)
+    assert _profile(files, files / "ref.csv", "--target", "label", "--prediction", "score", "--exclude", "id", "ts",
+                    "-o", ref_json) == 0
+    assert _profile(files, files / "nolabel.csv", "--reference", ref_json, "-o", cur_json) == 0
+    capsys.readouterr()
+    cur = json.loads(cur_json.read_text())
+    assert cur["roles"]["target"] is None and cur["model"]["target"] is None and "confusion" not in cur["model"]
+
+    assert main(["drift", str(ref_json), str(cur_json), "--json"]) == 0
+    perf = json.loads(capsys.readouterr().out)["performance"]
+    assert perf["reason"] == "" and perf["windows"] == ["current"] and perf["rows"] == [3000]
+    for m in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        assert 0.0 <= perf["estimated"][m][0] <= 1.0 and perf["realised"][m] == [None]
+        lo, hi = perf["band"][m]
+        assert perf["alerts"][m] == [not lo <= perf["estimated"][m][0] <= hi]
+    assert main(["drift", str(ref_json), str(cur_json)]) == 0
+    out = capsys.readouterr().out
+    assert "estimated performance" in out and "accuracy" in out
 
 
 def test_overrides_from_the_command_line(files, capsys):

@@ -2,8 +2,9 @@
 
 ``vision profile DATA [--reference REF.json] [--target COL] [--prediction COL]
 [--timestamp COL --window W] [--exclude COL ...] [--epsilon E [--budget B]] -o OUT.json``
-writes a pooled (with ``--epsilon``, differentially private) profile; ``vision drift REF.json CUR.json [--json] [--fail-on-drift]`` prints the
-per-feature table and the verdict (exit 0), or exits 3 with ``--fail-on-drift``
+writes a pooled (with ``--epsilon``, differentially private) profile (a current profile may lack the target:
+labels usually arrive later); ``vision drift REF.json CUR.json [--json] [--fail-on-drift]`` prints the
+per-feature table, the verdict and the performance estimated without labels (CBPE; exit 0), or exits 3 with ``--fail-on-drift``
 when the dataset drifted. Bad input raises ``InvalidInput``; ``cli.main`` prints
 it and exits 2.
 """
@@ -158,13 +159,44 @@ def cmd_drift(args: argparse.Namespace) -> int:
         thresholds=thresholds,
     )
     report = drift(reference, current, settings)
+    perf = estimate_performance(reference, current)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=1, allow_nan=False))
+        print(json.dumps(dict(report.to_dict(), performance=perf.to_dict()), indent=1, allow_nan=False))
     else:
         print(format_table(report))
+        print(format_performance(perf))
     if args.fail_on_drift and report.dataset_drift:
         return EXIT_DRIFT
     return 0
+
+
+def estimate_performance(reference: Any, current: Any) -> Any:
+    """Estimated (CBPE) and realised performance of ``current``'s windows (or of it whole, as "current")."""
+    from vision_widgets.core.catalog.windows import production_windows
+    from vision_widgets.services.estimation import series
+
+    return series(reference, production_windows([(current.window or "current", current)]))
+
+
+def format_performance(perf: Any) -> str:
+    """Estimated vs realised performance per window, as plain text (or why it cannot be estimated)."""
+    if perf.reason:
+        return f"performance estimate: none — {perf.reason}"
+    lines = ["estimated performance (from the scores, no labels needed; realised where labels exist):"]
+    head = ("window", "rows") + tuple(perf.metrics)
+    rows = [head]
+    for i, w in enumerate(perf.windows):
+        cells = [w, f"{perf.rows[i]:,}"]
+        for m in perf.metrics:
+            e, r = perf.estimated[m][i], perf.realised[m][i]
+            text = "-" if e is None else f"{e:.3f}{'!' if perf.alerts[m][i] else ''}"
+            cells.append(text + ("" if r is None else f" ({r:.3f})"))
+        rows.append(tuple(cells))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines += ["  ".join(c.ljust(wd) for c, wd in zip(r, widths)).rstrip() for r in rows]
+    band = ", ".join(f"{m} {lo:.3f}–{hi:.3f}" for m, (lo, hi) in perf.band.items())
+    lines.append(f"band ({perf.band_source}): {band}; '!' marks an estimate outside it; (realised) in brackets")
+    return "\n".join(lines)
 
 
 def format_table(report: Any) -> str:

@@ -2872,6 +2872,13 @@ def profile(
 
     src = _open(data, chunk_rows, None, hint)
     header = src.header
+    if reference is not None and roles.target and roles.target not in header:
+        # Production data usually arrives before its labels: a current profile without the target
+        # is label-free (drift of the features and the prediction; no confusion counts, no
+        # per-class scores). The labels come later as a new profile of the same window with them.
+        roles = Roles(features=roles.features, target=None, prediction=roles.prediction, timestamp=roles.timestamp,
+                      exclude=roles.exclude, types=roles.types, task=roles.task or (
+                          reference.model.task if reference.model is not None else None))
     features = roles.feature_columns(header)
     named = list(roles.features or ()) + list(roles.special)
     for c in named + list(roles.exclude):

@@ -115,12 +115,19 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                                   "description": "Training profile (client.Profile.to_json): the first submission "
                                                  "must carry it, later ones must not."},
                     "production": {"type": "object",
-                                   "description": "Production profile computed with the model's training profile"},
+                                   "description": "Production profile computed with the model's training profile; "
+                                                  "without the target column it is label-free (drift and estimated "
+                                                  "performance). Labels arriving later: profile the same window "
+                                                  "with the target and send it under the same label."},
                 }},
                 "Accepted": {"type": "object", "required": ["status", "model"], "properties": {
                     "status": {"const": "accepted"}, "model": {"type": "string"},
                     "dataset_drift": {"type": "boolean"}, "drift_share": {"type": "number"},
                     "drifted_features": {"type": "array", "items": {"type": "string"}},
+                    "stored_as": {"enum": ["production", "labels"], "description": (
+                        "'labels' when the production profile carries the target and its label names a batch "
+                        "stored earlier without labels: it supplies that batch's realised performance and adds "
+                        "no drift")},
                 }},
             },
         },

@@ -15,6 +15,7 @@ from vision_widgets import client
 from vision_widgets.client import CLASSIFICATION, REGRESSION, CategoryStats, Profile, Roles
 from vision_widgets.core.catalog import records
 from vision_widgets.core.catalog.records import ModelRecord
+from vision_widgets.core.catalog.windows import is_late_labels
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import InvalidInput, PermissionDenied
 from vision_widgets.core.identity.principal import Principal
@@ -91,12 +92,22 @@ def profile_production(ctx: Context, path, reference: Profile, timestamp: str | 
 
 
 def store_batch(conn, record: ModelRecord, production: Profile, report: DriftReport, label: str, source: str,
-                now: datetime) -> None:
-    """Store a production profile and its drift report (in the caller's transaction)."""
-    pid = records.add_profile(conn, record.id, "production", label, source, production.rows,
+                now: datetime) -> str:
+    """Store a production profile and its drift report (in the caller's transaction).
+
+    A labelled profile sent under the label of a batch stored without labels is those
+    labels arriving late (``windows.is_late_labels``): it is stored as kind ``labels``
+    with no drift report — the windows' drift stays what the first profile gave, and the
+    labels supply their realised performance. Returns the kind stored.
+    """
+    if is_late_labels(production, label, records.profiles_of(conn, record.id, records.PRODUCTION)):
+        records.add_profile(conn, record.id, records.LABELS, label, source, production.rows, production.to_json(), now)
+        return records.LABELS
+    pid = records.add_profile(conn, record.id, records.PRODUCTION, label, source, production.rows,
                                production.to_json(), now)
     records.add_drift(conn, record.id, pid, report.dataset_drift, report.drift_share,
                        json.dumps(report.to_dict(), allow_nan=False), now)
+    return records.PRODUCTION
 
 
 def drift_settings_of(record: ModelRecord) -> DriftSettings:

@@ -35,12 +35,16 @@ from vision_widgets.services.sessions import acting
 class SubmissionResult:
     model: ModelRecord
     drift: DriftReport
+    #: How the production profile was stored: "production" (a new batch) or "labels" (the labels
+    #: of a batch stored earlier without them; its drift is not added to the history).
+    stored_as: str = records.PRODUCTION
 
     def summary(self) -> dict[str, Any]:
         """The JSON the submission API answers with."""
         return {
             "model": self.model.name,
             "status": self.model.status,
+            "stored_as": self.stored_as,
             "dataset_drift": self.drift.dataset_drift,
             "drift_share": self.drift.drift_share,
             "drifted_features": self.drift.drifted_features,
@@ -65,9 +69,10 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
     now = ctx.now()
     with ctx.store.write() as conn:
         record = records.get_by_id(conn, record.id)  # still there?
-        store_batch(conn, record, production, report, label.strip() or path.name, "server", now)
+        kind = store_batch(conn, record, production, report, label.strip() or path.name, "server", now)
         records.set_status(conn, record.id, ACTIVE, now)
-        audit.record(conn, now, me.username, "add production batch", record.name, path.name)
+        audit.record(conn, now, me.username, "add labels" if kind == records.LABELS else "add production batch",
+                     record.name, path.name)
     if progress:
         progress(1.0, "Done")
     return report
@@ -142,11 +147,12 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
         if sub.reference is not None:
             records.add_profile(conn, record.id, "reference", "training", "client", sub.reference.rows,
                                  sub.reference.to_json(), now)
-        store_batch(conn, record, sub.production, report, sub.label or "client submission", "client", now)
+        kind = store_batch(conn, record, sub.production, report, sub.label or "client submission", "client", now)
         records.set_status(conn, record.id, ACTIVE, now)
-        audit.record(conn, now, actor, "submit profiles", record.name, sub.label)
+        audit.record(conn, now, actor, "submit labels" if kind == records.LABELS else "submit profiles", record.name,
+                     sub.label)
         record = records.get_by_id(conn, record.id)
-    return SubmissionResult(record, report)
+    return SubmissionResult(record, report, kind)
 
 
 def upload_target(ctx: Context, token: str, name: str) -> tuple[str, ModelRecord]:

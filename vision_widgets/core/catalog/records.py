@@ -20,6 +20,10 @@ from vision_widgets.core.storage import schema
 TASKS = ("binary classification", "multiclass classification", "regression")
 PLATFORMS = ("Databricks", "AWS SageMaker", "Azure ML", "Google Vertex AI", "on-premises", "other")
 AWAITING = "awaiting metrics"
+#: Profile kinds: the training profile, production batches, and labels that arrived after their
+#: production window (a labelled profile of the same window: realised performance, never drift).
+REFERENCE, PRODUCTION, LABELS = "reference", "production", "labels"
+PROFILE_KINDS = (REFERENCE, PRODUCTION, LABELS)
 ACTIVE = "active"
 STATUSES = (AWAITING, ACTIVE)
 
@@ -156,7 +160,7 @@ def remove(conn: Connection, model_id: int) -> None:
 def add_profile(conn: Connection, model_id: int, kind: str, label: str, source: str, rows: int, body: str,
                 now: datetime) -> int:
     """Store one profile's JSON; returns its id."""
-    if kind not in ("reference", "production"):
+    if kind not in PROFILE_KINDS:
         raise InvalidInput(f"Unknown profile kind {kind!r}.")
     result = conn.execute(schema.profiles.insert().values(
         model_id=model_id, kind=kind, label=label, source=source, rows=int(rows), created_at=now, body=body,
