@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from vision_widgets.client import CategoryStats, NumericStats, Profile
 from vision_widgets.core.catalog import records
@@ -35,7 +38,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import can_manage_model
-from vision_widgets.core.stats.drift import DriftSettings
+from vision_widgets.core.stats.drift import BATCH, PROFILED, DriftSettings, regroup_windows
 from vision_widgets.core.stats.drift_methods import get_method
 from vision_widgets.core.stats.histograms import overlay
 from vision_widgets.core.stats.label_shift import Shift, label_and_prediction_shift
@@ -47,20 +50,24 @@ SCORE_CAP = 5.0
 TOP_FEATURES = 5
 
 
-def score(method: str, statistic: float, p_value: float | None, threshold: float) -> float:
-    """How far a result stands toward its threshold, on one scale for every method (threshold = 1)."""
+def _uses_p_value(method: str, p_value: float | None) -> bool:
     try:
-        uses_p = get_method(method).uses_p_value
+        return get_method(method).uses_p_value
     except Exception:  # noqa: BLE001 - a method removed since the report was stored
-        uses_p = p_value is not None
+        return p_value is not None
+
+
+def _score(uses_p: bool, statistic: float, p_value: float | None, threshold: float) -> float:
     if uses_p:
         if p_value is None or not 0 < threshold < 1:
             return 0.0
-        p = min(max(float(p_value), 1e-300), 1.0)
-        return math.log(p) / math.log(threshold)
-    if threshold <= 0:
-        return 0.0
-    return max(float(statistic), 0.0) / threshold
+        return math.log(min(max(float(p_value), 1e-300), 1.0)) / math.log(threshold)
+    return max(float(statistic), 0.0) / threshold if threshold > 0 else 0.0
+
+
+def score(method: str, statistic: float, p_value: float | None, threshold: float) -> float:
+    """How far a result stands toward its threshold, on one scale for every method (threshold = 1)."""
+    return _score(_uses_p_value(method, p_value), statistic, p_value, threshold)
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,12 @@ class Window:
     rows: int
     drift_share: float
     dataset_drift: bool
-    features: tuple[FeatureResult, ...]
+    #: the stored report's per-feature results, read into ``features`` when first asked for
+    raw: tuple[dict, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def features(self) -> tuple[FeatureResult, ...]:
+        return tuple(FeatureResult.from_dict(f) for f in self.raw)
 
     @property
     def drifted(self) -> tuple[str, ...]:
@@ -168,8 +180,8 @@ class DriftOverview:
     """
 
     def __init__(self, model: ModelRecord, settings: DriftSettings, reference: Profile | None,
-                 windows: tuple[Window, ...], production: dict[int, StoredProfile], can_manage: bool,
-                 latest_at: datetime | None) -> None:
+                 windows: tuple[Window, ...], can_manage: bool, latest_at: datetime | None,
+                 fetch: Callable[[int], str]) -> None:
         self.model = model
         self.settings = settings
         self.reference = reference
@@ -177,11 +189,13 @@ class DriftOverview:
         self.can_manage = can_manage
         #: when the latest production data arrived (None: none yet)
         self.latest_at = latest_at
-        self._production = production  # profile id -> stored profile (body unparsed)
-        self._parsed: dict[int, Profile] = {}
+        self._fetch = fetch  # profile id -> its stored JSON (read when a window is first drawn)
+        self._bodies: dict[int, dict] = {}
+        self._parsed: dict[tuple[int, str | None], Profile | None] = {}
         self._series: dict[str, Series] = {}
         self.features: tuple[str, ...] = tuple(reference.columns) if reference is not None else ()
         self.types: dict[str, str] = {n: c.kind for n, c in reference.columns.items()} if reference else {}
+        self.scores, self.flags = _matrix(windows, self.features)
 
     # -- verdicts ---------------------------------------------------------------------------
     @property
@@ -215,35 +229,47 @@ class DriftOverview:
                 tuple(w.dataset_drift for w in self.windows))
 
     def series(self, feature: str) -> Series:
-        """``feature``'s score in every window (computed once)."""
+        """``feature``'s score in every window."""
         if feature not in self._series:
-            scores, drifted = [], []
-            for w in self.windows:
-                r = next((f for f in w.features if f.feature == feature), None)
-                scores.append(None if r is None else r.score)
-                drifted.append(bool(r and r.drifted))
-            self._series[feature] = Series(feature, tuple(scores), tuple(drifted))
+            j = self.features.index(feature)
+            col = self.scores[:, j]
+            self._series[feature] = Series(feature, tuple(None if np.isnan(v) else float(v) for v in col),
+                                           tuple(bool(b) for b in self.flags[:, j]))
         return self._series[feature]
 
     def top_features(self, n: int = TOP_FEATURES) -> tuple[str, ...]:
         """The ``n`` features that drifted most: in the most windows, then by their latest score."""
-        latest = {f.feature: f.score for f in self.latest.features} if self.latest else {}
-        counts = {name: 0 for name in self.features}
-        for w in self.windows:
-            for f in w.features:
-                if f.drifted and f.feature in counts:
-                    counts[f.feature] += 1
-        return tuple(sorted(self.features, key=lambda f: (-counts[f], -latest.get(f, 0.0), f))[:n])
+        if not self.windows:
+            return self.features[:n]
+        counts = self.flags.sum(axis=0)
+        latest = np.nan_to_num(self.scores[-1], nan=0.0)
+        order = sorted(range(len(self.features)), key=lambda j: (-counts[j], -latest[j], self.features[j]))
+        return tuple(self.features[j] for j in order[:n])
 
     # -- one window in detail -------------------------------------------------------------------
     def _profile(self, w: Window) -> Profile | None:
-        stored = self._production.get(w.profile_id)
-        if stored is None:
-            return None
-        if w.profile_id not in self._parsed:
-            self._parsed[w.profile_id] = Profile.from_json(stored.body)
-        whole = self._parsed[w.profile_id]
-        return whole if w.window is None else whole.windows.get(w.window)
+        """The profile of window ``w``: its batch's stored JSON, read once, parsed one window at a time.
+
+        Parsing a batch of 180 daily windows whole takes seconds; one window of it, milliseconds.
+        With a span setting (``14D``) the report's windows are merged ones, so the batch is parsed
+        whole and regrouped as ``drift()`` did.
+        """
+        key = (w.profile_id, w.window)
+        if key in self._parsed:
+            return self._parsed[key]
+        if w.profile_id not in self._bodies:
+            self._bodies[w.profile_id] = json.loads(self._fetch(w.profile_id))
+        body = self._bodies[w.profile_id]
+        window = self.settings.window
+        if w.window is None:
+            prof: Profile | None = Profile.from_json({**body, "windows": []})
+        elif window in (PROFILED, BATCH):
+            one = [d for d in body.get("windows") or () if d.get("window") == w.window]
+            prof = Profile.from_json({**body, "windows": one}).windows.get(w.window)
+        else:
+            prof = regroup_windows(Profile.from_json(body), window).windows.get(w.window)
+        self._parsed[key] = prof
+        return prof
 
     def shifts(self, index: int) -> tuple[Shift, ...]:
         """Target drift and prediction drift in window ``index`` (apart from feature drift)."""
@@ -322,12 +348,12 @@ def _windows(history: list[records.StoredDrift], production: dict[int, StoredPro
                 out.append(Window(len(out), unique(name[:10] if len(name) >= 10 and name[4:5] == "-" else name),
                                   stored.label, stored.id, name, h.created_at, int(wd.get("rows", 0)),
                                   float(wd.get("drift_share", 0.0)), bool(wd.get("dataset_drift")),
-                                  tuple(FeatureResult.from_dict(f) for f in wd.get("features", ()))))
+                                  tuple(wd.get("features", ()))))
         else:
             out.append(Window(len(out), unique(stored.label or f"{h.created_at:%Y-%m-%d}"), stored.label, stored.id, None,
                               h.created_at, stored.rows, float(body.get("drift_share", h.drift_share)),
                               bool(body.get("dataset_drift", h.dataset_drift)),
-                              tuple(FeatureResult.from_dict(f) for f in body.get("features", ()))))
+                              tuple(body.get("features", ()))))
     return tuple(out)
 
 
@@ -341,10 +367,35 @@ def drift_overview(ctx: Context, principal: Principal, name: str) -> DriftOvervi
     with ctx.store.read() as conn:
         record = record_for(conn, me, name)
         refs = records.profiles_of(conn, record.id, "reference")
-        prods = records.profiles_of(conn, record.id, "production")
+        prods = records.profile_headers(conn, record.id, "production")
         history = records.drift_history(conn, record.id)
     reference = Profile.from_json(refs[-1].body) if refs else None
-    by_id = {p.id: p for p in prods}
-    windows = _windows(history, by_id) if reference is not None else ()
-    return DriftOverview(record, drift_settings_of(record), reference, windows, by_id,
-                         can_manage_model(me, record.owner), prods[-1].created_at if prods else None)
+    windows = _windows(history, {p.id: p for p in prods}) if reference is not None else ()
+    model_id = record.id
+
+    def fetch(profile_id: int) -> str:
+        # The model was opened with the permission check above; a body is read only for it.
+        with ctx.store.read() as conn:
+            return records.profile_body(conn, model_id, profile_id)
+
+    return DriftOverview(record, drift_settings_of(record), reference, windows,
+                         can_manage_model(me, record.owner), prods[-1].created_at if prods else None, fetch)
+
+
+def _matrix(windows: tuple[Window, ...], features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and drift flags, one row per window and one column per feature (NaN: not tested there)."""
+    scores = np.full((len(windows), len(features)), np.nan)
+    flags = np.zeros((len(windows), len(features)), dtype=bool)
+    column = {f: j for j, f in enumerate(features)}
+    uses_p: dict[str, bool] = {}
+    for i, w in enumerate(windows):
+        for d in w.raw:
+            j = column.get(d.get("feature"))
+            if j is None:
+                continue
+            method, p = str(d.get("method", "")), d.get("p_value")
+            if method not in uses_p:
+                uses_p[method] = _uses_p_value(method, p)
+            scores[i, j] = _score(uses_p[method], float(d.get("statistic") or 0.0), p, float(d.get("threshold") or 0.0))
+            flags[i, j] = bool(d.get("drifted"))
+    return scores, flags
