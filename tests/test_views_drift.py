@@ -182,3 +182,48 @@ def test_a_model_name_is_never_markup(app, ctx, login, settings):
     view = open_drift(app, USER)
     view.model.value = name
     assert "<img" not in view.empty.value and "&lt;img" in view.empty.value
+
+
+# -- settings (owner or admin) ------------------------------------------------------------------
+
+
+def test_only_the_owner_or_an_admin_gets_the_settings_panel(app, ctx, login, models):
+    view = open_drift(app, USER)
+    assert view.settings_panel is not None and view.settings.layout.display != "none"
+    view.model.value = "Secret model"  # awaiting metrics: nothing to set yet
+    assert view.settings_panel is None and view.settings.layout.display == "none"
+
+
+def test_a_threshold_saved_from_the_panel_recomputes_and_changes_the_verdict(app, ctx, login, models):
+    from vision_widgets.core.jobs.records import DONE
+    from vision_widgets.services import jobs
+    from vision_widgets.worker import Runner
+
+    view = open_drift(app, USER)
+    before = view.verdict.value
+    assert before.startswith("No dataset drift"), before
+    panel = view.settings_panel
+    panel.thresholds["wasserstein"].value = "0.01"  # every numeric feature now drifts
+    panel.save.click()
+    assert panel.status.value.startswith("Saved. Recomputing"), panel.status.value
+    job = jobs.list_jobs(ctx, login(USER), kind=jobs.RECOMPUTE_DRIFT)[0]
+    panel._stop.set()  # the test looks at the job itself, after running it here
+    Runner(ctx, "test-worker").run(job.id)
+    assert jobs.get_job(ctx, login(USER), job.id).state == DONE
+    assert panel.check(job.id)
+    assert view.verdict.value.startswith("Dataset drift in window"), view.verdict.value
+    assert view.verdict.value != before
+    assert all(r[6] == "0.01" for r in view.table.rows if r[2] == "wasserstein")
+    assert view.settings_panel is panel and "stored reports recomputed" in panel.status.value
+    assert panel.progress.layout.visibility == "hidden"
+
+
+def test_a_threshold_outside_its_domain_is_refused_with_a_reason_and_nothing_changes(app, ctx, login, models):
+    view = open_drift(app, USER)
+    panel = view.settings_panel
+    panel.thresholds["ks"].value = "1.5"
+    panel.save.click()
+    assert panel.status.kind == "error" and "significance level" in panel.status.value
+    from vision_widgets.services import jobs
+
+    assert jobs.list_jobs(ctx, login(USER), kind=jobs.RECOMPUTE_DRIFT) == []

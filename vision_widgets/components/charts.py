@@ -400,3 +400,76 @@ class ShareChart(DriftHistoryChart):
             else:
                 self.flagged.x, self.flagged.y = [self.line.x[0]], [0.0]
             self.flagged.visible = bool(marked)
+
+
+ESTIMATE_COLOUR = "#2f6fdf"
+REALISED_COLOUR = "#2e7d32"
+BAND_COLOUR = "#90a4ae"
+
+
+class PerformanceChart:
+    """Estimated vs realised performance per window, the reference band, and alerts ringed.
+
+    The band (from the reference's chunk-to-chunk spread) is a grey area; the estimate a blue
+    line, the realised value (where labels exist) a green one; a window whose estimate leaves
+    the band gets a red ring.
+    """
+
+    def __init__(self, title: str = "Estimated vs realised performance") -> None:
+        self.x = bq.OrdinalScale()
+        self.y = bq.LinearScale(min=0.0, max=1.0)
+        scales = {"x": self.x, "y": self.y}
+        self.band = bq.Lines(x=["–"], y=[[0.0], [1.0]], scales=scales, colors=[BAND_COLOUR, BAND_COLOUR],
+                             fill="between", fill_colors=[BAND_COLOUR], fill_opacities=[0.18], stroke_width=1)
+        self.estimated = bq.Lines(x=["–"], y=[0.0], scales=scales, colors=[ESTIMATE_COLOUR], stroke_width=2,
+                                  marker="circle", marker_size=24,
+                                  tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3f"], labels=["window", "estimated"]))
+        self.realised = bq.Lines(x=["–"], y=[0.0], scales=scales, colors=[REALISED_COLOUR], stroke_width=2,
+                                 marker="square", marker_size=24,
+                                 tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3f"], labels=["window", "realised"]))
+        self.alerts = bq.Scatter(x=["–"], y=[0.0], scales=scales, colors=[DRIFT_COLOUR], fill=False,
+                                 stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110, visible=False)
+        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=".2f", label="metric",
+                              label_offset="45px")
+        x_axis = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "11px"}, label="production window",
+                         label_offset="55px")
+        self.figure = _figure([self.band, self.estimated, self.realised, self.alerts], [x_axis, self.y_axis], title,
+                              height="320px", bottom=80, left=70)
+        self.legend = w.HTML(legend_html([("estimated (before labels)", ESTIMATE_COLOUR, "line"),
+                                          ("realised (labels)", REALISED_COLOUR, "line"),
+                                          ("reference band", BAND_COLOUR, "dashed"),
+                                          ("estimate outside the band", DRIFT_COLOUR, "ring")]))
+        self.widget = w.VBox([self.figure, self.legend], layout=w.Layout(width="100%"))
+
+    def update(self, labels: Sequence[str], estimated: Sequence[float | None], realised: Sequence[float | None],
+               band: tuple[float, float] | None, alerts: Sequence[bool], metric: str) -> None:
+        labels = list(labels) or ["–"]
+        n = len(labels)
+
+        def arr(values: Sequence[float | None]) -> np.ndarray:
+            out = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+            return out if out.size == n else np.full(n, np.nan)
+
+        est, real = arr(estimated), arr(realised)
+        seen = np.concatenate([est[np.isfinite(est)], real[np.isfinite(real)],
+                               np.asarray(band if band else (), dtype=float)])
+        lo = float(seen.min()) if seen.size else 0.0
+        hi = float(seen.max()) if seen.size else 1.0
+        pad = max(0.02, (hi - lo) * 0.15)
+        marked = [(labels[i], est[i]) for i, a in enumerate(alerts) if a and i < n and np.isfinite(est[i])]
+        with self.figure.hold_sync():
+            self.figure.title = f"{metric}: estimated vs realised per window"
+            self.y_axis.label = metric
+            self.y.min, self.y.max = max(0.0, lo - pad), min(1.0, hi + pad)
+            self.band.visible = band is not None and n > 1
+            self.band.x = labels
+            self.band.y = np.vstack([np.full(n, band[0] if band else 0.0), np.full(n, band[1] if band else 0.0)]) \
+                if n > 1 else np.zeros(1)
+            # bqplot squeezes a one-point line away (charts: MultiLineChart): lines need two windows
+            for line, values in ((self.estimated, est), (self.realised, real)):
+                line.visible = n > 1 and bool(np.isfinite(values).any())
+                line.x = labels
+                line.y = values if n > 1 else np.zeros(1)
+            self.alerts.x, self.alerts.y = ([m[0] for m in marked], [m[1] for m in marked]) if marked \
+                else ([labels[0]], [0.0])
+            self.alerts.visible = bool(marked)

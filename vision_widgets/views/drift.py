@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from vision_widgets.components import forms
-from vision_widgets.components.charts import DistributionChart, MultiLineChart, ShareChart
+from vision_widgets.components.charts import DistributionChart, MultiLineChart, PerformanceChart, ShareChart
 from vision_widgets.components.data_grid import DataTable
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.formatting import count, drift_rule, number, share, when
@@ -22,15 +22,18 @@ from vision_widgets.components.kpi_card import KPICard
 from vision_widgets.components.note import Note
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.identity.rbac import Permission, has
-from vision_widgets.services import catalog, drift_page
+from vision_widgets.services import catalog, drift_page, drift_settings, estimation
 from vision_widgets.services.drift_page import SCORE_CAP, DriftOverview
-from vision_widgets.views.base import PageView, unobserved
+from vision_widgets.views.base import PageView, close_tree, unobserved
 
 FEATURE_COLUMNS = ("Feature", "Type", "Method", "Statistic", "p-value", "PSI", "Threshold", "Drifted",
                    "Past threshold")
 SHIFT_COLUMNS = ("What", "Column", "Method", "Statistic", "p-value", "Threshold", "Drifted")
 STAT_COLUMNS = ("Statistic", "Training", "This window")
 ANY = "(any line of business)"
+METRICS = (("Accuracy", "accuracy"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
+           ("ROC AUC", "roc_auc"))
+FEATURE_DRIFT, PERFORMANCE = 0, 1  # the tabs of "Over time"
 
 
 def _p(p: float | None) -> str:
@@ -106,23 +109,42 @@ class DriftView(PageView):
                               "for a distance, log(p) over log(threshold) for a p-value, so 1 is the line a "
                               f"feature drifts at. Scores above {SCORE_CAP:g} are drawn at {SCORE_CAP:g}; "
                               "red rings mark the windows where a feature (or the dataset) drifted.", muted=True)
+        # -- estimated performance --
+        self.metric = w.Dropdown(options=METRICS, value="accuracy", layout=w.Layout(width="200px"))
+        forms.label(self.metric, "Metric", width="60px")
+        self.metric.observe(self._on_metric, "value")
+        self.performance_chart = PerformanceChart()
+        self._performance_box = w.VBox()
+        self.performance_note = Note("", muted=True)
+        self.performance: estimation.PerformanceSeries | None = None
+        self.performance_status = StatusMessage()
         # -- target and prediction --
         self.shift_table = SafeTable(SHIFT_COLUMNS, empty="The model has no target or prediction column.")
         self.shift_note = Note("", muted=True)
+        # One tab at a time: a chart enters its tab's box, and is fed, only while the tab is shown.
+        self.time_tabs = w.Tab(children=(
+            w.VBox([self.drawn, self._time_box, self.time_note]),
+            w.VBox([self.metric, self.performance_status, self._performance_box, self.performance_note]),
+        ))
+        self.time_tabs.titles = ("Feature drift", "Estimated performance")
+        self.time_tabs.observe(self._on_time_tab, "selected_index")
         self.sections = w.VBox([
             w.VBox([self.verdict, self.verdict_note,
                     w.HBox(list(self.kpis.values()), layout=w.Layout(flex_flow="row wrap"))]),
             forms.section("Features in this window", self.table_hint, self.table),
             forms.section("Selected feature", self.feature_title, self._distribution_box, self.feature_stats,
                           self.feature_note),
-            forms.section("Drift over time", self.drawn, self._time_box, self.time_note),
+            forms.section("Over time", self.time_tabs),
             forms.section("Target and prediction (label shift and prediction shift)", self.shift_note,
                           self.shift_table),
         ])
+        # Owners and admins: the settings, folded away until wanted (built per model, for them only).
+        self.settings = w.Accordion(children=(), layout=w.Layout(display="none"))
         self.sections.layout.display = "none"
         self.feature = ""  # the selected feature
+        self.performance_model = ""  # the model ``performance`` belongs to
         self._stale = False  # the charts wait for the sections to be shown
-        self.children = (self.pickers, self.status, self.empty, self.sections)
+        self.children = (self.pickers, self.status, self.empty, self.sections, self.settings)
         self.refresh()
 
     # -- the model list -----------------------------------------------------------------------
@@ -184,6 +206,7 @@ class DriftView(PageView):
                  + (f" · {win.batch}" if several and win.window is not None else ""), win.index)
                 for win in data.windows)
             self.window.value = data.windows[-1].index if data.windows else None
+        self._build_settings(data)
         if data.empty_reason:
             self._show_empty(data.empty_reason)
             return
@@ -193,7 +216,34 @@ class DriftView(PageView):
         self.empty.layout.display = "none"
         self.sections.layout.display = "flex"
         self._stale = True
+        self.performance = None
         self._show_window(select_top=True)
+
+    def _build_settings(self, data: DriftOverview) -> None:
+        """The settings panel for an owner or admin of a model with a training profile; nothing otherwise."""
+        from vision_widgets.views.drift_settings_panel import DriftSettingsPanel
+
+        current = self.settings_panel
+        if current is not None and current.model == data.model.name and data.can_manage:
+            return  # the same model reloaded (after a save): keep the panel and what it says
+        old = self.settings.children
+        panel = None
+        if data.can_manage and data.reference is not None:
+            view = self.run(self.status, drift_settings.get_settings, self.ctx, self.principal, data.model.name)
+            if view is not None and view.can_edit:
+                name = data.model.name
+                panel = DriftSettingsPanel(self, name, view, on_recomputed=lambda: self.show(name))
+        self.settings.children = (panel,) if panel is not None else ()
+        self.settings.titles = ("Drift settings: methods, thresholds, dataset share, windows",) if panel else ()
+        self.settings.selected_index = None
+        self.settings.layout.display = "" if panel is not None else "none"
+        for child in old:
+            close_tree(child)
+
+    @property
+    def settings_panel(self):
+        """The settings panel on show (None: this principal may not change the model)."""
+        return self.settings.children[0] if self.settings.children else None
 
     def _show_empty(self, reason: str) -> None:
         self.empty.text = reason
@@ -318,7 +368,59 @@ class DriftView(PageView):
             notes.append(f"Note on the test: {result.note}.")
         self.feature_note.text = " ".join(notes)
 
+    def _on_time_tab(self, _change=None) -> None:
+        self._stale = True
+        self._draw(time=True, feature=False)
+
+    def _on_metric(self, _change=None) -> None:
+        self._draw(time=True, feature=False)
+
     def _draw_time(self) -> None:
+        if self.time_tabs.selected_index == PERFORMANCE:
+            self._draw_performance()
+        else:
+            self._draw_feature_drift()
+
+    def _draw_performance(self) -> None:
+        """Estimated (CBPE) vs realised per window, computed the first time the tab is opened for a model."""
+        data = self.data
+        if self.performance is None or self.performance_model != data.model.name:
+            self.performance_status.clear()
+            self.performance = self.run(self.performance_status, estimation.performance_over_time, self.ctx,
+                                        self.principal, data.model.name)
+            self.performance_model = data.model.name
+        perf = self.performance
+        if perf is None:
+            return
+        if perf.reason:
+            self._performance_box.children = ()
+            self.performance_note.text = f"Estimation cannot run for this model: {perf.reason}"
+            return
+        if self.performance_chart.widget not in self._performance_box.children:
+            self._performance_box.children = (self.performance_chart.widget,)
+        metric = self.metric.value
+        at = {label: i for i, label in reversed(list(enumerate(perf.windows)))}
+        index = [at.get(win.window if win.window is not None else win.batch) for win in data.windows]
+
+        def aligned(values):
+            return [values[i] if i is not None and i < len(values) else None for i in index]
+
+        alerts = aligned(perf.alerts.get(metric, ()))
+        self.performance_chart.update([win.label for win in data.windows], aligned(perf.estimated.get(metric, ())),
+                                      aligned(perf.realised.get(metric, ())), perf.band.get(metric),
+                                      [bool(a) for a in alerts], dict((v, k) for k, v in METRICS)[metric])
+        out = [data.windows[i].label for i, a in enumerate(alerts) if a]
+        band = perf.band.get(metric)
+        parts = [("Estimated from the scores alone (confidence-based, as NannyML's CBPE): it assumes the "
+                  "calibration learnt on training still holds (no concept drift). Realised where labels exist.")]
+        if band:
+            parts.append(f"Reference band {band[0]:.3f}–{band[1]:.3f} ({perf.band_source}).")
+        parts.append(f"Alert: the estimate leaves the band in {', '.join(out)}." if out
+                     else "No alert: every estimate is inside the band.")
+        parts.extend(perf.notes[:3])
+        self.performance_note.text = " ".join(parts)
+
+    def _draw_feature_drift(self) -> None:
         data = self.data
         if self.over_time.widget not in self._time_box.children:
             self._time_box.children = (self.over_time.widget, self.shares.widget)
