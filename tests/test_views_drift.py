@@ -226,3 +226,33 @@ def test_a_threshold_outside_its_domain_is_refused_with_a_reason_and_nothing_cha
     from vision_widgets.services import jobs
 
     assert jobs.list_jobs(ctx, login(USER), kind=jobs.RECOMPUTE_DRIFT) == []
+
+
+def test_estimated_performance_is_computed_when_its_tab_opens_and_fed_per_window(app, ctx, login, models):
+    from vision_widgets.services import estimation
+
+    view = open_drift(app, USER)
+    assert view.performance is None and view._performance_box.children == ()  # not before it is wanted
+    view.time_tabs.selected_index = 1
+    perf = estimation.performance_over_time(ctx, login(USER), "Fraud detection")
+    assert not perf.reason
+    chart = view.performance_chart
+    assert view._performance_box.children == (chart.widget,)
+    assert list(chart.estimated.x) == [w.label for w in view.data.windows]
+    assert np.allclose(chart.estimated.y, [np.nan if v is None else v for v in perf.estimated["accuracy"]],
+                       equal_nan=True)
+    assert list(chart.band.y[:, 0]) == pytest.approx(list(perf.band["accuracy"]))
+    view.metric.value = "roc_auc"
+    assert chart.figure.title.startswith("ROC AUC")
+    assert np.allclose(chart.estimated.y, [np.nan if v is None else v for v in perf.estimated["roc_auc"]],
+                       equal_nan=True)
+
+
+def test_estimation_says_why_it_cannot_run_for_a_model_without_scores(app, ctx, login, settings):
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=300)
+    registration.register_model(ctx, login(USER), demo_spec("No scores", train, prod, prediction=""))
+    view = open_drift(app, USER)
+    view.model.value = "No scores"
+    view.time_tabs.selected_index = 1
+    assert view.performance_note.text.startswith("Estimation cannot run for this model:")
+    assert view._performance_box.children == ()
