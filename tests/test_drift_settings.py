@@ -227,3 +227,27 @@ def test_a_job_whose_submitter_may_no_longer_change_the_model_fails(ctx, login, 
     failed = _run(ctx, job)
     assert failed.state == FAILED and "may not change" in failed.error
     assert _reports(ctx) == before
+
+
+# -- the window setting ------------------------------------------------------------------------------
+def test_a_window_span_merges_the_profiled_windows_like_profiling_at_that_span():
+    """Weekly windows merged into fortnights give the windows, rows and (up to the privacy guard's pooling,
+    which merged windows keep) the statistics of profiling the same data in fortnights."""
+    from helpers import client_profiles, demo_frames
+
+    from vision_widgets import client
+    from vision_widgets.core.stats.drift import DriftSettings, drift
+
+    reference, weekly = client_profiles()
+    _, frame = demo_frames()
+    fortnightly = client.Profile.from_json(client.profile(frame, reference=reference, k=10, window="14D").to_json())
+    merged, direct = drift(reference, weekly, DriftSettings(window="14D")), drift(reference, fortnightly)
+    assert [(w.window, w.rows) for w in merged.windows] == [(w.window, w.rows) for w in direct.windows]
+    for a, b in zip(merged.windows, direct.windows):
+        assert [f.statistic for f in a.features] == pytest.approx([f.statistic for f in b.features], abs=0.03)
+    assert drift(reference, weekly, DriftSettings(window="batch")).windows == ()
+    from vision_widgets.core.stats.drift import check_window
+
+    check_window("1M", ["1D"])  # days add up to months
+    with pytest.raises(InvalidInput, match="do not add up to 1M"):
+        check_window("1M", [weekly.window])  # weeks straddle months

@@ -1,11 +1,12 @@
-"""``vision profile`` and ``vision drift`` (the statistics engine's CLI jobs).
+"""``vision profile``, ``vision drift`` and ``vision report`` (the statistics engine's CLI jobs).
 
 ``vision profile DATA [--reference REF.json] [--target COL] [--prediction COL]
 [--timestamp COL --window W] [--exclude COL ...] [--epsilon E [--budget B]] -o OUT.json``
 writes a pooled (with ``--epsilon``, differentially private) profile (a current profile may lack the target:
 labels usually arrive later); ``vision drift REF.json CUR.json [--json] [--fail-on-drift]`` prints the
 per-feature table, the verdict and the performance estimated without labels (CBPE; exit 0), or exits 3 with ``--fail-on-drift``
-when the dataset drifted. Bad input raises ``InvalidInput``; ``cli.main`` prints
+when the dataset drifted; ``vision report MODEL [--window LABEL] [--format html|json] -o FILE`` exports
+a registered model's drift report. Bad input raises ``InvalidInput``; ``cli.main`` prints
 it and exits 2.
 """
 from __future__ import annotations
@@ -50,6 +51,50 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     d.add_argument("--method", action="append", default=[], metavar="FEATURE=METHOD", help="override a feature's method")
     d.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help="threshold for a feature or a method")
     d.set_defaults(func=cmd_drift)
+
+    r = sub.add_parser("report", help="export a registered model's drift report (self-contained HTML, or JSON)")
+    r.add_argument("model", metavar="MODEL", help="the model's name, as registered")
+    r.add_argument("--window", default=None, metavar="LABEL", help="a production window's label (default: the latest)")
+    r.add_argument("--format", choices=("html", "json"), default=None,
+                   help="html (default) or json; taken from the output's extension when not given")
+    r.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the report")
+    r.set_defaults(func=cmd_report)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it: all of it, or nothing."""
+    from vision_widgets.client import InvalidInput
+
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # nothing half-written on failure
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path} ({exc.strerror or exc}); choose a writable path.") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``vision report MODEL [--window LABEL] [--format html|json] -o FILE``, run on the server as an operator.
+
+    Like ``vision users``, it reads the database of ``VISION_HOME`` directly, acting as the
+    operator (whoever can run it there can read the database anyway), through the same
+    service the page's download uses.
+    """
+    from vision_widgets.cli import _context, _operator_principal
+    from vision_widgets.services import drift_report
+
+    fmt = args.format or ("json" if args.output.lower().endswith(".json") else "html")
+    ctx = _context()
+    export = drift_report.export_json if fmt == "json" else drift_report.export_html
+    data = export(ctx, _operator_principal(), args.model, args.window)
+    write_atomically(args.output, data)
+    print(f"wrote the {fmt.upper()} drift report of {args.model!r} ({len(data) / 1024:.0f} KiB) to {args.output}")
+    return 0
 
 
 def _load_profile(path: str) -> Any:
@@ -112,17 +157,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     )
     if show:
         print(file=sys.stderr)
-    text = prof.to_json(indent=1)
-    tmp = f"{args.output}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, args.output)  # nothing half-written on failure
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {args.output} ({exc.strerror or exc}); choose a writable path.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(args.output, prof.to_json(indent=1).encode("utf-8"))
     kind = "current" if reference is not None else "reference"
     print(f"wrote {kind} profile of {prof.rows:,} rows, {len(prof.columns)} features"
           f"{f', {len(prof.windows)} windows' if prof.windows else ''} to {args.output}")

@@ -28,11 +28,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from vision_widgets.client import Profile
 from vision_widgets.core import audit
-from vision_widgets.core.catalog import records
+from vision_widgets.core.catalog import drift_store, records
 from vision_widgets.core.catalog.records import ModelRecord
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import InvalidInput
@@ -53,7 +53,6 @@ from vision_widgets.core.stats.drift import (
 )
 from vision_widgets.core.stats.drift_methods import BINARY, CATEGORICAL, NUMERIC, get_method, methods
 from vision_widgets.core.stats.thresholds import Domain, check_threshold, domain_of
-from vision_widgets.core.storage import schema
 from vision_widgets.services.jobs import RECOMPUTE_DRIFT
 from vision_widgets.services.profiling import Progress, drift_settings_of, record_for
 from vision_widgets.services.sessions import acting
@@ -154,7 +153,7 @@ def get_settings(ctx: Context, principal: Principal, name: str) -> DriftSettings
     with ctx.store.read() as conn:
         record = record_for(conn, me, name)
         reference = _reference(conn, record)
-        profiled = _profiled_windows(conn, record)
+        profiled = drift_store.profiled_windows(conn, record.id)
     settings = drift_settings_of(record)
     registry = methods()
     choices = {n: MethodChoice(n, m.label, tuple(m.feature_types), m.default_threshold, m.uses_p_value, domain_of(n))
@@ -193,18 +192,6 @@ def _reference(conn: Connection, record: ModelRecord) -> Profile | None:
     return Profile.from_json(refs[-1].body) if refs else None
 
 
-def _profiled_windows(conn: Connection, record: ModelRecord) -> tuple[str, ...]:
-    """The ``window`` each stored production profile was made with (read without parsing whole bodies)."""
-    t = schema.profiles
-    bodies = conn.execute(select(t.c.body).where((t.c.model_id == record.id) & (t.c.kind == "production"))).scalars()
-    found: set[str] = set()
-    for body in bodies:
-        window = json.loads(body).get("window")
-        if window:
-            found.add(str(window))
-    return tuple(sorted(found))
-
-
 # ----------------------------------------------------------------------------------------
 # Saving
 # ----------------------------------------------------------------------------------------
@@ -232,7 +219,7 @@ def save_settings(ctx: Context, principal: Principal, name: str, changes: Mappin
         record = record_for(conn, me, name, manage=True)
         reference = _reference(conn, record)
         prods = records.profiles_of(conn, record.id, "production")
-        profiled = _profiled_windows(conn, record) if "window" in changes else ()
+        profiled = drift_store.profiled_windows(conn, record.id) if "window" in changes else ()
     old = drift_settings_of(record)
     new = _validated(old, changes, reference, profiled)
     if new.to_dict() == old.to_dict():
@@ -243,8 +230,7 @@ def save_settings(ctx: Context, principal: Principal, name: str, changes: Mappin
     with ctx.store.write() as conn:
         record = record_for(conn, me, name, manage=True)  # as it is now, under the write lock
         before = drift_settings_of(record)
-        conn.execute(update(schema.models).where(schema.models.c.id == record.id)
-                     .values(drift_settings=json.dumps(new.to_dict(), allow_nan=False), updated_at=now))
+        drift_store.set_settings(conn, record.id, new.to_dict(), now)
         audit.record(conn, now, me.username, AUDIT_ACTION, record.name, describe_changes(before, new))
         job = job_records.insert(conn, kind=RECOMPUTE_DRIFT, actor=me.username, title=f"Recompute drift: {record.name}",
                                  params={"model": record.name}, now=now, max_attempts=ctx.settings.job_max_attempts)
@@ -408,14 +394,15 @@ def recompute_reports(ctx: Context, principal: Principal, name: str, progress: P
         progress(0.96, "Saving")
     now = ctx.now()
     with ctx.store.write() as conn:
-        t = schema.models
-        current = conn.execute(select(t.c.drift_settings).where(t.c.id == record.id).with_for_update()).scalar_one_or_none()
+        current = drift_store.settings_for_update(conn, record.id)
         if current is None:
             raise InvalidInput(f"The model {record.name!r} was deleted while its drift reports were recomputed.")
-        if json.loads(current or "{}") != used:
-            result = Recomputed(record.name, 0, True, json.loads(current or "{}"))
+        if current != used:
+            result = Recomputed(record.name, 0, True, current)
         else:
-            _replace(conn, record.id, reports, now)
+            drift_store.replace_reports(conn, record.id, [
+                (pid, r.dataset_drift, r.drift_share, json.dumps(r.to_dict(), allow_nan=False)) for pid, r in reports
+            ], now)
             last = reports[-1][1] if reports else None
             result = Recomputed(record.name, len(reports), False, settings.to_dict(),
                                 last.dataset_drift if last else None, last.drift_share if last else None)
@@ -424,15 +411,3 @@ def recompute_reports(ctx: Context, principal: Principal, name: str, progress: P
     if progress:
         progress(1.0, "Done")
     return result
-
-
-def _replace(conn: Connection, model_id: int, reports: list[tuple[int, DriftReport]], now) -> None:
-    d = schema.drift_reports
-    existing = {pid: rid for rid, pid in conn.execute(select(d.c.id, d.c.profile_id).where(d.c.model_id == model_id))}
-    for profile_id, report in reports:
-        body = json.dumps(report.to_dict(), allow_nan=False)
-        if profile_id in existing:  # keeps the report's time: it is when that batch arrived
-            conn.execute(update(d).where(d.c.id == existing[profile_id]).values(
-                dataset_drift=bool(report.dataset_drift), drift_share=float(report.drift_share), body=body))
-        else:
-            records.add_drift(conn, model_id, profile_id, report.dataset_drift, report.drift_share, body, now)
