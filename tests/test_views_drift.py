@@ -256,3 +256,23 @@ def test_estimation_says_why_it_cannot_run_for_a_model_without_scores(app, ctx, 
     view.time_tabs.selected_index = 1
     assert view.performance_note.text.startswith("Estimation cannot run for this model:")
     assert view._performance_box.children == ()
+
+
+def test_the_report_of_the_window_on_show_is_offered_as_a_download(app, ctx, login, models):
+    import base64
+    import json
+    import re
+
+    view = open_drift(app, USER)
+    view.window.value = 3
+    win = view.current
+    view.export_json.click()
+    href = re.search(r'href="data:application/json;base64,([^"]+)"', view.export_link.value).group(1)
+    report = json.loads(base64.b64decode(href))
+    assert report["schema_version"] >= 1 and report["model"]["name"] == "Fraud detection"
+    assert report["window"]["label"] == win.window and report["window"]["rows"] == win.rows
+    assert 'download="drift-report_Fraud-detection_' in view.export_link.value
+    view.export_html.click()
+    assert "data:text/html;base64," in view.export_link.value and "ready" in view.export_status.value
+    view.window.value = 4  # another window: the old file is gone
+    assert view.export_link.value == ""

@@ -22,7 +22,8 @@ from vision_widgets.components.kpi_card import KPICard
 from vision_widgets.components.note import Note
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.identity.rbac import Permission, has
-from vision_widgets.services import catalog, drift_page, drift_settings, estimation
+from vision_widgets.components.download import download_anchor
+from vision_widgets.services import catalog, drift_page, drift_report, drift_settings, estimation
 from vision_widgets.services.drift_page import SCORE_CAP, DriftOverview
 from vision_widgets.views.base import PageView, close_tree, unobserved
 
@@ -79,7 +80,13 @@ class DriftView(PageView):
         self.kpis = {key: KPICard(caption) for key, caption in (
             ("drifted", "Drifted features"), ("share", "Share drifted"), ("rows", "Rows in window"),
             ("target", "Label shift"), ("prediction", "Prediction shift"))}
-        self.window_note = Note("", muted=True)
+        # -- export: the report of the window on show, as a file the browser saves --
+        self.export_html = forms.button("Export HTML report", icon="download")
+        self.export_json = forms.button("Export JSON", icon="download")
+        self.export_html.on_click(lambda _b: self._export("html"))
+        self.export_json.on_click(lambda _b: self._export("json"))
+        self.export_link = w.HTML("")
+        self.export_status = StatusMessage()
         # -- the window's features --
         self.table = DataTable(FEATURE_COLUMNS, empty="No feature was tested in this window.",
                                label="Feature drift", noun=("feature", "features"),
@@ -130,7 +137,10 @@ class DriftView(PageView):
         self.time_tabs.observe(self._on_time_tab, "selected_index")
         self.sections = w.VBox([
             w.VBox([self.verdict, self.verdict_note,
-                    w.HBox(list(self.kpis.values()), layout=w.Layout(flex_flow="row wrap"))]),
+                    w.HBox(list(self.kpis.values()), layout=w.Layout(flex_flow="row wrap")),
+                    w.HBox([self.export_html, self.export_json, self.export_link],
+                           layout=w.Layout(align_items="center", grid_gap="8px")),
+                    self.export_status]),
             forms.section("Features in this window", self.table_hint, self.table),
             forms.section("Selected feature", self.feature_title, self._distribution_box, self.feature_stats,
                           self.feature_note),
@@ -266,6 +276,8 @@ class DriftView(PageView):
     def _show_window(self, select_top: bool) -> None:
         data, win = self.data, self.current
         self.window.layout.display = ""
+        self.export_link.value = ""  # a file made for another window or model
+        self.export_status.clear()
         if win is None:
             return
         rows = win.sorted_features()
@@ -316,6 +328,22 @@ class DriftView(PageView):
         self.shift_note.text = " ".join(dict.fromkeys(notes)) or (
             "Label shift: the target's class balance against training. Prediction shift: the model's outputs "
             "against training. Both are tested apart from the features.")
+
+    def _export(self, fmt: str) -> None:
+        """Make the report of the model and window on show, and offer it as a download (a data: link)."""
+        data, win = self.data, self.current
+        if data is None or win is None:
+            return
+        label = win.window if win.window is not None else win.batch
+        make = drift_report.export_html if fmt == "html" else drift_report.export_json
+        content = self.run(self.export_status, make, self.ctx, self.principal, data.model.name, label)
+        if content is None:
+            return
+        name = drift_report.filename(data.model.name, label, fmt)
+        mime = "text/html" if fmt == "html" else "application/json"
+        self.export_link.value = download_anchor(name, content, f"Save {name}", mime)
+        self.export_status.success(f"The {fmt.upper()} report of window {win.label} is ready "
+                                   f"({len(content) / 1024:.0f} KiB): click the link to save it.")
 
     # -- one feature ------------------------------------------------------------------------------
     def select_feature(self, name: str) -> None:
