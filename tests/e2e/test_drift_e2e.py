@@ -80,7 +80,7 @@ def test_an_admin_filters_by_line_of_business_and_switches_window_and_model(page
     options = [_text(o) for o in lob.locator("option").all_inner_texts()]
     assert options[0] == "(any line of business)" and len(options) >= 2
     # an earlier window: its label heads the verdict
-    window = main.get_by_label("Window")
+    window = main.get_by_label("Window", exact=True)
     first = _text(window.locator("option").first.inner_text()).split(" · ")[0]
     window.select_option(index=1)
     second = _text(window.locator("option").nth(1).inner_text()).split(" · ")[0]
@@ -95,4 +95,30 @@ def test_an_admin_filters_by_line_of_business_and_switches_window_and_model(page
     main.locator(".vision-section-title", has_text="in window").wait_for()
     _settled(page)
     assert clipped_text(page) == []
+    assert errors == []
+
+
+def test_an_admin_changes_a_threshold_and_the_verdict_changes(page, demo_live_server):
+    """Last in this module: it changes the fraud model's settings on the module's server."""
+    errors = _watch_console(page)
+    page.goto(demo_live_server.base_url, wait_until="commit")
+    log_in(page, "datascientist_admin", "ds_admin123")
+    open_page(page, "Drift")
+    main = page.locator(".vision-main")
+    main.get_by_label("Model").select_option("Fraud detection")
+    main.locator(".vision-table", has_text="is_fraud").wait_for()  # the fraud model is on show
+    verdict = main.locator(".vision-section-title", has_text="in window")
+    before = verdict.inner_text()
+    assert not before.startswith("No dataset drift") or "0 of 6" not in before
+    main.get_by_text("Drift settings: methods, thresholds").click()
+    # thresholds no feature reaches: every feature's verdict becomes "no"
+    main.get_by_label("Wasserstein (normed)").fill("5")
+    main.get_by_label("Jensen–Shannon distance").fill("0.8")
+    main.get_by_label("Z-test (proportions)").fill("0.0001")
+    main.get_by_role("button", name="Save and recompute").click()
+    main.get_by_text(re.compile(r"stored reports recomputed with the new settings")).wait_for(timeout=120_000)
+    main.locator(".vision-section-title", has_text="0 of 6 features drifted").wait_for()
+    assert verdict.inner_text() != before
+    assert "No dataset drift" in verdict.inner_text()
+    _settled(page)
     assert errors == []

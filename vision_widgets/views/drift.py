@@ -133,7 +133,7 @@ class DriftView(PageView):
             w.VBox([self.drawn, self._time_box, self.time_note]),
             w.VBox([self.metric, self.performance_status, self._performance_box, self.performance_note]),
         ))
-        self.time_tabs.titles = ("Feature drift", "Estimated performance")
+        self.time_tabs.titles = ("Feature drift", "Performance")
         self.time_tabs.observe(self._on_time_tab, "selected_index")
         self.sections = w.VBox([
             w.VBox([self.verdict, self.verdict_note,

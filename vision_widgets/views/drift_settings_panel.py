@@ -51,7 +51,7 @@ class DriftSettingsPanel(w.VBox):
         self.window = w.Dropdown(options=view.window_choices,
                                  value=s.window if s.window in view.window_choices else view.window_choices[0],
                                  layout=w.Layout(width="160px"))
-        forms.label(self.window, "Windows", width="170px")
+        forms.label(self.window, "Production windows", width="170px")
         self.type_methods: dict[str, w.Dropdown] = {}
         for kind, title in TYPES:
             options = (DEFAULT, *view.methods_by_type.get(kind, ()))
@@ -90,7 +90,7 @@ class DriftSettingsPanel(w.VBox):
             w.Label("One feature"),
             w.HBox([self.feature, self.feature_method, self.feature_threshold],
                    layout=w.Layout(flex_flow="row wrap", grid_gap="6px")),
-            self.save, self.progress, self.status,
+            w.HBox([self.save]), self.progress, self.status,
         ])
         self.add_class("vision-drift-settings")
 
