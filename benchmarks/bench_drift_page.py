@@ -159,10 +159,12 @@ median of {args.runs} (90th percentile in brackets); the browser's drawing is no
 |---|---|---|---|---|
 {rows}
 
-A model switch reads the model once (training profile, stored reports, production bodies unparsed) and
-parses a production profile the first time one of its windows is drawn; later window and feature
-switches are answered from memory. "One batch" pays for parsing the whole 180-window profile on the
-switch (its first distribution); with daily batches only the latest day is parsed.
+A model switch reads the model once (the training profile, the stored reports, the production profiles'
+headers) and reads a production profile's JSON when one of its windows is first drawn, parsing only that
+window; later window and feature switches are answered from memory. "One batch" still decodes the whole
+180-window JSON (~15 MB) on the switch, which is most of its time; with daily batches only the latest
+day is read. The settings panel and the estimated performance are built when their section or tab is
+opened, not on a switch.
 """
     print(text)
     if args.write:

@@ -189,7 +189,9 @@ def test_a_model_name_is_never_markup(app, ctx, login, settings):
 
 def test_only_the_owner_or_an_admin_gets_the_settings_panel(app, ctx, login, models):
     view = open_drift(app, USER)
-    assert view.settings_panel is not None and view.settings.layout.display != "none"
+    assert view.settings.layout.display != "none" and view.settings_panel is None  # folded: not built yet
+    view.settings.selected_index = 0
+    assert view.settings_panel is not None and view.settings_panel.model == "Fraud detection"
     view.model.value = "Secret model"  # awaiting metrics: nothing to set yet
     assert view.settings_panel is None and view.settings.layout.display == "none"
 
@@ -202,6 +204,7 @@ def test_a_threshold_saved_from_the_panel_recomputes_and_changes_the_verdict(app
     view = open_drift(app, USER)
     before = view.verdict.value
     assert before.startswith("Dataset drift"), before
+    view.settings.selected_index = 0
     panel = view.settings_panel
     panel.thresholds["wasserstein"].value = "5"  # no numeric feature moves five standard deviations
     panel.save.click()
@@ -219,6 +222,7 @@ def test_a_threshold_saved_from_the_panel_recomputes_and_changes_the_verdict(app
 
 def test_a_threshold_outside_its_domain_is_refused_with_a_reason_and_nothing_changes(app, ctx, login, models):
     view = open_drift(app, USER)
+    view.settings.selected_index = 0
     panel = view.settings_panel
     panel.thresholds["ks"].value = "1.5"
     panel.save.click()

@@ -148,8 +148,12 @@ class DriftView(PageView):
             forms.section("Target and prediction (label shift and prediction shift)", self.shift_note,
                           self.shift_table),
         ])
-        # Owners and admins: the settings, folded away until wanted (built per model, for them only).
-        self.settings = w.Accordion(children=(), layout=w.Layout(display="none"))
+        # Owners and admins: the settings, folded away until wanted (built when opened, for them only).
+        self._settings_box = w.VBox()
+        self.settings = w.Accordion(children=(self._settings_box,), layout=w.Layout(display="none"))
+        self.settings.titles = ("Drift settings: methods, thresholds, dataset share, windows",)
+        self.settings.selected_index = None
+        self.settings.observe(self._on_settings, "selected_index")
         self.sections.layout.display = "none"
         self.feature = ""  # the selected feature
         self.performance_model = ""  # the model ``performance`` belongs to
@@ -230,30 +234,40 @@ class DriftView(PageView):
         self._show_window(select_top=True)
 
     def _build_settings(self, data: DriftOverview) -> None:
-        """The settings panel for an owner or admin of a model with a training profile; nothing otherwise."""
-        from vision_widgets.views.drift_settings_panel import DriftSettingsPanel
+        """The folded settings section for an owner or admin of a model with a training profile.
 
+        The panel itself is built when the section is opened (reading the settings costs a pass
+        over the stored profiles, which a model switch should not pay).
+        """
         current = self.settings_panel
         if current is not None and current.model == data.model.name and data.can_manage:
             return  # the same model reloaded (after a save): keep the panel and what it says
-        old = self.settings.children
-        panel = None
-        if data.can_manage and data.reference is not None:
-            view = self.run(self.status, drift_settings.get_settings, self.ctx, self.principal, data.model.name)
-            if view is not None and view.can_edit:
-                name = data.model.name
-                panel = DriftSettingsPanel(self, name, view, on_recomputed=lambda: self.show(name))
-        self.settings.children = (panel,) if panel is not None else ()
-        self.settings.titles = ("Drift settings: methods, thresholds, dataset share, windows",) if panel else ()
-        self.settings.selected_index = None
-        self.settings.layout.display = "" if panel is not None else "none"
+        old = self._settings_box.children
+        self._settings_box.children = ()
         for child in old:
             close_tree(child)
+        allowed = data.can_manage and data.reference is not None
+        with unobserved(self.settings, self._on_settings, "selected_index"):
+            self.settings.selected_index = None
+        self.settings.layout.display = "" if allowed else "none"
+
+    def _on_settings(self, change) -> None:
+        """The settings section was opened: build its panel for the model on show (once)."""
+        from vision_widgets.views.drift_settings_panel import DriftSettingsPanel
+
+        data = self.data
+        if change["new"] is None or data is None or not data.can_manage or self.settings_panel is not None:
+            return
+        view = self.run(self.status, drift_settings.get_settings, self.ctx, self.principal, data.model.name)
+        if view is not None and view.can_edit:
+            name = data.model.name
+            self._settings_box.children = (DriftSettingsPanel(self, name, view,
+                                                              on_recomputed=lambda: self.show(name)),)
 
     @property
     def settings_panel(self):
         """The settings panel on show (None: this principal may not change the model)."""
-        return self.settings.children[0] if self.settings.children else None
+        return self._settings_box.children[0] if self._settings_box.children else None
 
     def _show_empty(self, reason: str) -> None:
         self.empty.text = reason
