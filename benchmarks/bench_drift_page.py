@@ -142,9 +142,12 @@ def main(argv: list[str] | None = None) -> None:
             results[layout] = measure(ctx, ("Bench A", "Bench B"), args.runs)
             ctx.store.dispose()
         print(layout, {k: f"{v[0]:.1f} / {v[1]:.1f} ms" for k, v in results[layout].items()}, flush=True)
+    def ms(x: float) -> str:
+        return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+
     rows = "\n".join(
-        f"| {layout} | {r['windows'][0]} | {r['model'][0]:.0f} ms ({r['model'][1]:.0f}) | "
-        f"{r['window'][0]:.0f} ms ({r['window'][1]:.0f}) | {r['feature'][0]:.0f} ms ({r['feature'][1]:.0f}) |"
+        f"| {layout} | {r['windows'][0]} | {ms(r['model'][0])} ms ({ms(r['model'][1])}) | "
+        f"{ms(r['window'][0])} ms ({ms(r['window'][1])}) | {ms(r['feature'][0])} ms ({ms(r['feature'][1])}) |"
         for layout, r in results.items())
     text = f"""{SECTION}
 

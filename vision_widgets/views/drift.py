@@ -187,6 +187,7 @@ class DriftView(PageView):
             self.model.value = name
         if name is None:
             self.data = None
+            self.settings.layout.display = "none"
             self._show_empty("No models to show here yet." + (
                 " Choose another line of business." if lob else
                 " Register a model (Register model) or ask an administrator to make you a model's owner."))
