@@ -76,6 +76,9 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("models", "Model 360", Permission.VIEW_OWN_MODELS, "vision_widgets.views.model360:Model360View",
          "Your models at a glance: drift, performance and what drives each one.", "cubes", MODELS),
+    Page("drift", "Drift", Permission.VIEW_OWN_MODELS, "vision_widgets.views.drift:DriftView",
+         "What changed in production, feature by feature and window by window, against the training data.",
+         "line-chart", MODELS),
     Page("register", "Register model", Permission.REGISTER_MODEL, "vision_widgets.views.register:RegisterView",
          "Add a model to monitor: its training data, its production data and its columns' roles.",
          "plus-circle", MODELS),

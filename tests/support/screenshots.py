@@ -88,6 +88,19 @@ def shoot(base_url: str, out: Path) -> list[Path]:
                             page.wait_for_timeout(1000)  # a picture, not a test: let bqplot finish drawing
                             saved.append(whole_app(page, out / f"{role}-{slug(title)}-{slug(tab)}.png"))
                         page.get_by_role("tab", name=MODEL_TABS[0]).click()
+                    if title == "Drift":  # the first model's latest window, then its other tab and its settings
+                        main = page.locator(".vision-main")
+                        main.locator(".bqplot", has_text="Drift score per window").wait_for()
+                        page.wait_for_timeout(1000)
+                        saved[-1] = whole_app(page, path)  # again, now that bqplot has drawn
+                        main.get_by_role("tab", name="Performance").click()
+                        main.locator(".bqplot", has_text="estimated vs realised").wait_for()
+                        page.wait_for_timeout(1000)
+                        saved.append(whole_app(page, out / f"{role}-drift-performance.png"))
+                        main.get_by_role("tab", name="Feature drift").click()
+                        main.get_by_text("Drift settings: methods, thresholds").click()
+                        main.get_by_role("button", name="Save and recompute").wait_for()
+                        saved.append(whole_app(page, out / f"{role}-drift-settings.png"))
                 ctx.close()
         finally:
             browser.close()

@@ -13,6 +13,7 @@ ADMIN = ("datascientist_admin", "ds_admin123")
 #: What each page shows once it has loaded (a CSS selector inside the page).
 LOADED = {
     "Model 360": ".vision-kpi-value:visible, .vision-empty-state:visible",
+    "Drift": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Register model": "button:visible",
     "Access management": ".vision-table td:visible",
     "My account": ".vision-card:visible",

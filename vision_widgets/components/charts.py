@@ -297,3 +297,213 @@ class DriftHistoryChart:
             self.line.y = np.asarray(shares, dtype=float)
             self.threshold.x = labels
             self.threshold.y = np.full(len(labels), float(threshold))
+
+
+def legend_html(entries: Sequence[tuple[str, str, str]]) -> str:
+    """A legend row under a chart: ``(name, colour, kind)`` with kind ``line``, ``dashed`` or ``ring``.
+
+    Under the figure, not inside it: bqplot's legend sits over the plot and hid the points it
+    names once there were more than three series. Names come from data: escaped.
+    """
+    from vision_widgets.components.safe_html import escape
+
+    marks = {
+        "line": "display:inline-block;width:18px;height:0;border-top:3px solid {c};vertical-align:middle",
+        "dashed": "display:inline-block;width:18px;height:0;border-top:2px dashed {c};vertical-align:middle",
+        "ring": "display:inline-block;width:9px;height:9px;border:2px solid {c};border-radius:50%;"
+                "vertical-align:middle",
+    }
+    items = "".join(f'<span class="vision-legend-item" style="margin-right:16px;white-space:nowrap">'
+                    f'<span style="{marks[kind].format(c=escape(colour))}"></span> {escape(name)}</span> '
+                    for name, colour, kind in entries)
+    return f'<div class="vision-legend" style="line-height:1.8;padding-left:70px">{items}</div>'
+
+
+#: Line colours for several series: distinguishable, and none of them the threshold's red.
+SERIES_COLOURS = ("#2f6fdf", "#e8710a", "#2e7d32", "#8e24aa", "#00838f", "#6d4c41", "#f9a825", "#5c6bc0")
+
+
+def _marks_of(labels: Sequence[str], values: np.ndarray, flags: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The points of ``values`` (rows: series) where ``flags`` is set, as (x labels, y values)."""
+    rows, cols = np.nonzero(flags & np.isfinite(values))
+    return [labels[c] for c in cols], values[rows, cols]
+
+
+class MultiLineChart:
+    """Several series over the same ordinal x (windows), a threshold line, and flagged points marked.
+
+    One line per series (a feature's drift score per window, say), the threshold dashed in red,
+    and a red ring on every point that is flagged (a window where that feature drifted). A
+    missing value (``None``) leaves a gap. ``cap``: values above it are drawn at it (one huge
+    value would flatten every other line); the tooltip still says the true value.
+    """
+
+    def __init__(self, title: str = "", y_label: str = "", x_label: str = "production window",
+                 y_format: str = ".2~g", cap: float | None = None) -> None:
+        self.cap = cap
+        self.x = bq.OrdinalScale()
+        self.y = bq.LinearScale(min=0.0, max=1.0)
+        self.lines = bq.Lines(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=list(SERIES_COLOURS),
+                              stroke_width=2, marker="circle", marker_size=24, labels=["–"])
+        self.threshold = bq.Lines(x=["–"], y=[1.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
+                                  line_style="dashed", stroke_width=1.5, labels=["threshold"])
+        self.flagged = bq.Scatter(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
+                                  fill=False, stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110,
+                                  names=[""], display_names=False, labels=["drifted"],
+                                  tooltip=bq.Tooltip(fields=["name"], labels=["drifted"]))
+        self.x_axis = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "11px"}, label=x_label,
+                              label_offset="55px")
+        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=y_format, label=y_label,
+                              label_offset="45px")
+        self.figure = _figure([self.threshold, self.lines, self.flagged], [self.x_axis, self.y_axis], title,
+                              height="340px", bottom=80, left=70)
+        self.legend = w.HTML("")
+        self.widget = w.VBox([self.figure, self.legend], layout=w.Layout(width="100%"))
+        #: what was drawn last: {series name: values (uncapped)}; the x labels
+        self.series: dict[str, tuple[float | None, ...]] = {}
+        self.labels: tuple[str, ...] = ()
+
+    def update(self, labels: Sequence[str], series: dict[str, Sequence[float | None]],
+               flags: dict[str, Sequence[bool]] | None = None, threshold: float = 1.0,
+               title: str | None = None) -> None:
+        """Draw ``series`` (name -> one value per label); ``flags`` (name -> one bool per label) are ringed."""
+        self.labels = tuple(labels)
+        self.series = {name: tuple(values) for name, values in series.items()}
+        labels = list(labels) or ["–"]
+        names = list(series) or ["–"]
+        values = np.array([[np.nan if v is None else float(v) for v in series[n]] for n in series], dtype=float) \
+            if series else np.zeros((1, len(labels)))
+        if values.shape[1] != len(labels):
+            values = np.full((len(names), len(labels)), np.nan)
+        shown = np.minimum(values, self.cap) if self.cap is not None else values
+        flag_array = np.array([[bool(b) for b in (flags or {}).get(n, ())] or [False] * len(labels) for n in names])
+        if flag_array.shape != shown.shape:
+            flag_array = np.zeros(shown.shape, dtype=bool)
+        fx, fy = _marks_of(labels, shown, flag_array)
+        fnames = [f"{names[r]} in {labels[c]}: {values[r, c]:.3g}"
+                  for r, c in zip(*np.nonzero(flag_array & np.isfinite(shown)))]
+        finite = shown[np.isfinite(shown)]
+        top = max(float(finite.max()) if finite.size else 0.0, float(threshold)) * HEADROOM
+        with self.figure.hold_sync():
+            if title is not None:
+                self.figure.title = title
+            self.y.min, self.y.max = 0.0, max(top, 1e-9)
+            # bqplot squeezes a (series, 1) array into one line of several points: with a single
+            # window there is no line to draw (the threshold and the rings still show).
+            self.lines.visible = len(labels) > 1
+            self.lines.x = labels
+            self.lines.y = shown if len(labels) > 1 else np.zeros(1)
+            self.lines.labels = names
+            self.lines.colors = [SERIES_COLOURS[i % len(SERIES_COLOURS)] for i in range(len(names))]
+            self.threshold.x = labels
+            self.threshold.y = np.full(len(labels), float(threshold))
+            # An empty scatter hangs bqplot 0.13's ordinal domain: keep one point, hidden.
+            self.flagged.x, self.flagged.y = (fx, fy) if fx else ([labels[0]], [0.0])
+            self.flagged.names = fnames or [""]
+            self.flagged.visible = bool(fx)
+        self.legend.value = legend_html(
+            [(n, SERIES_COLOURS[i % len(SERIES_COLOURS)], "line") for i, n in enumerate(series)]
+            + [("threshold", DRIFT_COLOUR, "dashed"), ("drifted", DRIFT_COLOUR, "ring")])
+
+
+class ShareChart(DriftHistoryChart):
+    """The share of drifted features per window against the dataset threshold, drifted windows ringed."""
+
+    def __init__(self, title: str = "Share of drifted features per window") -> None:
+        super().__init__(title)
+        self.flagged = bq.Scatter(x=["–"], y=[0.0], scales={"x": self.x, "y": self.y}, colors=[DRIFT_COLOUR],
+                                  fill=False, stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110,
+                                  labels=["dataset drift"], visible=False)
+        self.figure.marks = [self.threshold, self.line, self.flagged]
+        for mark in self.figure.marks:
+            mark.display_legend = False
+        self.legend = w.HTML(legend_html([("share of features drifted", PRODUCTION_COLOUR, "line"),
+                                          ("dataset-drift threshold", DRIFT_COLOUR, "dashed"),
+                                          ("dataset drift", DRIFT_COLOUR, "ring")]))
+        self.widget = w.VBox([self.figure, self.legend], layout=w.Layout(width="100%"))
+
+    def update(self, labels: Sequence[str], shares: Sequence[float], threshold: float,
+               drifted: Sequence[bool] = ()) -> None:
+        super().update(labels, shares, threshold)
+        marked = [(x, s) for x, s, d in zip(labels, shares, drifted) if d]
+        top = max([float(s) for s in shares] + [float(threshold), 0.0])
+        with self.figure.hold_sync():
+            self.y.max = 1.0 if top <= 0.9 else HEADROOM
+            if marked:
+                self.flagged.x, self.flagged.y = [m[0] for m in marked], [float(m[1]) for m in marked]
+            else:
+                self.flagged.x, self.flagged.y = [self.line.x[0]], [0.0]
+            self.flagged.visible = bool(marked)
+
+
+ESTIMATE_COLOUR = "#2f6fdf"
+REALISED_COLOUR = "#2e7d32"
+BAND_COLOUR = "#90a4ae"
+
+
+class PerformanceChart:
+    """Estimated vs realised performance per window, the reference band, and alerts ringed.
+
+    The band (from the reference's chunk-to-chunk spread) is a grey area; the estimate a blue
+    line, the realised value (where labels exist) a green one; a window whose estimate leaves
+    the band gets a red ring.
+    """
+
+    def __init__(self, title: str = "Estimated vs realised performance") -> None:
+        self.x = bq.OrdinalScale()
+        self.y = bq.LinearScale(min=0.0, max=1.0)
+        scales = {"x": self.x, "y": self.y}
+        self.band = bq.Lines(x=["–"], y=[[0.0], [1.0]], scales=scales, colors=[BAND_COLOUR, BAND_COLOUR],
+                             fill="between", fill_colors=[BAND_COLOUR], fill_opacities=[0.18], stroke_width=1)
+        self.estimated = bq.Lines(x=["–"], y=[0.0], scales=scales, colors=[ESTIMATE_COLOUR], stroke_width=2,
+                                  marker="circle", marker_size=24,
+                                  tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3f"], labels=["window", "estimated"]))
+        self.realised = bq.Lines(x=["–"], y=[0.0], scales=scales, colors=[REALISED_COLOUR], stroke_width=2,
+                                 marker="square", marker_size=24,
+                                 tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3f"], labels=["window", "realised"]))
+        self.alerts = bq.Scatter(x=["–"], y=[0.0], scales=scales, colors=[DRIFT_COLOUR], fill=False,
+                                 stroke=DRIFT_COLOUR, stroke_width=2.5, default_size=110, visible=False)
+        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=".2f", label="metric",
+                              label_offset="45px")
+        x_axis = bq.Axis(scale=self.x, tick_rotate=-30, tick_style={"font-size": "11px"}, label="production window",
+                         label_offset="55px")
+        self.figure = _figure([self.band, self.estimated, self.realised, self.alerts], [x_axis, self.y_axis], title,
+                              height="320px", bottom=80, left=70)
+        self.legend = w.HTML(legend_html([("estimated (before labels)", ESTIMATE_COLOUR, "line"),
+                                          ("realised (labels)", REALISED_COLOUR, "line"),
+                                          ("reference band", BAND_COLOUR, "dashed"),
+                                          ("estimate outside the band", DRIFT_COLOUR, "ring")]))
+        self.widget = w.VBox([self.figure, self.legend], layout=w.Layout(width="100%"))
+
+    def update(self, labels: Sequence[str], estimated: Sequence[float | None], realised: Sequence[float | None],
+               band: tuple[float, float] | None, alerts: Sequence[bool], metric: str) -> None:
+        labels = list(labels) or ["–"]
+        n = len(labels)
+
+        def arr(values: Sequence[float | None]) -> np.ndarray:
+            out = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+            return out if out.size == n else np.full(n, np.nan)
+
+        est, real = arr(estimated), arr(realised)
+        seen = np.concatenate([est[np.isfinite(est)], real[np.isfinite(real)],
+                               np.asarray(band if band else (), dtype=float)])
+        lo = float(seen.min()) if seen.size else 0.0
+        hi = float(seen.max()) if seen.size else 1.0
+        pad = max(0.02, (hi - lo) * 0.15)
+        marked = [(labels[i], est[i]) for i, a in enumerate(alerts) if a and i < n and np.isfinite(est[i])]
+        with self.figure.hold_sync():
+            self.figure.title = f"{metric}: estimated vs realised per window"
+            self.y_axis.label = metric
+            self.y.min, self.y.max = max(0.0, lo - pad), min(1.0, hi + pad)
+            self.band.visible = band is not None and n > 1
+            self.band.x = labels
+            self.band.y = np.vstack([np.full(n, band[0] if band else 0.0), np.full(n, band[1] if band else 0.0)]) \
+                if n > 1 else np.zeros(1)
+            # bqplot squeezes a one-point line away (charts: MultiLineChart): lines need two windows
+            for line, values in ((self.estimated, est), (self.realised, real)):
+                line.visible = n > 1 and bool(np.isfinite(values).any())
+                line.x = labels
+                line.y = values if n > 1 else np.zeros(1)
+            self.alerts.x, self.alerts.y = ([m[0] for m in marked], [m[1] for m in marked]) if marked \
+                else ([labels[0]], [0.0])
+            self.alerts.visible = bool(marked)

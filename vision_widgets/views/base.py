@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
 
 import ipywidgets as w
 
@@ -124,3 +125,21 @@ def close_tree(widget: w.Widget) -> None:
     for child in getattr(widget, "children", ()):
         close_tree(child)
     widget.close()
+
+
+@contextmanager
+def unobserved(widget: w.Widget, handler: Callable[..., Any], name: str = "value") -> Iterator[w.Widget]:
+    """Change ``widget`` without calling ``handler`` (options replaced, a value set by the page itself).
+
+    ipywidgets picks a transient value while a control's options are replaced; the page's own
+    handler must not act on it. Detaching the handler says so where it happens, without a flag.
+    The changes reach the browser as one message: options and the index into them arriving
+    apart made the browser select an option it did not have yet ("Cannot set properties of
+    undefined (setting 'selected')").
+    """
+    widget.unobserve(handler, name)
+    try:
+        with widget.hold_sync():
+            yield widget
+    finally:
+        widget.observe(handler, name)

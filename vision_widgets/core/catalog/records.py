@@ -185,6 +185,26 @@ def profiles_of(conn: Connection, model_id: int, kind: str | None = None) -> lis
     return [StoredProfile(**dict(r)) for r in conn.execute(query).mappings()]
 
 
+def profile_headers(conn: Connection, model_id: int, kind: str) -> list[StoredProfile]:
+    """The stored profiles of one kind, in arrival order, without their bodies (``body`` is "").
+
+    A page that lists a model's batches needs their labels and times, not megabytes of JSON.
+    """
+    t = schema.profiles
+    cols = [c for c in t.c if c.name != "body"]
+    query = select(*cols).where((t.c.model_id == model_id) & (t.c.kind == kind)).order_by(t.c.created_at, t.c.id)
+    return [StoredProfile(**dict(r), body="") for r in conn.execute(query).mappings()]
+
+
+def profile_body(conn: Connection, model_id: int, profile_id: int) -> str:
+    """The JSON body of one stored profile of model ``model_id`` (``NotFound`` if it is gone)."""
+    t = schema.profiles
+    body = conn.execute(select(t.c.body).where((t.c.id == profile_id) & (t.c.model_id == model_id))).scalar()
+    if body is None:
+        raise NotFound("This production batch is no longer stored; reload the page.")
+    return body
+
+
 def drift_history(conn: Connection, model_id: int) -> list[StoredDrift]:
     t = schema.drift_reports
     query = select(t).where(t.c.model_id == model_id).order_by(t.c.created_at, t.c.id)

@@ -1,0 +1,282 @@
+"""The Drift page driven headlessly: model, window and feature changes feed the table and the charts the
+right data; admins filter by line of business; empty states say why in a sentence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import ADMIN, OTHER_USER, USER, demo_spec, log_in_through_the_form, write_demo_files
+
+from vision_widgets.app import PAGES
+from vision_widgets.services import registration
+from vision_widgets.services.drift_page import SCORE_CAP, drift_overview
+from vision_widgets.views.drift import DriftView
+
+
+@pytest.fixture
+def models(ctx, login, settings):
+    """USER's fraud model (weekly windows) and OTHER_USER's churn model; a restricted one awaiting metrics."""
+    folder = settings.home / "data"
+    train, prod = write_demo_files(folder, weekly_rows=600)
+    registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
+    train2, prod2 = write_demo_files(folder, "Customer churn", "churn", weekly_rows=300)
+    registration.register_model(ctx, login(OTHER_USER), demo_spec("Customer churn", train2, prod2,
+                                                                   model_name="Customer churn"))
+    registration.register_model(ctx, login(USER), demo_spec("Secret model", restricted=True))
+
+
+def open_drift(app, username):
+    log_in_through_the_form(app, username)
+    app.open_page("drift")
+    assert isinstance(app.view, DriftView)
+    return app.view
+
+
+def click_feature(view, name):
+    """Click the feature's row as the browser does: the grid's cell-click message."""
+    row = [r[0] for r in view.table.rows].index(name)
+    view.table.grid._handle_custom_msg({
+        "event_type": "cell-click", "region": "body", "column": "Feature", "column_index": 0, "row": row,
+        "primary_key_row": row, "cell_value": name}, [])
+
+
+def test_drift_is_a_page_for_every_account():
+    page = next(p for p in PAGES if p.key == "drift")
+    assert page.title == "Drift" and page.purpose and page.icon and page.group == "Models"
+
+
+def test_the_page_opens_on_the_latest_window_with_the_verdict_and_the_drifted_features_first(app, ctx, login, models):
+    view = open_drift(app, USER)
+    assert view.model.options == ("Fraud detection", "Secret model")  # only the user's own models
+    assert view.model.value == "Fraud detection"
+    data = drift_overview(ctx, login(USER), "Fraud detection")
+    latest = data.windows[-1]
+    assert view.window.value == latest.index
+    assert view.verdict.value.endswith(f"in window {latest.label}: {len(latest.drifted)} of 6 features drifted")
+    assert "dataset drift needs 50%" in view.verdict_note.text and "Latest production data arrived" in view.verdict_note.text
+    flags = [r[7] for r in view.table.rows]
+    assert flags == sorted(flags, reverse=True)  # "yes" before "no"
+    assert {r[0] for r in view.table.rows if r[7] == "yes"} >= {"amount"}
+    # the top row is selected and drawn
+    assert view.feature == view.table.rows[0][0]
+    assert view.distribution.figure.title == f"{view.feature}: training vs {latest.label}"
+    # not hidden: no lob filter for a user
+    assert view.lob not in view.pickers.children
+
+
+def test_the_over_time_charts_get_one_point_per_window_and_one_line_per_top_feature(app, ctx, login, models):
+    view = open_drift(app, USER)
+    data = drift_overview(ctx, login(USER), "Fraud detection")
+    labels = [w.label for w in data.windows]
+    assert list(view.over_time.lines.x) == labels
+    assert list(view.over_time.lines.labels) == list(data.top_features(5))
+    assert view.over_time.lines.y.shape == (5, len(labels))
+    amount = list(view.drawn.value).index("amount")
+    expected = np.minimum([data.series("amount").scores], SCORE_CAP)[0]
+    assert np.allclose(view.over_time.lines.y[amount], expected)
+    assert list(view.over_time.threshold.y) == [1.0] * len(labels)
+    # a ring on each window where a drawn feature drifted
+    rings = sum(sum(data.series(f).drifted) for f in view.drawn.value)
+    assert len(view.over_time.flagged.x) == rings and view.over_time.flagged.visible
+    # the share chart: every window's share against the dataset threshold
+    assert list(view.shares.line.x) == labels
+    assert np.allclose(view.shares.line.y, [w.drift_share for w in data.windows])
+    assert list(view.shares.threshold.y) == [0.5] * len(labels)
+    # choosing which features are drawn redraws the lines
+    view.drawn.value = ("hour_of_day",)
+    assert list(view.over_time.lines.labels) == ["hour_of_day"]
+    assert np.allclose(view.over_time.lines.y, np.minimum(data.series("hour_of_day").scores, SCORE_CAP))
+
+
+def test_a_window_change_feeds_the_table_the_verdict_and_the_distribution_of_that_window(app, ctx, login, models):
+    view = open_drift(app, USER)
+    data = drift_overview(ctx, login(USER), "Fraud detection")
+    early = data.windows[1]
+    before = view.distribution.areas["production"].y.copy()
+    view.window.value = early.index
+    assert early.label in view.verdict.value
+    assert [r[0] for r in view.table.rows] == [f.feature for f in early.sorted_features()]
+    assert view.kpis["rows"].value_label.value == f"{early.rows:,}"
+    assert view.distribution.figure.title.endswith(f"training vs {early.label}")
+    assert not np.array_equal(view.distribution.areas["production"].y, before)
+    # the over-time charts do not change with the window
+    assert list(view.over_time.lines.x) == [w.label for w in data.windows]
+
+
+def test_clicking_a_feature_row_shows_its_distribution_and_statistics(app, models):
+    view = open_drift(app, USER)
+    view.window.value = len(view.window.options) - 2  # a late, drifted week
+    click_feature(view, "merchant_category")
+    assert view.feature == "merchant_category"
+    assert view.feature_title.value.startswith("merchant_category — drifted")
+    assert view.distribution.kind == "categorical"
+    bars = list(view.distribution.bars.x)
+    assert "(other)" in bars and "grocery" in bars
+    assert "Only in this window, not in training: (other)" in view.feature_note.text
+    assert "Most frequent" in view.feature_stats.value
+    click_feature(view, "amount")
+    assert view.distribution.kind == "numeric"
+    assert view.distribution.figure.title.startswith("amount: training vs")
+    assert "Mean" in view.feature_stats.value
+
+
+def test_target_and_prediction_shift_are_shown_apart(app, models):
+    view = open_drift(app, USER)
+    html = view.shift_table.value
+    assert "Target (label shift)" in html and "is_fraud" in html
+    assert "Prediction (prediction shift)" in html and "fraud_score" in html
+    assert view.kpis["target"].value_label.value in ("yes", "no")
+
+
+def test_switching_model_loads_the_other_model(app, ctx, login, models):
+    view = open_drift(app, ADMIN)
+    view.model.value = "Customer churn"
+    churn = drift_overview(ctx, login(ADMIN), "Customer churn")
+    assert view.state.selected_model == "Customer churn"
+    assert [r[0] for r in view.table.rows] == [f.feature for f in churn.windows[-1].sorted_features()]
+    assert view.drawn.options == churn.features and view.drawn.value == churn.top_features()
+    assert list(view.over_time.lines.x) == [w.label for w in churn.windows]
+    assert view.feature in churn.features and view.distribution.figure.title.startswith(view.feature)
+
+
+def test_an_admin_filters_models_by_line_of_business(app, ctx, login, models):
+    view = open_drift(app, ADMIN)
+    assert view.lob in view.pickers.children
+    assert set(view.model.options) == {"Fraud detection", "Customer churn", "Secret model"}
+    lobs = [o for o in view.lob.options if o != view.lob.options[0]]
+    assert lobs
+    from vision_widgets.services import catalog
+
+    lob = lobs[0]
+    expected = {s.model.name for s in catalog.list_models(ctx, login(ADMIN), lob=lob)}
+    view.lob.value = lob
+    assert set(view.model.options) == expected
+
+
+def test_a_model_awaiting_metrics_gets_a_sentence_not_an_empty_chart(app, models):
+    view = open_drift(app, USER)
+    view.model.value = "Secret model"
+    assert view.empty.layout.display == "flex" and "awaiting metrics" in view.empty.text
+    assert view.sections.layout.display == "none"
+    assert view.window.layout.display == "none"
+    # back to a model with data: the sections and charts come back with that model's data
+    view.model.value = "Fraud detection"
+    assert view.sections.layout.display == "flex" and view.empty.layout.display == "none"
+    assert list(view.over_time.lines.labels)[:2] == ["amount", "merchant_category"]
+
+
+def test_a_deep_link_model_is_the_one_shown(app, models):
+    app.state.selected_model = "Secret model"
+    view = open_drift(app, USER)
+    assert view.model.value == "Secret model" and "awaiting metrics" in view.empty.text
+
+
+def test_a_user_without_models_is_told_what_to_do(app, ctx):
+    view = open_drift(app, OTHER_USER)
+    assert view.model.options == ()
+    assert "No models to show here yet" in view.empty.text and view.sections.layout.display == "none"
+
+
+def test_a_model_name_is_never_markup(app, ctx, login, settings):
+    name = "<img src=x onerror=alert(1)>"
+    registration.register_model(ctx, login(USER), demo_spec(name, restricted=True))
+    view = open_drift(app, USER)
+    view.model.value = name
+    assert "<img" not in view.empty.value and "&lt;img" in view.empty.value
+
+
+# -- settings (owner or admin) ------------------------------------------------------------------
+
+
+def test_only_the_owner_or_an_admin_gets_the_settings_panel(app, ctx, login, models):
+    view = open_drift(app, USER)
+    assert view.settings.layout.display != "none" and view.settings_panel is None  # folded: not built yet
+    view.settings.selected_index = 0
+    assert view.settings_panel is not None and view.settings_panel.model == "Fraud detection"
+    view.model.value = "Secret model"  # awaiting metrics: nothing to set yet
+    assert view.settings_panel is None and view.settings.layout.display == "none"
+
+
+def test_a_threshold_saved_from_the_panel_recomputes_and_changes_the_verdict(app, ctx, login, models):
+    from vision_widgets.core.jobs.records import DONE
+    from vision_widgets.services import jobs
+    from vision_widgets.worker import Runner
+
+    view = open_drift(app, USER)
+    before = view.verdict.value
+    assert before.startswith("Dataset drift"), before
+    view.settings.selected_index = 0
+    panel = view.settings_panel
+    panel.thresholds["wasserstein"].value = "5"  # no numeric feature moves five standard deviations
+    panel.save.click()
+    assert panel.status.value.startswith("Saved. Recomputing"), panel.status.value
+    job = jobs.list_jobs(ctx, login(USER), kind=jobs.RECOMPUTE_DRIFT)[0]
+    panel._stop.set()  # the test looks at the job itself, after running it here
+    Runner(ctx, "test-worker").run(job.id)
+    assert jobs.get_job(ctx, login(USER), job.id).state == DONE
+    assert panel.check(job.id)
+    assert view.verdict.value.startswith("No dataset drift in window"), view.verdict.value
+    assert all(r[6] == "5" and r[7] == "no" for r in view.table.rows if r[2] == "wasserstein")
+    assert view.settings_panel is panel and "stored reports recomputed" in panel.status.value
+    assert panel.progress.layout.visibility == "hidden"
+
+
+def test_a_threshold_outside_its_domain_is_refused_with_a_reason_and_nothing_changes(app, ctx, login, models):
+    view = open_drift(app, USER)
+    view.settings.selected_index = 0
+    panel = view.settings_panel
+    panel.thresholds["ks"].value = "1.5"
+    panel.save.click()
+    assert panel.status.kind == "error" and "significance level" in panel.status.value
+    from vision_widgets.services import jobs
+
+    assert jobs.list_jobs(ctx, login(USER), kind=jobs.RECOMPUTE_DRIFT) == []
+
+
+def test_estimated_performance_is_computed_when_its_tab_opens_and_fed_per_window(app, ctx, login, models):
+    from vision_widgets.services import estimation
+
+    view = open_drift(app, USER)
+    assert view.performance is None and view._performance_box.children == ()  # not before it is wanted
+    view.time_tabs.selected_index = 1
+    perf = estimation.performance_over_time(ctx, login(USER), "Fraud detection")
+    assert not perf.reason
+    chart = view.performance_chart
+    assert view._performance_box.children == (chart.widget,)
+    assert list(chart.estimated.x) == [w.label for w in view.data.windows]
+    assert np.allclose(chart.estimated.y, [np.nan if v is None else v for v in perf.estimated["accuracy"]],
+                       equal_nan=True)
+    assert list(chart.band.y[:, 0]) == pytest.approx(list(perf.band["accuracy"]))
+    view.metric.value = "roc_auc"
+    assert chart.figure.title.startswith("ROC AUC")
+    assert np.allclose(chart.estimated.y, [np.nan if v is None else v for v in perf.estimated["roc_auc"]],
+                       equal_nan=True)
+
+
+def test_estimation_says_why_it_cannot_run_for_a_model_without_scores(app, ctx, login, settings):
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=300)
+    registration.register_model(ctx, login(USER), demo_spec("No scores", train, prod, prediction=""))
+    view = open_drift(app, USER)
+    view.model.value = "No scores"
+    view.time_tabs.selected_index = 1
+    assert view.performance_note.text.startswith("Estimation cannot run for this model:")
+    assert view._performance_box.children == ()
+
+
+def test_the_report_of_the_window_on_show_is_offered_as_a_download(app, ctx, login, models):
+    import base64
+    import json
+    import re
+
+    view = open_drift(app, USER)
+    view.window.value = 3
+    win = view.current
+    view.export_json.click()
+    href = re.search(r'href="data:application/json;base64,([^"]+)"', view.export_link.value).group(1)
+    report = json.loads(base64.b64decode(href))
+    assert report["schema_version"] >= 1 and report["model"]["name"] == "Fraud detection"
+    assert report["window"]["label"] == win.window and report["window"]["rows"] == win.rows
+    assert 'download="drift-report_Fraud-detection_' in view.export_link.value
+    view.export_html.click()
+    assert "data:text/html;base64," in view.export_link.value and "ready" in view.export_status.value
+    view.window.value = 4  # another window: the old file is gone
+    assert view.export_link.value == ""
