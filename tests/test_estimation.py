@@ -173,3 +173,53 @@ def test_agreement_with_nannyml_cbpe_on_its_shipped_dataset():
             assert ours == pytest.approx(row["ours"][m], abs=1e-9)  # what the benchmark measured
             assert abs(ours - theirs) <= tol["vs_nannyml"], (row["chunk"], m, ours, theirs)
             assert abs(ours - real) <= tol["vs_realised"], (row["chunk"], m, ours, real)
+
+
+# -- a bin straddling the threshold: a metric is told only when the bin cannot move it ----------------
+def _fraud_like(rows: int, seed: int = 3) -> pd.DataFrame:
+    """A rare positive class whose scores stay low: few rows score near 0.5."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(rows) < 0.05).astype(int)
+    score = np.clip(rng.beta(1.2, 12, rows) + 0.12 * y, 0, 1)
+    return pd.DataFrame({"x": rng.normal(size=rows), "y": y, "p": score})
+
+
+def test_a_metric_is_unknown_when_the_guard_merged_the_score_bins_around_the_threshold():
+    roles = client.Roles(target="y", prediction="p")
+    reference = client.profile(_fraud_like(20_000), roles)
+    window = client.profile(_fraud_like(600, seed=4), reference=reference).private()
+    hist = window.model.prediction
+    assert not any(abs(e - 0.5) < 1e-9 for e in hist.grid.edges), "the guard merged the bins around 0.5"
+    est = CBPE().fit(reference).estimate(window)
+    # The old width split of the merged top bin gave numbers for a metric no one can know from this profile.
+    assert {m: est.metrics[m] for m in ("precision", "recall", "f1")} == {"precision": None, "recall": None, "f1": None}
+    assert est.merged_at_threshold and est.metrics["roc_auc"] is not None
+    # Realised values come from the confusion counts the guard published (exact), never from the merged bins.
+    conf = window.model.confusion
+    assert conf, "this window's confusion counts are published"
+    tp, fn = conf.get(("1", "1"), 0), conf.get(("1", "0"), 0)
+    assert realised(window)["recall"] == pytest.approx(tp / (tp + fn))
+
+
+def test_a_narrow_bin_around_the_threshold_still_gives_every_metric():
+    from vision_widgets.core.stats.estimation import AMBIGUITY, _split_metrics
+
+    # 10,000 rows in ten bins, 20 of them in a bin [0.49, 0.51) straddling 0.5
+    lo = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.49, 0.51, 0.6, 0.7, 0.8])
+    hi = np.array([0.1, 0.2, 0.3, 0.4, 0.49, 0.51, 0.6, 0.7, 0.8, 1.0])
+    n = np.array([3000, 2500, 1500, 1000, 500, 20, 480, 400, 300, 300], dtype=float)
+    p = np.array([0.05, 0.12, 0.2, 0.3, 0.42, 0.5, 0.55, 0.65, 0.75, 0.9])
+    got, unknown = _split_metrics(n * p, n * (1 - p), lo, hi, 0.5)
+    assert not unknown and all(got[m] is not None for m in METRICS)
+    # the bin's rows sent wholly to either side move no metric by more than AMBIGUITY
+    for share in (0.0, 1.0):
+        s = np.where((lo < 0.5) & (hi > 0.5), share, (lo >= 0.5) * 1.0)
+        tp, fp = float((n * p * s).sum()), float((n * (1 - p) * s).sum())
+        assert abs(tp / (tp + fp) - got["precision"]) <= AMBIGUITY
+    # the same rows in one bin [0.4, 0.6): now the threshold metrics cannot be told
+    wide_lo = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8])
+    wide_hi = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 1.0])
+    m = np.array([3000, 2500, 1500, 1000, 1000, 400, 300, 300], dtype=float)
+    q = np.array([0.05, 0.12, 0.2, 0.3, 0.48, 0.65, 0.75, 0.9])
+    wide, unknown = _split_metrics(m * q, m * (1 - q), wide_lo, wide_hi, 0.5)
+    assert unknown and wide["recall"] is None and wide["roc_auc"] is not None

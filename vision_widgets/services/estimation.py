@@ -134,6 +134,10 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
         if e is not None and e.unseen_share > 0.05:
             notes.append(f"{w.label}: {e.unseen_share:.0%} of the scores fall where the training data had none; "
                          "their calibration is extrapolated.")
+        if e is not None and e.merged_at_threshold:
+            notes.append(f"{w.label}: too few rows scored near {est.threshold:g} for the privacy guard to publish "
+                         "those score bins apart, so accuracy, precision, recall and F1 cannot be told there "
+                         "(ROC AUC can).")
         labelled = late.get(window_key(w.label))
         got = realised(labelled if labelled is not None else w.profile, est.threshold)
         for m in METRICS:

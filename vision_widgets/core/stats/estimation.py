@@ -17,9 +17,12 @@ and a false positive with ``1 - p``. We do the same on aggregates:
 
 Assumptions (docs/statistics.md): no concept drift (``P(y | score)`` in
 production is the reference's), the score is informative enough that binning at
-0.01 loses little, and a bin that straddles the decision threshold (the privacy
-guard may merge the bins on either side of 0.5) is split in proportion to its
-width. Only binary classification with a probability score: a profile carries one
+0.01 loses little. A bin that straddles the decision threshold (the privacy
+guard merges the bins around 0.5 when few rows fall there) holds rows that may
+be predicted either way: a threshold metric (accuracy, precision, recall, F1) is
+reported only when sending the whole bin to either side moves it by at most
+``AMBIGUITY``, and is then the bin split in proportion to its width; otherwise it
+is unknown (None), never a guess. ROC AUC does not depend on the threshold. Only binary classification with a probability score: a profile carries one
 score column, so a multiclass model's per-class probabilities are not there.
 
 The band is NannyML's: mean ± 3 standard deviations of the *realised* metric over
@@ -47,6 +50,12 @@ METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 THRESHOLD = 0.5
 #: NannyML's StandardDeviationThreshold(std_lower_multiplier=3, std_upper_multiplier=3).
 BAND_STDS = 3.0
+#: The most a threshold metric may move when a bin straddling the threshold goes wholly to either
+#: side; past it the metric is not told (a 500-row window whose score bins the guard merged into one
+#: gave an "accuracy" of exactly 0.5 — the width split of a bin [0, 1] — for a model right 93% of the time).
+AMBIGUITY = 0.01
+#: The metrics that depend on the decision threshold.
+THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1")
 #: Chunks drawn from the reference's (bin, class) counts when it has no chunks of its own.
 RESAMPLED_CHUNKS = 200
 #: A reference needs at least this many chunks with labels for a band from its chunks.
@@ -196,6 +205,8 @@ class Estimate:
     metrics: dict[str, float | None]
     #: The share of the window's rows in score bins the reference never saw (calibration extrapolated).
     unseen_share: float = 0.0
+    #: A threshold metric is unknown: the score bins around the threshold were merged (privacy guard).
+    merged_at_threshold: bool = False
 
 
 def _metrics_from(pos: np.ndarray, neg: np.ndarray, share: np.ndarray) -> dict[str, float | None]:
@@ -220,6 +231,30 @@ def _metrics_from(pos: np.ndarray, neg: np.ndarray, share: np.ndarray) -> dict[s
         below = np.concatenate([[0.0], np.cumsum(neg)[:-1]])
         out["roc_auc"] = float((pos * (below + 0.5 * neg)).sum() / (P * N))
     return out
+
+
+def _split_metrics(pos: np.ndarray, neg: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                   threshold: float) -> tuple[dict[str, float | None], bool]:
+    """``_metrics_from`` on bins ``[lo, hi)`` split at ``threshold``, and whether a threshold metric was
+    left unknown because a bin straddling the threshold could move it by more than ``AMBIGUITY``.
+
+    Each metric is monotone in the share of the straddling bin predicted positive (linear, or a
+    ratio of linear functions), so its two extremes bound it.
+    """
+    share = _positive_share(lo, hi, threshold)
+    out = _metrics_from(pos, neg, share)
+    straddle = (share > 0) & (share < 1) & ((pos + neg) > 0)
+    if not straddle.any():
+        return out, False
+    none = _metrics_from(pos, neg, np.where(straddle, 0.0, share))
+    every = _metrics_from(pos, neg, np.where(straddle, 1.0, share))
+    unknown = False
+    for m in THRESHOLD_METRICS:
+        ends = (none[m], out[m], every[m])
+        if out[m] is not None and (None in ends or max(ends) - min(ends) > AMBIGUITY):  # type: ignore[type-var]
+            out[m] = None
+            unknown = True
+    return out, unknown
 
 
 class CBPE:
@@ -255,12 +290,11 @@ class CBPE:
         cal = self.calibration if common.size == self.calibration.index.size else self.calibration.on(common)
         counts = rebin(hist, common)[0].astype(np.float64)
         lo, hi = _bounds(common.astype(np.float64) / SCORE_BINS)
-        share = _positive_share(lo, hi, self.threshold)
         p = cal.p
-        metrics = _metrics_from(counts * p, counts * (1 - p), share)
+        metrics, merged = _split_metrics(counts * p, counts * (1 - p), lo, hi, self.threshold)
         seen = (cal.positives + cal.negatives) > 0
         unseen = float(counts[~seen].sum() / counts.sum()) if counts.sum() else 0.0
-        return Estimate(int(hist.count), metrics, unseen)
+        return Estimate(int(hist.count), metrics, unseen, merged)
 
     # -- the band ------------------------------------------------------------------
     def band(self, rows: int | None = None, seed: int = 0) -> tuple[dict[str, tuple[float, float]], str]:
@@ -288,11 +322,10 @@ class CBPE:
             total = cal.positives + cal.negatives
             probs = np.concatenate([cal.positives, cal.negatives]) / total.sum()
             lo, hi = _bounds(cal.edges)
-            share = _positive_share(lo, hi, self.threshold)
             rng = np.random.default_rng(seed)
             k = cal.positives.size
             for draw in rng.multinomial(max(n, 1), probs, size=RESAMPLED_CHUNKS):
-                got = _metrics_from(draw[:k].astype(float), draw[k:].astype(float), share)
+                got, _ = _split_metrics(draw[:k].astype(float), draw[k:].astype(float), lo, hi, self.threshold)
                 for m in METRICS:
                     if got[m] is not None:
                         values[m].append(float(got[m]))  # type: ignore[arg-type]
@@ -336,7 +369,7 @@ def realised(profile: Profile, threshold: float = THRESHOLD) -> dict[str, float 
     a = rebin(pos, common)[0].astype(float)
     b = sum((rebin(h, common)[0].astype(float) for h in negs), np.zeros(common.size + 1))
     lo, hi = _bounds(common.astype(np.float64) / SCORE_BINS)
-    got = _metrics_from(a, b, _positive_share(lo, hi, threshold))
+    got, _ = _split_metrics(a, b, lo, hi, threshold)
     for key in METRICS:
         if out[key] is None:
             out[key] = got[key]
