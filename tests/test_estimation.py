@@ -223,3 +223,26 @@ def test_a_narrow_bin_around_the_threshold_still_gives_every_metric():
     q = np.array([0.05, 0.12, 0.2, 0.3, 0.48, 0.65, 0.75, 0.9])
     wide, unknown = _split_metrics(m * q, m * (1 - q), wide_lo, wide_hi, 0.5)
     assert unknown and wide["recall"] is None and wide["roc_auc"] is not None
+
+
+def test_the_guard_keeps_the_threshold_edge_of_score_histograms_when_each_side_can_be_pooled():
+    """Windows of ~800 rows with a fifth positive: pooled jointly, the score bins used to close at
+    whatever edge the greedy reached (one at 0.25 in the churn demo), and no threshold metric could be
+    told. The 0.5 edge is now kept when both sides hold 0 or >= k rows in every histogram."""
+    rng = np.random.default_rng(11)
+    n = 5_000  # eight weeks of ~370 rows: the greedy alone closes the score bins off 0.5 here
+    y = (rng.random(n) < 0.2).astype(int)
+    score = np.clip(rng.beta(2, 5, n) + 0.3 * y, 0, 1)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "y": y, "p": score,
+                          "t": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 56, n), unit="D")})
+    roles = client.Roles(target="y", prediction="p", timestamp="t")
+    reference = client.profile(frame.iloc[:2000], roles)
+    published = client.profile(frame.iloc[2000:], reference=reference, window="7D", k=10).private()
+    k = 10
+    for part in (published, *published.windows.values()):
+        m = part.model
+        for h in (m.prediction, *m.score_hist.values()):
+            assert any(abs(e - 0.5) < 1e-12 for e in h.grid.edges), "the decision threshold is an edge"
+            assert all(c == 0 or c >= k for c in h.counts), "and every bin still holds 0 or >= k rows"
+    est = CBPE().fit(reference).estimate(next(iter(published.windows.values())))
+    assert not est.merged_at_threshold and all(est.metrics[m] is not None for m in METRICS)

@@ -681,28 +681,41 @@ class NumericStats:
 def _pool_groups(c: np.ndarray, lo: int, hi: int, k: int, close_empty: bool) -> list[list[int]]:
     """Bins ``lo..hi-1`` of the counts ``c`` in consecutive groups of 0 or >= k (unless all hold fewer).
 
-    An empty bin of a discrete grid still names a value (the reference's): ``close_empty``
-    False pools it too.
+    ``c`` is one histogram's counts, or several histograms' (one row each, pooled *jointly*: a
+    group closes when it holds 0 or >= k in every histogram). An empty bin of a discrete grid
+    still names a value (the reference's): ``close_empty`` False pools it too.
     """
+    joint = c.ndim == 2
     groups: list[list[int]] = []
     cur: list[int] = []
-    tot = 0
+    tot = np.zeros(c.shape[0], dtype=np.int64) if joint else 0
     for i in range(lo, hi):
         cur.append(i)
-        tot += int(c[i])
-        if (tot == 0 and close_empty) or tot >= k:
+        if joint:
+            tot += c[:, i]
+            empty, done = not tot.any(), bool(np.all((tot == 0) | (tot >= k)))
+        else:
+            tot += int(c[i])
+            empty, done = tot == 0, tot >= k
+        if (empty and close_empty) or (not empty and done):
             groups.append(cur)
-            cur, tot = [], 0
+            cur, tot = [], (np.zeros(c.shape[0], dtype=np.int64) if joint else 0)
     if cur:
         if groups:
             groups[-1].extend(cur)
         else:
             groups.append(cur)
     # The rest may have joined an empty group and still hold 1..k-1: join leftwards until it does not.
-    while len(groups) > 1 and 0 < int(c[groups[-1]].sum()) < k:
+    while len(groups) > 1 and _short(c, groups[-1], k):
         last = groups.pop()
         groups[-1].extend(last)
     return groups
+
+
+def _short(c: np.ndarray, group: list[int], k: int) -> bool:
+    """Whether bins ``group`` hold 1..k-1 values (in any histogram, when ``c`` has one per row)."""
+    total = c[:, group].sum(axis=1) if c.ndim == 2 else np.array([c[group].sum()])
+    return bool(np.any((total > 0) & (total < k)))
 
 
 @dataclass
@@ -1346,11 +1359,14 @@ def coarsen(h: NumericStats, index: np.ndarray) -> NumericStats:
     return NumericStats(h.grid.coarsened(index), h.count, h.missing, h.mean, h.m2, counts, sums, h.kind)
 
 
-def _common_edges(hists: Sequence[NumericStats], k: int) -> np.ndarray | None:
+def _common_edges(hists: Sequence[NumericStats], k: int, keep: int | None = None) -> np.ndarray | None:
     """Edges on which every histogram with values has bins of 0 or >= k (None: none has values).
 
     Pooled *jointly*: a group of bins closes when it holds 0 or >= k values in every
     histogram, so the shared bins are about as fine as the sparsest histogram's own.
+    ``keep`` (an edge's grid index) is kept when each side of it can be pooled on its own
+    under the same rule: the score histograms keep the decision threshold 0.5, without which
+    accuracy, precision and recall cannot be told from them (core/stats/estimation.py).
     """
     full = [h for h in hists if h.count]
     if not full:
@@ -1360,23 +1376,13 @@ def _common_edges(hists: Sequence[NumericStats], k: int) -> np.ndarray | None:
         index = np.intersect1d(index, h.grid.index)
     c = np.array([rebin(h, index)[0] for h in full])
     close_empty = not full[0].grid.discrete
-    groups: list[list[int]] = []
-    cur: list[int] = []
-    tot = np.zeros(len(full), dtype=np.int64)
-    for i in range(c.shape[1]):
-        cur.append(i)
-        tot += c[:, i]
-        if (close_empty and not tot.any()) or (tot.any() and np.all((tot == 0) | (tot >= k))):
-            groups.append(cur)
-            cur, tot = [], np.zeros(len(full), dtype=np.int64)
-    if cur:
-        if groups:
-            groups[-1].extend(cur)
-        else:
-            groups.append(cur)
-    while len(groups) > 1 and np.any((c[:, groups[-1]].sum(axis=1) > 0) & (c[:, groups[-1]].sum(axis=1) < k)):
-        last = groups.pop()
-        groups[-1].extend(last)
+    if keep is not None and keep in index:
+        j = int(np.searchsorted(index, keep))  # bin j ends at the kept edge
+        left = _pool_groups(c, 0, j + 1, k, close_empty)
+        right = _pool_groups(c, j + 1, c.shape[1], k, close_empty)
+        if not _short(c, left[-1], k) and not _short(c, right[-1], k):
+            return index[np.array([g[-1] for g in (left + right)[:-1]], dtype=np.int64)]
+    groups = _pool_groups(c, 0, c.shape[1], k, close_empty)
     return index[np.array([g[-1] for g in groups[:-1]], dtype=np.int64)]
 
 
@@ -1437,7 +1443,8 @@ def _share_edges(hists: list[NumericStats], k: int) -> list[NumericStats]:
     pub = [h.pooled(k) for h in hists]
     if any(h.suppressed for h in pub):
         return [h.hidden(k) for h in hists]
-    index = _common_edges(hists, k)
+    scores = all(h.grid.origin == 0.0 and h.grid.step == 1.0 / SCORE_BINS for h in hists)
+    index = _common_edges(hists, k, keep=SCORE_BINS // 2 if scores else None)
     return pub if index is None else [coarsen(h, index) for h in hists]
 
 
