@@ -52,8 +52,8 @@ def test_install_registers_the_five_demo_models_once(ctx, small_demo_files):
 
     leads = estimation.performance_over_time(ctx, admin, "Lead scoring")
     assert leads.reason == "" and len(leads.windows) >= datasets.PROD_WEEKS
-    assert all(v is not None for v in leads.estimated["accuracy"])
-    assert leads.realised["accuracy"][-2:] == (None, None)
+    assert all(v is not None for v in leads.estimated["roc_auc"])
+    assert leads.realised["roc_auc"][-2:] == (None, None)
     assert "class labels" in estimation.performance_over_time(ctx, admin, "Retail transactions").reason
     # every user sees exactly their own demo model
     for name, owner in OWNERS.items():

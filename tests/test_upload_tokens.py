@@ -28,7 +28,8 @@ def test_a_fresh_token_is_accepted_once_and_activates_the_model(ctx, login, regi
     assert result.model.status == "active"
     summary = result.summary()
     assert summary["model"] == "Secret model" and summary["status"] == "active"
-    assert set(summary) == {"model", "status", "dataset_drift", "drift_share", "drifted_features"}
+    assert set(summary) == {"model", "status", "dataset_drift", "drift_share", "drifted_features", "stored_as"}
+    assert summary["stored_as"] == "production"
     assert model_rows(ctx) == {"models": 1, "profiles": 2, "drift_reports": 1, "upload_tokens": 1}
     with pytest.raises(AuthenticationError, match="already used"):
         submissions.submit_with_token(ctx, reg.upload_token, "Secret model",
