@@ -47,6 +47,12 @@ def click_row(view, name):
         "primary_key_row": row, "cell_value": name}, [])
 
 
+def _actions(view):
+    """Open the folded "Manage this model" section, as an owner does, and return its actions."""
+    view.actions.selected_index = 0
+    return view.model_actions
+
+
 def _open(app, username, page):
     log_in_through_the_form(app, username)
     app.open_page(page)
@@ -280,7 +286,7 @@ def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, r
 def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
     view = _open(app, USER, "models")
     click_row(view, "Fraud detection")
-    actions = view.actions.children[0]
+    actions = _actions(view)
     assert isinstance(actions, ModelActions)
     _, prod = demo_frames()
     prod.iloc[-500:].to_csv(settings.home / "data" / "late.csv", index=False)
@@ -294,12 +300,26 @@ def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
     assert list(view.history.line.x) != ["–"]
     history = model360.model_360(ctx, sessions.operator_session(ctx, USER), "Fraud detection").history
     assert [p.label for p in history] == ["initial production data", "Late batch"]
+    # the section the owner used stays open on the reloaded model (fresh actions for its new state)
+    assert view.actions.selected_index == 0 and view.model_actions is not None and view.model_actions is not actions
+
+
+def test_owner_actions_are_folded_and_built_only_when_opened(app, registered):
+    view = _open(app, USER, "models")
+    click_row(view, "Fraud detection")
+    assert view.actions.layout.display != "none" and view.actions.selected_index is None
+    assert view.model_actions is None, "nothing built while folded"
+    first = _actions(view)
+    assert isinstance(first, ModelActions) and first.name == "Fraud detection"
+    click_row(view, XSS_NAME)  # another model (restricted, awaiting its profiles): open by itself
+    assert first.comm is None, "the previous model's actions are closed"
+    assert view.actions.selected_index == 0 and view.model_actions.name == XSS_NAME
 
 
 def test_a_bad_batch_path_shows_the_message(app, ctx, registered):
     view = _open(app, USER, "models")
     click_row(view, "Fraud detection")
-    actions = view.actions.children[0]
+    actions = _actions(view)
     actions.path.value = "/etc/hosts"
     actions.add.click()
     view.wait()
@@ -311,7 +331,7 @@ def test_a_bad_batch_path_shows_the_message(app, ctx, registered):
 def test_delete_asks_for_confirmation(app, ctx, registered):
     view = _open(app, USER, "models")
     click_row(view, "Fraud detection")
-    actions = view.actions.children[0]
+    actions = _actions(view)
     actions.delete.click()
     assert actions.confirm_box.layout.display == "flex"
     assert actions.confirm_text.value == "Delete Fraud detection and everything stored for it?"
@@ -335,7 +355,7 @@ def test_a_restricted_model_offers_upload_and_a_new_token(app, ctx, registered, 
     click_row(view, XSS_NAME)
     status = lambda: dict((r[0], r[4]) for r in view.list_table.rows)[XSS_NAME]  # noqa: E731
     assert status() != "active"  # awaiting its first profiles
-    actions = view.actions.children[0]
+    actions = _actions(view)
     actions.new_token.click()
     assert len(actions.token_box.token.value) >= 40
     actions.token_box.hide.click()
@@ -353,7 +373,7 @@ def test_confirm_without_asking_first_deletes_nothing(app, ctx, registered):
     """The browser can click the hidden "Confirm deletion" button directly (DESIGN.md)."""
     view = _open(app, USER, "models")
     click_row(view, "Fraud detection")
-    view.actions.children[0].confirm.click()
+    _actions(view).confirm.click()
     assert "Fraud detection" in view.names and view.list_status.value == ""
     assert model_rows(ctx)["models"] == 3
 

@@ -21,7 +21,7 @@ from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.core.stats.histograms import overlay
 from vision_widgets.services import accounts, catalog, model360
-from vision_widgets.views.base import PageView, close_tree
+from vision_widgets.views.base import PageView, close_tree, unobserved
 
 LIST_COLUMNS = ("Model", "Owner", "Line of business", "Platform", "Status", "Drift")
 FEATURE_COLUMNS = ("Feature", "Type", "Mean (training)", "Mean (production)", "Missing (production)",
@@ -82,7 +82,15 @@ class Model360View(PageView):
         self.feature_choice = w.Dropdown(options=(), layout=w.Layout(width="300px"))
         self.feature_choice.observe(self._on_feature, "value")
         self.detail_status = StatusMessage()
-        self.actions = w.VBox()
+        # Owners and admins: what they can do to the model, folded away until wanted and built when
+        # opened (about 50 widgets a model switch or the first view need not send), as the Drift
+        # page folds its settings. Open by itself while a restricted model awaits its first profiles:
+        # its next steps point there.
+        self._actions_box = w.VBox()
+        self.actions = w.Accordion(children=(self._actions_box,), layout=w.Layout(display="none"))
+        self.actions.titles = ("Manage this model: add data, upload tokens, delete",)
+        self.actions.selected_index = None
+        self.actions.observe(self._on_actions, "selected_index")
         self.awaiting = w.Label("")
         self.awaiting.add_class("vision-muted")
         self.next_steps = w.VBox()  # a model awaiting client metrics: the steps, with the downloads
@@ -417,14 +425,37 @@ class Model360View(PageView):
 
     # -- owner / admin actions ----------------------------------------------------------
     def _build_actions(self, data: model360.Model360) -> None:
-        from vision_widgets.views.model_actions import (
-            ModelActions,  # only for owners and admins
-        )
+        """Fold the owner actions for model ``data``: open (and built) if they were open on this
+        same model (an action reloaded it) or the model awaits its first client profiles."""
+        shown = self.model_actions
+        keep_open = self.actions.selected_index == 0 and shown is not None and shown.name == data.model.name
+        self._close_actions()
+        awaiting = data.model.restricted and data.reference is None
+        with unobserved(self.actions, self._on_actions, "selected_index"):
+            self.actions.selected_index = None
+        self.actions.layout.display = "" if data.can_manage else "none"
+        if data.can_manage and (keep_open or awaiting):
+            self.actions.selected_index = 0  # builds them (_on_actions)
 
-        old = self.actions.children
-        self.actions.children = (ModelActions(self, data),) if data.can_manage else ()
+    def _on_actions(self, change) -> None:
+        """The section was opened: build the actions for the model on show (once)."""
+        from vision_widgets.views.model_actions import ModelActions  # only for owners and admins
+
+        data = self.current
+        if change["new"] != 0 or data is None or not data.can_manage or self.model_actions is not None:
+            return
+        self._actions_box.children = (ModelActions(self, data),)
+
+    def _close_actions(self) -> None:
+        old = self._actions_box.children
+        self._actions_box.children = ()
         for child in old:
             close_tree(child)
+
+    @property
+    def model_actions(self):
+        """The owner actions on show (None: folded and not built yet, or not the principal's to use)."""
+        return self._actions_box.children[0] if self._actions_box.children else None
 
     def forget(self, name: str) -> None:
         """After model ``name`` was deleted: say so above the list, and reload the list without it."""
