@@ -331,6 +331,7 @@ class VisionApp(w.VBox):
             return
         try:
             view = page.build(self.ctx, self.state)
+            view.add_class(f"vision-page-{page.key}")  # a kept page stays in the body, hidden: name each
         except Exception:  # noqa: BLE001 - a broken page must not take the app down
             log.exception("building page %s failed", page.key)
             failure = StatusMessage()

@@ -36,8 +36,8 @@ def test_the_owner_sees_the_built_in_drift_flagged_and_the_charts_drawn(page, de
     page.goto(demo_live_server.base_url, wait_until="commit")
     log_in(page, "datascientist_user", "ds_user123")
     open_page(page, "Drift")
-    main = page.locator(".vision-main")
-    assert page.get_by_label("Model").input_value() == "Fraud detection"
+    main = page.locator(".vision-page-drift")  # Model 360 stays in the body, hidden
+    assert main.get_by_label("Model").input_value() == "Fraud detection"
     assert main.get_by_label("Line of business").count() == 0  # a user has no LOB filter
     # the verdict in words, with its rule and when the data arrived
     verdict = main.locator(".vision-section-title", has_text=re.compile(r"dataset drift in window", re.I))
@@ -74,7 +74,7 @@ def test_an_admin_filters_by_line_of_business_and_switches_window_and_model(page
     page.goto(demo_live_server.base_url, wait_until="commit")
     log_in(page, "sre_admin", "sre_admin123")
     open_page(page, "Drift")
-    main = page.locator(".vision-main")
+    main = page.locator(".vision-page-drift")  # Model 360 stays in the body, hidden
     lob = main.get_by_label("Line of business")
     lob.wait_for()
     options = [_text(o) for o in lob.locator("option").all_inner_texts()]
@@ -104,7 +104,7 @@ def test_an_admin_changes_a_threshold_and_the_verdict_changes(page, demo_live_se
     page.goto(demo_live_server.base_url, wait_until="commit")
     log_in(page, "datascientist_admin", "ds_admin123")
     open_page(page, "Drift")
-    main = page.locator(".vision-main")
+    main = page.locator(".vision-page-drift")  # Model 360 stays in the body, hidden
     main.get_by_label("Model").select_option("Fraud detection")
     main.locator(".vision-table", has_text="is_fraud").wait_for()  # the fraud model is on show
     verdict = main.locator(".vision-section-title", has_text="in window")

@@ -89,7 +89,7 @@ def shoot(base_url: str, out: Path) -> list[Path]:
                             saved.append(whole_app(page, out / f"{role}-{slug(title)}-{slug(tab)}.png"))
                         page.get_by_role("tab", name=MODEL_TABS[0]).click()
                     if title == "Drift":  # the first model's latest window, then its other tab and its settings
-                        main = page.locator(".vision-main")
+                        main = page.locator(".vision-page-drift")  # Model 360 stays in the body, hidden
                         main.locator(".bqplot", has_text="Drift score per window").wait_for()
                         page.wait_for_timeout(1000)
                         saved[-1] = whole_app(page, path)  # again, now that bqplot has drawn
