@@ -280,3 +280,18 @@ def test_the_report_of_the_window_on_show_is_offered_as_a_download(app, ctx, log
     assert "data:text/html;base64," in view.export_link.value and "ready" in view.export_status.value
     view.window.value = 4  # another window: the old file is gone
     assert view.export_link.value == ""
+
+
+def test_the_table_shows_a_p_value_feature_as_a_score_never_as_a_multiple_of_its_threshold(app, ctx, login, models):
+    # a score of 2 for a p-value is p = threshold², twenty times below a threshold of 0.05: not "2× threshold"
+    view = open_drift(app, USER)
+    assert view.table.columns[-1] == "Drift score"
+    latest = drift_overview(ctx, login(USER), "Fraud detection").windows[-1]
+    by_name = {r.feature: r for r in latest.features}
+    rows = {r[0]: r for r in view.table.rows}
+    p_rows = [name for name, r in by_name.items() if r.p_value is not None]
+    assert p_rows, "the fraud model has a p-value feature (card_present, Z-test)"
+    for name in p_rows:
+        assert rows[name][8] == f"score {by_name[name].score:.2g}"
+    assert not any("×" in r[8] for r in view.table.rows)
+    assert "p = threshold²" in view.time_note.text and "sampling noise" in view.time_note.text
