@@ -182,7 +182,7 @@ def test_report_json_shape_and_dataframe(reference20):
     d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert list(d) == ["dataset_drift", "drift_share", "threshold_share", "features", "windows"]
     assert list(d["features"][0]) == ["feature", "type", "method", "statistic", "p_value", "threshold", "psi",
-                                      "drifted", "note"]
+                                      "drifted", "note", "score"]
     df = report.to_df()
     assert len(df) == 20 and df["drifted"].dtype == bool
 
@@ -486,3 +486,57 @@ def test_a_current_profile_of_another_reference_is_refused_by_name(reference20):
         drift(reference20, cur)
     assert info.value.field == "reference_id"
     assert "0123456789abcdef" in str(info.value) and reference20.fingerprint() in str(info.value)
+
+
+# ------------------- one drift score, computed where the rule is known (review of issue 10, 1.3) -----
+
+def _binary(p_yes: float, n: int, seed: int, window: int | None = None, reference: Profile | None = None) -> Profile:
+    b = np.random.default_rng(seed).choice(["y", "n"], n, p=[p_yes, 1 - p_yes])
+    return Profile.from_json(profile(pd.DataFrame({"b": b}), reference=reference, window=window).to_json())
+
+
+def test_a_signed_band_scores_past_one_exactly_when_the_z_test_leaves_the_band():
+    # The band is on the Z statistic's scale (upper > 1 here), never a significance level: the old
+    # page score read it as one (log(p) / log(upper)) and gave 0.0 to a feature that had drifted.
+    ref = _binary(0.3, 20_000, seed=904, window=2000)
+    chunks = DriftSettings(threshold_mode="reference_chunks")
+    from vision_widgets.core.stats.drift import reference_band
+
+    band = reference_band(ref, "b", chunks)
+    for p_yes, seed, drifted in ((0.36, 905, True), (0.24, 906, True), (0.3, 907, False)):
+        f = drift(ref, _binary(p_yes, 5000, seed, reference=ref), chunks).features[0]
+        assert f.method == "z" and f.threshold == pytest.approx(band.upper) and f.threshold > 1
+        assert f.drifted is drifted
+        centre, half = (band.upper + band.lower) / 2, (band.upper - band.lower) / 2
+        assert f.score == pytest.approx(abs(f.statistic - centre) / half)
+        assert (f.score > 1) is drifted, (p_yes, f.statistic, band)
+    moved = sorted(drift(ref, _binary(p_yes, 5000, seed, reference=ref), chunks).features[0].statistic
+                   for p_yes, seed in ((0.36, 905), (0.24, 906)))
+    assert moved[0] < band.lower < 0 < band.upper < moved[1], "one left below the band: the lower edge counts too"
+
+
+def test_a_p_value_method_in_a_band_is_scored_on_its_statistic_and_a_fixed_one_on_its_p_value():
+    ref = _binary(0.3, 20_000, seed=904, window=2000)
+    cur = _binary(0.36, 5000, 905, reference=ref)
+    fixed = drift(ref, cur).features[0]
+    assert fixed.score == pytest.approx(math.log(max(fixed.p_value, 1e-300)) / math.log(0.05))
+    # KS on a numeric column: the band's upper is a D statistic, the score D / upper
+    ref_x = _chunked_reference()
+    ks = DriftSettings(threshold_mode="reference_chunks", type_methods={"numeric": "ks"})
+    for shift, drifted in ((0.15, True), (0.0, False)):
+        f = drift(ref_x, _production(ref_x, shift, seed=908), ks).features[0]
+        assert f.method == "ks" and f.p_value is not None and f.drifted is drifted
+        assert f.score == pytest.approx(f.statistic / f.threshold) and (f.score > 1) is drifted
+
+
+def test_the_score_round_trips_and_a_report_stored_without_it_gets_the_same_on_read():
+    from vision_widgets.core.stats.drift_summary import stored_score
+
+    ref = _binary(0.3, 20_000, seed=904, window=2000)
+    for settings in (DriftSettings(), DriftSettings(threshold_mode="reference_chunks")):
+        f = drift(ref, _binary(0.36, 5000, 905, reference=ref), settings).features[0]
+        d = json.loads(json.dumps(f.to_dict()))
+        assert d["score"] == pytest.approx(f.score) and stored_score(d) == pytest.approx(f.score)
+        old = {k: v for k, v in d.items() if k != "score"}  # stored before the score was kept
+        # the band's edges come back from its note at 4 significant digits
+        assert stored_score(old) == pytest.approx(f.score, rel=1e-3)

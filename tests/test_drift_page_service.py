@@ -13,7 +13,8 @@ from vision_widgets.core.storage import schema
 from vision_widgets.core.errors import NotFound, PermissionDenied
 from vision_widgets.demo.datasets import DRIFT_FROM_WEEK, PROD_START
 from vision_widgets.services import registration, submissions
-from vision_widgets.services.drift_page import FeatureResult, drift_overview, score
+from vision_widgets.core.stats.drift_summary import drift_score
+from vision_widgets.services.drift_page import FeatureResult, drift_overview
 
 
 @pytest.fixture
@@ -62,14 +63,47 @@ def test_the_table_sorts_drifted_first_then_by_how_far_past_the_threshold(ctx, l
 
 
 def test_the_score_puts_every_method_on_one_scale_with_the_threshold_at_one():
-    assert score("wasserstein", 0.2, None, 0.1) == pytest.approx(2.0)
-    assert score("ks", 0.3, 0.05, 0.05) == pytest.approx(1.0)
-    assert score("ks", 0.3, 0.0025, 0.05) == pytest.approx(2.0)
-    assert score("ks", 0.0, 1.0, 0.05) == 0.0
-    assert math.isfinite(score("chisquare", 9.0, 0.0, 0.05))
+    assert drift_score(False, 0.2, None, 0.1) == pytest.approx(2.0)
+    assert drift_score(True, 0.3, 0.05, 0.05) == pytest.approx(1.0)
+    assert drift_score(True, 0.3, 0.0025, 0.05) == pytest.approx(2.0)
+    assert drift_score(True, 0.0, 1.0, 0.05) == 0.0
+    assert math.isfinite(drift_score(True, 9.0, 0.0, 0.05))
     r = FeatureResult.from_dict({"feature": "a", "type": "numeric", "method": "psi", "statistic": 0.05,
                                  "p_value": None, "psi": 0.05, "threshold": 0.1, "drifted": False})
     assert r.score == pytest.approx(0.5)
+
+
+def _stored(method: str, statistic: float, p: float | None, threshold: float, drifted: bool, note: str | None,
+            **more) -> dict:
+    return dict({"feature": "a", "type": "binary", "method": method, "statistic": statistic, "p_value": p,
+                 "psi": 0.0, "threshold": threshold, "drifted": drifted, "note": note}, **more)
+
+
+def test_a_result_decided_by_a_reference_band_is_scored_on_the_statistic_not_its_p_value():
+    # threshold_mode="reference_chunks" stores the band's upper edge (a Z or D statistic) as the
+    # threshold: the old page read it as a significance level and scored a drifted Z-test 0.0.
+    z = FeatureResult.from_dict(_stored("z", 6.0, 1e-9, 4.0, True,
+                                        "data-driven band from 10 reference chunks: [-4, 4]"))
+    assert z.score == pytest.approx(1.5) and z.drifted
+    below = FeatureResult.from_dict(_stored("z", -5.0, 1e-7, 4.0, True,
+                                            "data-driven band from 10 reference chunks: [-3, 4]"))
+    assert below.score == pytest.approx(5.5 / 3.5)  # 5.5 from the band's centre, 0.5, over its half-width
+    ks = FeatureResult.from_dict(_stored("ks", 0.03, 0.2, 0.02, True,
+                                         "data-driven band from 10 reference chunks: alert above 0.02"))
+    assert ks.score == pytest.approx(1.5)
+    # a report stored with its score: the page reads it as it is
+    assert FeatureResult.from_dict(_stored("z", 6.0, 1e-9, 4.0, True, None, score=1.25)).score == 1.25
+
+
+def test_the_drifted_band_feature_is_drawn_past_the_line_over_time(ctx, login, fraud):
+    from dataclasses import replace
+
+    from vision_widgets.services.drift_page import _matrix
+
+    w = drift_overview(ctx, login(USER), fraud).windows[-1]
+    raw = (_stored("z", 6.0, 1e-9, 4.0, True, "data-driven band from 10 reference chunks: [-4, 4]"),)
+    scores, flags = _matrix((replace(w, raw=raw),), ("a",))
+    assert scores[0, 0] == pytest.approx(1.5) and flags[0, 0]
 
 
 def test_series_top_features_and_share_series_cover_every_window(ctx, login, fraud):

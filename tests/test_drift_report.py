@@ -152,9 +152,27 @@ def test_past_threshold_compares_p_values_and_distances_on_one_scale():
     def f(stat, p, threshold, drifted=True):
         return FeatureDrift("x", "numeric", "m", stat, p, threshold, 0.0, drifted)
 
-    assert past_threshold(f(0.5, None, 0.1)) == pytest.approx(0.69897)  # 5× the distance threshold
-    assert past_threshold(f(3.0, 1e-4, 0.05)) == pytest.approx(2.69897)  # p 500× below the level
-    assert past_threshold(f(0.05, None, 0.1, False)) < 0 < past_threshold(f(0.2, None, 0.1))
+    assert past_threshold(f(0.5, None, 0.1)) == pytest.approx(5.0)  # 5× the distance threshold
+    assert past_threshold(f(3.0, 0.05 ** 3, 0.05)) == pytest.approx(3.0)  # p = threshold³
+    assert past_threshold(f(0.05, None, 0.1, False)) < 1 < past_threshold(f(0.2, None, 0.1))
+    # the score drift() stored wins (it knows whether a band decided)
+    assert past_threshold(FeatureDrift("x", "binary", "z", 6.0, 1e-9, 4.0, 0.0, True, None, 1.5)) == 1.5
+
+
+def test_the_export_orders_features_as_the_page_does():
+    # Wasserstein 0.3 against 0.1 is 3 thresholds out; KS p = 0.0025 against 0.05 is p = threshold², score 2.
+    # The export used to sort on decades (0.48 vs 1.30) and put KS first; the page put Wasserstein first.
+    from vision_widgets.core.stats.drift_summary import sorted_features
+    from vision_widgets.services.drift_page import FeatureResult
+
+    stored = [{"feature": "ks_feature", "type": "numeric", "method": "ks", "statistic": 0.2, "p_value": 0.0025,
+               "threshold": 0.05, "psi": 0.0, "drifted": True, "note": None},
+              {"feature": "w_feature", "type": "numeric", "method": "wasserstein", "statistic": 0.3, "p_value": None,
+               "threshold": 0.1, "psi": 0.0, "drifted": True, "note": None}]
+    export = [f.feature for f in sorted_features(drift_report._features(stored))]
+    page = sorted((FeatureResult.from_dict(d) for d in stored), key=lambda r: (not r.drifted, -r.score, r.feature))
+    assert export == [r.feature for r in page] == ["w_feature", "ks_feature"]
+    assert [past_threshold(f) for f in drift_report._features(stored)] == pytest.approx([2.0, 3.0])
 
 
 # -- the command line --------------------------------------------------------------------------------
@@ -193,3 +211,18 @@ def test_vision_report_errors_say_why_and_leave_the_file_alone(model, cli_env, t
 def test_vision_report_into_a_folder_that_does_not_exist_says_so(model, cli_env, tmp_path, capsys):
     assert main(["report", MODEL, "-o", str(tmp_path / "nowhere" / "r.html")]) == 2
     assert "cannot write" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+
+
+def test_a_band_decided_feature_chart_draws_its_score_against_the_band_not_p_values_against_a_statistic():
+    from vision_widgets.core.report.drift_html import _feature_chart
+
+    def point(stat, p, drifted, score):
+        return {"statistic": stat, "p_value": p, "threshold": 4.0, "method": "z", "drifted": drifted,
+                "score": score, "band": True}
+
+    report = {"timeline": [{"window": "2026-10-01"}, {"window": "2026-10-08"}],
+              "feature_series": {"b": [point(1.0, 0.3, False, 0.25), point(6.0, 1e-9, True, 1.5)]}}
+    svg = _feature_chart(report, "b", "#000")
+    text = " ".join(scan(svg.encode()).text)
+    assert "drift score" in text and "edge of the reference band" in text
+    assert "p-value" not in text and "threshold 4" not in text, "a Z statistic's edge is no significance level"

@@ -280,3 +280,53 @@ def test_the_report_of_the_window_on_show_is_offered_as_a_download(app, ctx, log
     assert "data:text/html;base64," in view.export_link.value and "ready" in view.export_status.value
     view.window.value = 4  # another window: the old file is gone
     assert view.export_link.value == ""
+
+
+def test_the_table_shows_a_p_value_feature_as_a_score_never_as_a_multiple_of_its_threshold(app, ctx, login, models):
+    # a score of 2 for a p-value is p = threshold², twenty times below a threshold of 0.05: not "2× threshold"
+    view = open_drift(app, USER)
+    assert view.table.columns[-1] == "Drift score"
+    latest = drift_overview(ctx, login(USER), "Fraud detection").windows[-1]
+    by_name = {r.feature: r for r in latest.features}
+    rows = {r[0]: r for r in view.table.rows}
+    p_rows = [name for name, r in by_name.items() if r.p_value is not None]
+    assert p_rows, "the fraud model has a p-value feature (card_present, Z-test)"
+    for name in p_rows:
+        assert rows[name][8] == f"score {by_name[name].score:.2g}"
+    assert not any("×" in r[8] for r in view.table.rows)
+    assert "p = threshold²" in view.time_note.text and "sampling noise" in view.time_note.text
+
+
+def test_a_superseded_recompute_hands_over_to_the_later_saves_job_and_the_page_reloads_when_it_ends(app, ctx, login,
+                                                                                                      models):
+    # The panel used to stop on "superseded": the later save's job then rewrote the reports, and the page
+    # kept showing the old ones.
+    import json
+
+    from sqlalchemy import update
+
+    from vision_widgets.core.jobs.records import DONE
+    from vision_widgets.core.storage import schema
+    from vision_widgets.services import drift_settings, jobs
+    from vision_widgets.worker import Runner
+
+    view = open_drift(app, USER)
+    assert view.verdict.value.startswith("Dataset drift")
+    view.settings.selected_index = 0
+    panel = view.settings_panel
+    panel.thresholds["wasserstein"].value = "4"
+    panel.save.click()
+    panel._stop.set()  # the test drives check() itself
+    first = jobs.list_jobs(ctx, login(USER), kind=jobs.RECOMPUTE_DRIFT)[0]
+    later = drift_settings.save_settings(ctx, login(USER), "Fraud detection", {"thresholds": {"wasserstein": 5.0}})
+    with ctx.store.write() as conn:  # the first job ran while the later save changed the settings: superseded
+        conn.execute(update(schema.jobs).where(schema.jobs.c.id == first.id).values(
+            state=DONE, progress=1.0, result=json.dumps({"model": "Fraud detection", "reports": 0, "superseded": True})))
+    panel.following = first.id
+    assert panel.check(first.id) is False, "not the end: the later job is still to come"
+    assert panel.following == later.id and "following its recompute" in panel.status.value
+    assert view.verdict.value.startswith("Dataset drift"), "nothing reloaded yet"
+    Runner(ctx, "test-worker").run(later.id)
+    assert panel.check(panel.following)
+    assert view.verdict.value.startswith("No dataset drift in window"), view.verdict.value
+    assert "stored reports recomputed" in panel.status.value

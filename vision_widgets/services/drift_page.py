@@ -12,8 +12,10 @@ change of drift settings recomputes), so the page shows what alerts and the mode
 
 **How far past the threshold.** Methods read their numbers differently (a p-value drifts *below*
 its threshold, a distance *above*), so each result also carries a ``score`` on one scale where the
-threshold is 1: ``statistic / threshold`` for a distance, ``log(p) / log(threshold)`` for a
-p-value (p = threshold gives 1, p = threshold² gives 2, p = 1 gives 0). The table sorts on it and
+threshold is 1 (``core.stats.drift_summary.drift_score``: ``statistic / threshold`` for a distance,
+``log(p) / log(threshold)`` for a p-value, ``statistic / upper`` — or the distance from the
+centre over the half-width, for a signed statistic — in a data-driven band). ``drift`` stores it
+with each result; the page reads it, as the export does. The table sorts on it and
 the drift-over-time chart draws it, so features tested by different methods share one threshold
 line.
 
@@ -23,7 +25,6 @@ The overview holds only what that check let through.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime
@@ -39,7 +40,7 @@ from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import can_manage_model
 from vision_widgets.core.stats.drift import BATCH, PROFILED, DriftSettings, regroup_windows
-from vision_widgets.core.stats.drift_methods import get_method
+from vision_widgets.core.stats.drift_summary import stored_score
 from vision_widgets.core.stats.histograms import overlay
 from vision_widgets.core.stats.label_shift import Shift, label_and_prediction_shift
 from vision_widgets.services.profiling import drift_settings_of, record_for
@@ -48,26 +49,6 @@ from vision_widgets.services.profiling import drift_settings_of, record_for
 SCORE_CAP = 5.0
 #: Features drawn over time when the page opens: the ones that drifted most.
 TOP_FEATURES = 5
-
-
-def _uses_p_value(method: str, p_value: float | None) -> bool:
-    try:
-        return get_method(method).uses_p_value
-    except Exception:  # noqa: BLE001 - a method removed since the report was stored
-        return p_value is not None
-
-
-def _score(uses_p: bool, statistic: float, p_value: float | None, threshold: float) -> float:
-    if uses_p:
-        if p_value is None or not 0 < threshold < 1:
-            return 0.0
-        return math.log(min(max(float(p_value), 1e-300), 1.0)) / math.log(threshold)
-    return max(float(statistic), 0.0) / threshold if threshold > 0 else 0.0
-
-
-def score(method: str, statistic: float, p_value: float | None, threshold: float) -> float:
-    """How far a result stands toward its threshold, on one scale for every method (threshold = 1)."""
-    return _score(_uses_p_value(method, p_value), statistic, p_value, threshold)
 
 
 @dataclass(frozen=True)
@@ -91,8 +72,7 @@ class FeatureResult:
         return FeatureResult(str(d["feature"]), str(d.get("type", "")), str(d.get("method", "")),
                              float(d.get("statistic") or 0.0), None if p is None else float(p),
                              float(d.get("psi") or 0.0), float(d.get("threshold") or 0.0), bool(d.get("drifted")),
-                             score(str(d.get("method", "")), float(d.get("statistic") or 0.0), p,
-                                   float(d.get("threshold") or 0.0)), d.get("note"))
+                             stored_score(d), d.get("note"))
 
 
 @dataclass(frozen=True)
@@ -387,15 +367,11 @@ def _matrix(windows: tuple[Window, ...], features: tuple[str, ...]) -> tuple[np.
     scores = np.full((len(windows), len(features)), np.nan)
     flags = np.zeros((len(windows), len(features)), dtype=bool)
     column = {f: j for j, f in enumerate(features)}
-    uses_p: dict[str, bool] = {}
     for i, w in enumerate(windows):
         for d in w.raw:
             j = column.get(d.get("feature"))
             if j is None:
                 continue
-            method, p = str(d.get("method", "")), d.get("p_value")
-            if method not in uses_p:
-                uses_p[method] = _uses_p_value(method, p)
-            scores[i, j] = _score(uses_p[method], float(d.get("statistic") or 0.0), p, float(d.get("threshold") or 0.0))
+            scores[i, j] = stored_score(d)
             flags[i, j] = bool(d.get("drifted"))
     return scores, flags

@@ -27,7 +27,8 @@ from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.core.report.drift_html import render
 from vision_widgets.core.stats.drift import FeatureDrift
-from vision_widgets.core.stats.drift_summary import dataset_verdict, past_threshold, sorted_features
+from vision_widgets.core.stats.drift_summary import (BAND_NOTE, dataset_verdict, past_threshold, sorted_features,
+                                                     stored_score)
 from vision_widgets.services.profiling import drift_settings_of, record_for
 from vision_widgets.services.sessions import acting
 
@@ -93,7 +94,9 @@ def _all_dates(points: dict[str, WindowPoint]) -> bool:
 
 
 def _features(items: list[dict[str, Any]]) -> tuple[FeatureDrift, ...]:
-    return tuple(FeatureDrift(**{k: f.get(k) for k in FeatureDrift.__dataclass_fields__}) for f in items)
+    """Stored results; one stored before the drift score was kept gets it worked out here (``stored_score``)."""
+    return tuple(FeatureDrift(**dict({k: f.get(k) for k in FeatureDrift.__dataclass_fields__}, score=stored_score(f)))
+                 for f in items)
 
 
 def report_data(ctx: Context, principal: Principal, name: str, window: str | None = None) -> dict[str, Any]:
@@ -157,7 +160,7 @@ def _point(f: FeatureDrift | None) -> dict[str, Any] | None:
     if f is None:
         return None
     return {"statistic": f.statistic, "p_value": f.p_value, "threshold": f.threshold, "method": f.method,
-            "drifted": f.drifted}
+            "drifted": f.drifted, "score": past_threshold(f), "band": BAND_NOTE in (f.note or "")}
 
 
 def export_json(ctx: Context, principal: Principal, name: str, window: str | None = None) -> bytes:

@@ -28,7 +28,7 @@ from vision_widgets.services.drift_page import SCORE_CAP, DriftOverview
 from vision_widgets.views.base import PageView, close_tree, unobserved
 
 FEATURE_COLUMNS = ("Feature", "Type", "Method", "Statistic", "p-value", "PSI", "Threshold", "Drifted",
-                   "Past threshold")
+                   "Drift score")
 SHIFT_COLUMNS = ("What", "Column", "Method", "Statistic", "p-value", "Threshold", "Drifted")
 STAT_COLUMNS = ("Statistic", "Training", "This window")
 ANY = "(any line of business)"
@@ -44,8 +44,12 @@ def _p(p: float | None) -> str:
 
 
 def _past(score: float) -> str:
-    """The score in words a table reads: ``2.4× the threshold``."""
-    return f"{score:.2g}× threshold" if score < 100 else "≫ threshold"
+    """The drift score as a table reads it: ``score 2.4`` (1 = at the threshold).
+
+    Not "2.4× threshold": for a p-value the score is log(p) / log(threshold), so a score of 2 is
+    a p-value of threshold², many times smaller than the threshold, not twice it.
+    """
+    return f"score {score:.2g}" if score < 100 else "score > 100"
 
 
 class DriftView(PageView):
@@ -91,7 +95,7 @@ class DriftView(PageView):
         self.table = DataTable(FEATURE_COLUMNS, empty="No feature was tested in this window.",
                                label="Feature drift", noun=("feature", "features"),
                                widths={"Feature": 200, "Type": 95, "Method": 110, "Statistic": 85, "p-value": 75,
-                                       "PSI": 70, "Threshold": 95, "Drifted": 70, "Past threshold": 125})
+                                       "PSI": 70, "Threshold": 95, "Drifted": 70, "Drift score": 125})
         self.table.on_open(self.select_feature)
         self.table_hint = w.Label("Drifted features first, the furthest past the threshold at the top. "
                                   "Click a feature to see its distribution below.")
@@ -113,9 +117,12 @@ class DriftView(PageView):
         self.shares = ShareChart()
         self._time_box = w.VBox()
         self.time_note = Note("The drift score puts every method on one scale: the statistic over its threshold "
-                              "for a distance, log(p) over log(threshold) for a p-value, so 1 is the line a "
-                              f"feature drifts at. Scores above {SCORE_CAP:g} are drawn at {SCORE_CAP:g}; "
-                              "red rings mark the windows where a feature (or the dataset) drifted.", muted=True)
+                              "for a distance, log(p) over log(threshold) for a p-value (a score of 2 is p = threshold², "
+                              "not twice the threshold), the statistic over the band's edge with a data-driven "
+                              "band, so 1 is the line a feature drifts at. Scores above "
+                              f"{SCORE_CAP:g} are drawn at {SCORE_CAP:g}; red rings mark the windows where a "
+                              "feature (or the dataset) drifted. A Jensen–Shannon point above the line without "
+                              "a ring is within sampling noise for its sample sizes, so not drifted.", muted=True)
         # -- estimated performance --
         self.metric = w.Dropdown(options=METRICS, value="accuracy", layout=w.Layout(width="200px"))
         forms.label(self.metric, "Metric", width="60px")

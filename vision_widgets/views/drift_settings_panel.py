@@ -17,6 +17,7 @@ from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.note import Note
 from vision_widgets.components.progress import ProgressBar
+from vision_widgets.core.errors import PermissionDenied
 from vision_widgets.core.jobs.records import FAILED
 from vision_widgets.services import drift_settings, jobs
 from vision_widgets.services.drift_settings import DriftSettingsView
@@ -80,6 +81,8 @@ class DriftSettingsPanel(w.VBox):
         self.progress = ProgressBar()
         self._poller: threading.Thread | None = None
         self._stop = threading.Event()
+        #: the recompute job followed (a later save's job once this one is superseded)
+        self.following: int | None = None
         super().__init__([
             Note("Saving stores these settings, writes an audit entry and recomputes every stored drift report "
                  "from the stored profiles in the background (no raw data needed). An empty threshold uses the "
@@ -140,14 +143,18 @@ class DriftSettingsPanel(w.VBox):
         self.follow(job.id)
 
     def follow(self, job_id: int) -> None:
-        """Show the recompute job's progress until it ends, then reload the page."""
+        """Show the recompute job's progress until it ends, then reload the page.
+
+        A job a later save superseded hands over to that save's job (``check`` sets ``following``).
+        """
+        self.following = job_id
         if self._poller is not None and self._poller.is_alive():
             return
 
         def loop() -> None:
             while not self._stop.wait(POLL_SECONDS):
                 try:
-                    if self.check(job_id):
+                    if self.check(self.following):
                         return
                 except Exception:  # noqa: BLE001 - a closed page or a lost kernel: stop quietly
                     log.debug("following the recompute stopped", exc_info=True)
@@ -170,11 +177,29 @@ class DriftSettingsPanel(w.VBox):
             return True
         result = job.result or {}
         if result.get("superseded"):
-            self.status.show("Another save changed the settings meanwhile; its recompute follows.")
-            return True
+            later = self._later_job(job_id)
+            if later is None:  # another person's job, which this account may not follow
+                self.status.show("Another save changed the settings meanwhile; its recompute follows — "
+                                 "reopen the page once it has ended to see its reports.")
+                return True
+            # the later save's job writes the reports: follow it, and reload the page when it ends
+            self.following = later.id
+            self.status.show("Another save changed the settings meanwhile; following its recompute …")
+            self.progress.start("Queued")
+            return False
         self.on_recomputed()
         self.status.success(f"Saved; {result.get('reports', 0)} stored reports recomputed with the new settings.")
         return True
+
+    def _later_job(self, job_id: int) -> Any:
+        """The newest recompute job of this model queued after ``job_id`` that this account may follow."""
+        ctx, me = self.page.ctx, self.page.principal
+        try:
+            found = jobs.list_jobs(ctx, me, kind=jobs.RECOMPUTE_DRIFT, everyone=True, limit=50)
+        except PermissionDenied:  # not an admin: their own jobs only
+            found = jobs.list_jobs(ctx, me, kind=jobs.RECOMPUTE_DRIFT, limit=50)
+        later = [j for j in found if j.id > job_id and j.params.get("model") == self.model]
+        return max(later, key=lambda j: j.id) if later else None
 
     def close(self) -> None:
         self._stop.set()

@@ -110,8 +110,16 @@ def _feature_chart(report: Mapping[str, Any], feature: str, colour: str) -> str:
     series = report["feature_series"].get(feature) or []
     labels = [p["window"] for p in report["timeline"]]
     points = [p for p in series if p is not None]
-    uses_p = bool(points) and points[-1]["p_value"] is not None
     method = points[-1]["method"] if points else ""
+    if any(p.get("band") for p in points):
+        # A data-driven band decided: its threshold is on the statistic's scale (never a p-value's),
+        # and a signed statistic has a lower edge too; the drift score draws both as 1.
+        line = Line(feature, [p["score"] if p is not None else None for p in series],
+                    [bool(p and p["drifted"]) for p in series], colour)
+        return line_chart(f"{feature}: {method} drift score per window", labels, [line], threshold=1.0,
+                          threshold_label="edge of the reference band", y_label="drift score (1 = band edge)",
+                          width=500, height=220)
+    uses_p = bool(points) and points[-1]["p_value"] is not None
     values = [(p["p_value"] if uses_p else p["statistic"]) if p is not None else None for p in series]
     thresholds = {p["threshold"] for p in points}
     threshold = points[-1]["threshold"] if len(thresholds) == 1 else None

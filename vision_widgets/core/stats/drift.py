@@ -19,6 +19,7 @@ import pandas as pd
 
 from vision_widgets.client import SCHEMA_VERSION, CategoryStats, NumericStats, Profile, coarsen, rebin
 from vision_widgets.core.errors import InvalidInput
+from vision_widgets.core.stats.drift_summary import drift_score
 from vision_widgets.core.stats.drift_methods import (
     BINARY,
     CATEGORICAL,
@@ -141,6 +142,10 @@ class FeatureDrift:
     psi: float
     drifted: bool
     note: str | None = None
+    #: how far past its rule, 1 = at the threshold (``drift_summary.drift_score``); computed by
+    #: ``drift`` where the rule (fixed threshold or data-driven band) is known. None: read from a
+    #: report stored before it was kept (``drift_summary.past_threshold`` works it out then).
+    score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +158,7 @@ class FeatureDrift:
             "psi": self.psi,
             "drifted": self.drifted,
             "note": self.note,
+            "score": self.score,
         }
 
 
@@ -200,13 +206,13 @@ class DriftReport:
 
     def to_df(self) -> pd.DataFrame:
         """One row per feature (the table a page or a notebook shows)."""
-        cols = ["feature", "type", "method", "statistic", "p_value", "threshold", "psi", "drifted", "note"]
+        cols = ["feature", "type", "method", "statistic", "p_value", "threshold", "psi", "drifted", "note", "score"]
         return pd.DataFrame([f.to_dict() for f in self.features], columns=cols)
 
     def windows_df(self) -> pd.DataFrame:
         """One row per (window, feature): the series behind a drift-over-time chart."""
         rows = [dict(f.to_dict(), window=w.window, rows=w.rows) for w in self.windows for f in w.features]
-        cols = ["window", "rows", "feature", "type", "method", "statistic", "p_value", "threshold", "psi", "drifted", "note"]
+        cols = ["window", "rows", "feature", "type", "method", "statistic", "p_value", "threshold", "psi", "drifted", "note", "score"]
         return pd.DataFrame(rows, columns=cols)
 
 
@@ -562,19 +568,25 @@ def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | C
                      + (f"[{band.lower:.4g}, {band.upper:.4g}]" if band.lower is not None else f"alert above {band.upper:.4g}"))
     elif settings.threshold_mode == REFERENCE_CHUNKS:
         band_note = "fewer than two reference chunks have values for this column: fixed threshold used"
+
+    def scored(stat: float, p: float | None, thr: float, psi_: float, drifted: bool, note: str | None) -> FeatureDrift:
+        score = drift_score(method.uses_p_value, stat, p, thr, band=band is not None,
+                            lower=band.lower if band is not None else None)
+        return FeatureDrift(name, kind, method_name, stat, p, float(thr), psi_, drifted, note, _finite(score))
+
     total_cur = cur.count + cur.missing
     if ref.count == 0 or getattr(ref, "suppressed", False):
-        return FeatureDrift(name, kind, method_name, 0.0, None, threshold, 0.0, False,
-                            "the reference has no usable values for this column; nothing to compare")
+        return scored(0.0, None, threshold, 0.0, False,
+                      "the reference has no usable values for this column; nothing to compare")
     if cur.count == 0 or getattr(cur, "suppressed", False):
         if cur.count == 0 and total_cur == 0:
-            return FeatureDrift(name, kind, method_name, 0.0, None, threshold, 0.0, False,
-                                "no current rows; nothing to compare")
+            return scored(0.0, None, threshold, 0.0, False,
+                          "no current rows; nothing to compare")
         if cur.count == 0:
-            return FeatureDrift(name, kind, method_name, 1.0, 0.0 if method.uses_p_value else None, threshold, 0.0, True,
-                                f"every current value is missing ({cur.missing:,} rows); statistic set to the missing share, 1.0")
-        return FeatureDrift(name, kind, method_name, 0.0, None, threshold, 0.0, False,
-                            f"fewer than k current values ({cur.count}); too few to compare")
+            return scored(1.0, 0.0 if method.uses_p_value else None, threshold, 0.0, True,
+                          f"every current value is missing ({cur.missing:,} rows); statistic set to the missing share, 1.0")
+        return scored(0.0, None, threshold, 0.0, False,
+                      f"fewer than k current values ({cur.count}); too few to compare")
     pair = _pair(name, ref, cur)
     res: MethodResult = method.compute(pair)
     stat = _finite(res.statistic)
@@ -592,8 +604,8 @@ def _feature(name: str, ref: NumericStats | CategoryStats, cur: NumericStats | C
                 drifted = False
                 notes.append(f"within sampling noise: two same-distribution samples of these sizes reach "
                              f"{floor.floor:.4g} in {100 * (1 - NOISE_LEVEL):.0f} % of draws (p = {floor.p_value:.2g})")
-    return FeatureDrift(name, kind, method_name, stat, p, float(threshold), _finite(psi(pair)),
-                        drifted, "; ".join(notes) or None)
+    return scored(stat, p, float(threshold), _finite(psi(pair)),
+                  drifted, "; ".join(notes) or None)
 
 
 def _finite(x: float) -> float:
