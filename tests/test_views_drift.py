@@ -280,3 +280,68 @@ def test_the_report_of_the_window_on_show_is_offered_as_a_download(app, ctx, log
     assert "data:text/html;base64," in view.export_link.value and "ready" in view.export_status.value
     view.window.value = 4  # another window: the old file is gone
     assert view.export_link.value == ""
+
+
+@pytest.mark.parametrize("window", ["14D", "4W"])
+def test_each_window_of_the_settings_gets_its_own_estimate(app, ctx, login, settings, window):
+    """With the settings' window not "profiled" the stored reports' windows are merged ones (or the
+    whole batch): the Performance tab puts on each the estimate of that window, not of its first week."""
+    from vision_widgets.client import Profile
+    from vision_widgets.core.catalog import records
+    from vision_widgets.core.stats.drift import regroup_windows
+    from vision_widgets.core.stats.estimation import CBPE
+    from vision_widgets.services import drift_settings
+    from vision_widgets.worker import Runner
+
+    me = login(USER)
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=4000)  # fine score histograms per week
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    Runner(ctx, "w1").run(drift_settings.save_settings(ctx, me, "Fraud detection", {"window": window}).id)
+    with ctx.store.read() as conn:
+        record = records.get(conn, "Fraud detection")
+        ref = records.profiles_of(conn, record.id, "reference")[-1]
+        prod = records.profiles_of(conn, record.id, "production")[-1]
+    est = CBPE()
+    assert not est.fit(Profile.from_json(ref.body)).reason
+    whole = regroup_windows(Profile.from_json(prod.body), window)
+    expected = [est.estimate(p).metrics["roc_auc"] for p in (whole.windows.values() if whole.windows else [whole])]
+
+    view = open_drift(app, USER)
+    view.time_tabs.selected_index = 1
+    view.metric.value = "roc_auc"  # accuracy is unknown where a score bin straddles the 0.5 threshold
+    chart = view.performance_chart
+    assert len(view.data.windows) == len(expected) > 0 and None not in expected
+    assert list(chart.estimated.y) == pytest.approx(expected)
+
+
+def test_two_batches_with_one_label_each_get_their_own_estimate(app, ctx, login, settings):
+    """Batches sent under the same label (every unlabelled client submission is "client submission")
+    are two windows: each gets its own estimate, with the settings' window "batch" too."""
+    from vision_widgets.client import Profile
+    from vision_widgets.core.catalog import records
+    from vision_widgets.core.stats.estimation import CBPE
+    from vision_widgets.services import drift_settings, submissions
+    from vision_widgets.worker import Runner
+
+    me = login(USER)
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=4000)
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    _, small = write_demo_files(settings.home / "data", "Fraud detection", "small", weekly_rows=1500)
+    for path in (prod, small):
+        submissions.add_production_batch(ctx, me, "Fraud detection", str(path), label="same label")
+    Runner(ctx, "w1").run(drift_settings.save_settings(ctx, me, "Fraud detection", {"window": "batch"}).id)
+    with ctx.store.read() as conn:
+        record = records.get(conn, "Fraud detection")
+        ref = records.profiles_of(conn, record.id, "reference")[-1]
+        prods = records.profiles_of(conn, record.id, "production")
+    est = CBPE()
+    assert not est.fit(Profile.from_json(ref.body)).reason
+    expected = [est.estimate(Profile.from_json(p.body)).metrics["roc_auc"] for p in prods]
+    assert [p.label for p in prods] == ["initial production data", "same label", "same label"]
+
+    view = open_drift(app, USER)
+    view.time_tabs.selected_index = 1
+    view.metric.value = "roc_auc"
+    assert [w.label for w in view.data.windows] == ["initial production data", "same label", "same label (2)"]
+    assert expected[1] != pytest.approx(expected[2])
+    assert list(view.performance_chart.estimated.y) == pytest.approx(expected)

@@ -442,8 +442,10 @@ class DriftView(PageView):
         if self.performance_chart.widget not in self._performance_box.children:
             self._performance_box.children = (self.performance_chart.widget,)
         metric = self.metric.value
-        at = {label: i for i, label in reversed(list(enumerate(perf.windows)))}
-        index = [at.get(win.window if win.window is not None else win.batch) for win in data.windows]
+        # Matched on what identifies a window (its stored batch and time window), never its label:
+        # two batches may share a label.
+        at = {key: i for i, key in enumerate(perf.keys)}
+        index = [at.get((win.profile_id, win.window)) for win in data.windows]
 
         def aligned(values):
             return [values[i] if i is not None and i < len(values) else None for i in index]
