@@ -345,3 +345,20 @@ def test_two_batches_with_one_label_each_get_their_own_estimate(app, ctx, login,
     assert [w.label for w in view.data.windows] == ["initial production data", "same label", "same label (2)"]
     assert expected[1] != pytest.approx(expected[2])
     assert list(view.performance_chart.estimated.y) == pytest.approx(expected)
+
+
+def test_the_verdict_states_the_rule_its_report_was_computed_with_until_the_recompute(app, ctx, login, models):
+    """After a save and before its recompute (or when it fails) the page shows the stored report's
+    verdict with that report's rule, and says the report is from earlier settings."""
+    from vision_widgets.services import drift_settings
+    from vision_widgets.worker import Runner
+
+    job = drift_settings.save_settings(ctx, login(USER), "Fraud detection", {"drift_share": 0.01})
+    view = open_drift(app, USER)
+    assert "dataset drift needs 50%" in view.verdict_note.text
+    assert "computed with earlier drift settings" in view.verdict_note.text
+    Runner(ctx, "w1").run(job.id)
+    view.model.value = "Secret model"
+    view.model.value = "Fraud detection"  # read again
+    assert "dataset drift needs 1%" in view.verdict_note.text
+    assert "earlier drift settings" not in view.verdict_note.text

@@ -305,14 +305,16 @@ class DriftView(PageView):
             self.verdict.value = (f"{'Dataset drift' if win.dataset_drift else 'No dataset drift'} in window "
                                   f"{win.label}: {drifted} of {total} features drifted")
             self.verdict_note.text = (
-                f"{share(win.drift_share, 0)} of the features drifted; {drift_rule(data.threshold_share)}. "
+                f"{share(win.drift_share, 0)} of the features drifted; {drift_rule(win.threshold_share)}. "
                 f"Latest production data arrived {when(data.latest_at, ' UTC')}"
                 f" (batch “{data.windows[-1].batch}”). This window: batch “{win.batch}”, received "
-                f"{when(win.received, ' UTC')}.")
+                f"{when(win.received, ' UTC')}."
+                + (" This window's report was computed with earlier drift settings: the recompute with the "
+                   "saved ones has not finished, or failed." if data.stale(win) else ""))
         self.kpis["drifted"].set(f"{drifted} of {total}", alert=win.dataset_drift,
                                  note=", ".join(win.drifted[:3]) + (" …" if drifted > 3 else ""))
         self.kpis["share"].set(share(win.drift_share, 0), alert=win.dataset_drift,
-                               note=f"dataset drift at {share(data.threshold_share, 0)}")
+                               note=f"dataset drift at {share(win.threshold_share, 0)}")
         self.kpis["rows"].set(count(win.rows))
         self.table.update((r.feature, r.type, r.method, number(r.statistic), _p(r.p_value), number(r.psi),
                            number(r.threshold), "yes" if r.drifted else "no", _past(r.score)) for r in rows)
