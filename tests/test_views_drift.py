@@ -362,3 +362,36 @@ def test_the_verdict_states_the_rule_its_report_was_computed_with_until_the_reco
     view.model.value = "Fraud detection"  # read again
     assert "dataset drift needs 1%" in view.verdict_note.text
     assert "earlier drift settings" not in view.verdict_note.text
+
+
+def test_exporting_one_of_two_batches_with_the_same_label_exports_that_batch(app, ctx, login, settings):
+    """The export lists every batch (no window dropped for sharing a label) and makes the report of the
+    window on show, not of the latest batch with its label."""
+    import base64
+    import json
+    import re
+
+    from vision_widgets.core.catalog import records
+    from vision_widgets.services import drift_report, drift_settings, submissions
+    from vision_widgets.worker import Runner
+
+    me = login(USER)
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=600)
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    _, small = write_demo_files(settings.home / "data", "Fraud detection", "small", weekly_rows=200)
+    for path in (prod, small):
+        submissions.add_production_batch(ctx, me, "Fraud detection", str(path), label="same label")
+    Runner(ctx, "w1").run(drift_settings.save_settings(ctx, me, "Fraud detection", {"window": "batch"}).id)
+    with ctx.store.read() as conn:
+        prods = records.profiles_of(conn, records.get(conn, "Fraud detection").id, "production")
+    assert prods[1].rows != prods[2].rows
+    _, points = drift_report.drift_timeline(ctx, me, "Fraud detection")
+    assert [(p.batch, p.rows) for p in points] == [(p.label, p.rows) for p in prods]
+
+    view = open_drift(app, USER)
+    view.window.value = 1  # the first "same label" batch
+    view.export_json.click()
+    href = re.search(r'base64,([^"]+)"', view.export_link.value).group(1)
+    data = json.loads(base64.b64decode(href))
+    assert (data["window"]["batch"], data["window"]["rows"]) == ("same label", prods[1].rows)
+    assert data["window"]["windows_in_all"] == 3

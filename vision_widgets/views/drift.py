@@ -353,7 +353,9 @@ class DriftView(PageView):
             return
         label = win.window if win.window is not None else win.batch
         make = drift_report.export_html if fmt == "html" else drift_report.export_json
-        content = self.run(self.export_status, make, self.ctx, self.principal, data.model.name, label)
+        # The window by what identifies it (its batch and time window): labels repeat across batches.
+        content = self.run(self.export_status, make, self.ctx, self.principal, data.model.name, win.window,
+                           win.profile_id)
         if content is None:
             return
         name = drift_report.filename(data.model.name, label, fmt)

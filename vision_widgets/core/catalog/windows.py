@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Mapping, Protocol, Sequence
 
 from vision_widgets.client import ModelStats, Profile, Roles
-from vision_widgets.core.catalog.records import StoredProfile
+from vision_widgets.core.catalog.records import StoredDrift, StoredProfile
 from vision_widgets.core.errors import InvalidInput
 from vision_widgets.core.stats.drift import regroup_windows
 
 __all__ = ["ProductionWindow", "production_windows", "window_key", "has_labels", "labels_by_window",
-           "is_late_labels", "model_only", "model_windows", "WindowKey"]
+           "is_late_labels", "model_only", "model_windows", "WindowKey", "ReportWindow", "report_windows"]
 
 #: A production window's identity: (stored production profile id, time window label or None for the batch).
 WindowKey = tuple[int, "str | None"]
@@ -155,3 +156,55 @@ def is_late_labels(production: Profile, label: str, stored: Sequence[StoredProfi
         if any(window_key(w.label) in mine and not has_labels(w.profile) for w in theirs):
             return True
     return False
+
+
+class _Batch(Protocol):
+    id: int
+    label: str
+    rows: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    """One production window as the stored drift reports give it (the Drift page and the export)."""
+
+    profile_id: int  # the stored production batch
+    window: str | None  # its time window's label (None: the batch is the window)
+    batch: str  # the batch's label (not unique: see the module docstring)
+    arrived: datetime  # when the batch arrived
+    computed_at: datetime  # when its report was computed
+    rows: int
+    #: the window's part of the stored report (the whole report for an unwindowed batch)
+    result: Mapping[str, Any]
+    #: the share of drifted features the report's verdict used
+    threshold_share: float
+
+    @property
+    def key(self) -> tuple[int, str | None]:
+        return (self.profile_id, self.window)
+
+
+def report_windows(history: Sequence[StoredDrift], batches: Sequence[_Batch]) -> list[ReportWindow]:
+    """A model's production windows from its stored drift reports: THE list of windows.
+
+    Each batch's latest report (a recompute after a settings change adds one), batches in the
+    order they arrived (``created_at``, then id), a report's windows in its order; a report
+    without windows is its batch's one window. Identified by ``key`` ``(profile_id, window)``:
+    labels repeat (two batches may share one). Reports of batches not in ``batches`` are left out.
+    """
+    by_id = {b.id: b for b in batches}
+    latest = {h.profile_id: h for h in history if h.profile_id in by_id}
+    out: list[ReportWindow] = []
+    for pid in sorted(latest, key=lambda i: (by_id[i].created_at, i)):
+        h, batch = latest[pid], by_id[pid]
+        body = json.loads(h.body)
+        rule = float(body.get("threshold_share", 0.5))
+        if body.get("windows"):
+            out.extend(ReportWindow(pid, str(wd["window"]), batch.label, batch.created_at, h.created_at,
+                                    int(wd.get("rows", 0)), wd, rule) for wd in body["windows"])
+        else:
+            out.append(ReportWindow(pid, None, batch.label, batch.created_at, h.created_at, int(batch.rows),
+                                    {**body, "drift_share": body.get("drift_share", h.drift_share),
+                                     "dataset_drift": body.get("dataset_drift", h.dataset_drift)}, rule))
+    return out
