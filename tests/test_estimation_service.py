@@ -69,10 +69,13 @@ def test_a_label_free_batch_gets_estimates_in_every_window_and_no_realised_value
         assert got.realised[m] == (None,) * len(got.windows)
         for label, v in zip(got.windows, got.estimated[m]):
             assert v is not None or any(n.startswith(f"{label}: too few rows scored near 0.5") for n in got.notes)
-        assert got.alerts[m] == tuple(v is not None and not got.band[m][0] <= v <= got.band[m][1]
-                                      for v in got.estimated[m])
+        # no window alerts: the drift built into the demo's late weeks moves the features, not how well
+        # the scores rank (ROC AUC stays ~0.68, inside its band of ~0.61-0.75 below)
+        assert got.alerts[m] == (False,) * len(got.windows)
     lo, hi = got.band["roc_auc"]
     assert 0.0 <= lo <= hi <= 1.0
+    assert (lo, hi) == pytest.approx((0.61, 0.75), abs=0.02)
+    assert all(lo + 0.05 < v < hi - 0.05 for v in got.estimated["roc_auc"])
     assert 0.5 < got.estimated["roc_auc"][-1] <= 1.0
     df = got.to_df()
     assert list(df.columns) == ["window", "rows", "metric", "estimated", "realised", "lower", "upper", "alert"]
