@@ -194,3 +194,37 @@ def test_reading_only_the_model_blocks_gives_the_same_series_as_reading_the_prof
     perf = estimation.performance_over_time(ctx, login(USER), "Fraud scorer")
     assert perf.keys == tuple((prod.id, w) for w in light.windows)  # what identifies each window
     assert dataclasses.replace(perf, keys=whole.keys) == whole
+
+
+def test_a_small_window_is_judged_on_the_band_for_its_own_size():
+    """A partial week of 40 rows among windows of 20,000: the band drawn is the 20,000-row one, far too
+    narrow for 40 rows; the small window's estimate (0.85 against ~0.75) is within its own noise, so no
+    alert, and a note says why. The same estimate in a full-size window alerts."""
+    import numpy as np
+    import pandas as pd
+
+    from vision_widgets.core.catalog.windows import production_windows
+
+    roles = client.Roles(target="y", prediction="score")
+    centres = (np.arange(100) + 0.5) / 100
+    parts = []
+    for b, c in enumerate(centres):  # calibrated exactly: P(y=1 | score c) = c
+        pos = int(round(200 * c))
+        parts.append(pd.DataFrame({"x": np.linspace(0, 1, 200) + b, "score": c,
+                                   "y": np.r_[np.ones(pos, int), np.zeros(200 - pos, int)]}))
+    reference = client.profile(pd.concat(parts, ignore_index=True), roles, k=1)
+
+    def window(scores):
+        return client.profile(pd.DataFrame({"x": np.linspace(0, 100, len(scores)), "score": scores}),
+                              reference=reference, k=1)
+
+    uniform = np.repeat(centres, 200)
+    extreme = np.r_[np.full(20, 0.155), np.full(20, 0.845)]  # expected accuracy 0.845
+    got = estimation.series(reference, production_windows(
+        [(f"week {i}", window(uniform)) for i in range(1, 5)] + [("partial", window(extreme)),
+                                                                   ("full", window(np.tile(extreme, 500)))]))
+    assert got.rows == (20_000,) * 4 + (40, 20_000)
+    lo, hi = got.band["accuracy"]
+    assert hi < 0.77 and got.estimated["accuracy"][4] == pytest.approx(0.845, abs=0.01)
+    assert got.alerts["accuracy"] == (False, False, False, False, False, True)
+    assert any(n.startswith("partial: 40 rows, under half the 20,000") for n in got.notes)

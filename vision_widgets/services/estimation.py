@@ -151,12 +151,29 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
             real[m].append(got.get(m))
     band: dict[str, tuple[float, float]] = {}
     source = ""
+    flagged = {m: alerts(estimated[m], None) for m in METRICS}
     if not reason:
-        band, source = est.band(int(statistics.median(rows)) if rows else None)
+        typical = int(statistics.median(rows)) if rows else None
+        band, source = est.band(typical)
+        flagged = {m: alerts(estimated[m], band.get(m)) for m in METRICS}
+        # The band drawn is for the median window's size. A window under half of it (a partial week)
+        # varies more: judged against the drawn band it would alert on noise, so it is judged against
+        # the band for its own size (the same band when the reference has its own chunks).
+        own: dict[int, dict[str, tuple[float, float]]] = {}
+        for i, n in enumerate(rows):
+            if typical is None or n <= 0 or 2 * n >= typical:
+                continue
+            if n not in own:
+                own[n] = est.band(n)[0]
+            for m in METRICS:
+                flagged[m] = flagged[m][:i] + alerts([estimated[m][i]], own[n].get(m)) + flagged[m][i + 1:]
+            if own[n] != band:
+                notes.append(f"{windows[i].label}: {n:,} rows, under half the {typical:,} the band is drawn for; "
+                             f"its alerts are judged on the band for {n:,} rows, which is wider.")
     return PerformanceSeries(
         windows=tuple(w.label for w in windows), metrics=METRICS,
         estimated={m: tuple(v) for m, v in estimated.items()}, realised={m: tuple(v) for m, v in real.items()},
-        band=band, alerts={m: alerts(estimated[m], band.get(m)) for m in METRICS}, reason=reason,
+        band=band, alerts=flagged, reason=reason,
         rows=tuple(rows), band_source=source, threshold=est.threshold, notes=tuple(notes),
         keys=tuple(w.key for w in windows),
     )
