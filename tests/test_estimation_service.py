@@ -3,7 +3,6 @@ estimates, labels that arrive later giving realised values (drift unchanged), an
 from __future__ import annotations
 
 import dataclasses
-
 import json
 
 import pytest
@@ -209,7 +208,7 @@ def test_a_small_window_is_judged_on_the_band_for_its_own_size():
     centres = (np.arange(100) + 0.5) / 100
     parts = []
     for b, c in enumerate(centres):  # calibrated exactly: P(y=1 | score c) = c
-        pos = int(round(200 * c))
+        pos = round(200 * float(c))
         parts.append(pd.DataFrame({"x": np.linspace(0, 1, 200) + b, "score": c,
                                    "y": np.r_[np.ones(pos, int), np.zeros(200 - pos, int)]}))
     reference = client.profile(pd.concat(parts, ignore_index=True), roles, k=1)
@@ -225,6 +224,6 @@ def test_a_small_window_is_judged_on_the_band_for_its_own_size():
                                                                    ("full", window(np.tile(extreme, 500)))]))
     assert got.rows == (20_000,) * 4 + (40, 20_000)
     lo, hi = got.band["accuracy"]
-    assert hi < 0.77 and got.estimated["accuracy"][4] == pytest.approx(0.845, abs=0.01)
+    assert 0.73 < lo < hi < 0.77 and got.estimated["accuracy"][4] == pytest.approx(0.845, abs=0.01)
     assert got.alerts["accuracy"] == (False, False, False, False, False, True)
     assert any(n.startswith("partial: 40 rows, under half the 20,000") for n in got.notes)

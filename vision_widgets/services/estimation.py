@@ -24,7 +24,6 @@ from vision_widgets.core.catalog.windows import (
     ProductionWindow,
     has_labels,
     labels_by_window,
-    model_only,
     model_windows,
     production_windows,
     window_key,
