@@ -7,7 +7,7 @@ lists), each identified by ``(profile_id, window)`` — never by its label alone
 estimate comes from the window's score histogram and the calibration learnt on the
 training profile (``core/stats/estimation.py``); the realised value from its labels:
 those the batch carried, or those sent later as a *labels* profile of the same
-window (``records.LABELS``, matched by window label, see docs/decisions.md). The
+window (``records.LABELS``, matched by batch label and window label, see docs/decisions.md). The
 drift of a window always comes from the batch first stored for it.
 """
 from __future__ import annotations
@@ -119,8 +119,8 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
     """The performance series of ``windows`` against ``reference`` (no storage, no permission check).
 
     For a caller that has already checked the principal and parsed the model's profiles (the Drift
-    page loads them once per model): ``series(reference, production_windows(batches),
-    labels_by_window(stored_labels))`` gives what ``performance_over_time`` gives, without parsing
+    page loads them once per model): ``series(reference, model_windows(batches, window),
+    labels_by_window(stored_labels, window))`` gives what ``performance_over_time`` gives, without parsing
     the profiles again (about 30 ms for 180 windows).
     """
     late = late or {}

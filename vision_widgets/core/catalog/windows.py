@@ -5,9 +5,10 @@ Production data usually arrives before its labels. A batch is stored as it comes
 profiled again *with* the target and sent under the same batch label: that
 profile is stored as kind ``labels`` (``records.LABELS``) and supplies the
 realised performance of the windows it shares with the batch, while their drift
-stays what the first profile gave. Windows are matched by their label (a time
-window's start, e.g. ``2026-09-03T00:00:00``; an unwindowed batch is one window
-labelled with the batch's label). See docs/decisions.md, "Labels that arrive later".
+stays what the first profile gave. Labels find their window by the batch label
+and the window's label (a time window's start, e.g. ``2026-09-03T00:00:00``; an
+unwindowed batch is one window labelled with the batch's label), and only under a
+label the sender gave (``services.profiling.store_batch``). See docs/decisions.md, "Labels that arrive later".
 
 A window is identified by ``(profile_id, window)`` — the stored production profile it
 comes from and its time window's label inside it (None: the whole batch) — never by a
