@@ -147,6 +147,31 @@ def test_production_without_labels_then_its_labels_are_both_accepted(ctx, login,
         assert len(records.drift_history(conn, model.id)) == 1
 
 
+def test_a_labelled_batch_sent_without_a_label_is_a_new_batch_not_late_labels(ctx, login, api, reg):
+    """Every submission without a label is stored as "client submission": a later one that carries labels
+    is new production data (its own drift point), not the labels of the earlier one."""
+    from helpers import client_profiles, demo_frames
+
+    from vision_widgets import client
+    from vision_widgets.core.catalog import records
+    from vision_widgets.demo import datasets
+    from vision_widgets.services import submissions
+
+    ref, _ = client_profiles()
+    _, prod = demo_frames()
+    unlabelled = client.profile(prod.drop(columns=[datasets.MODELS[0].target]), reference=ref, window="7D")
+    status, _, body = api.submit(NAME, submission_body(NAME, ref, unlabelled), reg.upload_token)
+    assert status == 201 and body["stored_as"] == "production", body
+    token = submissions.issue_upload_token(ctx, login(USER), NAME)[0]
+    labelled = client.profile(prod, reference=ref, window="7D")
+    status, _, body = api.submit(NAME, submission_body(NAME, prod_profile=labelled, with_reference=False), token)
+    assert status == 201 and body["stored_as"] == "production", body
+    with ctx.store.read() as conn:
+        model = records.get(conn, NAME)
+        assert [p.kind for p in records.profiles_of(conn, model.id)] == ["reference", "production", "production"]
+        assert len(records.drift_history(conn, model.id)) == 2
+
+
 def test_a_name_with_spaces_and_html_is_url_decoded(ctx, login, api, register_restricted):
     name = "<b>Q4</b> churn / v2"
     reg = register_restricted(name)

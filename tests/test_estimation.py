@@ -158,7 +158,9 @@ def test_agreement_with_nannyml_cbpe_on_its_shipped_dataset():
     claim for CBPE on this data.
     """
     data = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    tol = data["tolerance"]
+    # Pinned here, not read from the fixture the benchmark writes: a rerun that measured a wider gap
+    # must fail this test rather than widen its own tolerance.
+    tol = {"vs_nannyml": 0.01, "vs_realised": 0.035}
     assert data["nannyml_version"].startswith("0.13")
     # recomputed from the profiles (the reference with labels, the analysis without), not read back
     reference = client.Profile.from_json(data["profiles"]["reference"])

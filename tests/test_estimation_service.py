@@ -2,6 +2,7 @@
 estimates, labels that arrive later giving realised values (drift unchanged), and the reasons."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -67,10 +68,13 @@ def test_a_label_free_batch_gets_estimates_in_every_window_and_no_realised_value
         assert got.realised[m] == (None,) * len(got.windows)
         for label, v in zip(got.windows, got.estimated[m]):
             assert v is not None or any(n.startswith(f"{label}: too few rows scored near 0.5") for n in got.notes)
-        assert got.alerts[m] == tuple(v is not None and not got.band[m][0] <= v <= got.band[m][1]
-                                      for v in got.estimated[m])
+        # no window alerts: the drift built into the demo's late weeks moves the features, not how well
+        # the scores rank (ROC AUC stays ~0.68, inside its band of ~0.61-0.75 below)
+        assert got.alerts[m] == (False,) * len(got.windows)
     lo, hi = got.band["roc_auc"]
     assert 0.0 <= lo <= hi <= 1.0
+    assert (lo, hi) == pytest.approx((0.61, 0.75), abs=0.02)
+    assert all(lo + 0.05 < v < hi - 0.05 for v in got.estimated["roc_auc"])
     assert 0.5 < got.estimated["roc_auc"][-1] <= 1.0
     df = got.to_df()
     assert list(df.columns) == ["window", "rows", "metric", "estimated", "realised", "lower", "upper", "alert"]
@@ -186,4 +190,40 @@ def test_reading_only_the_model_blocks_gives_the_same_series_as_reading_the_prof
     assert light.columns == {} and list(light.windows) == list(client.Profile.from_json(prod.body).windows)
     whole = estimation.series(client.Profile.from_json(ref.body),
                               production_windows([(prod.label, client.Profile.from_json(prod.body))]))
-    assert estimation.performance_over_time(ctx, login(USER), "Fraud scorer") == whole
+    perf = estimation.performance_over_time(ctx, login(USER), "Fraud scorer")
+    assert perf.keys == tuple((prod.id, w) for w in light.windows)  # what identifies each window
+    assert dataclasses.replace(perf, keys=whole.keys) == whole
+
+
+def test_a_small_window_is_judged_on_the_band_for_its_own_size():
+    """A partial week of 40 rows among windows of 20,000: the band drawn is the 20,000-row one, far too
+    narrow for 40 rows; the small window's estimate (0.85 against ~0.75) is within its own noise, so no
+    alert, and a note says why. The same estimate in a full-size window alerts."""
+    import numpy as np
+    import pandas as pd
+
+    from vision_widgets.core.catalog.windows import production_windows
+
+    roles = client.Roles(target="y", prediction="score")
+    centres = (np.arange(100) + 0.5) / 100
+    parts = []
+    for b, c in enumerate(centres):  # calibrated exactly: P(y=1 | score c) = c
+        pos = round(200 * float(c))
+        parts.append(pd.DataFrame({"x": np.linspace(0, 1, 200) + b, "score": c,
+                                   "y": np.r_[np.ones(pos, int), np.zeros(200 - pos, int)]}))
+    reference = client.profile(pd.concat(parts, ignore_index=True), roles, k=1)
+
+    def window(scores):
+        return client.profile(pd.DataFrame({"x": np.linspace(0, 100, len(scores)), "score": scores}),
+                              reference=reference, k=1)
+
+    uniform = np.repeat(centres, 200)
+    extreme = np.r_[np.full(20, 0.155), np.full(20, 0.845)]  # expected accuracy 0.845
+    got = estimation.series(reference, production_windows(
+        [(f"week {i}", window(uniform)) for i in range(1, 5)] + [("partial", window(extreme)),
+                                                                   ("full", window(np.tile(extreme, 500)))]))
+    assert got.rows == (20_000,) * 4 + (40, 20_000)
+    lo, hi = got.band["accuracy"]
+    assert 0.73 < lo < hi < 0.77 and got.estimated["accuracy"][4] == pytest.approx(0.845, abs=0.01)
+    assert got.alerts["accuracy"] == (False, False, False, False, False, True)
+    assert any(n.startswith("partial: 40 rows, under half the 20,000") for n in got.notes)

@@ -330,3 +330,118 @@ def test_a_superseded_recompute_hands_over_to_the_later_saves_job_and_the_page_r
     assert panel.check(panel.following)
     assert view.verdict.value.startswith("No dataset drift in window"), view.verdict.value
     assert "stored reports recomputed" in panel.status.value
+
+
+@pytest.mark.parametrize("window", ["14D", "4W"])
+def test_each_window_of_the_settings_gets_its_own_estimate(app, ctx, login, settings, window):
+    """With the settings' window not "profiled" the stored reports' windows are merged ones (or the
+    whole batch): the Performance tab puts on each the estimate of that window, not of its first week."""
+    from vision_widgets.client import Profile
+    from vision_widgets.core.catalog import records
+    from vision_widgets.core.stats.drift import regroup_windows
+    from vision_widgets.core.stats.estimation import CBPE
+    from vision_widgets.services import drift_settings
+    from vision_widgets.worker import Runner
+
+    me = login(USER)
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=4000)  # fine score histograms per week
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    Runner(ctx, "w1").run(drift_settings.save_settings(ctx, me, "Fraud detection", {"window": window}).id)
+    with ctx.store.read() as conn:
+        record = records.get(conn, "Fraud detection")
+        ref = records.profiles_of(conn, record.id, "reference")[-1]
+        prod = records.profiles_of(conn, record.id, "production")[-1]
+    est = CBPE()
+    assert not est.fit(Profile.from_json(ref.body)).reason
+    whole = regroup_windows(Profile.from_json(prod.body), window)
+    expected = [est.estimate(p).metrics["roc_auc"] for p in (whole.windows.values() if whole.windows else [whole])]
+
+    view = open_drift(app, USER)
+    view.time_tabs.selected_index = 1
+    view.metric.value = "roc_auc"  # accuracy is unknown where a score bin straddles the 0.5 threshold
+    chart = view.performance_chart
+    assert len(view.data.windows) == len(expected) > 0 and None not in expected
+    assert list(chart.estimated.y) == pytest.approx(expected)
+
+
+def test_two_batches_with_one_label_each_get_their_own_estimate(app, ctx, login, settings):
+    """Batches sent under the same label (every unlabelled client submission is "client submission")
+    are two windows: each gets its own estimate, with the settings' window "batch" too."""
+    from vision_widgets.client import Profile
+    from vision_widgets.core.catalog import records
+    from vision_widgets.core.stats.estimation import CBPE
+    from vision_widgets.services import drift_settings, submissions
+    from vision_widgets.worker import Runner
+
+    me = login(USER)
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=4000)
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    _, small = write_demo_files(settings.home / "data", "Fraud detection", "small", weekly_rows=1500)
+    for path in (prod, small):
+        submissions.add_production_batch(ctx, me, "Fraud detection", str(path), label="same label")
+    Runner(ctx, "w1").run(drift_settings.save_settings(ctx, me, "Fraud detection", {"window": "batch"}).id)
+    with ctx.store.read() as conn:
+        record = records.get(conn, "Fraud detection")
+        ref = records.profiles_of(conn, record.id, "reference")[-1]
+        prods = records.profiles_of(conn, record.id, "production")
+    est = CBPE()
+    assert not est.fit(Profile.from_json(ref.body)).reason
+    expected = [est.estimate(Profile.from_json(p.body)).metrics["roc_auc"] for p in prods]
+    assert [p.label for p in prods] == ["initial production data", "same label", "same label"]
+
+    view = open_drift(app, USER)
+    view.time_tabs.selected_index = 1
+    view.metric.value = "roc_auc"
+    assert [w.label for w in view.data.windows] == ["initial production data", "same label", "same label (2)"]
+    assert expected[1] != pytest.approx(expected[2])
+    assert list(view.performance_chart.estimated.y) == pytest.approx(expected)
+
+
+def test_the_verdict_states_the_rule_its_report_was_computed_with_until_the_recompute(app, ctx, login, models):
+    """After a save and before its recompute (or when it fails) the page shows the stored report's
+    verdict with that report's rule, and says the report is from earlier settings."""
+    from vision_widgets.services import drift_settings
+    from vision_widgets.worker import Runner
+
+    job = drift_settings.save_settings(ctx, login(USER), "Fraud detection", {"drift_share": 0.01})
+    view = open_drift(app, USER)
+    assert "dataset drift needs 50%" in view.verdict_note.text
+    assert "computed with earlier drift settings" in view.verdict_note.text
+    Runner(ctx, "w1").run(job.id)
+    view.model.value = "Secret model"
+    view.model.value = "Fraud detection"  # read again
+    assert "dataset drift needs 1%" in view.verdict_note.text
+    assert "earlier drift settings" not in view.verdict_note.text
+
+
+def test_exporting_one_of_two_batches_with_the_same_label_exports_that_batch(app, ctx, login, settings):
+    """The export lists every batch (no window dropped for sharing a label) and makes the report of the
+    window on show, not of the latest batch with its label."""
+    import base64
+    import json
+    import re
+
+    from vision_widgets.core.catalog import records
+    from vision_widgets.services import drift_report, drift_settings, submissions
+    from vision_widgets.worker import Runner
+
+    me = login(USER)
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=600)
+    registration.register_model(ctx, me, demo_spec("Fraud detection", train, prod))
+    _, small = write_demo_files(settings.home / "data", "Fraud detection", "small", weekly_rows=200)
+    for path in (prod, small):
+        submissions.add_production_batch(ctx, me, "Fraud detection", str(path), label="same label")
+    Runner(ctx, "w1").run(drift_settings.save_settings(ctx, me, "Fraud detection", {"window": "batch"}).id)
+    with ctx.store.read() as conn:
+        prods = records.profiles_of(conn, records.get(conn, "Fraud detection").id, "production")
+    assert prods[1].rows != prods[2].rows
+    _, points = drift_report.drift_timeline(ctx, me, "Fraud detection")
+    assert [(p.batch, p.rows) for p in points] == [(p.label, p.rows) for p in prods]
+
+    view = open_drift(app, USER)
+    view.window.value = 1  # the first "same label" batch
+    view.export_json.click()
+    href = re.search(r'base64,([^"]+)"', view.export_link.value).group(1)
+    data = json.loads(base64.b64decode(href))
+    assert (data["window"]["batch"], data["window"]["rows"]) == ("same label", prods[1].rows)
+    assert data["window"]["windows_in_all"] == 3

@@ -35,6 +35,7 @@ import numpy as np
 from vision_widgets.client import CategoryStats, NumericStats, Profile
 from vision_widgets.core.catalog import records
 from vision_widgets.core.catalog.records import AWAITING, ModelRecord, StoredProfile
+from vision_widgets.core.catalog.windows import report_windows
 from vision_widgets.core.context import Context
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
@@ -90,6 +91,8 @@ class Window:
     dataset_drift: bool
     #: the stored report's per-feature results, read into ``features`` when first asked for
     raw: tuple[dict, ...] = field(default=(), repr=False, compare=False)
+    #: the share of drifted features the stored report's verdict used (its rule, not today's settings')
+    threshold_share: float = 0.5
 
     @cached_property
     def features(self) -> tuple[FeatureResult, ...]:
@@ -180,7 +183,13 @@ class DriftOverview:
     # -- verdicts ---------------------------------------------------------------------------
     @property
     def threshold_share(self) -> float:
-        return self.settings.drift_share
+        """The dataset-drift rule of the latest window's stored report (the settings' before any report)."""
+        return self.windows[-1].threshold_share if self.windows else self.settings.drift_share
+
+    def stale(self, w: Window) -> bool:
+        """Whether window ``w``'s report was computed with a rule other than the saved settings' (a
+        recompute after a save has not finished, or failed)."""
+        return abs(w.threshold_share - self.settings.drift_share) > 1e-12
 
     @property
     def latest(self) -> Window | None:
@@ -316,24 +325,16 @@ def _windows(history: list[records.StoredDrift], production: dict[int, StoredPro
         seen[label] = n
         return label if n == 1 else f"{label} ({n})"
 
-    # One report per batch, the latest (a recompute after a settings change may add one), in the
-    # order the batches arrived.
-    latest = {h.profile_id: h for h in history if h.profile_id in production}
-    for pid in sorted(latest, key=lambda i: (production[i].created_at, i)):
-        h, stored = latest[pid], production[pid]
-        body = json.loads(h.body)
-        if body.get("windows"):
-            for wd in body["windows"]:
-                name = str(wd["window"])
-                out.append(Window(len(out), unique(name[:10] if len(name) >= 10 and name[4:5] == "-" else name),
-                                  stored.label, stored.id, name, h.created_at, int(wd.get("rows", 0)),
-                                  float(wd.get("drift_share", 0.0)), bool(wd.get("dataset_drift")),
-                                  tuple(wd.get("features", ()))))
+    for rw in report_windows(history, list(production.values())):
+        r = rw.result
+        if rw.window is not None:
+            name = rw.window
+            label = name[:10] if len(name) >= 10 and name[4:5] == "-" else name
         else:
-            out.append(Window(len(out), unique(stored.label or f"{h.created_at:%Y-%m-%d}"), stored.label, stored.id, None,
-                              h.created_at, stored.rows, float(body.get("drift_share", h.drift_share)),
-                              bool(body.get("dataset_drift", h.dataset_drift)),
-                              tuple(body.get("features", ()))))
+            label = rw.batch or f"{rw.arrived:%Y-%m-%d}"
+        out.append(Window(len(out), unique(label), rw.batch, rw.profile_id, rw.window, rw.arrived, rw.rows,
+                          float(r.get("drift_share", 0.0)), bool(r.get("dataset_drift")),
+                          tuple(r.get("features", ())), rw.threshold_share))
     return tuple(out)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from vision_widgets.core.catalog import drift_store, records
 from vision_widgets.core.catalog.records import ModelRecord
+from vision_widgets.core.catalog.windows import report_windows
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import InvalidInput, NotFound
 from vision_widgets.core.identity.principal import Principal
@@ -53,44 +54,32 @@ class WindowPoint:
     drift_share: float
     threshold_share: float
     features: tuple[FeatureDrift, ...]
+    #: what identifies the window (``window`` and ``batch`` labels repeat): the stored batch, and
+    #: its time window's label inside it (None: the batch is the window)
+    profile_id: int = 0
+    time_window: str | None = None
 
 
 def drift_timeline(ctx: Context, principal: Principal, name: str) -> tuple[ModelRecord, list[WindowPoint]]:
-    """Model ``name`` and its production windows, oldest first, from the stored drift reports.
+    """Model ``name`` and its production windows from the stored drift reports, as the Drift page lists them.
 
-    A batch profiled in time windows gives one point per window; one without, one point
-    labelled with the batch. A window label found in two batches is the later batch's.
+    ``windows.report_windows``: batches in the order they arrived, a batch profiled in time windows
+    gives one point per window, one without, one point labelled with the batch. Two batches with the
+    same label are two points (tell them apart by ``profile_id``).
     """
     me = acting(ctx, principal, Permission.VIEW_OWN_MODELS)
     with ctx.store.read() as conn:
         record = record_for(conn, me, name)
-        batches = {b.id: b for b in drift_store.production_batches(conn, record.id)}
+        batches = drift_store.production_batches(conn, record.id)
         history = records.drift_history(conn, record.id)
-    points: dict[str, WindowPoint] = {}
-    for stored in history:
-        batch = batches.get(stored.profile_id)
-        body = json.loads(stored.body)
-        label = batch.label if batch else ""
-        arrived = batch.created_at if batch else stored.created_at
-        share = float(body.get("threshold_share", 0.5))
-        if body.get("windows"):
-            for w in body["windows"]:
-                points[w["window"]] = WindowPoint(w["window"], label, arrived, int(w["rows"]), bool(w["dataset_drift"]),
-                                                  float(w["drift_share"]), share, _features(w["features"]))
-        else:
-            key = label or f"{arrived:%Y-%m-%d %H:%M}"
-            rows = batch.rows if batch else 0
-            points[key] = WindowPoint(key, label, arrived, rows, bool(body["dataset_drift"]), float(body["drift_share"]),
-                                      share, _features(body["features"]))
-    ordered = list(points.values())
-    if _all_dates(points):
-        ordered.sort(key=lambda p: p.window)
-    return record, ordered
-
-
-def _all_dates(points: dict[str, WindowPoint]) -> bool:
-    """Whether every label is a date/time (then they sort as text); else keep the order they arrived in."""
-    return all(len(k) >= 7 and k[:4].isdigit() and k[4] == "-" for k in points)
+    points = []
+    for rw in report_windows(history, batches):
+        r = rw.result
+        label = rw.window if rw.window is not None else (rw.batch or f"{rw.arrived:%Y-%m-%d %H:%M}")
+        points.append(WindowPoint(label, rw.batch, rw.arrived, rw.rows, bool(r.get("dataset_drift")),
+                                  float(r.get("drift_share", 0.0)), rw.threshold_share,
+                                  _features(r.get("features", ())), rw.profile_id, rw.window))
+    return record, points
 
 
 def _features(items: list[dict[str, Any]]) -> tuple[FeatureDrift, ...]:
@@ -99,10 +88,13 @@ def _features(items: list[dict[str, Any]]) -> tuple[FeatureDrift, ...]:
                  for f in items)
 
 
-def report_data(ctx: Context, principal: Principal, name: str, window: str | None = None) -> dict[str, Any]:
+def report_data(ctx: Context, principal: Principal, name: str, window: str | None = None,
+                profile_id: int | None = None) -> dict[str, Any]:
     """Everything the report says, as plain data (the JSON export; the HTML draws it).
 
-    ``window`` is a window label (``None``: the latest). Raises ``NotFound`` for an
+    ``window`` is a window label (``None``: the latest); with ``profile_id`` (the stored batch, as
+    the Drift page knows it) it is the time window's label in that batch (``None``: the whole batch),
+    which tells apart windows whose labels repeat. Raises ``NotFound`` for an
     unknown model or window, ``InvalidInput`` when the model has no drift report yet
     (awaiting its first production data), ``PermissionDenied`` when the principal may
     not open the model.
@@ -113,7 +105,12 @@ def report_data(ctx: Context, principal: Principal, name: str, window: str | Non
                            + ("it is awaiting metrics from its client; a report can be exported once the first "
                               "production profile arrives." if record.status == records.AWAITING else
                               "no production data has been profiled for it."), field="model")
-    if window is None:
+    if profile_id is not None:
+        found = [p for p in points if (p.profile_id, p.time_window) == (profile_id, window)]
+        if not found:
+            raise NotFound(f"The model {record.name!r} has no such window any more; reload the page.")
+        chosen = found[-1]
+    elif window is None:
         chosen = points[-1]
     else:
         found = [p for p in points if p.window == window.strip()]
@@ -163,15 +160,17 @@ def _point(f: FeatureDrift | None) -> dict[str, Any] | None:
             "drifted": f.drifted, "score": past_threshold(f), "band": BAND_NOTE in (f.note or "")}
 
 
-def export_json(ctx: Context, principal: Principal, name: str, window: str | None = None) -> bytes:
+def export_json(ctx: Context, principal: Principal, name: str, window: str | None = None,
+                profile_id: int | None = None) -> bytes:
     """The report as UTF-8 JSON with a ``schema_version`` (see ``report_data``)."""
-    data = report_data(ctx, principal, name, window)
+    data = report_data(ctx, principal, name, window, profile_id)
     return json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def export_html(ctx: Context, principal: Principal, name: str, window: str | None = None) -> bytes:
+def export_html(ctx: Context, principal: Principal, name: str, window: str | None = None,
+                profile_id: int | None = None) -> bytes:
     """The report as one self-contained UTF-8 HTML file (inline SVG charts, no script, no outside request)."""
-    return render(report_data(ctx, principal, name, window)).encode("utf-8")
+    return render(report_data(ctx, principal, name, window, profile_id)).encode("utf-8")
 
 
 def filename(name: str, window: str | None, ext: str) -> str:

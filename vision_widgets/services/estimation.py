@@ -1,12 +1,13 @@
 """Estimated vs realised performance per production window (CBPE on stored profiles).
 
 A model's production windows are its stored production batches in the order they
-arrived, each split into its time windows when it was profiled with a timestamp
-(``production_windows``; the Drift page lists the same windows). Per window the
+arrived, each split into its time windows as the drift settings' ``window`` groups them
+(``windows.model_windows``: the windows of the stored drift reports, which the Drift page
+lists), each identified by ``(profile_id, window)`` — never by its label alone. Per window the
 estimate comes from the window's score histogram and the calibration learnt on the
 training profile (``core/stats/estimation.py``); the realised value from its labels:
 those the batch carried, or those sent later as a *labels* profile of the same
-window (``records.LABELS``, matched by window label, see docs/decisions.md). The
+window (``records.LABELS``, matched by batch label and window label, see docs/decisions.md). The
 drift of a window always comes from the batch first stored for it.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from vision_widgets.core.catalog.windows import (
     ProductionWindow,
     has_labels,
     labels_by_window,
-    model_only,
+    model_windows,
     production_windows,
     window_key,
 )
@@ -31,7 +32,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.stats.estimation import CBPE, METRICS, alerts, realised
-from vision_widgets.services.profiling import record_for
+from vision_widgets.services.profiling import drift_settings_of, record_for
 
 __all__ = ["PerformanceSeries", "ProductionWindow", "performance_over_time", "series", "production_windows", "has_labels"]
 
@@ -61,6 +62,9 @@ class PerformanceSeries:
     threshold: float = 0.5
     #: Notes worth showing (e.g. windows whose scores fall where the reference had none).
     notes: tuple[str, ...] = field(default=())
+    #: Per window, what identifies it: (stored production profile id, time window label or None).
+    #: Match windows on this, not on ``windows`` (two batches may share a label).
+    keys: tuple[tuple[int, str | None], ...] = ()
 
     def to_df(self) -> pd.DataFrame:
         """One row per (window, metric): estimated, realised, band, alert."""
@@ -105,17 +109,18 @@ def performance_over_time(ctx: Context, principal: Principal, name: str) -> Perf
         prods = records.profiles_of(conn, record.id, "production")
         late = records.profiles_of(conn, record.id, records.LABELS)
     reference = Profile.from_json(refs[-1].body) if refs else None
-    windows = production_windows([(p.label, model_only(p.body)) for p in prods])  # the model blocks suffice
-    return series(reference, windows, labels_by_window(late))
+    window = drift_settings_of(record).window
+    # The drift reports' windows (the settings' grouping), so each estimate lands on its window.
+    return series(reference, model_windows(prods, window), labels_by_window(late, window))
 
 
 def series(reference: Profile | None, windows: Sequence[ProductionWindow],
-           late: dict[str, Profile] | None = None) -> PerformanceSeries:
+           late: dict[tuple[str, str], Profile] | None = None) -> PerformanceSeries:
     """The performance series of ``windows`` against ``reference`` (no storage, no permission check).
 
     For a caller that has already checked the principal and parsed the model's profiles (the Drift
-    page loads them once per model): ``series(reference, production_windows(batches),
-    labels_by_window(stored_labels))`` gives what ``performance_over_time`` gives, without parsing
+    page loads them once per model): ``series(reference, model_windows(batches, window),
+    labels_by_window(stored_labels, window))`` gives what ``performance_over_time`` gives, without parsing
     the profiles again (about 30 ms for 180 windows).
     """
     late = late or {}
@@ -138,18 +143,36 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
             notes.append(f"{w.label}: too few rows scored near {est.threshold:g} for the privacy guard to publish "
                          "those score bins apart, so accuracy, precision, recall and F1 cannot be told there "
                          "(ROC AUC can).")
-        labelled = late.get(window_key(w.label))
+        labelled = late.get((w.batch.strip(), window_key(w.label)))
         got = realised(labelled if labelled is not None else w.profile, est.threshold)
         for m in METRICS:
             estimated[m].append(e.metrics.get(m) if e is not None else None)
             real[m].append(got.get(m))
     band: dict[str, tuple[float, float]] = {}
     source = ""
+    flagged = {m: alerts(estimated[m], None) for m in METRICS}
     if not reason:
-        band, source = est.band(int(statistics.median(rows)) if rows else None)
+        typical = int(statistics.median(rows)) if rows else None
+        band, source = est.band(typical)
+        flagged = {m: alerts(estimated[m], band.get(m)) for m in METRICS}
+        # The band drawn is for the median window's size. A window under half of it (a partial week)
+        # varies more: judged against the drawn band it would alert on noise, so it is judged against
+        # the band for its own size (the same band when the reference has its own chunks).
+        own: dict[int, dict[str, tuple[float, float]]] = {}
+        for i, n in enumerate(rows):
+            if typical is None or n <= 0 or 2 * n >= typical:
+                continue
+            if n not in own:
+                own[n] = est.band(n)[0]
+            for m in METRICS:
+                flagged[m] = flagged[m][:i] + alerts([estimated[m][i]], own[n].get(m)) + flagged[m][i + 1:]
+            if own[n] != band:
+                notes.append(f"{windows[i].label}: {n:,} rows, under half the {typical:,} the band is drawn for; "
+                             f"its alerts are judged on the band for {n:,} rows, which is wider.")
     return PerformanceSeries(
         windows=tuple(w.label for w in windows), metrics=METRICS,
         estimated={m: tuple(v) for m, v in estimated.items()}, realised={m: tuple(v) for m, v in real.items()},
-        band=band, alerts={m: alerts(estimated[m], band.get(m)) for m in METRICS}, reason=reason,
+        band=band, alerts=flagged, reason=reason,
         rows=tuple(rows), band_source=source, threshold=est.threshold, notes=tuple(notes),
+        keys=tuple(w.key for w in windows),
     )

@@ -101,15 +101,17 @@ def published(profile: Profile) -> Profile:
 
 
 def store_batch(conn, record: ModelRecord, production: Profile, report: DriftReport, label: str, source: str,
-                now: datetime) -> str:
+                now: datetime, explicit_label: bool = True) -> str:
     """Store a production profile and its drift report (in the caller's transaction).
 
     A labelled profile sent under the label of a batch stored without labels is those
     labels arriving late (``windows.is_late_labels``): it is stored as kind ``labels``
     with no drift report — the windows' drift stays what the first profile gave, and the
-    labels supply their realised performance. Returns the kind stored.
+    labels supply their realised performance. Only a label the sender gave says so
+    (``explicit_label``): a default one ("client submission", the file's name) is shared by
+    unrelated batches. Returns the kind stored.
     """
-    if is_late_labels(production, label, records.profiles_of(conn, record.id, records.PRODUCTION)):
+    if explicit_label and is_late_labels(production, label, records.profiles_of(conn, record.id, records.PRODUCTION)):
         records.add_profile(conn, record.id, records.LABELS, label, source, production.rows, production.to_json(), now)
         return records.LABELS
     pid = records.add_profile(conn, record.id, records.PRODUCTION, label, source, production.rows,

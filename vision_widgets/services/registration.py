@@ -228,7 +228,8 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         else:
             records.add_profile(conn, record.id, "reference", "training", "server", reference.rows,
                                  reference.to_json(), now)
-            store_batch(conn, record, production, report, "initial production data", "server", now)
+            store_batch(conn, record, production, report, "initial production data", "server", now,
+                        explicit_label=False)
         audit.record(conn, now, me.username, "register model", record.name,
                      f"owner={record.owner}; {'restricted' if spec.restricted else 'unrestricted'}")
         registration = Registration(model=record, drift=report, upload_token=token, token_expires=expires)

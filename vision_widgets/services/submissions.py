@@ -70,7 +70,8 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
     now = ctx.now()
     with ctx.store.write() as conn:
         record = records.get_by_id(conn, record.id)  # still there?
-        kind = store_batch(conn, record, production, report, label.strip() or path.name, "server", now)
+        kind = store_batch(conn, record, production, report, label.strip() or path.name, "server", now,
+                           explicit_label=bool(label.strip()))
         records.set_status(conn, record.id, ACTIVE, now)
         audit.record(conn, now, me.username, "add labels" if kind == records.LABELS else "add production batch",
                      record.name, path.name)
@@ -148,7 +149,8 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
         if sub.reference is not None:
             records.add_profile(conn, record.id, "reference", "training", "client", sub.reference.rows,
                                  sub.reference.to_json(), now)
-        kind = store_batch(conn, record, sub.production, report, sub.label or "client submission", "client", now)
+        kind = store_batch(conn, record, sub.production, report, sub.label or "client submission", "client", now,
+                           explicit_label=bool((sub.label or "").strip()))
         records.set_status(conn, record.id, ACTIVE, now)
         audit.record(conn, now, actor, "submit labels" if kind == records.LABELS else "submit profiles", record.name,
                      sub.label)

@@ -312,14 +312,16 @@ class DriftView(PageView):
             self.verdict.value = (f"{'Dataset drift' if win.dataset_drift else 'No dataset drift'} in window "
                                   f"{win.label}: {drifted} of {total} features drifted")
             self.verdict_note.text = (
-                f"{share(win.drift_share, 0)} of the features drifted; {drift_rule(data.threshold_share)}. "
+                f"{share(win.drift_share, 0)} of the features drifted; {drift_rule(win.threshold_share)}. "
                 f"Latest production data arrived {when(data.latest_at, ' UTC')}"
                 f" (batch “{data.windows[-1].batch}”). This window: batch “{win.batch}”, received "
-                f"{when(win.received, ' UTC')}.")
+                f"{when(win.received, ' UTC')}."
+                + (" This window's report was computed with earlier drift settings: the recompute with the "
+                   "saved ones has not finished, or failed." if data.stale(win) else ""))
         self.kpis["drifted"].set(f"{drifted} of {total}", alert=win.dataset_drift,
                                  note=", ".join(win.drifted[:3]) + (" …" if drifted > 3 else ""))
         self.kpis["share"].set(share(win.drift_share, 0), alert=win.dataset_drift,
-                               note=f"dataset drift at {share(data.threshold_share, 0)}")
+                               note=f"dataset drift at {share(win.threshold_share, 0)}")
         self.kpis["rows"].set(count(win.rows))
         self.table.update((r.feature, r.type, r.method, number(r.statistic), _p(r.p_value), number(r.psi),
                            number(r.threshold), "yes" if r.drifted else "no", _past(r.score)) for r in rows)
@@ -358,7 +360,9 @@ class DriftView(PageView):
             return
         label = win.window if win.window is not None else win.batch
         make = drift_report.export_html if fmt == "html" else drift_report.export_json
-        content = self.run(self.export_status, make, self.ctx, self.principal, data.model.name, label)
+        # The window by what identifies it (its batch and time window): labels repeat across batches.
+        content = self.run(self.export_status, make, self.ctx, self.principal, data.model.name, win.window,
+                           win.profile_id)
         if content is None:
             return
         name = drift_report.filename(data.model.name, label, fmt)
@@ -449,8 +453,10 @@ class DriftView(PageView):
         if self.performance_chart.widget not in self._performance_box.children:
             self._performance_box.children = (self.performance_chart.widget,)
         metric = self.metric.value
-        at = {label: i for i, label in reversed(list(enumerate(perf.windows)))}
-        index = [at.get(win.window if win.window is not None else win.batch) for win in data.windows]
+        # Matched on what identifies a window (its stored batch and time window), never its label:
+        # two batches may share a label.
+        at = {key: i for i, key in enumerate(perf.keys)}
+        index = [at.get((win.profile_id, win.window)) for win in data.windows]
 
         def aligned(values):
             return [values[i] if i is not None and i < len(values) else None for i in index]

@@ -5,21 +5,35 @@ Production data usually arrives before its labels. A batch is stored as it comes
 profiled again *with* the target and sent under the same batch label: that
 profile is stored as kind ``labels`` (``records.LABELS``) and supplies the
 realised performance of the windows it shares with the batch, while their drift
-stays what the first profile gave. Windows are matched by their label (a time
-window's start, e.g. ``2026-09-03T00:00:00``; an unwindowed batch is one window
-labelled with the batch's label). See docs/decisions.md, "Labels that arrive later".
+stays what the first profile gave. Labels find their window by the batch label
+and the window's label (a time window's start, e.g. ``2026-09-03T00:00:00``; an
+unwindowed batch is one window labelled with the batch's label), and only under a
+label the sender gave (``services.profiling.store_batch``). See docs/decisions.md, "Labels that arrive later".
+
+A window is identified by ``(profile_id, window)`` — the stored production profile it
+comes from and its time window's label inside it (None: the whole batch) — never by a
+label alone: two batches may share a label (every unlabelled client submission is
+"client submission"), and a ``14D`` window's label is also its first week's.
+``model_windows`` gives a model's windows as the drift settings' ``window`` groups them,
+which is how the stored drift reports (and so the Drift page) have them.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Mapping, Protocol, Sequence
 
 from vision_widgets.client import ModelStats, Profile, Roles
-from vision_widgets.core.catalog.records import StoredProfile
+from vision_widgets.core.catalog.records import StoredDrift, StoredProfile
+from vision_widgets.core.errors import InvalidInput
+from vision_widgets.core.stats.drift import regroup_windows
 
 __all__ = ["ProductionWindow", "production_windows", "window_key", "has_labels", "labels_by_window",
-           "is_late_labels", "model_only"]
+           "is_late_labels", "model_only", "model_windows", "WindowKey", "ReportWindow", "report_windows"]
+
+#: A production window's identity: (stored production profile id, time window label or None for the batch).
+WindowKey = tuple[int, "str | None"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,15 @@ class ProductionWindow:
     label: str
     batch: str
     profile: Profile
+    #: the stored production profile it comes from (0: not stored)
+    profile_id: int = 0
+    #: its time window's label inside the batch (None: the batch is the window)
+    window: str | None = None
+
+    @property
+    def key(self) -> tuple[int, str | None]:
+        """What identifies the window (labels alone do not; see the module docstring)."""
+        return (self.profile_id, self.window)
 
 
 def window_key(label: str) -> str:
@@ -50,10 +73,33 @@ def production_windows(batches: Sequence[tuple[str, Profile]]) -> list[Productio
     """
     out = []
     for batch, prof in batches:
-        if prof.windows:
-            out.extend(ProductionWindow(label, batch, w) for label, w in prof.windows.items())
-        else:
-            out.append(ProductionWindow(batch, batch, prof))
+        out.extend(_split(batch, prof, 0))
+    return out
+
+
+def _split(batch: str, prof: Profile, profile_id: int) -> list[ProductionWindow]:
+    if prof.windows:
+        return [ProductionWindow(label, batch, w, profile_id, label) for label, w in prof.windows.items()]
+    return [ProductionWindow(batch, batch, prof, profile_id, None)]
+
+
+def _regrouped(prof: Profile, window: str) -> Profile:
+    try:
+        return regroup_windows(prof, window)
+    except InvalidInput:  # windows that are not time windows: drift() keeps them as profiled too
+        return prof
+
+
+def model_windows(stored: Sequence[StoredProfile], window: str) -> list[ProductionWindow]:
+    """A model's stored production batches as windows grouped by the drift settings' ``window``.
+
+    The same windows as the stored drift reports (``drift()`` regroups the same way), each with
+    its ``key`` ``(profile_id, window)``; batches in the order given (the catalog's: as they
+    arrived). Only the model blocks are read (``model_only``): what performance needs.
+    """
+    out: list[ProductionWindow] = []
+    for s in stored:
+        out.extend(_split(s.label, _regrouped(model_only(s.body), window), s.id))
     return out
 
 
@@ -79,13 +125,17 @@ def model_only(body: str) -> Profile:
     return out
 
 
-def labels_by_window(stored: Sequence[StoredProfile]) -> dict[str, Profile]:
-    """Labels sent after their production window: window key -> the latest labelled profile of it."""
-    out: dict[str, Profile] = {}
+def labels_by_window(stored: Sequence[StoredProfile], window: str = "profiled") -> dict[tuple[str, str], Profile]:
+    """Labels sent after their production window: (batch label, window label) -> the latest labelled profile.
+
+    Grouped by the drift settings' ``window`` as the production batches are (``model_windows``);
+    a labels profile names its batch by the label it was sent under.
+    """
+    out: dict[tuple[str, str], Profile] = {}
     for s in stored:  # in arrival order: a later correction replaces an earlier one
-        for w in production_windows([(s.label, model_only(s.body))]):
+        for w in _split(s.label, _regrouped(model_only(s.body), window), s.id):
             if has_labels(w.profile):
-                out[window_key(w.label)] = w.profile
+                out[(s.label.strip(), window_key(w.label))] = w.profile
     return out
 
 
@@ -107,3 +157,55 @@ def is_late_labels(production: Profile, label: str, stored: Sequence[StoredProfi
         if any(window_key(w.label) in mine and not has_labels(w.profile) for w in theirs):
             return True
     return False
+
+
+class _Batch(Protocol):
+    id: int
+    label: str
+    rows: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    """One production window as the stored drift reports give it (the Drift page and the export)."""
+
+    profile_id: int  # the stored production batch
+    window: str | None  # its time window's label (None: the batch is the window)
+    batch: str  # the batch's label (not unique: see the module docstring)
+    arrived: datetime  # when the batch arrived
+    computed_at: datetime  # when its report was computed
+    rows: int
+    #: the window's part of the stored report (the whole report for an unwindowed batch)
+    result: Mapping[str, Any]
+    #: the share of drifted features the report's verdict used
+    threshold_share: float
+
+    @property
+    def key(self) -> tuple[int, str | None]:
+        return (self.profile_id, self.window)
+
+
+def report_windows(history: Sequence[StoredDrift], batches: Sequence[_Batch]) -> list[ReportWindow]:
+    """A model's production windows from its stored drift reports: THE list of windows.
+
+    Each batch's latest report (a recompute after a settings change adds one), batches in the
+    order they arrived (``created_at``, then id), a report's windows in its order; a report
+    without windows is its batch's one window. Identified by ``key`` ``(profile_id, window)``:
+    labels repeat (two batches may share one). Reports of batches not in ``batches`` are left out.
+    """
+    by_id = {b.id: b for b in batches}
+    latest = {h.profile_id: h for h in history if h.profile_id in by_id}
+    out: list[ReportWindow] = []
+    for pid in sorted(latest, key=lambda i: (by_id[i].created_at, i)):
+        h, batch = latest[pid], by_id[pid]
+        body = json.loads(h.body)
+        rule = float(body.get("threshold_share", 0.5))
+        if body.get("windows"):
+            out.extend(ReportWindow(pid, str(wd["window"]), batch.label, batch.created_at, h.created_at,
+                                    int(wd.get("rows", 0)), wd, rule) for wd in body["windows"])
+        else:
+            out.append(ReportWindow(pid, None, batch.label, batch.created_at, h.created_at, int(batch.rows),
+                                    {**body, "drift_share": body.get("drift_share", h.drift_share),
+                                     "dataset_drift": body.get("dataset_drift", h.dataset_drift)}, rule))
+    return out

@@ -28,8 +28,9 @@ score column, so a multiclass model's per-class probabilities are not there.
 The band is NannyML's: mean ± 3 standard deviations of the *realised* metric over
 the reference's chunks (its windows, when it was profiled with ``window=``); a
 reference without chunks gets the same band from chunks resampled from its own
-(bin, class) counts, as many rows as the production window. An estimate outside
-the band is an alert.
+(bin, class) counts, as many rows as the production window (the service draws the
+band for the median window's size and judges a window under half of it on the band for
+its own size). An estimate outside the band is an alert.
 """
 from __future__ import annotations
 
