@@ -67,7 +67,7 @@ def test_a_label_free_batch_gets_estimates_in_every_window_and_no_realised_value
         assert len(got.estimated[m]) == len(got.windows)
         assert got.realised[m] == (None,) * len(got.windows)
         for label, v in zip(got.windows, got.estimated[m]):
-            assert v is not None or any(n.startswith(f"{label}: too few rows scored near 0.5") for n in got.notes)
+            assert v is not None or any("too few rows scored near 0.5" in n for n in got.notes)
         # no window alerts: the drift built into the demo's late weeks moves the features, not how well
         # the scores rank (ROC AUC stays ~0.68, inside its band of ~0.61-0.75 below)
         assert got.alerts[m] == (False,) * len(got.windows)

@@ -445,3 +445,20 @@ def test_exporting_one_of_two_batches_with_the_same_label_exports_that_batch(app
     data = json.loads(base64.b64decode(href))
     assert (data["window"]["batch"], data["window"]["rows"]) == ("same label", prods[1].rows)
     assert data["window"]["windows_in_all"] == 3
+
+
+def test_a_metric_no_window_can_tell_is_a_sentence_not_an_empty_chart(app, ctx, login, settings):
+    # fraud in 300-row weeks: too few rows score near 0.5 for the guard to keep those score bins apart
+    train, prod = write_demo_files(settings.home / "data", weekly_rows=300)
+    registration.register_model(ctx, login(USER), demo_spec("Small fraud", train, prod))
+    view = open_drift(app, USER)
+    view.model.value = "Small fraud"
+    view.time_tabs.selected_index = 1
+    assert view.metric.value == "accuracy"
+    assert view._performance_box.children == ()
+    note = view.performance_note.text
+    assert note.startswith("Accuracy cannot be told in any window of this model") and "No alert" not in note
+    assert "too few rows scored near 0.5" in note and note.count("too few rows") == 1  # one sentence, not one per window
+    view.metric.value = "roc_auc"
+    assert view._performance_box.children == (view.performance_chart.widget,)
+    assert not all(np.isnan(np.asarray(view.performance_chart.estimated.y, dtype=float)))

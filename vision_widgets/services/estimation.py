@@ -133,6 +133,7 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
     real: dict[str, list[float | None]] = {m: [] for m in METRICS}
     rows: list[int] = []
     notes: list[str] = []
+    merged: list[str] = []  # windows whose score bins around the threshold the privacy guard merged
     for w in windows:
         rows.append(int(w.profile.rows))
         e = est.estimate(w.profile) if not reason else None
@@ -140,14 +141,19 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
             notes.append(f"{w.label}: {e.unseen_share:.0%} of the scores fall where the training data had none; "
                          "their calibration is extrapolated.")
         if e is not None and e.merged_at_threshold:
-            notes.append(f"{w.label}: too few rows scored near {est.threshold:g} for the privacy guard to publish "
-                         "those score bins apart, so accuracy, precision, recall and F1 cannot be told there "
-                         "(ROC AUC can).")
+            merged.append(w.label)
         labelled = late.get((w.batch.strip(), window_key(w.label)))
         got = realised(labelled if labelled is not None else w.profile, est.threshold)
         for m in METRICS:
             estimated[m].append(e.metrics.get(m) if e is not None else None)
             real[m].append(got.get(m))
+    if merged:  # one sentence, not one per window (180 daily windows would be a wall of text)
+        where = (f"window {merged[0]}" if len(merged) == 1 else
+                 f"{len(merged)} windows ({merged[0]} to {merged[-1]})" if len(merged) < len(windows) else
+                 f"every window ({len(merged)})")
+        notes.append(f"In {where}, too few rows scored near {est.threshold:g} for the privacy guard to publish "
+                     "those score bins apart: accuracy, precision, recall and F1 cannot be told there "
+                     "(ROC AUC can).")
     band: dict[str, tuple[float, float]] = {}
     source = ""
     flagged = {m: alerts(estimated[m], None) for m in METRICS}

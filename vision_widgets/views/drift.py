@@ -450,8 +450,6 @@ class DriftView(PageView):
             self._performance_box.children = ()
             self.performance_note.text = f"Estimation cannot run for this model: {perf.reason}"
             return
-        if self.performance_chart.widget not in self._performance_box.children:
-            self._performance_box.children = (self.performance_chart.widget,)
         metric = self.metric.value
         # Matched on what identifies a window (its stored batch and time window), never its label:
         # two batches may share a label.
@@ -462,17 +460,29 @@ class DriftView(PageView):
             return [values[i] if i is not None and i < len(values) else None for i in index]
 
         alerts = aligned(perf.alerts.get(metric, ()))
-        self.performance_chart.update([win.label for win in data.windows], aligned(perf.estimated.get(metric, ())),
-                                      aligned(perf.realised.get(metric, ())), perf.band.get(metric),
-                                      [bool(a) for a in alerts], dict((v, k) for k, v in METRICS)[metric])
+        estimated, realised = aligned(perf.estimated.get(metric, ())), aligned(perf.realised.get(metric, ()))
+        name = dict((v, k) for k, v in METRICS)[metric]
+        if all(v is None for v in estimated + realised):  # a sentence, not an empty chart
+            self._performance_box.children = ()
+            self.performance_note.text = " ".join(part for part in (
+                f"{name} cannot be told in any window of this model, estimated or realised.", *perf.notes,
+                "Choose ROC AUC above: it does not depend on the decision threshold." if metric != "roc_auc" else "")
+                if part)
+            return
+        if self.performance_chart.widget not in self._performance_box.children:
+            self._performance_box.children = (self.performance_chart.widget,)
+        self.performance_chart.update([win.label for win in data.windows], estimated, realised, perf.band.get(metric),
+                                      [bool(a) for a in alerts], name)
         out = [data.windows[i].label for i, a in enumerate(alerts) if a]
         band = perf.band.get(metric)
         parts = [("Estimated from the scores alone (confidence-based, as NannyML's CBPE): it assumes the "
                   "calibration learnt on training still holds (no concept drift). Realised where labels exist.")]
         if band:
             parts.append(f"Reference band {band[0]:.3f}–{band[1]:.3f} ({perf.band_source}).")
+        missing = sum(v is None for v in estimated)
         parts.append(f"Alert: the estimate leaves the band in {', '.join(out)}." if out
-                     else "No alert: every estimate is inside the band.")
+                     else "No alert: every estimate is inside the band." if not missing
+                     else f"No alert where there is an estimate; {missing} of {len(estimated)} windows have none.")
         parts.extend(perf.notes[:3])
         self.performance_note.text = " ".join(parts)
 
