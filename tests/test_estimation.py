@@ -248,3 +248,19 @@ def test_the_guard_keeps_the_threshold_edge_of_score_histograms_when_each_side_c
             assert all(c == 0 or c >= k for c in h.counts), "and every bin still holds 0 or >= k rows"
     est = CBPE().fit(reference).estimate(next(iter(published.windows.values())))
     assert not est.merged_at_threshold and all(est.metrics[m] is not None for m in METRICS)
+
+
+def test_roc_auc_is_not_told_when_most_pairs_tie_in_a_score_bin():
+    from vision_widgets.client import MAX_TIED_PAIRS, binned_auc
+
+    # one bin holding every row: the old half-ties rule gave exactly 0.5 for any model
+    assert binned_auc(np.array([30.0]), np.array([470.0])) is None
+    # fine bins: the usual rank statistic (scipy's Mann–Whitney U / (P·N) on the binned scores)
+    from scipy.stats import mannwhitneyu
+
+    pos, neg = np.array([1.0, 2, 5, 12, 20]), np.array([30.0, 25, 10, 4, 1])
+    tied = float((pos * neg).sum() / (pos.sum() * neg.sum()))
+    assert tied <= MAX_TIED_PAIRS
+    x = np.repeat(np.arange(5), pos.astype(int))
+    y = np.repeat(np.arange(5), neg.astype(int))
+    assert binned_auc(pos, neg) == pytest.approx(mannwhitneyu(x, y).statistic / (x.size * y.size))

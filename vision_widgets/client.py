@@ -1347,10 +1347,23 @@ class Profile:
         for h in negs[1:]:
             neg = _align_merge(neg, h)
         a, b = _common_bins(pos, neg)
-        if a.sum() == 0 or b.sum() == 0:
-            return None
-        below = np.concatenate([[0], np.cumsum(b)[:-1]])
-        return float((a * (below + 0.5 * b)).sum() / (a.sum() * b.sum()))
+        return binned_auc(a.astype(np.float64), b.astype(np.float64))
+
+
+#: ROC AUC from score histograms counts a positive–negative pair tied inside a bin as one half, so it
+#: can be off by up to half the share of tied pairs. Past this share it is not told: one or two bins
+#: (the privacy guard's pooling of a sparse class) give 0.5 or so by construction, not a measurement.
+MAX_TIED_PAIRS = 0.5
+
+
+def binned_auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """ROC AUC of positives ``pos`` and negatives ``neg`` counted per score bin (ordered by score);
+    None without both classes, or when more than ``MAX_TIED_PAIRS`` of the pairs tie in a bin."""
+    P, N = float(pos.sum()), float(neg.sum())
+    if P <= 0 or N <= 0 or float((pos * neg).sum()) / (P * N) > MAX_TIED_PAIRS:
+        return None
+    below = np.concatenate([[0.0], np.cumsum(neg)[:-1]])
+    return float((pos * (below + 0.5 * neg)).sum() / (P * N))
 
 
 def coarsen(h: NumericStats, index: np.ndarray) -> NumericStats:

@@ -94,7 +94,12 @@ def shoot(base_url: str, out: Path) -> list[Path]:
                         page.wait_for_timeout(1000)
                         saved[-1] = whole_app(page, path)  # again, now that bqplot has drawn
                         main.get_by_role("tab", name="Performance").click()
-                        main.locator(".bqplot", has_text="estimated vs realised").wait_for()
+                        chart = main.locator(".bqplot", has_text="estimated vs realised")
+                        untold = main.get_by_text("cannot be told in any window")
+                        chart.or_(untold).first.wait_for()
+                        if untold.is_visible():  # fraud's threshold metrics: try the ROC AUC
+                            main.get_by_label("Metric").select_option("ROC AUC")
+                            main.get_by_text("ROC AUC cannot be told").or_(chart).first.wait_for()
                         page.wait_for_timeout(1000)
                         saved.append(whole_app(page, out / f"{role}-drift-performance.png"))
                         main.get_by_role("tab", name="Feature drift").click()

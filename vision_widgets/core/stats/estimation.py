@@ -40,7 +40,16 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from vision_widgets.client import CLASSIFICATION, OTHER, SCORE_BINS, CategoryStats, NumericStats, Profile, rebin
+from vision_widgets.client import (
+    CLASSIFICATION,
+    OTHER,
+    SCORE_BINS,
+    CategoryStats,
+    NumericStats,
+    Profile,
+    binned_auc,
+    rebin,
+)
 from vision_widgets.core.stats.performance import performance
 
 __all__ = ["METRICS", "THRESHOLD", "Calibration", "CBPE", "Estimate", "cannot_estimate", "realised"]
@@ -227,10 +236,7 @@ def _metrics_from(pos: np.ndarray, neg: np.ndarray, share: np.ndarray) -> dict[s
     out["precision"] = tp / (tp + fp) if tp + fp > 0 else None
     out["recall"] = tp / (tp + fn) if tp + fn > 0 else None
     out["f1"] = 2 * tp / (2 * tp + fp + fn) if tp > 0 else (0.0 if fp + fn > 0 else None)
-    P, N = float(pos.sum()), float(neg.sum())
-    if P > 0 and N > 0:
-        below = np.concatenate([[0.0], np.cumsum(neg)[:-1]])
-        out["roc_auc"] = float((pos * (below + 0.5 * neg)).sum() / (P * N))
+    out["roc_auc"] = binned_auc(pos, neg)  # ties in a bin count one half; too many ties: not told
     return out
 
 
