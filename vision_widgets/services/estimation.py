@@ -153,7 +153,7 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
                  f"every window ({len(merged)})")
         notes.append(f"In {where}, too few rows scored near {est.threshold:g} for the privacy guard to publish "
                      "those score bins apart: accuracy, precision, recall and F1 cannot be told there "
-                     "(ROC AUC can).")
+                     "(ROC AUC does not depend on the threshold).")
     band: dict[str, tuple[float, float]] = {}
     source = ""
     flagged = {m: alerts(estimated[m], None) for m in METRICS}
