@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 # the code, in .vision/ (git-ignored), as it always has. Set VISION_HOME to use another folder.
 export VISION_HOME ?= $(CURDIR)/.vision
 
-.PHONY: dashboard test bench install install-test chromium postgresql clean
+.PHONY: dashboard test bench install install-test chromium postgresql azurite clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -52,11 +52,18 @@ postgresql:
 		exit 1; \
 	fi
 
+# Azurite, the Azure Storage emulator (npm), for the Azure connector's tests: into the venv, not system-wide.
+AZURITE := $(VENV)/node/node_modules/.bin/azurite
+$(AZURITE):
+	@command -v npm >/dev/null || { echo "The Azure connector tests need Node.js and npm (apt-get install nodejs npm)."; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node azurite@3
+azurite: $(AZURITE)
+
 dashboard: install
 	$(PY) -m vision_widgets init --demo
 	$(PY) -m vision_widgets serve
 
-test: install-test chromium postgresql
+test: install-test chromium postgresql azurite
 	$(PY) -m pytest
 
 bench: install-test chromium

@@ -121,7 +121,36 @@ models = Table(
     Column("created_by", String(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # How often production data is expected ("1D", "7D"…; monitoring says fresh, late or stale).
+    Column("cadence", String(16), nullable=True),
+    # JSON: what a scheduled pull reads through the model's connector and how far it got (no secret).
+    Column("pull", Text, nullable=True),
+    Column("pulled_at", UTCDateTime, nullable=True),
     Index("ix_models_owner", "owner"),
+)
+
+# --- connectors ------------------------------------------------------------------------------
+
+# A named, stored configuration of a connector type (core/connectors). ``models.connector`` holds
+# the name. ``config`` is JSON without secrets; ``secrets`` is one Fernet token (core/secrets.py)
+# of the JSON of the secret fields, never readable without the key.
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(32), nullable=False),
+    Column("name_key", String(32), nullable=False, unique=True),  # lower-cased
+    Column("type", String(32), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("config", Text, nullable=False, default="{}"),
+    Column("secrets", Text, nullable=True),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_test_at", UTCDateTime, nullable=True),
+    Column("last_test_ok", Boolean, nullable=True),
+    Column("last_test_ms", Float, nullable=True),
+    Column("last_test_message", Text, nullable=False, default=""),
 )
 
 # Profiles are aggregates only (client.Profile JSON): never raw rows.
@@ -206,4 +235,24 @@ workers = Table(
     Column("heartbeat_at", UTCDateTime, nullable=False),
     Column("stopped_at", UTCDateTime, nullable=True),
     Index("ix_workers_heartbeat", "heartbeat_at"),
+)
+
+# --- monitoring ----------------------------------------------------------------------------
+
+# One row per check per run (core/monitoring): the Monitoring page's history. ``status`` is
+# ok / warn / fail (green, amber, red); a failed ``critical`` check makes the health endpoint 503.
+health_checks = Table(
+    "health_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("check", String(32), nullable=False),
+    Column("subject", String(128), nullable=False, default=""),
+    Column("status", String(8), nullable=False),
+    Column("critical", Boolean, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("unit", String(16), nullable=False, default=""),
+    Column("message", Text, nullable=False, default=""),
+    Index("ix_health_checks_at", "checked_at"),
+    Index("ix_health_checks_check", "check", "subject", "checked_at"),
 )
