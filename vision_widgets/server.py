@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import tornado.ioloop
 import tornado.web
 from jupyter_server.services.kernels.handlers import KernelHandler
 from jupyter_server.utils import url_path_join
@@ -195,6 +196,8 @@ class BadPathHandler(tornado.web.RequestHandler):
 #: its disconnect grace starts then (jupyter_server's defaults are 30 s and 90 s).
 WS_PING_INTERVAL_MS = 15_000
 WS_PING_TIMEOUT_MS = 45_000
+#: How often the server records its own health checks (uptime, kernels) for the Monitoring page.
+HEALTH_RECORD_MS = 60_000
 
 #: Linux's limit on a Unix socket path (``sun_path`` is 108 bytes with the final NUL).
 UNIX_SOCKET_PATH_MAX = 107
@@ -506,6 +509,7 @@ class VisionVoila(Voila):
             handlers.append((pattern, handler, *rest))
         server_url = self.server_url or self.base_url
         bad_paths = [(url_path_join(server_url, CONTROL_CHARACTER_PATH), BadPathHandler)]
+        self._start_health_recorder()
         # Prepended: Voila's last route matches every path.
         return api_handlers(self, server_url, ctx=self.vision_context()) + bad_paths + handlers
 
@@ -514,6 +518,41 @@ class VisionVoila(Voila):
         if getattr(self, "_vision_context", None) is None:
             self._vision_context = Context.open(self.vision_settings or load_settings())
         return self._vision_context
+
+    # -- health: what only this process knows (uptime, its kernels) -------------------------------
+    def _start_health_recorder(self) -> None:
+        """Record this server's own checks now and every ``HEALTH_RECORD_MS`` (docs/decisions.md, Monitoring)."""
+        if getattr(self, "_health_recorder", None) is not None:
+            return
+        self._started = time.monotonic()
+        loop = tornado.ioloop.IOLoop.current()
+        self._health_recorder = tornado.ioloop.PeriodicCallback(self._record_health, HEALTH_RECORD_MS)
+        self._health_recorder.start()
+        loop.add_callback(self._record_health)
+
+    async def _record_health(self) -> None:
+        from vision_widgets.services import monitoring
+
+        found = self.server_checks()
+        try:
+            await tornado.ioloop.IOLoop.current().run_in_executor(
+                None, monitoring.record_server_checks, self.vision_context(), found)
+        except Exception:  # noqa: BLE001 - the database check reports an outage; the server carries on
+            log.warning("could not record the server's health checks", exc_info=True)
+
+    def server_checks(self) -> list:
+        """Uptime and the open kernels with their memory (``core.monitoring.checks.server``; no kernel id)."""
+        from vision_widgets.core.monitoring import checks
+
+        stats = self.kernel_stats()
+        km = getattr(self, "kernel_manager", None)
+        memory = None
+        if km is not None:
+            sizes = [_resident_bytes(km, kid) for kid in km.list_kernel_ids()]
+            known = [s for s in sizes if s is not None]
+            memory = sum(known) if known or not sizes else None
+        uptime = time.monotonic() - getattr(self, "_started", time.monotonic())
+        return checks.server(uptime, stats["running"], memory, stats["pool_size"])
 
     def kernel_stats(self) -> dict:
         """Counts for the health endpoint: running kernels and the pool (no ids)."""
@@ -526,6 +565,16 @@ class VisionVoila(Voila):
             "pool_ready": len(km.pooled_kernel_ids()),
             "pool_starting": km.pool_pending(),
         }
+
+
+def _resident_bytes(km, kernel_id: str) -> int | None:
+    """Resident memory of one kernel's process (Linux ``/proc``), ``None`` when it cannot be read."""
+    try:
+        pid = km.get_kernel(kernel_id).provisioner.pid
+        with open(f"/proc/{int(pid)}/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except Exception:  # noqa: BLE001 - another OS, a kernel that just exited
+        return None
 
 
 def build_config(settings: Settings, host: str, port: int) -> Config:

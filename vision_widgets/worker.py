@@ -274,11 +274,26 @@ def purge_expired(ctx: Context) -> dict[str, int]:
     return counts
 
 
+def record_health(ctx: Context) -> int:
+    """Make the platform's health checks and record them (the Monitoring page's history); returns how many.
+
+    Every minute, whether or not anyone has the page open; also prunes the history past a week.
+    """
+    from vision_widgets.services import monitoring
+
+    found = monitoring.record_platform_checks(ctx)
+    failing = [f"{c.check} {c.subject}".strip() for c in found.checks if c.status == "fail"]
+    if failing:
+        log.warning("health: failing: %s", ", ".join(failing))
+    return len(found.checks)
+
+
 def schedule(queue: JobQueue, ctx: Context) -> None:
     """Register the periodic tasks on the queue (huey's crontab, minute resolution)."""
     from huey import crontab
 
     queue.periodic("vision.purge_expired", crontab(minute="*/5"), lambda: purge_expired(ctx))
+    queue.periodic("vision.record_health", crontab(minute="*"), lambda: record_health(ctx))
 
 
 # --------------------------------------------------------------------------------------------
