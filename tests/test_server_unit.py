@@ -170,7 +170,7 @@ def test_health_handler_answers_json():
         http = app.listen(port, "127.0.0.1")
         try:
             client = tornado.httpclient.AsyncHTTPClient()
-            resp = await client.fetch(f"http://127.0.0.1:{port}/vision/api/health")
+            resp = await client.fetch(f"http://127.0.0.1:{port}/vision/api/health", raise_error=False)
             missing = await client.fetch(f"http://127.0.0.1:{port}/vision/api/nope", raise_error=False)
             return resp, missing
         finally:
@@ -180,7 +180,8 @@ def test_health_handler_answers_json():
     body = json.loads(resp.body)
     assert resp.headers["Content-Type"].startswith("application/json")
     assert resp.headers["Cache-Control"] == "no-store"
-    assert body["status"] == "ok" and body["kernels"]["running"] == 3
+    # No database behind this fake server: the critical database check fails (503), the counts still answer.
+    assert resp.code == 503 and body["status"] == "fail" and body["kernels"]["running"] == 3
     assert missing.code == 404
 
 

@@ -45,8 +45,18 @@ def free_port() -> int:
 
 
 def get_json(url: str, timeout: float = 5.0) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 — localhost only
-        return json.loads(resp.read().decode("utf-8"))
+    """The JSON body of a GET; a 503 health answer (a critical check failing, e.g. the worker not
+    started yet) still carries the kernel counts the fixtures wait on, so its body is returned too."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 — localhost only
+            return json.loads(resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        if exc.code != 503:
+            raise
+        with exc:
+            return json.loads(exc.read().decode("utf-8"))
 
 
 @dataclass

@@ -33,9 +33,14 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                                 "Errors are JSON (`Error`); a 405 carries an `Allow` header."},
         "paths": {
             f"{API_PREFIX}/health": {"get": {
-                "summary": "Is the server up",
+                "summary": "The platform's health checks",
+                "description": "No login needed: models and connectors are counted, never named; no secret, "
+                               "no kernel id. 503 (same body) when a critical check (database, worker) fails.",
                 "operationId": "health",
-                "responses": {"200": resp("Server status", {"$ref": "#/components/schemas/Health"})},
+                "responses": {
+                    "200": resp("Every critical check passes", {"$ref": "#/components/schemas/Health"}),
+                    "503": resp("A critical check fails", {"$ref": "#/components/schemas/Health"}),
+                },
             }},
             f"{API_PREFIX}/openapi.json": {"get": {
                 "summary": "This document",
@@ -96,8 +101,15 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                           "additionalProperties": False, "properties": {
                               "status": {"const": "error"}, "code": {"type": "integer"},
                               "message": {"type": "string"}, "field": {"type": "string"}}},
-                "Health": {"type": "object", "required": ["status", "version", "kernels"], "properties": {
-                    "status": {"const": "ok"}, "version": {"type": "string"},
+                "Health": {"type": "object", "required": ["status", "version", "kernels", "checks"], "properties": {
+                    "status": {"enum": ["ok", "fail"]}, "version": {"type": "string"},
+                    "checked_at": {"type": "string", "format": "date-time"},
+                    "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
+                    "models": {"type": "object", "description": "Models counted by freshness (fresh, late, stale, "
+                                                                "no cadence set, …)",
+                               "additionalProperties": {"type": "integer"}},
+                    "connectors": {"type": "object", "description": "Stored connectors counted by their last test",
+                                   "properties": {s: {"type": "integer"} for s in ("ok", "warn", "fail")}},
                     "kernels": {"type": "object", "additionalProperties": {"type": "integer"}},
                     "worker": {"type": "object", "description": "The background workers' last heartbeat",
                                "required": ["state", "alive", "last_heartbeat", "seconds_since_heartbeat",
@@ -106,6 +118,11 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                                    "last_heartbeat": {"type": ["string", "null"], "format": "date-time"},
                                    "seconds_since_heartbeat": {"type": ["number", "null"]},
                                    "message": {"type": "string"}}}}},
+                "Check": {"type": "object", "required": ["check", "subject", "status", "critical", "value", "unit",
+                                                         "message"], "properties": {
+                    "check": {"type": "string"}, "subject": {"type": "string"},
+                    "status": {"enum": ["ok", "warn", "fail"]}, "critical": {"type": "boolean"},
+                    "value": {"type": ["number", "null"]}, "unit": {"type": "string"}, "message": {"type": "string"}}},
                 "Submission": {"type": "object", "required": ["schema", "model", "production"], "properties": {
                     "schema": {"const": "vision.submission"},
                     "model": {"type": "string", "minLength": 1, "pattern": r"\S",

@@ -103,10 +103,10 @@ def record_platform_checks(ctx: Context) -> Health:
     nothing anyone asked for.
     """
     found = _look(ctx)
-    recorded = tuple(c for c in found.checks if c.check not in SERVER_CHECKS)
+    platform = tuple(c for c in found.checks if c.check not in SERVER_CHECKS)
     try:
         with ctx.store.write() as conn:
-            recorded.record(conn, recorded, found.checked_at)
+            recorded.record(conn, platform, found.checked_at)
             recorded.prune(conn, found.checked_at - recorded.KEEP)
     except Exception:  # noqa: BLE001 - a database that is down is what the checks report
         if found.healthy:

@@ -1,0 +1,343 @@
+"""Health checks: each one against a real thing (the database, a worker's heartbeat, an LLM endpoint on
+loopback, a connector's last test, the disk with injected numbers, models under a frozen clock), the
+history and its pruning, the permission matrix, and the unauthenticated health endpoint (200/503, no
+secret, no name)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import tornado.httpclient
+import tornado.web
+from helpers import ADMIN, USER, demo_spec, write_demo_files
+from sqlalchemy import func, select, update
+
+from vision_widgets import server as srv
+from vision_widgets import worker
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import PermissionDenied
+from vision_widgets.core.jobs import workers
+from vision_widgets.core.monitoring import FAIL, KERNELS, OK, WARN, checks, history
+from vision_widgets.core.monitoring.checks import DiskUsage
+from vision_widgets.core.storage import schema
+from vision_widgets.services import monitoring, registration
+
+from test_server_unit import run_async
+
+SECRET = "sk-test-0123456789-do-not-leak"
+CONNECTOR_PASSWORD = "hunter2-connector-password"
+
+
+def beat(ctx, at=None):
+    with ctx.store.write() as conn:
+        workers.beat(conn, "host:1:abc", "host", 1, at or ctx.now())
+
+
+def one(found, name, subject=""):
+    return next(c for c in found if c.check == name and c.subject == subject)
+
+
+# -- database, worker, queue ---------------------------------------------------------------------
+def test_database_is_reachable_with_its_latency_and_size(ctx):
+    found = checks.database(ctx.store)
+    db, size = one(found, "database"), one(found, "database_size")
+    assert db.status == OK and db.critical and db.unit == "ms" and 0 <= db.value < 5000
+    expected = (ctx.settings.home / "vision.db").stat().st_size
+    assert size.value >= expected and size.unit == "bytes"
+
+
+def test_an_unreachable_database_fails_critically_without_raising(tmp_path):
+    from vision_widgets.core.storage.engine import Store
+
+    store = Store(f"sqlite:///{tmp_path}/missing-dir/nothing.db")
+    db = one(checks.database(store), "database")
+    assert db.status == FAIL and db.critical and "cannot be reached" in db.message
+
+
+def test_worker_alive_then_dead_after_its_lease(ctx, clock):
+    lease = timedelta(seconds=ctx.settings.job_lease_seconds)
+    with ctx.store.read() as conn:
+        never = one(checks.worker(conn, ctx.now(), lease), "worker")
+    assert never.status == FAIL and never.critical and "No worker has ever run" in never.message
+    beat(ctx)
+    with ctx.store.read() as conn:
+        alive, queue = checks.worker(conn, ctx.now(), lease)
+    assert alive.status == OK and queue.check == "queue" and queue.value == 0
+    clock.advance(ctx.settings.job_lease_seconds + 5)
+    with ctx.store.read() as conn:
+        dead = one(checks.worker(conn, ctx.now(), lease), "worker")
+    assert dead.status == FAIL and dead.value >= ctx.settings.job_lease_seconds and "not seen for" in dead.message
+
+
+# -- LLM endpoint on loopback ---------------------------------------------------------------------
+class _Models(BaseHTTPRequestHandler):
+    delay = 0.0
+    seen_auth: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        type(self).seen_auth.append(self.headers.get("Authorization"))
+        time.sleep(self.delay)
+        body = json.dumps({"data": [{"id": "gpt-test"}]}).encode() if self.path.endswith("/models") else b"{}"
+        try:
+            self.send_response(200 if self.path.endswith("/models") else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def llm_server():
+    started = []
+
+    def start(delay: float = 0.0):
+        handler = type("Handler", (_Models,), {"delay": delay, "seen_auth": []})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1", handler
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def test_llm_endpoint_answering_is_ok_with_its_latency_and_the_key_only_in_the_header(settings, llm_server):
+    url, handler = llm_server()
+    s = dataclasses.replace(settings, openai_base_url=url, openai_api_key=SECRET)
+    found = checks.llm(s)
+    assert found.status == OK and not found.critical and found.value is not None and found.value >= 0
+    assert handler.seen_auth == [f"Bearer {SECRET}"]
+    assert SECRET not in found.message and "127.0.0.1" in found.message
+
+
+def test_a_slow_llm_endpoint_fails_within_the_timeout(settings, llm_server):
+    url, _ = llm_server(delay=3.0)
+    s = dataclasses.replace(settings, openai_base_url=url, openai_api_key=SECRET)
+    start = time.monotonic()
+    found = checks.llm(s, timeout=0.5)
+    assert time.monotonic() - start < 2.0
+    assert found.status == FAIL and "did not answer within 0.5 s" in found.message and SECRET not in found.message
+
+
+def test_an_unreachable_llm_endpoint_fails_and_none_configured_is_neutral(settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = checks.llm(dataclasses.replace(settings, openai_base_url=f"http://u:{SECRET}@127.0.0.1:{port}/v1"),
+                      timeout=1.0)
+    assert down.status == FAIL and "cannot be reached" in down.message and SECRET not in down.message
+    none = checks.llm(dataclasses.replace(settings, openai_base_url=None))
+    assert none.status == OK and not none.critical and "No LLM endpoint is configured" in none.message
+
+
+# -- connectors -------------------------------------------------------------------------------------
+def add_connector(ctx, name, *, at=None, ok=None, ms=None, message="", secrets=None, config="{}"):
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        conn.execute(schema.connectors.insert().values(
+            name=name, name_key=name.lower(), type="sql", description="", config=config, secrets=secrets,
+            created_by=ADMIN, created_at=now, updated_at=now, last_test_at=at, last_test_ok=ok, last_test_ms=ms,
+            last_test_message=message))
+
+
+def test_each_connector_says_its_last_test_and_its_age(ctx, clock):
+    add_connector(ctx, "warehouse", at=ctx.now(), ok=True, ms=42.0)
+    add_connector(ctx, "lake", at=ctx.now(), ok=False, ms=10_000.0, message="The host did not answer within 10 s.")
+    add_connector(ctx, "fresh-one")
+    clock.advance(3600)
+    with ctx.store.read() as conn:
+        found = checks.connectors(conn, ctx.now())
+    assert one(found, "connector", "local").status == OK
+    good = one(found, "connector", "warehouse")
+    assert good.status == OK and good.value == 42.0 and "passed 60 min ago in 42 ms" in good.message
+    bad = one(found, "connector", "lake")
+    assert bad.status == FAIL and "failed 60 min ago: The host did not answer" in bad.message
+    assert one(found, "connector", "fresh-one").status == WARN
+    assert "Never tested" in one(found, "connector", "fresh-one").message
+    clock.advance(8 * 86400)
+    with ctx.store.read() as conn:
+        old = one(checks.connectors(conn, ctx.now()), "connector", "warehouse")
+    assert old.status == WARN and "test it again" in old.message
+
+
+# -- disk ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("free, status", [(50, OK), (10, OK), (9, WARN), (2, WARN), (1, FAIL)])
+def test_disk_thresholds(tmp_path, free, status):
+    found = checks.disk(tmp_path, lambda _p: DiskUsage(total=100 * 2**30, free=free * 2**30))
+    assert found.status == status and found.value == pytest.approx(free)
+    assert f"{free}.0% " in found.message or f"({free}.0%)" in found.message
+
+
+# -- models ------------------------------------------------------------------------------------------
+@pytest.fixture
+def fraud(ctx, login, settings):
+    train, prod = write_demo_files(settings.home / "data")
+    registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
+    registration.register_model(ctx, login(USER), demo_spec("Secret model", restricted=True))
+    return "Fraud detection"
+
+
+def set_cadence(ctx, name, cadence):
+    with ctx.store.write() as conn:
+        conn.execute(update(schema.models).where(schema.models.c.name == name).values(cadence=cadence))
+
+
+def model(ctx, name):
+    with ctx.store.read() as conn:
+        return next(m for m in checks.models(conn, ctx.now()) if m.name == name)
+
+
+def test_model_freshness_against_its_cadence(ctx, clock, fraud):
+    first = model(ctx, fraud)
+    assert first.freshness == "no cadence set" and first.status == OK and first.age_seconds == 0
+    assert first.dataset_drift is not None and first.drift_share is not None and not first.awaiting_metrics
+    set_cadence(ctx, fraud, "1D")
+    clock.advance(hours=20)
+    assert (model(ctx, fraud).freshness, model(ctx, fraud).status) == ("fresh", OK)
+    clock.advance(hours=10)
+    assert (model(ctx, fraud).freshness, model(ctx, fraud).status) == ("late", WARN)
+    clock.advance(hours=20)
+    stale = model(ctx, fraud)
+    assert (stale.freshness, stale.status) == ("stale", FAIL) and stale.age_seconds == 50 * 3600
+    rows = checks.model_checks([stale])
+    assert one(rows, "model_freshness", fraud).message.startswith("Stale (expected every 1D); last production data")
+
+
+def test_a_restricted_model_awaits_its_client_metrics(ctx, fraud):
+    secret = model(ctx, "Secret model")
+    assert secret.awaiting_metrics and secret.freshness == "awaiting client metrics" and secret.status == WARN
+    assert secret.last_data_at is None and secret.dataset_drift is None
+
+
+@pytest.mark.parametrize("text, hours", [("1D", 24), ("12h", 12), ("30min", 0.5), ("1W", 168), ("daily", 24),
+                                         ("", None), ("soon", None), ("0D", None)])
+def test_cadence_parsing(text, hours):
+    found = checks.parse_cadence(text)
+    assert (found.total_seconds() / 3600 if found else None) == hours
+
+
+# -- history, the worker's job, the server's own checks ---------------------------------------------
+def count_rows(ctx):
+    with ctx.store.read() as conn:
+        return conn.execute(select(func.count()).select_from(schema.health_checks)).scalar_one()
+
+
+def test_the_worker_job_records_each_check_and_prunes_a_week_old_history(ctx, clock, fraud):
+    beat(ctx)
+    n = worker.record_health(ctx)
+    assert count_rows(ctx) == n and n >= 8
+    clock.advance(days=8)
+    beat(ctx)
+    worker.record_health(ctx)
+    assert count_rows(ctx) == n  # the first run is gone, the second kept
+    with ctx.store.read() as conn:
+        rows = history.read(conn)
+    assert {r.checked_at for r in rows} == {ctx.now()}
+    assert {r.result.check for r in rows} >= {"database", "worker", "queue", "llm", "disk", "connector",
+                                              "model_freshness", "model_drift"}
+
+
+def test_the_server_records_its_own_checks_and_the_page_reads_them(ctx, login):
+    monitoring.record_server_checks(ctx, checks.server(3600.0, 3, 450 * 2**20, pool_size=2))
+    found = monitoring.health(ctx, login(ADMIN))
+    kernels = found.of(KERNELS)[0]
+    assert kernels.value == 450 * 2**20 and "3 kernel(s) open (2 kept ready" in kernels.message
+    assert found.server_recorded_at == ctx.now()
+
+
+# -- permissions ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda ctx, p: monitoring.health(ctx, p),
+    lambda ctx, p: monitoring.history(ctx, p),
+    lambda ctx, p: monitoring.run_checks_now(ctx, p),
+])
+def test_users_are_refused_and_admins_allowed(ctx, login, call):
+    with pytest.raises(PermissionDenied):
+        call(ctx, login(USER))
+    assert count_rows(ctx) == 0
+    assert call(ctx, login(ADMIN)) is not None
+
+
+def test_check_now_records_and_history_filters_by_check(ctx, login, clock):
+    admin = login(ADMIN)
+    beat(ctx)
+    found = monitoring.run_checks_now(ctx, admin)
+    assert found.healthy and count_rows(ctx) == len(found.checks)
+    assert {r.result.check for r in monitoring.history(ctx, admin, check="database")} == {"database"}
+    clock.advance(hours=25)
+    assert monitoring.history(ctx, login(ADMIN)) == []  # the default window is the last 24 hours
+
+
+# -- the health endpoint ------------------------------------------------------------------------------
+class FakeServer:
+    def kernel_stats(self):
+        return {"running": 2, "pool_size": 1, "pool_ready": 1, "pool_starting": 0}
+
+    def server_checks(self):
+        return checks.server(12.0, 2, 300 * 2**20, pool_size=1)
+
+
+def fetch_health(ctx):
+    async def run():
+        app = tornado.web.Application(srv.api_handlers(FakeServer(), ctx=ctx))
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        http = app.listen(port, "127.0.0.1")
+        try:
+            client = tornado.httpclient.AsyncHTTPClient()
+            return await client.fetch(f"http://127.0.0.1:{port}/vision/api/health", raise_error=False)
+        finally:
+            http.stop()
+
+    return run_async(run)
+
+
+def test_health_endpoint_is_503_without_a_worker_and_200_with_one(ctx, clock):
+    resp = fetch_health(ctx)
+    body = json.loads(resp.body)
+    assert resp.code == 503 and body["status"] == "fail"
+    assert one_dict(body["checks"], "worker")["status"] == FAIL
+    assert body["kernels"]["running"] == 2 and body["worker"]["state"] == "never seen"
+    beat(ctx)
+    resp = fetch_health(ctx)
+    body = json.loads(resp.body)
+    assert resp.code == 200 and body["status"] == "ok" and body["worker"]["state"] == "ok"
+    assert {c["check"] for c in body["checks"]} >= {"database", "worker", "queue", "llm", "disk", "uptime", "kernels"}
+
+
+def one_dict(found, name):
+    return next(c for c in found if c["check"] == name)
+
+
+def test_health_endpoint_holds_no_secret_no_name_and_no_kernel_id(ctx, settings, clock, fraud):
+    beat(ctx)
+    sealed = "gAAAAA-sealed-token-not-a-secret-itself"
+    add_connector(ctx, "pg-warehouse", at=ctx.now(), ok=False, ms=5.0,
+                  message="Wrong user name or password.", secrets=sealed,
+                  config=json.dumps({"url": f"postgresql://reader:{CONNECTOR_PASSWORD}@db.internal/sales"}))
+    with_key = Context(dataclasses.replace(settings, openai_base_url="http://127.0.0.1:9/v1",
+                                           openai_api_key=SECRET), ctx.store, clock)
+    resp = fetch_health(with_key)
+    text = resp.body.decode()
+    body = json.loads(text)
+    assert resp.code == 200  # a failing connector or LLM is not critical
+    for leak in (SECRET, CONNECTOR_PASSWORD, "db.internal", "pg-warehouse", "Fraud detection", "Secret model", sealed):
+        assert leak not in text
+    assert body["connectors"] == {"ok": 1, "warn": 0, "fail": 1}
+    assert body["models"] == {"no cadence set": 1, "awaiting client metrics": 1}
+    assert one_dict(body["checks"], "llm")["status"] == FAIL
