@@ -84,6 +84,9 @@ PAGES: tuple[Page, ...] = (
          "plus-circle", MODELS),
     Page("access", "Access management", Permission.MANAGE_ACCESS, "vision_widgets.views.access:AccessView",
          "Accounts, their roles and locks, and the log of every administrative action.", "users", ADMIN),
+    Page("monitoring", "Monitoring", Permission.VIEW_MONITORING, "vision_widgets.views.monitoring:MonitoringView",
+         "The platform's health: database, worker, LLM endpoint, connectors, disk, kernels and each model's data.",
+         "heartbeat", ADMIN),
     Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView",
          "Who you are in Vision AI, and your password.", "user-circle", ACCOUNT),
 )

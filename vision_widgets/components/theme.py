@@ -36,6 +36,10 @@ COLOURS: dict[str, str] = {
     "badge_text": "#8a4b00",
     "tab_text": "#344054",
     "tab_bg": "#eeeeee",       # ipywidgets' inactive tab (set here too, so the pair is tested)
+    # Health status badges (Monitoring page): the word is always there, the colour helps.
+    "ok_bg": "#e7f6ec", "ok_text": "#05603a",
+    "warn_bg": "#fff4e5", "warn_text": "#8a4b00",
+    "fail_bg": "#fdecea", "fail_text": "#a01b10",
 }
 
 #: (text colour, background colour, what it is): every text the app draws, checked for WCAG AA.
@@ -58,6 +62,9 @@ TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
     ("link", "card", "download links"),
     ("on_navy", "primary", "primary buttons"),
     ("on_navy", "danger", "danger buttons"),
+    ("ok_text", "ok_bg", "health badge: OK"),
+    ("warn_text", "warn_bg", "health badge: warning"),
+    ("fail_text", "fail_bg", "health badge: failing"),
     ("badge_text", "badge_bg", "demo badge"),
     ("ink", "table_head", "table headers"),
     ("tab_text", "tab_bg", "inactive tab titles"),
@@ -125,6 +132,17 @@ _CSS = """
 .vision-app .vision-kpi-alert .vision-kpi-value {{ color: {error}; }}
 /* A data grid paints through a buffer canvas rounded up to 512 px; under 1024 px wide it stays 1024. */
 .vision-data-table {{ max-width: 1000px; }}
+.vision-tile {{ background: {card}; border: 1px solid {line}; border-left-width: 6px; border-radius: 8px;
+  padding: 8px 14px; margin: 4px 8px 4px 0; width: 230px; }}
+.vision-tile-ok {{ border-left-color: {ok_text}; }}
+.vision-tile-warn {{ border-left-color: #d97706; }}
+.vision-tile-fail {{ border-left-color: {fail_text}; }}
+.vision-app .vision-badge {{ border-radius: 10px; padding: 0 8px; font-weight: 600; font-size: 12px; width: fit-content; }}
+.vision-app .vision-badge-ok {{ background: {ok_bg}; color: {ok_text}; }}
+.vision-app .vision-badge-warn {{ background: {warn_bg}; color: {warn_text}; }}
+.vision-app .vision-badge-fail {{ background: {fail_bg}; color: {fail_text}; }}
+.vision-app .vision-badge-neutral {{ background: {table_head}; color: {ink}; }}
+.vision-tiles {{ flex-wrap: wrap; }}
 .vision-download {{ color: {link}; text-decoration: underline; }}
 .vision-app .vision-demo-badge {{ background: {badge_bg}; color: {badge_text}; border-radius: 10px; padding: 0 8px; }}
 </style>

@@ -1,0 +1,231 @@
+"""The Monitoring page (admins): the platform's health now, per model, and over the last day.
+
+Status tiles (database, worker, LLM endpoint, connectors, disk, kernels) say their status in a word
+and in colour; a table gives each model's freshness against its cadence, its last drift verdict and
+whether it awaits its client's metrics; a chart and a table show the recorded history.
+
+The checks are made when the page opens, on "Check now" (which also records them), and every
+``REFRESH_SECONDS`` while the page is open — by a timer thread that ends when the page is closed
+(another page opened, logout, the tab gone). The worker records them every minute whether or not
+the page is open, so the history has no holes. Every call goes through ``services.monitoring``,
+which refuses anyone without ``VIEW_MONITORING``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+import ipywidgets as w
+
+from vision_widgets.components import formatting as fmt
+from vision_widgets.components import forms
+from vision_widgets.components.data_grid import DataTable
+from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.health_chart import HealthHistoryChart
+from vision_widgets.components.status_tile import StatusTile
+from vision_widgets.core.monitoring import (
+    CONNECTOR, DATABASE, DATABASE_SIZE, DISK, FAIL, KERNELS, LLM, OK, QUEUE, WARN, WORDS, WORKER, Check, worst,
+)
+from vision_widgets.core.monitoring.checks import ModelHealth
+from vision_widgets.services import monitoring
+from vision_widgets.views.base import PageView, close_tree
+
+log = logging.getLogger(__name__)
+
+MODEL_COLUMNS = ("Model", "Freshness", "Last production data", "Cadence", "Last drift verdict", "Awaiting client metrics")
+CHECK_COLUMNS = ("Checked at", "Check", "Subject", "Status", "Value", "Message")
+#: How many recorded checks the table lists (newest first).
+RECENT_ROWS = 300
+CHECK_TITLES = {DATABASE: "Database", DATABASE_SIZE: "Database size", WORKER: "Worker", QUEUE: "Job queue",
+                LLM: "LLM endpoint", CONNECTOR: "Connector", DISK: "Disk", KERNELS: "Kernels", "uptime": "Uptime",
+                "model_freshness": "Model freshness", "model_drift": "Model drift"}
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What one refresh read: the checks now, and the recorded history."""
+
+    health: monitoring.Health
+    recent: tuple
+
+
+class MonitoringView(PageView):
+    """Tiles, the models' table, the history; refreshed every minute while open."""
+
+    #: Seconds between two refreshes while the page is open (tests shorten it).
+    REFRESH_SECONDS = 60.0
+
+    def __init__(self, ctx, state, **kwargs) -> None:
+        super().__init__(ctx, state, **kwargs)
+        self.loaded: Loaded | None = None
+        self.checked = w.Label("Checking…")
+        self.checked.add_class("vision-muted")
+        self.checked.layout.margin = "0 0 0 12px"
+        self.overall = w.Label("")
+        self.overall.add_class("vision-section-title")
+        self.check_now = forms.button("Check now", icon="refresh")
+        self.check_now.on_click(self._on_check_now)
+        self.status = StatusMessage()
+        self.tiles = {
+            DATABASE: StatusTile("Database"), WORKER: StatusTile("Worker"), LLM: StatusTile("LLM endpoint"),
+            CONNECTOR: StatusTile("Connectors"), DISK: StatusTile("Disk under VISION_HOME"),
+            KERNELS: StatusTile("Kernels"),
+        }
+        tiles = w.HBox(list(self.tiles.values()))
+        tiles.add_class("vision-tiles")
+        self.models = DataTable(MODEL_COLUMNS, empty="No models are registered yet.", label="model health",
+                                noun=("model", "models"),
+                                widths={"Model": 200, "Freshness": 170, "Last production data": 170, "Cadence": 90,
+                                        "Last drift verdict": 230, "Awaiting client metrics": 170})
+        self.chart = HealthHistoryChart()
+        self.recent = DataTable(CHECK_COLUMNS, empty="No checks recorded in the last 24 hours yet.",
+                                label="recent checks", noun=("recorded check", "recorded checks"),
+                                widths={"Checked at": 140, "Check": 130, "Subject": 150, "Status": 80, "Value": 110,
+                                        "Message": 420})
+        self.children = (
+            w.HBox([self.overall], layout=w.Layout(align_items="center")),
+            w.HBox([self.check_now, self.checked], layout=w.Layout(align_items="center")),
+            self.status,
+            tiles,
+            forms.section("Models: production data against their cadence", self.models),
+            forms.section("History", self.chart.widget, w.Label("Recent checks, newest first"), self.recent),
+        )
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._tick, name="vision-monitoring-refresh", daemon=True)
+        self.refresh()
+        self._timer.start()
+
+    # -- loading ------------------------------------------------------------------------------------
+    def _load(self, record: bool = False) -> Loaded:
+        read = monitoring.run_checks_now if record else monitoring.health
+        health = read(self.ctx, self.principal)
+        recent = monitoring.history(self.ctx, self.principal, since=health.checked_at - timedelta(hours=24))
+        return Loaded(health, tuple(recent))
+
+    def refresh(self) -> None:
+        """Make the checks again (in a thread: the LLM endpoint may take its timeout) and show them."""
+        if self._stop.is_set():
+            return
+        self.run_in_background(self.status, self._load, on_done=self._show)
+
+    def _on_check_now(self, _button=None) -> None:
+        self.status.clear()
+        self.run_in_background(self.status, self._load, True, on_done=self._shown_after_check)
+
+    def _shown_after_check(self, loaded: Loaded) -> None:
+        self._show(loaded)
+        self.status.success(f"Checked and recorded at {fmt.clock(loaded.health.checked_at)}.")
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.REFRESH_SECONDS):
+            if self.state.principal is None or self.comm is None:
+                return
+            busy = self._job is not None and self._job.is_alive()
+            if not busy:
+                self.refresh()
+
+    # -- showing ------------------------------------------------------------------------------------
+    def _show(self, loaded: Loaded) -> None:
+        if self._stop.is_set():
+            return
+        self.loaded = loaded
+        health = loaded.health
+        self.checked.value = (f"Checked at {fmt.when(health.checked_at)} UTC; "
+                              f"refreshed every {self.REFRESH_SECONDS:.0f} s while this page is open.")
+        failing = [CHECK_TITLES.get(c.check, c.check) for c in health.checks if c.critical and c.status == FAIL]
+        self.overall.value = ("Healthy: every critical check passes (database, worker)." if health.healthy else
+                              f"Unhealthy: {', '.join(failing)} failing.")
+        self._show_tiles(health)
+        self.models.update(_model_row(m) for m in health.models)
+        self._show_history(loaded.recent)
+
+    def _show_tiles(self, health: monitoring.Health) -> None:
+        def one(check: str) -> Check | None:
+            found = health.of(check)
+            return found[0] if found else None
+
+        db, size = one(DATABASE), one(DATABASE_SIZE)
+        if db is not None:
+            self.tiles[DATABASE].set(db.status, WORDS[db.status], _ms(db.value) if db.value is not None
+                                     else "unreachable", size.message if size else db.message)
+        worker, queue = one(WORKER), one(QUEUE)
+        if worker is not None:
+            queued = f"{int(queue.value)} job(s) queued" if queue and queue.value is not None else "queue unknown"
+            self.tiles[WORKER].set(worker.status, WORDS[worker.status], queued, worker.message)
+        llm = one(LLM)
+        if llm is not None:
+            configured = bool(self.ctx.settings.openai_base_url)
+            self.tiles[LLM].set(llm.status if configured else "neutral",
+                                WORDS[llm.status] if configured else "Not configured",
+                                _ms(llm.value) if llm.value is not None else "–", llm.message)
+        connectors = health.of(CONNECTOR)
+        counts = {s: sum(c.status == s for c in connectors) for s in (OK, WARN, FAIL)}
+        trouble = [c.subject for c in connectors if c.status != OK]
+        status = worst(c.status for c in connectors) if connectors else "neutral"
+        self.tiles[CONNECTOR].set(
+            status, WORDS.get(status, "None"), f"{counts[OK]} OK, {counts[WARN]} warning, {counts[FAIL]} failing",
+            ("Look at: " + ", ".join(trouble[:4]) + ("…" if len(trouble) > 4 else "")) if trouble
+            else "Each connector's last test passed." if connectors else "No connector is stored.")
+        disk = one(DISK)
+        if disk is not None:
+            self.tiles[DISK].set(disk.status, WORDS[disk.status],
+                                 f"{disk.value:.1f}% free" if disk.value is not None else "–", disk.message)
+        kernels = one(KERNELS)
+        if kernels is None:
+            self.tiles[KERNELS].set("neutral", "Not recorded", "–",
+                                    "The server records its kernels every minute; none recorded yet.")
+        else:
+            self.tiles[KERNELS].set(kernels.status, WORDS[kernels.status], kernels.message.split(" (")[0],
+                                    f"{kernels.message} As the server recorded it at "
+                                    f"{fmt.clock(health.server_recorded_at)}.")
+
+    def _show_history(self, recent: tuple) -> None:
+        oldest_first = tuple(reversed(recent))
+        latency = [(r.checked_at, r.result.value) for r in oldest_first
+                   if r.result.check == DATABASE and r.result.value is not None]
+        queued = [(r.checked_at, r.result.value) for r in oldest_first
+                  if r.result.check == QUEUE and r.result.value is not None]
+        self.chart.update([t for t, _ in latency], [v for _, v in latency], [t for t, _ in queued], [v for _, v in queued])
+        self.recent.update(
+            (fmt.when(r.checked_at), CHECK_TITLES.get(r.result.check, r.result.check), r.result.subject or "–",
+             WORDS.get(r.result.status, r.result.status), _value(r.result), r.result.message)
+            for r in recent[:RECENT_ROWS])
+
+    # -- closing ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the refresh timer, then close every widget (the figure's parts too)."""
+        self._stop.set()
+        self.chart.close()
+        for tile in self.tiles.values():
+            close_tree(tile)
+        super().close()
+
+
+def _model_row(m: ModelHealth) -> tuple:
+    age = "never" if m.age_seconds is None else f"{fmt.duration(m.age_seconds)} ago"
+    if m.dataset_drift is None:
+        verdict = "no drift report yet"
+    else:
+        verdict = f"{'Drift' if m.dataset_drift else 'No drift'}: {fmt.share(m.drift_share, 0)} of features drifted"
+    return (m.name, m.freshness, age, m.cadence or "not set", verdict, "yes" if m.awaiting_metrics else "no")
+
+
+def _value(check: Check) -> str:
+    if check.value is None:
+        return "–"
+    if check.unit == "bytes":
+        return f"{check.value / 2**20:,.1f} MiB"
+    if check.unit == "ms":
+        return _ms(check.value)
+    if check.unit == "s":
+        return fmt.duration(check.value)
+    return f"{fmt.number(check.value)} {check.unit}".strip()
+
+
+def _ms(value: float) -> str:
+    """A latency: ``0.4 ms``, ``12 ms``, ``1.2 s``."""
+    if value < 10:
+        return f"{value:.1f} ms"
+    return f"{value:.0f} ms" if value < 1000 else fmt.duration(value / 1000)
