@@ -17,6 +17,7 @@ LOADED = {
     "Register model": "button:visible",
     "Access management": ".vision-table td:visible",
     "My account": ".vision-card:visible",
+    "Monitoring": ".vision-tile:visible",
 }
 
 #: Where the text of a message or a table cell sits (what must never be clipped).

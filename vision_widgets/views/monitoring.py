@@ -79,6 +79,7 @@ class MonitoringView(PageView):
                                 noun=("model", "models"),
                                 widths={"Model": 200, "Freshness": 170, "Last production data": 170, "Cadence": 90,
                                         "Last drift verdict": 230, "Awaiting client metrics": 170})
+        self.attention = w.Label("")
         self.chart = HealthHistoryChart()
         self.recent = DataTable(CHECK_COLUMNS, empty="No checks recorded in the last 24 hours yet.",
                                 label="recent checks", noun=("recorded check", "recorded checks"),
@@ -89,7 +90,7 @@ class MonitoringView(PageView):
             w.HBox([self.check_now, self.checked], layout=w.Layout(align_items="center")),
             self.status,
             tiles,
-            forms.section("Models: production data against their cadence", self.models),
+            forms.section("Models: production data against their cadence", self.attention, self.models),
             forms.section("History", self.chart.widget, w.Label("Recent checks, newest first"), self.recent),
         )
         self._stop = threading.Event()
@@ -139,6 +140,9 @@ class MonitoringView(PageView):
                               f"Unhealthy: {', '.join(failing)} failing.")
         self._show_tiles(health)
         self.models.update(_model_row(m) for m in health.models)
+        late = [f"{m.name} ({m.freshness})" for m in health.models if m.status != OK]
+        self.attention.value = ("Needs attention: " + "; ".join(late) + "." if late else
+                                "Every model's production data is on time." if health.models else "")
         self._show_history(loaded.recent)
 
     def _show_tiles(self, health: monitoring.Health) -> None:
