@@ -77,13 +77,13 @@ class MonitoringView(PageView):
         tiles.add_class("vision-tiles")
         self.models = DataTable(MODEL_COLUMNS, empty="No models are registered yet.", label="model health",
                                 noun=("model", "models"),
-                                widths={"Model": 200, "Freshness": 170, "Last production data": 170, "Cadence": 90,
-                                        "Last drift verdict": 230, "Awaiting client metrics": 170})
+                                widths={"Model": 170, "Freshness": 150, "Last production data": 170, "Cadence": 90,
+                                        "Last drift verdict": 220, "Awaiting client metrics": 175})
         self.attention = w.Label("")
         self.chart = HealthHistoryChart()
         self.recent = DataTable(CHECK_COLUMNS, empty="No checks recorded in the last 24 hours yet.",
                                 label="recent checks", noun=("recorded check", "recorded checks"),
-                                widths={"Checked at": 140, "Check": 130, "Subject": 150, "Status": 80, "Value": 110,
+                                widths={"Checked at": 130, "Check": 115, "Subject": 140, "Status": 70, "Value": 85,
                                         "Message": 420})
         self.children = (
             w.HBox([self.overall], layout=w.Layout(align_items="center")),
@@ -156,8 +156,9 @@ class MonitoringView(PageView):
                                      else "unreachable", size.message if size else db.message)
         worker, queue = one(WORKER), one(QUEUE)
         if worker is not None:
-            queued = f"{int(queue.value)} job(s) queued" if queue and queue.value is not None else "queue unknown"
-            self.tiles[WORKER].set(worker.status, WORDS[worker.status], queued, worker.message)
+            queued = f"{int(queue.value)} job(s) queued." if queue and queue.value is not None else ""
+            alive = "alive" if worker.status == OK else "not running"
+            self.tiles[WORKER].set(worker.status, WORDS[worker.status], alive, f"{worker.message} {queued}".strip())
         llm = one(LLM)
         if llm is not None:
             configured = bool(self.ctx.settings.openai_base_url)
@@ -169,8 +170,9 @@ class MonitoringView(PageView):
         trouble = [c.subject for c in connectors if c.status != OK]
         status = worst(c.status for c in connectors) if connectors else "neutral"
         self.tiles[CONNECTOR].set(
-            status, WORDS.get(status, "None"), f"{counts[OK]} OK, {counts[WARN]} warning, {counts[FAIL]} failing",
-            ("Look at: " + ", ".join(trouble[:4]) + ("…" if len(trouble) > 4 else "")) if trouble
+            status, WORDS.get(status, "None"), f"{counts[OK]} of {len(connectors)} OK",
+            (f"{counts[WARN]} warning, {counts[FAIL]} failing: " + ", ".join(trouble[:4])
+             + ("…" if len(trouble) > 4 else "")) if trouble
             else "Each connector's last test passed." if connectors else "No connector is stored.")
         disk = one(DISK)
         if disk is not None:
@@ -181,7 +183,8 @@ class MonitoringView(PageView):
             self.tiles[KERNELS].set("neutral", "Not recorded", "–",
                                     "The server records its kernels every minute; none recorded yet.")
         else:
-            self.tiles[KERNELS].set(kernels.status, WORDS[kernels.status], kernels.message.split(" (")[0],
+            self.tiles[KERNELS].set(kernels.status, WORDS[kernels.status],
+                                    kernels.message.split(" kernel")[0] + " open",
                                     f"{kernels.message} As the server recorded it at "
                                     f"{fmt.clock(health.server_recorded_at)}.")
 
@@ -225,6 +228,12 @@ def _value(check: Check) -> str:
         return _ms(check.value)
     if check.unit == "s":
         return fmt.duration(check.value)
+    if check.unit == "h":
+        return fmt.duration(check.value * 3600)
+    if check.unit == "share":
+        return fmt.share(check.value, 0) + " drifted"
+    if check.unit == "%":
+        return f"{check.value:.1f}%"
     return f"{fmt.number(check.value)} {check.unit}".strip()
 
 

@@ -311,7 +311,7 @@ def model_checks(found: Sequence[ModelHealth]) -> list[Check]:
         age = "" if mh.age_seconds is None else f"; last production data {_ago(mh.age_seconds)} ago"
         cadence = f" (expected every {mh.cadence})" if mh.cadence and mh.freshness in (FRESH, LATE, STALE) else ""
         checks.append(Check(MODEL_FRESHNESS, mh.name, mh.status, False,
-                            None if mh.age_seconds is None else round(mh.age_seconds / 3600, 2), "h",
+                            None if mh.age_seconds is None else round(mh.age_seconds / 3600, 4), "h",
                             f"{mh.freshness.capitalize()}{cadence}{age}."))
         if mh.dataset_drift is not None:
             checks.append(Check(MODEL_DRIFT, mh.name, WARN if mh.dataset_drift else OK, False,
