@@ -341,3 +341,26 @@ def test_health_endpoint_holds_no_secret_no_name_and_no_kernel_id(ctx, settings,
     assert body["connectors"] == {"ok": 1, "warn": 0, "fail": 1}
     assert body["models"] == {"no cadence set": 1, "awaiting client metrics": 1}
     assert one_dict(body["checks"], "llm")["status"] == FAIL
+
+
+def test_database_size_on_postgresql_is_pg_database_size(tmp_path):
+    from tests.support.postgres import pg_bin_dir, start_cluster
+    from vision_widgets.core.config import load_settings
+
+    if pg_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; `make test` installs it)")
+    cluster = start_cluster()
+    try:
+        settings = load_settings({"VISION_HOME": str(tmp_path / "home"), "VISION_DATABASE_URL": cluster.new_database()})
+        ctx = Context.open(settings, upgrade=True)
+        try:
+            found = checks.database(ctx.store)
+            with ctx.store.read() as conn:
+                expected = conn.execute(select(func.pg_database_size(func.current_database()))).scalar_one()
+        finally:
+            ctx.store.dispose()
+    finally:
+        cluster.stop()
+    assert one(found, "database").status == OK
+    size = one(found, "database_size")
+    assert size.value == pytest.approx(expected, rel=0.05) and size.value > 1_000_000
