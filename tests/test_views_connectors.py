@@ -207,3 +207,15 @@ def test_an_admin_finds_connectors_in_the_admin_group(app):
     assert "Connectors" in [title for title, _ in app.nav.options]
     app.open_page("connectors")
     assert isinstance(app.view, ConnectorsView)
+
+
+def test_add_keeps_the_inputs_of_the_type_shown_and_a_new_type_gets_its_own(page, sales_url):
+    _add_sales(page, sales_url)
+    url_input = page.secret_inputs["url"]
+    page.add.click()  # same type: the same inputs, emptied (a browser typing meanwhile keeps its text)
+    assert page.secret_inputs["url"] is url_input and url_input.placeholder == "required"
+    assert page.heading.value == "New connector" and page.name.value == "" and not page.name.disabled
+    page.type.value = "local"
+    assert "url" not in page.inputs and page.fields_box.children[0].value == "This type has no settings."
+    page.type.value = "sql"
+    assert page.secret_inputs["url"] is not url_input and page.secret_inputs["url"].value == ""

@@ -11,7 +11,7 @@ from typing import Callable
 import ipywidgets as w
 
 
-class ConfirmStep(w.HBox):
+class ConfirmStep(w.VBox):
     """Hidden until ``ask``; ``on_confirm(callback)`` gets the key asked about.
 
     Parameters
@@ -27,8 +27,8 @@ class ConfirmStep(w.HBox):
         self.confirm = w.Button(description=confirm, button_style="danger", layout=w.Layout(width="auto"))
         self.cancel_button = w.Button(description="Cancel", layout=w.Layout(width="auto"))
         self.extra = w.HBox(list(extra))
-        super().__init__([self.question, self.extra, self.confirm, self.cancel_button],
-                         layout=w.Layout(display="none", align_items="center", flex_flow="row wrap"), **kwargs)
+        buttons = w.HBox([self.extra, self.confirm, self.cancel_button], layout=w.Layout(align_items="center"))
+        super().__init__([self.question, buttons], layout=w.Layout(display="none"), **kwargs)
         self.add_class("vision-confirm")
         self.pending: str | None = None
         self._callbacks: list[Callable[[str], None]] = []

@@ -23,7 +23,7 @@ from vision_widgets.components.data_grid import DataTable
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.services import connectors
 from vision_widgets.services.connectors import ConnectorInfo, TypeInfo
-from vision_widgets.views.base import PageView, succeeded, unobserved
+from vision_widgets.views.base import PageView, close_tree, succeeded, unobserved
 
 COLUMNS = ("Name", "Type", "Description", "Models", "Last test")
 SAVED = "•••• saved — type to replace"
@@ -66,6 +66,7 @@ class ConnectorsView(PageView):
         self.adding = False  # the form describes a new connector (not yet saved)
         self.inputs: dict[str, w.Widget] = {}
         self.secret_inputs: dict[str, w.Password] = {}
+        self.fields_type: str | None = None  # the type whose inputs the form holds
 
         self.table = DataTable(COLUMNS, empty="No connectors.", label="Connectors", noun=("connector", "connectors"),
                                widths={"Name": 160, "Type": 160, "Description": 260, "Models": 80, "Last test": 220})
@@ -97,6 +98,8 @@ class ConnectorsView(PageView):
         self.confirm = ConfirmStep("Confirm removal", extra=(forms.field("Move its models to", self.move_to),))
         self.confirm.on_confirm(self._on_remove_confirmed)
         self.remove_status = StatusMessage()
+        for status in (self.save_status, self.test_status, self.remove_status):
+            status.layout.margin = "0 0 0 10px"  # beside its button, not touching it
         self.actions = w.VBox([
             w.HBox([self.test, self.test_status], layout=w.Layout(align_items="center")),
             w.HBox([self.remove, self.remove_status], layout=w.Layout(align_items="center")),
@@ -188,11 +191,18 @@ class ConnectorsView(PageView):
         self._build_fields(self._type(self.type.value), info)
 
     def _build_fields(self, ctype: TypeInfo | None, info: ConnectorInfo | None) -> None:
-        self.inputs, self.secret_inputs = {}, {}
-        rows: list[w.Widget] = []
+        """The inputs of ``ctype``'s fields, filled for ``info`` (or a new connector).
+
+        The inputs of the type already shown are kept and refilled, not replaced: a browser typing
+        into the form while new inputs were on their way would type into the old ones, and lose it.
+        """
+        type_name = ctype.type if ctype is not None else None
+        if type_name != self.fields_type:
+            self._make_fields(ctype)
+            self.fields_type = type_name
         config = info.config if info is not None else {}
         for f in (ctype.fields if ctype is not None else ()):
-            label = f.label + (" *" if f.required else "")
+            widget = self.inputs[f.name]
             if f.secret:
                 if info is not None and f.name in info.secrets_set:
                     hint = SAVED
@@ -200,27 +210,44 @@ class ConnectorsView(PageView):
                     hint = REENTER
                 else:
                     hint = "required" if f.required else "optional"
-                widget: w.Widget = forms.password(hint)
-                self.secret_inputs[f.name] = widget
+                widget.value = ""
+                widget.placeholder = hint
             elif f.kind == "bool":
-                widget = w.Checkbox(value=bool(config.get(f.name, f.default or False)), description=label, indent=False)
+                widget.value = bool(config.get(f.name, f.default or False))
             elif f.kind == "choice":
-                widget = w.Dropdown(options=tuple(f.choices), layout=w.Layout(width="260px"))
                 value = config.get(f.name, f.default)
                 widget.value = value if value in f.choices else (f.choices[0] if f.choices else None)
             else:
                 value = config.get(f.name, f.default if info is None else None)
-                widget = forms.text("" if value is not None else ("required" if f.required else "optional"))
                 widget.value = "" if value is None else str(value)
+                widget.placeholder = "required" if f.required else "optional"
+
+    def _make_fields(self, ctype: TypeInfo | None) -> None:
+        self.inputs, self.secret_inputs = {}, {}
+        rows: list[w.Widget] = []
+        for f in (ctype.fields if ctype is not None else ()):
+            label = f.label + (" *" if f.required else "")
+            if f.secret:
+                widget: w.Widget = forms.password("")
+                self.secret_inputs[f.name] = widget
+            elif f.kind == "bool":
+                widget = w.Checkbox(description=label, indent=False)
+            elif f.kind == "choice":
+                widget = w.Dropdown(options=tuple(f.choices), layout=w.Layout(width="260px"))
+            else:
+                widget = forms.text("")
             self.inputs[f.name] = widget
             rows.append(widget if isinstance(widget, w.Checkbox) else forms.field(label, widget))
             if f.help:
-                help_text = w.Label(f.help, layout=w.Layout(margin="0 0 6px 164px"))
+                help_text = w.Label(f.help, layout=w.Layout(margin="-2px 0 6px 178px"))
                 help_text.add_class("vision-muted")
                 rows.append(help_text)
         if ctype is not None and not ctype.fields:
             rows.append(w.Label("This type has no settings."))
+        old = self.fields_box.children
         self.fields_box.children = tuple(rows)
+        for child in old:
+            close_tree(child)
 
     def _values(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The form's settings and secrets; the secret inputs are emptied as they are read."""
