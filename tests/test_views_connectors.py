@@ -219,3 +219,19 @@ def test_add_keeps_the_inputs_of_the_type_shown_and_a_new_type_gets_its_own(page
     assert "url" not in page.inputs and page.fields_box.children[0].value == "This type has no settings."
     page.type.value = "sql"
     assert page.secret_inputs["url"] is not url_input and page.secret_inputs["url"].value == ""
+
+
+def test_a_result_arriving_after_another_connector_was_chosen_stays_out_of_its_form(page, sales_url, monkeypatch):
+    _add_sales(page, sales_url)
+    real = connectors.test_connector
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(connectors, "test_connector", slow)
+    page.test.click()
+    page.choice.value = "local"
+    page.wait()
+    assert page.test_status.value == ""
+    assert _row(page, "sales")[4].startswith("ok · ")  # the table still tells

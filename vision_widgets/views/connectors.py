@@ -314,7 +314,7 @@ class ConnectorsView(PageView):
             return
         self.test.disabled = True
         self.test_status.show(f"Testing {name} (up to {TEST_TIMEOUT:.0f} s)…")
-        self.run_in_background(self.test_status, self._test, name, on_done=self._tested)
+        self.run_in_background(self.test_status, self._test, name, on_done=lambda result: self._tested(name, result))
 
     def _test(self, name: str):
         try:
@@ -322,8 +322,10 @@ class ConnectorsView(PageView):
         finally:
             self.test.disabled = False
 
-    def _tested(self, result) -> None:
-        if result.ok:
+    def _tested(self, name: str, result) -> None:
+        if self.adding or self.choice.value != name:
+            pass  # another connector is shown now: its form says nothing about this one; the table does
+        elif result.ok:
             sample = f" Sees: {', '.join(result.sample)}." if result.sample else ""
             self.test_status.success(f"ok — {result.latency_ms:.0f} ms. {result.message}{sample}".strip())
         else:
