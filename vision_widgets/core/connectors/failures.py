@@ -22,7 +22,7 @@ from vision_widgets.core.errors import ConnectorError, VisionError
 T = TypeVar("T")
 
 _MASK = "***"
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@'\"]+@")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^\s@'\"]+@")
 _SECRET_PAIR = re.compile(
     r"(?i)\b(?P<key>[\w\-]*(?:password|passwd|pwd|secret|token|accountkey|account_key|sharedaccesssignature|"
     r"signature|sig|credential|apikey|api_key|access_key|session|authorization)[\w\-]*)"
@@ -33,7 +33,7 @@ _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{32,}={0,2}")
 #: Recognised kinds of failure, first match wins: (a pattern searched in the exception's class names
 #: and first line, lower-cased; what to say).
 _KINDS: tuple[tuple[str, str], ...] = (
-    (r"timeout|timed out|deadline exceeded", "did not answer in time; check the host name, the port and that "
+    (r"timeout|timed out|deadline exceeded|max retry duration", "did not answer in time; check the host name, the port and that "
      "the server is up and reachable from the Vision AI server"),
     (r"could not translate host|name or service not known|nodename nor servname|getaddrinfo|name resolution|"
      r"no address associated", "names a host that cannot be found; check the host name"),
