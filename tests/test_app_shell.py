@@ -190,7 +190,7 @@ def test_the_navigation_is_grouped_and_a_group_shows_only_with_its_pages(app):
     assert _group_names(app) == ["Models", "Admin", "Account"]
     admin_group = app.nav.children[1]
     assert [b.description for b in admin_group.children[1:]] == [p.title for p in PAGES if p.group == "Admin"]
-    assert {"Access management", "Monitoring"} <= {b.description for b in admin_group.children[1:]}
+    assert {"Access management", "Monitoring", "Connectors"} <= {b.description for b in admin_group.children[1:]}
     assert all(b.icon for b in app.nav.buttons.values()), "every entry has an icon"
 
 

@@ -87,6 +87,8 @@ PAGES: tuple[Page, ...] = (
     Page("monitoring", "Monitoring", Permission.VIEW_MONITORING, "vision_widgets.views.monitoring:MonitoringView",
          "The platform's health: database, worker, LLM endpoint, connectors, disk, kernels and each model's data.",
          "heartbeat", ADMIN),
+    Page("connectors", "Connectors", Permission.MANAGE_CONNECTORS, "vision_widgets.views.connectors:ConnectorsView",
+         "Where models' data lives: add, test and remove the stored connections to databases and storage.", "plug", ADMIN),
     Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView",
          "Who you are in Vision AI, and your password.", "user-circle", ACCOUNT),
 )
