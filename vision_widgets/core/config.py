@@ -92,6 +92,9 @@ class Settings:
     openai_base_url: str | None = None
     # The key is read where it is used (never stored in a widget or logged).
     openai_api_key: str | None = field(default=None, repr=False)
+    #: The Fernet key that seals connectors' secrets (``VISION_SECRET_KEY``); None: the key file
+    #: ``$VISION_HOME/secret.key`` (core/secrets.py). Several servers on one database need this set.
+    secret_key: str | None = field(default=None, repr=False)
 
     @property
     def uses_sqlite(self) -> bool:
@@ -150,6 +153,30 @@ def public_url(settings: "Settings", env: Mapping[str, str] | None = None) -> st
     return browser_address(env) or f"http://{settings.host}:{settings.port}"
 
 
+def _secret_key(raw: str | None) -> str | None:
+    """``VISION_SECRET_KEY`` checked: a Fernet key (32 bytes, URL-safe base64), or None when unset.
+
+    The message never repeats the value: it is a secret even when it is malformed.
+    """
+    import base64
+    import binascii
+
+    if raw is None or raw.strip() == "":
+        return None
+    raw = raw.strip()
+    try:
+        ok = len(base64.urlsafe_b64decode(raw.encode("ascii"))) == 32
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        ok = False
+    if not ok:
+        raise ConfigurationError(
+            "VISION_SECRET_KEY is not a Fernet key (32 bytes, URL-safe base64); make one with "
+            "`python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"`, "
+            "or leave it unset to use the key file under VISION_HOME."
+        )
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build ``Settings`` from environment variables (``os.environ`` by default).
 
@@ -199,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_model=env.get("VISION_LLM_MODEL") or "gpt-4o-mini",
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_api_key=env.get("OPENAI_API_KEY") or None,
+        secret_key=_secret_key(env.get("VISION_SECRET_KEY")),
     )
 
 

@@ -1,0 +1,158 @@
+"""Stored connectors: rows of the ``connectors`` table (a named configuration of a connector type).
+
+``config`` is JSON without secrets; ``secrets`` is one sealed token (``core/secrets.py``) or NULL.
+This module never opens the token: it stores and returns it as it is, so nothing here can leak a
+secret. Names are 1–32 characters ``[A-Za-z0-9_.-]``, unique whatever their case (``name_key``).
+The row ``local`` (files under the allowed data folders) is built in: created by migration 0006,
+never removed or renamed, its config always empty.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
+from vision_widgets.core.storage import schema
+
+BUILT_IN = "local"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+t = schema.connectors
+
+
+@dataclass(frozen=True)
+class ConnectorRow:
+    """One stored connector as the table holds it (``secrets`` is the sealed token, never values)."""
+
+    name: str
+    type: str
+    description: str
+    config: dict
+    secrets: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    last_test_at: datetime | None
+    last_test_ok: bool | None
+    last_test_ms: float | None
+    last_test_message: str
+
+    @property
+    def built_in(self) -> bool:
+        return self.name.lower() == BUILT_IN
+
+
+def check_name(name: str) -> str:
+    """``name`` stripped, or ``InvalidInput`` saying what a name may hold."""
+    name = (name or "").strip()
+    if not _NAME.match(name):
+        raise InvalidInput("A connector's name is 1–32 letters, digits, dots, dashes or underscores "
+                           "(e.g. warehouse-prod).", field="name")
+    return name
+
+
+def _row(r: Mapping[str, Any]) -> ConnectorRow:
+    try:
+        config = json.loads(r["config"] or "{}")
+    except ValueError:
+        config = {}
+    return ConnectorRow(
+        name=r["name"], type=r["type"], description=r["description"] or "",
+        config=config if isinstance(config, dict) else {}, secrets=r["secrets"],
+        created_by=r["created_by"], created_at=r["created_at"], updated_at=r["updated_at"],
+        last_test_at=r["last_test_at"], last_test_ok=r["last_test_ok"], last_test_ms=r["last_test_ms"],
+        last_test_message=r["last_test_message"] or "",
+    )
+
+
+def find(conn: Connection, name: str) -> ConnectorRow | None:
+    """The connector called ``name`` (any case), or None."""
+    r = conn.execute(select(t).where(t.c.name_key == (name or "").strip().lower())).mappings().first()
+    return _row(r) if r is not None else None
+
+
+def get(conn: Connection, name: str) -> ConnectorRow:
+    """The connector called ``name``; ``NotFound`` naming it otherwise."""
+    found = find(conn, name)
+    if found is None:
+        raise NotFound(f"There is no connector named {name!r}; `vision connectors list` shows them.")
+    return found
+
+
+def list_all(conn: Connection) -> list[ConnectorRow]:
+    """Every stored connector, the built-in ``local`` first, then by name."""
+    rows = [_row(r) for r in conn.execute(select(t).order_by(t.c.name_key)).mappings()]
+    return sorted(rows, key=lambda c: (not c.built_in, c.name.lower()))
+
+
+def insert(conn: Connection, name: str, type_name: str, description: str, config: Mapping[str, Any],
+           secrets: str | None, created_by: str, now: datetime) -> ConnectorRow:
+    """Add a connector; ``Conflict`` when the name is taken (whatever its case)."""
+    name = check_name(name)
+    if find(conn, name) is not None:
+        raise Conflict(f"A connector named {name!r} exists already; choose another name.")
+    conn.execute(t.insert().values(
+        name=name, name_key=name.lower(), type=type_name, description=description or "",
+        config=json.dumps(dict(config), sort_keys=True), secrets=secrets, created_by=created_by,
+        created_at=now, updated_at=now, last_test_message="",
+    ))
+    return get(conn, name)
+
+
+def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[str, Any] | None = None,
+               secrets: str | None = None, description: str | None = None) -> ConnectorRow:
+    """Replace the given columns of ``name`` (None: keep). A changed configuration forgets the last
+    test: it said something about the old one."""
+    current = get(conn, name)
+    values: dict[str, Any] = {"updated_at": now}
+    if config is not None:
+        values["config"] = json.dumps(dict(config), sort_keys=True)
+    if secrets is not None:
+        values["secrets"] = secrets
+    if description is not None:
+        values["description"] = description
+    if config is not None or secrets is not None:
+        values.update(last_test_at=None, last_test_ok=None, last_test_ms=None, last_test_message="")
+    conn.execute(update(t).where(t.c.name_key == current.name.lower()).values(**values))
+    return get(conn, name)
+
+
+def record_test(conn: Connection, name: str, at: datetime, ok: bool, latency_ms: float | None, message: str) -> None:
+    """Keep the result of the latest connection test (Monitoring reads it)."""
+    conn.execute(update(t).where(t.c.name_key == name.lower()).values(
+        last_test_at=at, last_test_ok=ok, last_test_ms=latency_ms, last_test_message=message,
+    ))
+
+
+def remove(conn: Connection, name: str) -> None:
+    """Delete the row (the service has checked that no model uses it)."""
+    conn.execute(delete(t).where(t.c.name_key == name.lower()))
+
+
+def models_using(conn: Connection, name: str) -> list[str]:
+    """Names of the models registered through connector ``name``, sorted."""
+    m = schema.models
+    rows = conn.execute(select(m.c.name).where(func.lower(m.c.connector) == name.lower()).order_by(m.c.name_key))
+    return [r[0] for r in rows]
+
+
+def models_by_connector(conn: Connection) -> dict[str, list[str]]:
+    """Model names per connector name (lower-cased key), for a listing in one query."""
+    m = schema.models
+    found: dict[str, list[str]] = {}
+    for connector, model in conn.execute(select(m.c.connector, m.c.name).order_by(m.c.name_key)):
+        found.setdefault((connector or "").lower(), []).append(model)
+    return found
+
+
+def move_models(conn: Connection, source: str, target: str, now: datetime) -> int:
+    """Point every model of ``source`` at ``target`` (inside the caller's transaction); how many moved."""
+    m = schema.models
+    done = conn.execute(update(m).where(func.lower(m.c.connector) == source.lower())
+                        .values(connector=target, updated_at=now))
+    return int(done.rowcount or 0)

@@ -1,0 +1,375 @@
+"""Stored connectors: list, add, edit, remove, test and browse them; connect through them.
+
+Admins (``MANAGE_CONNECTORS``) manage connectors and see their configuration; every account that
+may register models (``REGISTER_MODEL``) may *use* any stored connector — register through it,
+browse it — and sees only its name, type, title and description.
+
+Secrets never leave this module in clear except into the connector type's ``connect``: they are
+sealed at rest (``core/secrets.py``), never returned (``ConnectorInfo.secrets_set`` names the fields
+that hold a value), never audited (entries name the fields changed), and scrubbed from any message
+a type hands back (test results, errors) in case a library repeated one. A connector whose secrets
+cannot be opened (the key changed or was lost) is still listed, marked ``readable=False``; using it
+says to re-enter them, and re-entering them in an update makes it readable again.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from vision_widgets.core import audit, connectors
+from vision_widgets.core.catalog import connector_store as store
+from vision_widgets.core.catalog.connector_store import BUILT_IN, ConnectorRow
+from vision_widgets.core.connectors import Connection, Entry, Field, TestResult
+from vision_widgets.core.context import Context
+from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, VisionError
+from vision_widgets.core.identity.principal import Principal
+from vision_widgets.core.identity.rbac import Permission, has
+from vision_widgets.core.secrets import SecretBox, SecretsUnreadable
+from vision_widgets.services.sessions import acting
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ConnectorInfo",
+    "TypeInfo",
+    "list_types",
+    "list_connectors",
+    "get_connector",
+    "add_connector",
+    "update_connector",
+    "remove_connector",
+    "test_connector",
+    "browse",
+    "connect",
+    "connect_as_system",
+    "UNREADABLE",
+]
+
+UNREADABLE = "this connector's secrets cannot be decrypted (the secret key changed); re-enter them"
+MASK = "••••"
+
+
+@dataclass(frozen=True)
+class ConnectorInfo:
+    """A stored connector as a person may see it (no secret value, ever)."""
+
+    name: str
+    type: str
+    title: str
+    description: str
+    config: dict                   # non-secret settings; empty for non-admins
+    secrets_set: tuple[str, ...]   # secret fields holding a value (admins only); never values
+    readable: bool                 # False: its secrets cannot be decrypted; re-enter them
+    last_test_at: datetime | None
+    last_test_ok: bool | None
+    last_test_ms: float | None
+    last_test_message: str
+    models: tuple[str, ...]        # models registered through it (admins only)
+
+    @property
+    def built_in(self) -> bool:
+        return self.name.lower() == BUILT_IN
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """A connector type an admin may add: its name, title and configuration fields."""
+
+    type: str
+    title: str
+    fields: tuple[Field, ...]
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _title(type_name: str) -> str:
+    try:
+        return connectors.type_of(type_name).title
+    except VisionError:
+        return type_name
+
+
+def _secret_names(type_name: str) -> tuple[str, ...]:
+    try:
+        return tuple(f.name for f in connectors.type_of(type_name).fields if f.secret)
+    except VisionError:
+        return ()
+
+
+def _open_secrets(ctx: Context, row: ConnectorRow) -> dict[str, str]:
+    """The connector's secret values; ``SecretsUnreadable`` when the key cannot open them."""
+    if not row.secrets:
+        return {}
+    return SecretBox.for_settings(ctx.settings).open(row.secrets)
+
+
+def _readable(ctx: Context, row: ConnectorRow) -> tuple[bool, tuple[str, ...]]:
+    try:
+        values = _open_secrets(ctx, row)
+    except SecretsUnreadable:
+        return False, ()
+    return True, tuple(sorted(k for k, v in values.items() if v))
+
+
+def _info(ctx: Context, row: ConnectorRow, admin: bool, models: list[str]) -> ConnectorInfo:
+    readable, secrets_set = _readable(ctx, row)
+    return ConnectorInfo(
+        name=row.name, type=row.type, title=_title(row.type), description=row.description,
+        config=dict(row.config) if admin else {}, secrets_set=secrets_set if admin else (),
+        readable=readable, last_test_at=row.last_test_at, last_test_ok=row.last_test_ok,
+        last_test_ms=row.last_test_ms, last_test_message=row.last_test_message,
+        models=tuple(models) if admin else (),
+    )
+
+
+def scrub(text: str, secrets: Mapping[str, str]) -> str:
+    """``text`` with every secret value replaced by ``••••`` (a last guard: types should not echo them)."""
+    for value in sorted((v for v in secrets.values() if v), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def _split(type_name: str, values: Mapping[str, Any] | None) -> tuple[dict, dict]:
+    """Given field values split into (config, secrets) by the type's fields: a secret given as a
+    config value is still treated as a secret (a script passing everything in one mapping)."""
+    names = set(_secret_names(type_name))
+    config, secrets = {}, {}
+    for key, value in (values or {}).items():
+        (secrets if key in names else config)[key] = value
+    return config, secrets
+
+
+def _check(type_name: str, config: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[dict, dict]:
+    ctype = connectors.type_of(type_name)
+    known = {f.name for f in ctype.fields}
+    unknown = sorted(k for k in (*config, *secrets) if k not in known)
+    if unknown:
+        raise InvalidInput(
+            f"A {ctype.title} connector has no setting {unknown[0]!r}; its settings are: "
+            + (", ".join(f.name for f in ctype.fields) or "none") + ".", field=unknown[0])
+    config, secrets = ctype.check(dict(config), {k: str(v) for k, v in secrets.items()})
+    return dict(config), {k: str(v) for k, v in dict(secrets).items() if v not in (None, "")}
+
+
+def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+def list_types(ctx: Context, principal: Principal) -> list[TypeInfo]:
+    """The connector types an admin may add a connector of, with their fields (admins)."""
+    acting(ctx, principal, Permission.MANAGE_CONNECTORS)
+    return [TypeInfo(t.type, t.title, tuple(t.fields)) for t in connectors.types()]
+
+
+def list_connectors(ctx: Context, principal: Principal) -> list[ConnectorInfo]:
+    """Every stored connector: any account that registers models may use them all; only admins see
+    their configuration, which secrets are set, and the models using them."""
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
+    admin = has(me, Permission.MANAGE_CONNECTORS)
+    with ctx.store.read() as conn:
+        rows = store.list_all(conn)
+        using = store.models_by_connector(conn) if admin else {}
+    return [_info(ctx, r, admin, using.get(r.name.lower(), [])) for r in rows]
+
+
+def get_connector(ctx: Context, principal: Principal, name: str) -> ConnectorInfo:
+    """One stored connector (as ``list_connectors`` shows it); ``NotFound`` if there is none."""
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
+    admin = has(me, Permission.MANAGE_CONNECTORS)
+    with ctx.store.read() as conn:
+        row = store.get(conn, name)
+        models = store.models_using(conn, row.name) if admin else []
+    return _info(ctx, row, admin, models)
+
+
+# -- changing --------------------------------------------------------------------------------------
+
+def add_connector(ctx: Context, principal: Principal, name: str, type: str, config: Mapping[str, Any] | None,
+                  secrets: Mapping[str, str] | None, description: str = "") -> ConnectorInfo:
+    """Store a new connector of ``type`` (admins). Its settings are checked by the type first;
+    its secrets are sealed; the audit entry names the fields set, never a value."""
+    me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
+    name = store.check_name(name)
+    extra_config, extra_secrets = _split(type, config)
+    checked_config, checked_secrets = _check(type, extra_config, {**extra_secrets, **dict(secrets or {})})
+    sealed = SecretBox.for_settings(ctx.settings).seal(checked_secrets) if checked_secrets else None
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        row = store.insert(conn, name, connectors.type_of(type).type, (description or "").strip(),
+                           checked_config, sealed, me.username, now)
+        detail = f"type={row.type}; settings: {', '.join(sorted(checked_config)) or 'none'}"
+        if checked_secrets:
+            detail += f"; secrets: {', '.join(sorted(checked_secrets))}"
+        audit.record(conn, now, me.username, "add connector", row.name, detail)
+    return _info(ctx, row, True, [])
+
+
+def update_connector(ctx: Context, principal: Principal, name: str, config: Mapping[str, Any] | None = None,
+                     secrets: Mapping[str, str] | None = None, description: str | None = None) -> ConnectorInfo:
+    """Change a connector (admins). ``config`` replaces the non-secret settings (a key missing from it
+    is unset); ``secrets`` replaces only the fields given with a non-empty value (empty: keep). When
+    the stored secrets cannot be decrypted, the ones given replace them all (re-entering them makes
+    the connector readable again)."""
+    me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
+    box = SecretBox.for_settings(ctx.settings)
+    with ctx.store.read() as conn:
+        row = store.get(conn, name)
+    if row.built_in and (config or secrets):
+        raise InvalidInput("The built-in local connector has no settings: it reads the server's data folders.",
+                           field="config")
+    given_config, given_secrets = _split(row.type, config) if config is not None else (None, {})
+    given_secrets = {k: str(v) for k, v in {**given_secrets, **dict(secrets or {})}.items() if v not in (None, "")}
+    try:
+        old_secrets = _open_secrets(ctx, row)
+        readable = True
+    except SecretsUnreadable:
+        old_secrets, readable = {}, False
+    new_config = dict(row.config) if given_config is None else dict(given_config)
+    sealed: str | None = None
+    if readable or given_secrets:
+        new_config, new_secrets = _check(row.type, new_config, {**old_secrets, **given_secrets})
+        if new_secrets != old_secrets or not readable:
+            sealed = box.seal(new_secrets)
+    else:
+        # Unreadable and nothing re-entered: the settings are checked, the sealed token kept as it is
+        # (a secret the type requires cannot be shown here; the token is not ours to drop).
+        secret_fields = set(_secret_names(row.type))
+        try:
+            new_config, _ = _check(row.type, new_config, {})
+        except InvalidInput as exc:
+            if exc.field not in secret_fields:
+                raise
+    new_description = None if description is None else description.strip()
+    changed_config = _changed(row.config, new_config)
+    changed_secrets = sorted(given_secrets) if sealed is not None else []
+    if new_description is not None and new_description == row.description:
+        new_description = None
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        updated = store.update_row(conn, row.name, now, config=new_config if changed_config else None,
+                                   secrets=sealed, description=new_description)
+        parts = []
+        if changed_config:
+            parts.append(f"settings: {', '.join(changed_config)}")
+        if changed_secrets:
+            parts.append(f"secrets: {', '.join(changed_secrets)}")
+        if new_description is not None:
+            parts.append("description")
+        audit.record(conn, now, me.username, "update connector", row.name, "; ".join(parts) or "no change")
+        models = store.models_using(conn, row.name)
+    return _info(ctx, updated, True, models)
+
+
+def remove_connector(ctx: Context, principal: Principal, name: str, move_models_to: str | None = None) -> None:
+    """Remove a connector (admins). Refused while models use it, unless they move to
+    ``move_models_to`` — a connector of the same type, so it reads the same references — in the
+    same transaction. The built-in ``local`` connector stays."""
+    me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        row = store.get(conn, name)
+        if row.built_in:
+            raise Conflict("The built-in local connector cannot be removed.")
+        models = store.models_using(conn, row.name)
+        detail = ""
+        if models and not move_models_to:
+            raise Conflict(
+                f"{len(models)} model{'s use' if len(models) != 1 else ' uses'} it: {', '.join(models)}; "
+                "move them to another connector first or pass move_models_to."
+            )
+        if models:
+            target = store.get(conn, move_models_to)
+            if target.name.lower() == row.name.lower():
+                raise InvalidInput("Move the models to another connector than the one removed.",
+                                   field="move_models_to")
+            if target.type != row.type:
+                raise InvalidInput(
+                    f"{target.name} is a {_title(target.type)} connector; the models of {row.name} "
+                    f"read {_title(row.type)} references, so move them to a connector of that type.",
+                    field="move_models_to")
+            moved = store.move_models(conn, row.name, target.name, now)
+            detail = f"moved {moved} model{'s' if moved != 1 else ''} to {target.name}"
+        store.remove(conn, row.name)
+        audit.record(conn, now, me.username, "remove connector", row.name, detail)
+
+
+# -- using -----------------------------------------------------------------------------------------
+
+def _connect(ctx: Context, name: str) -> Connection:
+    with ctx.store.read() as conn:
+        row = store.get(conn, name)
+    try:
+        secrets = _open_secrets(ctx, row)
+    except SecretsUnreadable:
+        raise ConnectorError(f"{row.name}: {UNREADABLE}.") from None
+    try:
+        return connectors.type_of(row.type).connect(ctx.settings, dict(row.config), secrets)
+    except ConnectorError as exc:
+        raise ConnectorError(scrub(str(exc), secrets)) from None
+    except InvalidInput as exc:
+        raise InvalidInput(scrub(str(exc), secrets), field=exc.field) from None
+
+
+def connect(ctx: Context, principal: Principal, name: str) -> Connection:
+    """A live connection through stored connector ``name`` (registration, scheduled pulls); the
+    caller closes it. ``ConnectorError`` when its secrets cannot be decrypted."""
+    acting(ctx, principal, Permission.REGISTER_MODEL)
+    return _connect(ctx, name)
+
+
+def connect_as_system(ctx: Context, name: str) -> Connection:
+    """``connect`` for worker jobs that act for no one in particular (health checks)."""
+    return _connect(ctx, name)
+
+
+def browse(ctx: Context, principal: Principal, name: str, path: str = "") -> list[Entry]:
+    """What lies under ``path`` in connector ``name``: folders, files, tables (any account that registers)."""
+    acting(ctx, principal, Permission.REGISTER_MODEL)
+    connection = _connect(ctx, name)
+    try:
+        return list(connection.browse(path))
+    finally:
+        connection.close()
+
+
+def test_connector(ctx: Context, principal: Principal, name: str, timeout: float = 10.0) -> TestResult:
+    """Try the connector within ``timeout`` seconds (admins): success with its latency and a sample
+    of what it sees, or the error in plain words. The result is stored (Monitoring shows it) and
+    audited. ``ConnectorError`` when its secrets cannot be decrypted (also stored, as a failure)."""
+    me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
+    with ctx.store.read() as conn:
+        row = store.get(conn, name)
+    started = time.monotonic()
+    secrets: dict[str, str] = {}
+    unreadable = False
+    try:
+        secrets = _open_secrets(ctx, row)
+        connection = connectors.type_of(row.type).connect(ctx.settings, dict(row.config), secrets)
+        try:
+            result = connection.test(timeout=timeout)
+        finally:
+            connection.close()
+    except SecretsUnreadable:
+        unreadable = True
+        result = TestResult(False, 0.0, f"{row.name}: {UNREADABLE}.")
+    except VisionError as exc:
+        result = TestResult(False, (time.monotonic() - started) * 1000.0, str(exc))
+    except Exception:  # noqa: BLE001 - a type's bug must not leak library text (it may hold a secret)
+        log.exception("testing connector %s failed unexpectedly", row.name)
+        result = TestResult(False, (time.monotonic() - started) * 1000.0,
+                            "The test failed unexpectedly; the server's log has the details.")
+    result = TestResult(result.ok, float(result.latency_ms), scrub(result.message, secrets),
+                        tuple(scrub(str(s), secrets) for s in result.sample))
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        store.record_test(conn, row.name, now, result.ok, result.latency_ms, result.message)
+        audit.record(conn, now, me.username, "test connector", row.name,
+                     f"ok, {result.latency_ms:.0f} ms" if result.ok else "failed")
+    if unreadable:
+        raise ConnectorError(result.message)
+    return result
