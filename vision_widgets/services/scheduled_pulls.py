@@ -229,8 +229,9 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
     batches: list[tuple[str, Profile]] = []
     try:
         if plan.mode == NEW_FILES:
+            seen = set(plan.pulled)
             new = [e for e in connection.browse(plan.reference, limit=LIST_LIMIT)
-                   if e.kind in ("file", "delta") and e.path not in set(plan.pulled)]
+                   if e.kind in ("file", "delta") and e.path not in seen]
             new.sort(key=lambda e: e.path)
             for i, entry in enumerate(new):
                 start, end = i / len(new), (i + 1) / len(new)
@@ -264,14 +265,15 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
         if current.connector != record.connector or not pulls.connector_exists(conn, record.connector):
             raise ConnectorError(f"The connector {record.connector!r} was removed or replaced while {record.name} "
                                  "was being pulled; nothing was stored. Pull again.")
-        if not plan.same_source(pulls.get(conn, record.id).plan):
+        stored = pulls.get(conn, record.id).plan
+        if not plan.same_source(stored):
             raise InvalidInput(f"What {record.name} pulls was changed while it was being pulled; nothing was "
                                "stored. Pull again.")
         for what, profile, report in reports:
             store_batch(conn, current, profile, report, _label(what, plan, now), "server", now, explicit_label=False)
         if reports:
             records.set_status(conn, current.id, ACTIVE, now)
-        pulls.mark_pulled(conn, current.id, replace(after, tried_at=plan.tried_at), now)
+        pulls.mark_pulled(conn, current.id, replace(after, tried_at=stored.tried_at), now)
         audit.record(conn, now, me.username, "pull production data", current.name,
                      f"{record.connector}: {result.message}")
         if in_transaction is not None:
