@@ -31,7 +31,7 @@ import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -2454,7 +2454,102 @@ def _open(data: Any, chunk_rows: int, columns: list[str] | None, categorical_hin
         if low.endswith((".csv", ".txt", ".tsv", ".csv.gz", ".csv.zip", ".csv.bz2", ".csv.xz")):
             return _open_csv(path, chunk_rows, categorical_hint)
         raise InvalidInput(f"{path}: unknown file type; give a .csv or .parquet file.")
-    raise InvalidInput(f"cannot profile a {type(data).__name__}; give a pandas DataFrame or a CSV/Parquet path.")
+    if _is_arrow(data) or (isinstance(data, Iterable) and not isinstance(data, (bytes, bytearray, Mapping))):
+        return _open_arrow(data, chunk_rows)
+    raise InvalidInput(f"cannot profile a {type(data).__name__}; give a pandas DataFrame, a CSV/Parquet path, "
+                       "or Arrow data (a pyarrow Table, RecordBatchReader or record batches).")
+
+
+def _is_arrow(data: Any) -> bool:
+    """Whether ``data`` is a pyarrow Table, RecordBatch or RecordBatchReader (pyarrow not imported)."""
+    return type(data).__module__.split(".")[0] == "pyarrow" and type(data).__name__ in (
+        "Table", "RecordBatch", "RecordBatchReader")
+
+
+def _open_arrow(data: Any, chunk_rows: int) -> _Source:
+    """A pyarrow Table, RecordBatchReader or iterable of RecordBatches, read once, as chunks.
+
+    The batches are regrouped into chunks of ``chunk_rows`` rows and text columns are dictionary-
+    encoded, as a Parquet file is read: the same data gives the same profile whichever way it
+    comes (the first chunk gives the header and the type-inference sample). A stream is read
+    once, as it arrives: it is never held whole.
+    """
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - depends on the machine
+        raise InvalidInput("reading Arrow data needs pyarrow; `pip install pyarrow`.") from None
+    name = "the data stream"
+    total: int | None = None
+    if isinstance(data, pa.Table):
+        name, total, schema, batches = "the Arrow table", data.num_rows, data.schema, iter(data.to_batches())
+    elif isinstance(data, pa.RecordBatch):
+        name, total, schema, batches = "the record batch", data.num_rows, data.schema, iter((data,))
+    elif isinstance(data, pa.RecordBatchReader):
+        schema, batches = data.schema, iter(data)
+    else:
+        batches = iter(data)
+        schema = None
+    first = None
+    for batch in batches:  # the first batch with rows: the header and the sample come from it
+        if not isinstance(batch, pa.RecordBatch):
+            raise InvalidInput(f"cannot profile an iterable of {type(batch).__name__}; give pyarrow RecordBatches.")
+        if schema is None:
+            schema = batch.schema
+        if batch.num_rows:
+            first = batch
+            break
+    if first is None:
+        raise InvalidInput(f"{name} has no rows; give data with at least one row.")
+    header = [str(n) for n in schema.names]
+    if len(set(header)) != len(header):
+        raise InvalidInput(f"{name} has duplicate column names; rename them.")
+
+    def text(t: Any) -> bool:
+        return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+    types = {f.name: (pa.dictionary(pa.int32(), f.type) if text(f.type) else f.type) for f in schema}
+    src = _Source(header, iter(()), name, arrow_types=types)
+
+    def encoded(table: Any) -> Any:
+        batch = table.combine_chunks().to_batches(max_chunksize=max(table.num_rows, 1))
+        batch = batch[0] if batch else pa.RecordBatch.from_pylist([], schema=table.schema)
+        cols = [c.dictionary_encode() if text(c.type) else c for c in batch.columns]
+        return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+    def gen(columns: list[str] | None = None) -> Iterator[tuple[_Chunk, float]]:
+        pending: list[Any] = []
+        held = done = 0
+
+        def fraction(rows: int) -> float:
+            return min(1.0, rows / total) if total else 1.0 - 0.5 ** (rows / (8.0 * chunk_rows))
+
+        for batch in itertools.chain((first,), batches):
+            if not isinstance(batch, pa.RecordBatch):
+                raise InvalidInput(f"{name}: cannot profile a {type(batch).__name__} among the record batches.")
+            if batch.schema.names != schema.names:
+                raise InvalidInput(f"{name}: the record batches do not all have the same columns.")
+            if columns is not None:
+                batch = batch.select(columns)
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= chunk_rows:
+                try:
+                    table = pa.Table.from_batches(pending)
+                except pa.ArrowInvalid:
+                    raise InvalidInput(f"{name}: the record batches do not all have the same column types.") from None
+                yield _ArrowChunk(encoded(table.slice(0, chunk_rows)), done), fraction(done + chunk_rows)
+                done += chunk_rows
+                rest = table.slice(chunk_rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            try:
+                table = pa.Table.from_batches(pending)
+            except pa.ArrowInvalid:
+                raise InvalidInput(f"{name}: the record batches do not all have the same column types.") from None
+            yield _ArrowChunk(encoded(table), done), 1.0
+
+    src.open_columns = gen  # type: ignore[attr-defined]
+    return src
 
 
 def _open_frame(df: pd.DataFrame, chunk_rows: int) -> _Source:
@@ -2824,7 +2919,7 @@ def _check_scores(col: str | None, s: np.ndarray) -> None:
 
 
 def profile(
-    data: pd.DataFrame | str | os.PathLike[str],
+    data: pd.DataFrame | str | os.PathLike[str] | Any,
     roles: Roles | None = None,
     reference: Profile | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -2834,13 +2929,16 @@ def profile(
     bins: int = DEFAULT_BINS,
     noise: Noise | None = None,
 ) -> Profile:
-    """Profile a DataFrame or a CSV/Parquet file, reading it in chunks of ``chunk_rows``.
+    """Profile a DataFrame, a CSV/Parquet file or Arrow data, reading it in chunks of ``chunk_rows``.
 
     Parameters
     ----------
     data
-        A DataFrame, or the path of a ``.csv`` (UTF-8) or ``.parquet`` file. Files
-        are read chunk by chunk, so memory stays bounded whatever their size.
+        A DataFrame, the path of a ``.csv`` (UTF-8) or ``.parquet`` file, or Arrow data: a
+        ``pyarrow.Table``, a ``pyarrow.RecordBatchReader`` or any iterable of
+        ``pyarrow.RecordBatch`` (read once; the first batch gives the header and the sample
+        for type inference). Files and streams are read chunk by chunk, so memory stays
+        bounded whatever their size; the same data gives the same profile whichever form.
     roles
         Which columns are features, target, prediction, timestamp, excluded.
         Defaults to the reference's roles, or to "every column is a feature".

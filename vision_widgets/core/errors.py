@@ -22,6 +22,7 @@ __all__ = [
     "NotFound",
     "Conflict",
     "ConfigurationError",
+    "ConnectorError",
 ]
 
 
@@ -75,3 +76,13 @@ class Conflict(VisionError):
 
 class ConfigurationError(VisionError):
     """A setting or file the server needs is unusable; the message says which and why."""
+
+
+class ConnectorError(VisionError):
+    """The source could not be reached or read (a host that does not answer, wrong credentials,
+    a missing bucket or table, a query that failed).
+
+    The message is plain words for a person and names what to check; it never holds a secret, a
+    URL with credentials, or raw library text that might contain them (``core/connectors/errors.py``
+    builds it from the exception's class and a scrubbed text).
+    """

@@ -3,23 +3,98 @@
 It reads only under the allowed roots (``VISION_DATA_ROOTS``; by default
 ``$VISION_HOME/data`` and the demo data folder): the path is resolved with every
 symlink followed *before* the check, so neither ``..`` nor a link leading out
-gets past it.
+gets past it. Roots are known by their *names* (``data``, ``demo-data``): a file is
+``<root name>/<path inside it>``, and nothing shown to a person holds a server path.
+
+``open`` gives a CSV or Parquet file as its resolved path (``client.profile`` keeps its fast
+paths for files) and a folder of Parquet files as a ``pyarrow.RecordBatchReader`` over all of
+them (each file checked to lie under the roots too: a link inside a folder may lead out).
 """
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 from vision_widgets.core.config import Settings
-from vision_widgets.core.connectors import DATA_SUFFIXES, allowed_roots, named_roots, register
+from vision_widgets.core.connectors import (DATA_SUFFIXES, Entry, Field, TestResult, allowed_roots, check_fields,
+                                            named_roots, register, register_type)
 from vision_widgets.core.errors import InvalidInput
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _locate(settings: Settings, reference: str, what: str = "file") -> tuple[Path, str]:
+    """The real path of ``reference`` under an allowed root, and its name for messages; ``InvalidInput``
+    when it is outside the roots or missing. ``reference`` is ``<root name>/<path>`` (or absolute)."""
+    reference = (reference or "").strip()
+    if not reference or "\x00" in reference:
+        raise InvalidInput("Give the path of a CSV or Parquet file.")
+    named = named_roots(settings)
+    roots = [r.resolve() for _, r in named]
+    path = Path(reference).expanduser()
+    if not path.is_absolute():
+        # "<root name>/file.csv" reads under that root; any other relative path under the first
+        by_name = {name: root for name, root in zip((n for n, _ in named), roots)}
+        head, _, rest = reference.replace("\\", "/").partition("/")
+        if head in by_name:
+            path = by_name[head] / rest if rest else by_name[head]
+        else:
+            path = roots[0] / path
+    where = ", ".join(name for name, _ in named)
+    outside = InvalidInput(
+        f"{reference} is outside the folders Vision AI may read (the data folders {where}); "
+        "copy the file there or ask an administrator to add its folder to VISION_DATA_ROOTS."
+    )
+    # First without touching the disk ('..' folded), so a path outside the roots reveals
+    # nothing about what exists there; then with every symlink followed.
+    if not any(Path(os.path.normpath(path)).is_relative_to(root) for root in roots):
+        raise outside
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a loop, no permission: never echo the OS text
+        raise InvalidInput(f"No {what} at {reference} (or it cannot be read); check the path (files are read under {where}).") from None
+    if not any(real.is_relative_to(root) for root in roots):
+        raise outside
+    return real, reference
+
+
+def _inside_roots(settings: Settings, path: Path) -> bool:
+    roots = [r.resolve() for r in allowed_roots(settings)]
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return any(real.is_relative_to(root) for root in roots)
+
+
+def parquet_files(settings: Settings, folder: Path) -> list[str]:
+    """The Parquet files under ``folder`` (recursively, sorted), each one's real path under the roots."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for fn in sorted(filenames):
+            if fn.lower().endswith(PARQUET_SUFFIXES) and not fn.startswith((".", "_")):
+                p = Path(dirpath) / fn
+                if _inside_roots(settings, p):
+                    found.append(str(p.resolve()))
+    return found
+
+
+def dataset_reader(files: list[str], filesystem: Any = None, fmt: str = "parquet", batch_rows: int = 65_536):
+    """A ``pyarrow.RecordBatchReader`` over ``files`` read as one dataset, batch by batch."""
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(files, format=fmt, filesystem=filesystem)
+    return dataset.scanner(batch_size=batch_rows, use_threads=True).to_reader()
 
 
 @register("local")
 @dataclass(frozen=True)
 class LocalFilesystem:
-    """Files on the server's disk, under the allowed roots only."""
+    """Files on the server's disk, under the allowed roots only (older API: ``get("local", settings)``)."""
 
     settings: Settings
     name: str = "local"
@@ -31,34 +106,94 @@ class LocalFilesystem:
 
     def resolve(self, reference: str) -> Path:
         """The real path of a CSV or Parquet file under an allowed root, or ``InvalidInput``."""
-        reference = (reference or "").strip()
-        if not reference or "\x00" in reference:
-            raise InvalidInput("Give the path of a CSV or Parquet file.")
-        named = named_roots(self.settings)
-        roots = [r.resolve() for _, r in named]
-        path = Path(reference).expanduser()
-        if not path.is_absolute():
-            # "<root name>/file.csv" reads under that root; any other relative path under the first
-            by_name = {name: root for name, root in zip((n for n, _ in named), roots)}
-            head, _, rest = reference.replace("\\", "/").partition("/")
-            path = by_name[head] / rest if head in by_name and rest else roots[0] / path
-        where = ", ".join(name for name, _ in named)
-        outside = InvalidInput(
-            f"{reference} is outside the folders Vision AI may read (the data folders {where}); "
-            "copy the file there or ask an administrator to add its folder to VISION_DATA_ROOTS."
-        )
-        # First without touching the disk ('..' folded), so a path outside the roots reveals
-        # nothing about what exists there; then with every symlink followed.
-        if not any(Path(os.path.normpath(path)).is_relative_to(root) for root in roots):
-            raise outside
-        try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError):  # missing, a loop, no permission: never echo the OS text
-            raise InvalidInput(f"No file at {reference} (or it cannot be read); check the path (files are read under {where}).") from None
-        if not any(real.is_relative_to(root) for root in roots):
-            raise outside
+        real, _ = _locate(self.settings, reference)
         if not real.is_file():
-            raise InvalidInput(f"{reference} is not a file.")
+            raise InvalidInput(f"{reference.strip()} is not a file.")
         if real.suffix.lower() not in DATA_SUFFIXES:
-            raise InvalidInput(f"{reference} is not a CSV or Parquet file (.csv, .parquet).")
+            raise InvalidInput(f"{reference.strip()} is not a CSV or Parquet file (.csv, .parquet).")
         return real
+
+
+@dataclass
+class LocalConnection:
+    """The local filesystem, browsed by root names; files open as paths, Parquet folders as streams."""
+
+    settings: Settings
+
+    def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
+        path = (path or "").strip().strip("/")
+        if not path:
+            return [Entry(name=name, path=name, kind="folder") for name, root in named_roots(self.settings)
+                    if root.is_dir()][:limit]
+        real, ref = _locate(self.settings, path, what="folder")
+        if not real.is_dir():
+            raise InvalidInput(f"{ref} is not a folder.")
+        entries: list[Entry] = []
+        try:
+            children = sorted(real.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower()))
+        except OSError:
+            raise InvalidInput(f"The folder {ref} cannot be read.") from None
+        for child in children:
+            if child.name.startswith(".") or not _inside_roots(self.settings, child):
+                continue
+            if child.is_dir():
+                kind = "delta" if (child / "_delta_log").is_dir() else "folder"
+                entries.append(Entry(name=child.name, path=f"{ref}/{child.name}", kind=kind))
+            elif child.suffix.lower() in DATA_SUFFIXES:
+                entries.append(Entry(name=child.name, path=f"{ref}/{child.name}", kind="file"))
+            if len(entries) >= limit:
+                break
+        return entries
+
+    def open(self, reference: str) -> Any:
+        real, ref = _locate(self.settings, reference)
+        if real.is_dir():
+            files = parquet_files(self.settings, real)
+            if not files:
+                raise InvalidInput(f"The folder {ref} holds no Parquet files; give a CSV or Parquet file, "
+                                   "or a folder of Parquet files.")
+            return dataset_reader(files)
+        if real.suffix.lower() not in DATA_SUFFIXES:
+            raise InvalidInput(f"{ref} is not a CSV or Parquet file (.csv, .parquet).")
+        return real
+
+    def describe(self, reference: str) -> str:
+        return f"the file {reference.strip()}" if reference else "the local data folders"
+
+    def test(self, timeout: float = 10.0) -> TestResult:
+        started = time.perf_counter()
+        named = named_roots(self.settings)
+        readable = [name for name, root in named if root.is_dir() and os.access(root, os.R_OK | os.X_OK)]
+        sample: list[str] = []
+        for name in readable:
+            try:
+                sample += [e.path for e in self.browse(name, limit=5)]
+            except InvalidInput:
+                continue
+            if len(sample) >= 10:
+                break
+        ms = (time.perf_counter() - started) * 1000.0
+        if not readable:
+            return TestResult(ok=False, latency_ms=ms, message="None of the data folders ("
+                              + ", ".join(n for n, _ in named) + ") exists or can be read; create them or "
+                              "set VISION_DATA_ROOTS.")
+        return TestResult(ok=True, latency_ms=ms, message=f"Reads the data folders {', '.join(readable)}.",
+                          sample=tuple(sample[:10]))
+
+    def close(self) -> None:
+        return None
+
+
+@register_type
+class LocalType:
+    """Files under the server's allowed data folders (``VISION_DATA_ROOTS``); no settings."""
+
+    type = "local"
+    title = "Local filesystem"
+    fields: tuple[Field, ...] = ()
+
+    def check(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[dict, dict]:
+        return check_fields(self.fields, config, secrets)
+
+    def connect(self, settings: Settings, config: Mapping[str, Any], secrets: Mapping[str, str]) -> LocalConnection:
+        return LocalConnection(settings)
