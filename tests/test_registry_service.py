@@ -173,7 +173,7 @@ def _dotdot(folder):
     ("not a data file", lambda f: {"training": (f / "notes.txt", (f / "notes.txt").write_text("hi"))[0]},
      "not a CSV or Parquet"),
     ("relative path under the data root that is missing", lambda f: {"training": "missing/training.csv"}, "No file"),
-    ("empty path", lambda f: {"production": ""}, "Give the path"),
+    ("empty path", lambda f: {"production": ""}, "Give the production data"),
     ("unknown task", lambda f: {"task": "clustering"}, "task must be one of"),
     ("empty name", lambda f: {"name": "   "}, "Give the model a name"),
     ("name over 128 characters", lambda f: {"name": "m" * 129}, "at most 128"),

@@ -148,10 +148,12 @@ def test_each_new_file_becomes_one_batch_once(ctx, login, model, incoming, clock
     _drop(incoming, "week-01.parquet", slice(250, 500))
     _drop(incoming, "week-02.parquet", slice(500, 800))
     clock.advance(days=1)
+    user = login(USER)  # a day later: a new session
     second = scheduled_pulls.run_pull(ctx, user, model)
     assert (second.batches, second.rows) == (2, 550)
     assert [p.label for p in _production(ctx, model)][-2:] == ["week-01.parquet", "week-02.parquet"]
     clock.advance(days=1)
+    user = login(USER)
     again = scheduled_pulls.run_pull(ctx, user, model)
     assert again.batches == 0 and again.message == "no new data"
     assert _pulled_at(ctx, model) == clock.now and len(_production(ctx, model)) == 4
@@ -171,7 +173,7 @@ def events(ctx, login, tmp_path):
     """A SQLite table production rows are appended to, with an increasing ``seq`` column, behind a
     stored ``sql`` connector; and USER's model registered from its first rows through it."""
     train, prod = _frames()
-    prod = prod.assign(seq=range(1, len(prod) + 1))
+    train, prod = train.assign(seq=0), prod.assign(seq=range(1, len(prod) + 1))
     db = tmp_path / "events.db"
     with sqlite3.connect(db) as con:
         train.to_sql("training", con, index=False)
@@ -193,9 +195,9 @@ def test_a_watermark_reads_only_the_rows_past_the_last_value(ctx, login, events,
     assert scheduled_pulls.run_pull(ctx, user, "Streamed").rows == 300  # nothing read yet: everything
     events(slice(300, 420))
     clock.advance(hours=1)
-    assert scheduled_pulls.run_pull(ctx, user, "Streamed").rows == 120
+    assert scheduled_pulls.run_pull(ctx, login(USER), "Streamed").rows == 120
     clock.advance(hours=1)
-    assert scheduled_pulls.run_pull(ctx, user, "Streamed").message == "no new data"
+    assert scheduled_pulls.run_pull(ctx, login(USER), "Streamed").message == "no new data"
     assert [p.rows for p in _production(ctx, "Streamed")] == [300, 300, 120]
 
 
@@ -215,16 +217,19 @@ def test_a_missing_watermark_column_is_named(ctx, login, events):
 
 
 # -- failures leave nothing half-written --------------------------------------------------------
-def test_a_connector_removed_while_a_pull_runs_fails_it_and_stores_nothing(ctx, login, events):
+def test_a_connector_removed_while_a_pull_runs_fails_it_and_stores_nothing(ctx, login, events, tmp_path):
     user, admin = login(USER), login(ADMIN)
     scheduled_pulls.set_pull(ctx, user, "Streamed", "1D", "events", mode="query", watermark="seq")
     before, pulled_at = model_rows(ctx), _pulled_at(ctx, "Streamed")
     removed = []
 
+    db = tmp_path / "events.db"
+    stored_connectors.add_connector(ctx, admin, "events-copy", "sql", {}, {"url": f"sqlite:///{db}"})
+
     def meanwhile(_fraction, _what):  # an admin removes the connector (its models moved) mid-read
         if not removed:
             removed.append(True)
-            stored_connectors.remove_connector(ctx, admin, "events", move_models_to="local")
+            stored_connectors.remove_connector(ctx, admin, "events", move_models_to="events-copy")
 
     with pytest.raises(ConnectorError, match="removed or replaced while"):
         scheduled_pulls.run_pull(ctx, user, "Streamed", progress=meanwhile)

@@ -132,7 +132,7 @@ def test_the_connector_choice_lists_the_stored_connectors_local_first(app, wareh
 def test_a_user_browses_local_folders_by_name_and_picks_files(app, ctx):
     write_demo_files(ctx.settings.home / "data" / "fraud")
     view = _open(app, USER)
-    assert _listed(view) == ["data/", "demo-data/"]
+    assert _listed(view) == ["data/"]  # the data folders that exist, by name (no demo data here)
     _choose(view, "data/")
     assert _listed(view) == ["fraud/"]
     _choose(view, "fraud/")
@@ -151,7 +151,7 @@ def test_a_user_browses_local_folders_by_name_and_picks_files(app, ctx):
     # the breadcrumb goes back up
     crumbs = [c for c in view.browser.crumbs.children if isinstance(c, w.Button)]
     crumbs[0].click()
-    assert _listed(view) == ["data/", "demo-data/"] and view.browser.trail == ()
+    assert _listed(view) == ["data/"] and view.browser.trail == ()
 
 
 def test_a_table_picked_under_a_sql_connector_registers_through_it(app, ctx, warehouse):

@@ -88,7 +88,7 @@ class DataBrowser(w.VBox):
         """The path of the folder listed now ("" at the top)."""
         return self.trail[-1][1] if self.trail else ""
 
-    def open(self, path: str, name: str) -> None:
+    def go_into(self, path: str, name: str) -> None:
         """Go into folder ``path`` (listed as ``name`` in the breadcrumb)."""
         if self._load(path):
             self.trail = self.trail + ((name, path),)
@@ -153,7 +153,7 @@ class DataBrowser(w.VBox):
             return
         entry = self.entries[index]
         if entry.kind == "folder":
-            self.open(entry.path, entry.name)
+            self.go_into(entry.path, entry.name)
         else:
             self._picked(entry)
 

@@ -26,7 +26,7 @@ from vision_widgets.core import audit, connectors
 from vision_widgets.core.catalog import records, upload_tokens
 from vision_widgets.core.catalog.records import ACTIVE, AWAITING, ModelRecord
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import ConnectorError, InvalidInput, PermissionDenied
+from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound, PermissionDenied
 from vision_widgets.core.identity import users
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
@@ -170,6 +170,15 @@ def _reference(text: str, what: str, field_name: str) -> str:
     return text
 
 
+def _usable_connector(ctx: Context, me: Principal, name: str) -> "stored_connectors.ConnectorInfo":
+    """The stored connector ``name``; an unknown one is the form's fault (``InvalidInput`` naming those there are)."""
+    try:
+        return stored_connectors.get_connector(ctx, me, name)
+    except NotFound:
+        known = ", ".join(c.name for c in stored_connectors.list_connectors(ctx, me))
+        raise InvalidInput(f"There is no connector named {name!r}; choose one of: {known}.", field="connector") from None
+
+
 def _check(ctx: Context, principal: Principal, spec: ModelSpec) -> _Checked:
     """Everything that can be answered at once: permission, name free, owner, column roles, the connector
     and, for files on this server, the data references."""
@@ -191,7 +200,7 @@ def _check(ctx: Context, principal: Principal, spec: ModelSpec) -> _Checked:
         return _Checked(me, name, owner, roles, profiler_roles, LOCAL_TYPE, "", "")
     training = _reference(spec.training, "training", "training")
     production = _reference(spec.production, "production", "production")
-    info = stored_connectors.get_connector(ctx, me, (spec.connector or "").strip() or LOCAL_TYPE)
+    info = _usable_connector(ctx, me, (spec.connector or "").strip() or LOCAL_TYPE)
     if not info.readable:
         raise ConnectorError(f"The connector {info.name!r} cannot be used: its secrets cannot be decrypted "
                              "(the secret key changed). An administrator must re-enter them on the Connectors page.")
