@@ -20,6 +20,7 @@ from vision_widgets.components.feedback import StatusMessage
 
 #: Entry kinds that are picked rather than opened.
 PICKABLE = ("file", "table", "delta")
+_INDENT = "174px"  # the list's label width and the gaps before it
 _SUFFIX = {"folder": "/", "table": "  · table", "delta": "  · Delta table", "file": ""}
 
 
@@ -52,7 +53,8 @@ class DataBrowser(w.VBox):
         #: The folders gone into, as (name, path) pairs: the breadcrumb.
         self.trail: tuple[tuple[str, str], ...] = ()
         self.entries: tuple[Any, ...] = ()
-        self.crumbs = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        # the breadcrumb and the buttons line up with the list, right of its label
+        self.crumbs = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="center", margin=f"0 0 0 {_INDENT}"))
         self.crumbs.add_class("vision-breadcrumb")
         self.listing = w.Select(options=(), rows=8, description=label)
         self.listing.style.description_width = "160px"
@@ -73,8 +75,9 @@ class DataBrowser(w.VBox):
             self.folder_buttons.append(button)
         self.status = StatusMessage()
         super().__init__([self.crumbs, self.listing,
-                          w.HBox([self.picked, *self.buttons, *self.folder_buttons],
-                                 layout=w.Layout(align_items="center", flex_flow="row wrap")), self.status])
+                          w.HBox([*self.buttons, *self.folder_buttons, self.picked],
+                                 layout=w.Layout(align_items="center", flex_flow="row wrap", margin=f"0 0 0 {_INDENT}")),
+                          self.status])
         self.add_class("vision-data-browser")
 
     # -- what the page calls ---------------------------------------------------------------
@@ -143,8 +146,9 @@ class DataBrowser(w.VBox):
             crumb.on_click(lambda _b, d=depth: self.up_to(d))
             parts.append(crumb)
         self.crumbs.children = tuple(parts)
-        for button in self.folder_buttons:
+        for button in self.folder_buttons:  # only inside a folder (a database has none)
             button.disabled = not self.trail
+            button.layout.display = "flex" if self.trail else "none"
 
     def _on_choose(self, change) -> None:
         index = change["new"]

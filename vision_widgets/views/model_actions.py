@@ -84,7 +84,7 @@ class ModelActions(w.VBox):
             self.add.on_click(self._on_add)
             self.browser = DataBrowser(view.run, {"Use this data": self._use_for_batch},
                                        {"Pull this folder's new files": self._use_for_pull},
-                                       label="Under the connector")
+                                       label="Browse")
             self.source.observe(self._on_source, "value")
             parts.append(forms.section(
                 "Add production data",

@@ -112,7 +112,7 @@ class RegisterView(PageView):
         self.browser = DataBrowser(self.run, {
             "Use for training": lambda path: setattr(self.training, "value", path),
             "Use for production": lambda path: setattr(self.production, "value", path),
-        }, label="Under the connector")
+        }, label="Browse")
         self.target = _labelled(forms.text("label column"), "Target")
         self.prediction = _labelled(forms.text("model output column"), "Prediction")
         self.timestamp = _labelled(forms.text("optional: date/time column"), "Timestamp")
