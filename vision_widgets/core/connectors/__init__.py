@@ -261,4 +261,4 @@ def named_roots(settings: Settings) -> tuple[tuple[str, Path], ...]:
 
 
 # Importing a type's module registers it (kept last: they use ``register_type`` above).
-from vision_widgets.core.connectors import local, sql  # noqa: E402,F401
+from vision_widgets.core.connectors import azure_blob, databricks_sql, delta, local, s3, sql  # noqa: E402,F401

@@ -22,7 +22,7 @@ from vision_widgets.core.errors import ConnectorError, VisionError
 T = TypeVar("T")
 
 _MASK = "***"
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@'\"]+@")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^\s@'\"]+@")
 _SECRET_PAIR = re.compile(
     r"(?i)\b(?P<key>[\w\-]*(?:password|passwd|pwd|secret|token|accountkey|account_key|sharedaccesssignature|"
     r"signature|sig|credential|apikey|api_key|access_key|session|authorization)[\w\-]*)"
@@ -33,7 +33,7 @@ _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{32,}={0,2}")
 #: Recognised kinds of failure, first match wins: (a pattern searched in the exception's class names
 #: and first line, lower-cased; what to say).
 _KINDS: tuple[tuple[str, str], ...] = (
-    (r"timeout|timed out|deadline exceeded", "did not answer in time; check the host name, the port and that "
+    (r"timeout|timed out|deadline exceeded|max retry duration", "did not answer in time; check the host name, the port and that "
      "the server is up and reachable from the Vision AI server"),
     (r"could not translate host|name or service not known|nodename nor servname|getaddrinfo|name resolution|"
      r"no address associated", "names a host that cannot be found; check the host name"),
@@ -42,7 +42,8 @@ _KINDS: tuple[tuple[str, str], ...] = (
      "could not be reached; check the host, the port and that the server is up"),
     (r"password authentication failed|access ?denied|invalidaccesskeyid|signaturedoesnotmatch|"
      r"authenticationfailed|authorizationfailure|unauthori[sz]ed|forbidden|\b40[13]\b|invalid credentials|"
-     r"not authori[sz]ed|permission denied|invalidauthenticationinfo|clientauthenticationerror",
+     r"not authori[sz]ed|permission denied|permissionerror|invalidauthenticationinfo|clientauthenticationerror|"
+     r"signature we calculated does not match|server failed to authenticate",
      "refused the credentials; check the user name, the password, key or token, and their permissions"),
     (r"nosuchbucket|containernotfound|container does not exist|bucket does not exist|resourcenotfounderror.*container",
      "has no such bucket or container; check its name"),
@@ -82,7 +83,7 @@ def kind_of(exc: BaseException) -> str | None:
     """What went wrong in words (see ``_KINDS``), from the exception's class names and first line."""
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return _KINDS[0][1]
-    names = " ".join(c.__name__ for c in type(exc).__mro__ if c.__module__ != "builtins").lower()
+    names = " ".join(c.__name__ for c in type(exc).__mro__ if c not in (object, BaseException, Exception)).lower()
     text = f"{names} {first_line(str(exc), 500)}".lower()
     for pattern, said in _KINDS:
         if re.search(pattern, text):

@@ -1,0 +1,120 @@
+"""What the object-store connectors (S3, Azure Blob) share: browsing an fsspec filesystem under a
+root, and opening a CSV, a Parquet file or a folder (prefix) of Parquet files as a stream.
+
+Paths given to ``browse``/``open`` are relative to the connector's root (bucket + prefix, or
+container + path): ``..`` cannot climb out of it, and ``Entry.path`` is relative too, so the same
+reference works whatever the root is called. Reading goes through ``pyarrow.dataset`` over the
+fsspec filesystem, batch by batch (``BATCH_ROWS``), so memory stays bounded whatever the size.
+"""
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Callable
+
+from vision_widgets.core.connectors import DATA_SUFFIXES, Entry
+from vision_widgets.core.errors import InvalidInput
+
+BATCH_ROWS = 65_536
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def inside(root: str, path: str) -> str:
+    """``root/path`` with ``path`` normalised; ``InvalidInput`` if it would leave ``root``."""
+    path = (path or "").strip().replace("\\", "/").strip("/")
+    if "\x00" in path:
+        raise InvalidInput("The path is not usable text.", field="path")
+    norm = posixpath.normpath(path) if path else ""
+    if norm in (".", ""):
+        return root.rstrip("/")
+    if norm.startswith("../") or norm == ".." or norm.startswith("/"):
+        raise InvalidInput(f"{path} is outside what this connector reads; give a path under it.", field="path")
+    return f"{root.rstrip('/')}/{norm}"
+
+
+def relative(root: str, full: str) -> str:
+    """``full`` as a path under ``root`` (the inverse of ``inside``)."""
+    root = root.rstrip("/")
+    full = full.rstrip("/")
+    return full[len(root) + 1:] if full.startswith(root + "/") else full
+
+
+def browse(fs: Any, root: str, path: str, limit: int, detect_delta: bool = False) -> list[Entry]:
+    """The folders and data files directly under ``path`` (relative to ``root``), folders first."""
+    where = inside(root, path)
+    items = fs.ls(where, detail=True)
+    entries: list[Entry] = []
+    for item in sorted(items, key=lambda i: (i.get("type") != "directory", str(i.get("name")).lower())):
+        full = str(item.get("name", "")).rstrip("/")
+        name = full.rsplit("/", 1)[-1]
+        if not name or name.startswith((".", "_")) or full == where.rstrip("/"):
+            continue
+        rel = relative(root, full)
+        if item.get("type") == "directory":
+            kind = "delta" if detect_delta and fs.exists(f"{full}/_delta_log") else "folder"
+            entries.append(Entry(name=name, path=rel, kind=kind))
+        elif name.lower().endswith(DATA_SUFFIXES):
+            entries.append(Entry(name=name, path=rel, kind="file"))
+        if len(entries) >= limit:
+            break
+    return entries
+
+
+def open_stream(fs: Any, full: str, reference: str) -> Any:
+    """A ``pyarrow.RecordBatchReader`` over the CSV or Parquet file, or the Parquet files under the
+    folder, at ``full``; ``InvalidInput`` when there is nothing readable there."""
+    import pyarrow.dataset as ds
+
+    info = fs.info(full)
+    if info.get("type") == "directory":
+        files = sorted(p for p in fs.find(full) if p.lower().endswith(PARQUET_SUFFIXES)
+                       and not any(part.startswith((".", "_")) for part in p[len(full):].split("/")))
+        if not files:
+            raise InvalidInput(f"The folder {reference} holds no Parquet files; give a CSV or Parquet file, "
+                               "or a folder of Parquet files.", field="path")
+        dataset = ds.dataset(files, format="parquet", filesystem=fs)
+    elif full.lower().endswith(PARQUET_SUFFIXES):
+        dataset = ds.dataset(full, format="parquet", filesystem=fs)
+    elif full.lower().endswith(".csv"):
+        fmt = ds.CsvFileFormat(read_options=_csv_read_options())
+        dataset = ds.dataset(full, format=fmt, filesystem=fs)
+    else:
+        raise InvalidInput(f"{reference} is not a CSV or Parquet file (.csv, .parquet) nor a folder of Parquet files.",
+                           field="path")
+    return dataset.scanner(batch_size=BATCH_ROWS, use_threads=True).to_reader()
+
+
+def _csv_read_options():
+    import pyarrow.csv as pcsv
+
+    # Large blocks: column types are inferred from the first block, so it should be a good sample.
+    return pcsv.ReadOptions(block_size=16 << 20)
+
+
+def guard(call: Callable[[], Any], translate: Callable[[BaseException], BaseException]) -> Any:
+    """``call()``, its library errors turned into ours by ``translate`` (ours pass as they are)."""
+    from vision_widgets.core.errors import VisionError
+
+    try:
+        return call()
+    except VisionError:
+        raise
+    except Exception as exc:
+        raise translate(exc) from None
+
+
+def translated(reader: Any, translate: Callable[[BaseException], BaseException]) -> Any:
+    """``reader`` as a ``RecordBatchReader`` whose read errors (a connection lost mid-way, a broken
+    file) arrive as our errors, by ``translate``, instead of the library's text."""
+    import pyarrow as pa
+
+    from vision_widgets.core.errors import VisionError
+
+    def batches():
+        try:
+            yield from reader
+        except VisionError:
+            raise
+        except Exception as exc:
+            raise translate(exc) from None
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())

@@ -1,0 +1,149 @@
+"""The S3 connector: CSV and Parquet files, and prefixes of Parquet files, in an S3-compatible bucket.
+
+Any S3-compatible store (AWS, MinIO, Ceph, …) through ``s3fs``: a bucket, an optional prefix (the
+connector sees only what is under it), an endpoint URL for stores other than AWS, a region, and
+credentials (the secret key and a session token are secrets; without keys the default AWS chain
+applies — instance roles and the like). Every request is bounded by ``timeout`` (connect and read,
+one attempt), and calls that may list much are bounded as a whole too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from vision_widgets.core.config import Settings
+from vision_widgets.core.connectors import Entry, Field, TestResult, check_fields, register_type
+from vision_widgets.core.connectors import object_store as store
+from vision_widgets.core.connectors.failures import connector_error, timed_test, within
+from vision_widgets.core.errors import ConnectorError, InvalidInput
+
+_BUCKET_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+
+
+def s3_fields(prefix_help: str = "Only what is under this prefix is seen (empty: the whole bucket).") -> tuple[Field, ...]:
+    return (
+        Field("bucket", "Bucket", "The bucket's name.", required=True),
+        Field("prefix", "Prefix", prefix_help),
+        Field("endpoint_url", "Endpoint URL", "For S3-compatible stores other than AWS (MinIO, Ceph…), e.g. "
+              "https://minio.example.com:9000; empty for AWS."),
+        Field("region", "Region", "e.g. eu-west-1 (empty: the default)."),
+        Field("access_key_id", "Access key ID", "Empty: the server's own AWS credentials (instance role…)."),
+        Field("secret_access_key", "Secret access key", secret=True),
+        Field("session_token", "Session token", "Only for temporary credentials.", secret=True),
+        Field("timeout", "Timeout (s)", "Seconds to wait for the store to answer.", kind="int", default=10),
+    )
+
+
+def check_s3(fields: tuple[Field, ...], config: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[dict, dict]:
+    """The S3 settings checked: bucket name rules, an http(s) endpoint, keys given in pairs."""
+    out, hidden = check_fields(fields, config, secrets)
+    bucket = out.get("bucket", "")
+    if bucket and (not 3 <= len(bucket) <= 63 or set(bucket) - _BUCKET_CHARS or bucket[0] in ".-" or bucket[-1] in ".-"):
+        raise InvalidInput("A bucket name has 3 to 63 lower-case letters, digits, dots and hyphens.", field="bucket")
+    endpoint = out.get("endpoint_url")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            raise InvalidInput("The endpoint URL must be an http(s) address without credentials, e.g. "
+                               "https://minio.example.com:9000.", field="endpoint_url")
+    if bool(out.get("access_key_id")) != bool(hidden.get("secret_access_key")):
+        missing = "secret_access_key" if out.get("access_key_id") else "access_key_id"
+        raise InvalidInput("Give the access key ID and the secret access key together (or neither).", field=missing)
+    if not 1 <= out.get("timeout", 10) <= 600:
+        raise InvalidInput("The timeout must be between 1 and 600 seconds.", field="timeout")
+    if out.get("prefix"):
+        out["prefix"] = out["prefix"].strip("/")
+    return out, hidden
+
+
+def s3_filesystem(config: Mapping[str, Any], secrets: Mapping[str, str]):
+    """An ``s3fs.S3FileSystem`` for these settings: no instance cache, one attempt, bounded waits."""
+    import s3fs
+
+    timeout = int(config.get("timeout") or 10)
+    client_kwargs: dict[str, Any] = {}
+    if config.get("endpoint_url"):
+        client_kwargs["endpoint_url"] = config["endpoint_url"]
+    if config.get("region"):
+        client_kwargs["region_name"] = config["region"]
+    keys: dict[str, Any] = {}
+    if config.get("access_key_id"):
+        keys = {"key": config["access_key_id"], "secret": secrets.get("secret_access_key"),
+                "token": secrets.get("session_token") or None}
+    return s3fs.S3FileSystem(
+        **keys, client_kwargs=client_kwargs, skip_instance_cache=True, use_listings_cache=False,
+        config_kwargs={"connect_timeout": timeout, "read_timeout": timeout, "retries": {"max_attempts": 1}},
+    )
+
+
+@register_type
+class S3Type:
+    """S3-compatible object storage (s3fs)."""
+
+    type = "s3"
+    title = "S3 object storage"
+    fields = s3_fields()
+
+    def check(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[dict, dict]:
+        return check_s3(self.fields, config, secrets)
+
+    def connect(self, settings: Settings, config: Mapping[str, Any], secrets: Mapping[str, str]) -> "S3Connection":
+        config, secrets = self.check(config, secrets)
+        return S3Connection(config=config, secrets=secrets)
+
+
+@dataclass
+class S3Connection:
+    """A bucket (and prefix) of an S3-compatible store."""
+
+    config: dict
+    secrets: dict = field(repr=False)
+    _fs: Any = field(default=None, repr=False)
+
+    @property
+    def root(self) -> str:
+        return "/".join(p for p in (self.config["bucket"], self.config.get("prefix", "")) if p)
+
+    @property
+    def timeout(self) -> float:
+        return float(self.config.get("timeout") or 10)
+
+    def where(self) -> str:
+        endpoint = self.config.get("endpoint_url")
+        host = f" at {urlsplit(endpoint).netloc}" if endpoint else ""
+        return f"the bucket {self.config['bucket']}{host}"
+
+    def fs(self):
+        if self._fs is None:
+            self._fs = s3_filesystem(self.config, self.secrets)
+        return self._fs
+
+    def _error(self, exc: BaseException, what: str | None = None) -> ConnectorError:
+        return connector_error(exc, what or self.where().capitalize(), self.secrets.values())
+
+    def _call(self, fn, what: str | None = None) -> Any:
+        return within(self.timeout * 3, lambda: store.guard(fn, lambda e: self._error(e, what)),
+                      what or self.where().capitalize(), self.secrets.values())
+
+    def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
+        return self._call(lambda: store.browse(self.fs(), self.root, path, limit))
+
+    def open(self, reference: str) -> Any:
+        full = store.inside(self.root, reference)
+        what = f"The path {reference.strip()} in {self.where()}"
+        reader = self._call(lambda: store.open_stream(self.fs(), full, reference), what)
+        return store.translated(reader, lambda e: self._error(e, what))
+
+    def describe(self, reference: str) -> str:
+        return f"{reference} in {self.where()}"
+
+    def test(self, timeout: float = 10.0) -> TestResult:
+        def probe() -> tuple[str, tuple[str, ...]]:
+            entries = store.guard(lambda: store.browse(self.fs(), self.root, "", 10), self._error)
+            return f"Reached {self.where()}; {len(entries)} folder(s) and file(s) at the top.", tuple(e.path for e in entries)
+
+        return timed_test(timeout, probe, self.where().capitalize(), self.secrets.values())
+
+    def close(self) -> None:
+        self._fs = None
