@@ -189,7 +189,7 @@ def test_the_navigation_is_grouped_and_a_group_shows_only_with_its_pages(app):
     log_in_through_the_form(app, ADMIN)
     assert _group_names(app) == ["Models", "Admin", "Account"]
     admin_group = app.nav.children[1]
-    assert [b.description for b in admin_group.children[1:]] == ["Access management"]
+    assert [b.description for b in admin_group.children[1:]] == ["Access management", "Connectors"]
     assert all(b.icon for b in app.nav.buttons.values()), "every entry has an icon"
 
 

@@ -381,3 +381,42 @@ def test_a_connector_no_model_uses_is_removed(ctx, admin):
     _add(ctx, admin)
     connectors.remove_connector(ctx, admin, "warehouse")
     assert [c.name for c in connectors.list_connectors(ctx, admin)] == ["local"]
+
+
+# -- through the real sql type -----------------------------------------------------------------------
+
+def test_a_sql_connector_on_sqlite_is_tested_browsed_and_opened_through_the_service(ctx, admin, user, tmp_path):
+    folder = tmp_path / "distinctive-sql-folder"
+    folder.mkdir()
+    with sqlite3.connect(folder / "sales.db") as db:
+        db.execute("create table orders (id integer, amount real)")
+        db.executemany("insert into orders values (?, ?)", [(i, i * 1.5) for i in range(100)])
+    url = f"sqlite:///{folder / 'sales.db'}"
+    info = connectors.add_connector(ctx, admin, "sales", "sql", {}, {"url": url})
+    assert info.secrets_set == ("url",) and info.config["connect_timeout"] == 10
+    result = connectors.test_connector(ctx, admin, "sales")
+    assert result.ok and result.sample == ("orders",) and "distinctive-sql-folder" not in result.message
+    assert [(e.name, e.kind) for e in connectors.browse(ctx, user, "sales")] == [("orders", "table")]
+    connection = connectors.connect(ctx, user, "sales")
+    try:
+        assert connection.open("orders").read_all().num_rows == 100
+    finally:
+        connection.close()
+    db_file = Path(ctx.settings.database_url.removeprefix("sqlite:///"))
+    for path in (db_file, Path(f"{db_file}-wal")):
+        if path.exists():
+            assert b"distinctive-sql-folder" not in path.read_bytes()
+
+
+def test_an_unreachable_database_fails_the_test_in_time_without_its_password(ctx, admin):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://reader:{PASSWORD}@127.0.0.1:{port}/sales"
+    connectors.add_connector(ctx, admin, "pg", "sql", {"connect_timeout": "2"}, {"url": url})
+    result = connectors.test_connector(ctx, admin, "pg", timeout=5)
+    assert not result.ok and PASSWORD not in result.message and result.message
+    stored = connectors.get_connector(ctx, admin, "pg")
+    assert stored.last_test_ok is False and PASSWORD not in stored.last_test_message

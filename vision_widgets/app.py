@@ -84,6 +84,8 @@ PAGES: tuple[Page, ...] = (
          "plus-circle", MODELS),
     Page("access", "Access management", Permission.MANAGE_ACCESS, "vision_widgets.views.access:AccessView",
          "Accounts, their roles and locks, and the log of every administrative action.", "users", ADMIN),
+    Page("connectors", "Connectors", Permission.MANAGE_CONNECTORS, "vision_widgets.views.connectors:ConnectorsView",
+         "Where models' data lives: add, test and remove the stored connections to databases and storage.", "plug", ADMIN),
     Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView",
          "Who you are in Vision AI, and your password.", "user-circle", ACCOUNT),
 )

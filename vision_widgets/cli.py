@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vision_widgets import cli_stats
 
     cli_stats.register(sub)
+    from vision_widgets import cli_connectors
+
+    cli_connectors.register(sub)
     return parser
 
 

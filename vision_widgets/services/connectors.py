@@ -99,23 +99,24 @@ def _secret_names(type_name: str) -> tuple[str, ...]:
         return ()
 
 
-def _open_secrets(ctx: Context, row: ConnectorRow) -> dict[str, str]:
+def _open_secrets(ctx: Context, row: ConnectorRow, box: SecretBox | None = None) -> dict[str, str]:
     """The connector's secret values; ``SecretsUnreadable`` when the key cannot open them."""
     if not row.secrets:
         return {}
-    return SecretBox.for_settings(ctx.settings).open(row.secrets)
+    return (box or SecretBox.for_settings(ctx.settings)).open(row.secrets)
 
 
-def _readable(ctx: Context, row: ConnectorRow) -> tuple[bool, tuple[str, ...]]:
+def _readable(ctx: Context, row: ConnectorRow, box: SecretBox | None) -> tuple[bool, tuple[str, ...]]:
     try:
-        values = _open_secrets(ctx, row)
+        values = _open_secrets(ctx, row, box)
     except SecretsUnreadable:
         return False, ()
     return True, tuple(sorted(k for k, v in values.items() if v))
 
 
-def _info(ctx: Context, row: ConnectorRow, admin: bool, models: list[str]) -> ConnectorInfo:
-    readable, secrets_set = _readable(ctx, row)
+def _info(ctx: Context, row: ConnectorRow, admin: bool, models: list[str],
+          box: SecretBox | None = None) -> ConnectorInfo:
+    readable, secrets_set = _readable(ctx, row, box)
     return ConnectorInfo(
         name=row.name, type=row.type, title=_title(row.type), description=row.description,
         config=dict(row.config) if admin else {}, secrets_set=secrets_set if admin else (),
@@ -174,7 +175,8 @@ def list_connectors(ctx: Context, principal: Principal) -> list[ConnectorInfo]:
     with ctx.store.read() as conn:
         rows = store.list_all(conn)
         using = store.models_by_connector(conn) if admin else {}
-    return [_info(ctx, r, admin, using.get(r.name.lower(), [])) for r in rows]
+    box = SecretBox.for_settings(ctx.settings) if any(r.secrets for r in rows) else None
+    return [_info(ctx, r, admin, using.get(r.name.lower(), []), box) for r in rows]
 
 
 def get_connector(ctx: Context, principal: Principal, name: str) -> ConnectorInfo:
