@@ -7,7 +7,6 @@ another user).
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
 
 import pytest
 from helpers import ADMIN, OTHER_USER, USER, demo_frames, demo_spec, model_rows

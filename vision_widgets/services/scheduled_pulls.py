@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 from vision_widgets.client import Profile
 from vision_widgets.core import audit
 from vision_widgets.core.catalog import pulls, records
-from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule
+from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule  # noqa: F401 (QUERY: for pages)
 from vision_widgets.core.catalog.records import ACTIVE
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound

@@ -21,6 +21,7 @@ from vision_widgets.core.errors import Conflict, InvalidInput, NotFound, Permiss
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.core.stats.drift import DriftReport, drift
+from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.services.profiling import (
     Progress,
     check_labels,
@@ -30,7 +31,6 @@ from vision_widgets.services.profiling import (
     record_for,
     store_batch,
 )
-from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.services.sessions import acting
 
 

@@ -11,12 +11,9 @@ from vision_widgets.components.data_browser import DataBrowser
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.formatting import when
 from vision_widgets.components.progress import ProgressBar
-from vision_widgets.services import catalog
+from vision_widgets.services import catalog, model360, scheduled_pulls, submissions
 from vision_widgets.services import connectors as stored_connectors
-from vision_widgets.services import model360
-from vision_widgets.services import scheduled_pulls
 from vision_widgets.services.scheduled_pulls import NEW_FILES, QUERY
-from vision_widgets.services import submissions
 from vision_widgets.views.base import succeeded
 from vision_widgets.views.client_download import ClientDownloads
 

@@ -27,10 +27,8 @@ from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.catalog.records import PLATFORMS, TASKS
 from vision_widgets.core.identity import rbac
 from vision_widgets.core.jobs.records import DONE, FAILED, Job
-from vision_widgets.services import accounts
+from vision_widgets.services import accounts, jobs, registration
 from vision_widgets.services import connectors as stored_connectors
-from vision_widgets.services import jobs
-from vision_widgets.services import registration
 from vision_widgets.views.base import PageView
 from vision_widgets.views.client_download import ClientDownloads
 from vision_widgets.views.model_actions import TokenBox
