@@ -132,6 +132,7 @@ def test_a_failing_pull_is_tried_again_a_cadence_later_not_every_minute(ctx, log
     job = scheduled_pulls.queue_due_pulls(ctx)[0]
     Runner(ctx, "test-worker").run(job.id)
     assert jobs.get_job(ctx, login(USER), job.id).state == "failed"
+    assert scheduled_pulls.get_pull(ctx, login(USER), model).last_outcome.startswith("The last pull failed: ")
     clock.advance(hours=1)
     assert scheduled_pulls.queue_due_pulls(ctx) == []
     clock.advance(days=1)
@@ -279,3 +280,38 @@ def test_the_pull_is_audited_without_a_secret(ctx, login, events):
     assert ("pull production data", "events: 1 new batch(es), 300 rows") in entries
     assert any(a == "set scheduled pull" for a, _ in entries)
     assert not any("sqlite:///" in d for _, d in entries)
+
+
+def test_secrets_that_cannot_be_decrypted_fail_the_pull_and_say_to_re_enter_them(ctx, login, events, monkeypatch):
+    from vision_widgets.core import secrets
+
+    user = login(USER)
+    scheduled_pulls.set_pull(ctx, user, "Streamed", "1D", "events", mode="query")
+    before = model_rows(ctx)
+
+    def lost_key(self, token):
+        raise secrets.SecretsUnreadable("the key changed")
+
+    monkeypatch.setattr(secrets.SecretBox, "open", lost_key)
+    with pytest.raises(ConnectorError, match="re-enter"):
+        scheduled_pulls.run_pull(ctx, user, "Streamed")
+    assert model_rows(ctx) == before
+
+
+def test_the_worker_queues_due_pulls_every_minute(ctx):
+    from vision_widgets import worker
+
+    class Recorder:
+        def __init__(self):
+            self.tasks = {}
+
+        def periodic(self, name, when, fn):
+            self.tasks[name] = (when, fn)
+
+    queue = Recorder()
+    worker.schedule(queue, ctx)
+    when, fn = queue.tasks["vision.queue_due_pulls"]
+    from datetime import datetime
+
+    assert all(when(datetime(2024, 5, 1, 12, m)) for m in range(60))  # every minute
+    assert fn() == 0  # nothing scheduled: nothing queued

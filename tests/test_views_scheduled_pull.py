@@ -72,3 +72,14 @@ def test_another_user_gets_no_manage_section(app, model):
     app.state.selected_model = model
     app.open_page("models")
     assert app.view.model_actions is None
+
+
+def test_the_panel_says_how_the_last_pull_ended(app, ctx, login, model):
+    from vision_widgets.services import scheduled_pulls
+    from vision_widgets.worker import Runner
+
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1D", "data/fraud/incoming")
+    Runner(ctx, "test-worker").run(scheduled_pulls.pull_now(ctx, login(USER), model).id)
+    actions = _actions(app, USER, model)
+    assert actions.pull_outcome.value == "The last pull: 1 new batch(es), 300 rows."
+    assert actions.pull_state.value.startswith("Pulls every 1D; last pulled ")

@@ -68,6 +68,8 @@ class PullSettings:
     pulled_at: datetime | None
     files_pulled: int
     active_job: int | None  # a pull queued or running now
+    #: How the latest finished pull ended: its result in words, or why it failed ("" if none ended).
+    last_outcome: str = ""
 
     @property
     def scheduled(self) -> bool:
@@ -104,13 +106,25 @@ def _active_pulls(conn: Connection) -> dict[str, int]:
     return {str(j.params.get("model", "")).lower(): j.id for j in reversed(found)}
 
 
-def _settings_of(record, schedule: Schedule, active: int | None) -> PullSettings:
+def _last_outcome(conn: Connection, model: str) -> str:
+    """How the latest finished pull of ``model`` ended, in words."""
+    for job in job_records.find(conn, kind=PULL_PRODUCTION, states=[job_records.DONE, job_records.FAILED],
+                                limit=200):
+        if str(job.params.get("model", "")).lower() == model.lower():
+            if job.state == job_records.FAILED:
+                return f"The last pull failed: {job.error}"
+            return f"The last pull: {(job.result or {}).get('message', 'done')}."
+    return ""
+
+
+def _settings_of(conn: Connection, record, schedule: Schedule, active: int | None) -> PullSettings:
     plan = schedule.plan
     return PullSettings(
         model=record.name, connector=record.connector, cadence=schedule.cadence or "",
         reference=plan.reference if plan else "", mode=plan.mode if plan else NEW_FILES,
         watermark=plan.watermark if plan else "", pulled_at=schedule.pulled_at,
         files_pulled=len(plan.pulled) if plan else 0, active_job=active,
+        last_outcome=_last_outcome(conn, record.name),
     )
 
 
@@ -119,7 +133,7 @@ def get_pull(ctx: Context, principal: Principal, name: str) -> PullSettings:
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.read() as conn:
         record = record_for(conn, me, name, manage=True)
-        return _settings_of(record, pulls.get(conn, record.id), _active_pulls(conn).get(record.name.lower()))
+        return _settings_of(conn, record, pulls.get(conn, record.id), _active_pulls(conn).get(record.name.lower()))
 
 
 def set_pull(ctx: Context, principal: Principal, name: str, cadence: str, reference: str = "",
@@ -150,7 +164,7 @@ def set_pull(ctx: Context, principal: Principal, name: str, cadence: str, refere
                   (f"pull {plan.mode} {plan.reference}" + (f" after {plan.watermark}" if plan.watermark else "")
                    if plan else "no scheduled pull"))
         audit.record(conn, now, me.username, "set scheduled pull", record.name, detail)
-        return _settings_of(record, pulls.get(conn, record.id), _active_pulls(conn).get(record.name.lower()))
+        return _settings_of(conn, record, pulls.get(conn, record.id), _active_pulls(conn).get(record.name.lower()))
 
 
 def pull_now(ctx: Context, principal: Principal, name: str) -> Job:

@@ -146,6 +146,7 @@ class ModelActions(w.VBox):
         self.pull_save = forms.button("Save schedule", style="primary", icon="clock-o")
         self.pull_now = forms.button("Pull now", icon="download")
         self.pull_state = w.Label("")
+        self.pull_outcome = w.Label("")
         self.pull_status = StatusMessage()
         self.pull_save.on_click(self._on_pull_save)
         self.pull_now.on_click(self._on_pull_now)
@@ -156,7 +157,7 @@ class ModelActions(w.VBox):
         return forms.section(
             f"Scheduled pull (through the connector {data.model.connector})",
             self.pull_cadence, self.pull_reference, self.pull_mode, self.pull_watermark,
-            w.HBox([self.pull_save, self.pull_now]), self.pull_state, self.pull_status,
+            w.HBox([self.pull_save, self.pull_now]), self.pull_state, self.pull_outcome, self.pull_status,
         )
 
     def _show_pull(self, found: scheduled_pulls.PullSettings) -> None:
@@ -176,6 +177,7 @@ class ModelActions(w.VBox):
         if found.active_job is not None:
             state += f". A pull is queued or running (job {found.active_job})"
         self.pull_state.value = state + "."
+        self.pull_outcome.value = found.last_outcome
         self.pull_now.disabled = not found.reference
 
     def _on_pull_save(self, _button=None) -> None:
