@@ -13,6 +13,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -246,6 +247,27 @@ def test_processes_racing_for_the_key_file_end_with_one_key(tmp_path):
     token = boxes[0].seal({"a": "b"})
     assert all(b.open(token) == {"a": "b"} for b in boxes)
     assert [p.name for p in (tmp_path / "race").iterdir()] == [KEY_FILE]  # no temporary left behind
+
+
+def test_separate_processes_starting_at_once_end_with_one_key(tmp_path):
+    import subprocess
+    import sys
+
+    home = tmp_path / "procs"
+    script = ("import sys, time\n"
+              "from vision_widgets.core.config import load_settings\n"
+              "from vision_widgets.core.secrets import SecretBox\n"
+              "settings = load_settings({'VISION_HOME': sys.argv[1]})\n"
+              "while time.time() < float(sys.argv[2]): pass\n"
+              "print(SecretBox.for_settings(settings).seal({'who': sys.argv[3]}))\n")
+    start = f"{time.time() + 2.0:.3f}"  # every process imports first, then all race for the file at once
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(home), start, str(i)], stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+             for i in range(4)]
+    tokens = [p.communicate(timeout=60)[0].strip() for p in procs]
+    box = SecretBox((home / KEY_FILE).read_bytes().strip())
+    assert [box.open(t)["who"] for t in tokens] == ["0", "1", "2", "3"]
+    assert [p.name for p in home.iterdir()] == [KEY_FILE]
 
 
 def test_the_environment_key_wins_and_a_bad_one_is_refused_without_echo(tmp_path):

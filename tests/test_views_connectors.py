@@ -235,3 +235,34 @@ def test_a_result_arriving_after_another_connector_was_chosen_stays_out_of_its_f
     page.wait()
     assert page.test_status.value == ""
     assert _row(page, "sales")[4].startswith("ok · ")  # the table still tells
+
+
+def test_every_type_gets_a_form_whose_secret_fields_are_empty_password_inputs(page):
+    import ipywidgets as w
+
+    from vision_widgets.core import connectors as registry
+
+    page.add.click()
+    for ctype in registry.types():
+        page.type.value = ctype.type
+        assert set(page.inputs) == {f.name for f in ctype.fields}
+        for f in ctype.fields:
+            widget = page.inputs[f.name]
+            assert isinstance(widget, w.Password) is f.secret, (ctype.type, f.name)
+            if f.secret:
+                assert widget.value == "" and widget.placeholder in ("required", "optional")
+
+
+def test_an_s3_connector_keeps_its_keys_sealed_and_says_which_are_saved(page, ctx, login):
+    page.add.click()
+    page.type.value = "s3"
+    page.name.value = "lake"
+    page.inputs["bucket"].value = "models"
+    page.inputs["access_key_id"].value = "AKIAEXAMPLE"
+    page.secret_inputs["secret_access_key"].value = "s3-distinctive-secret-key"
+    page.save.click()
+    assert page.save_status.kind == "success", page.save_status.value
+    assert page.secret_inputs["secret_access_key"].placeholder == SAVED
+    assert page.secret_inputs["session_token"].placeholder == "optional"
+    assert connectors.get_connector(ctx, login(ADMIN), "lake").secrets_set == ("secret_access_key",)
+    assert "s3-distinctive-secret-key" not in synced_text()

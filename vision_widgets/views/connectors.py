@@ -62,7 +62,14 @@ class ConnectorsView(PageView):
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
         self.infos: tuple[ConnectorInfo, ...] = ()
-        self.types: tuple[TypeInfo, ...] = ()
+        self.list_status = StatusMessage()
+        # The service decides first: for anyone else the page is only its message (no form is built).
+        found = self.run(self.list_status, connectors.list_types, self.ctx, self.principal)
+        self.allowed = found is not None
+        self.types: tuple[TypeInfo, ...] = tuple(found or ())
+        if not self.allowed:
+            self.children = (self.list_status,)
+            return
         self.adding = False  # the form describes a new connector (not yet saved)
         self.inputs: dict[str, w.Widget] = {}
         self.secret_inputs: dict[str, w.Password] = {}
@@ -71,7 +78,6 @@ class ConnectorsView(PageView):
         self.table = DataTable(COLUMNS, empty="No connectors.", label="Connectors", noun=("connector", "connectors"),
                                widths={"Name": 160, "Type": 160, "Description": 260, "Models": 80, "Last test": 220})
         self.table.on_open(self._open)
-        self.list_status = StatusMessage()
 
         self.choice = w.Dropdown(options=(), layout=w.Layout(width="260px"))
         self.choice.observe(self._on_choice, "value")
@@ -123,11 +129,6 @@ class ConnectorsView(PageView):
                                  layout=w.Layout(align_items="center"))),
             form,
         )
-        found = self.run(self.list_status, connectors.list_types, self.ctx, self.principal)
-        if found is None:  # not an admin (the service refused): nothing else is loaded
-            self.children = (self.list_status,)
-            return
-        self.types = tuple(found)
         with unobserved(self.type, self._on_type):
             self.type.options = tuple((t.title, t.type) for t in self.types)
         self.refresh()
@@ -135,6 +136,8 @@ class ConnectorsView(PageView):
     # -- loading -----------------------------------------------------------------------------------
     def refresh(self, select: str | None = None) -> None:
         """Reload the list; keep (or move to ``select``) the connector shown in the form."""
+        if not self.allowed:
+            return
         found = self.run(self.list_status, connectors.list_connectors, self.ctx, self.principal)
         if found is None:
             return
