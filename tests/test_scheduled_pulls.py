@@ -315,3 +315,31 @@ def test_the_worker_queues_due_pulls_every_minute(ctx):
 
     assert all(when(datetime(2024, 5, 1, 12, m)) for m in range(60))  # every minute
     assert fn() == 0  # nothing scheduled: nothing queued
+
+
+def test_new_files_under_an_s3_prefix_are_pulled_once_each(ctx, login, moto_s3):
+    """The same pull through an S3-compatible store (moto's server on loopback)."""
+    import io
+
+    s3 = moto_s3.client()
+    s3.create_bucket(Bucket="pulls")
+    train, prod = _frames()
+
+    def put(key, frame):
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        s3.put_object(Bucket="pulls", Key=key, Body=buf.getvalue())
+
+    put("fraud/training.parquet", train)
+    put("fraud/incoming/day-00.parquet", prod.iloc[:200])
+    config, secrets = moto_s3.config("pulls", prefix="fraud")
+    stored_connectors.add_connector(ctx, login(ADMIN), "lake", "s3", config, secrets)
+    user = login(USER)
+    registration.register_model(ctx, user, demo_spec("From the lake", "training.parquet", "incoming/day-00.parquet",
+                                                      connector="lake", **ROLES))
+    scheduled_pulls.set_pull(ctx, user, "From the lake", "1h", "incoming")
+    assert scheduled_pulls.run_pull(ctx, user, "From the lake").rows == 200
+    put("fraud/incoming/day-01.parquet", prod.iloc[200:350])
+    second = scheduled_pulls.run_pull(ctx, user, "From the lake")
+    assert (second.batches, second.rows) == (1, 150) and second.what == ("incoming/day-01.parquet",)
+    assert scheduled_pulls.run_pull(ctx, user, "From the lake").message == "no new data"
