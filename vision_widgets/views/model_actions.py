@@ -141,7 +141,7 @@ class ModelActions(w.VBox):
             ("each new file under a folder or prefix", NEW_FILES),
             ("a table or query, one batch per pull", QUERY)], value=NEW_FILES), "What is new")
         self.pull_mode.layout.width = "584px"
-        self.pull_watermark = forms.label(forms.text("optional: only rows past the last value of …"),
+        self.pull_watermark = forms.label(forms.text("optional, e.g. updated_at"),
                                           "Watermark column")
         self.pull_save = forms.button("Save schedule", style="primary", icon="clock-o")
         self.pull_now = forms.button("Pull now", icon="download")
@@ -178,6 +178,7 @@ class ModelActions(w.VBox):
             state += f". A pull is queued or running (job {found.active_job})"
         self.pull_state.value = state + "."
         self.pull_outcome.value = found.last_outcome
+        self.pull_outcome.layout.display = "flex" if found.last_outcome else "none"  # no empty line
         self.pull_now.disabled = not found.reference
 
     def _on_pull_save(self, _button=None) -> None:
