@@ -343,3 +343,16 @@ def test_new_files_under_an_s3_prefix_are_pulled_once_each(ctx, login, moto_s3):
     second = scheduled_pulls.run_pull(ctx, user, "From the lake")
     assert (second.batches, second.rows) == (1, 150) and second.what == ("incoming/day-01.parquet",)
     assert scheduled_pulls.run_pull(ctx, user, "From the lake").message == "no new data"
+
+
+def test_two_workers_queueing_at_once_queue_one_pull(ctx, login, model):
+    """The periodic task runs in every worker: the second one to mark a due model queues nothing."""
+    from vision_widgets.core.catalog import pulls
+
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1h", "data/fraud/incoming")
+    with ctx.store.read() as conn:
+        seen_by_both = pulls.scheduled(conn)[0]
+    with ctx.store.write() as conn:
+        assert pulls.mark_tried(conn, seen_by_both, ctx.now())  # the first worker
+    with ctx.store.write() as conn:
+        assert not pulls.mark_tried(conn, seen_by_both, ctx.now())  # the second, on what it read before

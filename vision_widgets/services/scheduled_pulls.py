@@ -190,7 +190,8 @@ def queue_due_pulls(ctx: Context) -> list[Job]:
     """Queue a pull job for every model whose pull is due and has none queued or running.
 
     Each job acts as the model's owner. The model remembers when its pull was
-    queued, so a pull that keeps failing is tried once a cadence, not every minute.
+    queued, so a pull that keeps failing is tried once a cadence, not every minute;
+    that mark is a compare-and-set, so two workers running this at once queue one job.
     """
     now = ctx.now()
     queued: list[Job] = []
@@ -199,11 +200,12 @@ def queue_due_pulls(ctx: Context) -> list[Job]:
         for schedule in pulls.scheduled(conn):
             if not schedule.due(now) or schedule.model.lower() in active:
                 continue
+            if not pulls.mark_tried(conn, schedule, now):  # another worker queued it meanwhile
+                continue
             queued.append(job_records.insert(
                 conn, kind=PULL_PRODUCTION, actor=schedule.owner, title=f"Scheduled pull: {schedule.model}",
                 params={"model": schedule.model, "scheduled": True}, now=now,
                 max_attempts=ctx.settings.job_max_attempts))
-            pulls.mark_tried(conn, schedule.model_id, schedule.plan, now)
     for job in queued:
         queue.notify(ctx.settings, job.id)
     return queued

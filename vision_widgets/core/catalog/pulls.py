@@ -109,6 +109,8 @@ class Schedule:
     cadence: str | None
     plan: PullPlan | None
     pulled_at: datetime | None
+    #: ``models.pull`` as read (``mark_tried`` changes it only if nobody else has meanwhile).
+    raw: str | None = field(default=None, repr=False)
 
     def due(self, now: datetime) -> bool:
         """A pull is due when the cadence has passed since the last pull (and since the last try)."""
@@ -127,7 +129,8 @@ def _parse_time(text: str) -> datetime | None:
 
 def _schedule(row) -> Schedule:
     return Schedule(model_id=row["id"], model=row["name"], owner=row["owner"], connector=row["connector"],
-                    cadence=row["cadence"], plan=PullPlan.from_json(row["pull"]), pulled_at=row["pulled_at"])
+                    cadence=row["cadence"], plan=PullPlan.from_json(row["pull"]), pulled_at=row["pulled_at"],
+                    raw=row["pull"])
 
 
 _COLUMNS = (schema.models.c.id, schema.models.c.name, schema.models.c.owner, schema.models.c.connector,
@@ -156,10 +159,16 @@ def save(conn: Connection, model_id: int, cadence: str | None, plan: PullPlan | 
         cadence=cadence or None, pull=plan.to_json() if plan else None, updated_at=now))
 
 
-def mark_tried(conn: Connection, model_id: int, plan: PullPlan, now: datetime) -> None:
-    """Remember that the periodic task queued a pull now."""
-    conn.execute(update(schema.models).where(schema.models.c.id == model_id).values(
-        pull=replace(plan, tried_at=now.isoformat()).to_json()))
+def mark_tried(conn: Connection, schedule: Schedule, now: datetime) -> bool:
+    """Remember that a pull was queued now — only if ``models.pull`` is still as ``schedule`` read it.
+
+    ``False``: another worker's periodic task got there first (it queued the pull); on PostgreSQL the
+    row lock makes the second update wait for the first and then match nothing.
+    """
+    t = schema.models
+    done = conn.execute(update(t).where((t.c.id == schedule.model_id) & (t.c.pull == schedule.raw)).values(
+        pull=replace(schedule.plan, tried_at=now.isoformat()).to_json()))
+    return done.rowcount == 1
 
 
 def mark_pulled(conn: Connection, model_id: int, plan: PullPlan, now: datetime) -> None:
