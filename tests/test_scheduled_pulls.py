@@ -356,3 +356,20 @@ def test_two_workers_queueing_at_once_queue_one_pull(ctx, login, model):
         assert pulls.mark_tried(conn, seen_by_both, ctx.now())  # the first worker
     with ctx.store.write() as conn:
         assert not pulls.mark_tried(conn, seen_by_both, ctx.now())  # the second, on what it read before
+
+
+def test_two_pulls_of_one_model_at_once_store_the_new_data_once(ctx, login, model):
+    """`vision models pull` beside the worker's job: the one that stores second stores nothing."""
+    from vision_widgets.core.errors import Conflict
+
+    user = login(USER)
+    scheduled_pulls.set_pull(ctx, user, model, "1D", "data/fraud/incoming")
+    inner = []
+
+    def meanwhile(_fraction, _what):
+        if not inner:
+            inner.append(scheduled_pulls.run_pull(ctx, user, model))
+
+    with pytest.raises(Conflict, match="Another pull"):
+        scheduled_pulls.run_pull(ctx, user, model, progress=meanwhile)
+    assert inner[0].batches == 1 and len(_production(ctx, model)) == 2  # the registration's and one pull's

@@ -30,7 +30,7 @@ from vision_widgets.core.catalog import pulls, records
 from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule  # noqa: F401 (QUERY: for pages)
 from vision_widgets.core.catalog.records import ACTIVE
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound
+from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, NotFound
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.core.jobs import queue
@@ -281,10 +281,15 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
         if current.connector != record.connector or not pulls.connector_exists(conn, record.connector):
             raise ConnectorError(f"The connector {record.connector!r} was removed or replaced while {record.name} "
                                  "was being pulled; nothing was stored. Pull again.")
-        stored = pulls.get(conn, record.id).plan
+        now_stored = pulls.get(conn, record.id)
+        stored = now_stored.plan
         if not plan.same_source(stored):
             raise InvalidInput(f"What {record.name} pulls was changed while it was being pulled; nothing was "
                                "stored. Pull again.")
+        if (now_stored.pulled_at, stored.pulled, stored.last) != (schedule.pulled_at, plan.pulled, plan.last):
+            # e.g. `vision models pull` beside the worker's job
+            raise Conflict(f"Another pull of {record.name} stored its data while this one ran; nothing more was "
+                           "stored (the same data would have been added twice).")
         for what, profile, report in reports:
             store_batch(conn, current, profile, report, _label(what, plan, now), "server", now, explicit_label=False)
         if reports:
