@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 from vision_widgets.client import Profile
 from vision_widgets.core import audit
 from vision_widgets.core.catalog import pulls, records
-from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule  # noqa: F401 (QUERY: for pages)
+from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule
 from vision_widgets.core.catalog.records import ACTIVE
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, NotFound
@@ -49,6 +49,9 @@ from vision_widgets.services.profiling import (
     store_batch,
 )
 from vision_widgets.services.sessions import acting
+
+__all__ = ["NEW_FILES", "QUERY", "NO_NEW_DATA", "PullSettings", "PullResult", "get_pull", "set_pull", "pull_now",
+           "queue_due_pulls", "run_pull"]
 
 #: Files listed under a folder or prefix per pull (a pull reads what it lists; the rest comes next time).
 LIST_LIMIT = 1000
