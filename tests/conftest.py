@@ -124,3 +124,7 @@ def real_ctx(real_server):
     context = Context.open(load_settings(real_server.env))
     yield context
     context.store.dispose()
+
+
+# The object-store servers (moto's S3, Azurite) the connector-type tests share: one of each per session.
+from tests.support.object_stores import azurite, moto_s3  # noqa: E402,F401

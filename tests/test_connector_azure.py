@@ -10,7 +10,6 @@ import pytest
 
 from tests.support import connector_data
 from tests.support.blackhole import silent_port
-from tests.support.object_stores import azurite  # noqa: F401 - the session fixture
 from vision_widgets.core import connectors
 from vision_widgets.core.connectors import Entry
 from vision_widgets.core.errors import ConnectorError, InvalidInput
@@ -32,7 +31,7 @@ def file_profile(frame, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def container(azurite, frame):  # noqa: F811
+def container(azurite, frame):
     service = azurite.service()
     box = service.create_container("models")
 
@@ -53,7 +52,7 @@ def _connect(server, container, **more):
     return AZ.connect(None, config, secrets)
 
 
-def test_browse_lists_folders_and_files_under_the_path(azurite, container):  # noqa: F811
+def test_browse_lists_folders_and_files_under_the_path(azurite, container):
     conn = _connect(azurite, container, path="churn")
     assert conn.browse() == [Entry("daily", "daily", "folder"), Entry("train.csv", "train.csv", "file"),
                              Entry("train.parquet", "train.parquet", "file")]
@@ -61,7 +60,7 @@ def test_browse_lists_folders_and_files_under_the_path(azurite, container):  # n
         conn.open("../../etc")
 
 
-def test_parquet_a_folder_and_csv_profile_as_the_local_file(azurite, container, file_profile):  # noqa: F811
+def test_parquet_a_folder_and_csv_profile_as_the_local_file(azurite, container, file_profile):
     conn = _connect(azurite, container)
     assert connector_data.profile_of(conn.open("churn/train.parquet")).to_dict() == file_profile.to_dict()
     assert connector_data.profile_of(conn.open("churn/daily")).to_dict() == file_profile.to_dict()
@@ -69,13 +68,13 @@ def test_parquet_a_folder_and_csv_profile_as_the_local_file(azurite, container, 
     assert by_csv.rows == ROWS and by_csv.types() == file_profile.types()
 
 
-def test_a_connection_string_works_too_and_test_shows_a_sample(azurite, container):  # noqa: F811
+def test_a_connection_string_works_too_and_test_shows_a_sample(azurite, container):
     conn = AZ.connect(None, {"container": container, "path": "churn"}, {"connection_string": azurite.connection_string()})
     result = conn.test(timeout=10)
     assert result.ok and result.latency_ms > 0 and result.sample == ("daily", "train.csv", "train.parquet")
 
 
-def test_a_wrong_key_is_refused_without_showing_it(azurite, container):  # noqa: F811
+def test_a_wrong_key_is_refused_without_showing_it(azurite, container):
     config, _ = azurite.config(container)
     wrong = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleQ=="
     conn = AZ.connect(None, config, {"account_key": wrong})
@@ -87,12 +86,12 @@ def test_a_wrong_key_is_refused_without_showing_it(azurite, container):  # noqa:
     assert wrong[:20] not in str(err.value)
 
 
-def test_a_missing_container_is_named(azurite, container):  # noqa: F811
+def test_a_missing_container_is_named(azurite, container):
     result = _connect(azurite, "no-such-container").test(timeout=10)
     assert not result.ok and "does not exist" in result.message and "no-such-container" in result.message
 
 
-def test_an_unreachable_endpoint_fails_within_the_timeout(azurite):  # noqa: F811
+def test_an_unreachable_endpoint_fails_within_the_timeout(azurite):
     with silent_port() as port:
         config, secrets = azurite.config("models", endpoint=f"http://127.0.0.1:{port}/devstoreaccount1", timeout=1)
         started = time.monotonic()

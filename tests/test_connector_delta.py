@@ -7,7 +7,6 @@ import pytest
 from deltalake import write_deltalake
 
 from tests.support import connector_data
-from tests.support.object_stores import azurite, moto_s3  # noqa: F401 - session fixtures
 from vision_widgets.core import connectors
 from vision_widgets.core.connectors import Entry
 from vision_widgets.core.errors import ConnectorError, InvalidInput
@@ -49,7 +48,7 @@ def test_a_local_delta_table_profiles_as_the_local_file(settings, frame, file_pr
         conn.open("../../..")
 
 
-def test_a_delta_table_on_s3_profiles_as_the_local_file(moto_s3, frame, file_profile):  # noqa: F811
+def test_a_delta_table_on_s3_profiles_as_the_local_file(moto_s3, frame, file_profile):
     moto_s3.client().create_bucket(Bucket="lake")
     options = {"AWS_ACCESS_KEY_ID": moto_s3.key_id, "AWS_SECRET_ACCESS_KEY": moto_s3.secret,
                "AWS_ENDPOINT_URL": moto_s3.endpoint, "AWS_REGION": moto_s3.region, "AWS_ALLOW_HTTP": "true",
@@ -70,7 +69,7 @@ def test_a_delta_table_on_s3_profiles_as_the_local_file(moto_s3, frame, file_pro
     assert "NotTheSecret" not in str(err.value)
 
 
-def test_a_delta_table_on_azurite_profiles_as_the_local_file(azurite, frame, file_profile):  # noqa: F811
+def test_a_delta_table_on_azurite_profiles_as_the_local_file(azurite, frame, file_profile):
     azurite.service().create_container("lake")
     options = {"azure_storage_account_name": azurite.account, "azure_storage_account_key": azurite.key,
                "azure_storage_endpoint": azurite.endpoint, "azure_allow_http": "true"}

@@ -83,11 +83,3 @@ def test_test_reports_the_roots_it_reads_and_a_sample(local):
     result = conn.test()
     assert result.ok and result.latency_ms >= 0
     assert "data" in result.message and "data/sales" in result.sample
-
-
-def test_the_older_api_still_resolves_files(settings, local):
-    legacy = connectors.get("local", settings)
-    assert legacy.resolve("data/sales/all.csv").name == "all.csv"
-    with pytest.raises(InvalidInput, match="not a file"):
-        legacy.resolve("data/sales")
-    assert connectors.available() == ("local",)

@@ -10,7 +10,6 @@ import pytest
 
 from tests.support import connector_data
 from tests.support.blackhole import silent_port
-from tests.support.object_stores import moto_s3  # noqa: F401 - the session fixture
 from vision_widgets.core import connectors
 from vision_widgets.core.connectors import Entry
 from vision_widgets.core.errors import ConnectorError, InvalidInput
@@ -32,7 +31,7 @@ def file_profile(frame, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bucket(moto_s3, frame):  # noqa: F811
+def bucket(moto_s3, frame):
     s3 = moto_s3.client()
     s3.create_bucket(Bucket="models-data")
 
@@ -55,7 +54,7 @@ def _connect(server, bucket, **more):
     return S3.connect(None, config, secrets)
 
 
-def test_browse_lists_folders_and_files_under_the_prefix(moto_s3, bucket):  # noqa: F811
+def test_browse_lists_folders_and_files_under_the_prefix(moto_s3, bucket):
     conn = _connect(moto_s3, bucket, prefix="churn")
     assert conn.browse() == [Entry("daily", "daily", "folder"), Entry("train.csv", "train.csv", "file"),
                              Entry("train.parquet", "train.parquet", "file")]
@@ -64,7 +63,7 @@ def test_browse_lists_folders_and_files_under_the_prefix(moto_s3, bucket):  # no
         conn.browse("../elsewhere")
 
 
-def test_parquet_a_prefix_of_parquet_and_csv_profile_as_the_local_file(moto_s3, bucket, file_profile):  # noqa: F811
+def test_parquet_a_prefix_of_parquet_and_csv_profile_as_the_local_file(moto_s3, bucket, file_profile):
     conn = _connect(moto_s3, bucket, prefix="churn")
     assert connector_data.profile_of(conn.open("train.parquet")).to_dict() == file_profile.to_dict()
     assert connector_data.profile_of(conn.open("daily")).to_dict() == file_profile.to_dict()
@@ -74,13 +73,13 @@ def test_parquet_a_prefix_of_parquet_and_csv_profile_as_the_local_file(moto_s3, 
     assert current.rows == 5000
 
 
-def test_test_shows_latency_and_a_sample(moto_s3, bucket):  # noqa: F811
+def test_test_shows_latency_and_a_sample(moto_s3, bucket):
     result = _connect(moto_s3, bucket, prefix="churn").test(timeout=10)
     assert result.ok and result.latency_ms > 0
     assert result.sample == ("daily", "train.csv", "train.parquet")
 
 
-def test_wrong_credentials_are_refused_without_showing_the_secret(moto_s3, bucket):  # noqa: F811
+def test_wrong_credentials_are_refused_without_showing_the_secret(moto_s3, bucket):
     config, _ = moto_s3.config(bucket)
     wrong = "WrongSecretKey/abc123+xyz"
     conn = S3.connect(None, config, {"secret_access_key": wrong})
@@ -92,7 +91,7 @@ def test_wrong_credentials_are_refused_without_showing_the_secret(moto_s3, bucke
     assert wrong not in str(err.value)
 
 
-def test_a_missing_bucket_and_a_missing_file_are_named(moto_s3, bucket):  # noqa: F811
+def test_a_missing_bucket_and_a_missing_file_are_named(moto_s3, bucket):
     result = _connect(moto_s3, "no-such-bucket").test(timeout=10)
     assert not result.ok and "no such bucket" in result.message
     with pytest.raises(ConnectorError, match="nothing at that name"):
@@ -101,7 +100,7 @@ def test_a_missing_bucket_and_a_missing_file_are_named(moto_s3, bucket):  # noqa
         _connect(moto_s3, bucket).open("churn/notes.txt")
 
 
-def test_an_unreachable_endpoint_fails_within_the_timeout(moto_s3):  # noqa: F811
+def test_an_unreachable_endpoint_fails_within_the_timeout(moto_s3):
     with silent_port() as port:
         config, secrets = moto_s3.config("models-data", endpoint_url=f"http://127.0.0.1:{port}", timeout=1)
         conn = S3.connect(None, config, secrets)

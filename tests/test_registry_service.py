@@ -173,7 +173,7 @@ def _dotdot(folder):
     ("not a data file", lambda f: {"training": (f / "notes.txt", (f / "notes.txt").write_text("hi"))[0]},
      "not a CSV or Parquet"),
     ("relative path under the data root that is missing", lambda f: {"training": "missing/training.csv"}, "No file"),
-    ("empty path", lambda f: {"production": ""}, "Give the path"),
+    ("empty path", lambda f: {"production": ""}, "Give the production data"),
     ("unknown task", lambda f: {"task": "clustering"}, "task must be one of"),
     ("empty name", lambda f: {"name": "   "}, "Give the model a name"),
     ("name over 128 characters", lambda f: {"name": "m" * 129}, "at most 128"),
@@ -379,14 +379,14 @@ def test_an_html_model_name_is_stored_exactly_as_typed(ctx, login):
 
 
 def test_a_path_outside_the_roots_reveals_nothing_about_what_exists_there(ctx, login):
-    from vision_widgets.core import connectors
     from vision_widgets.core.errors import InvalidInput
+    from vision_widgets.services import connectors as stored_connectors
 
-    local = connectors.get("local", ctx.settings)
+    local = stored_connectors.connect(ctx, login(USER), "local")
     messages = []
     for path in ("/etc/passwd", "/etc/no-such-file.csv"):
         with pytest.raises(InvalidInput) as err:
-            local.resolve(path)
+            local.open(path)
         messages.append(str(err.value).replace(path, "P"))
     assert messages[0] == messages[1] and "outside the folders" in messages[0]
 

@@ -90,3 +90,95 @@ def test_the_message_sits_right_under_the_button_that_caused_it(app):
     view.submit.click()  # nothing filled in
     assert view.status.kind == "error" and view.status.value
     assert "vision-status" in view.status._dom_classes  # the class that lets a message wrap
+
+
+# -- the connector choice and the browser ---------------------------------------------------------
+@pytest.fixture
+def warehouse(ctx, tmp_path):
+    """A stored ``sql`` connector over a SQLite file holding the fraud demo data as two tables."""
+    import sqlite3
+
+    from helpers import PASSWORDS, demo_frames
+
+    from vision_widgets.core.identity import auth
+    from vision_widgets.services import connectors as stored_connectors
+
+    train, prod = demo_frames()
+    db = tmp_path / "warehouse.db"
+    with sqlite3.connect(db) as con:
+        train.drop(columns=["event_time"]).to_sql("fraud_training", con, index=False)
+        prod.drop(columns=["event_time"]).to_sql("fraud_production", con, index=False)
+    admin = auth.login(ctx, ADMIN, PASSWORDS[ADMIN]).principal
+    stored_connectors.add_connector(ctx, admin, "warehouse", "sql", {}, {"url": f"sqlite:///{db}"})
+    return db
+
+
+def _listed(view) -> list[str]:
+    return [label for label, _ in view.browser.listing.options]
+
+
+def _choose(view, label: str) -> None:
+    """Choose ``label`` in the browser's list, as a click in the browser does."""
+    view.browser.listing.value = dict(view.browser.listing.options)[label]
+
+
+def test_the_connector_choice_lists_the_stored_connectors_local_first(app, warehouse):
+    view = _open(app, USER)
+    assert [name for _, name in view.connector.options] == ["local", "warehouse"]
+    assert view.connector.value == "local"
+    assert dict(view.connector.options)["warehouse — SQL database"] == "warehouse"
+
+
+def test_a_user_browses_local_folders_by_name_and_picks_files(app, ctx):
+    write_demo_files(ctx.settings.home / "data" / "fraud")
+    view = _open(app, USER)
+    assert _listed(view) == ["data/"]  # the data folders that exist, by name (no demo data here)
+    _choose(view, "data/")
+    assert _listed(view) == ["fraud/"]
+    _choose(view, "fraud/")
+    assert _listed(view) == ["fraud_production.csv", "fraud_training.csv"]
+    assert [c.description for c in view.browser.crumbs.children if isinstance(c, w.Button)] == ["local", "data", "fraud"]
+    use_training, use_production = view.browser.buttons
+    assert use_training.disabled and use_production.disabled  # nothing chosen yet
+    _choose(view, "fraud_training.csv")
+    assert not use_training.disabled and view.browser.picked.value == "Chosen: fraud_training.csv"
+    use_training.click()
+    _choose(view, "fraud_production.csv")
+    use_production.click()
+    assert (view.training.value, view.production.value) == ("data/fraud/fraud_training.csv",
+                                                            "data/fraud/fraud_production.csv")
+    assert str(ctx.settings.home) not in synced_text()  # browsing shows names, never server paths
+    # the breadcrumb goes back up
+    crumbs = [c for c in view.browser.crumbs.children if isinstance(c, w.Button)]
+    crumbs[0].click()
+    assert _listed(view) == ["data/"] and view.browser.trail == ()
+
+
+def test_a_table_picked_under_a_sql_connector_registers_through_it(app, ctx, warehouse):
+    view = _open(app, USER)
+    view.connector.value = "warehouse"
+    assert not _shown(view.folders)  # the data folders are the local connector's business
+    assert {"fraud_training  · table", "fraud_production  · table"} <= set(_listed(view))
+    _choose(view, "fraud_training  · table")
+    view.browser.buttons[0].click()
+    _choose(view, "fraud_production  · table")
+    view.browser.buttons[1].click()
+    view.name.value = "From the warehouse"
+    view.target.value, view.prediction.value, view.exclude.value = "is_fraud", "fraud_score", "record_id"
+    view.submit.click()
+    assert view.status.kind == "info" and "queued" in view.status.value, view.status.value
+    spec = view.spec()
+    assert (spec.connector, spec.training, spec.production) == ("warehouse", "fraud_training", "fraud_production")
+    assert "sqlite:///" not in synced_text()  # the connector's URL (its secret) never reaches a widget
+
+
+def test_restricted_mode_hides_the_connector_browser(app):
+    view = _open(app, USER)
+    view.restricted.value = True
+    assert not _shown(view.open_data) and view.browser in view.open_data.children
+
+
+def test_a_disabled_use_button_clicked_anyway_fills_nothing(app, ctx):
+    view = _open(app, USER)
+    view.browser.buttons[0].click()  # the browser can click a disabled button
+    assert view.training.value == ""

@@ -57,6 +57,37 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("username")
     u.set_defaults(func=cmd_users_set_password)
 
+    p = sub.add_parser("models", help="register models through a stored connector, and pull their new data")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    m = msub.add_parser("register", help="register a model from open data read through a stored connector "
+                                         "(profiled now, in this process)")
+    m.add_argument("--name", required=True)
+    m.add_argument("--connector", default="local", help="a stored connector's name (`vision connectors list`)")
+    m.add_argument("--training", required=True, help="the training data: a file, folder or table under the connector")
+    m.add_argument("--production", required=True,
+                   help="the first production data (later batches: `vision models pull` or the web app)")
+    m.add_argument("--task", default="binary classification",
+                   choices=["binary classification", "multiclass classification", "regression"])
+    m.add_argument("--target", default="")
+    m.add_argument("--prediction", default="")
+    m.add_argument("--timestamp", default="")
+    m.add_argument("--features", default="", help="comma-separated (default: every other column)")
+    m.add_argument("--exclude", default="", help="comma-separated columns never profiled")
+    m.add_argument("--owner", required=True, help="the account that owns the model (the command line is no account)")
+    m.add_argument("--description", default="")
+    m.add_argument("--platform", default="other")
+    m.set_defaults(func=cmd_models_register)
+    m = msub.add_parser("schedule", help="set a model's cadence and what a scheduled pull reads")
+    m.add_argument("name")
+    m.add_argument("--cadence", required=True, help="1h, 1D, 7D …; empty with no --reference stops the schedule")
+    m.add_argument("--reference", default="", help="a folder/prefix of files, or a table or read-only query")
+    m.add_argument("--mode", choices=["new-files", "query"], default="new-files")
+    m.add_argument("--watermark", default="", help="query mode: only rows past the last value of this column")
+    m.set_defaults(func=cmd_models_schedule)
+    m = msub.add_parser("pull", help="run a model's scheduled pull now, in this process")
+    m.add_argument("name")
+    m.set_defaults(func=cmd_models_pull)
+
     # --- statistics jobs (profile, drift) are registered below by the statistics engine ---
     from vision_widgets import cli_stats
 
@@ -226,4 +257,45 @@ def cmd_users_set_password(args: argparse.Namespace) -> int:
     accounts.get_account(ctx, me, args.username)  # fail before asking for a password
     accounts.reset_password(ctx, me, args.username, _ask_password(args.username))
     print(f"Password of {args.username} changed; their sessions were ended.")
+    return 0
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (text or "").split(",") if c.strip())
+
+
+def cmd_models_register(args: argparse.Namespace) -> int:
+    from vision_widgets.services import registration
+
+    spec = registration.ModelSpec(
+        name=args.name, task=args.task, description=args.description, platform=args.platform,
+        connector=args.connector, target=args.target, prediction=args.prediction, timestamp=args.timestamp,
+        features=_columns(args.features), exclude=_columns(args.exclude), owner=args.owner,
+        training=args.training, production=args.production,
+    )
+    reg = registration.register_model(_context(), _operator_principal(), spec)
+    verdict = "drift detected" if reg.drift is not None and reg.drift.dataset_drift else "no dataset drift"
+    print(f"Registered {reg.model.name} for {reg.model.owner} through the connector {reg.model.connector} ({verdict}).")
+    return 0
+
+
+def cmd_models_schedule(args: argparse.Namespace) -> int:
+    from vision_widgets.services import scheduled_pulls
+
+    found = scheduled_pulls.set_pull(_context(), _operator_principal(), args.name, args.cadence, args.reference,
+                                     args.mode, args.watermark)
+    if found.scheduled:
+        print(f"{found.model}: every {found.cadence}, pulls {found.mode} from {found.reference} "
+              f"through {found.connector}.")
+    else:
+        print(f"{found.model}: " + (f"expects data every {found.cadence}; no scheduled pull." if found.cadence
+                                   else "no cadence, no scheduled pull."))
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from vision_widgets.services import scheduled_pulls
+
+    result = scheduled_pulls.run_pull(_context(), _operator_principal(), args.name)
+    print(f"{result.model}: {result.message}" + (f" ({', '.join(result.what)})" if result.batches else "") + ".")
     return 0

@@ -95,10 +95,24 @@ def recompute_drift(run: JobRun) -> None:
                                      in_transaction=lambda conn, done: run.finish(conn, done.summary()))
 
 
+def pull_production(run: JobRun) -> None:
+    """Read a model's new production data through its connector and add it, as the job's account.
+
+    The batches, the model's ``pulled_at`` and the job's "done" are one transaction;
+    "no new data" is a done job too.
+    """
+    from vision_widgets.services import scheduled_pulls
+
+    principal = sessions.on_behalf_of(run.ctx, run.job.actor)
+    scheduled_pulls.run_pull(run.ctx, principal, str(run.params["model"]), progress=run.progress,
+                             in_transaction=lambda conn, done: run.finish(conn, done.summary()))
+
+
 #: The handler of each job kind.
 HANDLERS: Mapping[str, Handler] = MappingProxyType({
     jobs.REGISTER_MODEL: register_model,
     jobs.RECOMPUTE_DRIFT: recompute_drift,
+    jobs.PULL_PRODUCTION: pull_production,
 })
 
 
@@ -288,12 +302,23 @@ def record_health(ctx: Context) -> int:
     return len(found.checks)
 
 
+def queue_due_pulls(ctx: Context) -> int:
+    """Queue a pull job for each model whose scheduled pull is due (one per model at a time)."""
+    from vision_widgets.services import scheduled_pulls
+
+    queued = scheduled_pulls.queue_due_pulls(ctx)
+    if queued:
+        log.info("queued scheduled pulls: %s", ", ".join(str(j.params.get("model")) for j in queued))
+    return len(queued)
+
+
 def schedule(queue: JobQueue, ctx: Context) -> None:
     """Register the periodic tasks on the queue (huey's crontab, minute resolution)."""
     from huey import crontab
 
     queue.periodic("vision.purge_expired", crontab(minute="*/5"), lambda: purge_expired(ctx))
     queue.periodic("vision.record_health", crontab(minute="*"), lambda: record_health(ctx))
+    queue.periodic("vision.queue_due_pulls", crontab(minute="*"), lambda: queue_due_pulls(ctx))
 
 
 # --------------------------------------------------------------------------------------------

@@ -64,13 +64,15 @@ def moto_s3():
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     previous = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")  # setting up needs no keys
+    user = f"reader-{port}"
     try:
         iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                            aws_access_key_id="setup", aws_secret_access_key="setup")
-        iam.create_user(UserName="reader")
-        iam.put_user_policy(UserName="reader", PolicyName="s3", PolicyDocument=json.dumps({
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
-        key = iam.create_access_key(UserName="reader")["AccessKey"]
+        key = iam.create_access_key(UserName=user)["AccessKey"]
         # From now on every request must be signed with a key the server knows.
         req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST",
                                      headers={"Content-Type": "text/plain"})

@@ -17,7 +17,7 @@ from vision_widgets.core.jobs import queue, records
 from vision_widgets.core.jobs.records import Job
 from vision_widgets.services.sessions import acting
 
-__all__ = ["REGISTER_MODEL", "RECOMPUTE_DRIFT", "SUBMITTABLE", "Job", "get_job", "list_jobs", "submit_job"]
+__all__ = ["REGISTER_MODEL", "RECOMPUTE_DRIFT", "PULL_PRODUCTION", "SUBMITTABLE", "Job", "get_job", "list_jobs", "submit_job"]
 
 #: Kind of the job that profiles a model's open data and registers it.
 REGISTER_MODEL = "register model"
@@ -26,6 +26,11 @@ REGISTER_MODEL = "register model"
 #: Queued only by ``services.drift_settings.save_settings`` (in the transaction that stores the settings),
 #: so it is not in ``SUBMITTABLE``.
 RECOMPUTE_DRIFT = "recompute drift"
+
+#: Kind of the job that reads a model's new production data through its connector (a scheduled pull).
+#: Queued by ``services.scheduled_pulls`` (the periodic task, or "pull now" by the model's owner or an
+#: admin), which checks who may; so it is not in ``SUBMITTABLE`` either.
+PULL_PRODUCTION = "pull production"
 
 #: The kinds a person may submit, and the permission each needs.
 SUBMITTABLE: dict[str, Permission] = {

@@ -8,6 +8,7 @@ whether a principal may open or change a model.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from typing import Any, Callable
 
@@ -81,11 +82,19 @@ def record_for(conn, principal: Principal, name: str, manage: bool = False) -> M
     return record
 
 
-def profile_production(ctx: Context, path, reference: Profile, timestamp: str | None,
+def profile_input(data: Any) -> Any:
+    """What a connection opened, as ``client.profile`` takes it: a local path as text, a stream as is."""
+    return str(data) if isinstance(data, (str, os.PathLike)) else data
+
+
+def profile_production(ctx: Context, data, reference: Profile, timestamp: str | None,
                        progress: Progress | None, start: float) -> Profile:
-    """A production profile on the reference's bins, in weekly windows when there is a timestamp."""
+    """A production profile on the reference's bins, in weekly windows when there is a timestamp.
+
+    ``data`` is what a connection opened: a local path, or a stream of Arrow record batches.
+    """
     return client.profile(
-        str(path), reference=reference, k=ctx.settings.privacy_k,
+        profile_input(data), reference=reference, k=ctx.settings.privacy_k,
         window=PRODUCTION_WINDOW if timestamp else None,
         progress=step(progress, start, 0.95, "Profiling production data"),
     )

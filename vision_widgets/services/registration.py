@@ -1,12 +1,13 @@
-"""Registering a model: from open data through a connector, or restricted with an upload token.
+"""Registering a model: from open data through a stored connector, or restricted with an upload token.
 
 Profiling — the long part — happens before the write transaction; the model,
 its profiles, its drift report and the audit entry are then stored in ONE
 transaction, so a failure leaves nothing behind.
 
 From the web app, open data is registered by a job (``submit_registration``):
-what can be checked at once (permission, name free, column roles, paths inside
-the allowed roots) is checked before the job is queued, so the form answers
+what can be checked at once (permission, name free, column roles, the stored
+connector, and for files on this server the paths inside the allowed roots) is
+checked before the job is queued, so the form answers
 immediately; the worker then runs ``register_model``, the synchronous core, as
 the account that submitted it, and marks the job done inside the same storing
 transaction (``in_transaction``). A restricted model has nothing to profile
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sqlalchemy import Connection
@@ -26,18 +26,20 @@ from vision_widgets.core import audit, connectors
 from vision_widgets.core.catalog import records, upload_tokens
 from vision_widgets.core.catalog.records import ACTIVE, AWAITING, ModelRecord
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import InvalidInput, PermissionDenied
+from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound, PermissionDenied
 from vision_widgets.core.identity import users
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.core.identity.users import Account
 from vision_widgets.core.jobs.records import Job
 from vision_widgets.core.stats.drift import DriftReport, DriftSettings, drift
+from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.services import jobs
 from vision_widgets.services.profiling import (
     Progress,
     check_labels,
     client_roles,
+    profile_input,
     profile_production,
     published,
     step,
@@ -115,27 +117,35 @@ class Registration:
 
 @dataclass(frozen=True)
 class DataSources:
-    """What the Register page offers: connector (name, title) pairs and the readable data folders.
+    """What the Register page offers: the stored connectors the account may use, and the data folders.
 
-    ``roots`` are the folders' names (a file is given as ``<name>/<path>``); ``root_paths``, where
-    they are on the server, only for those who manage connectors (admins): a server's layout is
-    nobody else's business.
+    ``connectors`` are (name, what it is) pairs, e.g. ``("warehouse", "warehouse — SQL database")``;
+    ``local_connectors`` the names of those of the local-filesystem type. ``roots`` are the local
+    data folders' names (a file is given as ``<name>/<path>``); ``root_paths``, where they are on
+    the server, only for those who manage connectors (admins): a server's layout is nobody else's business.
     """
 
     connectors: tuple[tuple[str, str], ...]
     roots: tuple[str, ...]
     root_paths: tuple[str, ...] = ()
+    local_connectors: tuple[str, ...] = ()
 
 
 def data_sources(ctx: Context, principal: Principal) -> DataSources:
-    """The connectors a model can be registered with, and the data folders the local one reads."""
+    """The stored connectors a model can be registered through, and the data folders the local type reads."""
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
+    found = [c for c in stored_connectors.list_connectors(ctx, me) if c.readable]
     named = connectors.named_roots(ctx.settings)
     return DataSources(
-        connectors=tuple((name, connectors.get(name, ctx.settings).title) for name in connectors.available()),
+        connectors=tuple((c.name, f"{c.name} — {c.title}") for c in found),
         roots=tuple(name for name, _ in named),
         root_paths=tuple(str(path) for _, path in named) if has(me, Permission.MANAGE_CONNECTORS) else (),
+        local_connectors=tuple(c.name for c in found if c.type == LOCAL_TYPE),
     )
+
+
+#: The connector type that reads files on the server's disk (cheap to check before a job is queued).
+LOCAL_TYPE = "local"
 
 
 @dataclass(frozen=True)
@@ -147,13 +157,31 @@ class _Checked:
     owner: Account
     roles: dict[str, Any]
     profiler_roles: client.Roles
-    connector: connectors.Connector
-    training: Path | None
-    production: Path | None
+    connector: str  # the stored connector's name as stored ("local" for a restricted model)
+    training: str
+    production: str
+
+
+def _reference(text: str, what: str, field_name: str) -> str:
+    text = (text or "").strip()
+    if not text or "\x00" in text:
+        raise InvalidInput(f"Give the {what} data: a file, folder or table under the connector (the browser "
+                           "lists them).", field=field_name)
+    return text
+
+
+def _usable_connector(ctx: Context, me: Principal, name: str) -> "stored_connectors.ConnectorInfo":
+    """The stored connector ``name``; an unknown one is the form's fault (``InvalidInput`` naming those there are)."""
+    try:
+        return stored_connectors.get_connector(ctx, me, name)
+    except NotFound:
+        known = ", ".join(c.name for c in stored_connectors.list_connectors(ctx, me))
+        raise InvalidInput(f"There is no connector named {name!r}; choose one of: {known}.", field="connector") from None
 
 
 def _check(ctx: Context, principal: Principal, spec: ModelSpec) -> _Checked:
-    """Everything that can be answered at once: permission, name free, owner, column roles, data paths."""
+    """Everything that can be answered at once: permission, name free, owner, column roles, the connector
+    and, for files on this server, the data references."""
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     name = records.validate_name(spec.name)
     records.validate_task(spec.task)
@@ -164,16 +192,26 @@ def _check(ctx: Context, principal: Principal, spec: ModelSpec) -> _Checked:
     profiler_roles = client_roles(roles, spec.task)  # validates role combinations early
     if spec.task != "regression" and not roles["target"] and not spec.restricted:
         raise InvalidInput("Name the target column (the label the model predicts).")
-    connector = connectors.get(spec.connector, ctx.settings)
     with ctx.store.read() as conn:
         owner = users.get(conn, owner_name)
         if records.find(conn, name) is not None:
             raise InvalidInput(f"A model named {name!r} already exists; choose another name.")
-    training = production = None
-    if not spec.restricted:
-        training = connector.resolve(spec.training)
-        production = connector.resolve(spec.production)
-    return _Checked(me, name, owner, roles, profiler_roles, connector, training, production)
+    if spec.restricted:
+        return _Checked(me, name, owner, roles, profiler_roles, LOCAL_TYPE, "", "")
+    training = _reference(spec.training, "training", "training")
+    production = _reference(spec.production, "production", "production")
+    info = _usable_connector(ctx, me, (spec.connector or "").strip() or LOCAL_TYPE)
+    if not info.readable:
+        raise ConnectorError(f"The connector {info.name!r} cannot be used: its secrets cannot be decrypted "
+                             "(the secret key changed). An administrator must re-enter them on the Connectors page.")
+    if info.type == LOCAL_TYPE:  # files on this server: checked now, so the form answers at once
+        connection = stored_connectors.connect(ctx, me, info.name)
+        try:
+            connection.open(training)
+            connection.open(production)
+        finally:
+            connection.close()
+    return _Checked(me, name, owner, roles, profiler_roles, info.name, training, production)
 
 
 def submit_registration(ctx: Context, principal: Principal, spec: ModelSpec) -> Job:
@@ -199,17 +237,25 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
     the mark commit together or not at all.
     """
     checked = _check(ctx, principal, spec)
-    me, name, owner, roles, connector = checked.me, checked.name, checked.owner, checked.roles, checked.connector
+    me, name, owner, roles = checked.me, checked.name, checked.owner, checked.roles
     now = ctx.now()
     details = {k: v for k, v in spec.connector_details.items() if isinstance(v, (str, int, float, bool))}
 
     reference = production = report = None
     if not spec.restricted:
-        details.update(training=str(checked.training), production=str(checked.production))
-        reference = client.profile(str(checked.training), checked.profiler_roles, k=ctx.settings.privacy_k,
-                                   progress=step(progress, 0.0, 0.5, "Profiling training data"))
-        check_labels(reference, spec.task, roles["target"])
-        production = profile_production(ctx, checked.production, reference, roles["timestamp"], progress, 0.5)
+        # the references as given (a file, folder or table under the connector): never a server path
+        # of someone else's choosing, never a secret (those stay in the connector)
+        details.update(training=checked.training, production=checked.production)
+        connection = stored_connectors.connect(ctx, me, checked.connector)
+        try:
+            reference = client.profile(profile_input(connection.open(checked.training)), checked.profiler_roles,
+                                       k=ctx.settings.privacy_k,
+                                       progress=step(progress, 0.0, 0.5, "Profiling training data"))
+            check_labels(reference, spec.task, roles["target"])
+            production = profile_production(ctx, connection.open(checked.production), reference,
+                                            roles["timestamp"], progress, 0.5)
+        finally:
+            connection.close()
         report = drift(published(reference), published(production))
         if progress:
             progress(0.97, "Saving")
@@ -218,7 +264,7 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
     with ctx.store.write() as conn:
         record = records.insert(
             conn, name=name, description=spec.description.strip(), task=spec.task, platform=spec.platform,
-            connector=connector.name, connector_details=details, owner=owner.username, lob=owner.lob,
+            connector=checked.connector, connector_details=details, owner=owner.username, lob=owner.lob,
             sub_lob=owner.sub_lob, roles=roles, restricted=spec.restricted,
             status=AWAITING if spec.restricted else ACTIVE, drift_settings=DriftSettings().to_dict(),
             created_by=me.username, now=now,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from vision_widgets.client import Profile
-from vision_widgets.core import audit, connectors
+from vision_widgets.core import audit
 from vision_widgets.core.catalog import records, upload_tokens
 from vision_widgets.core.catalog.records import ACTIVE, ModelRecord
 from vision_widgets.core.catalog.submissions import Submission, parse
@@ -20,6 +21,7 @@ from vision_widgets.core.errors import Conflict, InvalidInput, NotFound, Permiss
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.core.stats.drift import DriftReport, drift
+from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.services.profiling import (
     Progress,
     check_labels,
@@ -53,8 +55,12 @@ class SubmissionResult:
 
 
 def add_production_batch(ctx: Context, principal: Principal, name: str, data: str, label: str = "",
-                         progress: Progress | None = None) -> DriftReport:
-    """Profile a new production file of an unrestricted model and add it to the drift history."""
+                         progress: Progress | None = None, connector: str = "") -> DriftReport:
+    """Profile new production data of an unrestricted model and add it to the drift history.
+
+    ``data`` is a file, folder or table under the model's stored connector, or under
+    ``connector`` — another stored connector the account may use.
+    """
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.read() as conn:
         record = record_for(conn, me, name, manage=True)
@@ -63,18 +69,26 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
         raise InvalidInput("This model's data is restricted: add production data with the client notebook.")
     if not refs:
         raise InvalidInput("This model has no training profile yet.")
+    data = (data or "").strip()
+    if not data or "\x00" in data:
+        raise InvalidInput("Give the production data: a file, folder or table under the connector.", field="data")
     reference = Profile.from_json(refs[-1].body)
-    path = connectors.get(record.connector, ctx.settings).resolve(data)
-    production = profile_production(ctx, path, reference, record.roles.get("timestamp"), progress, 0.0)
+    connection = stored_connectors.connect(ctx, me, (connector or "").strip() or record.connector)
+    try:
+        production = profile_production(ctx, connection.open(data), reference, record.roles.get("timestamp"),
+                                        progress, 0.0)
+    finally:
+        connection.close()
     report = drift(reference, published(production), drift_settings_of(record))
     now = ctx.now()
+    what = PurePosixPath(data.replace("\\", "/")).name or data
     with ctx.store.write() as conn:
         record = records.get_by_id(conn, record.id)  # still there?
-        kind = store_batch(conn, record, production, report, label.strip() or path.name, "server", now,
+        kind = store_batch(conn, record, production, report, label.strip() or what[:120], "server", now,
                            explicit_label=bool(label.strip()))
         records.set_status(conn, record.id, ACTIVE, now)
         audit.record(conn, now, me.username, "add labels" if kind == records.LABELS else "add production batch",
-                     record.name, path.name)
+                     record.name, what)
     if progress:
         progress(1.0, "Done")
     return report

@@ -1,5 +1,9 @@
 """Register a model: metadata, connector, column roles, and open or restricted data.
 
+Open data is read through a stored connector the account may use: the page lists them,
+browses what lies under the chosen one (folders, files, tables) and fills the training and
+production references from it; the local type lists its data folders by name, never by path.
+
 Open data is registered by a background job: the form checks at once what it
 can (name, roles, paths) and queues the job; the page then follows the job by
 polling its record about once a second while one is queued or running. The
@@ -15,6 +19,7 @@ import threading
 import ipywidgets as w
 
 from vision_widgets.components import forms
+from vision_widgets.components.data_browser import DataBrowser
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.job_list import JobList
 from vision_widgets.components.note import Note
@@ -22,9 +27,8 @@ from vision_widgets.components.progress import ProgressBar
 from vision_widgets.core.catalog.records import PLATFORMS, TASKS
 from vision_widgets.core.identity import rbac
 from vision_widgets.core.jobs.records import DONE, FAILED, Job
-from vision_widgets.services import accounts
-from vision_widgets.services import jobs
-from vision_widgets.services import registration
+from vision_widgets.services import accounts, jobs, registration
+from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.views.base import PageView
 from vision_widgets.views.client_download import ClientDownloads
 from vision_widgets.views.model_actions import TokenBox
@@ -88,9 +92,11 @@ class RegisterView(PageView):
         self.platform = _labelled(w.Dropdown(options=PLATFORMS, value=PLATFORMS[0]), "Platform")
         self.sources_status = StatusMessage()
         sources = self.run(self.sources_status, registration.data_sources, ctx, self.principal)
-        self.connector = _labelled(
-            w.Dropdown(options=[(title, name) for name, title in (sources.connectors if sources else ())]),
-            "Connector")
+        self.sources = sources
+        choices = [(label, name) for name, label in (sources.connectors if sources else ())]
+        self.connector = _labelled(w.Dropdown(options=choices), "Connector", "420px")
+        if any(name == registration.LOCAL_TYPE for _, name in choices):
+            self.connector.value = registration.LOCAL_TYPE
         self.owner = _labelled(w.Dropdown(options=()), "Owner")
         self.restricted = w.Checkbox(value=False, description="Restricted data (profiled on the client's machine)",
                                      indent=False, layout=w.Layout(width="auto"))
@@ -101,6 +107,10 @@ class RegisterView(PageView):
         self.training = _labelled(forms.text("e.g. data/training.csv"), "Training data", "420px")
         self.production = _labelled(forms.text("e.g. data/production.csv"), "Production data", "420px")
         self.folders = Note(_folders_text(sources), muted=True)
+        self.browser = DataBrowser(self.run, {
+            "Use for training": lambda path: setattr(self.training, "value", path),
+            "Use for production": lambda path: setattr(self.production, "value", path),
+        }, label="Browse")
         self.target = _labelled(forms.text("label column"), "Target")
         self.prediction = _labelled(forms.text("model output column"), "Prediction")
         self.timestamp = _labelled(forms.text("optional: date/time column"), "Timestamp")
@@ -125,7 +135,9 @@ class RegisterView(PageView):
         self.submit.on_click(self._on_submit)
         self.restricted.observe(self._on_restricted, "value")
         #: What only open data needs: where it comes from (hidden in restricted mode).
-        self.open_data = w.VBox([self.connector, self.training, self.production, self.folders])
+        self.open_data = w.VBox([self.connector, self.browser, self.training, self.production, self.folders])
+        self.connector.observe(self._on_connector, "value")
+        self._on_connector()
         self.paths = self.open_data
         if self.principal is not None and rbac.is_admin(self.principal):
             found = self.run(self.status, accounts.list_accounts, ctx, self.principal)
@@ -145,6 +157,16 @@ class RegisterView(PageView):
         )
         if self.refresh_jobs():
             self._poll()
+
+    def _on_connector(self, _change=None) -> None:
+        """Browse the chosen connector from its top; the data folders' note is for the local type only."""
+        name = self.connector.value
+        local = self.sources is not None and name in self.sources.local_connectors
+        self.folders.layout.display = "flex" if local else "none"
+        self.training.placeholder = "e.g. data/training.csv" if local else "a file, folder or table (browse above)"
+        self.production.placeholder = "e.g. data/production.csv" if local else "a file, folder or table (browse above)"
+        browse = None if not name else (lambda path: stored_connectors.browse(self.ctx, self.principal, name, path))
+        self.browser.show(name or "", browse)
 
     def _on_restricted(self, _change=None) -> None:
         restricted = self.restricted.value

@@ -12,14 +12,14 @@ One module per type; each registers itself with ``@register_type`` when imported
 imports them all at the end, so ``types()`` lists every one. Stored, named connectors (a type plus
 its configuration and sealed secrets) live in ``core/catalog/connector_store.py``.
 
-The older API (``get(name, settings).resolve(ref)``, ``available()``, ``named_roots``,
-``allowed_roots``, ``demo_folder``) stays until registration has moved to stored connectors.
+``named_roots``, ``allowed_roots`` and ``demo_folder`` say which server folders the local type
+reads (and where ``vision init --demo`` writes); everything else goes through stored connectors.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
 from vision_widgets.core.config import Settings
 from vision_widgets.core.errors import InvalidInput
@@ -192,42 +192,7 @@ def _parse(f: Field, raw: Any) -> Any:
     return raw
 
 
-# --- the older, settings-only API (kept until registration uses stored connectors) ------------
-
-
-class Connector(Protocol):
-    """Turns a user's data reference into something ``client.profile`` can read."""
-
-    name: str
-    title: str
-
-    def resolve(self, reference: str) -> Path: ...
-
-
-_REGISTRY: dict[str, Callable[[Settings], Connector]] = {}
-
-
-def register(name: str) -> Callable:
-    """Class decorator (older API): make a settings-only connector available under ``name``."""
-
-    def wrap(factory):
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
-
-
-def available() -> tuple[str, ...]:
-    """The names ``get`` knows (older API: the local filesystem only)."""
-    return tuple(_REGISTRY)
-
-
-def get(name: str, settings: Settings) -> Connector:
-    """An instance of connector ``name`` configured from ``settings`` (older API)."""
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        raise InvalidInput(f"There is no connector named {name!r}; choose one of: {', '.join(_REGISTRY)}.")
-    return factory(settings)
+# --- the data folders the local type reads (also the demo data's home) ---------------------------
 
 
 def demo_folder(settings: Settings) -> Path:

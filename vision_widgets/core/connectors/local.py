@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from vision_widgets.core.config import Settings
 from vision_widgets.core.connectors import (DATA_SUFFIXES, Entry, Field, TestResult, allowed_roots, check_fields,
-                                            named_roots, register, register_type)
+                                            named_roots, register_type)
 from vision_widgets.core.errors import InvalidInput
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -89,29 +89,6 @@ def dataset_reader(files: list[str], filesystem: Any = None, fmt: str = "parquet
 
     dataset = ds.dataset(files, format=fmt, filesystem=filesystem)
     return dataset.scanner(batch_size=batch_rows, use_threads=True).to_reader()
-
-
-@register("local")
-@dataclass(frozen=True)
-class LocalFilesystem:
-    """Files on the server's disk, under the allowed roots only (older API: ``get("local", settings)``)."""
-
-    settings: Settings
-    name: str = "local"
-    title: str = "Local filesystem"
-
-    @property
-    def roots(self) -> tuple[Path, ...]:
-        return allowed_roots(self.settings)
-
-    def resolve(self, reference: str) -> Path:
-        """The real path of a CSV or Parquet file under an allowed root, or ``InvalidInput``."""
-        real, _ = _locate(self.settings, reference)
-        if not real.is_file():
-            raise InvalidInput(f"{reference.strip()} is not a file.")
-        if real.suffix.lower() not in DATA_SUFFIXES:
-            raise InvalidInput(f"{reference.strip()} is not a CSV or Parquet file (.csv, .parquet).")
-        return real
 
 
 @dataclass

@@ -1,0 +1,172 @@
+"""A browser for what lies under a connector: folders to go into, files and tables to pick.
+
+It knows nothing of services: the page gives it ``browse(path) -> entries`` (objects with
+``name``, ``path`` and ``kind`` — "folder", "file", "table" or "delta") and ``run``, its way of
+calling a service with errors shown as a message. A breadcrumb above the list goes back up; a
+folder chosen in the list is opened; a file or table chosen fills the page's fields through the
+"use" buttons the page asks for (e.g. "Use for training", "Use for production").
+
+Names are shown as text (a ``Select``'s options and ``Button`` descriptions), never as HTML.
+The browser keeps only what it lists: no connector setting, no secret.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import ipywidgets as w
+
+from vision_widgets.components import forms
+from vision_widgets.components.feedback import StatusMessage
+
+#: Entry kinds that are picked rather than opened.
+PICKABLE = ("file", "table", "delta")
+_INDENT = "174px"  # the list's label width and the gaps before it
+_SUFFIX = {"folder": "/", "table": "  · table", "delta": "  · Delta table", "file": ""}
+
+
+def entry_label(entry: Any) -> str:
+    """How an entry is listed: folders end with "/", tables say so."""
+    return f"{entry.name}{_SUFFIX.get(entry.kind, '')}"
+
+
+class DataBrowser(w.VBox):
+    """Browse a connector: breadcrumb, a list of what is under the current folder, "use" buttons.
+
+    Parameters
+    ----------
+    run
+        ``run(status, fn, *args)``: calls ``fn`` and shows its error in ``status`` (a page's ``run``).
+    uses
+        ``{button text: callback(path)}``: what a picked file or table can be used for.
+    folder_uses
+        ``{button text: callback(path)}``: what the folder listed now can be used for (e.g. a
+        scheduled pull of its new files); enabled once inside a folder.
+    label
+        The list's accessible name.
+    """
+
+    def __init__(self, run: Callable[..., Any], uses: dict[str, Callable[[str], None]],
+                 folder_uses: dict[str, Callable[[str], None]] | None = None, label: str = "Browse") -> None:
+        self._run = run
+        self._browse: Callable[[str], Sequence[Any]] | None = None
+        self.root = ""
+        #: The folders gone into, as (name, path) pairs: the breadcrumb.
+        self.trail: tuple[tuple[str, str], ...] = ()
+        self.entries: tuple[Any, ...] = ()
+        # the breadcrumb and the buttons line up with the list, right of its label
+        self.crumbs = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="center", margin=f"0 0 0 {_INDENT}"))
+        self.crumbs.add_class("vision-breadcrumb")
+        self.listing = w.Select(options=(), rows=8, description=label)
+        self.listing.style.description_width = "160px"
+        self.listing.layout.width = "584px"
+        self.listing.observe(self._on_choose, "value")
+        self.picked = w.Label("")
+        self.buttons = []
+        for text, callback in uses.items():
+            button = forms.button(text, icon="arrow-right")
+            button.disabled = True
+            button.on_click(lambda _b, cb=callback: self._use(cb))
+            self.buttons.append(button)
+        self.folder_buttons = []
+        for text, callback in (folder_uses or {}).items():
+            button = forms.button(text, icon="folder-open")
+            button.disabled = True
+            button.on_click(lambda _b, cb=callback: self.trail and cb(self.current))
+            self.folder_buttons.append(button)
+        self.status = StatusMessage()
+        super().__init__([self.crumbs, self.listing,
+                          w.HBox([*self.buttons, *self.folder_buttons, self.picked],
+                                 layout=w.Layout(align_items="center", flex_flow="row wrap", margin=f"0 0 0 {_INDENT}")),
+                          self.status])
+        self.add_class("vision-data-browser")
+
+    # -- what the page calls ---------------------------------------------------------------
+    def show(self, root: str, browse: Callable[[str], Sequence[Any]] | None) -> None:
+        """Browse from the top of ``root`` (a connector's name) with ``browse``; ``None`` empties it."""
+        self.root, self._browse, self.trail = root, browse, ()
+        self._load("")
+
+    @property
+    def current(self) -> str:
+        """The path of the folder listed now ("" at the top)."""
+        return self.trail[-1][1] if self.trail else ""
+
+    def go_into(self, path: str, name: str) -> None:
+        """Go into folder ``path`` (listed as ``name`` in the breadcrumb)."""
+        if self._load(path):
+            self.trail = self.trail + ((name, path),)
+            self._draw_crumbs()
+
+    def up_to(self, depth: int) -> None:
+        """Go back to the breadcrumb's ``depth``-th folder (0: the top)."""
+        trail = self.trail[:depth]
+        if self._load(trail[-1][1] if trail else ""):
+            self.trail = trail
+            self._draw_crumbs()
+
+    @property
+    def selected(self) -> Any | None:
+        """The file or table chosen in the list, if any."""
+        index = self.listing.value
+        if index is None or not (0 <= index < len(self.entries)):
+            return None
+        entry = self.entries[index]
+        return entry if entry.kind in PICKABLE else None
+
+    # -- inside ----------------------------------------------------------------------------
+    def _load(self, path: str) -> bool:
+        self.status.clear()
+        found: Sequence[Any] | None = ()
+        if self._browse is not None:
+            found = self._run(self.status, self._browse, path)
+            if found is None:
+                return False
+        self.entries = tuple(found)
+        self.listing.unobserve(self._on_choose, "value")
+        try:
+            with self.listing.hold_sync():
+                self.listing.options = [(entry_label(e), i) for i, e in enumerate(self.entries)]
+                self.listing.value = None
+        finally:
+            self.listing.observe(self._on_choose, "value")
+        self._picked(None)
+        if self._browse is not None and not self.entries:
+            self.status.show("Nothing here that Vision AI can read.")
+        self._draw_crumbs()
+        return True
+
+    def _draw_crumbs(self) -> None:
+        parts: list[w.Widget] = []
+        for depth, name in enumerate([self.root or "top", *(n for n, _ in self.trail)]):
+            if depth:
+                parts.append(w.Label("›"))
+            crumb = w.Button(description=name, layout=w.Layout(width="auto"),
+                             tooltip="Go back to " + name, disabled=depth == len(self.trail))
+            crumb.add_class("vision-crumb")
+            crumb.on_click(lambda _b, d=depth: self.up_to(d))
+            parts.append(crumb)
+        self.crumbs.children = tuple(parts)
+        for button in self.folder_buttons:  # only inside a folder (a database has none)
+            button.disabled = not self.trail
+            button.layout.display = "flex" if self.trail else "none"
+
+    def _on_choose(self, change) -> None:
+        index = change["new"]
+        if index is None or not (0 <= index < len(self.entries)):
+            self._picked(None)
+            return
+        entry = self.entries[index]
+        if entry.kind == "folder":
+            self.go_into(entry.path, entry.name)
+        else:
+            self._picked(entry)
+
+    def _picked(self, entry: Any | None) -> None:
+        self.picked.value = f"Chosen: {entry.name}" if entry is not None else ""
+        for button in self.buttons:
+            button.disabled = entry is None
+
+    def _use(self, callback: Callable[[str], None]) -> None:
+        entry = self.selected  # the browser can click a disabled button: check again
+        if entry is not None:
+            callback(entry.path)

@@ -1,0 +1,183 @@
+"""A model's scheduled pull: its cadence, what it reads, and how far it got (inside the caller's transaction).
+
+``models.cadence`` says how often production data is expected ("1h", "1D", "7D");
+``models.pull`` (JSON, never a secret) says what a scheduled pull reads through the
+model's connector and remembers what it has read already:
+
+* ``{"reference": "data/incoming", "mode": "new-files", "pulled": [...]}`` — each file under
+  the folder or prefix not pulled before becomes one batch; ``pulled`` lists the files read.
+* ``{"reference": "sales", "mode": "query", "watermark": "ts", "last": ...}`` — the table's or
+  query's result is one batch per pull; with a watermark column only the rows past the last
+  value seen (``last``) are read.
+
+``models.pulled_at`` is when the last pull ended (stored with its batches, in one transaction).
+No permission checks here: ``services.scheduled_pulls`` checks who acts.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from vision_widgets.core.errors import InvalidInput
+from vision_widgets.core.storage import schema
+
+NEW_FILES = "new-files"
+QUERY = "query"
+MODES = (NEW_FILES, QUERY)
+
+_CADENCE = re.compile(r"^\s*(\d{1,4})\s*([hHdD])\s*$")
+_UNITS = {"h": timedelta(hours=1), "D": timedelta(days=1)}
+#: Files remembered per model (a folder that gains a file an hour fills this in about a year).
+MAX_REMEMBERED = 10_000
+
+
+def parse_cadence(text: str) -> str:
+    """A cadence as stored: ``<n>h`` (hours) or ``<n>D`` (days), e.g. ``1h``, ``1D``, ``7D``."""
+    match = _CADENCE.match(text or "")
+    if not match or int(match.group(1)) < 1:
+        raise InvalidInput("A cadence is a number of hours or days, like 1h, 1D or 7D.", field="cadence")
+    return f"{int(match.group(1))}{match.group(2).replace('d', 'D').replace('H', 'h')}"
+
+
+def cadence_delta(cadence: str) -> timedelta:
+    """How long a cadence is (``parse_cadence``'s form)."""
+    cadence = parse_cadence(cadence)
+    return int(cadence[:-1]) * _UNITS[cadence[-1]]
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    """What a scheduled pull reads, and what it has read already."""
+
+    reference: str
+    mode: str = NEW_FILES
+    watermark: str = ""
+    #: Files already pulled (``new-files``), in the connector's own references.
+    pulled: tuple[str, ...] = field(default=(), repr=False)
+    #: The last watermark value seen (``query`` with a watermark), as JSON (a date-time as ISO text).
+    last: Any = None
+    #: When the periodic task last queued a pull (a failing pull waits a cadence before the next try).
+    tried_at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"reference": self.reference, "mode": self.mode, "watermark": self.watermark,
+                           "pulled": list(self.pulled[-MAX_REMEMBERED:]), "last": self.last,
+                           "tried_at": self.tried_at}, allow_nan=False, default=str)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "PullPlan | None":
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(reference=str(data.get("reference") or ""), mode=str(data.get("mode") or NEW_FILES),
+                   watermark=str(data.get("watermark") or ""), pulled=tuple(data.get("pulled") or ()),
+                   last=data.get("last"), tried_at=str(data.get("tried_at") or ""))
+
+    def same_source(self, other: "PullPlan | None") -> bool:
+        """Whether ``other`` reads the same thing the same way (what was read so far still counts)."""
+        return other is not None and (self.reference, self.mode, self.watermark) == (
+            other.reference, other.mode, other.watermark)
+
+
+def validate_plan(reference: str, mode: str, watermark: str = "") -> PullPlan:
+    """A new plan from what a person typed (nothing read yet)."""
+    reference = (reference or "").strip()
+    if not reference or "\x00" in reference:
+        raise InvalidInput("Say what to pull: a folder or prefix of files, or a table or query.", field="reference")
+    if mode not in MODES:
+        raise InvalidInput(f"The pull mode is one of: {', '.join(MODES)}.", field="mode")
+    watermark = (watermark or "").strip()
+    if watermark and mode != QUERY:
+        raise InvalidInput("A watermark column applies to a table or query (mode 'query'), not to new files.",
+                           field="watermark")
+    return PullPlan(reference=reference, mode=mode, watermark=watermark)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A model's cadence and scheduled pull as stored."""
+
+    model_id: int
+    model: str
+    owner: str
+    connector: str
+    cadence: str | None
+    plan: PullPlan | None
+    pulled_at: datetime | None
+    #: ``models.pull`` as read (``mark_tried`` changes it only if nobody else has meanwhile).
+    raw: str | None = field(default=None, repr=False)
+
+    def due(self, now: datetime) -> bool:
+        """A pull is due when the cadence has passed since the last pull (and since the last try)."""
+        if self.plan is None or not self.cadence:
+            return False
+        last = [t for t in (self.pulled_at, _parse_time(self.plan.tried_at)) if t is not None]
+        return not last or max(last) + cadence_delta(self.cadence) <= now
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _schedule(row) -> Schedule:
+    return Schedule(model_id=row["id"], model=row["name"], owner=row["owner"], connector=row["connector"],
+                    cadence=row["cadence"], plan=PullPlan.from_json(row["pull"]), pulled_at=row["pulled_at"],
+                    raw=row["pull"])
+
+
+_COLUMNS = (schema.models.c.id, schema.models.c.name, schema.models.c.owner, schema.models.c.connector,
+            schema.models.c.cadence, schema.models.c.pull, schema.models.c.pulled_at)
+
+
+def get(conn: Connection, model_id: int) -> Schedule:
+    """Model ``model_id``'s schedule (the model exists: the caller read it)."""
+    row = conn.execute(select(*_COLUMNS).where(schema.models.c.id == model_id)).mappings().first()
+    if row is None:
+        from vision_widgets.core.errors import NotFound
+
+        raise NotFound("The model was deleted meanwhile; nothing was pulled.")
+    return _schedule(row)
+
+
+def scheduled(conn: Connection) -> list[Schedule]:
+    """Every model with a scheduled pull (due or not)."""
+    rows = conn.execute(select(*_COLUMNS).where(schema.models.c.pull.is_not(None)).order_by(schema.models.c.id))
+    return [_schedule(r) for r in rows.mappings()]
+
+
+def save(conn: Connection, model_id: int, cadence: str | None, plan: PullPlan | None, now: datetime) -> None:
+    """Store a model's cadence and pull plan (``None``: none)."""
+    conn.execute(update(schema.models).where(schema.models.c.id == model_id).values(
+        cadence=cadence or None, pull=plan.to_json() if plan else None, updated_at=now))
+
+
+def mark_tried(conn: Connection, schedule: Schedule, now: datetime) -> bool:
+    """Remember that a pull was queued now — only if ``models.pull`` is still as ``schedule`` read it.
+
+    ``False``: another worker's periodic task got there first (it queued the pull); on PostgreSQL the
+    row lock makes the second update wait for the first and then match nothing.
+    """
+    t = schema.models
+    done = conn.execute(update(t).where((t.c.id == schedule.model_id) & (t.c.pull == schedule.raw)).values(
+        pull=replace(schedule.plan, tried_at=now.isoformat()).to_json()))
+    return done.rowcount == 1
+
+
+def mark_pulled(conn: Connection, model_id: int, plan: PullPlan, now: datetime) -> None:
+    """Store how far the pull got (``plan``) and when it ended, in the transaction that stores its batches."""
+    conn.execute(update(schema.models).where(schema.models.c.id == model_id).values(
+        pull=plan.to_json(), pulled_at=now))
+
+
+def connector_exists(conn: Connection, name: str) -> bool:
+    """Whether the stored connector ``name`` is still there (a pull checks before it stores)."""
+    t = schema.connectors
+    return conn.execute(select(t.c.id).where(t.c.name_key == (name or "").lower())).first() is not None
