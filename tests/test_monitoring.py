@@ -222,11 +222,20 @@ def test_a_restricted_model_awaits_its_client_metrics(ctx, fraud):
     assert secret.last_data_at is None and secret.dataset_drift is None
 
 
-@pytest.mark.parametrize("text, hours", [("1D", 24), ("12h", 12), ("30min", 0.5), ("1W", 168), ("daily", 24),
-                                         ("", None), ("soon", None), ("0D", None)])
-def test_cadence_parsing(text, hours):
-    found = checks.parse_cadence(text)
-    assert (found.total_seconds() / 3600 if found else None) == hours
+@pytest.mark.parametrize("cadence", ["1M", "monthly", "soon", "0D"])
+def test_an_unreadable_stored_cadence_is_a_warning_not_no_cadence(ctx, clock, fraud, cadence):
+    # review 11, finding 9: "1M" was read as one minute, "monthly" or "soon" as "no cadence set" (OK)
+    set_cadence(ctx, fraud, cadence)
+    found = model(ctx, fraud)
+    assert (found.freshness, found.status) == ("cadence unreadable", WARN)
+    message = one(checks.model_checks([found]), "model_freshness", fraud).message
+    assert message.startswith(f"Cadence unreadable: The cadence {cadence!r}") and "last production data" in message
+
+
+def test_a_readable_stored_cadence_uses_the_shared_parser(ctx, clock, fraud):
+    set_cadence(ctx, fraud, "2 days")
+    clock.advance(hours=40)
+    assert (model(ctx, fraud).freshness, model(ctx, fraud).status) == ("fresh", OK)
 
 
 # -- history, the worker's job, the server's own checks ---------------------------------------------
@@ -317,7 +326,17 @@ def test_health_endpoint_is_503_without_a_worker_and_200_with_one(ctx, clock):
     resp = fetch_health(ctx)
     body = json.loads(resp.body)
     assert resp.code == 200 and body["status"] == "ok" and body["worker"]["state"] == "ok"
-    assert {c["check"] for c in body["checks"]} >= {"database", "worker", "queue", "llm", "disk", "uptime", "kernels"}
+    # live: the critical checks and the server's own; nothing recorded yet
+    assert {c["check"] for c in body["checks"]} == {"database", "worker", "queue", "uptime", "kernels"}
+    assert body["recorded_at"] is None
+    worker.record_health(ctx)
+    body = json.loads(fetch_health(ctx).body)
+    assert {c["check"] for c in body["checks"]} == {"database", "worker", "queue", "llm", "disk", "uptime", "kernels"}
+    assert body["recorded_at"] == ctx.now().isoformat()
+    clock.advance(minutes=11)  # a recorded run older than 10 min is not repeated
+    beat(ctx)
+    body = json.loads(fetch_health(ctx).body)
+    assert body["recorded_at"] is None and "llm" not in {c["check"] for c in body["checks"]}
 
 
 def one_dict(found, name):
@@ -332,15 +351,20 @@ def test_health_endpoint_holds_no_secret_no_name_and_no_kernel_id(ctx, settings,
                   config=json.dumps({"url": f"postgresql://reader:{CONNECTOR_PASSWORD}@db.internal/sales"}))
     with_key = Context(dataclasses.replace(settings, openai_base_url="http://127.0.0.1:9/v1",
                                            openai_api_key=SECRET), ctx.store, clock)
+    worker.record_health(with_key)
     resp = fetch_health(with_key)
     text = resp.body.decode()
     body = json.loads(text)
     assert resp.code == 200  # a failing connector or LLM is not critical
-    for leak in (SECRET, CONNECTOR_PASSWORD, "db.internal", "pg-warehouse", "Fraud detection", "Secret model", sealed):
+    for leak in (SECRET, CONNECTOR_PASSWORD, "db.internal", "pg-warehouse", "Fraud detection", "Secret model", sealed,
+                 "127.0.0.1", ":9", "free of", "KiB", "MiB"):
         assert leak not in text
     assert body["connectors"] == {"ok": 1, "warn": 0, "fail": 1}
-    assert body["models"] == {"no cadence set": 1, "awaiting client metrics": 1}
-    assert one_dict(body["checks"], "llm")["status"] == FAIL
+    assert body["models"] == {"ok": 1, "warn": 1, "fail": 0}  # no cadence set; awaiting client metrics
+    llm = one_dict(body["checks"], "llm")
+    assert llm["status"] == FAIL and "message" not in llm  # status and value only (review 11, finding 13)
+    assert "database_size" not in {c["check"] for c in body["checks"]}
+    assert all("message" in c for c in body["checks"] if c["critical"])
 
 
 def test_database_size_on_postgresql_is_pg_database_size(tmp_path):
