@@ -50,7 +50,7 @@ def test_calls_from_several_threads_never_run_two_jobs_at_once(page):
 
     def click():
         barrier.wait()
-        page.run_in_background(status, gate, when_busy="skip")
+        page.run_in_background(status, gate)  # the default (refuse): the old check-and-set raced
 
     threads = [threading.Thread(target=click) for _ in range(8)]
     for t in threads:
