@@ -2,8 +2,9 @@
 job, the server's own checks, and the unauthenticated ``GET /vision/api/health``).
 
 Admins (``VIEW_MONITORING``) see every check with names: models and connectors by name. The health
-endpoint needs no login, so it gives models and connectors as counts only (fresh/late/stale; ok/
-warning/failing) — never a name, a connector's settings, a kernel id or a secret.
+endpoint needs no login, so it gives models and connectors as counts by status only (ok/warning/
+failing), each check's status and value — never a name, a host, a connector's settings, a kernel id or
+a secret; it makes only the critical checks live and repeats the rest from the last recorded run.
 
 The checks a person sees are made *live* when asked (the page, every minute while it is open, and
 "Check now"); the worker records them every minute whether or not anyone looks, so the history has
