@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -74,12 +74,12 @@ def test_an_admin_sees_the_tiles_and_a_late_models_row(page, stale_fraud):
     # Check now records a run: the table of recent checks fills. The worker also records a run each
     # minute (at its start); clicked away from a minute's start, a run inside the click's few seconds is
     # the click's own, not the worker's.
-    while not 10 <= datetime.now(timezone.utc).second <= 40:
+    while not 10 <= datetime.now(UTC).second <= 40:
         time.sleep(0.5)
-    clicked = datetime.now(timezone.utc)
+    clicked = datetime.now(UTC)
     main.get_by_role("button", name="Check now").click()
     main.get_by_text(re.compile(r"^Checked and recorded at")).wait_for()
-    done = datetime.now(timezone.utc)
+    done = datetime.now(UTC)
     main.locator(".vision-grid-recent-checks").wait_for()
     main.get_by_text(re.compile(r"^\d+ recorded checks")).wait_for()
     assert done - clicked < timedelta(seconds=20)

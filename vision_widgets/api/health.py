@@ -47,7 +47,7 @@ class HealthHandler(JSONHandler):
             future = asyncio.get_running_loop().run_in_executor(_executor, self._report, server_checks)
             try:
                 report, worker = await asyncio.wait_for(asyncio.shield(future), DEADLINE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 unfinished = f"The health checks did not finish within {DEADLINE:g} s (the database is slow or unreachable)."
         if unfinished is not None:
             report = {"status": "fail", "checks": [{"check": "database", "status": "fail", "critical": True,

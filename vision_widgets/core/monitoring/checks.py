@@ -110,7 +110,7 @@ def worker_checks(conn, found: workers.WorkerStatus) -> list[Check]:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is an answer, not a place to follow: the key must never reach another host."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 - urllib's hook
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib's hook
         return None  # urllib then raises HTTPError(3xx), reported as a failure
 
 
