@@ -222,11 +222,20 @@ def test_a_restricted_model_awaits_its_client_metrics(ctx, fraud):
     assert secret.last_data_at is None and secret.dataset_drift is None
 
 
-@pytest.mark.parametrize("text, hours", [("1D", 24), ("12h", 12), ("30min", 0.5), ("1W", 168), ("daily", 24),
-                                         ("", None), ("soon", None), ("0D", None)])
-def test_cadence_parsing(text, hours):
-    found = checks.parse_cadence(text)
-    assert (found.total_seconds() / 3600 if found else None) == hours
+@pytest.mark.parametrize("cadence", ["1M", "monthly", "soon", "0D"])
+def test_an_unreadable_stored_cadence_is_a_warning_not_no_cadence(ctx, clock, fraud, cadence):
+    # review 11, finding 9: "1M" was read as one minute, "monthly" or "soon" as "no cadence set" (OK)
+    set_cadence(ctx, fraud, cadence)
+    found = model(ctx, fraud)
+    assert (found.freshness, found.status) == ("cadence unreadable", WARN)
+    message = one(checks.model_checks([found]), "model_freshness", fraud).message
+    assert message.startswith(f"Cadence unreadable: The cadence {cadence!r}") and "last production data" in message
+
+
+def test_a_readable_stored_cadence_uses_the_shared_parser(ctx, clock, fraud):
+    set_cadence(ctx, fraud, "2 days")
+    clock.advance(hours=40)
+    assert (model(ctx, fraud).freshness, model(ctx, fraud).status) == ("fresh", OK)
 
 
 # -- history, the worker's job, the server's own checks ---------------------------------------------
@@ -317,7 +326,17 @@ def test_health_endpoint_is_503_without_a_worker_and_200_with_one(ctx, clock):
     resp = fetch_health(ctx)
     body = json.loads(resp.body)
     assert resp.code == 200 and body["status"] == "ok" and body["worker"]["state"] == "ok"
-    assert {c["check"] for c in body["checks"]} >= {"database", "worker", "queue", "llm", "disk", "uptime", "kernels"}
+    # live: the critical checks and the server's own; nothing recorded yet
+    assert {c["check"] for c in body["checks"]} == {"database", "worker", "queue", "uptime", "kernels"}
+    assert body["recorded_at"] is None
+    worker.record_health(ctx)
+    body = json.loads(fetch_health(ctx).body)
+    assert {c["check"] for c in body["checks"]} == {"database", "worker", "queue", "llm", "disk", "uptime", "kernels"}
+    assert body["recorded_at"] == ctx.now().isoformat()
+    clock.advance(minutes=11)  # a recorded run older than 10 min is not repeated
+    beat(ctx)
+    body = json.loads(fetch_health(ctx).body)
+    assert body["recorded_at"] is None and "llm" not in {c["check"] for c in body["checks"]}
 
 
 def one_dict(found, name):
@@ -332,15 +351,20 @@ def test_health_endpoint_holds_no_secret_no_name_and_no_kernel_id(ctx, settings,
                   config=json.dumps({"url": f"postgresql://reader:{CONNECTOR_PASSWORD}@db.internal/sales"}))
     with_key = Context(dataclasses.replace(settings, openai_base_url="http://127.0.0.1:9/v1",
                                            openai_api_key=SECRET), ctx.store, clock)
+    worker.record_health(with_key)
     resp = fetch_health(with_key)
     text = resp.body.decode()
     body = json.loads(text)
     assert resp.code == 200  # a failing connector or LLM is not critical
-    for leak in (SECRET, CONNECTOR_PASSWORD, "db.internal", "pg-warehouse", "Fraud detection", "Secret model", sealed):
+    for leak in (SECRET, CONNECTOR_PASSWORD, "db.internal", "pg-warehouse", "Fraud detection", "Secret model", sealed,
+                 "127.0.0.1", ":9", "free of", "KiB", "MiB"):
         assert leak not in text
     assert body["connectors"] == {"ok": 1, "warn": 0, "fail": 1}
-    assert body["models"] == {"no cadence set": 1, "awaiting client metrics": 1}
-    assert one_dict(body["checks"], "llm")["status"] == FAIL
+    assert body["models"] == {"ok": 1, "warn": 1, "fail": 0}  # no cadence set; awaiting client metrics
+    llm = one_dict(body["checks"], "llm")
+    assert llm["status"] == FAIL and "message" not in llm  # status and value only (review 11, finding 13)
+    assert "database_size" not in {c["check"] for c in body["checks"]}
+    assert all("message" in c for c in body["checks"] if c["critical"])
 
 
 def test_database_size_on_postgresql_is_pg_database_size(tmp_path):
@@ -364,3 +388,217 @@ def test_database_size_on_postgresql_is_pg_database_size(tmp_path):
     assert one(found, "database").status == OK
     size = one(found, "database_size")
     assert size.value == pytest.approx(expected, rel=0.05) and size.value > 1_000_000
+
+
+# -- review 11: bounded checks, the key kept home, the endpoint's own executor -----------------------
+def _trickle_server():
+    """Answers 200 and then one byte a second: each socket read is fast, the whole answer never ends."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(5)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+
+            def one(conn=conn):
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                    while True:
+                        time.sleep(0.5)
+                        conn.sendall(b"x")
+                except OSError:
+                    pass
+
+            threading.Thread(target=one, daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock
+
+
+def test_a_trickling_llm_endpoint_fails_within_the_whole_checks_timeout(settings):
+    # finding 1: the 3 s timeout was per socket operation; this endpoint kept the check (and the endpoint) waiting
+    sock = _trickle_server()
+    try:
+        s = dataclasses.replace(settings, openai_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}/v1")
+        start = time.monotonic()
+        found = checks.llm(s, timeout=1.0)
+        assert time.monotonic() - start < 2.5
+        assert found.status == FAIL and "did not answer within 1 s" in found.message
+    finally:
+        sock.close()
+
+
+def _serve(handler_body, host="127.0.0.1"):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            handler_body(self)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_the_llm_key_never_follows_a_redirect(settings):
+    # finding 2: urllib followed a 302 to another host with the Authorization header
+    seen = []
+
+    def other_body(h):
+        seen.append(h.headers.get("Authorization"))
+        h.send_response(200)
+        h.end_headers()
+        h.wfile.write(b"{}")
+
+    other = _serve(other_body)
+
+    def redirect_body(h):
+        seen.append(h.headers.get("Authorization"))
+        h.send_response(302)
+        h.send_header("Location", f"http://127.0.0.1:{other.server_address[1]}/steal")
+        h.end_headers()
+
+    first = _serve(redirect_body)
+    try:
+        s = dataclasses.replace(settings, openai_base_url=f"http://127.0.0.1:{first.server_address[1]}/v1",
+                                openai_api_key=SECRET)
+        found = checks.llm(s)
+        assert seen == [f"Bearer {SECRET}"]  # the first host only; the other was never asked
+        assert found.status == FAIL and "redirected elsewhere (HTTP 302)" in found.message
+        assert SECRET not in found.message
+    finally:
+        other.shutdown()
+        first.shutdown()
+
+
+def test_the_llm_check_goes_through_the_environments_proxy(settings, monkeypatch):
+    # smaller finding: ProxyHandler({}) ignored HTTPS_PROXY / HTTP_PROXY
+    asked = []
+
+    def proxy_body(h):
+        asked.append(h.path)
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.end_headers()
+        h.wfile.write(b'{"data": []}')
+
+    proxy = _serve(proxy_body)
+    try:
+        for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        s = dataclasses.replace(settings, openai_base_url="http://llm.example.invalid/v1")
+        found = checks.llm(s)
+        assert found.status == OK and asked == ["http://llm.example.invalid/v1/models"]
+    finally:
+        proxy.shutdown()
+
+
+def test_anonymous_health_requests_neither_call_the_llm_nor_starve_the_default_executor(ctx, settings, clock):
+    # finding 1: 12 anonymous requests, each calling a silent LLM endpoint in the default executor,
+    # delayed a trivial executor call (a login, an upload) by ~6 s
+    import asyncio
+
+    from tests.support.blackhole import silent_port
+
+    beat(ctx)
+    with silent_port() as port:
+        slow = Context(dataclasses.replace(settings, openai_base_url=f"http://127.0.0.1:{port}/v1",
+                                           openai_api_key=SECRET), ctx.store, clock)
+
+        async def run():
+            app = tornado.web.Application(srv.api_handlers(FakeServer(), ctx=slow))
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            p = sock.getsockname()[1]
+            sock.close()
+            http = app.listen(p, "127.0.0.1")
+            client = tornado.httpclient.AsyncHTTPClient(max_clients=50)
+            try:
+                start = time.monotonic()
+                floods = [client.fetch(f"http://127.0.0.1:{p}/vision/api/health", raise_error=False, request_timeout=60)
+                          for _ in range(12)]
+                await asyncio.sleep(0.3)
+                t0 = time.monotonic()
+                await asyncio.get_running_loop().run_in_executor(None, lambda: None)
+                waited = time.monotonic() - t0
+                answers = await asyncio.gather(*floods)
+                return waited, time.monotonic() - start, answers
+            finally:
+                http.stop()
+
+        waited, took, answers = run_async(run)
+    assert waited < 0.5 and took < 5.0
+    assert {a.code for a in answers} <= {200, 503}
+    assert all(SECRET not in a.body.decode() for a in answers)
+
+
+def test_health_checks_that_do_not_finish_answer_503_within_the_deadline(ctx, monkeypatch):
+    from vision_widgets.api import health as endpoint
+
+    release = threading.Event()
+    real = monitoring.public_report
+
+    def stuck(*args):
+        release.wait(20)
+        return real(*args)
+
+    monkeypatch.setattr(monitoring, "public_report", stuck)
+    monkeypatch.setattr(endpoint, "DEADLINE", 0.5)
+    try:
+        answers = []
+        for _ in range(endpoint.IN_FLIGHT + 2):  # the first ones time out; then no slot is left: answered at once
+            start = time.monotonic()
+            resp = fetch_health(ctx)
+            answers.append((resp.code, json.loads(resp.body), time.monotonic() - start))
+        for code, body, took in answers:
+            assert code == 503 and body["status"] == "fail" and took < 2.0
+            assert body["kernels"]["running"] == 2 and body["worker"]["state"] == "unknown"
+            assert "did not finish" in body["checks"][0]["message"] or "not finished" in body["checks"][0]["message"]
+        assert answers[-1][2] < 0.4 and "have not finished" in answers[-1][1]["checks"][0]["message"]
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while endpoint._slots._value < endpoint.IN_FLIGHT and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert endpoint._slots._value == endpoint.IN_FLIGHT  # every slot given back once the checks ended
+
+
+def test_the_worker_job_gives_its_thread_back_when_the_checks_hang(ctx, monkeypatch, caplog):
+    release = threading.Event()
+    monkeypatch.setattr(monitoring, "record_platform_checks", lambda c: release.wait(20))
+    try:
+        start = time.monotonic()
+        assert worker.record_health(ctx, deadline=0.3) == 0
+        assert time.monotonic() - start < 1.5
+        assert worker.record_health(ctx, deadline=0.3) == 0  # the previous run still going: skipped at once
+        assert "did not finish within 0.3 s" in caplog.text and "still running" in caplog.text
+    finally:
+        release.set()
+    worker._recording.join(5)
+
+
+def test_the_server_prunes_its_own_rows_without_a_worker(ctx, clock):
+    # smaller finding: under --no-worker nothing pruned the uptime/kernels rows
+    monitoring.record_server_checks(ctx, checks.server(1.0, 0, None))
+    clock.advance(days=8)
+    monitoring.record_server_checks(ctx, checks.server(2.0, 0, None))
+    with ctx.store.read() as conn:
+        rows = history.read(conn)
+    assert {r.checked_at for r in rows} == {ctx.now()} and len(rows) == 2
+
+
+def test_one_look_reads_the_models_once(ctx, login, fraud, monkeypatch):
+    calls = []
+    real = checks.models
+    monkeypatch.setattr(checks, "models", lambda *a: calls.append(1) or real(*a))
+    found = monitoring.health(ctx, login(ADMIN))
+    assert len(calls) == 1 and len(found.models) == 2 and found.of("model_freshness")

@@ -147,3 +147,49 @@ def test_model_names_are_text_and_no_secret_reaches_a_widget(ctx, login, setting
         close_tree(app)
         for widget in (app.header, app.nav, app.body):
             close_tree(widget)
+
+
+def test_check_now_during_a_refresh_runs_after_it_rather_than_being_dropped(app, ctx, models, monkeypatch):
+    # review 11, finding 14: a click during the timer's refresh said "Still working…" and never checked
+    beat(ctx)
+    release, started = threading.Event(), threading.Event()
+    real = monitoring.health
+
+    def slow(*args):
+        started.set()
+        release.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(monitoring, "health", slow)
+    log_in_through_the_form(app, ADMIN)
+    app.open_page("monitoring")
+    view = app.view
+    assert started.wait(5)
+    view.check_now.click()
+    assert view.status.value.startswith("Checking as soon as") and view.status.kind != "error"
+    release.set()
+    view.wait()
+    assert view.status.value.startswith("Checked and recorded at")
+    with ctx.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.health_checks)).scalar_one() > 0
+
+
+def test_the_history_chart_covers_the_whole_day_and_the_table_the_newest_rows(app, ctx, models):
+    # review 11, finding 8: ~15 rows a minute overran the single 5000-row read: "last 24 h" showed ~8 h
+    from datetime import timedelta
+
+    from vision_widgets.core.monitoring import Check, history
+    from vision_widgets.views.monitoring import RECENT_ROWS
+
+    beat(ctx)
+    start = ctx.now() - timedelta(hours=24)
+    names = ["database", "database_size", "worker", "queue", "llm", "disk", "connector", "connector", "uptime",
+             "kernels"]
+    with ctx.store.write() as conn:
+        for i in range(24 * 60):
+            history.record(conn, [Check(n, str(j), "ok", False, 1.0, "ms", "m") for j, n in enumerate(names)],
+                           start + timedelta(minutes=i + 1))
+    view = open_monitoring(app)
+    assert view.chart.points == (24 * 60, 24 * 60)
+    assert min(r.checked_at for r in view.loaded.chart) == start + timedelta(minutes=1)
+    assert len(view.recent.rows) == RECENT_ROWS == len(view.loaded.recent)

@@ -288,14 +288,47 @@ def purge_expired(ctx: Context) -> dict[str, int]:
     return counts
 
 
-def record_health(ctx: Context) -> int:
+#: Seconds the periodic health job may take; past them it gives its job thread back (the checks go on
+#: in a daemon thread and a later run is skipped until they end).
+RECORD_HEALTH_DEADLINE = 45.0
+_recording: threading.Thread | None = None
+_recording_lock = threading.Lock()
+
+
+def record_health(ctx: Context, deadline: float | None = None) -> int:
     """Make the platform's health checks and record them (the Monitoring page's history); returns how many.
 
     Every minute, whether or not anyone has the page open; also prunes the history past a week.
+    Bounded by ``RECORD_HEALTH_DEADLINE``: the worker has two job threads, and checks that hang (a
+    database that stops answering) must not take them from registrations and pulls. A run still
+    going is not started again (returns 0, logged).
     """
     from vision_widgets.services import monitoring
 
-    found = monitoring.record_platform_checks(ctx)
+    global _recording
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["found"] = monitoring.record_platform_checks(ctx)
+        except BaseException as exc:  # noqa: BLE001 - raised in the job thread below
+            box["error"] = exc
+
+    with _recording_lock:
+        if _recording is not None and _recording.is_alive():
+            log.warning("health: the previous checks are still running; this minute's are skipped")
+            return 0
+        _recording = threading.Thread(target=run, name="vision-record-health", daemon=True)
+        _recording.start()
+        thread = _recording
+    limit = RECORD_HEALTH_DEADLINE if deadline is None else deadline
+    thread.join(limit)
+    if thread.is_alive():
+        log.warning("health: the checks did not finish within %g s; left to end on their own", limit)
+        return 0
+    if "error" in box:
+        raise box["error"]
+    found = box["found"]
     failing = [f"{c.check} {c.subject}".strip() for c in found.checks if c.status == "fail"]
     if failing:
         log.warning("health: failing: %s", ", ".join(failing))

@@ -4,7 +4,8 @@ now"; a user has no Monitoring entry and the service refuses them."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -34,6 +35,25 @@ def stale_fraud(demo_live_server):
     return demo_live_server
 
 
+def recorded_runs(server, since: datetime, until: datetime) -> int:
+    """How many platform runs were recorded between two times (one ``database`` row each)."""
+    from sqlalchemy import func, select
+
+    from vision_widgets.core.config import load_settings
+    from vision_widgets.core.context import Context
+    from vision_widgets.core.storage import schema
+
+    ctx = Context.open(load_settings(server.env))
+    try:
+        t = schema.health_checks
+        with ctx.store.read() as conn:
+            return conn.execute(select(func.count()).select_from(t).where(
+                t.c.check == "database", t.c.checked_at >= since - timedelta(seconds=1),
+                t.c.checked_at <= until + timedelta(seconds=1))).scalar_one()
+    finally:
+        ctx.store.dispose()
+
+
 def test_an_admin_sees_the_tiles_and_a_late_models_row(page, stale_fraud):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -51,11 +71,19 @@ def test_an_admin_sees_the_tiles_and_a_late_models_row(page, stale_fraud):
     main.get_by_text(re.compile(r"Needs attention: .*Fraud detection \(stale\)")).wait_for()
     main.locator(".vision-grid-model-health").wait_for()
     main.get_by_text(re.compile(r"^5 models$")).wait_for()
-    # Check now records a run: the table of recent checks fills
+    # Check now records a run: the table of recent checks fills. The worker also records a run each
+    # minute (at its start); clicked away from a minute's start, a run inside the click's few seconds is
+    # the click's own, not the worker's.
+    while not 10 <= datetime.now(UTC).second <= 40:
+        time.sleep(0.5)
+    clicked = datetime.now(UTC)
     main.get_by_role("button", name="Check now").click()
     main.get_by_text(re.compile(r"^Checked and recorded at")).wait_for()
+    done = datetime.now(UTC)
     main.locator(".vision-grid-recent-checks").wait_for()
     main.get_by_text(re.compile(r"^\d+ recorded checks")).wait_for()
+    assert done - clicked < timedelta(seconds=20)
+    assert recorded_runs(stale_fraud, clicked, done) >= 1
     assert clipped_text(page) == []
     assert errors == []
 

@@ -2,44 +2,66 @@
 
 200 when every critical check passes (the database, the worker), 503 otherwise — with the same
 body, so a monitor (and the fixtures waiting for the kernel pool) can read why. No login is
-needed, so the body names no model or connector (they are counted), holds no kernel id, no secret
-and no URL with credentials (``services.monitoring.public_report``). ``kernels`` and ``worker`` keep
-the shape they had before the checks were added; no kernel is touched to answer.
+needed, so the body names no model, connector or host, holds no kernel id, no secret and no byte
+count (``services.monitoring.public_report``). ``kernels`` and ``worker`` keep the shape they had
+before the checks were added; no kernel is touched to answer.
+
+Anyone can call it, as often as they like, so what it does is bounded: the two critical checks
+(a database round trip, the worker's heartbeat) run live in a small executor of its own — never
+the server's default one, which logins, logouts and uploads share — under ``DEADLINE`` seconds;
+the rest is the worker's last recorded run. Not finished in time, or too many still running: 503,
+"did not finish".
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
-import tornado.ioloop
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from vision_widgets.api.base import JSONHandler
 
+#: Seconds the live checks may take before the endpoint answers 503 "did not finish".
+DEADLINE = 2.0
+#: Threads of the endpoint's own executor.
+THREADS = 2
+#: Live checks allowed at once (running or waiting for a thread); beyond, a request is answered 503 at once.
+IN_FLIGHT = 4
+
+_executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="vision-health")
+_slots = threading.BoundedSemaphore(IN_FLIGHT)
+
 
 class HealthHandler(JSONHandler):
-    """Reads counters and runs the read-only checks in a thread; monitors and the test fixtures poll it."""
+    """The live critical checks (bounded) and the last recorded run; monitors and the test fixtures poll it."""
 
     async def get(self) -> None:
         from vision_widgets import __version__
+        from vision_widgets.core.jobs import workers
 
         stats = self.server.kernel_stats() if hasattr(self.server, "kernel_stats") else {}
         server_checks = self.server.server_checks() if hasattr(self.server, "server_checks") else []
-        report, worker = await tornado.ioloop.IOLoop.current().run_in_executor(None, self._report, server_checks)
+        unfinished = None
+        if not _slots.acquire(blocking=False):
+            unfinished = "The previous health checks have not finished yet (the database is slow or unreachable)."
+        else:
+            future = asyncio.get_running_loop().run_in_executor(_executor, self._report, server_checks)
+            try:
+                report, worker = await asyncio.wait_for(asyncio.shield(future), DEADLINE)
+            except TimeoutError:
+                unfinished = f"The health checks did not finish within {DEADLINE:g} s (the database is slow or unreachable)."
+        if unfinished is not None:
+            report = {"status": "fail", "checks": [{"check": "database", "status": "fail", "critical": True,
+                                                    "value": None, "unit": "ms", "message": unfinished}]}
+            worker = workers.WorkerStatus(workers.UNKNOWN, 0, None, None, unfinished).to_dict()
         self.write_json({"status": report["status"], "version": __version__, "kernels": stats, "worker": worker,
                          **{k: v for k, v in report.items() if k != "status"}},
                         200 if report["status"] == "ok" else 503)
 
-    def _report(self, server_checks) -> tuple[dict, dict]:
-        """The checks and the workers' last heartbeat, read in a thread (a slow database must not stall the server)."""
-        from vision_widgets.core.jobs import workers
+    def _report(self, server_checks):
+        """In the endpoint's executor; frees its slot when done, however long that takes."""
         from vision_widgets.services import monitoring
 
-        report = monitoring.public_report(self.ctx, server_checks)
-        if self.ctx is None:
-            return report, workers.WorkerStatus(workers.UNKNOWN, 0, None, None, "This server has no database.").to_dict()
         try:
-            with self.ctx.store.read() as conn:
-                found = workers.status(conn, self.ctx.now(), timedelta(seconds=self.ctx.settings.job_lease_seconds))
-        except Exception as exc:  # noqa: BLE001 - health must answer even when the database does not
-            found = workers.WorkerStatus(workers.UNKNOWN, 0, None, None,
-                                         f"The database cannot be read ({type(exc).__name__}).")
-        return report, found.to_dict()
+            return monitoring.public_report(self.ctx, server_checks)
+        finally:
+            _slots.release()

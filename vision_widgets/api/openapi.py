@@ -104,10 +104,13 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                 "Health": {"type": "object", "required": ["status", "version", "kernels", "checks"], "properties": {
                     "status": {"enum": ["ok", "fail"]}, "version": {"type": "string"},
                     "checked_at": {"type": "string", "format": "date-time"},
-                    "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
-                    "models": {"type": "object", "description": "Models counted by freshness (fresh, late, stale, "
-                                                                "no cadence set, …)",
-                               "additionalProperties": {"type": "integer"}},
+                    "recorded_at": {"type": ["string", "null"], "format": "date-time",
+                                    "description": "When the repeated checks (llm, disk, models, connectors) were "
+                                                   "recorded by the worker; null if over 10 min ago or never"},
+                    "checks": {"type": "array", "items": {"$ref": "#/components/schemas/PublicCheck"}},
+                    "models": {"type": "object", "description": "Models counted by the status of their freshness "
+                                                                "in the last recorded run",
+                               "properties": {s: {"type": "integer"} for s in ("ok", "warn", "fail")}},
                     "connectors": {"type": "object", "description": "Stored connectors counted by their last test",
                                    "properties": {s: {"type": "integer"} for s in ("ok", "warn", "fail")}},
                     "kernels": {"type": "object", "additionalProperties": {"type": "integer"}},
@@ -118,11 +121,13 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                                    "last_heartbeat": {"type": ["string", "null"], "format": "date-time"},
                                    "seconds_since_heartbeat": {"type": ["number", "null"]},
                                    "message": {"type": "string"}}}}},
-                "Check": {"type": "object", "required": ["check", "subject", "status", "critical", "value", "unit",
-                                                         "message"], "properties": {
-                    "check": {"type": "string"}, "subject": {"type": "string"},
-                    "status": {"enum": ["ok", "warn", "fail"]}, "critical": {"type": "boolean"},
-                    "value": {"type": ["number", "null"]}, "unit": {"type": "string"}, "message": {"type": "string"}}},
+                "PublicCheck": {"type": "object", "required": ["check", "status", "critical", "value", "unit"],
+                                "description": "A check as the unauthenticated endpoint gives it: status and value; "
+                                               "the sentence for the critical checks only (no host, no byte count)",
+                                "properties": {
+                    "check": {"type": "string"}, "status": {"enum": ["ok", "warn", "fail"]},
+                    "critical": {"type": "boolean"}, "value": {"type": ["number", "null"]}, "unit": {"type": "string"},
+                    "message": {"type": "string"}}},
                 "Submission": {"type": "object", "required": ["schema", "model", "production"], "properties": {
                     "schema": {"const": "vision.submission"},
                     "model": {"type": "string", "minLength": 1, "pattern": r"\S",

@@ -2,8 +2,9 @@
 job, the server's own checks, and the unauthenticated ``GET /vision/api/health``).
 
 Admins (``VIEW_MONITORING``) see every check with names: models and connectors by name. The health
-endpoint needs no login, so it gives models and connectors as counts only (fresh/late/stale; ok/
-warning/failing) — never a name, a connector's settings, a kernel id or a secret.
+endpoint needs no login, so it gives models and connectors as counts by status only (ok/warning/
+failing), each check's status and value — never a name, a host, a connector's settings, a kernel id or
+a secret; it makes only the critical checks live and repeats the rest from the last recorded run.
 
 The checks a person sees are made *live* when asked (the page, every minute while it is open, and
 "Check now"); the worker records them every minute whether or not anyone looks, so the history has
@@ -21,11 +22,12 @@ from vision_widgets.core.clock import utcnow
 from vision_widgets.core.context import Context
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
+from vision_widgets.core.jobs import workers
 from vision_widgets.core.monitoring import (
-    CONNECTOR, FAIL, MODEL_CHECKS, OK, SERVER_CHECKS, WARN, Check, checks, healthy,
+    CONNECTOR, DATABASE, DISK, FAIL, LLM, MODEL_FRESHNESS, OK, SERVER_CHECKS, WARN, WORKER, Check, checks, healthy,
 )
 from vision_widgets.core.monitoring import history as recorded
-from vision_widgets.core.monitoring.checks import DiskUsage, ModelHealth
+from vision_widgets.core.monitoring.checks import ModelHealth
 from vision_widgets.services.sessions import acting
 
 #: What ``history`` returns by default: the last day.
@@ -54,13 +56,11 @@ class Health:
 def _look(ctx: Context, *, usage: Callable | None = None) -> Health:
     now = ctx.now()
     kwargs = {"usage": usage} if usage is not None else {}
-    found = checks.platform(ctx.settings, ctx.store, now, **kwargs)
-    model_rows: list[ModelHealth] = []
+    found, model_rows = checks.look(ctx.settings, ctx.store, now, **kwargs)
     server_at = None
-    if not any(c.check == "database" and c.status == FAIL for c in found):
+    if not any(c.check == DATABASE and c.status == FAIL for c in found):
         try:
             with ctx.store.read() as conn:
-                model_rows = checks.models(conn, now)
                 server = recorded.latest(conn, SERVER_CHECKS)
             found += [r.result for r in server]
             server_at = max((r.checked_at for r in server), default=None)
@@ -115,32 +115,77 @@ def record_platform_checks(ctx: Context) -> Health:
 
 
 def record_server_checks(ctx: Context, server_checks: Sequence[Check]) -> None:
-    """Record the server-only checks (uptime, kernels), as the server process made them."""
+    """Record the server-only checks (uptime, kernels), as the server process made them, and prune
+    their history past ``recorded.KEEP`` (under ``vision serve --no-worker`` no worker job does)."""
+    now = ctx.now()
     with ctx.store.write() as conn:
-        recorded.record(conn, server_checks, ctx.now())
+        recorded.record(conn, server_checks, now)
+        recorded.prune(conn, now - recorded.KEEP, SERVER_CHECKS)
 
 
-def public_report(ctx: Context | None, server_checks: Sequence[Check] = (), *,
-                  usage: Callable[[Any], DiskUsage] | None = None) -> dict[str, Any]:
-    """What ``GET /vision/api/health`` answers (without the version and kernel counts the handler adds).
+#: A recorded run older than this is left out of the health endpoint (the worker records every minute).
+PUBLIC_RECORDED_MAX_AGE = timedelta(minutes=10)
+#: The recorded checks the health endpoint repeats (status and value only).
+PUBLIC_RECORDED = (LLM, DISK)
 
-    ``status`` is ``ok`` when every critical check passes (HTTP 200), ``fail`` otherwise (503).
-    Models and connectors are counted, not named: the endpoint needs no login.
+
+def _public(check: Check) -> dict[str, Any]:
+    """A check as the unauthenticated endpoint gives it: status and value; the sentence only for the
+    critical checks (they name no host), so no host, port, byte count or name is disclosed."""
+    out = {"check": check.check, "status": check.status, "critical": check.critical, "value": check.value,
+           "unit": check.unit}
+    if check.critical:
+        out["message"] = check.message
+    return out
+
+
+def public_report(ctx: Context | None, server_checks: Sequence[Check] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What ``GET /vision/api/health`` answers (without the version and kernel counts the handler adds),
+    and the workers' status (its ``worker`` key).
+
+    Made live: the database round trip and the worker's heartbeat with the queue — the two critical
+    checks, a read or two each. Everything else (the LLM endpoint, disk, connectors, models) is
+    repeated from the last *recorded* run (the worker's, every minute), with its time: an anonymous
+    request never calls the LLM provider nor waits for it. Models and connectors are counted by
+    status, not named: the endpoint needs no login. ``status`` is ``ok`` when every critical check
+    passes (HTTP 200), ``fail`` otherwise (503).
     """
     if ctx is None:
-        found = Health(utcnow(), (
-            Check("database", "", FAIL, True, None, "ms", "This server has no database."),), ())
+        db = Check(DATABASE, "", FAIL, True, None, "ms", "This server has no database.")
+        status = workers.WorkerStatus(workers.UNKNOWN, 0, None, None, "This server has no database.")
+        return _public_body(utcnow(), [db, *server_checks], None, []), status.to_dict()
+    now = ctx.now()
+    live = [c for c in checks.database(ctx.store) if c.check == DATABASE]
+    run: list[recorded.Recorded] = []
+    if live[0].status == FAIL:
+        status = workers.WorkerStatus(workers.UNKNOWN, 0, None, None, "Unknown: the database cannot be reached.")
+        live.append(Check(WORKER, "", FAIL, True, None, "s", status.message))
     else:
-        found = _look(ctx, usage=usage)
-    listed = [c for c in found.checks if c.check not in MODEL_CHECKS and c.check != CONNECTOR
-              and c.check not in SERVER_CHECKS]
-    listed += list(server_checks)
-    connectors = Counter(c.status for c in found.of(CONNECTOR))
-    is_healthy = healthy(listed)
+        try:
+            with ctx.store.read() as conn:
+                status = workers.status(conn, now, timedelta(seconds=ctx.settings.job_lease_seconds))
+                live += checks.worker_checks(conn, status)
+                run = [r for r in recorded.last_run(conn, DATABASE) if r.result.check not in SERVER_CHECKS]
+        except Exception as exc:  # noqa: BLE001 - health must answer even when the database does not
+            status = workers.WorkerStatus(workers.UNKNOWN, 0, None, None,
+                                          f"The database cannot be read ({type(exc).__name__}).")
+            live.append(Check(WORKER, "", FAIL, True, None, "s", status.message))
+    if run and now - run[0].checked_at > PUBLIC_RECORDED_MAX_AGE:
+        run = []
+    return _public_body(now, [*live, *server_checks], run[0].checked_at if run else None,
+                        [r.result for r in run]), status.to_dict()
+
+
+def _public_body(now: datetime, live: Sequence[Check], recorded_at: datetime | None,
+                 run: Sequence[Check]) -> dict[str, Any]:
+    listed = list(live) + [c for c in run if c.check in PUBLIC_RECORDED]
+    connectors = Counter(c.status for c in run if c.check == CONNECTOR)
+    models = Counter(c.status for c in run if c.check == MODEL_FRESHNESS)
     return {
-        "status": OK if is_healthy else FAIL,
-        "checked_at": found.checked_at.isoformat(),
-        "checks": [c.to_dict() for c in listed],
-        "models": dict(Counter(m.freshness for m in found.models)),
+        "status": OK if healthy(live) else FAIL,
+        "checked_at": now.isoformat(),
+        "recorded_at": recorded_at.isoformat() if recorded_at else None,
+        "checks": [_public(c) for c in listed],
+        "models": {s: models.get(s, 0) for s in (OK, WARN, FAIL)},
         "connectors": {s: connectors.get(s, 0) for s in (OK, WARN, FAIL)},
     }

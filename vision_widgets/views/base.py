@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -61,6 +62,8 @@ class PageView(w.VBox):
         self.ctx = ctx
         self.state = state
         self._job: threading.Thread | None = None
+        self._job_lock = threading.Lock()
+        self._queued: Callable[[], None] | None = None
         self.add_class("vision-page")
 
     @property
@@ -73,38 +76,69 @@ class PageView(w.VBox):
 
     def run_in_background(self, status: StatusMessage, fn: Callable[..., T], /, *args: Any,
                           on_done: Callable[[T], None] | None = None, bar: ProgressBar | None = None,
-                          **kwargs: Any) -> None:
-        """Run a long service call in a thread so the page stays responsive.
+                          when_busy: str = "refuse", **kwargs: Any) -> bool:
+        """Run a long service call in a thread so the page stays responsive; ``True`` if it started.
 
         Widget updates from the thread (progress) reach the browser as they
         happen; ``bar`` is hidden when the call ends, whatever happens;
-        ``on_done`` gets the result when the call succeeded. One job at a time
-        per page; ``wait()`` joins it (tests, shutdown).
+        ``on_done`` gets the result when the call succeeded and the page is
+        still open with someone logged in (not after close or logout). One job
+        at a time per page; while one runs, ``when_busy`` says what to do with
+        another: ``"refuse"`` (say so), ``"queue"`` (run it next; a later queued
+        call replaces it) or ``"skip"`` (nothing: a timer's refresh). ``wait()``
+        joins the job and any queued after it (tests, shutdown).
         """
-        if self._job is not None and self._job.is_alive():
-            status.error("Still working on the previous request; wait for it to finish.")
-            return
-
         def work() -> None:
             try:
                 result = self.run(status, fn, *args, **kwargs)
             finally:
                 if bar is not None:
                     bar.done()
-            if result is not None and on_done is not None:
-                try:
-                    on_done(result)
-                except Exception:  # noqa: BLE001 - keep the page alive
-                    log.exception("updating the page after %s failed", getattr(fn, "__name__", fn))
-                    status.error(UNEXPECTED)
+            try:
+                if result is not None and on_done is not None and self._still_shown():
+                    try:
+                        on_done(result)
+                    except Exception:  # noqa: BLE001 - keep the page alive
+                        log.exception("updating the page after %s failed", getattr(fn, "__name__", fn))
+                        status.error(UNEXPECTED)
+            finally:
+                self._next_job()
 
+        with self._job_lock:
+            if self._job is not None and self._job.is_alive():
+                if when_busy == "queue":
+                    self._queued = work
+                elif when_busy == "refuse":
+                    status.error("Still working on the previous request; wait for it to finish.")
+                return False
+            self._start_job(work)
+        return True
+
+    def _start_job(self, work: Callable[[], None]) -> None:
         self._job = threading.Thread(target=work, name=f"vision-{type(self).__name__}", daemon=True)
         self._job.start()
 
+    def _next_job(self) -> None:
+        """At the end of a job: start the queued one, if any (the lock makes it the page's next job)."""
+        with self._job_lock:
+            queued, self._queued = self._queued, None
+            if queued is not None and self._still_shown():
+                self._start_job(queued)
+
+    def _still_shown(self) -> bool:
+        """Open (not closed) and someone logged in: a result may still be shown."""
+        return self.comm is not None and self.state.principal is not None
+
     def wait(self, timeout: float | None = 120) -> None:
-        """Wait for the background job, if any."""
-        if self._job is not None:
-            self._job.join(timeout)
+        """Wait for the background job, and any queued after it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self._job
+            if job is None or job is threading.current_thread():
+                return
+            job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if self._job is job or (deadline is not None and time.monotonic() >= deadline):
+                return
 
     def refresh(self) -> None:
         """Reload what the page shows from the services."""

@@ -11,8 +11,8 @@ monitor paging someone at night is for the two that stop the platform.
 """
 from __future__ import annotations
 
-import re
 import shutil
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,8 +23,10 @@ from typing import Callable, Sequence
 
 from sqlalchemy import func, make_url, select, text
 
+from vision_widgets.core.cadence import parse_cadence
 from vision_widgets.core.clock import as_utc
 from vision_widgets.core.config import Settings
+from vision_widgets.core.errors import InvalidInput
 from vision_widgets.core.jobs import records as job_records
 from vision_widgets.core.jobs import workers
 from vision_widgets.core.monitoring import (
@@ -84,7 +86,11 @@ def _database_size(store: Store, conn) -> int | None:
 # --------------------------------------------------------------------------------------------
 def worker(conn, now: datetime, lease: timedelta) -> list[Check]:
     """A worker beat within a lease (critical), and how many jobs wait in the queue."""
-    found = workers.status(conn, now, lease)
+    return worker_checks(conn, workers.status(conn, now, lease))
+
+
+def worker_checks(conn, found: workers.WorkerStatus) -> list[Check]:
+    """``worker``'s checks from a status already read (the health endpoint also answers it as is)."""
     if found.state == workers.OK:
         check = Check(WORKER, "", OK, True, found.seconds_since, "s", found.message)
     else:
@@ -101,10 +107,21 @@ def worker(conn, now: datetime, lease: timedelta) -> list[Check]:
 # --------------------------------------------------------------------------------------------
 # LLM endpoint
 # --------------------------------------------------------------------------------------------
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a place to follow: the key must never reach another host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib's hook
+        return None  # urllib then raises HTTPError(3xx), reported as a failure
+
+
 def llm(settings: Settings, timeout: float = LLM_TIMEOUT) -> Check:
     """``GET {OPENAI_BASE_URL}/models``: reachable and its latency; never critical.
 
-    The API key goes in the request's header only; no message names it, nor the URL's userinfo.
+    ``timeout`` bounds the whole check, not each socket operation: an endpoint that trickles its
+    answer a byte a second fails after ``timeout`` like one that never answers (the call is left
+    to end in a daemon thread). The API key goes in the request's header only, never on a
+    redirect (a 3xx is a failure); no message names it, nor the URL's userinfo. The environment's
+    proxy settings (``HTTPS_PROXY``, ``NO_PROXY``) apply, as for the LLM calls themselves.
     """
     base = settings.openai_base_url
     if not base:
@@ -112,26 +129,44 @@ def llm(settings: Settings, timeout: float = LLM_TIMEOUT) -> Check:
     url = base.rstrip("/") + "/models"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if settings.openai_api_key:
-        request.add_header("Authorization", f"Bearer {settings.openai_api_key}")
+        request.add_unredirected_header("Authorization", f"Bearer {settings.openai_api_key}")
     where = _public_host(base)
-    start = time.perf_counter()
-    try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(request, timeout=timeout) as resp:  # noqa: S310 - an admin-configured URL
-            resp.read(65536)
-        latency = (time.perf_counter() - start) * 1000
-        return Check(LLM, "", OK, False, round(latency, 2), "ms", f"The LLM endpoint at {where} answered in {latency:.0f} ms.")
-    except urllib.error.HTTPError as exc:
-        latency = (time.perf_counter() - start) * 1000
+    box: dict = {}
+
+    def call() -> None:
+        start = time.perf_counter()
+        try:
+            opener = urllib.request.build_opener(_NoRedirect())
+            with opener.open(request, timeout=timeout) as resp:  # noqa: S310 - an admin-configured URL
+                resp.read(65536)
+            box["check"] = _llm_answered(where, (time.perf_counter() - start) * 1000)
+        except BaseException as exc:  # noqa: BLE001 - reported as the check's failure
+            box["check"] = _llm_failed(where, exc, (time.perf_counter() - start) * 1000, timeout)
+
+    thread = threading.Thread(target=call, name="vision-llm-check", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    found = box.get("check")
+    if found is None:  # still waiting: the socket timeout is per operation, this is the whole check's
+        return Check(LLM, "", FAIL, False, None, "ms", f"The LLM endpoint at {where} did not answer within {timeout:g} s.")
+    return found
+
+
+def _llm_answered(where: str, latency: float) -> Check:
+    return Check(LLM, "", OK, False, round(latency, 2), "ms", f"The LLM endpoint at {where} answered in {latency:.0f} ms.")
+
+
+def _llm_failed(where: str, exc: BaseException, latency: float, timeout: float) -> Check:
+    if isinstance(exc, urllib.error.HTTPError):
         why = ("refused the API key (check OPENAI_API_KEY)" if exc.code in (401, 403)
-               else f"answered HTTP {exc.code}")
+               else f"redirected elsewhere (HTTP {exc.code}); set OPENAI_BASE_URL to the final address"
+               if 300 <= exc.code < 400 else f"answered HTTP {exc.code}")
         return Check(LLM, "", FAIL, False, round(latency, 2), "ms", f"The LLM endpoint at {where} {why}.")
-    except Exception as exc:  # noqa: BLE001 - timeouts, refused connections, bad names
-        reason = getattr(exc, "reason", exc)
-        timed_out = isinstance(reason, TimeoutError) or "timed out" in type(reason).__name__.lower() \
-            or isinstance(exc, TimeoutError)
-        why = f"did not answer within {timeout:g} s" if timed_out else f"cannot be reached ({type(reason).__name__})"
-        return Check(LLM, "", FAIL, False, None, "ms", f"The LLM endpoint at {where} {why}.")
+    reason = getattr(exc, "reason", exc)
+    timed_out = isinstance(reason, TimeoutError) or "timed out" in type(reason).__name__.lower() \
+        or isinstance(exc, TimeoutError)
+    why = f"did not answer within {timeout:g} s" if timed_out else f"cannot be reached ({type(reason).__name__})"
+    return Check(LLM, "", FAIL, False, None, "ms", f"The LLM endpoint at {where} {why}.")
 
 
 def _public_host(url: str) -> str:
@@ -226,23 +261,20 @@ def server(uptime_seconds: float, kernels: int, kernel_memory: int | None, pool_
 FRESH, LATE, STALE, NO_CADENCE, AWAITING, NO_DATA = "fresh", "late", "stale", "no cadence set", \
     "awaiting client metrics", "no production data"
 
-_CADENCE = re.compile(r"^\s*(\d+)\s*(min|m|h|d|w)\s*$", re.IGNORECASE)
-_CADENCE_WORDS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+UNREADABLE_CADENCE = "cadence unreadable"
 
 
-def parse_cadence(value: str | None) -> timedelta | None:
-    """``"1D"``, ``"12H"``, ``"30min"``, ``"1W"``, ``"daily"`` → a timedelta; ``None`` when unset or unreadable."""
-    if not value:
-        return None
-    word = _CADENCE_WORDS.get(value.strip().lower())
-    if word is not None:
-        return word
-    match = _CADENCE.match(value)
-    if not match or int(match.group(1)) <= 0:
-        return None
-    n, unit = int(match.group(1)), match.group(2).lower()
-    return {"min": timedelta(minutes=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
-            "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+def stored_cadence(value: str | None) -> tuple[timedelta | None, str | None]:
+    """A model's stored cadence read with the product's one parser (``core.cadence``): (span, problem).
+
+    ``(None, None)`` when none is set; ``(None, why)`` when it cannot be read — a warning on the page,
+    never silently "no cadence set" (a model expected monthly as ``1M`` must not pass as fresh)."""
+    if value is None or not str(value).strip():
+        return None, None
+    try:
+        return parse_cadence(value), None
+    except InvalidInput as exc:
+        return None, str(exc)
 
 
 @dataclass(frozen=True)
@@ -258,6 +290,8 @@ class ModelHealth:
     dataset_drift: bool | None
     drift_share: float | None
     awaiting_metrics: bool
+    #: Why the stored cadence cannot be read (``freshness`` is then "cadence unreadable").
+    cadence_problem: str | None = None
 
 
 def freshness(age: timedelta | None, cadence: timedelta | None) -> tuple[str, str]:
@@ -293,14 +327,17 @@ def models(conn, now: datetime) -> list[ModelHealth]:
         at = as_utc(row["at"])
         age = (now - at) if at is not None else None
         awaiting = bool(row["restricted"]) and row["has_ref"] is None
-        state, status = freshness(age, parse_cadence(row["cadence"]))
+        cadence, problem = stored_cadence(row["cadence"])
+        state, status = freshness(age, cadence)
+        if problem is not None:
+            state, status = UNREADABLE_CADENCE, WARN
         if awaiting:
             state, status = AWAITING, WARN
         found.append(ModelHealth(
             name=row["name"], freshness=state, status=status, cadence=row["cadence"], last_data_at=at,
             age_seconds=None if age is None else max(0.0, age.total_seconds()),
             dataset_drift=None if row["dataset_drift"] is None else bool(row["dataset_drift"]),
-            drift_share=row["drift_share"], awaiting_metrics=awaiting))
+            drift_share=row["drift_share"], awaiting_metrics=awaiting, cadence_problem=problem))
     return found
 
 
@@ -310,6 +347,8 @@ def model_checks(found: Sequence[ModelHealth]) -> list[Check]:
     for mh in found:
         age = "" if mh.age_seconds is None else f"; last production data {_ago(mh.age_seconds)} ago"
         cadence = f" (expected every {mh.cadence})" if mh.cadence and mh.freshness in (FRESH, LATE, STALE) else ""
+        if mh.freshness == UNREADABLE_CADENCE:
+            cadence = f": {mh.cadence_problem.rstrip('.')}"
         checks.append(Check(MODEL_FRESHNESS, mh.name, mh.status, False,
                             None if mh.age_seconds is None else round(mh.age_seconds / 3600, 4), "h",
                             f"{mh.freshness.capitalize()}{cadence}{age}."))
@@ -327,13 +366,21 @@ def model_checks(found: Sequence[ModelHealth]) -> list[Check]:
 def platform(settings: Settings, store: Store, now: datetime, *,
              usage: Callable[[Path], DiskUsage] = disk_usage, llm_timeout: float = LLM_TIMEOUT) -> list[Check]:
     """Every check but the server-only ones (uptime, kernels): what the worker's periodic job records."""
+    return look(settings, store, now, usage=usage, llm_timeout=llm_timeout)[0]
+
+
+def look(settings: Settings, store: Store, now: datetime, *, usage: Callable[[Path], DiskUsage] = disk_usage,
+         llm_timeout: float = LLM_TIMEOUT) -> tuple[list[Check], list[ModelHealth]]:
+    """``platform``'s checks and the models they were made from (read once, for the page's table too)."""
     found = database(store)
+    found_models: list[ModelHealth] = []
     if found[0].status != FAIL:
         try:
             with store.read() as conn:
                 found += worker(conn, now, timedelta(seconds=settings.job_lease_seconds))
                 found += connectors(conn, now)
-                found += model_checks(models(conn, now))
+                found_models = models(conn, now)
+                found += model_checks(found_models)
         except Exception as exc:  # noqa: BLE001 - the database went away between two reads
             found.append(Check(WORKER, "", FAIL, True, None, "s",
                                f"The workers' heartbeats cannot be read ({type(exc).__name__})."))
@@ -341,7 +388,7 @@ def platform(settings: Settings, store: Store, now: datetime, *,
         found.append(Check(WORKER, "", FAIL, True, None, "s", "Unknown: the database cannot be reached."))
     found.append(llm(settings, llm_timeout))
     found.append(disk(settings.home, usage))
-    return found
+    return found, found_models
 
 
 def _ago(seconds: float) -> str:

@@ -36,10 +36,13 @@ def record(conn, checks: Iterable[Check], at: datetime) -> int:
     return len(rows)
 
 
-def prune(conn, before: datetime) -> int:
-    """Delete the rows recorded before ``before``; returns how many."""
+def prune(conn, before: datetime, checks: Sequence[str] | None = None) -> int:
+    """Delete the rows recorded before ``before`` (of ``checks`` only, if given); returns how many."""
     t = schema.health_checks
-    return conn.execute(delete(t).where(t.c.checked_at < before)).rowcount
+    query = delete(t).where(t.c.checked_at < before)
+    if checks:
+        query = query.where(t.c.check.in_(list(checks)))
+    return conn.execute(query).rowcount
 
 
 def _recorded(row) -> Recorded:
@@ -57,6 +60,16 @@ def read(conn, *, since: datetime | None = None, checks: Sequence[str] | None = 
     if checks:
         query = query.where(t.c.check.in_(list(checks)))
     query = query.order_by(t.c.checked_at.desc(), t.c.id.desc()).limit(limit)
+    return [_recorded(r) for r in conn.execute(query).mappings()]
+
+
+def last_run(conn, marker: str = "database") -> list[Recorded]:
+    """Every row of the newest recorded platform run (the rows stored with its ``marker`` check)."""
+    t = schema.health_checks
+    at = conn.execute(select(func.max(t.c.checked_at)).where(t.c.check == marker)).scalar_one()
+    if at is None:
+        return []
+    query = select(t).where(t.c.checked_at == at).order_by(t.c.id)
     return [_recorded(r) for r in conn.execute(query).mappings()]
 
 
