@@ -87,11 +87,12 @@ def test_only_the_owner_or_an_admin_may_set_see_or_run_a_pull(ctx, login, model,
                 call()
 
 
-def test_a_cadence_is_hours_or_days(ctx, login, model):
+def test_a_cadence_is_read_by_the_products_one_parser_and_stored_in_one_form(ctx, login, model):
     user = login(USER)
-    for good, stored in (("1h", "1h"), ("1D", "1D"), (" 7d ", "7D"), ("24H", "24h")):
+    for good, stored in (("1h", "1h"), ("1D", "1D"), (" 7d ", "7D"), ("24H", "24h"), ("1w", "1W"), ("daily", "1D"),
+                         ("30 minutes", "30min")):
         assert scheduled_pulls.set_pull(ctx, user, model, good).cadence == stored
-    for bad in ("soon", "0D", "1w", "-1h"):
+    for bad in ("soon", "0D", "-1h", "1M", "monthly"):
         with pytest.raises(InvalidInput) as err:
             scheduled_pulls.set_pull(ctx, user, model, bad, "data/fraud/incoming")
         assert err.value.field == "cadence"

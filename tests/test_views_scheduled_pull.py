@@ -64,7 +64,8 @@ def test_a_bad_cadence_is_said_under_the_panel(app, model):
     actions.pull_cadence.value = "every day"
     actions.pull_reference.value = "data/fraud/incoming"
     actions.pull_save.click()
-    assert actions.pull_status.kind == "error" and "1h, 1D or 7D" in actions.pull_status.value
+    assert actions.pull_status.kind == "error" and "cannot be read" in actions.pull_status.value \
+        and "1D" in actions.pull_status.value
 
 
 def test_another_user_gets_no_manage_section(app, model):

@@ -30,7 +30,7 @@ MAX_LENGTH = 16
 #: The longest cadence accepted.
 LONGEST = timedelta(days=366)
 
-_WORDS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+_WORDS = {"hourly": (1, "hours"), "daily": (1, "days"), "weekly": (1, "weeks")}
 _UNITS = {
     "min": "minutes", "mins": "minutes", "minute": "minutes", "minutes": "minutes",
     "h": "hours", "hour": "hours", "hours": "hours",
@@ -46,6 +46,22 @@ EXAMPLES = "for example 30min, 12h, 1D, 1W or daily"
 
 def parse_cadence(text: str) -> timedelta:
     """``text`` as a span of time; ``InvalidInput`` (field ``cadence``) saying what to write otherwise."""
+    n, name = _read(text)
+    return timedelta(**{name: n})
+
+
+def normalise(text: str) -> str:
+    """``text`` as it is stored: the number and one unit symbol (``30min``, ``12h``, ``7D``, ``1W``);
+    ``daily`` is ``1D``. ``InvalidInput`` like ``parse_cadence``."""
+    n, name = _read(text)
+    return f"{n}{_SYMBOLS[name]}"
+
+
+_SYMBOLS = {"minutes": "min", "hours": "h", "days": "D", "weeks": "W"}
+
+
+def _read(text: str) -> tuple[int, str]:
+    """``(n, unit)`` of a cadence, the unit one of ``_SYMBOLS``' keys, checked against the bounds."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput(f"Give a cadence ({EXAMPLES}).", "cadence")
     value = text.strip()
@@ -75,7 +91,7 @@ def parse_cadence(text: str) -> timedelta:
         span = LONGEST + timedelta(days=1)
     if span > LONGEST:
         raise InvalidInput(f"The cadence {value!r} is longer than a year; use at most 366D.", "cadence")
-    return span
+    return n, name
 
 
 def _ambiguous(value: str) -> InvalidInput:

@@ -16,13 +16,13 @@ No permission checks here: ``services.scheduled_pulls`` checks who acts.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from vision_widgets.core import cadence
 from vision_widgets.core.errors import InvalidInput
 from vision_widgets.core.storage import schema
 
@@ -30,24 +30,18 @@ NEW_FILES = "new-files"
 QUERY = "query"
 MODES = (NEW_FILES, QUERY)
 
-_CADENCE = re.compile(r"^\s*(\d{1,4})\s*([hHdD])\s*$")
-_UNITS = {"h": timedelta(hours=1), "D": timedelta(days=1)}
 #: Files remembered per model (a folder that gains a file an hour fills this in about a year).
 MAX_REMEMBERED = 10_000
 
 
 def parse_cadence(text: str) -> str:
-    """A cadence as stored: ``<n>h`` (hours) or ``<n>D`` (days), e.g. ``1h``, ``1D``, ``7D``."""
-    match = _CADENCE.match(text or "")
-    if not match or int(match.group(1)) < 1:
-        raise InvalidInput("A cadence is a number of hours or days, like 1h, 1D or 7D.", field="cadence")
-    return f"{int(match.group(1))}{match.group(2).replace('d', 'D').replace('H', 'h')}"
+    """A cadence as stored (``core.cadence.normalise``: ``1h``, ``1D``, ``7D``, ``1W``…), or ``InvalidInput``."""
+    return cadence.normalise(text)
 
 
-def cadence_delta(cadence: str) -> timedelta:
-    """How long a cadence is (``parse_cadence``'s form)."""
-    cadence = parse_cadence(cadence)
-    return int(cadence[:-1]) * _UNITS[cadence[-1]]
+def cadence_delta(stored: str) -> timedelta:
+    """How long a stored cadence is (the product's one parser, shared with monitoring's freshness)."""
+    return cadence.parse_cadence(stored)
 
 
 @dataclass(frozen=True)
