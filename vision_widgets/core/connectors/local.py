@@ -159,7 +159,7 @@ class LocalConnection:
         return real
 
     def describe(self, reference: str) -> str:
-        return f"the file {reference.strip()}" if reference else "the local data folders"
+        return f"{reference.strip()} in the local data folders" if reference else "the local data folders"
 
     def test(self, timeout: float = 10.0) -> TestResult:
         started = time.perf_counter()
