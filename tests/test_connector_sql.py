@@ -168,3 +168,20 @@ def test_a_statement_past_its_timeout_is_stopped(postgres_cluster):  # noqa: F81
     with pytest.raises(ConnectorError, match="statement timeout"):
         conn.open("SELECT pg_sleep(5)")
     assert time.monotonic() - started < 4
+
+
+def test_a_column_that_changes_type_after_the_first_batch_is_refused_in_plain_words(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "mixed.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE mixed (code, late)")
+    con.executemany("INSERT INTO mixed VALUES (?, ?)", [(i, None) for i in range(BATCH_ROWS)] + [("A-7", 1.5)])
+    con.commit()
+    con.close()
+    conn = _connect(f"sqlite:///{path}")
+    with pytest.raises(ConnectorError, match="'code' of the table mixed .* changes type") as err:
+        conn.open("mixed").read_all()
+    assert "CAST" in str(err.value)
+    with pytest.raises(ConnectorError, match="'late' of the query .* is empty in its first 65536 rows"):
+        conn.open("SELECT late FROM mixed").read_all()

@@ -2537,10 +2537,12 @@ def _open_arrow(data: Any, chunk_rows: int) -> _Source:
                     table = pa.Table.from_batches(pending)
                 except pa.ArrowInvalid:
                     raise InvalidInput(f"{name}: the record batches do not all have the same column types.") from None
-                yield _ArrowChunk(encoded(table.slice(0, chunk_rows)), done), fraction(done + chunk_rows)
-                done += chunk_rows
+                chunk = _ArrowChunk(encoded(table.slice(0, chunk_rows)), done)
                 rest = table.slice(chunk_rows)
-                pending, held = rest.to_batches(), rest.num_rows
+                # Let go of the batches read whole before handing the chunk over (the generator waits there).
+                pending, held, table = rest.to_batches(), rest.num_rows, None
+                yield chunk, fraction(done + chunk_rows)
+                done += chunk_rows
         if held:
             try:
                 table = pa.Table.from_batches(pending)

@@ -83,12 +83,13 @@ def parquet_files(settings: Settings, folder: Path) -> list[str]:
     return found
 
 
-def dataset_reader(files: list[str], filesystem: Any = None, fmt: str = "parquet", batch_rows: int = 65_536):
-    """A ``pyarrow.RecordBatchReader`` over ``files`` read as one dataset, batch by batch."""
+def dataset_reader(files: list[str]):
+    """A ``pyarrow.RecordBatchReader`` over the Parquet ``files`` read as one dataset, batch by batch."""
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset(files, format=fmt, filesystem=filesystem)
-    return dataset.scanner(batch_size=batch_rows, use_threads=True).to_reader()
+    from vision_widgets.core.connectors.object_store import scan
+
+    return scan(ds.dataset(files, format="parquet"))
 
 
 @dataclass
@@ -135,7 +136,7 @@ class LocalConnection:
         return real
 
     def describe(self, reference: str) -> str:
-        return f"the file {reference.strip()}" if reference else "the local data folders"
+        return f"{reference.strip()} in the local data folders" if reference else "the local data folders"
 
     def test(self, timeout: float = 10.0) -> TestResult:
         started = time.perf_counter()

@@ -80,7 +80,23 @@ def open_stream(fs: Any, full: str, reference: str) -> Any:
     else:
         raise InvalidInput(f"{reference} is not a CSV or Parquet file (.csv, .parquet) nor a folder of Parquet files.",
                            field="path")
-    return dataset.scanner(batch_size=BATCH_ROWS, use_threads=True).to_reader()
+    return scan(dataset)
+
+
+def scan(dataset: Any) -> Any:
+    """A ``RecordBatchReader`` over ``dataset`` that holds little ahead of the reader.
+
+    Arrow's defaults read ahead 16 batches of 4 files at once, and pre-buffer Parquet row groups
+    of every column (over a remote filesystem, whole row groups fetched ahead): 1.2 to 1.5 GiB for
+    a 5 M-row source. Two batches of one file, no pre-buffering (fsspec's block cache reads in
+    ranges) keep it near the local file's figure, and were faster over S3 too."""
+    import pyarrow.dataset as ds
+
+    options: dict[str, Any] = {}
+    if isinstance(dataset.format, ds.ParquetFileFormat):
+        options["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    return dataset.scanner(batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1, use_threads=True,
+                           **options).to_reader()
 
 
 def _csv_read_options():
