@@ -122,11 +122,23 @@ def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[st
     return get(conn, name)
 
 
-def record_test(conn: Connection, name: str, at: datetime, ok: bool, latency_ms: float | None, message: str) -> None:
-    """Keep the result of the latest connection test (Monitoring reads it)."""
-    conn.execute(update(t).where(t.c.name_key == name.lower()).values(
+def replace_token(conn: Connection, name: str, secrets: str) -> None:
+    """The same secrets sealed again (a new key): nothing else changes, the last test still holds."""
+    conn.execute(update(t).where(t.c.name_key == name.lower()).values(secrets=secrets))
+
+
+def record_test(conn: Connection, name: str, at: datetime, ok: bool, latency_ms: float | None, message: str,
+                tested: datetime | None = None) -> bool:
+    """Keep the result of the latest connection test (Monitoring reads it). With ``tested`` (the
+    ``updated_at`` of the row the test read), only if the connector was not changed since: a test of
+    the old settings must not be shown as the new ones'. Whether it was kept."""
+    where = t.c.name_key == name.lower()
+    if tested is not None:
+        where = where & (t.c.updated_at == tested)
+    done = conn.execute(update(t).where(where).values(
         last_test_at=at, last_test_ok=ok, last_test_ms=latency_ms, last_test_message=message,
     ))
+    return bool(done.rowcount)
 
 
 def remove(conn: Connection, name: str) -> None:
