@@ -49,7 +49,6 @@ __all__ = [
     "test_connector",
     "browse",
     "connect",
-    "connect_as_system",
     "reseal",
     "UNREADABLE",
 ]
@@ -391,15 +390,10 @@ def _connect(ctx: Context, name: str) -> tuple[Connection, dict[str, str]]:
 
 
 def connect(ctx: Context, principal: Principal, name: str) -> Connection:
-    """A live connection through stored connector ``name`` (registration); the caller closes it.
-    ``ConnectorError`` when its secrets cannot be decrypted."""
+    """A live connection through stored connector ``name`` (registration; scheduled pulls, as the
+    account that scheduled them); the caller closes it. ``ConnectorError`` when its secrets cannot be
+    decrypted. There is no principal-free variant: every use of a connector is someone's."""
     acting(ctx, principal, Permission.REGISTER_MODEL)
-    return _connect(ctx, name)[0]
-
-
-def connect_as_system(ctx: Context, name: str) -> Connection:
-    """``connect`` for worker jobs that act for no one in particular (scheduled pulls of a model's
-    production data through its connector); nothing in a person's session may call it."""
     return _connect(ctx, name)[0]
 
 
