@@ -229,8 +229,9 @@ def test_reading_never_creates_a_key_file(ctx, login):
     path.unlink()
     assert not connectors.get_connector(ctx, admin, "c8").readable
     assert not next(c for c in connectors.list_connectors(ctx, user) if c.name == "c8").readable
-    with pytest.raises(ConnectorError):
+    with pytest.raises(ConnectorError, match="key file is missing") as raised:
         connectors.browse(ctx, user, "c8")
+    assert str(ctx.settings.home) not in str(raised.value)  # a user is told, but not the server's paths
     assert not path.exists()  # a new key would make the lost one's secrets look merely "changed"
     with pytest.raises(KeyMissing, match="missing"):
         SecretBox.for_settings(ctx.settings)

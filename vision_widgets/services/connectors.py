@@ -32,7 +32,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, VisionError
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
-from vision_widgets.core.secrets import SecretBox, SecretsUnreadable
+from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable
 from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
@@ -112,27 +112,22 @@ def _open_secrets(ctx: Context, row: ConnectorRow, box: SecretBox | None = None)
 
 
 def _read_box(ctx: Context, rows: list[ConnectorRow]) -> SecretBox | None:
-    """The box to open ``rows``' secrets with; None when none has any, or when the key is missing
-    (each one then reads as unreadable)."""
+    """The box to open ``rows``' secrets with, looked up once; None when none has any, or when the
+    key file is missing (each one then reads as unreadable, and no key is created)."""
     if not any(r.secrets for r in rows):
         return None
     try:
         return SecretBox.for_settings(ctx.settings)
     except SecretsUnreadable:
-        return _NO_KEY
+        return None
 
 
-class _NoKey:
-    """Stands for a missing key file: every token reads as unreadable."""
-
-    def open(self, token: str) -> dict[str, str]:
-        raise SecretsUnreadable()
-
-    def rotate(self, token: str) -> str:
-        raise SecretsUnreadable()
-
-
-_NO_KEY: Any = _NoKey()
+def _unreadable(row: ConnectorRow, exc: SecretsUnreadable) -> str:
+    """What to say when ``row``'s secrets cannot be opened: the key is missing, or another key."""
+    if isinstance(exc, KeyMissing):  # not its text: users see this, and it names a server path
+        return (f"{row.name}: this connector's secrets cannot be decrypted (the secret key file is missing); "
+                "restore the key from a backup, or re-enter them.")
+    return f"{row.name}: {UNREADABLE}."
 
 
 def _clean(text: str, secrets: Mapping[str, str], patterns: bool = True) -> str:
@@ -347,6 +342,8 @@ def reseal(ctx: Context, principal: Principal) -> tuple[list[str], list[str]]:
         box = _read_box(ctx, rows)
         for row in rows:
             try:
+                if box is None:
+                    raise SecretsUnreadable()
                 store.replace_token(conn, row.name, box.rotate(row.secrets))
                 done.append(row.name)
             except SecretsUnreadable:
@@ -381,8 +378,8 @@ def _connect(ctx: Context, name: str) -> tuple[Connection, dict[str, str]]:
         row = store.get(conn, name)
     try:
         secrets = _open_secrets(ctx, row)
-    except SecretsUnreadable:
-        raise ConnectorError(f"{row.name}: {UNREADABLE}.") from None
+    except SecretsUnreadable as exc:
+        raise ConnectorError(_unreadable(row, exc)) from None
     try:
         return connectors.type_of(row.type).connect(ctx.settings, dict(row.config), secrets), secrets
     except Exception as exc:  # noqa: BLE001 - nothing raw (it may hold a secret) leaves this module
@@ -430,9 +427,9 @@ def test_connector(ctx: Context, principal: Principal, name: str, timeout: float
             result = connection.test(timeout=timeout)
         finally:
             connection.close()
-    except SecretsUnreadable:
+    except SecretsUnreadable as exc:
         unreadable = True
-        result = TestResult(False, 0.0, f"{row.name}: {UNREADABLE}.")
+        result = TestResult(False, 0.0, _unreadable(row, exc))
     except VisionError as exc:
         result = TestResult(False, (time.monotonic() - started) * 1000.0, str(exc))
     except Exception as exc:  # noqa: BLE001 - a type's bug must not leak library text (it may hold a secret)
