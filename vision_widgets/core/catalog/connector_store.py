@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -107,8 +107,11 @@ def insert(conn: Connection, name: str, type_name: str, description: str, config
 def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[str, Any] | None = None,
                secrets: str | None = None, description: str | None = None) -> ConnectorRow:
     """Replace the given columns of ``name`` (None: keep). A changed configuration forgets the last
-    test: it said something about the old one."""
+    test: it said something about the old one. ``updated_at`` is the row's version (``record_test``
+    compares it), so it strictly increases even when the clock does not (a coarse or skewed clock)."""
     current = get(conn, name)
+    if now <= current.updated_at:
+        now = current.updated_at + timedelta(microseconds=1)
     values: dict[str, Any] = {"updated_at": now}
     if config is not None:
         values["config"] = json.dumps(dict(config), sort_keys=True)
