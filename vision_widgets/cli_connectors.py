@@ -127,7 +127,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         elif c.last_test_at is None:
             last = "never tested"
         else:
-            outcome = f"ok, {c.last_test_ms:.0f} ms" if c.last_test_ok else "failed"
+            outcome = ("ok" + ("" if c.last_test_ms is None else f", {c.last_test_ms:.0f} ms")) if c.last_test_ok else "failed"
             last = f"{outcome} at {c.last_test_at:%Y-%m-%d %H:%M}"
         print(f"{c.name:<22}{c.type:<16}{len(c.models):>7}  {last:<28}{c.description}")
     return 0

@@ -52,7 +52,8 @@ def last_test(info: ConnectorInfo, now: datetime) -> str:
     if info.last_test_at is None:
         return "never tested"
     if info.last_test_ok:
-        return f"ok · {info.last_test_ms or 0:.0f} ms · {ago(info.last_test_at, now)}"
+        took = "" if info.last_test_ms is None else f" · {info.last_test_ms:.0f} ms"  # None: not an admin
+        return f"ok{took} · {ago(info.last_test_at, now)}"
     return f"failed · {ago(info.last_test_at, now)}"
 
 
