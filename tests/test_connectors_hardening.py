@@ -291,6 +291,15 @@ def test_a_file_system_without_hard_links_still_gets_one_private_key(settings, m
     assert [p.name for p in settings.home.iterdir() if "key" in p.name] == [KEY_FILE]
 
 
+def test_a_key_file_that_cannot_be_created_is_a_configuration_error(settings, monkeypatch):
+    def refused(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(secrets_module.os, "open", refused)
+    with pytest.raises(ConfigurationError, match="cannot be created"):
+        SecretBox.for_settings(settings, create=True)
+
+
 def test_keys_rotate_the_first_seals_every_one_opens_and_reseal_drops_the_old(tmp_path, ctx, login):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     token = SecretBox(old).seal({"password": PASSWORD})

@@ -177,7 +177,13 @@ class SecretBox:
         except KeyMissing:
             if not create:
                 raise
-        return cls(_create_key(path))
+        try:
+            return cls(_create_key(path))
+        except OSError as exc:  # a read-only or full VISION_HOME: say what to do, not a raw OSError
+            raise ConfigurationError(
+                f"The secret key file {path} cannot be created ({exc.strerror or type(exc).__name__}); "
+                "make VISION_HOME writable, or set VISION_SECRET_KEY."
+            ) from None
 
     def rotate(self, token: str) -> str:
         """``token`` sealed again with the first key (after a rotation); ``SecretsUnreadable`` if no key opens it."""
