@@ -93,10 +93,10 @@ def _read_key(path: Path, wait: float = 1.0) -> bytes:
                 break
             time.sleep(0.05)
     raise ConfigurationError(
-            f"The secret key file {path} does not hold a Fernet key; restore it from a backup "
-            "(connectors' secrets sealed with it are unreadable without it), or remove it to start "
-            "a new one and re-enter every connector's secrets."
-        )
+        f"The secret key file {path} does not hold a Fernet key; restore it from a backup "
+        "(connectors' secrets sealed with it are unreadable without it), or remove it to start "
+        "a new one and re-enter every connector's secrets."
+    )
 
 
 def _create_key(path: Path) -> bytes:
