@@ -1,4 +1,4 @@
-"""``vision connectors list | types | add | test | remove`` as an operator runs them, over a real SQLite source."""
+"""``vision connectors list | types | add | update | test | remove | reseal`` as an operator runs them, over a real SQLite source."""
 from __future__ import annotations
 
 import io
@@ -169,3 +169,37 @@ def test_types_lists_every_field_and_marks_secrets(home, run_cli):
     done = run_cli(home, "connectors", "types")
     assert done.returncode == 0
     assert "sql — SQL database" in done.stdout and "secret: --secret" in done.stdout
+
+
+def test_update_changes_only_what_it_is_given_and_repairs_an_unreadable_connector(home, sales_db, tmp_path, run_cli):
+    url = f"sqlite:///{sales_db}"
+    assert run_cli(home, "connectors", "add", "sales", "--type", "sql", "--secret", "url", "--set", "connect_timeout=5",
+                   "--description", "Sales", stdin=f"{url}\n").returncode == 0
+    done = run_cli(home, "connectors", "update", "sales", "--set", "statement_timeout=60")
+    assert done.returncode == 0, done.stderr
+    config = next(c for c in json.loads(run_cli(home, "connectors", "list", "--json").stdout) if c["name"] == "sales")
+    assert config["config"]["connect_timeout"] == 5 and config["config"]["statement_timeout"] == 60  # the rest stays
+    assert config["description"] == "Sales" and config["secrets_set"] == ["url"]
+    refused = run_cli(home, "connectors", "update", "sales", "--set", f"url={url}")
+    assert refused.returncode == 2 and "never give it as an argument" in refused.stderr
+    assert run_cli(home, "connectors", "update", "sales").returncode == 2  # nothing to change
+
+    (home / "secret.key").unlink()  # the key lost: only re-entering the secrets repairs it
+    refused = run_cli(home, "connectors", "update", "sales", "--set", "connect_timeout=7")
+    assert refused.returncode == 2 and "re-enter its secrets" in refused.stderr
+    done = run_cli(home, "connectors", "update", "sales", "--secret-env", "url=SALES_URL", env={"SALES_URL": url})
+    assert done.returncode == 0, done.stderr
+    assert "secrets re-entered: url" in done.stdout and SECRET_URL_MARK not in done.stdout + done.stderr
+    assert run_cli(home, "connectors", "test", "sales").returncode == 0
+    assert [e.action for e in _audit(home)][:2] == ["test connector", "update connector"]
+
+
+def test_reseal_after_a_key_rotation(home, sales_db, run_cli):
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    assert run_cli(home, "connectors", "add", "sales", "--type", "sql", "--secret", "url",
+                   stdin=f"sqlite:///{sales_db}\n", env={"VISION_SECRET_KEY": old}).returncode == 0
+    done = run_cli(home, "connectors", "reseal", env={"VISION_SECRET_KEY": f"{new},{old}"})
+    assert done.returncode == 0 and "1 connector(s)" in done.stdout, done
+    assert run_cli(home, "connectors", "test", "sales", env={"VISION_SECRET_KEY": new}).returncode == 0

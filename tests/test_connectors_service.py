@@ -137,9 +137,10 @@ OPS = {
     "test_connector": lambda ctx, p: connectors.test_connector(ctx, p, "warehouse"),
     "browse": lambda ctx, p: connectors.browse(ctx, p, "warehouse"),
     "connect": lambda ctx, p: connectors.connect(ctx, p, "warehouse"),
+    "reseal": lambda ctx, p: connectors.reseal(ctx, p),
 }
 USES = ("list_connectors", "get_connector", "browse", "connect")
-MANAGES = ("list_types", "add_connector", "update_connector", "remove_connector", "test_connector")
+MANAGES = ("list_types", "add_connector", "update_connector", "remove_connector", "test_connector", "reseal")
 MATRIX = (
     [(op, "user", ALLOWED) for op in USES] + [(op, "user", PermissionDenied) for op in MANAGES]
     + [(op, "admin", ALLOWED) for op in (*USES, *MANAGES)]
@@ -150,7 +151,7 @@ MATRIX = (
 def test_the_matrix_covers_every_public_service_function():
     public = {name for name, fn in inspect.getmembers(connectors, inspect.isfunction)
               if not name.startswith("_") and fn.__module__ == connectors.__name__}
-    public -= {"connect_as_system", "scrub"}  # no principal: the worker's, and a helper
+    # every one takes a principal: no connector is used for no one (connect_as_system is gone)
     assert public == set(OPS) == {op for op, _, _ in MATRIX}
 
 
@@ -200,7 +201,7 @@ def test_the_database_files_audit_log_and_logs_never_hold_a_secret(ctx, admin, c
     connectors.test_connector(ctx, admin, "warehouse")
     connectors.add_connector(ctx, admin, "broken", "vault", {"path": "/x", "region": "nowhere"}, {"password": PASSWORD})
     result = connectors.test_connector(ctx, admin, "broken")
-    assert not result.ok and PASSWORD not in result.message and "••••" in result.message
+    assert not result.ok and PASSWORD not in result.message and "***" in result.message
     db = Path(ctx.settings.database_url.removeprefix("sqlite:///"))
     files = [p for p in (db, Path(f"{db}-wal")) if p.exists()]
     assert Path(f"{db}-wal") in files  # WAL mode: the newest pages are in the -wal file
@@ -222,7 +223,7 @@ def test_the_database_files_audit_log_and_logs_never_hold_a_secret(ctx, admin, c
 
 
 def test_key_file_is_created_once_with_mode_0600(settings):
-    box = SecretBox.for_settings(settings)
+    box = SecretBox.for_settings(settings, create=True)
     path = settings.home / KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     token = box.seal({"password": PASSWORD})
@@ -237,7 +238,7 @@ def test_processes_racing_for_the_key_file_end_with_one_key(tmp_path):
 
     def make():
         start.wait()
-        boxes.append(SecretBox.for_settings(settings))
+        boxes.append(SecretBox.for_settings(settings, create=True))
 
     threads = [threading.Thread(target=make) for _ in range(8)]
     for t in threads:
@@ -259,7 +260,7 @@ def test_separate_processes_starting_at_once_end_with_one_key(tmp_path):
               "from vision_widgets.core.secrets import SecretBox\n"
               "settings = load_settings({'VISION_HOME': sys.argv[1]})\n"
               "while time.time() < float(sys.argv[2]): pass\n"
-              "print(SecretBox.for_settings(settings).seal({'who': sys.argv[3]}))\n")
+              "print(SecretBox.for_settings(settings, create=True).seal({'who': sys.argv[3]}))\n")
     start = f"{time.time() + 2.0:.3f}"  # every process imports first, then all race for the file at once
     procs = [subprocess.Popen([sys.executable, "-c", script, str(home), start, str(i)], stdout=subprocess.PIPE,
                               text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

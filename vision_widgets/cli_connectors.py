@@ -1,4 +1,5 @@
-"""``vision connectors list | types | add | test | remove``: stored connectors for operators and pipelines.
+"""``vision connectors list | types | add | update | test | remove | reseal``: stored connectors for
+operators and pipelines.
 
 The command acts as an operator (an admin without a session, like ``vision users``) through the
 same service as the Connectors page, so the same checks and audit entries apply.
@@ -7,6 +8,11 @@ Secret values never come from the command line (arguments are visible to every u
 process list): ``--secret FIELD`` asks for it (or reads one line of standard input per secret,
 in the order given, when it is not a terminal), ``--secret-env FIELD=ENVVAR`` reads it from the
 environment (pipelines). A secret field given with ``--set`` is refused.
+
+``update`` changes only what it is given: ``--set`` and ``--unset`` edit the stored settings (the
+others stay), ``--secret``/``--secret-env`` replace those secrets (the others stay; all of them when
+the stored ones cannot be decrypted). ``reseal`` seals every connector's secrets again with the first
+key of ``VISION_SECRET_KEY`` (after adding a new key in front of the old one), so the old key can go.
 """
 from __future__ import annotations
 
@@ -40,6 +46,20 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="a secret field read from the environment variable ENVVAR")
     c.add_argument("--description", default="")
     c.set_defaults(func=cmd_add)
+
+    c = csub.add_parser("update", help="change a connector's settings, secrets or description (the rest stays)")
+    c.add_argument("name")
+    c.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="change a setting (not a secret)")
+    c.add_argument("--unset", action="append", default=[], metavar="FIELD", help="clear a setting (its default applies)")
+    c.add_argument("--secret", action="append", default=[], metavar="FIELD",
+                   help="re-enter a secret field, asked for (or read from standard input, one line each)")
+    c.add_argument("--secret-env", action="append", default=[], metavar="FIELD=ENVVAR",
+                   help="a secret field read from the environment variable ENVVAR")
+    c.add_argument("--description", default=None)
+    c.set_defaults(func=cmd_update)
+
+    c = csub.add_parser("reseal", help="seal every connector's secrets with the first key of VISION_SECRET_KEY")
+    c.set_defaults(func=cmd_reseal)
 
     c = csub.add_parser("test", help="try a connector: ok with latency and a sample, or the error (exit 1)")
     c.add_argument("name")
@@ -107,7 +127,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         elif c.last_test_at is None:
             last = "never tested"
         else:
-            outcome = f"ok, {c.last_test_ms:.0f} ms" if c.last_test_ok else "failed"
+            outcome = ("ok" + ("" if c.last_test_ms is None else f", {c.last_test_ms:.0f} ms")) if c.last_test_ok else "failed"
             last = f"{outcome} at {c.last_test_at:%Y-%m-%d %H:%M}"
         print(f"{c.name:<22}{c.type:<16}{len(c.models):>7}  {last:<28}{c.description}")
     return 0
@@ -124,14 +144,10 @@ def cmd_types(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    from vision_widgets.core.connectors import type_of
+def _settings_and_secrets(args: argparse.Namespace, ctype) -> tuple[dict[str, str], dict[str, str]]:
+    """``--set`` pairs (a secret among them refused) and the secrets of ``--secret-env``/``--secret``."""
     from vision_widgets.core.errors import InvalidInput
-    from vision_widgets.services import connectors
 
-    ctx = _context()
-    me = _principal()
-    ctype = type_of(args.type_name)
     fields = {f.name: f for f in ctype.fields}
     secret_fields = {name for name, f in fields.items() if f.secret}
     config = _pairs(args.set, "--set")
@@ -149,10 +165,59 @@ def cmd_add(args: argparse.Namespace) -> int:
             raise InvalidInput(f"{key} is not a secret field of a {ctype.title} connector; its secret fields are: "
                                f"{', '.join(sorted(secret_fields)) or 'none'}.", field="--secret")
         secrets[key] = _ask_secret(key, fields[key].label)
+    return config, secrets
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from vision_widgets.core.connectors import type_of
+    from vision_widgets.services import connectors
+
+    ctx = _context()
+    me = _principal()
+    ctype = type_of(args.type_name)
+    config, secrets = _settings_and_secrets(args, ctype)
     info = connectors.add_connector(ctx, me, args.name, ctype.type, config, secrets, description=args.description)
     print(f"Added connector {info.name} ({info.title})" + (f"; secrets sealed: {', '.join(info.secrets_set)}"
                                                         if info.secrets_set else "") + ".")
     return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from vision_widgets.core.connectors import type_of
+    from vision_widgets.core.errors import InvalidInput
+    from vision_widgets.services import connectors
+
+    ctx = _context()
+    me = _principal()
+    current = connectors.get_connector(ctx, me, args.name)
+    ctype = type_of(current.type)
+    changes, secrets = _settings_and_secrets(args, ctype)
+    known = {f.name for f in ctype.fields if not f.secret}
+    for key in args.unset:
+        if key not in known:
+            raise InvalidInput(f"{key} is not a setting of a {ctype.title} connector; its settings are: "
+                               f"{', '.join(sorted(known)) or 'none'}.", field="--unset")
+    config = None
+    if changes or args.unset:
+        config = {k: v for k, v in current.config.items() if k not in args.unset}
+        config.update(changes)
+    if config is None and not secrets and args.description is None:
+        raise InvalidInput("Nothing to change: give --set, --unset, --secret, --secret-env or --description.",
+                           field="name")
+    info = connectors.update_connector(ctx, me, current.name, config=config, secrets=secrets or None,
+                                       description=args.description)
+    print(f"Updated connector {info.name}" + (f"; secrets re-entered: {', '.join(sorted(secrets))}" if secrets else "")
+          + ("" if info.readable else "; its secrets still cannot be decrypted: re-enter them with --secret") + ".")
+    return 0
+
+
+def cmd_reseal(args: argparse.Namespace) -> int:
+    from vision_widgets.services import connectors
+
+    done, unreadable = connectors.reseal(_context(), _principal())
+    print(f"Sealed again with the first key: {len(done)} connector(s)"
+          + (f"; cannot be decrypted with any key (re-enter them): {', '.join(unreadable)}" if unreadable else "") + ".")
+    return EXIT_TEST_FAILED if unreadable else 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:

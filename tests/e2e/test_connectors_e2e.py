@@ -60,6 +60,11 @@ def test_an_admin_adds_a_sqlite_connector_and_tests_it(page, open_dashboard, sal
 def test_a_user_has_no_connectors_page(page, open_dashboard, server):
     open_dashboard(page, server + "?page=connectors")
     log_in(page, "datascientist_user", "ds_user123")
+    # Wait for the page the user lands on (the link refused, Model 360 built) before counting what is
+    # absent: counted as soon as the navigation appeared, nothing would have been there yet either way.
+    page.get_by_text("does not exist or that your role may not open").wait_for()
+    page.locator(".vision-page-title", has_text="Model 360").wait_for()
+    page.locator(".vision-page").first.wait_for()
     titles = nav_titles(page)
     assert "Connectors" not in titles and "My account" in titles
     assert page.get_by_role("button", name="Test connection").count() == 0

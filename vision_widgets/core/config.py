@@ -164,17 +164,19 @@ def _secret_key(raw: str | None) -> str | None:
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
+    # Several keys separated by commas rotate: the first seals, every one opens (core/secrets.py).
+    keys = [k.strip() for k in raw.split(",")]
     try:
-        ok = len(base64.urlsafe_b64decode(raw.encode("ascii"))) == 32
+        ok = all(len(base64.urlsafe_b64decode(k.encode("ascii"))) == 32 for k in keys)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         ok = False
     if not ok:
         raise ConfigurationError(
-            "VISION_SECRET_KEY is not a Fernet key (32 bytes, URL-safe base64); make one with "
+            "VISION_SECRET_KEY is not a Fernet key (32 bytes, URL-safe base64; several keys: comma-separated); make one with "
             "`python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"`, "
             "or leave it unset to use the key file under VISION_HOME."
         )
-    return raw
+    return ",".join(keys)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -1,13 +1,17 @@
 """Stored connectors: list, add, edit, remove, test and browse them; connect through them.
 
-Admins (``MANAGE_CONNECTORS``) manage connectors and see their configuration; every account that
-may register models (``REGISTER_MODEL``) may *use* any stored connector — register through it,
-browse it — and sees only its name, type, title and description.
+Admins (``MANAGE_CONNECTORS``) manage connectors and see their configuration and last test message;
+every account that may register models (``REGISTER_MODEL``) may *use* any stored connector — register
+through it, browse it — and sees only its name, type, title, description and whether its last test
+passed, and when (the message may name hosts or databases from its settings).
 
 Secrets never leave this module in clear except into the connector type's ``connect``: they are
 sealed at rest (``core/secrets.py``), never returned (``ConnectorInfo.secrets_set`` names the fields
 that hold a value), never audited (entries name the fields changed), and scrubbed from any message
-a type hands back (test results, errors) in case a library repeated one. A connector whose secrets
+a type hands back (test results, errors) in case a library repeated one — with the one scrub of
+``core/connectors/failures.py`` (values, their URL-encoded forms, credentials in URLs). A library's
+unexpected exception becomes a ``ConnectorError`` of its kind and scrubbed first line; the log gets
+only its class and that line, never a traceback (its frames and text may hold a secret). A connector whose secrets
 cannot be opened (the key changed or was lost) is still listed, marked ``readable=False``; using it
 says to re-enter them, and re-entering them in an update makes it readable again.
 """
@@ -22,12 +26,13 @@ from typing import Any, Mapping
 from vision_widgets.core import audit, connectors
 from vision_widgets.core.catalog import connector_store as store
 from vision_widgets.core.catalog.connector_store import BUILT_IN, ConnectorRow
-from vision_widgets.core.connectors import Connection, Entry, Field, TestResult
+from vision_widgets.core.connectors import Connection, Entry, Field, TestResult, check_fields
+from vision_widgets.core.connectors.failures import connector_error, first_line, scrub
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, VisionError
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
-from vision_widgets.core.secrets import SecretBox, SecretsUnreadable
+from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable
 from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
@@ -44,12 +49,11 @@ __all__ = [
     "test_connector",
     "browse",
     "connect",
-    "connect_as_system",
+    "reseal",
     "UNREADABLE",
 ]
 
 UNREADABLE = "this connector's secrets cannot be decrypted (the secret key changed); re-enter them"
-MASK = "••••"
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class ConnectorInfo:
     last_test_at: datetime | None
     last_test_ok: bool | None
     last_test_ms: float | None
-    last_test_message: str
+    last_test_message: str         # admins only (it may name a host or database from the settings)
     models: tuple[str, ...]        # models registered through it (admins only)
 
     @property
@@ -100,10 +104,34 @@ def _secret_names(type_name: str) -> tuple[str, ...]:
 
 
 def _open_secrets(ctx: Context, row: ConnectorRow, box: SecretBox | None = None) -> dict[str, str]:
-    """The connector's secret values; ``SecretsUnreadable`` when the key cannot open them."""
+    """The connector's secret values; ``SecretsUnreadable`` when the key cannot open them (or the
+    key file is missing: reading never creates a key)."""
     if not row.secrets:
         return {}
     return (box or SecretBox.for_settings(ctx.settings)).open(row.secrets)
+
+
+def _read_box(ctx: Context, rows: list[ConnectorRow]) -> SecretBox | None:
+    """The box to open ``rows``' secrets with, looked up once; None when none has any, or when the
+    key file is missing (each one then reads as unreadable, and no key is created)."""
+    if not any(r.secrets for r in rows):
+        return None
+    try:
+        return SecretBox.for_settings(ctx.settings)
+    except SecretsUnreadable:
+        return None
+
+
+def _unreadable(row: ConnectorRow, exc: SecretsUnreadable) -> str:
+    """What to say when ``row``'s secrets cannot be opened: the key is missing, or another key."""
+    if isinstance(exc, KeyMissing):  # not its text: users see this, and it names a server path
+        return (f"{row.name}: this connector's secrets cannot be decrypted (the secret key file is missing); "
+                "restore the key from a backup, or re-enter them.")
+    return f"{row.name}: {UNREADABLE}."
+
+
+def _clean(text: str, secrets: Mapping[str, str], patterns: bool = True) -> str:
+    return scrub(text, secrets.values(), patterns=patterns)
 
 
 def _readable(ctx: Context, row: ConnectorRow, box: SecretBox | None) -> tuple[bool, tuple[str, ...]]:
@@ -121,16 +149,10 @@ def _info(ctx: Context, row: ConnectorRow, admin: bool, models: list[str],
         name=row.name, type=row.type, title=_title(row.type), description=row.description,
         config=dict(row.config) if admin else {}, secrets_set=secrets_set if admin else (),
         readable=readable, last_test_at=row.last_test_at, last_test_ok=row.last_test_ok,
-        last_test_ms=row.last_test_ms, last_test_message=row.last_test_message,
+        last_test_ms=row.last_test_ms if admin else None,
+        last_test_message=row.last_test_message if admin else "",
         models=tuple(models) if admin else (),
     )
-
-
-def scrub(text: str, secrets: Mapping[str, str]) -> str:
-    """``text`` with every secret value replaced by ``••••`` (a last guard: types should not echo them)."""
-    for value in sorted((v for v in secrets.values() if v), key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return text
 
 
 def _split(type_name: str, values: Mapping[str, Any] | None) -> tuple[dict, dict]:
@@ -175,7 +197,7 @@ def list_connectors(ctx: Context, principal: Principal) -> list[ConnectorInfo]:
     with ctx.store.read() as conn:
         rows = store.list_all(conn)
         using = store.models_by_connector(conn) if admin else {}
-    box = SecretBox.for_settings(ctx.settings) if any(r.secrets for r in rows) else None
+    box = _read_box(ctx, rows)
     return [_info(ctx, r, admin, using.get(r.name.lower(), []), box) for r in rows]
 
 
@@ -186,7 +208,7 @@ def get_connector(ctx: Context, principal: Principal, name: str) -> ConnectorInf
     with ctx.store.read() as conn:
         row = store.get(conn, name)
         models = store.models_using(conn, row.name) if admin else []
-    return _info(ctx, row, admin, models)
+    return _info(ctx, row, admin, models, _read_box(ctx, [row]))
 
 
 # -- changing --------------------------------------------------------------------------------------
@@ -199,7 +221,7 @@ def add_connector(ctx: Context, principal: Principal, name: str, type: str, conf
     name = store.check_name(name)
     extra_config, extra_secrets = _split(type, config)
     checked_config, checked_secrets = _check(type, extra_config, {**extra_secrets, **dict(secrets or {})})
-    sealed = SecretBox.for_settings(ctx.settings).seal(checked_secrets) if checked_secrets else None
+    sealed = SecretBox.for_settings(ctx.settings, create=True).seal(checked_secrets) if checked_secrets else None
     now = ctx.now()
     with ctx.store.write() as conn:
         row = store.insert(conn, name, connectors.type_of(type).type, (description or "").strip(),
@@ -218,7 +240,6 @@ def update_connector(ctx: Context, principal: Principal, name: str, config: Mapp
     the stored secrets cannot be decrypted, the ones given replace them all (re-entering them makes
     the connector readable again)."""
     me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
-    box = SecretBox.for_settings(ctx.settings)
     with ctx.store.read() as conn:
         row = store.get(conn, name)
     if row.built_in and (config or secrets):
@@ -236,16 +257,22 @@ def update_connector(ctx: Context, principal: Principal, name: str, config: Mapp
     if readable or given_secrets:
         new_config, new_secrets = _check(row.type, new_config, {**old_secrets, **given_secrets})
         if new_secrets != old_secrets or not readable:
-            sealed = box.seal(new_secrets)
+            sealed = SecretBox.for_settings(ctx.settings, create=True).seal(new_secrets)
     else:
-        # Unreadable and nothing re-entered: the settings are checked, the sealed token kept as it is
-        # (a secret the type requires cannot be shown here; the token is not ours to drop).
-        secret_fields = set(_secret_names(row.type))
-        try:
-            new_config, _ = _check(row.type, new_config, {})
-        except InvalidInput as exc:
-            if exc.field not in secret_fields:
-                raise
+        # Unreadable and nothing re-entered: a type checks its settings together with its secrets
+        # (a SQL URL's dialect, an S3 key pair), so new settings cannot be checked, and stored
+        # unchecked they would fail later, far from here. The same settings (a form saved for its
+        # description) pass; a change needs the secrets re-entered, which checks everything.
+        fields = connectors.type_of(row.type).fields
+        same, _ = check_fields(tuple(f for f in fields if not f.secret), new_config, {})
+        if not _changed(row.config, same):
+            new_config = dict(row.config)
+        else:
+            needed = [f.name for f in fields if f.secret and f.required]
+            raise InvalidInput(
+                f"{row.name}'s secrets cannot be decrypted (the secret key changed), so its settings cannot be "
+                f"checked: re-enter its secrets ({', '.join(needed) or 'all of them'}) with the change.",
+                field=needed[0] if needed else "secrets")
     new_description = None if description is None else description.strip()
     changed_config = _changed(row.config, new_config)
     changed_secrets = sorted(given_secrets) if sealed is not None else []
@@ -300,43 +327,87 @@ def remove_connector(ctx: Context, principal: Principal, name: str, move_models_
         audit.record(conn, now, me.username, "remove connector", row.name, detail)
 
 
+def reseal(ctx: Context, principal: Principal) -> tuple[list[str], list[str]]:
+    """Seal every connector's secrets again with the first key of ``VISION_SECRET_KEY`` (admins): the
+    step of a key rotation between "new key first, old one after it" and "old key removed". Returns
+    (names sealed again, names no key opens). Values never change; the last tests stay."""
+    me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
+    done: list[str] = []
+    unreadable: list[str] = []
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        rows = [r for r in store.list_all(conn) if r.secrets]
+        if not rows:
+            return [], []
+        box = _read_box(ctx, rows)
+        for row in rows:
+            try:
+                if box is None:
+                    raise SecretsUnreadable()
+                store.replace_token(conn, row.name, box.rotate(row.secrets))
+                done.append(row.name)
+            except SecretsUnreadable:
+                unreadable.append(row.name)
+        audit.record(conn, now, me.username, "reseal connectors", "", f"{len(done)} sealed again"
+                     + (f"; unreadable: {', '.join(unreadable)}" if unreadable else ""))
+    return done, unreadable
+
+
 # -- using -----------------------------------------------------------------------------------------
 
-def _connect(ctx: Context, name: str) -> Connection:
+def _unexpected(exc: BaseException, what: str, secrets: Mapping[str, str]) -> ConnectorError:
+    """A ``ConnectorError`` for a library's (or a type's) unexpected exception, logged as its class and
+    scrubbed first line only: a traceback's text and frames may hold a secret."""
+    log.warning("%s failed unexpectedly: %s: %s", what, type(exc).__name__,
+                _clean(first_line(str(exc)), secrets))
+    return connector_error(exc, what, secrets.values())
+
+
+def _guarded(exc: Exception, what: str, secrets: Mapping[str, str]) -> VisionError:
+    """``exc`` made safe to show: a ``VisionError``'s text scrubbed (same class), anything else a
+    ``ConnectorError`` (see ``_unexpected``)."""
+    if isinstance(exc, InvalidInput):
+        return InvalidInput(_clean(str(exc), secrets), field=exc.field)
+    if isinstance(exc, VisionError):
+        return ConnectorError(_clean(str(exc), secrets)) if isinstance(exc, ConnectorError) else exc
+    return _unexpected(exc, what, secrets)
+
+
+def _connect(ctx: Context, name: str) -> tuple[Connection, dict[str, str]]:
     with ctx.store.read() as conn:
         row = store.get(conn, name)
     try:
         secrets = _open_secrets(ctx, row)
-    except SecretsUnreadable:
-        raise ConnectorError(f"{row.name}: {UNREADABLE}.") from None
+    except SecretsUnreadable as exc:
+        raise ConnectorError(_unreadable(row, exc)) from None
     try:
-        return connectors.type_of(row.type).connect(ctx.settings, dict(row.config), secrets)
-    except ConnectorError as exc:
-        raise ConnectorError(scrub(str(exc), secrets)) from None
-    except InvalidInput as exc:
-        raise InvalidInput(scrub(str(exc), secrets), field=exc.field) from None
+        return connectors.type_of(row.type).connect(ctx.settings, dict(row.config), secrets), secrets
+    except Exception as exc:  # noqa: BLE001 - nothing raw (it may hold a secret) leaves this module
+        raise _guarded(exc, f"Connector {row.name}", secrets) from None
 
 
 def connect(ctx: Context, principal: Principal, name: str) -> Connection:
-    """A live connection through stored connector ``name`` (registration, scheduled pulls); the
-    caller closes it. ``ConnectorError`` when its secrets cannot be decrypted."""
+    """A live connection through stored connector ``name`` (registration; scheduled pulls, as the
+    account that scheduled them); the caller closes it. ``ConnectorError`` when its secrets cannot be
+    decrypted. There is no principal-free variant: every use of a connector is someone's."""
     acting(ctx, principal, Permission.REGISTER_MODEL)
-    return _connect(ctx, name)
-
-
-def connect_as_system(ctx: Context, name: str) -> Connection:
-    """``connect`` for worker jobs that act for no one in particular (health checks)."""
-    return _connect(ctx, name)
+    return _connect(ctx, name)[0]
 
 
 def browse(ctx: Context, principal: Principal, name: str, path: str = "") -> list[Entry]:
-    """What lies under ``path`` in connector ``name``: folders, files, tables (any account that registers)."""
+    """What lies under ``path`` in connector ``name``: folders, files, tables (any account that registers).
+    A failure is a ``ConnectorError`` or ``InvalidInput`` with no secret in it."""
     acting(ctx, principal, Permission.REGISTER_MODEL)
-    connection = _connect(ctx, name)
+    connection, secrets = _connect(ctx, name)
     try:
         return list(connection.browse(path))
+    except Exception as exc:  # noqa: BLE001 - see _guarded
+        raise _guarded(exc, f"Connector {name}", secrets) from None
     finally:
-        connection.close()
+        try:
+            connection.close()
+        except Exception as exc:  # noqa: BLE001 - closing must not hide the answer
+            log.warning("closing connector %s failed: %s", name, type(exc).__name__)
 
 
 def test_connector(ctx: Context, principal: Principal, name: str, timeout: float = 10.0) -> TestResult:
@@ -356,22 +427,25 @@ def test_connector(ctx: Context, principal: Principal, name: str, timeout: float
             result = connection.test(timeout=timeout)
         finally:
             connection.close()
-    except SecretsUnreadable:
+    except SecretsUnreadable as exc:
         unreadable = True
-        result = TestResult(False, 0.0, f"{row.name}: {UNREADABLE}.")
+        result = TestResult(False, 0.0, _unreadable(row, exc))
     except VisionError as exc:
         result = TestResult(False, (time.monotonic() - started) * 1000.0, str(exc))
-    except Exception:  # noqa: BLE001 - a type's bug must not leak library text (it may hold a secret)
-        log.exception("testing connector %s failed unexpectedly", row.name)
+    except Exception as exc:  # noqa: BLE001 - a type's bug must not leak library text (it may hold a secret)
         result = TestResult(False, (time.monotonic() - started) * 1000.0,
-                            "The test failed unexpectedly; the server's log has the details.")
-    result = TestResult(result.ok, float(result.latency_ms), scrub(result.message, secrets),
-                        tuple(scrub(str(s), secrets) for s in result.sample))
+                            str(_unexpected(exc, f"Connector {row.name}", secrets)))
+    result = TestResult(result.ok, float(result.latency_ms), _clean(result.message, secrets),
+                        tuple(_clean(str(s), secrets, patterns=False) for s in result.sample))
     now = ctx.now()
     with ctx.store.write() as conn:
-        store.record_test(conn, row.name, now, result.ok, result.latency_ms, result.message)
+        # Only if the settings tested are still the stored ones: an edit during the test (up to
+        # ``timeout`` seconds) forgot the last test, and this one says nothing about the new settings.
+        recorded = store.record_test(conn, row.name, now, result.ok, result.latency_ms, result.message,
+                                     tested=row.updated_at)
         audit.record(conn, now, me.username, "test connector", row.name,
-                     f"ok, {result.latency_ms:.0f} ms" if result.ok else "failed")
+                     (f"ok, {result.latency_ms:.0f} ms" if result.ok else "failed")
+                     + ("" if recorded else "; not kept: the connector changed during the test"))
     if unreadable:
         raise ConnectorError(result.message)
     return result

@@ -52,7 +52,8 @@ def last_test(info: ConnectorInfo, now: datetime) -> str:
     if info.last_test_at is None:
         return "never tested"
     if info.last_test_ok:
-        return f"ok · {info.last_test_ms or 0:.0f} ms · {ago(info.last_test_at, now)}"
+        took = "" if info.last_test_ms is None else f" · {info.last_test_ms:.0f} ms"  # None: not an admin
+        return f"ok{took} · {ago(info.last_test_at, now)}"
     return f"failed · {ago(info.last_test_at, now)}"
 
 
@@ -61,6 +62,7 @@ class ConnectorsView(PageView):
 
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
+        self.closed = False  # closed (another page, logout): a test ending later updates nothing
         self.infos: tuple[ConnectorInfo, ...] = ()
         self.list_status = StatusMessage()
         # The service decides first: for anyone else the page is only its message (no form is built).
@@ -317,7 +319,9 @@ class ConnectorsView(PageView):
             return
         self.test.disabled = True
         self.test_status.show(f"Testing {name} (up to {TEST_TIMEOUT:.0f} s)…")
-        self.run_in_background(self.test_status, self._test, name, on_done=lambda result: self._tested(name, result))
+        tester = self.principal
+        self.run_in_background(self.test_status, self._test, name,
+                               on_done=lambda result: self._tested(name, result, tester))
 
     def _test(self, name: str):
         try:
@@ -325,7 +329,9 @@ class ConnectorsView(PageView):
         finally:
             self.test.disabled = False
 
-    def _tested(self, name: str, result) -> None:
+    def _tested(self, name: str, result, tester=None) -> None:
+        if self.closed or self.principal is None or (tester is not None and self.principal is not tester):
+            return  # the page was closed or its account left during the test: nobody to show it to
         if self.adding or self.choice.value != name:
             pass  # another connector is shown now: its form says nothing about this one; the table does
         elif result.ok:
@@ -365,3 +371,7 @@ class ConnectorsView(PageView):
                     move):
             self.refresh(select="local")
             self.remove_status.success(f"Connector {name} removed" + (f"; its models now use {move}." if move else "."))
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -107,8 +107,11 @@ def insert(conn: Connection, name: str, type_name: str, description: str, config
 def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[str, Any] | None = None,
                secrets: str | None = None, description: str | None = None) -> ConnectorRow:
     """Replace the given columns of ``name`` (None: keep). A changed configuration forgets the last
-    test: it said something about the old one."""
+    test: it said something about the old one. ``updated_at`` is the row's version (``record_test``
+    compares it), so it strictly increases even when the clock does not (a coarse or skewed clock)."""
     current = get(conn, name)
+    if now <= current.updated_at:
+        now = current.updated_at + timedelta(microseconds=1)
     values: dict[str, Any] = {"updated_at": now}
     if config is not None:
         values["config"] = json.dumps(dict(config), sort_keys=True)
@@ -122,11 +125,23 @@ def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[st
     return get(conn, name)
 
 
-def record_test(conn: Connection, name: str, at: datetime, ok: bool, latency_ms: float | None, message: str) -> None:
-    """Keep the result of the latest connection test (Monitoring reads it)."""
-    conn.execute(update(t).where(t.c.name_key == name.lower()).values(
+def replace_token(conn: Connection, name: str, secrets: str) -> None:
+    """The same secrets sealed again (a new key): nothing else changes, the last test still holds."""
+    conn.execute(update(t).where(t.c.name_key == name.lower()).values(secrets=secrets))
+
+
+def record_test(conn: Connection, name: str, at: datetime, ok: bool, latency_ms: float | None, message: str,
+                tested: datetime | None = None) -> bool:
+    """Keep the result of the latest connection test (Monitoring reads it). With ``tested`` (the
+    ``updated_at`` of the row the test read), only if the connector was not changed since: a test of
+    the old settings must not be shown as the new ones'. Whether it was kept."""
+    where = t.c.name_key == name.lower()
+    if tested is not None:
+        where = where & (t.c.updated_at == tested)
+    done = conn.execute(update(t).where(where).values(
         last_test_at=at, last_test_ok=ok, last_test_ms=latency_ms, last_test_message=message,
     ))
+    return bool(done.rowcount)
 
 
 def remove(conn: Connection, name: str) -> None:

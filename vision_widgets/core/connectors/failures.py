@@ -57,13 +57,16 @@ _KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+def scrub(text: str, secrets: Iterable[str] = (), patterns: bool = True) -> str:
     """``text`` with every secret cut out: the given values (also URL-encoded), credentials in
-    URLs, ``key=value`` pairs whose key sounds secret, and long key-like strings."""
+    URLs, ``key=value`` pairs whose key sounds secret, and long key-like strings. ``patterns=False``
+    cuts only the given values (names a source lists, where a long table name is no key)."""
     out = str(text)
     for value in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
         for form in {value, quote(value, safe=""), quote_plus(value), quote(value)}:
             out = out.replace(form, _MASK)
+    if not patterns:
+        return out
     out = _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + _MASK + "@", out)
     out = _SECRET_PAIR.sub(lambda m: m.group("key") + m.group("sep") + _MASK, out)
     out = _LONG_TOKEN.sub(_MASK, out)

@@ -34,7 +34,7 @@ def _locate(settings: Settings, reference: str, what: str = "file") -> tuple[Pat
         raise InvalidInput("Give the path of a CSV or Parquet file.")
     named = named_roots(settings)
     roots = [r.resolve() for _, r in named]
-    path = Path(reference).expanduser()
+    path = Path(reference)  # no expanduser: '~' is the server account's home, and '~user' raised RuntimeError
     if not path.is_absolute():
         # "<root name>/file.csv" reads under that root; any other relative path under the first
         by_name = {name: root for name, root in zip((n for n, _ in named), roots)}
