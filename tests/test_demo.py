@@ -65,6 +65,40 @@ def test_install_registers_the_five_demo_models_once(ctx, small_demo_files):
     assert model_rows(ctx) == before
 
 
+def test_install_gives_a_tested_demo_warehouse_and_a_weekly_cadence(ctx, small_demo_files):
+    from vision_widgets.core.monitoring import checks
+    from vision_widgets.services import connectors as stored, scheduled_pulls
+
+    said: list[str] = []
+    seeding.install(ctx, say=said.append)
+    admin = sessions.operator_session(ctx, ADMIN)
+    warehouse = next(c for c in stored.list_connectors(ctx, admin) if c.name == seeding.DEMO_CONNECTOR)
+    assert warehouse.type == "sql" and warehouse.last_test_ok is True
+    assert "Demo data" in warehouse.description  # labelled
+    assert "url" not in warehouse.config and warehouse.secrets_set == ("url",)  # the URL is sealed, not in the config
+    # the open models' tables, none of the restricted model's (its data never reaches the server)
+    tables = {e.name for e in stored.browse(ctx, admin, seeding.DEMO_CONNECTOR)}
+    open_models = [m for m in datasets.MODELS if not m.restricted]
+    assert tables == {seeding.table_name(p) for m in open_models for p in small_demo_files[m.name]}
+    # a table reads back the file's rows, through the same connector a registration uses
+    fraud_training = small_demo_files["Fraud detection"][0]
+    connection = stored.connect(ctx, admin, seeding.DEMO_CONNECTOR)
+    try:
+        rows = sum(b.num_rows for b in connection.open(seeding.table_name(fraud_training)))
+    finally:
+        connection.close()
+    assert rows == len(pd.read_csv(fraud_training))
+    # every demo model expects a weekly batch: Monitoring calls them fresh
+    for name, owner in OWNERS.items():
+        assert scheduled_pulls.get_pull(ctx, sessions.operator_session(ctx, owner), name).cadence == "7D"
+    with ctx.store.read() as conn:
+        health = checks.models(conn, ctx.now())
+    assert {h.freshness for h in health} == {"fresh"}
+    # a second install adds no second connector and writes nothing again
+    seeding.install(ctx, say=said.append)
+    assert [c.name for c in stored.list_connectors(ctx, admin)].count(seeding.DEMO_CONNECTOR) == 1
+
+
 def test_install_adds_only_what_is_missing(ctx, small_demo_files):
     admin = sessions.operator_session(ctx, ADMIN)
     spec = seeding._spec(datasets.MODELS[0], *small_demo_files["Fraud detection"])

@@ -104,6 +104,6 @@ def test_an_admin_sees_every_stored_connector_and_where_the_folders_are(page, de
     open_register(page, demo_live_server.base_url, "datascientist_admin", "ds_admin123")
     options = [o.replace("\xa0", " ")  # ipywidgets writes an option's spaces as no-break spaces
                for o in page.get_by_label("Connector", exact=True).locator("option").all_inner_texts()]
-    assert options == ["local — Local filesystem", "warehouse — SQL database"]
+    assert options == ["local — Local filesystem", "demo-warehouse — SQL database", "warehouse — SQL database"]
     page.get_by_text(f"demo-data = {demo_live_server.home / 'demo-data'}").wait_for()
     shot(page, "register-admin", "Data")

@@ -5,23 +5,38 @@ drift); the retail model goes through the restricted path: it is registered
 as "awaiting metrics", the client notebook is executed on its data, and the
 submission it writes is accepted with the model's upload token. The data is
 generated (seeded) and every model is labelled demo data.
+
+Each demo model expects a weekly batch (cadence ``7D``, what Monitoring checks
+freshness against). The open models' tables are also written to a SQLite file
+behind a stored ``sql`` connector, ``demo-warehouse``, tested once, so the
+Connectors page, the Register page's browser and Monitoring show a database
+source on a fresh install (labelled demo data in its description).
 """
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+import pandas as pd
 
 from vision_widgets.core import connectors
 from vision_widgets.core.catalog import records
 from vision_widgets.core.catalog.client_notebook import execute
 from vision_widgets.core.config import CLIENT_NOTEBOOK
 from vision_widgets.core.context import Context
+from vision_widgets.core.errors import ConfigurationError, VisionError
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.demo import datasets
-from vision_widgets.services import registration
-from vision_widgets.services import submissions
+from vision_widgets.services import connectors as stored_connectors
+from vision_widgets.services import registration, scheduled_pulls, submissions
+from vision_widgets.services.sessions import operator
+
+#: The stored connector over the demo tables, and how often the demo models expect a batch.
+DEMO_CONNECTOR = "demo-warehouse"
+DEMO_CADENCE = "7D"
 
 
 def _spec(model: datasets.DemoModel, training: Path, production: Path) -> registration.ModelSpec:
@@ -68,7 +83,47 @@ def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
             else:
                 say(f"Registering {model.name} ...")
                 registration.register_model(ctx, principal, _spec(model, training, production))
+            scheduled_pulls.set_pull(ctx, principal, model.name, DEMO_CADENCE)
             added.append(model.name)
         finally:
             sessions.logout(ctx, principal)
+    _warehouse(ctx, folder, paths, say)
     return added
+
+
+def table_name(path: Path) -> str:
+    """A demo file's table in the warehouse: its file name without ``.csv`` (``fraud_detection_training``)."""
+    return path.stem
+
+
+def _warehouse(ctx: Context, folder: Path, paths: dict[str, tuple[Path, Path]], say: Callable[[str], None]) -> None:
+    """The open demo models' tables in ``warehouse.db`` and the ``demo-warehouse`` connector over it (once)."""
+    me = operator("demo")
+    if any(c.name == DEMO_CONNECTOR for c in stored_connectors.list_connectors(ctx, me)):
+        return
+    db = folder / "warehouse.db"
+    if not db.is_file():
+        say(f"Writing the demo warehouse (SQLite) to {db} ...")
+        partial = db.with_suffix(".db.partial")
+        partial.unlink(missing_ok=True)
+        with sqlite3.connect(partial) as con:
+            for model in datasets.MODELS:
+                if model.restricted:  # a restricted model's data is never on the server
+                    continue
+                for path in paths[model.name]:
+                    for chunk in pd.read_csv(path, chunksize=50_000):
+                        chunk.to_sql(table_name(path), con, index=False, if_exists="append")
+        con.close()
+        partial.replace(db)  # all tables or none: a failed write leaves no half-filled warehouse
+    try:
+        stored_connectors.add_connector(
+            ctx, me, DEMO_CONNECTOR, "sql", {}, {"url": f"sqlite:///{db}"},
+            description="Demo data: the open demo models' training and production tables (SQLite).")
+    except ConfigurationError as exc:  # e.g. PostgreSQL without VISION_SECRET_KEY: secrets cannot be sealed
+        say(f"Skipped the demo connector {DEMO_CONNECTOR}: {exc}")
+        return
+    try:
+        result = stored_connectors.test_connector(ctx, me, DEMO_CONNECTOR)
+        say(f"Connector {DEMO_CONNECTOR}: {'ok' if result.ok else 'failed'} — {result.message}")
+    except VisionError as exc:
+        say(f"Connector {DEMO_CONNECTOR} could not be tested: {exc}")
