@@ -64,7 +64,7 @@ def _use(ctx, model: str, connector: str) -> None:
 
 def test_the_table_lists_the_built_in_local_connector(page):
     assert page.table.rows == (("local", "Local filesystem", "Files on the server under the allowed data folders.",
-                                0, "never tested"),)
+                                0, "built in: no test needed"),)
     assert page.choice.value == "local" and page.heading.value == "Connector local"
     assert page.save.disabled and page.remove.disabled  # built in: no settings, stays
 
@@ -266,3 +266,16 @@ def test_an_s3_connector_keeps_its_keys_sealed_and_says_which_are_saved(page, ct
     assert page.secret_inputs["session_token"].placeholder == "optional"
     assert connectors.get_connector(ctx, login(ADMIN), "lake").secrets_set == ("secret_access_key",)
     assert "s3-distinctive-secret-key" not in synced_text()
+
+
+def test_the_built_in_local_connector_needs_no_test_as_monitoring_says():
+    from datetime import datetime, timezone
+
+    from vision_widgets.services.connectors import ConnectorInfo
+    from vision_widgets.views.connectors import last_test
+
+    now = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    common = dict(type="local", title="Local filesystem", description="", config={}, secrets_set=(), readable=True,
+                  last_test_at=None, last_test_ok=None, last_test_ms=None, last_test_message="", models=())
+    assert last_test(ConnectorInfo(name="local", **common), now) == "built in: no test needed"
+    assert last_test(ConnectorInfo(name="files", **common), now) == "never tested"

@@ -46,11 +46,13 @@ def ago(then: datetime | None, now: datetime) -> str:
 
 
 def last_test(info: ConnectorInfo, now: datetime) -> str:
-    """The last test in a few words: ``ok · 12 ms · 5 min ago``, ``failed · 1 h ago``, ``never tested``."""
+    """The last test in a few words: ``ok · 12 ms · 5 min ago``, ``failed · 1 h ago``, ``never tested``
+    (``built in: no test needed`` for the local connector, as Monitoring counts it)."""
     if not info.readable:
         return "secrets unreadable: re-enter them"
     if info.last_test_at is None:
-        return "never tested"
+        # The built-in local connector reads the server's own folders: Monitoring needs no test of it either.
+        return "built in: no test needed" if info.built_in else "never tested"
     if info.last_test_ok:
         took = "" if info.last_test_ms is None else f" · {info.last_test_ms:.0f} ms"  # None: not an admin
         return f"ok{took} · {ago(info.last_test_at, now)}"
