@@ -15,6 +15,9 @@ and is registered at once (its upload token is shown once, never stored in a job
 """
 from __future__ import annotations
 
+import copy
+import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -23,10 +26,10 @@ from sqlalchemy import Connection
 
 from vision_widgets import client
 from vision_widgets.core import audit, connectors
-from vision_widgets.core.catalog import records, upload_tokens
+from vision_widgets.core.catalog import pulls, records, upload_tokens
 from vision_widgets.core.catalog.records import ACTIVE, AWAITING, ModelRecord
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound, PermissionDenied
+from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound, PermissionDenied, VisionError
 from vision_widgets.core.identity import users
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
@@ -228,6 +231,24 @@ def submit_registration(ctx: Context, principal: Principal, spec: ModelSpec) -> 
     return jobs.submit_job(ctx, principal, jobs.REGISTER_MODEL, spec.to_params(), title=checked.name)
 
 
+@contextmanager
+def _named_as(connection, reference: str):
+    """Errors while reading ``reference`` name it as the user gave it, never the server's real path
+    (a local connector opens a file as its resolved path, and the client's messages quote that)."""
+    try:
+        yield
+    except VisionError as exc:
+        try:
+            real = connection.open(reference)
+        except Exception:
+            raise exc from None
+        if not isinstance(real, (str, os.PathLike)) or str(real) not in str(exc):
+            raise
+        renamed = copy.copy(exc)
+        renamed.args = (str(exc).replace(str(real), reference),) + exc.args[1:]
+        raise renamed from None
+
+
 def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress: Progress | None = None,
                    in_transaction: Callable[[Connection, "Registration"], None] | None = None) -> Registration:
     """Register a model: profile its data now (unrestricted) or issue an upload token (restricted).
@@ -248,12 +269,14 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         details.update(training=checked.training, production=checked.production)
         connection = stored_connectors.connect(ctx, me, checked.connector)
         try:
-            reference = client.profile(profile_input(connection.open(checked.training)), checked.profiler_roles,
-                                       k=ctx.settings.privacy_k,
-                                       progress=step(progress, 0.0, 0.5, "Profiling training data"))
+            with _named_as(connection, checked.training):
+                reference = client.profile(profile_input(connection.open(checked.training)),
+                                           checked.profiler_roles, k=ctx.settings.privacy_k,
+                                           progress=step(progress, 0.0, 0.5, "Profiling training data"))
             check_labels(reference, spec.task, roles["target"])
-            production = profile_production(ctx, connection.open(checked.production), reference,
-                                            roles["timestamp"], progress, 0.5)
+            with _named_as(connection, checked.production):
+                production = profile_production(ctx, connection.open(checked.production), reference,
+                                                roles["timestamp"], progress, 0.5)
         finally:
             connection.close()
         report = drift(published(reference), published(production))
@@ -262,6 +285,10 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
 
     token = expires = None
     with ctx.store.write() as conn:
+        if not spec.restricted and not pulls.connector_exists(conn, checked.connector):
+            # removed while the data was being profiled: a model must never point at a missing connector
+            raise ConnectorError(f"The connector {checked.connector!r} was removed while {name} was being "
+                                 "registered; nothing was stored. Choose another connector and register again.")
         record = records.insert(
             conn, name=name, description=spec.description.strip(), task=spec.task, platform=spec.platform,
             connector=checked.connector, connector_details=details, owner=owner.username, lob=owner.lob,
