@@ -9,6 +9,14 @@ from vision_widgets.services import registration
 from vision_widgets.views.model_actions import ModelActions
 
 
+@pytest.fixture(autouse=True)
+def files_are_written_whole(monkeypatch):
+    """Files these tests drop are complete at once: no waiting for a minimum age (tested on its own)."""
+    from vision_widgets.services import scheduled_pulls as _pulls
+
+    monkeypatch.setattr(_pulls, "MIN_FILE_AGE", 0.0)
+
+
 @pytest.fixture
 def model(ctx, login):
     train, prod = demo_frames()
