@@ -191,3 +191,14 @@ def test_a_connector_removed_while_a_registration_profiles_refuses_the_model_and
                                     progress=meanwhile)
     with ctx.store.read() as conn:
         assert records.find(conn, "Dangling") is None
+
+
+def test_a_bad_local_file_is_named_as_the_user_gave_it_never_by_the_servers_path(ctx, login, files):
+    _, prod = _frames()
+    prod.iloc[0:0].to_parquet(files / "empty.parquet", index=False)
+    with pytest.raises(InvalidInput) as caught:
+        registration.register_model(ctx, login(USER), demo_spec("Leaky", "data/fraud/training.parquet",
+                                                                 "data/fraud/empty.parquet", timestamp="",
+                                                                 exclude=("record_id",)))
+    text = str(caught.value)
+    assert "data/fraud/empty.parquet" in text and str(ctx.settings.home) not in text, text

@@ -15,9 +15,6 @@ and is registered at once (its upload token is shown once, never stored in a job
 """
 from __future__ import annotations
 
-import copy
-import os
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -29,7 +26,7 @@ from vision_widgets.core import audit, connectors
 from vision_widgets.core.catalog import pulls, records, upload_tokens
 from vision_widgets.core.catalog.records import ACTIVE, AWAITING, ModelRecord
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound, PermissionDenied, VisionError
+from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound, PermissionDenied
 from vision_widgets.core.identity import users
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
@@ -231,24 +228,6 @@ def submit_registration(ctx: Context, principal: Principal, spec: ModelSpec) -> 
     return jobs.submit_job(ctx, principal, jobs.REGISTER_MODEL, spec.to_params(), title=checked.name)
 
 
-@contextmanager
-def _named_as(connection, reference: str):
-    """Errors while reading ``reference`` name it as the user gave it, never the server's real path
-    (a local connector opens a file as its resolved path, and the client's messages quote that)."""
-    try:
-        yield
-    except VisionError as exc:
-        try:
-            real = connection.open(reference)
-        except Exception:
-            raise exc from None
-        if not isinstance(real, (str, os.PathLike)) or str(real) not in str(exc):
-            raise
-        renamed = copy.copy(exc)
-        renamed.args = (str(exc).replace(str(real), reference),) + exc.args[1:]
-        raise renamed from None
-
-
 def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress: Progress | None = None,
                    in_transaction: Callable[[Connection, "Registration"], None] | None = None) -> Registration:
     """Register a model: profile its data now (unrestricted) or issue an upload token (restricted).
@@ -269,12 +248,12 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         details.update(training=checked.training, production=checked.production)
         connection = stored_connectors.connect(ctx, me, checked.connector)
         try:
-            with _named_as(connection, checked.training):
+            with connectors.reworded(connection):
                 reference = client.profile(profile_input(connection.open(checked.training)),
                                            checked.profiler_roles, k=ctx.settings.privacy_k,
                                            progress=step(progress, 0.0, 0.5, "Profiling training data"))
             check_labels(reference, spec.task, roles["target"])
-            with _named_as(connection, checked.production):
+            with connectors.reworded(connection):
                 production = profile_production(ctx, connection.open(checked.production), reference,
                                                 roles["timestamp"], progress, 0.5)
         finally:

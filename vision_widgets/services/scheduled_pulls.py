@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import Connection
 
 from vision_widgets.client import Profile
-from vision_widgets.core import audit
+from vision_widgets.core import audit, connectors
 from vision_widgets.core.catalog import pulls, records
 from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule
 from vision_widgets.core.catalog.records import ACTIVE
@@ -291,20 +291,21 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
                              "choose another one for the model, then pull again. Nothing was stored.") from None
     batches: list[tuple[str, Profile]] = []
     try:
-        if plan.mode == NEW_FILES:
-            after, batches, problems = _pull_files(ctx, connection, plan, reference, timestamp, progress)
-        else:
-            rows = connection.open(plan.reference)
-            seen: dict[str, Any] = {}
-            stream = (_past_watermark(rows, plan.watermark, plan, seen, plan.reference) if plan.watermark
-                      else _batches(rows, plan.reference))
-            first = next(stream, None)
-            if first is not None and first.num_rows:
-                profile = profile_production(ctx, itertools.chain([first], stream), reference, timestamp,
-                                             _part(progress, 0.0, 1.0, "Profiling new rows"), 0.0)
-                batches.append((plan.reference, profile))
-            after = _advanced(plan, seen) if plan.watermark else plan
-            problems = []
+        with connectors.reworded(connection):  # messages name the user's reference, never a server path
+            if plan.mode == NEW_FILES:
+                after, batches, problems = _pull_files(ctx, connection, plan, reference, timestamp, progress)
+            else:
+                rows = connection.open(plan.reference)
+                seen: dict[str, Any] = {}
+                stream = (_past_watermark(rows, plan.watermark, plan, seen, plan.reference) if plan.watermark
+                          else _batches(rows, plan.reference))
+                first = next(stream, None)
+                if first is not None and first.num_rows:
+                    profile = profile_production(ctx, itertools.chain([first], stream), reference, timestamp,
+                                                 _part(progress, 0.0, 1.0, "Profiling new rows"), 0.0)
+                    batches.append((plan.reference, profile))
+                after = _advanced(plan, seen) if plan.watermark else plan
+                problems = []
     finally:
         connection.close()
 
@@ -391,7 +392,7 @@ def _pull_files(ctx: Context, connection, plan: PullPlan, reference: Profile, ti
                                          _part(progress, start, end, f"Profiling {entry.name}"), 0.0)
         except VisionError as exc:
             failed[entry.path] = failed.get(entry.path, 0) + 1
-            problems.append(f"{entry.path}: {_named(str(exc), data, entry.path)}")
+            problems.append(f"{entry.path}: {connectors.reword(str(exc), connection)}")
             continue
         batches.append((entry.path, profile))
         read.append(entry.path)
@@ -440,18 +441,6 @@ def _unless_empty(data):
     return None
 
 
-def _named(message: str, data, reference: str) -> str:
-    """``message`` with the server's real path of ``data`` replaced by the user's ``reference``."""
-    if isinstance(data, (str, os.PathLike)):
-        real = str(data)
-        message = message.replace(real, reference)
-        try:
-            message = message.replace(str(os.path.realpath(real)), reference)
-        except OSError:
-            pass
-    return message
-
-
 def _batches(data, reference: str = "") -> Iterator:
     """The record batches of what a connection opened (a reader, a table, or batches).
 
@@ -470,7 +459,7 @@ def _batches(data, reference: str = "") -> Iterator:
         name = reference or os.path.basename(path)
 
         def translate(exc: BaseException) -> BaseException:
-            return InvalidInput(f"{name} could not be read: {_named(str(exc).splitlines()[0], data, name)}. "
+            return InvalidInput(f"{name} could not be read: {str(exc).splitlines()[0].replace(path, name)}. "
                                 "Check that every value in a column has the same type.")
 
         def reader():
