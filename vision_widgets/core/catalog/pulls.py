@@ -4,11 +4,12 @@
 ``models.pull`` (JSON, never a secret) says what a scheduled pull reads through the
 model's connector and remembers what it has read already:
 
-* ``{"reference": "data/incoming", "mode": "new-files", "pulled": [...]}`` — each file under
-  the folder or prefix not pulled before becomes one batch; ``pulled`` lists the files read.
-* ``{"reference": "sales", "mode": "query", "watermark": "ts", "last": ...}`` — the table's or
-  query's result is one batch per pull; with a watermark column only the rows past the last
-  value seen (``last``) are read.
+* ``{"reference": "data/incoming", "mode": "new-files", "pulled": [...], "failed": {...}}`` — each
+  file under the folder or prefix not pulled before becomes one batch; ``pulled`` lists the files
+  read (or empty), ``failed`` counts the failed reads of a file (it is skipped after ``MAX_FILE_TRIES``).
+* ``{"reference": "sales", "mode": "query", "watermark": "ts", "last": ..., "at_last": {...}}`` —
+  the table's or query's result is one batch per pull; with a watermark column only the rows not
+  read before are: ``>= last``, less the rows already read at ``last`` (``at_last``: row key → count).
 
 ``models.pulled_at`` is when the last pull ended (stored with its batches, in one transaction).
 No permission checks here: ``services.scheduled_pulls`` checks who acts.
