@@ -326,7 +326,8 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
         if not plan.same_source(stored):
             raise InvalidInput(f"What {record.name} pulls was changed while it was being pulled; nothing was "
                                "stored. Pull again.")
-        if (now_stored.pulled_at, stored.pulled, stored.last) != (schedule.pulled_at, plan.pulled, plan.last):
+        if (now_stored.pulled_at, stored.pulled, stored.last, stored.at_last, stored.failed) != (
+                schedule.pulled_at, plan.pulled, plan.last, plan.at_last, plan.failed):
             # e.g. `vision models pull` beside the worker's job
             raise Conflict(f"Another pull of {record.name} stored its data while this one ran; nothing more was "
                            "stored (the same data would have been added twice).")
