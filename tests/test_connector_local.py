@@ -83,3 +83,24 @@ def test_test_reports_the_roots_it_reads_and_a_sample(local):
     result = conn.test()
     assert result.ok and result.latency_ms >= 0
     assert "data" in result.message and "data/sales" in result.sample
+
+
+def test_a_profiling_error_names_the_users_reference_never_the_server_path(local, settings):
+    """Review 11b #4: client.profile's messages name the resolved path open() handed it; the
+    ``connectors.reworded`` guard puts the user's reference back (type and field unchanged)."""
+    from vision_widgets import client
+
+    conn, data = local
+    import pandas as pd
+
+    pd.DataFrame({"a": []}).to_parquet(data / "sales" / "empty.parquet", index=False)
+    with pytest.raises(InvalidInput) as err:
+        with connectors.reworded(conn):
+            client.profile(str(conn.open("data/sales/empty.parquet")))
+    text = str(err.value)
+    assert "data/sales/empty.parquet" in text
+    assert str(settings.home) not in text and str(data.resolve()) not in text
+    # any other path under a data folder is named by the folder, not where the server keeps it
+    assert connectors.reword(f"{data.resolve()}/x.csv broke", conn) == "data/x.csv broke"
+    # a connection that hands out no server paths leaves text alone
+    assert connectors.reword("as is", object()) == "as is"

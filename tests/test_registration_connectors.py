@@ -166,3 +166,39 @@ def test_production_data_is_added_through_the_models_connector_or_another(ctx, l
     assert len(bodies) == 3 and bodies[1] == bodies[2]
     with pytest.raises(PermissionDenied):
         submissions.add_production_batch(ctx, login(OTHER_USER), "Mixed", "fraud_production")
+
+
+def test_a_connector_removed_while_a_registration_profiles_refuses_the_model_and_stores_nothing(ctx, login,
+                                                                                               tmp_path):
+    from vision_widgets.core.catalog import records
+
+    train, prod = _frames()
+    db = tmp_path / "r.db"
+    with sqlite3.connect(db) as con:
+        train.to_sql("training", con, index=False)
+        prod.to_sql("events", con, index=False)
+    stored_connectors.add_connector(ctx, login(ADMIN), "gone", "sql", {}, {"url": f"sqlite:///{db}"})
+    removed = []
+
+    def meanwhile(_fraction, _what=None):  # the admin removes it while the data is being profiled
+        if not removed:
+            stored_connectors.remove_connector(ctx, login(ADMIN), "gone")
+            removed.append(True)
+
+    with pytest.raises(ConnectorError, match="removed while Dangling was being registered"):
+        registration.register_model(ctx, login(USER), demo_spec("Dangling", "training", "events", connector="gone",
+                                                                 timestamp="", exclude=("record_id",)),
+                                    progress=meanwhile)
+    with ctx.store.read() as conn:
+        assert records.find(conn, "Dangling") is None
+
+
+def test_a_bad_local_file_is_named_as_the_user_gave_it_never_by_the_servers_path(ctx, login, files):
+    _, prod = _frames()
+    prod.iloc[0:0].to_parquet(files / "empty.parquet", index=False)
+    with pytest.raises(InvalidInput) as caught:
+        registration.register_model(ctx, login(USER), demo_spec("Leaky", "data/fraud/training.parquet",
+                                                                 "data/fraud/empty.parquet", timestamp="",
+                                                                 exclude=("record_id",)))
+    text = str(caught.value)
+    assert "data/fraud/empty.parquet" in text and str(ctx.settings.home) not in text, text

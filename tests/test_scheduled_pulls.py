@@ -21,6 +21,14 @@ from vision_widgets.worker import Runner
 ROLES = dict(timestamp="", exclude=("record_id",))
 
 
+@pytest.fixture(autouse=True)
+def files_are_written_whole(monkeypatch):
+    """Files these tests drop are complete at once: no waiting for a minimum age (tested on its own)."""
+    from vision_widgets.services import scheduled_pulls as _pulls
+
+    monkeypatch.setattr(_pulls, "MIN_FILE_AGE", 0.0)
+
+
 def _frames():
     train, prod = demo_frames()
     return train.drop(columns=["event_time"]), prod.drop(columns=["event_time"])
@@ -374,3 +382,161 @@ def test_two_pulls_of_one_model_at_once_store_the_new_data_once(ctx, login, mode
     with pytest.raises(Conflict, match="Another pull"):
         scheduled_pulls.run_pull(ctx, user, model, progress=meanwhile)
     assert inner[0].batches == 1 and len(_production(ctx, model)) == 2  # the registration's and one pull's
+
+
+# --------------------------------------------------------------------------------------------
+# Review of issue 11: large folders, late rows at the watermark, empty or broken files, CSV types
+# --------------------------------------------------------------------------------------------
+def test_files_past_the_first_listed_are_pulled_and_old_ones_are_not_pulled_again(ctx, login, model, incoming,
+                                                                                  monkeypatch):
+    monkeypatch.setattr(scheduled_pulls, "LIST_LIMIT", 3)  # new files read per pull
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1D", "data/fraud/incoming")
+    for n in range(1, 4):
+        _drop(incoming, f"week-0{n}.parquet", slice(0, 50))
+    first = scheduled_pulls.run_pull(ctx, login(USER), model)   # week-00..02 (three per pull)
+    _drop(incoming, "week-09.parquet", slice(0, 50))             # arrives later; sorts last
+    second = scheduled_pulls.run_pull(ctx, login(USER), model)   # week-03 and week-09
+    third = scheduled_pulls.run_pull(ctx, login(USER), model)
+    assert (first.batches, second.batches, third.batches) == (3, 2, 0), (first, second, third)
+    assert [p.rsplit("/", 1)[-1] for p in second.what] == ["week-03.parquet", "week-09.parquet"]
+
+
+def test_a_file_removed_from_the_folder_is_forgotten_so_the_list_stays_the_folders_size(ctx, login, model,
+                                                                                         incoming):
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1D", "data/fraud/incoming")
+    _drop(incoming, "week-01.parquet", slice(0, 50))
+    scheduled_pulls.run_pull(ctx, login(USER), model)
+    (incoming / "week-00.parquet").unlink()
+    scheduled_pulls.run_pull(ctx, login(USER), model)
+    assert scheduled_pulls.get_pull(ctx, login(USER), model).files_pulled == 1
+
+
+def _sqlite_events(tmp_path, login, ctx, prod, first_rows):
+    train, _ = _frames()
+    db = tmp_path / "ev.db"
+    with sqlite3.connect(db) as con:
+        train.assign(ts=0).to_sql("training", con, index=False)
+        prod.iloc[:first_rows].to_sql("events", con, index=False)
+    stored_connectors.add_connector(ctx, login(ADMIN), "ev", "sql", {}, {"url": f"sqlite:///{db}"})
+    registration.register_model(ctx, login(USER), demo_spec("W", "training", "events", connector="ev",
+                                                             timestamp="", exclude=("record_id", "ts")))
+    return db
+
+
+def test_rows_at_the_watermarks_last_value_arriving_later_are_pulled_once(ctx, login, tmp_path):
+    _, prod = _frames()
+    prod = prod.iloc[:40].copy()
+    prod["ts"] = [1] * 20 + [2] * 20
+    db = _sqlite_events(tmp_path, login, ctx, prod, 30)          # ts=1 x20, ts=2 x10
+    scheduled_pulls.set_pull(ctx, login(USER), "W", "1h", "events", mode="query", watermark="ts")
+    assert scheduled_pulls.run_pull(ctx, login(USER), "W").rows == 30
+    assert scheduled_pulls.run_pull(ctx, login(USER), "W").batches == 0   # nothing new: nothing re-read
+    with sqlite3.connect(db) as con:
+        prod.iloc[30:].to_sql("events", con, index=False, if_exists="append")  # 10 more rows at ts=2
+    assert scheduled_pulls.run_pull(ctx, login(USER), "W").rows == 10
+    with sqlite3.connect(db) as con:  # identical copies of a row already read are new rows
+        prod.iloc[[39] * 10].to_sql("events", con, index=False, if_exists="append")
+    assert scheduled_pulls.run_pull(ctx, login(USER), "W").rows == 10
+    assert scheduled_pulls.run_pull(ctx, login(USER), "W").batches == 0
+
+
+def test_the_largest_watermark_is_compared_as_a_time_not_as_text():
+    import pyarrow as pa
+
+    from vision_widgets.core.catalog.pulls import PullPlan
+
+    tz = pa.timestamp("us", tz="Europe/Paris")
+    # 02:30+02:00 (00:30 UTC) comes before 02:10+01:00 (01:10 UTC) on the night clocks go back
+    early = pa.record_batch({"ts": pa.array([1792888200_000000], tz)})   # 2026-10-25T00:30Z
+    late = pa.record_batch({"ts": pa.array([1792890600_000000], tz)})    # 2026-10-25T01:10Z
+    seen: dict = {}
+    list(scheduled_pulls._past_watermark([early, late], "ts", PullPlan("t", "query", "ts"), seen))
+    after = scheduled_pulls._advanced(PullPlan("t", "query", "ts"), seen)
+    assert after.last == "2026-10-25T02:10:00+01:00", after.last
+
+
+def test_an_empty_file_is_skipped_and_a_broken_one_does_not_block_the_others(ctx, login, model, incoming):
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1D", "data/fraud/incoming")
+    scheduled_pulls.run_pull(ctx, login(USER), model)
+    _, prod = _frames()
+    prod.iloc[0:0].to_parquet(incoming / "week-01.parquet", index=False)   # an export with no rows
+    (incoming / "week-02.parquet").write_bytes(b"not parquet at all")        # a broken file
+    _drop(incoming, "week-03.parquet", slice(0, 50))
+    first = scheduled_pulls.run_pull(ctx, login(USER), model)
+    assert first.batches == 1 and first.what == ("data/fraud/incoming/week-03.parquet",)
+    assert "data/fraud/incoming/week-02.parquet" in first.message
+    assert str(ctx.settings.home) not in first.message            # never the server's path
+    for _ in range(2):                                            # tried again up to MAX_FILE_TRIES…
+        assert scheduled_pulls.run_pull(ctx, login(USER), model).problems
+    last = scheduled_pulls.run_pull(ctx, login(USER), model)      # …then left alone
+    assert (last.batches, last.problems, last.message) == (0, (), "no new data")
+
+
+def test_a_local_file_still_being_written_waits_for_the_next_pull(ctx, login, model, incoming, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setattr(scheduled_pulls, "MIN_FILE_AGE", 60.0)
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1D", "data/fraud/incoming")
+    old = time.time() - 120
+    os.utime(incoming / "week-00.parquet", (old, old))
+    _drop(incoming, "week-01.parquet", slice(0, 50))   # just written (maybe only partly)
+    first = scheduled_pulls.run_pull(ctx, login(USER), model)
+    assert [p.rsplit("/", 1)[-1] for p in first.what] == ["week-00.parquet"]
+    os.utime(incoming / "week-01.parquet", (old, old))
+    assert scheduled_pulls.run_pull(ctx, login(USER), model).what == ("data/fraud/incoming/week-01.parquet",)
+
+
+def test_a_csv_watermark_pull_with_a_value_of_another_type_says_which_file_not_a_raw_arrow_error(
+        ctx, login, model, incoming, monkeypatch):
+    import pyarrow.csv as pcsv
+
+    from vision_widgets.core.connectors import object_store
+
+    _, prod = _frames()
+    rows = prod.iloc[:200].copy()
+    rows["seq"] = [str(i) for i in range(199)] + ["1.5"]    # a later value of another type
+    rows.to_csv(incoming.parent / "stream.csv", index=False)
+    monkeypatch.setattr(object_store, "_csv_read_options", lambda: pcsv.ReadOptions(block_size=1 << 12))
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1D", "data/fraud/stream.csv", mode="query",
+                             watermark="seq")
+    with pytest.raises(InvalidInput) as caught:
+        scheduled_pulls.run_pull(ctx, login(USER), model)
+    assert "data/fraud/stream.csv" in str(caught.value) and str(ctx.settings.home) not in str(caught.value)
+
+
+def test_new_files_cannot_be_pulled_through_a_connector_of_tables(ctx, login, tmp_path):
+    _, prod = _frames()
+    _sqlite_events(tmp_path, login, ctx, prod.assign(ts=1), 50)
+    with pytest.raises(InvalidInput) as caught:
+        scheduled_pulls.set_pull(ctx, login(USER), "W", "1D", "events", mode="new-files")
+    assert caught.value.field == "mode"
+
+
+def test_the_last_outcome_is_found_however_many_other_models_pulled_since(ctx, login, model):
+    from sqlalchemy import update
+
+    from vision_widgets.core.storage import schema
+    from vision_widgets.services.jobs import PULL_PRODUCTION
+
+    with ctx.store.write() as conn:
+        mine = job_records.insert(conn, kind=PULL_PRODUCTION, actor=USER, title="Pull", params={"model": model},
+                                  now=ctx.now(), max_attempts=1)
+        conn.execute(update(schema.jobs).where(schema.jobs.c.id == mine.id).values(state="failed", error="boom"))
+        for _ in range(250):
+            other = job_records.insert(conn, kind=PULL_PRODUCTION, actor=USER, title="Pull",
+                                       params={"model": "Another"}, now=ctx.now(), max_attempts=1)
+        conn.execute(update(schema.jobs).where(schema.jobs.c.id > mine.id).values(state="done"))
+    assert other.id and scheduled_pulls.get_pull(ctx, login(USER), model).last_outcome == \
+        "The last pull failed: boom"
+
+
+def test_a_pull_queued_now_and_the_periodic_task_at_once_queue_one_job(ctx, login, model):
+    from vision_widgets.core.catalog import pulls
+
+    scheduled_pulls.set_pull(ctx, login(USER), model, "1D", "data/fraud/incoming")
+    with ctx.store.read() as conn:
+        stale = pulls.scheduled(conn)[0]   # what the periodic task read, in a transaction of its own
+    scheduled_pulls.pull_now(ctx, login(USER), model)
+    with ctx.store.write() as conn:
+        assert not pulls.mark_tried(conn, stale, ctx.now())   # so it queues no second job

@@ -50,6 +50,7 @@ def click_row(view, name):
 def _actions(view):
     """Open the folded "Manage this model" section, as an owner does, and return its actions."""
     view.actions.selected_index = 0
+    view.wait()  # its connector is listed in the background
     return view.model_actions
 
 

@@ -14,6 +14,7 @@ def _open(app, username):
     log_in_through_the_form(app, username)
     app.open_page("register")
     assert isinstance(app.view, RegisterView)
+    app.view.wait()  # the first connector is listed in the background
     return app.view
 
 
@@ -120,6 +121,7 @@ def _listed(view) -> list[str]:
 def _choose(view, label: str) -> None:
     """Choose ``label`` in the browser's list, as a click in the browser does."""
     view.browser.listing.value = dict(view.browser.listing.options)[label]
+    view.wait()  # a folder is listed in the background
 
 
 def test_the_connector_choice_lists_the_stored_connectors_local_first(app, warehouse):
@@ -151,12 +153,14 @@ def test_a_user_browses_local_folders_by_name_and_picks_files(app, ctx):
     # the breadcrumb goes back up
     crumbs = [c for c in view.browser.crumbs.children if isinstance(c, w.Button)]
     crumbs[0].click()
+    view.wait()
     assert _listed(view) == ["data/"] and view.browser.trail == ()
 
 
 def test_a_table_picked_under_a_sql_connector_registers_through_it(app, ctx, warehouse):
     view = _open(app, USER)
     view.connector.value = "warehouse"
+    view.wait()
     assert not _shown(view.folders)  # the data folders are the local connector's business
     assert {"fraud_training  · table", "fraud_production  · table"} <= set(_listed(view))
     _choose(view, "fraud_training  · table")
@@ -182,3 +186,47 @@ def test_a_disabled_use_button_clicked_anyway_fills_nothing(app, ctx):
     view = _open(app, USER)
     view.browser.buttons[0].click()  # the browser can click a disabled button
     assert view.training.value == ""
+
+
+def test_picking_a_slow_connector_lists_it_in_the_background_and_says_so(app, ctx, monkeypatch):
+    """Listing a source can take its timeouts (an unreachable database, a cold warehouse): the page
+    must not freeze meanwhile; it says "Listing…", then shows what the source holds."""
+    import threading
+    import time
+
+    from helpers import PASSWORDS
+
+    from vision_widgets.core.identity import auth
+    from vision_widgets.services import connectors as stored_connectors
+
+    admin = auth.login(ctx, ADMIN, PASSWORDS[ADMIN]).principal
+    stored_connectors.add_connector(ctx, admin, "slow", "sql", {}, {"url": "sqlite:///:memory:"})
+    release = threading.Event()
+    real = stored_connectors.browse
+
+    def slow(ctx_, principal, name, path=""):
+        if name == "slow":
+            release.wait(10)
+        return real(ctx_, principal, name, path)
+
+    monkeypatch.setattr(stored_connectors, "browse", slow)
+    view = _open(app, USER)
+    t0 = time.monotonic()
+    view.connector.value = "slow"   # the user picks it
+    took = time.monotonic() - t0
+    try:
+        assert took < 2, took
+        assert view.browser.status.value == "Listing…" and _listed(view) == []  # the last source's list is gone
+    finally:
+        release.set()
+    view.wait()
+    assert view.browser.status.value == "Nothing here that Vision AI can read."
+
+
+def test_only_the_latest_listing_asked_for_is_shown(app, ctx, warehouse):
+    write_demo_files(ctx.settings.home / "data" / "fraud")
+    view = _open(app, USER)
+    view.connector.value = "warehouse"
+    view.connector.value = "local"   # changed again before the first listing ended
+    view.wait()
+    assert _listed(view) == ["data/"] and view.browser.root == "local"

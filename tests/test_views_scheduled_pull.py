@@ -9,6 +9,14 @@ from vision_widgets.services import registration
 from vision_widgets.views.model_actions import ModelActions
 
 
+@pytest.fixture(autouse=True)
+def files_are_written_whole(monkeypatch):
+    """Files these tests drop are complete at once: no waiting for a minimum age (tested on its own)."""
+    from vision_widgets.services import scheduled_pulls as _pulls
+
+    monkeypatch.setattr(_pulls, "MIN_FILE_AGE", 0.0)
+
+
 @pytest.fixture
 def model(ctx, login):
     train, prod = demo_frames()
@@ -28,11 +36,13 @@ def _actions(app, username, name) -> ModelActions:
     view = app.view
     view.show(name)
     view.actions.selected_index = 0
+    view.wait()  # the connector is listed in the background
     return view.model_actions
 
 
-def _choose(browser, label):
-    browser.listing.value = dict(browser.listing.options)[label]
+def _choose(actions, label):
+    actions.browser.listing.value = dict(actions.browser.listing.options)[label]
+    actions.view.wait()  # a folder is listed in the background
 
 
 def test_an_owner_schedules_a_pull_of_a_folder_picked_in_the_browser(app, ctx, model):
@@ -40,9 +50,9 @@ def test_an_owner_schedules_a_pull_of_a_folder_picked_in_the_browser(app, ctx, m
     assert actions.pull_state.value == "No schedule: production data is added by hand."
     assert actions.pull_now.disabled
     assert actions.source.value == "local"
-    _choose(actions.browser, "data/")
-    _choose(actions.browser, "fraud/")
-    _choose(actions.browser, "incoming/")
+    _choose(actions, "data/")
+    _choose(actions, "fraud/")
+    _choose(actions, "incoming/")
     (use_folder,) = actions.browser.folder_buttons
     assert not use_folder.disabled
     use_folder.click()

@@ -2,7 +2,10 @@
 
 It knows nothing of services: the page gives it ``browse(path) -> entries`` (objects with
 ``name``, ``path`` and ``kind`` — "folder", "file", "table" or "delta") and ``run``, its way of
-calling a service with errors shown as a message. A breadcrumb above the list goes back up; a
+calling a service with errors shown as a message, and ``background``, its way of running one off
+the page's thread: listing a remote source can take as long as its timeouts (an unreachable
+database, a cold warehouse), so the page says "Listing…" and stays usable meanwhile; the latest
+request wins (an earlier one still running is ignored when it ends). A breadcrumb above the list goes back up; a
 folder chosen in the list is opened; a file or table chosen fills the page's fields through the
 "use" buttons the page asks for (e.g. "Use for training", "Use for production").
 
@@ -43,11 +46,18 @@ class DataBrowser(w.VBox):
         scheduled pull of its new files); enabled once inside a folder.
     label
         The list's accessible name.
+    background
+        ``background(status, fn, *args, on_done=callback)``: runs ``fn`` off the page's thread and
+        calls ``callback(result)`` when it succeeded (a view's ``run_in_background`` with
+        ``when_busy="queue"``). Without it, listing blocks the page (only for what cannot be slow).
     """
 
     def __init__(self, run: Callable[..., Any], uses: dict[str, Callable[[str], None]],
-                 folder_uses: dict[str, Callable[[str], None]] | None = None, label: str = "Browse") -> None:
+                 folder_uses: dict[str, Callable[[str], None]] | None = None, label: str = "Browse",
+                 background: Callable[..., Any] | None = None) -> None:
         self._run = run
+        self._background = background
+        self._request = 0  # the latest listing asked for: only its answer is shown
         self._browse: Callable[[str], Sequence[Any]] | None = None
         self.root = ""
         #: The folders gone into, as (name, path) pairs: the breadcrumb.
@@ -92,17 +102,14 @@ class DataBrowser(w.VBox):
         return self.trail[-1][1] if self.trail else ""
 
     def go_into(self, path: str, name: str) -> None:
-        """Go into folder ``path`` (listed as ``name`` in the breadcrumb)."""
-        if self._load(path):
-            self.trail = self.trail + ((name, path),)
-            self._draw_crumbs()
+        """Go into folder ``path`` (listed as ``name`` in the breadcrumb), once it is listed."""
+        trail = self.trail + ((name, path),)
+        self._load(path, trail)
 
     def up_to(self, depth: int) -> None:
-        """Go back to the breadcrumb's ``depth``-th folder (0: the top)."""
+        """Go back to the breadcrumb's ``depth``-th folder (0: the top), once it is listed."""
         trail = self.trail[:depth]
-        if self._load(trail[-1][1] if trail else ""):
-            self.trail = trail
-            self._draw_crumbs()
+        self._load(trail[-1][1] if trail else "", trail)
 
     @property
     def selected(self) -> Any | None:
@@ -114,13 +121,31 @@ class DataBrowser(w.VBox):
         return entry if entry.kind in PICKABLE else None
 
     # -- inside ----------------------------------------------------------------------------
-    def _load(self, path: str) -> bool:
+    def _load(self, path: str, trail: tuple[tuple[str, str], ...] = ()) -> None:
+        """List ``path``; once listed, show it with the breadcrumb ``trail`` (unchanged if it fails)."""
+        self._request += 1
+        request, browse = self._request, self._browse
         self.status.clear()
-        found: Sequence[Any] | None = ()
-        if self._browse is not None:
-            found = self._run(self.status, self._browse, path)
-            if found is None:
-                return False
+        if browse is None:
+            self._listed(request, trail, ())
+        elif self._background is None:
+            found = self._run(self.status, browse, path)
+            if found is not None:
+                self._listed(request, trail, found)
+        else:
+            if not trail:  # a new source (or its top): what the last one listed must not stay pickable
+                self._listed(request, self.trail, (), quiet=True)
+            self.status.show("Listing…")
+            self._background(self.status, browse, path,
+                             on_done=lambda found: self._listed(request, trail, found))
+
+    def _listed(self, request: int, trail: tuple[tuple[str, str], ...], found: Sequence[Any],
+                quiet: bool = False) -> None:
+        if request != self._request:  # a later listing was asked for meanwhile
+            return
+        if not quiet:
+            self.status.clear()
+            self.trail = trail
         self.entries = tuple(found)
         self.listing.unobserve(self._on_choose, "value")
         try:
@@ -130,10 +155,9 @@ class DataBrowser(w.VBox):
         finally:
             self.listing.observe(self._on_choose, "value")
         self._picked(None)
-        if self._browse is not None and not self.entries:
+        if self._browse is not None and not self.entries and not quiet:
             self.status.show("Nothing here that Vision AI can read.")
         self._draw_crumbs()
-        return True
 
     def _draw_crumbs(self) -> None:
         parts: list[w.Widget] = []

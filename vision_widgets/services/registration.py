@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from vision_widgets import client
 from vision_widgets.core import audit, connectors
-from vision_widgets.core.catalog import records, upload_tokens
+from vision_widgets.core.catalog import pulls, records, upload_tokens
 from vision_widgets.core.catalog.records import ACTIVE, AWAITING, ModelRecord
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConnectorError, InvalidInput, NotFound, PermissionDenied
@@ -248,12 +248,14 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         details.update(training=checked.training, production=checked.production)
         connection = stored_connectors.connect(ctx, me, checked.connector)
         try:
-            reference = client.profile(profile_input(connection.open(checked.training)), checked.profiler_roles,
-                                       k=ctx.settings.privacy_k,
-                                       progress=step(progress, 0.0, 0.5, "Profiling training data"))
+            with connectors.reworded(connection):
+                reference = client.profile(profile_input(connection.open(checked.training)),
+                                           checked.profiler_roles, k=ctx.settings.privacy_k,
+                                           progress=step(progress, 0.0, 0.5, "Profiling training data"))
             check_labels(reference, spec.task, roles["target"])
-            production = profile_production(ctx, connection.open(checked.production), reference,
-                                            roles["timestamp"], progress, 0.5)
+            with connectors.reworded(connection):
+                production = profile_production(ctx, connection.open(checked.production), reference,
+                                                roles["timestamp"], progress, 0.5)
         finally:
             connection.close()
         report = drift(published(reference), published(production))
@@ -262,6 +264,10 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
 
     token = expires = None
     with ctx.store.write() as conn:
+        if not spec.restricted and not pulls.connector_exists(conn, checked.connector):
+            # removed while the data was being profiled: a model must never point at a missing connector
+            raise ConnectorError(f"The connector {checked.connector!r} was removed while {name} was being "
+                                 "registered; nothing was stored. Choose another connector and register again.")
         record = records.insert(
             conn, name=name, description=spec.description.strip(), task=spec.task, platform=spec.platform,
             connector=checked.connector, connector_details=details, owner=owner.username, lob=owner.lob,

@@ -16,7 +16,11 @@ otherwise it fails with a clear message and nothing is stored.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import os
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -25,12 +29,13 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import Connection
 
 from vision_widgets.client import Profile
-from vision_widgets.core import audit
+from vision_widgets.core import audit, connectors
 from vision_widgets.core.catalog import pulls, records
 from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule
 from vision_widgets.core.catalog.records import ACTIVE
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, NotFound
+from vision_widgets.core.connectors.object_store import guard
+from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, NotFound, VisionError
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.core.jobs import queue
@@ -53,9 +58,17 @@ from vision_widgets.services.sessions import acting
 __all__ = ["NEW_FILES", "QUERY", "NO_NEW_DATA", "PullSettings", "PullResult", "get_pull", "set_pull", "pull_now",
            "queue_due_pulls", "run_pull"]
 
-#: Files listed under a folder or prefix per pull (a pull reads what it lists; the rest comes next time).
+#: New files read per pull (the rest come next time, oldest names first).
 LIST_LIMIT = 1000
+#: Files a pull lists under its folder or prefix to find the new ones (already-pulled ones are
+#: filtered out BEFORE ``LIST_LIMIT`` applies, so files past the first thousand are still seen).
+SCAN_LIMIT = pulls.MAX_REMEMBERED
+#: A local file changed less than this many seconds ago may still be being written: a pull leaves it
+#: for the next one (object stores show an object only once it is complete).
+MIN_FILE_AGE = 60.0
 NO_NEW_DATA = "no new data"
+#: Connector types that list tables, not files: they pull a table or query, never "new files".
+TABLE_TYPES = ("sql", "databricks_sql")
 
 
 @dataclass(frozen=True)
@@ -87,36 +100,55 @@ class PullResult:
     batches: int
     rows: int
     what: tuple[str, ...]  # the files read, or the table/query
+    #: Files that could not be read this time, each "reference: why" (the others were still pulled).
+    problems: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:
-        if not self.batches:
-            return NO_NEW_DATA
-        return f"{self.batches} new batch(es), {self.rows:,} rows"
+        said = NO_NEW_DATA if not self.batches else f"{self.batches} new batch(es), {self.rows:,} rows"
+        if self.problems:
+            said += (f"; {len(self.problems)} file(s) could not be read (after {pulls.MAX_FILE_TRIES} tries a "
+                     f"file is skipped): " + "; ".join(self.problems[:3]))
+        return said
 
     def summary(self) -> dict[str, Any]:
         """The job's result."""
         return {"model": self.model, "batches": self.batches, "rows": self.rows, "read": list(self.what),
-                "message": self.message}
+                "problems": list(self.problems), "message": self.message}
 
 
 # --------------------------------------------------------------------------------------------
 # Settings (owner or admin)
 # --------------------------------------------------------------------------------------------
-def _active_pulls(conn: Connection) -> dict[str, int]:
-    """Model name (lower case) → id of its pull job queued or running now."""
-    found = job_records.find(conn, kind=PULL_PRODUCTION, states=list(job_records.ACTIVE), limit=500)
+def _pull_jobs(conn: Connection, states, model: str | None = None, limit: int | None = None) -> list[Job]:
+    """Pull jobs in ``states``, newest first; only model ``model``'s when given (filtered in SQL: a
+    pull job's params start with its model's name, as both ``pull_now`` and ``queue_due_pulls`` write them)."""
+    from sqlalchemy import select
+
+    from vision_widgets.core.storage import schema
+
+    t = schema.jobs
+    query = (select(t).where((t.c.kind == PULL_PRODUCTION) & t.c.state.in_(list(states)))
+             .order_by(t.c.created_at.desc(), t.c.id.desc()))
+    if model is not None:
+        query = query.where(t.c.params.startswith(json.dumps({"model": model})[:-1], autoescape=True))
+    if limit is not None:
+        query = query.limit(limit)
+    return [job_records.from_row(r) for r in conn.execute(query).mappings()]
+
+
+def _active_pulls(conn: Connection, model: str | None = None) -> dict[str, int]:
+    """Model name (lower case) → id of its pull job queued or running now (every model's, or ``model``'s)."""
+    found = _pull_jobs(conn, job_records.ACTIVE, model)
     return {str(j.params.get("model", "")).lower(): j.id for j in reversed(found)}
 
 
 def _last_outcome(conn: Connection, model: str) -> str:
     """How the latest finished pull of ``model`` ended, in words."""
-    for job in job_records.find(conn, kind=PULL_PRODUCTION, states=[job_records.DONE, job_records.FAILED],
-                                limit=200):
-        if str(job.params.get("model", "")).lower() == model.lower():
-            if job.state == job_records.FAILED:
-                return f"The last pull failed: {job.error}"
-            return f"The last pull: {(job.result or {}).get('message', 'done')}."
+    for job in _pull_jobs(conn, [job_records.DONE, job_records.FAILED], model, limit=1):
+        if job.state == job_records.FAILED:
+            return f"The last pull failed: {job.error}"
+        return f"The last pull: {(job.result or {}).get('message', 'done')}."
     return ""
 
 
@@ -136,7 +168,8 @@ def get_pull(ctx: Context, principal: Principal, name: str) -> PullSettings:
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.read() as conn:
         record = record_for(conn, me, name, manage=True)
-        return _settings_of(conn, record, pulls.get(conn, record.id), _active_pulls(conn).get(record.name.lower()))
+        return _settings_of(conn, record, pulls.get(conn, record.id),
+                            _active_pulls(conn, record.name).get(record.name.lower()))
 
 
 def set_pull(ctx: Context, principal: Principal, name: str, cadence: str, reference: str = "",
@@ -159,6 +192,10 @@ def set_pull(ctx: Context, principal: Principal, name: str, cadence: str, refere
         if plan is not None and record.restricted:
             raise InvalidInput("This model's data is restricted: it never reaches this server, so it cannot be "
                                "pulled. Set only the cadence its client notebook sends data at.", field="reference")
+        if plan is not None and plan.mode == NEW_FILES and \
+                pulls.connector_type(conn, record.connector) in TABLE_TYPES:
+            raise InvalidInput(f"The connector {record.connector!r} reads tables, not files: pull a table or "
+                               "query (mode 'query'), optionally with a watermark column.", field="mode")
         before = pulls.get(conn, record.id).plan
         if plan is not None and plan.same_source(before):
             plan = replace(before, tried_at="")  # same source: what was read stays read
@@ -167,7 +204,8 @@ def set_pull(ctx: Context, principal: Principal, name: str, cadence: str, refere
                   (f"pull {plan.mode} {plan.reference}" + (f" after {plan.watermark}" if plan.watermark else "")
                    if plan else "no scheduled pull"))
         audit.record(conn, now, me.username, "set scheduled pull", record.name, detail)
-        return _settings_of(conn, record, pulls.get(conn, record.id), _active_pulls(conn).get(record.name.lower()))
+        return _settings_of(conn, record, pulls.get(conn, record.id),
+                            _active_pulls(conn, record.name).get(record.name.lower()))
 
 
 def pull_now(ctx: Context, principal: Principal, name: str) -> Job:
@@ -175,10 +213,16 @@ def pull_now(ctx: Context, principal: Principal, name: str) -> Job:
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     with ctx.store.write() as conn:
         record = record_for(conn, me, name, manage=True)
-        if pulls.get(conn, record.id).plan is None:
+        schedule = pulls.get(conn, record.id)
+        if schedule.plan is None:
             raise InvalidInput("This model has no scheduled pull; say what to pull first.", field="reference")
-        if record.name.lower() in _active_pulls(conn):
-            raise InvalidInput(f"A pull of {record.name} is already queued or running; wait for it to end.")
+        busy = InvalidInput(f"A pull of {record.name} is already queued or running; wait for it to end.")
+        if record.name.lower() in _active_pulls(conn, record.name):
+            raise busy
+        # the same compare-and-set as the periodic task's: of a pull queued now and one queued by
+        # `queue_due_pulls` at the same moment (another process), only one gets the model's row
+        if not pulls.mark_tried(conn, schedule, ctx.now()):
+            raise busy
         job = job_records.insert(conn, kind=PULL_PRODUCTION, actor=me.username, title=f"Pull: {record.name}",
                                  params={"model": record.name}, now=ctx.now(),
                                  max_attempts=ctx.settings.job_max_attempts)
@@ -247,28 +291,21 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
                              "choose another one for the model, then pull again. Nothing was stored.") from None
     batches: list[tuple[str, Profile]] = []
     try:
-        if plan.mode == NEW_FILES:
-            seen = set(plan.pulled)
-            new = [e for e in connection.browse(plan.reference, limit=LIST_LIMIT)
-                   if e.kind in ("file", "delta") and e.path not in seen]
-            new.sort(key=lambda e: e.path)
-            for i, entry in enumerate(new):
-                start, end = i / len(new), (i + 1) / len(new)
-                data = connection.open(entry.path)
-                profile = profile_production(ctx, data, reference, timestamp,
-                                             _part(progress, start, end, f"Profiling {entry.name}"), 0.0)
-                batches.append((entry.path, profile))
-            after = replace(plan, pulled=plan.pulled + tuple(path for path, _ in batches))
-        else:
-            rows = connection.open(plan.reference)
-            last = {"value": plan.last}
-            stream = _past_watermark(rows, plan.watermark, plan.last, last) if plan.watermark else _batches(rows)
-            first = next(stream, None)
-            if first is not None and first.num_rows:
-                profile = profile_production(ctx, itertools.chain([first], stream), reference, timestamp,
-                                             _part(progress, 0.0, 1.0, "Profiling new rows"), 0.0)
-                batches.append((plan.reference, profile))
-            after = replace(plan, last=last["value"])
+        with connectors.reworded(connection):  # messages name the user's reference, never a server path
+            if plan.mode == NEW_FILES:
+                after, batches, problems = _pull_files(ctx, connection, plan, reference, timestamp, progress)
+            else:
+                rows = connection.open(plan.reference)
+                seen: dict[str, Any] = {}
+                stream = (_past_watermark(rows, plan.watermark, plan, seen, plan.reference) if plan.watermark
+                          else _batches(rows, plan.reference))
+                first = next(stream, None)
+                if first is not None and first.num_rows:
+                    profile = profile_production(ctx, itertools.chain([first], stream), reference, timestamp,
+                                                 _part(progress, 0.0, 1.0, "Profiling new rows"), 0.0)
+                    batches.append((plan.reference, profile))
+                after = _advanced(plan, seen) if plan.watermark else plan
+                problems = []
     finally:
         connection.close()
 
@@ -278,7 +315,7 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
     reports = [(what, profile, drift(reference, published(profile), settings)) for what, profile in batches]
     now = ctx.now()
     result = PullResult(model=record.name, batches=len(reports), rows=sum(p.rows for _, p, _ in reports),
-                        what=tuple(what for what, _, _ in reports))
+                        what=tuple(what for what, _, _ in reports), problems=tuple(problems))
     with ctx.store.write() as conn:
         current = records.get_by_id(conn, record.id)  # NotFound if the model was deleted meanwhile
         if current.connector != record.connector or not pulls.connector_exists(conn, record.connector):
@@ -289,7 +326,8 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
         if not plan.same_source(stored):
             raise InvalidInput(f"What {record.name} pulls was changed while it was being pulled; nothing was "
                                "stored. Pull again.")
-        if (now_stored.pulled_at, stored.pulled, stored.last) != (schedule.pulled_at, plan.pulled, plan.last):
+        if (now_stored.pulled_at, stored.pulled, stored.last, stored.at_last, stored.failed) != (
+                schedule.pulled_at, plan.pulled, plan.last, plan.at_last, plan.failed):
             # e.g. `vision models pull` beside the worker's job
             raise Conflict(f"Another pull of {record.name} stored its data while this one ran; nothing more was "
                            "stored (the same data would have been added twice).")
@@ -322,50 +360,192 @@ def _label(what: str, plan: PullPlan, now: datetime) -> str:
     return f"pulled {now:%Y-%m-%d %H:%M} UTC"
 
 
-def _batches(data) -> Iterator:
-    """The record batches of what a connection opened (a reader, a table, or batches)."""
+def _pull_files(ctx: Context, connection, plan: PullPlan, reference: Profile, timestamp: str | None,
+                progress: Progress | None) -> tuple[PullPlan, list[tuple[str, Profile]], list[str]]:
+    """Read the files under the plan's folder not pulled before: (the plan advanced, the batches, problems).
+
+    The whole folder is listed (up to ``SCAN_LIMIT``) and the files already pulled are dropped before
+    ``LIST_LIMIT`` applies, so a folder of any size is worked through. A file with no rows is
+    recorded as pulled with no batch; a file that fails to read is counted in ``plan.failed`` and the
+    others are still pulled (after ``MAX_FILE_TRIES`` failures it is no longer tried); a local file
+    changed in the last ``MIN_FILE_AGE`` seconds is left for the next pull (it may be half-written).
+    """
+    listed = [e for e in connection.browse(plan.reference, limit=SCAN_LIMIT) if e.kind in ("file", "delta")]
+    done = set(plan.pulled)
+    failed = dict(plan.failed)
+    new = sorted((e for e in listed if e.path not in done and failed.get(e.path, 0) < pulls.MAX_FILE_TRIES),
+                 key=lambda e: e.path)[:LIST_LIMIT]
+    batches: list[tuple[str, Profile]] = []
+    read: list[str] = []
+    problems: list[str] = []
+    for i, entry in enumerate(new):
+        start, end = i / len(new), (i + 1) / len(new)
+        data = None
+        try:
+            data = connection.open(entry.path)
+            if _still_written(data):
+                continue
+            data = _unless_empty(data)
+            if data is None:  # no rows: nothing to add, and nothing to read again
+                read.append(entry.path)
+                continue
+            profile = profile_production(ctx, data, reference, timestamp,
+                                         _part(progress, start, end, f"Profiling {entry.name}"), 0.0)
+        except VisionError as exc:
+            failed[entry.path] = failed.get(entry.path, 0) + 1
+            problems.append(f"{entry.path}: {connectors.reword(str(exc), connection)}")
+            continue
+        batches.append((entry.path, profile))
+        read.append(entry.path)
+        failed.pop(entry.path, None)
+    pulled = plan.pulled
+    if len(listed) < SCAN_LIMIT:  # the whole folder was listed: forget the files no longer in it
+        present = {e.path for e in listed}
+        pulled = tuple(p for p in pulled if p in present)
+        failed = {p: n for p, n in failed.items() if p in present}
+    return replace(plan, pulled=pulled + tuple(read), failed=failed), batches, problems
+
+
+def _still_written(data) -> bool:
+    """Whether ``data`` is a local file changed less than ``MIN_FILE_AGE`` seconds ago."""
+    if not isinstance(data, (str, os.PathLike)):
+        return False
+    try:
+        return time.time() - os.stat(data).st_mtime < MIN_FILE_AGE
+    except OSError:
+        return False
+
+
+def _unless_empty(data):
+    """``data`` (a path or a stream), or ``None`` when it holds no rows."""
+    import pyarrow as pa
+
+    if isinstance(data, (str, os.PathLike)):
+        text = str(data)
+        if text.lower().endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            try:
+                return None if pq.ParquetFile(text).metadata.num_rows == 0 else data
+            except Exception:
+                return data  # not readable as Parquet: profiling says why
+        if text.lower().endswith(".csv"):
+            with open(text, "rb") as f:
+                head = f.read(1 << 16)
+            lines = [ln for ln in head.splitlines() if ln.strip()]
+            return None if len(lines) <= 1 and len(head) < (1 << 16) else data
+        return data
+    batches = iter(data)
+    for batch in batches:
+        if batch.num_rows:
+            return pa.RecordBatchReader.from_batches(batch.schema, itertools.chain([batch], batches))
+    return None
+
+
+def _batches(data, reference: str = "") -> Iterator:
+    """The record batches of what a connection opened (a reader, a table, or batches).
+
+    A local path reads as a bounded stream (``object_store.scan``), a CSV with the large blocks its
+    column types are guessed from; a read error (a later value of another type, a broken file)
+    arrives as ``InvalidInput`` naming ``reference``, never the server's path.
+    """
     if hasattr(data, "to_batches"):  # a pyarrow.Table
         return iter(data.to_batches())
     if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
         import pyarrow.dataset as ds
 
-        return iter(ds.dataset(str(data) if not isinstance(data, str) else data,
-                               format="csv" if str(data).lower().endswith(".csv") else "parquet").to_batches())
+        from vision_widgets.core.connectors.object_store import _csv_read_options, scan, translated
+
+        path = os.fsdecode(data)
+        name = reference or os.path.basename(path)
+
+        def translate(exc: BaseException) -> BaseException:
+            return InvalidInput(f"{name} could not be read: {str(exc).splitlines()[0].replace(path, name)}. "
+                                "Check that every value in a column has the same type.")
+
+        def reader():
+            fmt = (ds.CsvFileFormat(read_options=_csv_read_options()) if path.lower().endswith(".csv")
+                   else "parquet")
+            return scan(ds.dataset(path, format=fmt))
+
+        return iter(translated(guard(reader, translate), translate))
     return iter(data)
 
 
-def _past_watermark(data, column: str, last: Any, seen: dict[str, Any]) -> Iterator:
-    """Only the rows whose ``column`` is past ``last``; ``seen["value"]`` ends as the largest value read.
+def _row_key(row: dict) -> str:
+    return hashlib.sha1(json.dumps(list(row.values()), default=str).encode()).hexdigest()[:20]
 
-    Rows with no value in the column are skipped (they cannot be placed before or after).
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _past_watermark(data, column: str, plan: PullPlan, seen: dict[str, Any], reference: str = "") -> Iterator:
+    """Only the rows not read before: ``column >= plan.last`` less the rows already read at ``plan.last``.
+
+    Rows equal to the last value can arrive after a pull (a later commit, a late event), so the pull
+    reads ``>=`` and drops the rows it remembers at that value (``plan.at_last``, a count per row so
+    two identical rows stay two). The largest value is kept as a typed Arrow scalar across batches
+    (time zones, numbers compare as values, never as text); ``seen`` ends with it (``"top"``) and the
+    rows at it (``"rows"``). Rows with no value in the column are skipped.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     bound = None
-    for batch in _batches(data):
+    remembered = dict(plan.at_last)
+    top = None
+    top_rows: dict[str, int] = {}
+    for batch in _batches(data, reference):
         if column not in batch.schema.names:
             raise InvalidInput(f"The watermark column {column!r} is not in the data; its columns are "
                                f"{', '.join(batch.schema.names[:20])}.", field="watermark")
         values = batch.column(column)
-        if last is not None:
+        if plan.last is not None:
             if bound is None:
-                bound = pa.array([last]).cast(values.type)[0]
-            batch = batch.filter(pc.fill_null(pc.greater(values, bound), False))
+                bound = pa.array([plan.last]).cast(values.type)[0]
+                seen["bound"] = bound
+            batch = batch.filter(pc.fill_null(pc.greater_equal(values, bound), False))
+            if remembered and batch.num_rows:
+                at = pc.fill_null(pc.equal(batch.column(column), bound), False).to_numpy(zero_copy_only=False)
+                where = np.flatnonzero(at)
+                if len(where):
+                    keep = np.ones(batch.num_rows, dtype=bool)
+                    for i, row in zip(where, batch.take(pa.array(where)).to_pylist()):
+                        key = _row_key(row)
+                        if remembered.get(key, 0) > 0:
+                            remembered[key] -= 1
+                            keep[i] = False
+                    batch = batch.filter(pa.array(keep))
         else:
             batch = batch.filter(pc.is_valid(values))
         if not batch.num_rows:
             continue
-        top = pc.max(batch.column(column)).as_py()
+        most = pc.max(batch.column(column))
+        if most.is_valid and (top is None or pc.greater(most, top).as_py()):
+            top, top_rows = most, {}
         if top is not None:
-            top = top.isoformat() if hasattr(top, "isoformat") else top
-            if seen["value"] is None or _after(top, seen["value"]):
-                seen["value"] = top
+            at_top = batch.filter(pc.fill_null(pc.equal(batch.column(column), top), False))
+            if len(top_rows) < pulls.MAX_AT_LAST:
+                for row in at_top.to_pylist():
+                    key = _row_key(row)
+                    top_rows[key] = top_rows.get(key, 0) + 1
+        seen["top"], seen["rows"] = top, top_rows
         yield batch
 
 
-def _after(a: Any, b: Any) -> bool:
-    try:
-        return a > b
-    except TypeError:
-        return str(a) > str(b)
+def _advanced(plan: PullPlan, seen: dict[str, Any]) -> PullPlan:
+    """The plan after a watermark pull: the new last value (as JSON) and the rows read at it."""
+    import pyarrow.compute as pc
+
+    top = seen.get("top")
+    if top is None:
+        return plan
+    bound = seen.get("bound")
+    if bound is not None and pc.equal(top, bound).as_py():  # still at the last value: add the rows
+        rows = dict(plan.at_last)
+        for key, n in seen["rows"].items():
+            rows[key] = rows.get(key, 0) + n
+        return replace(plan, at_last=rows)
+    return replace(plan, last=_json_value(top.as_py()), at_last=dict(seen["rows"]))

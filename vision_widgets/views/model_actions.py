@@ -4,6 +4,8 @@ delete it. Built only for principals who may manage the model; every
 action is checked again by the service."""
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as w
 
 from vision_widgets.components import forms
@@ -81,7 +83,8 @@ class ModelActions(w.VBox):
             self.add.on_click(self._on_add)
             self.browser = DataBrowser(view.run, {"Use this data": self._use_for_batch},
                                        {"Pull this folder's new files": self._use_for_pull},
-                                       label="Browse")
+                                       label="Browse",
+                                       background=functools.partial(view.run_in_background, when_busy="queue"))
             self.source.observe(self._on_source, "value")
             parts.append(forms.section(
                 "Add production data",

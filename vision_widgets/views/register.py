@@ -13,6 +13,8 @@ their result or the reason they failed.
 """
 from __future__ import annotations
 
+import functools
+
 import logging
 import threading
 
@@ -110,7 +112,7 @@ class RegisterView(PageView):
         self.browser = DataBrowser(self.run, {
             "Use for training": lambda path: setattr(self.training, "value", path),
             "Use for production": lambda path: setattr(self.production, "value", path),
-        }, label="Browse")
+        }, label="Browse", background=functools.partial(self.run_in_background, when_busy="queue"))
         self.target = _labelled(forms.text("label column"), "Target")
         self.prediction = _labelled(forms.text("model output column"), "Prediction")
         self.timestamp = _labelled(forms.text("optional: date/time column"), "Timestamp")

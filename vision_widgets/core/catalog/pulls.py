@@ -4,17 +4,19 @@
 ``models.pull`` (JSON, never a secret) says what a scheduled pull reads through the
 model's connector and remembers what it has read already:
 
-* ``{"reference": "data/incoming", "mode": "new-files", "pulled": [...]}`` — each file under
-  the folder or prefix not pulled before becomes one batch; ``pulled`` lists the files read.
-* ``{"reference": "sales", "mode": "query", "watermark": "ts", "last": ...}`` — the table's or
-  query's result is one batch per pull; with a watermark column only the rows past the last
-  value seen (``last``) are read.
+* ``{"reference": "data/incoming", "mode": "new-files", "pulled": [...], "failed": {...}}`` — each
+  file under the folder or prefix not pulled before becomes one batch; ``pulled`` lists the files
+  read (or empty), ``failed`` counts the failed reads of a file (it is skipped after ``MAX_FILE_TRIES``).
+* ``{"reference": "sales", "mode": "query", "watermark": "ts", "last": ..., "at_last": {...}}`` —
+  the table's or query's result is one batch per pull; with a watermark column only the rows not
+  read before are: ``>= last``, less the rows already read at ``last`` (``at_last``: row key → count).
 
 ``models.pulled_at`` is when the last pull ended (stored with its batches, in one transaction).
 No permission checks here: ``services.scheduled_pulls`` checks who acts.
 """
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -30,8 +32,14 @@ NEW_FILES = "new-files"
 QUERY = "query"
 MODES = (NEW_FILES, QUERY)
 
-#: Files remembered per model (a folder that gains a file an hour fills this in about a year).
-MAX_REMEMBERED = 10_000
+#: Files remembered per model. A pull forgets the files no longer in the folder (when it could list
+#: the whole folder), so this bounds a folder's size, not its history; it equals the most files a
+#: pull lists (``services.scheduled_pulls.SCAN_LIMIT``) so a file listed is never forgotten.
+MAX_REMEMBERED = 50_000
+#: Tries of a file that fails to read before the pulls stop trying it (it stays in ``failed``).
+MAX_FILE_TRIES = 3
+#: Distinct rows remembered at the last watermark value (rows arriving later at that value are new).
+MAX_AT_LAST = 10_000
 
 
 def parse_cadence(text: str) -> str:
@@ -57,11 +65,18 @@ class PullPlan:
     last: Any = None
     #: When the periodic task last queued a pull (a failing pull waits a cadence before the next try).
     tried_at: str = ""
+    #: ``new-files``: a file that failed to read → how many times (``MAX_FILE_TRIES`` → not tried again).
+    failed: dict = field(default_factory=dict, repr=False, compare=False)
+    #: ``query`` with a watermark: the rows already read AT the last value (row key → count); a later
+    #: pull reads rows ``>= last`` and drops these, so rows arriving later at that same value still count.
+    at_last: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> str:
         return json.dumps({"reference": self.reference, "mode": self.mode, "watermark": self.watermark,
                            "pulled": list(self.pulled[-MAX_REMEMBERED:]), "last": self.last,
-                           "tried_at": self.tried_at}, allow_nan=False, default=str)
+                           "tried_at": self.tried_at, "failed": self.failed,
+                           "at_last": dict(itertools.islice(self.at_last.items(), MAX_AT_LAST))},
+                          allow_nan=False, default=str)
 
     @classmethod
     def from_json(cls, text: str | None) -> "PullPlan | None":
@@ -70,7 +85,8 @@ class PullPlan:
         data = json.loads(text)
         return cls(reference=str(data.get("reference") or ""), mode=str(data.get("mode") or NEW_FILES),
                    watermark=str(data.get("watermark") or ""), pulled=tuple(data.get("pulled") or ()),
-                   last=data.get("last"), tried_at=str(data.get("tried_at") or ""))
+                   last=data.get("last"), tried_at=str(data.get("tried_at") or ""),
+                   failed=dict(data.get("failed") or {}), at_last=dict(data.get("at_last") or {}))
 
     def same_source(self, other: "PullPlan | None") -> bool:
         """Whether ``other`` reads the same thing the same way (what was read so far still counts)."""
@@ -169,6 +185,12 @@ def mark_pulled(conn: Connection, model_id: int, plan: PullPlan, now: datetime) 
     """Store how far the pull got (``plan``) and when it ended, in the transaction that stores its batches."""
     conn.execute(update(schema.models).where(schema.models.c.id == model_id).values(
         pull=plan.to_json(), pulled_at=now))
+
+
+def connector_type(conn: Connection, name: str) -> str | None:
+    """The stored connector ``name``'s type, or ``None`` if there is none by that name."""
+    t = schema.connectors
+    return conn.execute(select(t.c.type).where(t.c.name_key == (name or "").lower())).scalar()
 
 
 def connector_exists(conn: Connection, name: str) -> bool:

@@ -17,9 +17,10 @@ reads (and where ``vision init --demo`` writes); everything else goes through st
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Iterator, Mapping, Protocol
 
 from vision_widgets.core.config import Settings
 from vision_widgets.core.errors import InvalidInput
@@ -85,6 +86,9 @@ class Connection(Protocol):
 
     def close(self) -> None:
         """Release what the connection holds (engines, clients)."""
+
+    # Optional: ``reword(text) -> str`` gives ``text`` with every server-side name the connection
+    # made (a resolved local path) replaced by the user's reference; see ``reword`` below.
 
 
 class ConnectorType(Protocol):
@@ -223,6 +227,37 @@ def named_roots(settings: Settings) -> tuple[tuple[str, Path], ...]:
         seen.add(name)
         named.append((name, root))
     return tuple(named)
+
+
+# --- messages in the user's words ---------------------------------------------------------------
+
+
+def reword(text: str, connection: Any) -> str:
+    """``text`` with every server path ``connection`` resolved replaced by the reference the user gave.
+
+    ``LocalConnection.open`` hands ``client.profile`` the *resolved* path of a file (so its fast
+    paths apply), and ``client.profile``'s messages name the path it was given: without this, a job
+    error, a model's last pull outcome or a registration message would show where the server keeps
+    its data. Connections that never hand out server paths have no ``reword`` and the text is
+    returned as is.
+    """
+    rewording = getattr(connection, "reword", None)  # optional part of the Connection contract
+    return rewording(text) if callable(rewording) and isinstance(text, str) else text
+
+
+@contextmanager
+def reworded(connection: Any) -> Iterator[None]:
+    """Around code that reads what ``connection`` opened (``client.profile(connection.open(ref))``):
+    an error raised inside leaves with its message in the user's words (``reword``), its type and
+    ``field`` unchanged, so callers and the HTTP layer treat it as before."""
+    try:
+        yield
+    except Exception as exc:
+        if exc.args and isinstance(exc.args[0], str):
+            new = reword(exc.args[0], connection)
+            if new != exc.args[0]:
+                exc.args = (new, *exc.args[1:])
+        raise
 
 
 # Importing a type's module registers it (kept last: they use ``register_type`` above).

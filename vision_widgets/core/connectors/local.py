@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -97,6 +97,8 @@ class LocalConnection:
     """The local filesystem, browsed by root names; files open as paths, Parquet folders as streams."""
 
     settings: Settings
+    #: real path → the reference the user gave, for every file ``open`` handed out (see ``reword``)
+    _opened: dict[str, str] = field(default_factory=dict, repr=False)
 
     def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
         path = (path or "").strip().strip("/")
@@ -133,7 +135,20 @@ class LocalConnection:
             return dataset_reader(files)
         if real.suffix.lower() not in DATA_SUFFIXES:
             raise InvalidInput(f"{ref} is not a CSV or Parquet file (.csv, .parquet).")
+        self._opened[str(real)] = ref
         return real
+
+    def reword(self, text: str) -> str:
+        """``text`` with the server paths this connection handed out replaced by the user's references,
+        and any other path under a data folder by ``<folder name>/…`` (longest first, so a file's
+        own path wins over its folder's)."""
+        names: dict[str, str] = dict(self._opened)
+        for name, root in named_roots(self.settings):
+            for form in {str(root), str(root.resolve())}:
+                names.setdefault(form, name)
+        for real in sorted(names, key=len, reverse=True):
+            text = text.replace(real, names[real])
+        return text
 
     def describe(self, reference: str) -> str:
         return f"{reference.strip()} in the local data folders" if reference else "the local data folders"
