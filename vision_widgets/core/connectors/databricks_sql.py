@@ -110,7 +110,7 @@ class DatabricksSqlConnection:
         reference = (reference or "").strip()
         if _TABLE.match(reference):
             return "SELECT * FROM " + ".".join(f"`{p}`" for p in reference.split(".")), f"the table {reference}"
-        return check_read_only(reference), "the query"
+        return check_read_only(reference, "databricks"), "the query"
 
     def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
         """The tables of ``path`` (``catalog.schema``), else of the configured catalog and schema."""
