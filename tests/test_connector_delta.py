@@ -156,3 +156,9 @@ def test_a_delta_table_on_s3_whose_log_climbs_out_of_the_location_is_refused(mot
     conn = DELTA.connect(None, config, secrets)
     with pytest.raises(InvalidInput, match="outside its own folder"):
         conn.open("t").read_all()
+
+
+def test_a_local_delta_connection_rewords_server_paths(escaping_lake, settings):
+    real = (settings.home / "data").resolve()
+    assert connectors.reword(f"{real}/lake/t/part-0.parquet is broken", escaping_lake) == \
+        "data/lake/t/part-0.parquet is broken"

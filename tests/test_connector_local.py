@@ -102,6 +102,7 @@ def test_a_profiling_error_names_the_users_reference_never_the_server_path(local
     assert str(settings.home) not in text and str(data.resolve()) not in text
     # any other path under a data folder is named by the folder, not where the server keeps it
     assert connectors.reword(f"{data.resolve()}/x.csv broke", conn) == "data/x.csv broke"
+    assert connectors.reword(f"{data.resolve()}-old/x.csv", conn) == f"{data.resolve()}-old/x.csv"  # not a data folder
     # a connection that hands out no server paths leaves text alone
     assert connectors.reword("as is", object()) == "as is"
 

@@ -318,6 +318,14 @@ class DeltaConnection:
                         self._secret_values())
         return store.translated(opened, lambda e: self._error(e, what))
 
+    def reword(self, text: str) -> str:
+        """``text`` with server paths under the data folders named by the folders (see ``connectors.reword``)."""
+        if self.scheme != "local":
+            return text
+        from vision_widgets.core.connectors.local import LocalConnection
+
+        return LocalConnection(self.settings).reword(text)
+
     def describe(self, reference: str) -> str:
         return f"the Delta table {(reference or '').strip() or 'at the location'} in {self.where()}"
 

@@ -13,6 +13,7 @@ them (each file checked to lie under the roots too: a link inside a folder may l
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,8 +160,8 @@ class LocalConnection:
         for name, root in named_roots(self.settings):
             for form in {str(root), str(root.resolve())}:
                 names.setdefault(form, name)
-        for real in sorted(names, key=len, reverse=True):
-            text = text.replace(real, names[real])
+        for real in sorted(names, key=len, reverse=True):  # a whole path only: not '/srv/data' in '/srv/data-old'
+            text = re.sub(re.escape(real) + r"(?![\w.-])", lambda _m, name=names[real]: name, text)
         return text
 
     def describe(self, reference: str) -> str:
