@@ -95,7 +95,7 @@ def test_the_location_is_checked():
 def _rewrite_adds(table_dir, path_of):
     import json
 
-    log = sorted((table_dir / "_delta_log").glob("*.json"))[0]
+    log = min((table_dir / "_delta_log").glob("*.json"))
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     for line in lines:
         if "add" in line:

@@ -94,9 +94,8 @@ def test_a_profiling_error_names_the_users_reference_never_the_server_path(local
     import pandas as pd
 
     pd.DataFrame({"a": []}).to_parquet(data / "sales" / "empty.parquet", index=False)
-    with pytest.raises(InvalidInput) as err:
-        with connectors.reworded(conn):
-            client.profile(str(conn.open("data/sales/empty.parquet")))
+    with pytest.raises(InvalidInput) as err, connectors.reworded(conn):
+        client.profile(str(conn.open("data/sales/empty.parquet")))
     text = str(err.value)
     assert "data/sales/empty.parquet" in text
     assert str(settings.home) not in text and str(data.resolve()) not in text

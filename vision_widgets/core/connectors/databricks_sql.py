@@ -211,7 +211,7 @@ def _cancel(state: dict) -> None:
     if cur is not None:
         try:
             cur.cancel()
-        except Exception:  # already finished or the session is gone: nothing left running
+        except Exception:  # noqa: BLE001, S110 - already finished or the session is gone: nothing left running
             pass
     _close(state)
 

@@ -133,7 +133,7 @@ def within(timeout: float, fn: Callable[[], T], what: str, secrets: Iterable[str
         if on_timeout is not None:
             try:
                 on_timeout()
-            except Exception:  # stopping it is best effort; the timeout is the news
+            except Exception:  # noqa: BLE001, S110 - stopping it is best effort; the timeout is the news
                 pass
         if late:
             raise ConnectorError(late)

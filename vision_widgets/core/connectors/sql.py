@@ -251,7 +251,7 @@ class SqlConnection:
                     dbapi_conn.execute("PRAGMA query_only = ON")
             elif backend == "mysql":
                 @event.listens_for(engine, "connect")
-                def _mysql_read_only(dbapi_conn, record):  # noqa: ANN001 - SQLAlchemy's hook
+                def _mysql_read_only(dbapi_conn, record):  # SQLAlchemy's hook
                     with dbapi_conn.cursor() as cursor:
                         cursor.execute("SET SESSION TRANSACTION READ ONLY")
             self._engine = engine
