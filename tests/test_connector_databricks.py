@@ -64,3 +64,63 @@ def test_a_query_that_is_not_read_only_is_refused_before_connecting():
         conn.open("DROP TABLE main.default.churn")
     with pytest.raises(InvalidInput, match="uses .*UPDATE"):
         conn.open("WITH x AS (SELECT 1) UPDATE t SET a = 1")
+
+
+# --- review 11b #9: how long a query may run is not how long one request may take ----------------
+
+
+class _FakeWarehouse:
+    """A warehouse (a fake of databricks.sql.connect): each query runs ``runs`` seconds unless cancelled."""
+
+    def __init__(self, runs: float):
+        import threading
+
+        self.runs, self.cancelled, self.kwargs = runs, threading.Event(), {}
+
+    def connect(self, **kwargs):
+        self.kwargs = kwargs
+        return self
+
+    def cursor(self):
+        return self
+
+    def execute(self, sql):
+        self.cancelled.wait(self.runs)
+
+    def fetchmany_arrow(self, n):
+        import pyarrow as pa
+
+        return pa.table({"x": [1, 2, 3]})
+
+    def cancel(self):
+        self.cancelled.set()
+
+    def close(self):
+        pass
+
+
+def _fake(monkeypatch, runs: float, **config):
+    from databricks import sql as dbsql
+
+    warehouse = _FakeWarehouse(runs)
+    monkeypatch.setattr(dbsql, "connect", warehouse.connect)
+    conn = DBX.connect(None, {**GOOD, "timeout": 1, **config}, {"access_token": TOKEN})
+    return conn, warehouse
+
+
+def test_a_query_running_longer_than_one_request_may_take_still_returns_its_rows(monkeypatch):
+    # a cold warehouse / a long query: the old bound (timeout + 5 s for the whole query) failed it
+    conn, warehouse = _fake(monkeypatch, runs=6.5, query_timeout=60)
+    assert conn.open("SELECT x FROM t").read_all().num_rows == 3
+    assert warehouse.kwargs["session_configuration"] == {"STATEMENT_TIMEOUT": "60"}
+    assert not warehouse.cancelled.is_set()
+
+
+def test_a_query_past_the_query_timeout_is_cancelled_at_the_warehouse(monkeypatch):
+    conn, warehouse = _fake(monkeypatch, runs=60, query_timeout=1)
+    with pytest.raises(ConnectorError, match="query timeout") as err:
+        conn.open("SELECT x FROM t")
+    assert warehouse.cancelled.is_set() and TOKEN not in str(err.value)
+    with pytest.raises(InvalidInput) as bad:
+        DBX.check({**GOOD, "query_timeout": 0}, {"access_token": TOKEN})
+    assert bad.value.field == "query_timeout"

@@ -94,13 +94,34 @@ def test_a_profiling_error_names_the_users_reference_never_the_server_path(local
     import pandas as pd
 
     pd.DataFrame({"a": []}).to_parquet(data / "sales" / "empty.parquet", index=False)
-    with pytest.raises(InvalidInput) as err:
-        with connectors.reworded(conn):
-            client.profile(str(conn.open("data/sales/empty.parquet")))
+    with pytest.raises(InvalidInput) as err, connectors.reworded(conn):
+        client.profile(str(conn.open("data/sales/empty.parquet")))
     text = str(err.value)
     assert "data/sales/empty.parquet" in text
     assert str(settings.home) not in text and str(data.resolve()) not in text
     # any other path under a data folder is named by the folder, not where the server keeps it
     assert connectors.reword(f"{data.resolve()}/x.csv broke", conn) == "data/x.csv broke"
+    assert connectors.reword(f"{data.resolve()}-old/x.csv", conn) == f"{data.resolve()}-old/x.csv"  # not a data folder
     # a connection that hands out no server paths leaves text alone
     assert connectors.reword("as is", object()) == "as is"
+
+
+def test_browsing_a_big_folder_resolves_only_what_it_returns(local, monkeypatch, tmp_path):
+    """Review 11b #11: browse sorted and resolved every child (a stat and a realpath each) before the
+    limit; now names and types come from one directory read and only links are resolved, up to the limit."""
+    from vision_widgets.core.connectors import local as local_module
+
+    conn, data = local
+    big = data / "big"
+    big.mkdir()
+    for i in range(300):
+        (big / f"f{i:04d}.csv").write_text("a\n1\n")
+        os.symlink(big / f"f{i:04d}.csv", big / f"link{i:04d}.csv")
+    os.symlink(tmp_path, big / "a-way-out")  # a folder link leading outside: never listed
+    calls = []
+    real = local_module._inside_roots
+    monkeypatch.setattr(local_module, "_inside_roots", lambda s, p: calls.append(p) or real(s, p))
+    entries = conn.browse("data/big", limit=5)
+    assert [e.name for e in entries] == ["f0000.csv", "f0001.csv", "f0002.csv", "f0003.csv", "f0004.csv"]
+    assert len(calls) <= 1  # only the link 'a-way-out' (sorted first, as a folder) is resolved
+    assert "a-way-out" not in [e.name for e in conn.browse("data/big", limit=1000)]

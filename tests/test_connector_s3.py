@@ -123,3 +123,24 @@ def test_the_settings_are_checked():
     assert err.value.field == "secret_access_key"
     config, secrets = S3.check({"bucket": "ok-bucket", "prefix": "/a/b/"}, {"session_token": "t"})
     assert config == {"bucket": "ok-bucket", "prefix": "a/b", "timeout": 10} and secrets == {"session_token": "t"}
+
+
+def test_browsing_a_huge_prefix_reads_a_bounded_number_of_keys(moto_s3, monkeypatch):
+    """Review 11b #11: browse listed the whole prefix (fs.ls pages through every key) and probed every
+    folder for a _delta_log one by one; now at most MAX_LISTED keys are read, none cached as whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vision_widgets.core.connectors import object_store as store
+
+    s3 = moto_s3.client()
+    s3.create_bucket(Bucket="huge")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket="huge", Key=f"logs/f{i:05d}.csv", Body=b"a\n1\n"), range(1500)))
+    monkeypatch.setattr(store, "MAX_LISTED", 1000)
+    conn = _connect(moto_s3, "huge", prefix="logs")
+    fs = conn.fs()
+    monkeypatch.setattr(type(fs), "ls", lambda *a, **k: pytest.fail("the whole prefix was listed"))
+    entries = conn.browse("", limit=5000)
+    assert len(entries) == 1000 and entries[0].path == "f00000.csv"
+    monkeypatch.undo()
+    assert len(fs.ls("huge/logs", detail=False, refresh=True)) == 1500  # nothing partial was cached

@@ -185,3 +185,79 @@ def test_a_column_that_changes_type_after_the_first_batch_is_refused_in_plain_wo
     assert "CAST" in str(err.value)
     with pytest.raises(ConnectorError, match="'late' of the query .* is empty in its first 65536 rows"):
         conn.open("SELECT late FROM mixed").read_all()
+
+
+# --- review 11b: the parser reads text as the database does; SQLite files; messages -------------
+
+PG_BYPASSES = ["WITH q AS (SELECT 1 # 1), d AS (DELETE FROM customers RETURNING *) SELECT count(*) AS n FROM d",
+               "SELECT E'\\'' AS a FROM customers; DELETE FROM customers -- '",
+               "SELECT 1 /* /* */ ' */ ; DELETE FROM customers; -- '"]
+
+
+@pytest.mark.parametrize("query", PG_BYPASSES)
+def test_postgresql_text_that_hid_a_write_from_the_parser_is_refused(query):
+    # '#' is XOR in PostgreSQL (not a comment), E'…' takes backslash escapes, block comments nest
+    with pytest.raises(InvalidInput) as err:
+        check_read_only(query, "postgresql")
+    assert err.value.field == "query"
+
+
+def test_mysql_comments_and_backslash_escapes_are_read_as_mysql_reads_them():
+    assert check_read_only("SELECT 1 # drop it\nFROM t", "mysql") == "SELECT 1 # drop it\nFROM t"
+    with pytest.raises(InvalidInput):
+        check_read_only("SELECT '\\'' AS a FROM t; DELETE FROM t -- '", "mysql")
+    # a '#' that PostgreSQL reads as an operator stays readable there
+    assert check_read_only("SELECT 5 # 3 AS x", "postgresql") == "SELECT 5 # 3 AS x"
+    assert check_read_only("SELECT $a1$ delete $a1$ AS x", "postgresql")
+
+
+@pytest.mark.parametrize("query", PG_BYPASSES[:2])
+def test_the_postgresql_bypasses_never_reach_the_database(postgres_cluster, frame, query):  # noqa: F811
+    url = postgres_cluster.new_database()
+    engine = sa.create_engine(url)
+    frame.head(50).to_sql("customers", engine, index=False)
+    conn = _connect(url)
+    with pytest.raises(InvalidInput):
+        conn.open(query).read_all()
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM customers").scalar() == 50
+    engine.dispose()
+
+
+def test_a_sqlite_url_to_a_missing_file_is_refused_and_creates_nothing(tmp_path):
+    missing = tmp_path / "nosuch.db"
+    conn = _connect(f"sqlite:///{missing}")
+    result = conn.test(timeout=10)
+    assert not result.ok and "no SQLite database file" in result.message
+    with pytest.raises(InvalidInput) as err:
+        conn.browse()
+    assert err.value.field == "url"
+    assert not missing.exists()
+
+
+def test_the_vision_ai_database_itself_is_never_a_connector(settings):
+    own = settings.database_url
+    assert own.startswith("sqlite")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    sa.create_engine(own).connect().close()  # the app's database file exists
+    for url in (own, own.replace("sqlite:///", "sqlite:///" + "/./", 1)):  # also spelt another way
+        conn = SQL.connect(settings, {}, {"url": url})
+        with pytest.raises(InvalidInput, match="Vision AI's own database"):
+            conn.browse()
+        assert not conn.test(timeout=10).ok
+
+
+def test_a_missing_table_whose_name_says_readonly_is_not_called_a_write(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    sa.create_engine(url).connect().close()
+    with pytest.raises(ConnectorError) as err:
+        _connect(url).open("SELECT * FROM readonly_x").read_all()
+    assert "tried to change data" not in str(err.value)
+
+
+def test_a_listing_failure_starts_with_a_capital(postgres_cluster):  # noqa: F811
+    # review 11b #6: sql._tables passed self.where() uncapitalised ("the postgresql database …")
+    conn = _connect(f"postgresql+psycopg://nobody:pw@127.0.0.1:{closed_port()}/none", connect_timeout=1)
+    with pytest.raises(ConnectorError) as err:
+        conn.browse()
+    assert str(err.value)[:1].isupper()

@@ -4,8 +4,13 @@ Through ``databricks-sql-connector``: the workspace's server hostname, the wareh
 personal access token (a secret), and optionally a catalog and schema. Results arrive as Arrow
 (``fetchmany_arrow``) in batches of ``BATCH_ROWS`` rows. Queries pass the same conservative
 read-only check as the ``sql`` type (one SELECT/WITH statement, no data-modifying keyword); the
-token should belong to a principal that may only read. Every call is bounded: the socket timeout,
-one attempt (no retries for minutes), and a guard around the whole call.
+token should belong to a principal that may only read.
+
+Two different waits, two settings. ``timeout`` bounds each exchange with the warehouse (the socket
+timeout, one attempt, no retries for minutes): an unreachable host fails fast. ``query_timeout``
+bounds how long a query may *run*, a cold warehouse's start included (often minutes): the warehouse
+is told (``STATEMENT_TIMEOUT``), the wait for the first rows and for each later batch is bounded by
+it, and a query still running past it is cancelled at the warehouse, never left running abandoned.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from vision_widgets.core.connectors.sql import check_read_only
 from vision_widgets.core.errors import ConnectorError, InvalidInput, VisionError
 
 BATCH_ROWS = 65_536
+QUERY_TIMEOUT = 1800  # a serverless warehouse starts in seconds, a classic one in minutes; queries run on
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?$")
 _IDENT = re.compile(r"^[A-Za-z_][\w]*$")
 _TABLE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}$")
@@ -40,7 +46,10 @@ class DatabricksSqlType:
         Field("catalog", "Catalog", "e.g. main (empty: the workspace default)."),
         Field("schema", "Schema", "e.g. default (empty: the catalog default)."),
         Field("port", "Port", kind="int", default=443),
-        Field("timeout", "Timeout (s)", "Seconds to wait for the warehouse to answer.", kind="int", default=30),
+        Field("timeout", "Timeout (s)", "Seconds to wait for the warehouse to answer one request.", kind="int",
+              default=30),
+        Field("query_timeout", "Query timeout (s)", "Seconds a query may run, a cold warehouse's start included; "
+              "past it the query is cancelled.", kind="int", default=QUERY_TIMEOUT),
     )
 
     def check(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[dict, dict]:
@@ -59,6 +68,8 @@ class DatabricksSqlType:
             raise InvalidInput("The port is a number from 1 to 65535.", field="port")
         if not 1 <= out["timeout"] <= 600:
             raise InvalidInput("The timeout must be between 1 and 600 seconds.", field="timeout")
+        if not 1 <= out["query_timeout"] <= 172_800:  # Databricks' own STATEMENT_TIMEOUT maximum: 48 h
+            raise InvalidInput("The query timeout must be between 1 and 172800 seconds (48 h).", field="query_timeout")
         return out, hidden
 
     def connect(self, settings: Settings, config: Mapping[str, Any], secrets: Mapping[str, str]) -> "DatabricksSqlConnection":
@@ -77,6 +88,10 @@ class DatabricksSqlConnection:
     def timeout(self) -> float:
         return float(self.config.get("timeout") or 30)
 
+    @property
+    def query_timeout(self) -> float:
+        return float(self.config.get("query_timeout") or QUERY_TIMEOUT)
+
     def where(self) -> str:
         return f"the Databricks SQL warehouse at {self.config['server_hostname']}"
 
@@ -90,12 +105,15 @@ class DatabricksSqlConnection:
             schema=self.config.get("schema") or None, _port=int(self.config.get("port") or 443),
             _socket_timeout=t, _retry_stop_after_attempts_count=1, _retry_stop_after_attempts_duration=t,
             _retry_delay_min=0.1, _retry_delay_max=5.0, enable_telemetry=False,
+            session_configuration={"STATEMENT_TIMEOUT": str(int(self.query_timeout))},
         )
 
     def _error(self, exc: BaseException, what: str) -> ConnectorError:
         return connector_error(exc, what, self.secrets.values())
 
-    def _call(self, fn, what: str) -> Any:
+    def _call(self, fn, what: str, limit: float | None = None, state: dict | None = None) -> Any:
+        """``fn()`` bounded by ``limit`` seconds (default: one exchange, ``timeout`` + 5); past it the
+        cursor in ``state`` is cancelled at the warehouse and the session closed."""
         def guarded():
             try:
                 return fn()
@@ -104,13 +122,18 @@ class DatabricksSqlConnection:
             except Exception as exc:
                 raise self._error(exc, what) from None
 
-        return within(self.timeout + 5.0, guarded, what, self.secrets.values())
+        if limit is None:
+            return within(self.timeout + 5.0, guarded, what, self.secrets.values())
+        late = (f"{what} ran longer than the query timeout ({limit:g} s) and was cancelled; make the query "
+                "cheaper, start the warehouse first, or raise the connector's query timeout.")
+        return within(limit, guarded, what, self.secrets.values(),
+                      on_timeout=lambda: _cancel(state or {}), late=late)
 
     def _select(self, reference: str) -> tuple[str, str]:
         reference = (reference or "").strip()
         if _TABLE.match(reference):
             return "SELECT * FROM " + ".".join(f"`{p}`" for p in reference.split(".")), f"the table {reference}"
-        return check_read_only(reference), "the query"
+        return check_read_only(reference, "databricks"), "the query"
 
     def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
         """The tables of ``path`` (``catalog.schema``), else of the configured catalog and schema."""
@@ -141,8 +164,9 @@ class DatabricksSqlConnection:
             cur.execute(sql)
             return cur.fetchmany_arrow(BATCH_ROWS)
 
+        running = self.timeout + self.query_timeout
         try:
-            first = self._call(start, label)
+            first = self._call(start, label, running, state)
         except BaseException:
             _close(state)
             raise
@@ -154,7 +178,7 @@ class DatabricksSqlConnection:
                     yield from table.to_batches()
                     if table.num_rows < BATCH_ROWS:
                         return
-                    table = self._call(lambda: state["cur"].fetchmany_arrow(BATCH_ROWS), label)
+                    table = self._call(lambda: state["cur"].fetchmany_arrow(BATCH_ROWS), label, running, state)
                     if table.num_rows == 0:
                         return
             finally:
@@ -178,6 +202,18 @@ class DatabricksSqlConnection:
 
     def close(self) -> None:
         return None
+
+
+def _cancel(state: dict) -> None:
+    """Stop the query running in ``state`` at the warehouse (``Cursor.cancel`` may be called from
+    another thread), then close the session."""
+    cur = state.get("cur")
+    if cur is not None:
+        try:
+            cur.cancel()
+        except Exception:  # noqa: BLE001, S110 - already finished or the session is gone: nothing left running
+            pass
+    _close(state)
 
 
 def _close(state: dict) -> None:

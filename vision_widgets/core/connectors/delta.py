@@ -7,6 +7,14 @@ settings). ``browse`` lists the folders under it and marks the Delta tables (tho
 ``_delta_log``); ``open`` reads a table's current version with
 ``DeltaTable(...).to_pyarrow_dataset()`` batch by batch. A folder that is not a Delta table gets a
 plain message. Databricks writes its tables this way, so this reads them without a warehouse.
+
+A table's data files are the ones its ``_delta_log`` names, and the log is data, not something the
+connector's location vouches for: an ``add.path`` may be absolute (``file:///etc/…``, a shallow
+clone's ``s3://other-bucket/…``) or climb out with ``..``, and in a local folder a data file (or
+``_delta_log`` itself) may be a symlink leading out of the data roots. So before a table is read
+every file it names is checked (``_check_files``): absolute paths and ``..`` are refused, and
+locally each file and the log are resolved with every link followed and must lie under the roots.
+A table that fails is refused whole, never read in part.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ from vision_widgets.core.connectors.failures import connector_error, timed_test,
 from vision_widgets.core.connectors.s3 import s3_fields, s3_filesystem
 from vision_widgets.core.errors import ConnectorError, InvalidInput
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # an absolute URI (file:, s3:, abfss:, C:)
 _ABFS = re.compile(r"^abfss?://(?P<container>[^@/]+)@(?P<account>[a-z0-9]{3,24})\.dfs\.[^/]+(?P<path>/.*)?$")
 
 # The S3 and Azure settings, minus where (``location`` says it), each field once.
@@ -254,10 +263,48 @@ class DeltaConnection:
         uri = self._table_uri(reference)
         name = (reference or "").strip() or "the location"
         try:
-            return DeltaTable(uri, storage_options=self.storage_options() or None)
+            table = DeltaTable(uri, storage_options=self.storage_options() or None)
         except TableNotFoundError:
             raise InvalidInput(f"{name} in {self.where()} is not a Delta table (it has no _delta_log); give the "
                                "folder of a Delta table.", field="path") from None
+        self._check_files(table, uri, name)
+        return table
+
+    def _check_files(self, table, uri: str, name: str) -> None:
+        """Refuse the table unless every data file its log names lies inside it: no absolute path or
+        URI, no ``..``; locally, each file and ``_delta_log`` resolved (links followed) under the roots."""
+        from pathlib import Path, PurePosixPath
+        from urllib.parse import unquote
+
+        refused = InvalidInput(f"The Delta table {name} in {self.where()} names data files outside its own folder "
+                               "(an absolute path, '..' or a link leading out); Vision AI reads only files inside "
+                               "the table's folder. Rewrite the table (or ask its owner to) without them.",
+                               field="path")
+        paths = table.get_add_actions(flatten=True).column("path").to_pylist()
+        relative: list[str] = []
+        for raw in paths:
+            raw = str(raw or "")
+            text = unquote(raw).replace("\\", "/")
+            if not text or _SCHEME.match(raw) or _SCHEME.match(text) or text.startswith("/") \
+                    or ".." in PurePosixPath(text).parts:
+                raise refused
+            relative.append(text)
+        if self.scheme != "local":
+            return  # relative, without '..': under the table, which store.inside keeps under the root
+        from vision_widgets.core.connectors import allowed_roots
+
+        roots = [r.resolve() for r in allowed_roots(self.settings)]
+        folder = Path(uri)
+
+        def inside(path: Path) -> bool:
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                return True  # missing: nothing outside can be read through it; deltalake says it is missing
+            return any(real.is_relative_to(root) for root in roots)
+
+        if not inside(folder / "_delta_log") or not all(inside(folder / p) for p in relative):
+            raise refused
 
     def open(self, reference: str) -> Any:
         name = (reference or "").strip() or "the location"
@@ -270,6 +317,14 @@ class DeltaConnection:
         opened = within(self.timeout * 3, lambda: store.guard(reader, lambda e: self._error(e, what)), what,
                         self._secret_values())
         return store.translated(opened, lambda e: self._error(e, what))
+
+    def reword(self, text: str) -> str:
+        """``text`` with server paths under the data folders named by the folders (see ``connectors.reword``)."""
+        if self.scheme != "local":
+            return text
+        from vision_widgets.core.connectors.local import LocalConnection
+
+        return LocalConnection(self.settings).reword(text)
 
     def describe(self, reference: str) -> str:
         return f"the Delta table {(reference or '').strip() or 'at the location'} in {self.where()}"

@@ -109,12 +109,15 @@ def connector_error(exc: BaseException, what: str, secrets: Iterable[str] = (), 
     return ConnectorError(message)
 
 
-def within(timeout: float, fn: Callable[[], T], what: str, secrets: Iterable[str] = ()) -> T:
+def within(timeout: float, fn: Callable[[], T], what: str, secrets: Iterable[str] = (),
+           on_timeout: Callable[[], None] | None = None, late: str | None = None) -> T:
     """``fn()`` in a thread of its own, waited for at most ``timeout`` seconds.
 
     A call still running after that is left behind (a daemon thread; the library's own timeout
-    ends it later) and ``ConnectorError`` says the source did not answer in time. Errors of the
-    call are turned into ``ConnectorError`` (``VisionError``s pass as they are)."""
+    ends it later) and ``ConnectorError`` says the source did not answer in time (or ``late``,
+    when given, says what ran too long). ``on_timeout`` is called first, to stop the work at the
+    source (cancel a running query) rather than leave it running. Errors of the call are turned
+    into ``ConnectorError`` (``VisionError``s pass as they are)."""
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -127,6 +130,13 @@ def within(timeout: float, fn: Callable[[], T], what: str, secrets: Iterable[str
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
+        if on_timeout is not None:
+            try:
+                on_timeout()
+            except Exception:  # noqa: BLE001, S110 - stopping it is best effort; the timeout is the news
+                pass
+        if late:
+            raise ConnectorError(late)
         raise ConnectorError(f"{what} did not answer within {timeout:g} s; check the host name, the port "
                              "and that the server is up and reachable from the Vision AI server.")
     if "error" in box:

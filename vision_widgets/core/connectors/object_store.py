@@ -38,25 +38,65 @@ def relative(root: str, full: str) -> str:
     return full[len(root) + 1:] if full.startswith(root + "/") else full
 
 
+#: At most this many keys of one prefix are read to browse it (the store pages them 1000 at a time):
+#: a prefix of millions of keys is browsed in a few requests, not listed whole until the timeout.
+MAX_LISTED = 10_000
+#: Folders checked for a ``_delta_log`` at once (one request each).
+DELTA_PROBES = 8
+
+
+def listing(fs: Any, where: str, most: int | None = None) -> list[dict]:
+    """The items directly under ``where``, at most ``most`` of them (in the store's order, by name).
+
+    s3fs pages through a prefix lazily (``_iterdir``), so only the pages needed are fetched (and
+    nothing partial goes into its listing cache). Other filesystems list as ``ls`` does."""
+    most = MAX_LISTED if most is None else most
+    iterdir = getattr(fs, "_iterdir", None)  # s3fs's paged listing; absent elsewhere
+    if iterdir is not None and hasattr(fs, "split_path") and getattr(fs, "loop", None) is not None:
+        from fsspec.asyn import sync
+
+        bucket, key, _ = fs.split_path(where)
+        prefix = key.rstrip("/") + "/" if key else ""
+
+        async def collect() -> list[dict]:
+            return [item async for item in iterdir(bucket, max_items=most, delimiter="/", prefix=prefix)]
+
+        items = sync(fs.loop, collect)
+        if items or not key:
+            return items
+        # nothing under it: a missing prefix gets the filesystem's own error (a plain "not found")
+    return list(fs.ls(where, detail=True))[:most]
+
+
 def browse(fs: Any, root: str, path: str, limit: int, detect_delta: bool = False) -> list[Entry]:
-    """The folders and data files directly under ``path`` (relative to ``root``), folders first."""
+    """The folders and data files directly under ``path`` (relative to ``root``), folders first.
+
+    Bounded whatever the prefix holds: at most ``MAX_LISTED`` keys are read, and only the folders
+    that make the answer (at most ``limit``) are checked for a ``_delta_log``, several at once."""
     where = inside(root, path)
-    items = fs.ls(where, detail=True)
-    entries: list[Entry] = []
+    items = listing(fs, where)
+    picked: list[tuple[str, str, str, bool]] = []  # (name, rel, full, is_folder)
     for item in sorted(items, key=lambda i: (i.get("type") != "directory", str(i.get("name")).lower())):
         full = str(item.get("name", "")).rstrip("/")
         name = full.rsplit("/", 1)[-1]
         if not name or name.startswith((".", "_")) or full == where.rstrip("/"):
             continue
-        rel = relative(root, full)
         if item.get("type") == "directory":
-            kind = "delta" if detect_delta and fs.exists(f"{full}/_delta_log") else "folder"
-            entries.append(Entry(name=name, path=rel, kind=kind))
+            picked.append((name, relative(root, full), full, True))
         elif name.lower().endswith(DATA_SUFFIXES):
-            entries.append(Entry(name=name, path=rel, kind="file"))
-        if len(entries) >= limit:
+            picked.append((name, relative(root, full), full, False))
+        if len(picked) >= limit:
             break
-    return entries
+    folders = [full for _, _, full, is_folder in picked if is_folder]
+    delta: set[str] = set()
+    if detect_delta and folders:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(DELTA_PROBES, len(folders))) as pool:
+            found = pool.map(lambda full: fs.exists(f"{full}/_delta_log"), folders)
+            delta = {full for full, yes in zip(folders, found) if yes}
+    return [Entry(name=name, path=rel, kind=("delta" if full in delta else "folder") if is_folder else "file")
+            for name, rel, full, is_folder in picked]
 
 
 def open_stream(fs: Any, full: str, reference: str) -> Any:

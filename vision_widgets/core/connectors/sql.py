@@ -3,10 +3,20 @@
 The SQLAlchemy URL is a *secret* field (it may hold a password). A reference is a table or view
 name (``name`` or ``schema.name``, as ``browse`` lists them) or a query. A query must be ONE
 read-only ``SELECT``/``WITH`` statement: it is parsed conservatively before it runs (comments and
-string literals set aside; one statement; no data-modifying keyword anywhere) and then runs in a
-read-only transaction where the backend has one (PostgreSQL ``SET TRANSACTION READ ONLY``, SQLite
-``PRAGMA query_only``, MySQL ``SET TRANSACTION READ ONLY``) — two locks, so a clever query that
-passes the parser still cannot write.
+string literals set aside *as the backend reads them*: ``#`` starts a comment and a backslash
+escapes a quote only in MySQL, ``E'…'`` strings take backslash escapes and block comments nest only
+in PostgreSQL — reading them otherwise would let text the database runs hide inside what the parser
+took for a comment or a string; one statement; no data-modifying keyword anywhere) and then runs in a
+read-only session or transaction where the backend has one (PostgreSQL ``SET TRANSACTION READ
+ONLY``, SQLite ``PRAGMA query_only`` on a file opened read-only, MySQL ``SET SESSION TRANSACTION
+READ ONLY``) — two locks, so a clever query that passes the parser still cannot write.
+
+A SQLite URL names a file that must exist (opening one that does not would create it, and Test
+would report success on an empty database), and never the Vision AI database itself: that would let
+whoever may use the connector read the app's own tables (users, sessions, sealed secrets).
+
+Why a statement failed (it tried to write, it ran out of time) is decided from the driver's error
+code (SQLSTATE, SQLite's result code, MySQL's error number), never from the message's wording.
 
 Rows stream from a server-side cursor (``stream_results``, ``yield_per``) and become Arrow record
 batches of ``BATCH_ROWS`` rows; a column's type is set by the first batch. Connecting is bounded by
@@ -38,28 +48,54 @@ _TABLE_NAME = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
-def strip_sql(query: str) -> str:
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def strip_sql(query: str, backend: str | None = None) -> str:
     """``query`` with comments removed and the *contents* of string literals and quoted identifiers
-    blanked (so a keyword inside them is not mistaken for one); an unterminated one is refused."""
+    blanked (so a keyword inside them is not mistaken for one); an unterminated one is refused.
+
+    Tokenised as ``backend`` reads it (``"postgresql"``, ``"mysql"``, ``"sqlite"``, other: standard
+    SQL): ``#`` comments and backslash escapes in strings only for MySQL (``#`` is XOR in
+    PostgreSQL; backslash escapes also for ``"databricks"``), ``E'…'`` escape strings and nested block comments only for PostgreSQL."""
+    mysql = backend in ("mysql", "mariadb")
+    spark = backend == "databricks"  # Spark SQL: backslash escapes in '…' and "…" strings
+    postgres = backend == "postgresql"
     out: list[str] = []
     i, n = 0, len(query)
     while i < n:
         c = query[i]
-        if query.startswith("--", i) or c == "#":
+        if query.startswith("--", i) or (c == "#" and mysql):
             j = query.find("\n", i)
             i = n if j < 0 else j
             out.append(" ")
         elif query.startswith("/*", i):
-            j = query.find("*/", i + 2)
-            if j < 0:
-                raise InvalidInput("The query has a comment that is never closed (/* without */).", field="query")
-            i = j + 2
+            depth, j = 1, i + 2
+            while depth:
+                close = query.find("*/", j)
+                if close < 0:
+                    raise InvalidInput("The query has a comment that is never closed (/* without */).", field="query")
+                inner = query.find("/*", j) if postgres else -1  # PostgreSQL's block comments nest
+                if 0 <= inner < close:
+                    depth, j = depth + 1, inner + 2
+                else:
+                    depth, j = depth - 1, close + 2
+            i = j
             out.append(" ")
         elif c in "'\"`[":
             close = "]" if c == "[" else c
+            escape_string = postgres and c == "'" and i > 0 and query[i - 1] in "eE" \
+                and (i == 1 or not (query[i - 2].isalnum() or query[i - 2] in "_$"))
+            backslashes = ((mysql or spark) and c in "'\"") or escape_string
             j = i + 1
             while True:
-                j = query.find(close, j)
+                if backslashes:
+                    k = j
+                    while k < n and query[k] != close:
+                        k += 2 if query[k] == "\\" else 1
+                    j = k if k < n else -1
+                else:
+                    j = query.find(close, j)
                 if j < 0:
                     raise InvalidInput("The query has a quote that is never closed.", field="query")
                 if close != "]" and query.startswith(close * 2, j):  # '' or "" inside: an escaped quote
@@ -68,8 +104,8 @@ def strip_sql(query: str) -> str:
                 break
             out.append(c + "x" + close if c != "'" else "''")
             i = j + 1
-        elif c == "$" and re.match(r"\$[A-Za-z_]*\$", query[i:]):  # PostgreSQL dollar quoting
-            tag = re.match(r"\$[A-Za-z_]*\$", query[i:]).group(0)
+        elif c == "$" and _DOLLAR_TAG.match(query, i):  # PostgreSQL dollar quoting
+            tag = _DOLLAR_TAG.match(query, i).group(0)
             j = query.find(tag, i + len(tag))
             if j < 0:
                 raise InvalidInput("The query has a $-quoted string that is never closed.", field="query")
@@ -81,14 +117,15 @@ def strip_sql(query: str) -> str:
     return "".join(out)
 
 
-def check_read_only(query: str) -> str:
+def check_read_only(query: str, backend: str | None = None) -> str:
     """``query`` if it is one read-only ``SELECT``/``WITH`` statement (a trailing ``;`` dropped), else
     ``InvalidInput`` saying why. Conservative: any data-modifying or session keyword outside string
-    literals and comments refuses it, even where the backend would have read it harmlessly."""
+    literals and comments refuses it, even where the backend would have read it harmlessly. ``backend``
+    says how the database tokenises the text (see ``strip_sql``)."""
     text = (query or "").strip()
     if not text:
         raise InvalidInput("Give a table name or a SELECT query.", field="query")
-    bare = strip_sql(text).strip()
+    bare = strip_sql(text, backend).strip()
     while bare.endswith(";"):
         bare = bare[:-1].rstrip()
         text = text.rstrip()[:-1].rstrip() if text.rstrip().endswith(";") else text
@@ -103,10 +140,10 @@ def check_read_only(query: str) -> str:
     return text
 
 
-def is_query(reference: str) -> bool:
+def is_query(reference: str, backend: str | None = None) -> bool:
     """Whether ``reference`` is a query (it starts with SELECT or WITH, comments aside) rather than a table."""
     try:
-        return bool(_QUERY_START.match(strip_sql(reference or "")))
+        return bool(_QUERY_START.match(strip_sql(reference or "", backend)))
     except InvalidInput:
         return True
 
@@ -154,8 +191,10 @@ class SqlType:
 
     def connect(self, settings: Settings, config: Mapping[str, Any], secrets: Mapping[str, str]) -> "SqlConnection":
         config, secrets = self.check(config, secrets)
+        own = settings.database_url if settings is not None and settings.database_url.startswith("sqlite") else None
         return SqlConnection(url=secrets["url"], schema=config.get("schema") or None,
-                             connect_timeout=config["connect_timeout"], statement_timeout=config["statement_timeout"])
+                             connect_timeout=config["connect_timeout"], statement_timeout=config["statement_timeout"],
+                             app_database=own)
 
 
 @dataclass
@@ -166,6 +205,8 @@ class SqlConnection:
     schema: str | None = None
     connect_timeout: int = 10
     statement_timeout: int = 300
+    #: the Vision AI database's SQLite URL: a connector may never read it (see the module docstring)
+    app_database: str | None = field(default=None, repr=False)
     _engine: Any = field(default=None, repr=False)
 
     # -- engine and read-only sessions ------------------------------------------------------
@@ -199,16 +240,48 @@ class SqlConnection:
                 args["connect_timeout"] = max(1, int(self.connect_timeout))
             elif backend == "sqlite":
                 args["timeout"] = float(self.connect_timeout)
+            url = self._sqlite_read_only_url() if backend == "sqlite" else self.url
             try:
-                engine = create_engine(self.url, poolclass=NullPool, connect_args=args)
+                engine = create_engine(url, poolclass=NullPool, connect_args=args)
             except Exception as exc:
                 raise connector_error(exc, self.where(), self._secrets()) from None
             if backend == "sqlite":
                 @event.listens_for(engine, "connect")
                 def _sqlite_read_only(dbapi_conn, record):  # noqa: ANN001 - SQLAlchemy's hook
                     dbapi_conn.execute("PRAGMA query_only = ON")
+            elif backend == "mysql":
+                @event.listens_for(engine, "connect")
+                def _mysql_read_only(dbapi_conn, record):  # SQLAlchemy's hook
+                    with dbapi_conn.cursor() as cursor:
+                        cursor.execute("SET SESSION TRANSACTION READ ONLY")
             self._engine = engine
         return self._engine
+
+    def _sqlite_read_only_url(self):
+        """The SQLite URL opened read-only (``mode=ro``): a file that must exist, and not Vision AI's own."""
+        import os
+        from urllib.parse import quote
+
+        url = _url_parts(self.url)
+        database = url.database or ""
+        uri = str(url.query.get("uri", "")).lower() in ("true", "1")
+        path = database.split("?", 1)[0].removeprefix("file:") if uri else database
+        if not path or path == ":memory:" or url.query.get("mode") == "memory":
+            raise InvalidInput("A SQLite connector reads a database file; give its path "
+                               "(sqlite:////srv/data/sales.db), not an in-memory database.", field="url")
+        real = os.path.realpath(path)
+        if not os.path.isfile(real):
+            raise InvalidInput(f"There is no SQLite database file {os.path.basename(path)!r} at the path the URL "
+                               "gives; check the path (sqlite:////absolute/path.db has four slashes).", field="url")
+        if self.app_database:
+            own = _url_parts(self.app_database).database or ""
+            if own and os.path.exists(own) and os.path.samefile(real, own):
+                raise InvalidInput("That is Vision AI's own database; a connector may not read it. Point the "
+                                   "connector at a database of model data.", field="url")
+        if uri:
+            return url.update_query_dict({"mode": "ro"})
+        return url.set(database="file:" + quote(real, safe="/"),
+                       query={**url.query, "mode": "ro", "uri": "true"})
 
     def _session(self, conn, deadline: list[float]) -> None:
         """Make ``conn``'s transaction read-only and bound each statement by ``statement_timeout``."""
@@ -219,6 +292,7 @@ class SqlConnection:
             conn.execute(text("SET TRANSACTION READ ONLY"))
             conn.execute(text(f"SET LOCAL statement_timeout = {int(self.statement_timeout) * 1000}"))
         elif backend == "mysql":
+            # read-only: SET SESSION TRANSACTION READ ONLY when the connection was made (engine)
             conn.execute(text(f"SET SESSION MAX_EXECUTION_TIME = {int(self.statement_timeout) * 1000}"))
         elif backend == "sqlite":
             raw = conn.connection.dbapi_connection
@@ -228,9 +302,10 @@ class SqlConnection:
     def _select(self, reference: str) -> tuple[str, str]:
         """The SQL to run for ``reference`` and ``reference`` in words."""
         reference = (reference or "").strip()
-        if _TABLE_NAME.match(reference) or (not is_query(reference) and self._listed(reference)):
+        backend = self.backend
+        if _TABLE_NAME.match(reference) or (not is_query(reference, backend) and self._listed(reference)):
             return f"SELECT * FROM {self._table(reference)}", f"the table {reference}"
-        return check_read_only(reference), "the query"
+        return check_read_only(reference, backend), "the query"
 
     def _listed(self, reference: str) -> bool:
         schema, _, name = reference.rpartition(".")
@@ -262,7 +337,7 @@ class SqlConnection:
             prefix = f"{schema}." if schema and schema != self.schema else ""
             return [Entry(name=n, path=prefix + n, kind="table") for n in names]
 
-        return within(float(self.connect_timeout) + 5.0, listing, self.where(), self._secrets())
+        return within(float(self.connect_timeout) + 5.0, listing, _cap(self.where()), self._secrets())
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -281,7 +356,7 @@ class SqlConnection:
         sql, what = self._select(reference)
         batches = self._batches(sql, what)
         first = within(float(self.connect_timeout) + float(self.statement_timeout), lambda: next(batches, None),
-                       f"{what} of {self.where()}", self._secrets())
+                       _cap(f"{what} of {self.where()}"), self._secrets())
         if first is None:
             batches.close()
             raise InvalidInput(f"{_cap(what)} of {self.where()} returned no columns.")
@@ -341,7 +416,7 @@ class SqlConnection:
             tables = self._tables(self.schema)
             return f"Connected to {self.where()}; {len(tables)} table(s) and view(s).", tuple(e.path for e in tables[:10])
 
-        return timed_test(timeout, probe, self.where(), self._secrets())
+        return timed_test(timeout, probe, _cap(self.where()), self._secrets())
 
     def close(self) -> None:
         if self._engine is not None:
@@ -349,11 +424,34 @@ class SqlConnection:
             self._engine = None
 
 
+#: Driver error codes meaning "tried to write in a read-only session" and "stopped: out of time".
+_PG_WRITE, _PG_TIMEOUT = {"25006"}, {"57014"}  # SQLSTATE read_only_sql_transaction, query_canceled
+_SQLITE_WRITE, _SQLITE_TIMEOUT = {8}, {9}  # SQLITE_READONLY, SQLITE_INTERRUPT (primary result codes)
+_MYSQL_WRITE, _MYSQL_TIMEOUT = {1792, 1290}, {3024, 1317, 1969}  # read-only transaction/option; timeouts
+
+
+def failure_kind(exc: BaseException) -> str | None:
+    """``"write"``, ``"timeout"`` or None for a driver error (SQLAlchemy's wrapper or the DBAPI's own),
+    from its code: SQLSTATE (PostgreSQL), SQLite's result code, MySQL's error number."""
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy's DBAPIError carries the driver's error
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(state, str):
+        return "write" if state in _PG_WRITE else "timeout" if state in _PG_TIMEOUT else None
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        code &= 0xFF
+        return "write" if code in _SQLITE_WRITE else "timeout" if code in _SQLITE_TIMEOUT else None
+    number = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
+    if number is not None and type(orig).__module__.split(".")[0] in ("pymysql", "MySQLdb", "mysql"):
+        return "write" if number in _MYSQL_WRITE else "timeout" if number in _MYSQL_TIMEOUT else None
+    return None
+
+
 def _sql_error(exc: BaseException, label: str, secrets: tuple[str, ...]) -> ConnectorError:
-    text = str(exc).lower()
-    if "read-only" in text or "read only" in text or "readonly" in text or "attempt to write" in text:
+    kind = failure_kind(exc)
+    if kind == "write":
         return ConnectorError(f"{_cap(label)} tried to change data; only reading is allowed here.")
-    if "interrupted" in text or "statement timeout" in text or "canceling statement" in text:
+    if kind == "timeout":
         return ConnectorError(f"{_cap(label)} ran longer than the statement timeout; make the query "
                               "cheaper or raise the connector's statement timeout.")
     return connector_error(exc, _cap(label), secrets)
