@@ -199,8 +199,14 @@ def test_picking_a_slow_connector_lists_it_in_the_background_and_says_so(app, ct
     from vision_widgets.core.identity import auth
     from vision_widgets.services import connectors as stored_connectors
 
+    import sqlite3
+
+    from vision_widgets.views.base import BROWSE
+
     admin = auth.login(ctx, ADMIN, PASSWORDS[ADMIN]).principal
-    stored_connectors.add_connector(ctx, admin, "slow", "sql", {}, {"url": "sqlite:///:memory:"})
+    empty = ctx.settings.home / "empty.db"
+    sqlite3.connect(empty).close()  # a database file with no tables (SQLite connectors open files read-only)
+    stored_connectors.add_connector(ctx, admin, "slow", "sql", {}, {"url": f"sqlite:///{empty}"})
     release = threading.Event()
     real = stored_connectors.browse
 
@@ -217,6 +223,8 @@ def test_picking_a_slow_connector_lists_it_in_the_background_and_says_so(app, ct
     try:
         assert took < 2, took
         assert view.browser.status.value == "Listing…" and _listed(view) == []  # the last source's list is gone
+        # the listing has a lane of its own: the page's requests (Register) are not held up by it
+        assert view.busy(BROWSE) and not view.busy()
     finally:
         release.set()
     view.wait()
@@ -230,3 +238,41 @@ def test_only_the_latest_listing_asked_for_is_shown(app, ctx, warehouse):
     view.connector.value = "local"   # changed again before the first listing ended
     view.wait()
     assert _listed(view) == ["data/"] and view.browser.root == "local"
+
+
+def test_registering_while_a_slow_listing_runs_is_neither_refused_nor_held_up(app, monkeypatch):
+    """Opening the page lists the first connector in the background; a person who fills the form
+    and presses Register before that listing ends must be answered (it was refused with "Still
+    working on the previous request" while both shared one background slot)."""
+    import threading
+
+    from vision_widgets.services import connectors as stored_connectors
+
+    release = threading.Event()
+    real = stored_connectors.browse
+
+    def slow(ctx_, principal, name, path=""):
+        release.wait(30)
+        return real(ctx_, principal, name, path)
+
+    monkeypatch.setattr(stored_connectors, "browse", slow)
+    log_in_through_the_form(app, USER)
+    app.open_page("register")
+    view = app.view
+    try:
+        assert view.browser.status.value == "Listing…"
+        view.name.value = "Secret model"
+        view.task.value = "binary classification"
+        view.restricted.value = True
+        view.target.value = "is_fraud"
+        view.prediction.value = "fraud_score"
+        view.submit.click()
+        for _ in range(200):  # the registration's own job, while the listing still hangs
+            if view.status.value:
+                break
+            threading.Event().wait(0.05)
+        assert view.status.value == "Secret model is registered and awaiting metrics."
+        assert view.browser.status.value == "Listing…"
+    finally:
+        release.set()
+        view.wait()

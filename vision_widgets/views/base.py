@@ -16,6 +16,10 @@ from vision_widgets.core.errors import SessionExpired, VisionError
 from vision_widgets.state import AppState
 
 log = logging.getLogger(__name__)
+
+#: Background lanes of a page (``PageView.run_in_background``): its own requests, and listings of a
+#: connector's folders and tables, which may be slow and must never hold the requests up.
+ACTIONS, BROWSE = "actions", "browse"
 T = TypeVar("T")
 
 UNEXPECTED = (
@@ -61,9 +65,10 @@ class PageView(w.VBox):
         super().__init__(**kwargs)
         self.ctx = ctx
         self.state = state
-        self._job: threading.Thread | None = None
+        #: The background job of each lane (``run_in_background``), and the call queued after it.
+        self._jobs: dict[str, threading.Thread] = {}
         self._job_lock = threading.Lock()
-        self._queued: Callable[[], None] | None = None
+        self._queued: dict[str, Callable[[], None]] = {}
         self.add_class("vision-page")
 
     @property
@@ -76,17 +81,19 @@ class PageView(w.VBox):
 
     def run_in_background(self, status: StatusMessage, fn: Callable[..., T], /, *args: Any,
                           on_done: Callable[[T], None] | None = None, bar: ProgressBar | None = None,
-                          when_busy: str = "refuse", **kwargs: Any) -> bool:
+                          when_busy: str = "refuse", lane: str = ACTIONS, **kwargs: Any) -> bool:
         """Run a long service call in a thread so the page stays responsive; ``True`` if it started.
 
         Widget updates from the thread (progress) reach the browser as they
         happen; ``bar`` is hidden when the call ends, whatever happens;
         ``on_done`` gets the result when the call succeeded and the page is
         still open with someone logged in (not after close or logout). One job
-        at a time per page; while one runs, ``when_busy`` says what to do with
-        another: ``"refuse"`` (say so), ``"queue"`` (run it next; a later queued
-        call replaces it) or ``"skip"`` (nothing: a timer's refresh). ``wait()``
-        joins the job and any queued after it (tests, shutdown).
+        at a time per page and ``lane``; while one runs, ``when_busy`` says what
+        to do with another: ``"refuse"`` (say so), ``"queue"`` (run it next; a
+        later queued call replaces it) or ``"skip"`` (nothing: a timer's refresh).
+        Lanes keep unrelated work apart: listing a slow connector (lane
+        ``"browse"``) never makes "Register" wait or be refused. ``wait()``
+        joins every lane's job and any queued after it (tests, shutdown).
         """
         def work() -> None:
             try:
@@ -102,43 +109,53 @@ class PageView(w.VBox):
                         log.exception("updating the page after %s failed", getattr(fn, "__name__", fn))
                         status.error(UNEXPECTED)
             finally:
-                self._next_job()
+                self._next_job(lane)
 
         with self._job_lock:
-            if self._job is not None and self._job.is_alive():
+            if self.busy(lane):
                 if when_busy == "queue":
-                    self._queued = work
+                    self._queued[lane] = work
                 elif when_busy == "refuse":
                     status.error("Still working on the previous request; wait for it to finish.")
                 return False
-            self._start_job(work)
+            self._start_job(work, lane)
         return True
 
-    def _start_job(self, work: Callable[[], None]) -> None:
-        self._job = threading.Thread(target=work, name=f"vision-{type(self).__name__}", daemon=True)
-        self._job.start()
+    @property
+    def _job(self) -> threading.Thread | None:
+        """The actions lane's job (the page's own requests)."""
+        return self._jobs.get(ACTIONS)
 
-    def _next_job(self) -> None:
-        """At the end of a job: start the queued one, if any (the lock makes it the page's next job)."""
+    def busy(self, lane: str = ACTIONS) -> bool:
+        """Whether ``lane`` has a job running."""
+        job = self._jobs.get(lane)
+        return job is not None and job.is_alive()
+
+    def _start_job(self, work: Callable[[], None], lane: str) -> None:
+        job = self._jobs[lane] = threading.Thread(target=work, name=f"vision-{type(self).__name__}-{lane}",
+                                                  daemon=True)
+        job.start()
+
+    def _next_job(self, lane: str) -> None:
+        """At the end of a job: start the lane's queued one, if any (the lock makes it the lane's next job)."""
         with self._job_lock:
-            queued, self._queued = self._queued, None
+            queued = self._queued.pop(lane, None)
             if queued is not None and self._still_shown():
-                self._start_job(queued)
+                self._start_job(queued, lane)
 
     def _still_shown(self) -> bool:
         """Open (not closed) and someone logged in: a result may still be shown."""
         return self.comm is not None and self.state.principal is not None
 
     def wait(self, timeout: float | None = 120) -> None:
-        """Wait for the background job, and any queued after it."""
+        """Wait for every lane's background job, and any queued after it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            job = self._job
-            if job is None or job is threading.current_thread():
+            jobs = [j for j in list(self._jobs.values()) if j is not threading.current_thread() and j.is_alive()]
+            if not jobs or (deadline is not None and time.monotonic() >= deadline):
                 return
-            job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if self._job is job or (deadline is not None and time.monotonic() >= deadline):
-                return
+            for job in jobs:
+                job.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def refresh(self) -> None:
         """Reload what the page shows from the services."""

@@ -16,7 +16,7 @@ from vision_widgets.components.progress import ProgressBar
 from vision_widgets.services import catalog, model360, scheduled_pulls, submissions
 from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.services.scheduled_pulls import NEW_FILES, QUERY
-from vision_widgets.views.base import succeeded
+from vision_widgets.views.base import BROWSE, succeeded
 from vision_widgets.views.client_download import ClientDownloads
 
 
@@ -84,7 +84,7 @@ class ModelActions(w.VBox):
             self.browser = DataBrowser(view.run, {"Use this data": self._use_for_batch},
                                        {"Pull this folder's new files": self._use_for_pull},
                                        label="Browse",
-                                       background=functools.partial(view.run_in_background, when_busy="queue"))
+                                       background=functools.partial(view.run_in_background, when_busy="queue", lane=BROWSE))
             self.source.observe(self._on_source, "value")
             parts.append(forms.section(
                 "Add production data",

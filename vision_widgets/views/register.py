@@ -31,7 +31,7 @@ from vision_widgets.core.identity import rbac
 from vision_widgets.core.jobs.records import DONE, FAILED, Job
 from vision_widgets.services import accounts, jobs, registration
 from vision_widgets.services import connectors as stored_connectors
-from vision_widgets.views.base import PageView
+from vision_widgets.views.base import BROWSE, PageView
 from vision_widgets.views.client_download import ClientDownloads
 from vision_widgets.views.model_actions import TokenBox
 
@@ -112,7 +112,7 @@ class RegisterView(PageView):
         self.browser = DataBrowser(self.run, {
             "Use for training": lambda path: setattr(self.training, "value", path),
             "Use for production": lambda path: setattr(self.production, "value", path),
-        }, label="Browse", background=functools.partial(self.run_in_background, when_busy="queue"))
+        }, label="Browse", background=functools.partial(self.run_in_background, when_busy="queue", lane=BROWSE))
         self.target = _labelled(forms.text("label column"), "Target")
         self.prediction = _labelled(forms.text("model output column"), "Prediction")
         self.timestamp = _labelled(forms.text("optional: date/time column"), "Timestamp")
