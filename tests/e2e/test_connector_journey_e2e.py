@@ -88,6 +88,7 @@ def test_an_admin_adds_a_connector_registers_a_model_through_it_and_monitors_bot
     open_page(page, "Monitoring")
     main = page.locator(".vision-page-monitoring")
     main.locator(".vision-grid-model-health").wait_for()
+    main.get_by_text(re.compile(r"^Checked at .* UTC; refreshed every")).wait_for()  # set last: the page is whole
     main.get_by_text(re.compile(r"^1 model$")).wait_for()
     connectors = main.locator(".vision-tile", has_text="Connectors")
     assert connectors.locator(".vision-badge").inner_text().strip() == "OK"

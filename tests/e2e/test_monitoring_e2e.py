@@ -63,6 +63,8 @@ def test_an_admin_sees_the_tiles_and_a_late_models_row(page, stale_fraud):
     main = page.locator(".vision-page-monitoring")
     for caption in ("Database", "Worker", "LLM endpoint", "Connectors", "Disk under VISION_HOME", "Kernels"):
         main.locator(".vision-tile", has_text=caption).first.wait_for()
+    # the tiles are there (with "…") before the first check has answered; "Checked at" is set last
+    main.get_by_text(re.compile(r"^Checked at .* UTC; refreshed every")).wait_for()
     database = main.locator(".vision-tile", has_text="Database")
     assert database.locator(".vision-badge").inner_text().strip() == "OK"
     assert "vision-tile-ok" in (database.get_attribute("class") or "")
