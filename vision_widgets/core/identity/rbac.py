@@ -25,6 +25,9 @@ class Permission(str, Enum):
     VIEW_MONITORING = "view platform monitoring"
     MANAGE_CONNECTORS = "manage connectors"
     VIEW_OWN_JOBS = "follow your own background jobs"
+    MANAGE_COST_RATES = "edit the cost rates"
+    MANAGE_ALERTS = "configure alert delivery"
+    MANAGE_API_KEYS = "issue API keys for automation"
 
 
 USER = "user"

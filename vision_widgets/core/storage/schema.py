@@ -256,3 +256,131 @@ health_checks = Table(
     Index("ix_health_checks_at", "checked_at"),
     Index("ix_health_checks_check", "check", "subject", "checked_at"),
 )
+
+# --- usage and cost (Business Metrics) -----------------------------------------------------
+
+# One row per model per timestamp (core/usage): how much a model was used and what it ran on.
+# Unique on (model_id, at): re-sending a record replaces nothing and adds nothing (idempotent).
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("predictions", Integer, nullable=False),
+    Column("compute_hours", Float, nullable=False),
+    Column("cpu_share", Float, nullable=True),  # 0..1 of the allocated CPU used on average
+    Column("memory_share", Float, nullable=True),
+    Column("gpu_share", Float, nullable=True),
+    Column("source", String(16), nullable=False),  # api, csv, cli, demo
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ux_usage_model_at", "model_id", "at", unique=True),
+)
+
+# Cost rates per platform, with history: a rate applies from ``effective_from`` until the next
+# row of the same platform. A change never rewrites the past.
+cost_rates = Table(
+    "cost_rates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("per_1k_predictions", Float, nullable=False),
+    Column("per_compute_hour", Float, nullable=False),
+    Column("effective_from", UTCDateTime, nullable=False),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ux_cost_rates_platform_from", "platform", "effective_from", unique=True),
+)
+
+# API keys an admin issues for automation (usage uploads); only the SHA-256 is kept.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
+    Column("scope", String(32), nullable=False),  # what it may do, e.g. "usage"
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+)
+
+# --- notifications and alert delivery ---------------------------------------------------------
+
+# One row per cause (core/notify): ``dedupe_key`` (kind, model, window…) is unique, so the same
+# cause for the same window is stored once however many times a rule runs. ``model_id`` is null
+# for platform notifications (a failed health check), which only admins receive.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=True),
+    Column("dedupe_key", String(255), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False, default="{}"),  # JSON: the cause's numbers
+    Column("link", String(255), nullable=False, default=""),  # "?page=…&model=…"
+    Index("ix_notifications_created", "created_at"),
+    Index("ix_notifications_model", "model_id", "created_at"),
+)
+
+# Read state is per account: one row when an account has read a notification.
+notification_reads = Table(
+    "notification_reads",
+    metadata,
+    Column("notification_id", Integer, ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True),
+    Column("username", String(32), primary_key=True),
+    Column("read_at", UTCDateTime, nullable=False),
+)
+
+# Where notifications are delivered, per line of business ("" = every line of business).
+# ``config`` is JSON without secrets; ``secrets`` is one Fernet token (the webhook URL, which
+# carries the receiver's token, and the SMTP password).
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("name_key", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # webhook, email
+    Column("lob", String(64), nullable=False, default=""),
+    Column("config", Text, nullable=False, default="{}"),
+    Column("secrets", Text, nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per notification per channel: the delivery log (pending, sent, failed) with retries.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", Integer, ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Integer, ForeignKey("alert_channels.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(16), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=False, default=""),  # why the last attempt failed, scrubbed
+    Index("ux_deliveries_notification_channel", "notification_id", "channel_id", unique=True),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+)
+
+# Platform settings an admin changes at run time (JSON values), e.g. the performance drop that
+# raises a notification, or whether LLM prompts are recorded.
+app_settings = Table(
+    "app_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_by", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
