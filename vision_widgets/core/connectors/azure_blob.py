@@ -9,14 +9,12 @@ connection string built here. Requests are bounded by ``timeout`` (connect and r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from vision_widgets.core.config import Settings
-from vision_widgets.core.connectors import Entry, Field, TestResult, check_fields, register_type
+from vision_widgets.core.connectors import Field, check_fields, register_type
 from vision_widgets.core.connectors import object_store as store
-from vision_widgets.core.connectors.failures import connector_error, timed_test, within
 from vision_widgets.core.errors import ConnectorError, InvalidInput
 
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
@@ -126,75 +124,25 @@ def _secret_values(secrets: Mapping[str, str]) -> list[str]:
     return values
 
 
-@dataclass
-class AzureBlobConnection:
+class AzureBlobConnection(store.StoreConnection):
     """A container (and folder) of an Azure storage account."""
-
-    config: dict
-    secrets: dict = field(repr=False)
-    _fs: Any = field(default=None, repr=False)
 
     @property
     def root(self) -> str:
         return "/".join(p for p in (self.config["container"], self.config.get("path", "")) if p)
 
-    @property
-    def timeout(self) -> float:
-        return float(self.config.get("timeout") or 10)
-
     def where(self) -> str:
         account = self.config.get("account_name") or "the account of the connection string"
         return f"the container {self.config['container']} of {account}"
 
-    def fs(self):
-        if self._fs is None:
-            self._fs = azure_filesystem(self.config, self.secrets)
-        return self._fs
+    def make_fs(self) -> Any:
+        return azure_filesystem(self.config, self.secrets)
 
-    def _error(self, exc: BaseException, what: str | None = None) -> ConnectorError:
-        return connector_error(exc, what or _cap(self.where()), _secret_values(self.secrets))
+    def secret_values(self) -> list[str]:
+        return _secret_values(self.secrets)
 
-    def _call(self, fn, what: str | None = None) -> Any:
-        return within(self.timeout * 3, lambda: store.guard(fn, lambda e: self._error(e, what)),
-                      what or _cap(self.where()), _secret_values(self.secrets))
-
-    def _container_exists(self) -> None:
-        fs = self.fs()
-        if not fs.exists(self.config["container"]):
-            raise ConnectorError(f"{_cap(self.where())} does not exist (or these credentials cannot see it); "
+    def check_root(self) -> None:
+        if not self.fs().exists(self.config["container"]):
+            raise ConnectorError(f"{self._where_capitalised()} does not exist (or these credentials cannot see it); "
                                  "check the container's name.")
 
-    def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
-        def listing() -> list[Entry]:
-            if not (path or "").strip("/ "):
-                self._container_exists()
-            return store.browse(self.fs(), self.root, path, limit)
-
-        return self._call(listing)
-
-    def open(self, reference: str) -> Any:
-        full = store.inside(self.root, reference)
-        what = f"The path {reference.strip()} in {self.where()}"
-        reader = self._call(lambda: store.open_stream(self.fs(), full, reference), what)
-        return store.translated(reader, lambda e: self._error(e, what))
-
-    def describe(self, reference: str) -> str:
-        return f"{reference} in {self.where()}"
-
-    def test(self, timeout: float = 10.0) -> TestResult:
-        def probe() -> tuple[str, tuple[str, ...]]:
-            def listing() -> list[Entry]:
-                self._container_exists()
-                return store.browse(self.fs(), self.root, "", 10)
-
-            entries = store.guard(listing, self._error)
-            return f"Reached {self.where()}; {len(entries)} folder(s) and file(s) at the top.", tuple(e.path for e in entries)
-
-        return timed_test(timeout, probe, _cap(self.where()), _secret_values(self.secrets))
-
-    def close(self) -> None:
-        self._fs = None
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]

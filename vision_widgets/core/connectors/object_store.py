@@ -12,6 +12,7 @@ import posixpath
 from typing import Any, Callable
 
 from vision_widgets.core.connectors import DATA_SUFFIXES, Entry
+from vision_widgets.core.connectors.failures import connector_error, timed_test, within
 from vision_widgets.core.errors import InvalidInput
 
 BATCH_ROWS = 65_536
@@ -174,3 +175,90 @@ def translated(reader: Any, translate: Callable[[BaseException], BaseException])
             raise translate(exc) from None
 
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+class StoreConnection:
+    """A connection to one root of an object store (S3 bucket + prefix, Azure container + path).
+
+    Subclasses say where the root is (``root``, ``where``), how to make the fsspec filesystem
+    (``make_fs``), which values are secrets to scrub from messages (``secret_values``) and, if the
+    store can tell, whether the root exists (``check_root``); browsing, opening, testing and the
+    time limits are the same for every store.
+    """
+
+    def __init__(self, config: dict, secrets: dict) -> None:
+        self.config = config
+        self.secrets = secrets
+        self._fs: Any = None
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"{type(self).__name__}(config={self.config!r})"
+
+    # -- what a store says about itself ---------------------------------------------------------
+    @property
+    def root(self) -> str:
+        raise NotImplementedError
+
+    def where(self) -> str:
+        raise NotImplementedError
+
+    def make_fs(self) -> Any:
+        raise NotImplementedError
+
+    def secret_values(self) -> list[str]:
+        return [v for v in self.secrets.values() if v]
+
+    def check_root(self) -> None:
+        """Raise ConnectorError when the root is missing (stores that cannot tell do nothing)."""
+
+    # -- shared behaviour -------------------------------------------------------------------------
+    @property
+    def timeout(self) -> float:
+        return float(self.config.get("timeout") or 10)
+
+    def fs(self) -> Any:
+        if self._fs is None:
+            self._fs = self.make_fs()
+        return self._fs
+
+    def _where_capitalised(self) -> str:
+        text = self.where()
+        return text[:1].upper() + text[1:]
+
+    def _error(self, exc: BaseException, what: str | None = None) -> BaseException:
+        return connector_error(exc, what or self._where_capitalised(), self.secret_values())
+
+    def _call(self, fn: Callable[[], Any], what: str | None = None) -> Any:
+        return within(self.timeout * 3, lambda: guard(fn, lambda e: self._error(e, what)),
+                      what or self._where_capitalised(), self.secret_values())
+
+    def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
+        def listing() -> list[Entry]:
+            if not (path or "").strip("/ "):
+                self.check_root()
+            return browse(self.fs(), self.root, path, limit)
+
+        return self._call(listing)
+
+    def open(self, reference: str) -> Any:
+        full = inside(self.root, reference)
+        what = f"The path {reference.strip()} in {self.where()}"
+        reader = self._call(lambda: open_stream(self.fs(), full, reference), what)
+        return translated(reader, lambda e: self._error(e, what))
+
+    def describe(self, reference: str) -> str:
+        return f"{reference} in {self.where()}"
+
+    def test(self, timeout: float = 10.0) -> Any:
+        def probe() -> tuple[str, tuple[str, ...]]:
+            def top() -> list[Entry]:
+                self.check_root()
+                return browse(self.fs(), self.root, "", 10)
+
+            entries = guard(top, self._error)
+            return f"Reached {self.where()}; {len(entries)} folder(s) and file(s) at the top.", tuple(e.path for e in entries)
+
+        return timed_test(timeout, probe, self._where_capitalised(), self.secret_values())
+
+    def close(self) -> None:
+        self._fs = None

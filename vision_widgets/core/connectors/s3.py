@@ -8,15 +8,13 @@ one attempt), and calls that may list much are bounded as a whole too.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from vision_widgets.core.config import Settings
-from vision_widgets.core.connectors import Entry, Field, TestResult, check_fields, register_type
+from vision_widgets.core.connectors import Field, check_fields, register_type
 from vision_widgets.core.connectors import object_store as store
-from vision_widgets.core.connectors.failures import connector_error, timed_test, within
-from vision_widgets.core.errors import ConnectorError, InvalidInput
+from vision_widgets.core.errors import InvalidInput
 
 _BUCKET_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
@@ -93,57 +91,17 @@ class S3Type:
         return S3Connection(config=config, secrets=secrets)
 
 
-@dataclass
-class S3Connection:
+class S3Connection(store.StoreConnection):
     """A bucket (and prefix) of an S3-compatible store."""
-
-    config: dict
-    secrets: dict = field(repr=False)
-    _fs: Any = field(default=None, repr=False)
 
     @property
     def root(self) -> str:
         return "/".join(p for p in (self.config["bucket"], self.config.get("prefix", "")) if p)
-
-    @property
-    def timeout(self) -> float:
-        return float(self.config.get("timeout") or 10)
 
     def where(self) -> str:
         endpoint = self.config.get("endpoint_url")
         host = f" at {urlsplit(endpoint).netloc}" if endpoint else ""
         return f"the bucket {self.config['bucket']}{host}"
 
-    def fs(self):
-        if self._fs is None:
-            self._fs = s3_filesystem(self.config, self.secrets)
-        return self._fs
-
-    def _error(self, exc: BaseException, what: str | None = None) -> ConnectorError:
-        return connector_error(exc, what or self.where().capitalize(), self.secrets.values())
-
-    def _call(self, fn, what: str | None = None) -> Any:
-        return within(self.timeout * 3, lambda: store.guard(fn, lambda e: self._error(e, what)),
-                      what or self.where().capitalize(), self.secrets.values())
-
-    def browse(self, path: str = "", limit: int = 200) -> list[Entry]:
-        return self._call(lambda: store.browse(self.fs(), self.root, path, limit))
-
-    def open(self, reference: str) -> Any:
-        full = store.inside(self.root, reference)
-        what = f"The path {reference.strip()} in {self.where()}"
-        reader = self._call(lambda: store.open_stream(self.fs(), full, reference), what)
-        return store.translated(reader, lambda e: self._error(e, what))
-
-    def describe(self, reference: str) -> str:
-        return f"{reference} in {self.where()}"
-
-    def test(self, timeout: float = 10.0) -> TestResult:
-        def probe() -> tuple[str, tuple[str, ...]]:
-            entries = store.guard(lambda: store.browse(self.fs(), self.root, "", 10), self._error)
-            return f"Reached {self.where()}; {len(entries)} folder(s) and file(s) at the top.", tuple(e.path for e in entries)
-
-        return timed_test(timeout, probe, self.where().capitalize(), self.secrets.values())
-
-    def close(self) -> None:
-        self._fs = None
+    def make_fs(self) -> Any:
+        return s3_filesystem(self.config, self.secrets)
