@@ -128,3 +128,4 @@ def real_ctx(real_server):
 
 # The object-store servers (moto's S3, Azurite) the connector-type tests share: one of each per session.
 from tests.support.object_stores import azurite, moto_s3  # noqa: E402,F401
+from tests.support.connector_data import file_profile, sample_frame  # noqa: E402,F401

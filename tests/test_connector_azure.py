@@ -3,7 +3,6 @@ Parquet, folders of Parquet and CSV stream with the local file's profile; a wron
 container and an unreachable endpoint fail in plain words, in time, without the secret."""
 from __future__ import annotations
 
-import io
 import time
 
 import pytest
@@ -15,35 +14,21 @@ from vision_widgets.core.connectors import Entry
 from vision_widgets.core.errors import ConnectorError, InvalidInput
 
 AZ = connectors.type_of("azure_blob")
-ROWS = 20_000
+ROWS = connector_data.SAMPLE_ROWS
 
 
 @pytest.fixture(scope="module")
-def frame():
-    return connector_data.frame(ROWS)
-
-
-@pytest.fixture(scope="module")
-def file_profile(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("local") / "data.parquet"
-    frame.to_parquet(path, index=False)
-    return connector_data.profile_of(path)
-
-
-@pytest.fixture(scope="module")
-def container(azurite, frame):
+def container(azurite, sample_frame):
     service = azurite.service()
     box = service.create_container("models")
 
     def put(name, df, fmt):
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False) if fmt == "parquet" else buf.write(df.to_csv(index=False).encode())
-        box.upload_blob(name, buf.getvalue(), overwrite=True)
+        box.upload_blob(name, connector_data.encoded(df, fmt), overwrite=True)
 
-    put("churn/train.parquet", frame, "parquet")
-    put("churn/train.csv", frame, "csv")
+    put("churn/train.parquet", sample_frame, "parquet")
+    put("churn/train.csv", sample_frame, "csv")
     for i, start in enumerate(range(0, ROWS, 5000)):
-        put(f"churn/daily/part-{i}.parquet", frame.iloc[start:start + 5000], "parquet")
+        put(f"churn/daily/part-{i}.parquet", sample_frame.iloc[start:start + 5000], "parquet")
     return "models"
 
 

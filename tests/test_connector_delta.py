@@ -12,25 +12,13 @@ from vision_widgets.core.connectors import Entry
 from vision_widgets.core.errors import ConnectorError, InvalidInput
 
 DELTA = connectors.type_of("delta")
-ROWS = 20_000
+ROWS = connector_data.SAMPLE_ROWS
 
 
-@pytest.fixture(scope="module")
-def frame():
-    return connector_data.frame(ROWS)
-
-
-@pytest.fixture(scope="module")
-def file_profile(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("local") / "data.parquet"
-    frame.to_parquet(path, index=False)
-    return connector_data.profile_of(path)
-
-
-def test_a_local_delta_table_profiles_as_the_local_file(settings, frame, file_profile):
+def test_a_local_delta_table_profiles_as_the_local_file(settings, sample_frame, file_profile):
     lake = settings.home / "data" / "lake"
     lake.mkdir(parents=True)
-    write_deltalake(str(lake / "churn"), frame)
+    write_deltalake(str(lake / "churn"), sample_frame)
     (lake / "plain").mkdir()
     conn = DELTA.connect(settings, {"location": "data/lake"}, {})
     assert conn.browse() == [Entry("churn", "churn", "delta"), Entry("plain", "plain", "folder")]
@@ -38,7 +26,7 @@ def test_a_local_delta_table_profiles_as_the_local_file(settings, frame, file_pr
     assert result.ok and result.sample == ("churn",)
     assert connector_data.profile_of(conn.open("churn")).to_dict() == file_profile.to_dict()
     # A new version (one more file) is read whole; files come in Delta's order, so compare totals.
-    write_deltalake(str(lake / "churn"), frame.iloc[:5000], mode="append")
+    write_deltalake(str(lake / "churn"), sample_frame.iloc[:5000], mode="append")
     current = connector_data.profile_of(conn.open("churn"), reference=file_profile)
     assert current.rows == ROWS + 5000
     assert current.columns["plan"].count == ROWS + 5000
@@ -48,12 +36,12 @@ def test_a_local_delta_table_profiles_as_the_local_file(settings, frame, file_pr
         conn.open("../../..")
 
 
-def test_a_delta_table_on_s3_profiles_as_the_local_file(moto_s3, frame, file_profile):
+def test_a_delta_table_on_s3_profiles_as_the_local_file(moto_s3, sample_frame, file_profile):
     moto_s3.client().create_bucket(Bucket="lake")
     options = {"AWS_ACCESS_KEY_ID": moto_s3.key_id, "AWS_SECRET_ACCESS_KEY": moto_s3.secret,
                "AWS_ENDPOINT_URL": moto_s3.endpoint, "AWS_REGION": moto_s3.region, "AWS_ALLOW_HTTP": "true",
                "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
-    write_deltalake("s3://lake/gold/churn", frame, storage_options=options)
+    write_deltalake("s3://lake/gold/churn", sample_frame, storage_options=options)
     moto_s3.client().put_object(Bucket="lake", Key="gold/notdelta/x.parquet", Body=b"x")
     config, secrets = moto_s3.config("lake")
     config = {k: v for k, v in config.items() if k != "bucket"} | {"location": "s3://lake/gold"}
@@ -69,11 +57,11 @@ def test_a_delta_table_on_s3_profiles_as_the_local_file(moto_s3, frame, file_pro
     assert "NotTheSecret" not in str(err.value)
 
 
-def test_a_delta_table_on_azurite_profiles_as_the_local_file(azurite, frame, file_profile):
+def test_a_delta_table_on_azurite_profiles_as_the_local_file(azurite, sample_frame, file_profile):
     azurite.service().create_container("lake")
     options = {"azure_storage_account_name": azurite.account, "azure_storage_account_key": azurite.key,
                "azure_storage_endpoint": azurite.endpoint, "azure_allow_http": "true"}
-    write_deltalake("az://lake/gold/churn", frame, storage_options=options)
+    write_deltalake("az://lake/gold/churn", sample_frame, storage_options=options)
     conn = DELTA.connect(None, {"location": "az://lake/gold", "account_name": azurite.account,
                                 "azure_endpoint": azurite.endpoint}, {"account_key": azurite.key})
     assert conn.browse() == [Entry("churn", "churn", "delta")]
@@ -141,11 +129,11 @@ def test_a_partitioned_local_delta_table_inside_the_roots_is_still_read(escaping
     assert escaping_lake.open("partitioned").read_all().num_rows == 5
 
 
-def test_a_delta_table_on_s3_whose_log_climbs_out_of_the_location_is_refused(moto_s3, frame, tmp_path):
+def test_a_delta_table_on_s3_whose_log_climbs_out_of_the_location_is_refused(moto_s3, sample_frame, tmp_path):
     moto_s3.client().create_bucket(Bucket="lake")
     moto_s3.client().put_object(Bucket="lake", Key="private/secret.parquet", Body=b"not for you")
     local = tmp_path / "t"
-    write_deltalake(str(local), frame.head(10))
+    write_deltalake(str(local), sample_frame.head(10))
     _rewrite_adds(local, lambda _: "../../private/secret.parquet")
     for f in local.rglob("*"):
         if f.is_file():

@@ -3,7 +3,6 @@ and prefixes of Parquet files stream with the local file's profile; wrong keys, 
 an unreachable endpoint fail in plain words, in time, without the secret."""
 from __future__ import annotations
 
-import io
 import time
 
 import pytest
@@ -15,36 +14,22 @@ from vision_widgets.core.connectors import Entry
 from vision_widgets.core.errors import ConnectorError, InvalidInput
 
 S3 = connectors.type_of("s3")
-ROWS = 20_000
+ROWS = connector_data.SAMPLE_ROWS
 
 
 @pytest.fixture(scope="module")
-def frame():
-    return connector_data.frame(ROWS)
-
-
-@pytest.fixture(scope="module")
-def file_profile(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("local") / "data.parquet"
-    frame.to_parquet(path, index=False)
-    return connector_data.profile_of(path)
-
-
-@pytest.fixture(scope="module")
-def bucket(moto_s3, frame):
+def bucket(moto_s3, sample_frame):
     s3 = moto_s3.client()
     s3.create_bucket(Bucket="models-data")
 
     def put(key, df, fmt):
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False) if fmt == "parquet" else buf.write(df.to_csv(index=False).encode())
-        s3.put_object(Bucket="models-data", Key=key, Body=buf.getvalue())
+        s3.put_object(Bucket="models-data", Key=key, Body=connector_data.encoded(df, fmt))
 
-    put("churn/train.parquet", frame, "parquet")
-    put("churn/train.csv", frame, "csv")
+    put("churn/train.parquet", sample_frame, "parquet")
+    put("churn/train.csv", sample_frame, "csv")
     for i, start in enumerate(range(0, ROWS, 5000)):
-        put(f"churn/daily/day={i}/part-0.parquet", frame.iloc[start:start + 5000], "parquet")
-    put("elsewhere/x.parquet", frame.head(10), "parquet")
+        put(f"churn/daily/day={i}/part-0.parquet", sample_frame.iloc[start:start + 5000], "parquet")
+    put("elsewhere/x.parquet", sample_frame.head(10), "parquet")
     s3.put_object(Bucket="models-data", Key="churn/notes.txt", Body=b"not data")
     return "models-data"
 

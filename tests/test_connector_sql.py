@@ -20,26 +20,20 @@ SQL = connectors.type_of("sql")
 
 
 @pytest.fixture(scope="module")
-def frame():
+def sample_frame():
+    """More rows than the other sources' tests use: a table must span several batches."""
     return connector_data.frame(ROWS)
 
 
-@pytest.fixture(scope="module")
-def file_profile(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("local") / "data.parquet"
-    frame.to_parquet(path, index=False)
-    return connector_data.profile_of(path)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, frame, tmp_path):
-    """A database URL holding the frame as table ``customers`` and a view ``pro_customers``."""
+def database(request, sample_frame, tmp_path):
+    """A database URL holding the sample_frame as table ``customers`` and a view ``pro_customers``."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'shop.db'}"
     else:
         url = request.getfixturevalue("postgres_cluster").new_database()
     engine = sa.create_engine(url)
-    frame.to_sql("customers", engine, index=False, chunksize=10_000)
+    sample_frame.to_sql("customers", engine, index=False, chunksize=10_000)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE VIEW pro_customers AS SELECT * FROM customers WHERE plan = 'pro'")
         if request.param == "postgresql":
@@ -212,10 +206,10 @@ def test_mysql_comments_and_backslash_escapes_are_read_as_mysql_reads_them():
 
 
 @pytest.mark.parametrize("query", PG_BYPASSES[:2])
-def test_the_postgresql_bypasses_never_reach_the_database(postgres_cluster, frame, query):  # noqa: F811
+def test_the_postgresql_bypasses_never_reach_the_database(postgres_cluster, sample_frame, query):  # noqa: F811
     url = postgres_cluster.new_database()
     engine = sa.create_engine(url)
-    frame.head(50).to_sql("customers", engine, index=False)
+    sample_frame.head(50).to_sql("customers", engine, index=False)
     conn = _connect(url)
     with pytest.raises(InvalidInput):
         conn.open(query).read_all()

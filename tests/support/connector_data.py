@@ -6,8 +6,11 @@ binary target and a score. ``profile_of(data)`` profiles it as a reference with 
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from vision_widgets import client
 
@@ -40,3 +43,30 @@ def profile_of(data, reference: client.Profile | None = None) -> client.Profile:
 
 def profiles_equal(a: client.Profile, b: client.Profile) -> bool:
     return a.to_dict() == b.to_dict()
+
+
+def encoded(df: pd.DataFrame, fmt: str) -> bytes:
+    """``df`` as the bytes of a Parquet or CSV file (what an object store holds)."""
+    if fmt == "csv":
+        return df.to_csv(index=False).encode()
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+# -- fixtures the connector-type tests share (import them into the test module) ------------------
+SAMPLE_ROWS = 20_000
+
+
+@pytest.fixture(scope="module")
+def sample_frame() -> pd.DataFrame:
+    """The frame every connector-type test stores in its source."""
+    return frame(SAMPLE_ROWS)
+
+
+@pytest.fixture(scope="module")
+def file_profile(sample_frame, tmp_path_factory) -> client.Profile:
+    """The profile of ``sample_frame`` read from a local Parquet file: what every source must give."""
+    path = tmp_path_factory.mktemp("local") / "data.parquet"
+    sample_frame.to_parquet(path, index=False)
+    return profile_of(path)
