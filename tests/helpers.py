@@ -1,6 +1,7 @@
 """Shared test helpers: the sample accounts' passwords and a clock tests can move."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -189,3 +190,20 @@ def submission_body(model: str, ref_profile=None, prod_profile=None, label: str 
                              label=label)
     body.update(changes)
     return json.dumps(body).encode("utf-8")
+
+
+def all_at_once(call, times: int) -> list:
+    """``call()`` in ``times`` threads released together by a barrier: the results, in finishing order."""
+    results: list = []
+    start = threading.Barrier(times)
+
+    def run():
+        start.wait()
+        results.append(call())
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

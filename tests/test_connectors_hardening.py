@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from cryptography.fernet import Fernet
-from helpers import ADMIN, USER, signed_in_state
+from helpers import ADMIN, USER, all_at_once, signed_in_state
 
 from vision_widgets.core import audit
 from vision_widgets.core import connectors as types_registry
@@ -272,18 +272,7 @@ def test_a_file_system_without_hard_links_still_gets_one_private_key(settings, m
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(secrets_module.os, "link", no_links)
-    boxes: list[SecretBox] = []
-    start = threading.Barrier(6)
-
-    def make():
-        start.wait()
-        boxes.append(SecretBox.for_settings(settings, create=True))
-
-    threads = [threading.Thread(target=make) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    boxes = all_at_once(lambda: SecretBox.for_settings(settings, create=True), 6)
     token = boxes[0].seal({"a": "b"})
     assert len(boxes) == 6 and all(b.open(token) == {"a": "b"} for b in boxes)
     path = settings.home / KEY_FILE

@@ -7,25 +7,22 @@ their own files. One test goes through the real ``sql`` type on a SQLite file.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 import sqlite3
 import stat
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
-from helpers import ADMIN, OTHER_ADMIN, USER
-from sqlalchemy import select, update
+from helpers import ADMIN, OTHER_ADMIN, USER, all_at_once
+from sqlalchemy import select
 
 from vision_widgets.core import audit, connectors as types_registry
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.connectors import Entry, Field, TestResult, check_fields
-from vision_widgets.core.context import Context
 from vision_widgets.core.errors import (
     ConfigurationError,
     Conflict,
@@ -233,18 +230,7 @@ def test_key_file_is_created_once_with_mode_0600(settings):
 
 def test_processes_racing_for_the_key_file_end_with_one_key(tmp_path):
     settings = load_settings({"VISION_HOME": str(tmp_path / "race")})
-    boxes: list[SecretBox] = []
-    start = threading.Barrier(8)
-
-    def make():
-        start.wait()
-        boxes.append(SecretBox.for_settings(settings, create=True))
-
-    threads = [threading.Thread(target=make) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    boxes = all_at_once(lambda: SecretBox.for_settings(settings, create=True), 8)
     token = boxes[0].seal({"a": "b"})
     assert all(b.open(token) == {"a": "b"} for b in boxes)
     assert [p.name for p in (tmp_path / "race").iterdir()] == [KEY_FILE]  # no temporary left behind
