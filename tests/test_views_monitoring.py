@@ -4,7 +4,6 @@ closed; a user never gets the page and the service refuses them."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from helpers import ADMIN, USER, demo_spec, log_in_through_the_form, synced_text, write_demo_files
@@ -91,13 +90,18 @@ def test_the_page_refreshes_on_its_timer_and_stops_when_closed(app, ctx, models,
     monkeypatch.setattr(MonitoringView, "REFRESH_SECONDS", 0.2)
     beat(ctx)
     calls = []
+    third = threading.Event()
     real = monitoring.health
-    monkeypatch.setattr(monitoring, "health", lambda *a: calls.append(1) or real(*a))
+
+    def counted(*a):
+        calls.append(1)
+        if len(calls) >= 3:
+            third.set()
+        return real(*a)
+
+    monkeypatch.setattr(monitoring, "health", counted)
     view = open_monitoring(app)
-    deadline = time.monotonic() + 10
-    while len(calls) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(calls) >= 3  # opened, then refreshed by the timer
+    assert third.wait(10), calls  # opened, then refreshed by the timer (twice)
     app.open_page("account")  # another page: the monitoring view is closed, its timer ends
     view._timer.join(timeout=5)
     assert not view._timer.is_alive()

@@ -7,6 +7,7 @@ import pytest
 from helpers import ADMIN, USER, log_in_through_the_form, synced_text, write_demo_files
 
 from vision_widgets.core.connectors import named_roots
+from vision_widgets.views.base import ACTIONS
 from vision_widgets.views.register import RegisterView
 
 
@@ -267,10 +268,7 @@ def test_registering_while_a_slow_listing_runs_is_neither_refused_nor_held_up(ap
         view.target.value = "is_fraud"
         view.prediction.value = "fraud_score"
         view.submit.click()
-        for _ in range(200):  # the registration's own job, while the listing still hangs
-            if view.status.value:
-                break
-            threading.Event().wait(0.05)
+        view.wait(lanes=(ACTIONS,))  # the registration's own job, while the listing still hangs
         assert view.status.value == "Secret model is registered and awaiting metrics."
         assert view.browser.status.value == "Listing…"
     finally:

@@ -147,11 +147,12 @@ class PageView(w.VBox):
         """Open (not closed) and someone logged in: a result may still be shown."""
         return self.comm is not None and self.state.principal is not None
 
-    def wait(self, timeout: float | None = 120) -> None:
-        """Wait for every lane's background job, and any queued after it."""
+    def wait(self, timeout: float | None = 120, lanes: tuple[str, ...] | None = None) -> None:
+        """Wait for the background job of every lane (or of ``lanes``), and any queued after it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            jobs = [j for j in list(self._jobs.values()) if j is not threading.current_thread() and j.is_alive()]
+            jobs = [j for lane, j in list(self._jobs.items())
+                    if (lanes is None or lane in lanes) and j is not threading.current_thread() and j.is_alive()]
             if not jobs or (deadline is not None and time.monotonic() >= deadline):
                 return
             for job in jobs:
