@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 
 from vision_widgets.client import Profile
 from vision_widgets.core import audit, connectors
+from vision_widgets.core import cadence as cadence_rules
 from vision_widgets.core.catalog import pulls, records
 from vision_widgets.core.catalog.pulls import NEW_FILES, QUERY, PullPlan, Schedule
 from vision_widgets.core.catalog.records import ACTIVE
@@ -182,7 +183,7 @@ def set_pull(ctx: Context, principal: Principal, name: str, cadence: str, refere
     keeping it keeps what was read.
     """
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
-    cadence = pulls.parse_cadence(cadence) if (cadence or "").strip() else ""
+    cadence = cadence_rules.normalise(cadence) if (cadence or "").strip() else ""
     plan = pulls.validate_plan(reference, mode, watermark) if (reference or "").strip() else None
     if plan is not None and not cadence:
         raise InvalidInput("Give a cadence (like 1h, 1D or 7D) for the scheduled pull.", field="cadence")

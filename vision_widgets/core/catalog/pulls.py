@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -40,16 +40,6 @@ MAX_REMEMBERED = 50_000
 MAX_FILE_TRIES = 3
 #: Distinct rows remembered at the last watermark value (rows arriving later at that value are new).
 MAX_AT_LAST = 10_000
-
-
-def parse_cadence(text: str) -> str:
-    """A cadence as stored (``core.cadence.normalise``: ``1h``, ``1D``, ``7D``, ``1W``…), or ``InvalidInput``."""
-    return cadence.normalise(text)
-
-
-def cadence_delta(stored: str) -> timedelta:
-    """How long a stored cadence is (the product's one parser, shared with monitoring's freshness)."""
-    return cadence.parse_cadence(stored)
 
 
 @dataclass(frozen=True)
@@ -127,7 +117,7 @@ class Schedule:
         if self.plan is None or not self.cadence:
             return False
         last = [t for t in (self.pulled_at, _parse_time(self.plan.tried_at)) if t is not None]
-        return not last or max(last) + cadence_delta(self.cadence) <= now
+        return not last or max(last) + cadence.parse_cadence(self.cadence) <= now
 
 
 def _parse_time(text: str) -> datetime | None:
