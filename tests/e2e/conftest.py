@@ -32,6 +32,7 @@ from tests.support.server_process import (  # noqa: F401 — re-exported for the
     free_port,
     get_json,
     server_env,
+    running_server,
     start_server,
     stop_server,
 )
@@ -41,12 +42,8 @@ PAGE_TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    root = tmp_path_factory.mktemp("vision-e2e")
-    server = start_server(root / "home", root / "server.log")
-    try:
+    with running_server(tmp_path_factory.mktemp("vision-e2e")) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture(scope="session")
@@ -130,8 +127,5 @@ def demo_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveS
                           env=server_env(home), capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError("`vision init --demo` failed:\n" + done.stdout + done.stderr)
-    server = start_server(home, root / "server.log", init=False)
-    try:
+    with running_server(root, init=False) as server:
         yield server
-    finally:
-        stop_server(server)

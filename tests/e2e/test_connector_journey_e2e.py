@@ -8,10 +8,9 @@ import sqlite3
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.support.server_process import LiveServer, start_server, stop_server
-from tests.support.shell_pages import ADMIN, USER, log_in, nav_titles, open_page
+from tests.support.server_process import LiveServer, running_server
+from tests.support.shell_pages import ADMIN, USER, fill_registration_from_tables, log_in, nav_titles, open_page
 
 from .conftest import PAGE_TIMEOUT_MS
 
@@ -23,12 +22,8 @@ MODEL = "Fraud from the warehouse"
 @pytest.fixture(scope="module")
 def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own (no demo models), so the Monitoring page's model count is this test's."""
-    root = tmp_path_factory.mktemp("vision-e2e-journey")
-    server = start_server(root / "home", root / "server.log")
-    try:
+    with running_server(tmp_path_factory.mktemp("vision-e2e-journey")) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture(scope="module")
@@ -66,21 +61,7 @@ def test_an_admin_adds_a_connector_registers_a_model_through_it_and_monitors_bot
 
     # 2. Register: both tables picked in the connector's browser
     open_page(page, "Register model")
-    page.get_by_label("Connector", exact=True).select_option(label="warehouse — SQL database")
-    browser = page.get_by_label("Browse", exact=True)
-    page.get_by_role("option", name="fraud_training  · table").wait_for()
-    browser.select_option(label="fraud_training  · table")
-    page.get_by_text("Chosen: fraud_training").wait_for()
-    page.get_by_role("button", name="Use for training").click()
-    browser.select_option(label="fraud_production  · table")
-    page.get_by_text("Chosen: fraud_production").wait_for()
-    page.get_by_role("button", name="Use for production").click()
-    expect(page.get_by_label("Training data")).to_have_value("fraud_training")
-    expect(page.get_by_label("Production data")).to_have_value("fraud_production")
-    page.get_by_label("Name", exact=True).fill(MODEL)
-    page.get_by_label("Target").fill("is_fraud")
-    page.get_by_label("Prediction").fill("fraud_score")
-    page.get_by_label("Excluded").fill("record_id")
+    fill_registration_from_tables(page, MODEL)
     page.locator(".vision-page button", has_text="Register model").click()
     page.get_by_text(f"{MODEL} is registered").wait_for(timeout=PAGE_TIMEOUT_MS)
 

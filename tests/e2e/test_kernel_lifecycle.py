@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 from tests.support.killable_chromium import killable_chromium
-from tests.support.server_process import LiveServer, start_server, stop_server
+from tests.support.server_process import LiveServer, running_server
 from tests.support.tcp_proxy import FlakyProxy
 
 pytestmark = pytest.mark.e2e
@@ -32,15 +32,9 @@ VANISHED = "its browser left and did not come back"
 
 @pytest.fixture(scope="module")
 def short_grace_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    root = tmp_path_factory.mktemp("vision-e2e-grace")
-    server = start_server(
-        root / "home", root / "server.log",
-        env_extra={"VISION_KERNEL_DISCONNECT_GRACE": str(GRACE), "VISION_KERNEL_CULL_INTERVAL": str(CULL_INTERVAL)},
-    )
-    try:
+    env = {"VISION_KERNEL_DISCONNECT_GRACE": str(GRACE), "VISION_KERNEL_CULL_INTERVAL": str(CULL_INTERVAL)}
+    with running_server(tmp_path_factory.mktemp("vision-e2e-grace"), env_extra=env) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 def open_login_form(page, url: str):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.shell_pages import fill_registration_from_tables
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.services import connectors as stored_connectors
@@ -63,25 +64,12 @@ def open_register(page, server, username, password):
 def test_a_user_registers_from_tables_picked_in_the_browser_then_schedules_a_pull(page, demo_live_server,
                                                                                   warehouse):
     open_register(page, demo_live_server.base_url, "datascientist_user", "ds_user123")
-    browser = page.get_by_label("Browse", exact=True)
     # the local connector first: data folders by name, never where they are on the server
     page.get_by_role("option", name="demo-data/").wait_for()
     assert str(demo_live_server.home) not in page.content()
     shot(page, "register-user-local")
 
-    page.get_by_label("Connector", exact=True).select_option(label="warehouse — SQL database")
-    page.get_by_role("option", name="fraud_training  · table").wait_for()
-    browser.select_option(label="fraud_training  · table")
-    page.get_by_text("Chosen: fraud_training").wait_for()
-    page.get_by_role("button", name="Use for training").click()
-    browser.select_option(label="fraud_production  · table")
-    page.get_by_text("Chosen: fraud_production").wait_for()
-    page.get_by_role("button", name="Use for production").click()
-    assert page.get_by_label("Training data").input_value() == "fraud_training"
-    page.get_by_label("Name", exact=True).fill("Fraud from the warehouse")
-    page.get_by_label("Target").fill("is_fraud")
-    page.get_by_label("Prediction").fill("fraud_score")
-    page.get_by_label("Excluded").fill("record_id")
+    fill_registration_from_tables(page, "Fraud from the warehouse")
     shot(page, "register-user-sql", "Data")
     page.locator(".vision-page button", has_text="Register model").click()
     page.get_by_text("Fraud from the warehouse is registered").wait_for(timeout=PAGE_TIMEOUT_MS)

@@ -136,14 +136,10 @@ def test_a_link_to_a_page_the_role_may_not_open_says_so(page, demo_live_server):
 def poolless_server(tmp_path_factory):
     """A server without a kernel pool: each tab's kernel starts for its request (as when the pool is
     used up), so the resume code arrives in the kernel's environment, not through wait_for_request."""
-    from tests.support.server_process import start_server, stop_server
+    from tests.support.server_process import running_server
 
-    root = tmp_path_factory.mktemp("vision-e2e-poolless")
-    server = start_server(root / "home", root / "server.log", env_extra={"VISION_KERNEL_POOL": "0"})
-    try:
+    with running_server(tmp_path_factory.mktemp("vision-e2e-poolless"), env_extra={"VISION_KERNEL_POOL": "0"}) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 def test_a_reload_keeps_the_session_when_the_kernel_is_started_for_the_request(page, context, poolless_server):

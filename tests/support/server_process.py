@@ -16,7 +16,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 #: The checkout these tests run from (the package itself no longer knows about a repository).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -171,3 +172,15 @@ def stop_server(server: LiveServer, grace: float = 20.0) -> int:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
     return proc.returncode
+
+
+@contextmanager
+def running_server(root: Path, **options) -> Iterator[LiveServer]:
+    """A server in ``root`` (``root/home``, ``root/server.log``) for the ``with`` block, stopped after.
+
+    ``options`` go to ``start_server`` (``env_extra``, ``init``, ``args``)."""
+    server = start_server(root / "home", root / "server.log", **options)
+    try:
+        yield server
+    finally:
+        stop_server(server)

@@ -73,3 +73,23 @@ def open_page(page, title: str) -> None:
 def clipped_text(page) -> list[str]:
     """The texts of messages, labels and table cells that are cut on screen."""
     return page.evaluate(CLIPPED_JS, TEXT_SELECTORS)
+
+
+def fill_registration_from_tables(page, model: str, connector: str = "warehouse — SQL database") -> None:
+    """On the Register page: pick the fraud demo's two tables in ``connector``'s browser and fill the
+    model's name and column roles (the caller presses Register)."""
+    page.get_by_label("Connector", exact=True).select_option(label=connector)
+    browser = page.get_by_label("Browse", exact=True)
+    for table, use in (("fraud_training", "Use for training"), ("fraud_production", "Use for production")):
+        page.get_by_role("option", name=f"{table}  · table").wait_for()
+        browser.select_option(label=f"{table}  · table")
+        page.get_by_text(f"Chosen: {table}").wait_for()
+        page.get_by_role("button", name=use).click()
+    from playwright.sync_api import expect
+
+    expect(page.get_by_label("Training data")).to_have_value("fraud_training")
+    expect(page.get_by_label("Production data")).to_have_value("fraud_production")
+    page.get_by_label("Name", exact=True).fill(model)
+    page.get_by_label("Target").fill("is_fraud")
+    page.get_by_label("Prediction").fill("fraud_score")
+    page.get_by_label("Excluded").fill("record_id")
