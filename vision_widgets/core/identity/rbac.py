@@ -28,6 +28,7 @@ class Permission(str, Enum):
     MANAGE_COST_RATES = "edit the cost rates"
     MANAGE_ALERTS = "configure alert delivery"
     MANAGE_API_KEYS = "issue API keys for automation"
+    READ_LLM_LOG = "read the LLM chat log"
 
 
 USER = "user"

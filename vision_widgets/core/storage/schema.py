@@ -384,3 +384,23 @@ app_settings = Table(
     Column("updated_by", String(32), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- LLM chat -----------------------------------------------------------------------------------
+
+# Every prompt, tool call and answer of the LLM Chat page (core/llm), with who asked, about which
+# model, and which endpoint answered (its base URL without credentials). Admins read it on the
+# Monitoring page and with `vision llm log`; the app setting ``llm.record`` turns recording off.
+llm_log = Table(
+    "llm_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("conversation", String(36), nullable=False),  # one chat in one tab
+    Column("username", String(32), nullable=False),
+    Column("model", String(128), nullable=False, default=""),  # the model asked about ("" for the FAQ)
+    Column("endpoint", String(255), nullable=False, default=""),  # "" when nothing was sent
+    Column("kind", String(16), nullable=False),  # prompt, tool_call, answer, fallback, faq
+    Column("content", Text, nullable=False),
+    Index("ix_llm_log_at", "at"),
+    Index("ix_llm_log_user", "username", "at"),
+)
