@@ -40,6 +40,8 @@ COLOURS: dict[str, str] = {
     "ok_bg": "#e7f6ec", "ok_text": "#05603a",
     "warn_bg": "#fff4e5", "warn_text": "#8a4b00",
     "fail_bg": "#fdecea", "fail_text": "#a01b10",
+    # LLM Chat: the person's questions, code in answers.
+    "question_bg": "#e8f0fb", "code_bg": "#f2f4f7",
 }
 
 #: (text colour, background colour, what it is): every text the app draws, checked for WCAG AA.
@@ -68,6 +70,9 @@ TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
     ("badge_text", "badge_bg", "demo badge"),
     ("ink", "table_head", "table headers"),
     ("tab_text", "tab_bg", "inactive tab titles"),
+    ("ink", "question_bg", "LLM Chat: the person's question"),
+    ("ink", "code_bg", "LLM Chat: code in an answer"),
+    ("muted", "card", "LLM Chat: look-ups and where an answer came from"),
 )
 
 _CSS = """
@@ -124,6 +129,27 @@ _CSS = """
 .vision-empty {{ color: {muted}; font-style: italic; }}
 .vision-app .vision-muted {{ color: {muted}; }}
 .vision-empty-state {{ background: {kpi}; border: 1px dashed {line}; border-radius: 8px; padding: 10px 14px; margin: 6px 0; }}
+.vision-chat {{ gap: 4px; }}
+.vision-app .vision-chat-question {{ align-self: flex-end; background: {question_bg}; border-radius: 12px 12px 2px 12px;
+  padding: 6px 12px; max-width: 75%; margin: 10px 0 2px 0; font-weight: 500; }}
+.vision-chat-answer {{ border-left: 3px solid {line}; padding: 2px 0 2px 12px; margin: 2px 0 8px 0; }}
+.vision-app .vision-chat-notice {{ background: {warn_bg}; color: {warn_text}; border-radius: 6px; padding: 2px 10px; }}
+.vision-app .vision-chat-tool, .vision-app .vision-chat-tool-refused {{ font-size: 12px; color: {muted}; min-height: 0; }}
+.vision-app .vision-chat-tool-refused {{ color: {error}; }}
+.vision-markdown p {{ margin: 4px 0; }}
+.vision-markdown ul, .vision-markdown ol {{ margin: 4px 0; padding-left: 22px; }}
+.vision-markdown code {{ background: {code_bg}; border-radius: 4px; padding: 0 4px; font-size: 90%; }}
+.vision-markdown pre {{ background: {code_bg}; border-radius: 6px; padding: 8px 10px; overflow-x: auto; white-space: pre; }}
+.vision-markdown pre code {{ padding: 0; }}
+.vision-markdown table {{ border-collapse: collapse; margin: 6px 0; font-size: 13px; }}
+.vision-markdown th, .vision-markdown td {{ border: 1px solid {line}; padding: 3px 8px; text-align: left; }}
+.vision-markdown th {{ background: {table_head}; }}
+.vision-markdown blockquote {{ border-left: 3px solid {line}; margin: 4px 0; padding-left: 10px; color: {muted}; }}
+.vision-markdown a {{ color: {link}; }}
+.vision-chips {{ gap: 6px; margin: 4px 0; }}
+.vision-app .jupyter-button.vision-chip {{ border-radius: 14px; background: {kpi}; border: 1px solid {line}; height: 28px;
+  font-size: 12px; }}
+.vision-chat-intro {{ margin-bottom: 4px; }}
 .vision-kpi {{ background: {kpi}; border: 1px solid {line}; border-radius: 8px; padding: 8px 14px; margin: 4px 8px 4px 0;
   min-width: 150px; max-width: 320px; }}
 .vision-app .vision-kpi-caption {{ color: {muted}; font-size: 12px; }}
