@@ -17,14 +17,10 @@ from helpers import ADMIN, OTHER_USER, USER, demo_spec, labels_text, log_in_thro
 
 from test_markdown import inert
 
-from tests.support.llm_chat_standin import install
-
-install()
-
-from vision_widgets.app import PAGES  # noqa: E402
-from vision_widgets.core.errors import InvalidInput, PermissionDenied  # noqa: E402
-from vision_widgets.services import llm_chat, registration  # noqa: E402
-from vision_widgets.views.llm_chat import LlmChatView  # noqa: E402
+from vision_widgets.app import PAGES
+from vision_widgets.core.errors import InvalidInput, PermissionDenied
+from vision_widgets.services import llm_chat, registration
+from vision_widgets.views.llm_chat import LlmChatView
 
 Fact, Facts, Delta, ToolUse, Done, Turn = (llm_chat.Fact, llm_chat.Facts, llm_chat.Delta, llm_chat.ToolUse,
                                            llm_chat.Done, llm_chat.Turn)
@@ -325,3 +321,41 @@ def test_closing_the_page_abandons_the_stream(app, models, fake):
     assert fake.closed.wait(10), "the service's iterator was not closed"
     view.wait()
     assert answer.text == "Half"  # nothing drawn after the page closed
+
+
+# -- with the real service (no LLM endpoint configured: the fallback) --------------------------------
+def test_with_no_endpoint_the_real_service_answers_with_the_labelled_summary(app, models):
+    view = open_chat(app)
+    assert view.intro.text.startswith("No LLM endpoint is configured")
+    view.drift.question.value = "Why did drift fire?"
+    view.drift.ask.click()
+    view.wait()
+    answer = view.drift.chat.exchanges[0][1]
+    assert answer.notice.text == llm_chat.NO_ENDPOINT
+    assert answer.source.value.startswith("Written from the numbers below without an LLM")
+    assert answer.text and answer.body.value.startswith("<")
+    labels = dict(answer.fact_rows)
+    assert len(labels) >= 5 and answer.fold.titles == (f"Numbers used ({len(answer.fact_rows)})",)
+    assert any("Fraud detection" in v or "Fraud detection" in k for k, v in answer.fact_rows)
+
+
+def test_the_real_service_refuses_another_users_model_whatever_the_browser_sends(app, models, ctx, login):
+    view = open_chat(app)
+    assert view.model.options == ("Fraud detection",)
+    with pytest.raises(PermissionDenied):
+        llm_chat.ask_about_model(ctx, login(USER), "Not yours", "Why?")
+    view.model.options = ("Fraud detection", "Not yours")  # as if the browser could offer it
+    view.model.value = "Not yours"
+    view.drift.question.value = "Why?"
+    view.drift.ask.click()
+    view.wait()
+    assert "another user" in view.drift.status.value and view.drift.chat.exchanges == ()
+
+
+def test_the_real_faq_names_the_entry_it_answered_from(app):
+    view = open_chat(app)
+    view.faq.question.value = "How do I change my password?"
+    view.faq.ask.click()
+    view.wait()
+    answer = view.faq.chat.exchanges[0][1]
+    assert answer.source.value.startswith("Answered from the FAQ: ") and answer.text

@@ -74,5 +74,5 @@ class MarkdownView(w.HTML):
 
     def show(self, text: str) -> None:
         """Replace what is shown by ``text`` rendered."""
-        self.markdown = text
         self.value = render(text)
+        self.markdown = text
