@@ -28,8 +28,9 @@ from vision_widgets.components.status_tile import StatusTile
 from vision_widgets.core.monitoring import (
     CONNECTOR, DATABASE, DATABASE_SIZE, DISK, FAIL, KERNELS, LLM, OK, QUEUE, WARN, WORDS, WORKER, Check, worst,
 )
+from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.core.monitoring.checks import ModelHealth
-from vision_widgets.services import monitoring
+from vision_widgets.services import llm_chat, monitoring
 from vision_widgets.views.base import PageView, close_tree
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,11 @@ class MonitoringView(PageView):
                                 label="recent checks", noun=("recorded check", "recorded checks"),
                                 widths={"Checked at": 130, "Check": 115, "Subject": 140, "Status": 70, "Value": 85,
                                         "Message": 420})
+        # The LLM chat log, folded; its panel is built when first opened, for READ_LLM_LOG only.
+        self._llm_log_box = w.VBox()
+        self.llm_log = w.Accordion(children=(self._llm_log_box,), selected_index=None)
+        self.llm_log.titles = ("LLM chat log: questions, look-ups and answers, and whether they are recorded",)
+        self.llm_log.observe(self._on_llm_log, "selected_index")
         self.children = (
             w.HBox([self.overall], layout=w.Layout(align_items="center")),
             w.HBox([self.check_now, self.checked], layout=w.Layout(align_items="center")),
@@ -99,6 +105,7 @@ class MonitoringView(PageView):
             tiles,
             forms.section("Models: production data against their cadence", self.attention, self.models),
             forms.section("History", self.chart.widget, w.Label("Recent checks, newest first"), self.recent),
+            *((self.llm_log,) if has(self.principal, Permission.READ_LLM_LOG) else ()),
         )
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._tick, name="vision-monitoring-refresh", daemon=True)
@@ -174,7 +181,7 @@ class MonitoringView(PageView):
             self.tiles[WORKER].set(worker.status, WORDS[worker.status], alive, f"{worker.message} {queued}".strip())
         llm = one(LLM)
         if llm is not None:
-            configured = bool(self.ctx.settings.openai_base_url)
+            configured = llm_chat.status(self.ctx).configured  # as the LLM Chat page says it
             self.tiles[LLM].set(llm.status if configured else "neutral",
                                 WORDS[llm.status] if configured else "Not configured",
                                 _ms(llm.value) if llm.value is not None else "–", llm.message)
@@ -212,6 +219,22 @@ class MonitoringView(PageView):
             (fmt.when(r.checked_at), CHECK_TITLES.get(r.result.check, r.result.check), r.result.subject or "–",
              WORDS.get(r.result.status, r.result.status), _value(r.result), r.result.message)
             for r in recent[:RECENT_ROWS])
+
+    # -- the LLM chat log ---------------------------------------------------------------------------
+    @property
+    def llm_log_panel(self):
+        """The LLM chat log's panel, once its fold was opened (None before)."""
+        return self._llm_log_box.children[0] if self._llm_log_box.children else None
+
+    def _on_llm_log(self, change) -> None:
+        """The fold was opened: build the panel once, and read the newest entries each time."""
+        from vision_widgets.views.llm_log_panel import LlmLogPanel
+
+        if change["new"] is None:
+            return
+        if self.llm_log_panel is None:
+            self._llm_log_box.children = (LlmLogPanel(self),)
+        self.llm_log_panel.reload()
 
     # -- closing ------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,84 @@
+"""The LLM chat log on the Monitoring page, driven headlessly: an admin opens the fold and reads who asked
+what about which model (contents shortened), filters by account, and turns recording off — after which
+nothing new is kept; the service refuses the log and the switch to a user."""
+from __future__ import annotations
+
+import pytest
+from helpers import ADMIN, USER, demo_spec, log_in_through_the_form, write_demo_files
+
+from vision_widgets.core.errors import PermissionDenied
+from vision_widgets.services import llm_chat, registration
+from vision_widgets.views.llm_log_panel import LlmLogPanel, shorten
+from vision_widgets.views.monitoring import MonitoringView
+
+
+@pytest.fixture
+def asked(ctx, login, settings):
+    """The user asked once about their model and once the FAQ (no endpoint: the fallback is recorded)."""
+    train, prod = write_demo_files(settings.home / "data")
+    registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod))
+    user = login(USER)
+    list(llm_chat.ask_about_model(ctx, user, "Fraud detection", "Why did drift fire?", conversation="c-1"))
+    list(llm_chat.ask_faq(ctx, login(ADMIN), "What does PSI mean?", conversation="c-2"))
+
+
+def open_log(app) -> LlmLogPanel:
+    log_in_through_the_form(app, ADMIN)
+    app.open_page("monitoring")
+    view = app.view
+    assert isinstance(view, MonitoringView)
+    view.wait()
+    assert view.llm_log_panel is None and view.llm_log.selected_index is None  # folded, not built
+    view.llm_log.selected_index = 0
+    return view.llm_log_panel
+
+
+def test_an_admin_reads_the_log_newest_first_with_long_contents_shortened(app, asked):
+    panel = open_log(app)
+    rows = panel.grid.rows
+    assert panel.grid.count.value == f"{len(rows)} entries"
+    by_kind = {(r[1], r[4]): r for r in rows}
+    question = by_kind[(USER, "question")]
+    assert question[2] == "Fraud detection" and question[3] == "none (not sent)" and question[5] == "Why did drift fire?"
+    summary = by_kind[(USER, "summary without LLM")]
+    assert len(summary[5]) <= 160 and summary[5].endswith("…") and "\n" not in summary[5]
+    assert (ADMIN, "question") in by_kind and by_kind[(ADMIN, "question")][2] == "–"  # the FAQ names no model
+    assert rows[0][1] == ADMIN  # newest first: the FAQ question came last
+
+
+def test_the_log_is_filtered_by_account(app, asked):
+    panel = open_log(app)
+    panel.account.value = USER
+    panel.show.click()
+    assert panel.grid.rows and {r[1] for r in panel.grid.rows} == {USER}
+
+
+def test_recording_off_keeps_nothing_new_and_on_again_does(app, asked, ctx, login):
+    panel = open_log(app)
+    before = len(panel.grid.rows)
+    assert panel.record.value is True
+    panel.record.value = False
+    assert llm_chat.recording(ctx) is False
+    assert panel.status.value.startswith("Recording is off")
+    list(llm_chat.ask_faq(ctx, login(USER), "How do I change my password?"))
+    panel.show.click()
+    assert len(panel.grid.rows) == before
+    panel.record.value = True
+    assert llm_chat.recording(ctx) is True and panel.status.value.startswith("Recording is on")
+    list(llm_chat.ask_faq(ctx, login(USER), "How do I change my password?"))
+    panel.show.click()
+    assert len(panel.grid.rows) > before
+
+
+def test_a_user_may_neither_read_the_log_nor_switch_recording(ctx, login, asked):
+    with pytest.raises(PermissionDenied):
+        llm_chat.log_entries(ctx, login(USER))
+    with pytest.raises(PermissionDenied):
+        llm_chat.set_recording(ctx, login(USER), False)
+    assert llm_chat.recording(ctx) is True
+
+
+def test_shorten_keeps_short_text_and_cuts_long_text_on_one_line():
+    assert shorten("a\n  b") == "a b"
+    cut = shorten("word " * 100, 20)
+    assert len(cut) <= 20 and cut.endswith("…")
