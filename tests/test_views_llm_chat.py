@@ -303,7 +303,7 @@ def test_a_hostile_answer_renders_inert_through_the_page(app, models, fake):
     # the rest is shown as text, by Label widgets
     texts = labels_text(view)
     assert "<img src=x onerror=alert(4)>" in texts
-    assert "Not allowed to look up: <script>alert(3)</script>" in texts
+    assert "Could not look up: <script>alert(3)</script>" in texts
     assert "Answered from the FAQ: <script>q</script>" in texts
 
 

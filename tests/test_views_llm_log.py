@@ -51,6 +51,9 @@ def test_the_log_is_filtered_by_account(app, asked):
     panel.account.value = USER
     panel.show.click()
     assert panel.grid.rows and {r[1] for r in panel.grid.rows} == {USER}
+    panel.account.value = "nobody"
+    panel.show.click()
+    assert panel.grid.rows == () and panel.grid.empty.value == "Nothing recorded for nobody."
 
 
 def test_recording_off_keeps_nothing_new_and_on_again_does(app, asked, ctx, login):

@@ -44,6 +44,7 @@ FAQ_EXAMPLES = (
     "How do I change my password?",
     "What leaves my machine when I run the client notebook?",
 )
+LABEL_WIDTH = "170px"
 BUSY = "Still answering your previous question; ask again when the answer is complete."
 
 
@@ -59,13 +60,13 @@ def source_line(done: llm_chat.Done, model: str) -> str:
 class ChatPart(w.VBox):
     """One tab: its question box, Ask, examples, conversation, history and conversation id."""
 
-    def __init__(self, key: str, examples: tuple[str, ...], empty: str, fold_title: str,
-                 placeholder: str) -> None:
+    def __init__(self, key: str, *, label: str, placeholder: str, examples: tuple[str, ...], fold_title: str,
+                 empty: str = "") -> None:
         super().__init__()
         self.key = key
         self.fold_title = fold_title
-        self.question = w.Textarea(placeholder=placeholder, rows=2, layout=w.Layout(width="620px"))
-        forms.label(self.question, "Question", width="80px")
+        self.question = w.Textarea(placeholder=placeholder, rows=2, layout=w.Layout(width="560px"))
+        forms.label(self.question, label, width=LABEL_WIDTH)
         self.ask = forms.button("Ask", style="primary", icon="paper-plane")
         self.new = forms.button("New conversation", icon="refresh")
         self.status = StatusMessage()
@@ -109,18 +110,21 @@ class LlmChatView(PageView):
         self.intro.add_class("vision-chat-intro")
         # -- drift analysis --
         self.model = w.Dropdown(options=(), layout=w.Layout(width="320px"))
-        forms.label(self.model, "Model", width="80px")
+        forms.label(self.model, "Model", width=LABEL_WIDTH)
         self.model.observe(self._on_model, "value")
         self.no_models = Note("", muted=True)
         self.no_models.add_class("vision-empty-state")
         self.no_models.layout.display = "none"
-        self.drift = ChatPart(DRIFT, DRIFT_EXAMPLES, "", "Numbers used",
-                              "Ask about this model's drift and performance, e.g. why did drift fire last week?")
+        self.drift = ChatPart(DRIFT, label="Question about the model", examples=DRIFT_EXAMPLES,
+                              fold_title="Numbers used",
+                              placeholder="Its drift, its features, its performance: e.g. why did drift fire last week?")
         self.drift.children = (self.model, self.no_models, *self.drift.children)
         # -- the FAQ --
-        self.faq = ChatPart(FAQ, FAQ_EXAMPLES, "Questions about Vision AI itself: pages, roles, drift methods, "
-                            "the client notebook. Answers come from the FAQ first.", "FAQ entries used",
-                            "Ask about Vision AI, e.g. what does PSI mean?")
+        self.faq = ChatPart(FAQ, label="Question about Vision AI", examples=FAQ_EXAMPLES,
+                            fold_title="FAQ entries used", placeholder="Pages, roles, drift methods, the client "
+                            "notebook: e.g. what does PSI mean?",
+                            empty="Questions about Vision AI itself: pages, roles, drift methods, the client "
+                            "notebook. Answers come from the FAQ first.")
         for part in (self.drift, self.faq):
             part.ask.on_click(lambda _b, p=part: self.ask(p))
             part.new.on_click(lambda _b, p=part: self.new_conversation(p))
@@ -232,7 +236,7 @@ class LlmChatView(PageView):
                     stream.add(event.text)
                 elif isinstance(event, llm_chat.ToolUse):
                     stream.flush()
-                    answer.add_tool(("Looked up: " if event.ok else "Not allowed to look up: ") + event.summary,
+                    answer.add_tool(("Looked up: " if event.ok else "Could not look up: ") + event.summary,
                                     ok=event.ok)
                 elif isinstance(event, llm_chat.Done):
                     stream.stop()

@@ -66,6 +66,7 @@ class LlmLogPanel(w.VBox):
         found = self.page.run(self.status, llm_chat.log_entries, self.page.ctx, self.page.principal, LOG_ROWS, who)
         if found is None:
             return
+        self.grid.empty.value = f"Nothing recorded for {who}." if who else "Nothing recorded yet."
         self.grid.update((fmt.when(e.at), e.username, e.model or "–", e.endpoint or "none (not sent)",
                           KINDS.get(e.kind, e.kind), shorten(e.content)) for e in found)
 
