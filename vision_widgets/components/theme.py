@@ -150,6 +150,7 @@ _CSS = """
 .vision-app .jupyter-button.vision-chip {{ border-radius: 14px; background: {kpi}; border: 1px solid {line}; height: 28px;
   font-size: 12px; }}
 .vision-chat-intro {{ margin-bottom: 4px; }}
+.vision-app textarea {{ font-family: inherit; }}
 .vision-kpi {{ background: {kpi}; border: 1px solid {line}; border-radius: 8px; padding: 8px 14px; margin: 4px 8px 4px 0;
   min-width: 150px; max-width: 320px; }}
 .vision-app .vision-kpi-caption {{ color: {muted}; font-size: 12px; }}

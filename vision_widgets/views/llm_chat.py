@@ -143,7 +143,7 @@ class LlmChatView(PageView):
             return ("No LLM endpoint is configured (OPENAI_BASE_URL is not set), so no question goes to an "
                     "LLM: drift questions are answered with a summary written from the model's stored numbers, "
                     "FAQ questions from the FAQ's closest entries." + kept)
-        return (f"Answers are written by {self.llm.model} at {self.llm.endpoint} from your model's stored "
+        return (f"Answers are written by {self.llm.model} at {self.llm.endpoint} from the model's stored "
                 "numbers (never its rows); each answer lists the numbers it was given." + kept)
 
     # -- the model list ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class LlmLogPanel(w.VBox):
         super().__init__()
         self.page = page
         self.status = StatusMessage()
-        self.record = w.Checkbox(value=llm_chat.recording(page.ctx), indent=False,
+        self.record = w.Checkbox(value=llm_chat.recording(page.ctx), indent=False, layout=w.Layout(width="auto"),
                                  description="Record prompts, look-ups and answers of LLM Chat")
         self.record.observe(self._on_record, "value")
         self.account = forms.text("every account")
@@ -49,10 +49,10 @@ class LlmLogPanel(w.VBox):
         self.show.on_click(lambda _b: self.reload())
         self.grid = DataTable(LOG_COLUMNS, empty="Nothing recorded yet.", label="LLM chat log",
                               noun=("entry", "entries"),
-                              widths={"Time": 130, "Account": 140, "Model": 150, "Endpoint": 180, "Kind": 130,
-                                      "Content": 420})
+                              widths={"Time": 130, "Account": 130, "Model": 130, "Endpoint": 170, "Kind": 110,
+                                      "Content": 300})
         self.note = Note(f"The newest {LOG_ROWS} entries, newest first; contents shortened "
-                         "(`vision llm log` prints them whole).", muted=True)
+                         "(the command vision llm log prints them whole).", muted=True)
         self.children = (
             self.record, self.status,
             w.HBox([self.account, self.show], layout=w.Layout(align_items="center", grid_gap="8px")),
