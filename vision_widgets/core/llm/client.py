@@ -236,6 +236,8 @@ def converse(endpoint: Endpoint, messages: list[dict], tools: Sequence[dict] = (
     The whole exchange, tool rounds and retries included, ends within ``endpoint.timeout`` seconds;
     ``LlmFailure`` says why it did not finish.
     """
+    import openai  # noqa: F401 - loaded before the clock starts: a first import takes seconds on a busy machine
+
     deadline = time.monotonic() + endpoint.timeout
     messages = list(messages)
     for round_ in range(MAX_TOOL_ROUNDS + 1):

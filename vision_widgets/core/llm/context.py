@@ -201,31 +201,30 @@ def _render(sections: list[tuple[str, list[Fact]]]) -> str:
 
 
 def fit(sections: list[tuple[str, list[Fact]]], budget: int) -> ModelContext:
-    """Keep the facts that fit ``budget`` tokens, dropping from the least important section's end first."""
+    """Keep the facts that fit ``budget`` tokens, dropping from the least important section's end first.
+
+    A section that lost facts ends with a line saying how many, so the model knows the list is cut.
+    The model's own section is never cut.
+    """
     kept = [(title, list(facts)) for title, facts in sections]
-    omitted = 0
-    line = lambda f: estimate_tokens(f"- {f.label}: {f.value}\n")  # noqa: E731
-    total = estimate_tokens(_render(kept))
-    for i in range(len(kept) - 1, 0, -1):  # never the model's own section
-        title, facts = kept[i]
-        dropped = 0
-        while facts and total > budget:
-            total -= line(facts.pop())
-            dropped += 1
-        if dropped:
-            omitted += dropped
-            note = Fact("Not listed to save space", f"{dropped} more item(s) of this section")
-            facts.append(note)
-            total += line(note)
-            if total > budget and len(facts) == 1:
-                facts.clear()
-                total -= line(note)
-        if total <= budget:
-            break
-    text = _render(kept)
-    flat = tuple(f for _, facts in kept for f in facts)
-    return ModelContext(text, flat, estimate_tokens(text), omitted,
-                        tuple((title, tuple(facts)) for title, facts in kept))
+    dropped = [0] * len(kept)
+
+    def rendered() -> list[tuple[str, list[Fact]]]:
+        return [(title, facts + ([Fact("Not listed to save space", f"{dropped[i]} more item(s) of this section")]
+                                 if dropped[i] and facts else []))
+                for i, (title, facts) in enumerate(kept)]
+
+    i = len(kept) - 1
+    while i > 0 and estimate_tokens(_render(rendered())) > budget:
+        if kept[i][1]:
+            kept[i][1].pop()
+            dropped[i] += 1
+        else:
+            i -= 1
+    final = rendered()
+    text = _render(final)
+    return ModelContext(text, tuple(f for _, facts in final for f in facts), estimate_tokens(text), sum(dropped),
+                        tuple((title, tuple(facts)) for title, facts in final))
 
 
 def build(m360: Any, overview: Any, perf: Any, budget: int) -> ModelContext:
