@@ -391,3 +391,18 @@ def test_without_an_llm_an_unmatched_faq_question_shows_the_closest_entries(ctx,
     assert done.source == "fallback" and "closest FAQ entries" in done.notice
     shown = [f.value for f in events[0].facts]
     assert shown and all(f"**{q}**" in done.answer for q in shown)
+
+
+def test_status_and_the_monitoring_tile_speak_of_the_same_endpoint(ctx):
+    from vision_widgets.core.monitoring import checks
+
+    none = with_llm(ctx, None)
+    assert not llm_chat.status(none).configured and "No LLM endpoint" in checks.llm(none.settings).message
+    down = with_llm(ctx, _closed_port().replace("/v1", "/api/v1"))
+    s = llm_chat.status(down)
+    assert s.configured and s.endpoint.endswith("/api/v1") and s.model == "test-model"
+    host = s.endpoint.split("//")[1].split("/")[0]
+    assert host in checks.llm(down.settings, timeout=1).message
+    # only a key: OpenAI's API, for the chat and for the tile alike
+    keyed = replace(ctx, settings=replace(ctx.settings, openai_base_url=None, openai_api_key=KEY))
+    assert llm_chat.status(keyed).endpoint == "https://api.openai.com/v1"
