@@ -14,7 +14,7 @@ The agreed interface of the page (views/llm_chat.py):
 - Every prompt, tool call and answer is written to ``llm_log`` unless an admin turned recording off.
 
 Permissions: asking about a model needs to be allowed to open it (``rbac.can_view_model``: users
-their own, admins all), checked by the Model 360 / Drift / estimation services this module reads
+their own, admins all), checked by the Drift and estimation services this module reads
 through; the tools the LLM calls go through the same services with the same principal. The FAQ is
 open to every logged-in account. The log and the recording switch are for ``READ_LLM_LOG`` (admins).
 """
@@ -38,7 +38,7 @@ from vision_widgets.core.llm.events import (
     ASSISTANT, SOURCE_FALLBACK, SOURCE_FAQ, SOURCE_LLM, USER, Delta, Done, Fact, Facts, ToolUse, Turn,
 )
 from vision_widgets.core.llm.log import LogEntry
-from vision_widgets.services import drift_page, estimation, model360
+from vision_widgets.services import drift_page, estimation
 from vision_widgets.services.sessions import acting
 
 __all__ = ["Fact", "Turn", "Facts", "Delta", "ToolUse", "Done", "LlmStatus", "LogEntry", "status",
@@ -146,13 +146,14 @@ def _history(history: Sequence[Turn]) -> list[dict]:
 
 
 def _model_context(ctx: Context, me: Principal, model_name: str) -> tuple[ModelContext, object]:
-    m360 = model360.model_360(ctx, me, model_name)  # NotFound, PermissionDenied
+    # The Drift page's and the estimation's services: the stored reports, not a drift recomputed (Model 360
+    # recomputes the latest batch's, seconds for a wide model); NotFound, PermissionDenied from here.
     overview = drift_page.drift_overview(ctx, me, model_name)
     try:
         perf = estimation.performance_over_time(ctx, me, model_name)
     except VisionError:
         perf = None
-    return build(m360, overview, perf, ctx.settings.llm_context_tokens), overview
+    return build(overview, perf, ctx.settings.llm_context_tokens), overview
 
 
 def ask_about_model(ctx: Context, principal: Principal, model_name: str, question: str,
