@@ -406,3 +406,19 @@ def test_status_and_the_monitoring_tile_speak_of_the_same_endpoint(ctx):
     # only a key: OpenAI's API, for the chat and for the tile alike
     keyed = replace(ctx, settings=replace(ctx.settings, openai_base_url=None, openai_api_key=KEY))
     assert llm_chat.status(keyed).endpoint == "https://api.openai.com/v1"
+
+
+def test_the_llm_settings_come_from_the_environment_with_safe_defaults(tmp_path):
+    from vision_widgets.core.config import load_settings
+    from vision_widgets.core.errors import ConfigurationError
+
+    home = {"VISION_HOME": str(tmp_path)}
+    default = load_settings(home)
+    assert (default.llm_timeout, default.llm_connect_timeout, default.llm_retries, default.llm_context_tokens) == \
+        (30.0, 5.0, 1, 3000)
+    s = load_settings({**home, "VISION_LLM_TIMEOUT": "2.5", "VISION_LLM_CONNECT_TIMEOUT": "0.5",
+                       "VISION_LLM_RETRIES": "0", "VISION_LLM_CONTEXT_TOKENS": "800"})
+    assert (s.llm_timeout, s.llm_connect_timeout, s.llm_retries, s.llm_context_tokens) == (2.5, 0.5, 0, 800)
+    for bad in ({"VISION_LLM_TIMEOUT": "soon"}, {"VISION_LLM_TIMEOUT": "0"}, {"VISION_LLM_CONTEXT_TOKENS": "10"}):
+        with pytest.raises(ConfigurationError):
+            load_settings({**home, **bad})
