@@ -422,3 +422,30 @@ def test_the_llm_settings_come_from_the_environment_with_safe_defaults(tmp_path)
     for bad in ({"VISION_LLM_TIMEOUT": "soon"}, {"VISION_LLM_TIMEOUT": "0"}, {"VISION_LLM_CONTEXT_TOKENS": "10"}):
         with pytest.raises(ConfigurationError):
             load_settings({**home, **bad})
+
+
+def test_the_tools_compare_windows_and_explain_what_they_cannot_do(ctx, login, known):
+    from vision_widgets.core.llm import tools
+    from vision_widgets.core.llm.client import ToolCall
+
+    me = login(USER)
+    overview = drift_page.drift_overview(ctx, me, "Known")
+    load = lambda name: drift_page.drift_overview(ctx, me, name)  # noqa: E731
+    first, last = overview.windows[1].label, overview.latest.label  # [0] is a partial first week
+    r = tools.run(ToolCall("c1", "compare_windows", json.dumps({"model": "Known", "first": first, "second": last})), load)
+    assert r.ok, r.summary
+    result = json.loads(r.content)
+    changed = {c["feature"]: c for c in result["features_whose_verdict_changed"]}
+    assert changed["income"][first]["drifted"] is False and changed["income"][last]["drifted"] is True
+    report = json.loads(tools.run(ToolCall("c2", "drift_report", json.dumps({"model": "Known", "window": last})),
+                                  load).content)
+    assert report["window"] == last and report["features"][0]["feature"] == "income"
+    for call, says in ((ToolCall("c3", "drop_table", "{}"), "There is no tool"),
+                       (ToolCall("c4", "drift_report", "not json"), "not a JSON object"),
+                       (ToolCall("c5", "drift_report", json.dumps({"model": "Known", "window": "1999-01-01"})),
+                        "No window '1999-01-01'"),
+                       (ToolCall("c6", "feature_history", json.dumps({"model": "Known", "feature": "nope"})),
+                        "has no feature"),
+                       (ToolCall("c7", "feature_history", json.dumps({"model": "Nope", "feature": "x"})), "Refused")):
+        r = tools.run(call, load)
+        assert not r.ok and says in r.summary and says in json.loads(r.content)["error"]
