@@ -116,12 +116,11 @@ class ToolResult:
 # One request, in a thread, read with a deadline
 # --------------------------------------------------------------------------------------------
 def _client(endpoint: Endpoint, remaining: float):
-    import httpx
-    from openai import OpenAI
+    from openai import OpenAI, Timeout
 
     # The package refuses to start without a key; local servers (Ollama, vLLM) need none.
     return OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "no-key", max_retries=0,
-                  timeout=httpx.Timeout(remaining, connect=min(endpoint.connect_timeout, remaining)))
+                  timeout=Timeout(remaining, connect=min(endpoint.connect_timeout, remaining)))
 
 
 def _request(endpoint: Endpoint, messages: list[dict], tools: Sequence[dict] | None, remaining: float,
