@@ -35,9 +35,9 @@ def server():
 
 def with_llm(ctx, url: str | None, **more):
     """``ctx`` with an LLM endpoint at ``url`` (None: none configured)."""
-    return replace(ctx, settings=replace(ctx.settings, openai_base_url=url, openai_api_key=KEY if url else None,
-                                         llm_model="test-model", llm_timeout=TIMEOUT, llm_connect_timeout=1.0,
-                                         **more))
+    options = dict(openai_base_url=url, openai_api_key=KEY if url else None, llm_model="test-model",
+                   llm_timeout=TIMEOUT, llm_connect_timeout=1.0)
+    return replace(ctx, settings=replace(ctx.settings, **{**options, **more}))
 
 
 def frames(seed: int = 7):
@@ -277,13 +277,37 @@ def test_a_failing_endpoint_ends_in_the_fallback_within_the_configured_time(ctx,
         assert done.answer.startswith("a b") and "Part of the answer may be missing" in done.notice
 
 
-def test_an_abandoned_answer_stops_at_once(ctx, login, known, server):
-    server.script(hang())
-    it = llm_chat.ask_about_model(with_llm(ctx, server.url), login(USER), "Known", "Anything?")
-    assert isinstance(next(it), Facts)
+@pytest.mark.parametrize("behaviour", ["never answers", "streams slowly"])
+def test_an_answer_abandoned_from_another_thread_stops_at_once(ctx, login, known, server, behaviour):
+    """The page reads in a background thread and closes from the kernel's: the reader's ``next()`` ends."""
+    import threading
+
+    server.script(hang() if behaviour == "never answers" else answer("one two three four five six", 6, delay=0.4))
+    it = llm_chat.ask_about_model(with_llm(ctx, server.url, llm_timeout=30.0), login(USER), "Known", "Anything?")
+    seen: list = []
+    started = threading.Event()
+
+    def read() -> None:
+        for event in it:
+            seen.append(event)
+            started.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert started.wait(10)
+    if behaviour == "streams slowly":
+        while not any(isinstance(e, Delta) for e in seen):
+            time.sleep(0.05)
     start = time.monotonic()
     it.close()
-    assert time.monotonic() - start < 1.0
+    reader.join(5)
+    assert not reader.is_alive() and time.monotonic() - start < 1.0
+    assert it.closed and not any(isinstance(e, Done) for e in seen)
+    kinds = [r.kind for r in rows(ctx)]
+    if behaviour == "streams slowly":  # what was shown is recorded as such
+        assert kinds == ["prompt", "answer"] and rows(ctx)[1].content.endswith("[stopped before the end]")
+    else:
+        assert kinds == ["prompt"]
 
 
 # --------------------------------------------------------------------------------------------
