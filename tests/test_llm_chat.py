@@ -473,3 +473,12 @@ def test_the_tools_compare_windows_and_explain_what_they_cannot_do(ctx, login, k
                        (ToolCall("c7", "feature_history", json.dumps({"model": "Nope", "feature": "x"})), "Refused")):
         r = tools.run(call, load)
         assert not r.ok and says in r.summary and says in json.loads(r.content)["error"]
+
+
+def test_a_model_awaiting_metrics_is_answered_with_why_there_are_no_numbers(ctx, login, register_restricted):
+    register_restricted("Secret model")
+    events = run(llm_chat.ask_about_model(with_llm(ctx, None), login(USER), "Secret model", "Why did drift fire?"))
+    assert any(f.label == "Why there is no drift report" and "awaiting metrics" in f.value for f in events[0].facts)
+    done = events[-1]
+    assert done.source == "fallback" and "awaiting metrics" in done.answer
+    assert "Features that drifted most" not in done.answer
