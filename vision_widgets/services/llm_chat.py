@@ -9,21 +9,23 @@ The agreed interface of the page (views/llm_chat.py):
   ``ToolUse``, then ``Done`` once last. The concatenated ``Delta`` texts always equal ``Done.answer``.
 - An LLM that is not configured, fails, or is too slow never raises: the answer ends in the
   deterministic summary (``Done(source="fallback", notice=...)``) within ``VISION_LLM_TIMEOUT``.
-- The iterator is meant to be consumed in a background thread; it may be abandoned part-way
-  (``close()``): the request's thread is told to stop and nothing else waits on it.
+- The iterator (an ``Answer``) is meant to be consumed in a background thread; ``close()`` may be
+  called from any thread, also while that thread waits in ``next()``: its ``next()`` then ends within
+  ~0.1 s (``StopIteration``, no ``Done``) and nothing else waits on the endpoint.
 - Every prompt, tool call and answer is written to ``llm_log`` unless an admin turned recording off.
 
 Permissions: asking about a model needs to be allowed to open it (``rbac.can_view_model``: users
-their own, admins all), checked by the Model 360 / Drift / estimation services this module reads
+their own, admins all), checked by the Drift and estimation services this module reads
 through; the tools the LLM calls go through the same services with the same principal. The FAQ is
 open to every logged-in account. The log and the recording switch are for ``READ_LLM_LOG`` (admins).
 """
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from vision_widgets.core import audit
 from vision_widgets.core.context import Context
@@ -32,16 +34,16 @@ from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.core.llm import client, faq, log, summary, tools
-from vision_widgets.core.llm.client import Endpoint, LlmFailure, endpoint_of, estimate_tokens
+from vision_widgets.core.llm.client import Cancelled, Endpoint, LlmFailure, endpoint_of, estimate_tokens
 from vision_widgets.core.llm.context import ModelContext, build
 from vision_widgets.core.llm.events import (
     ASSISTANT, SOURCE_FALLBACK, SOURCE_FAQ, SOURCE_LLM, USER, Delta, Done, Fact, Facts, ToolUse, Turn,
 )
 from vision_widgets.core.llm.log import LogEntry
-from vision_widgets.services import drift_page, estimation, model360
+from vision_widgets.services import drift_page, estimation
 from vision_widgets.services.sessions import acting
 
-__all__ = ["Fact", "Turn", "Facts", "Delta", "ToolUse", "Done", "LlmStatus", "LogEntry", "status",
+__all__ = ["Fact", "Turn", "Facts", "Delta", "ToolUse", "Done", "Answer", "LlmStatus", "LogEntry", "status",
            "ask_about_model", "ask_faq", "log_entries", "set_recording", "recording", "MAX_QUESTION"]
 
 #: Characters a question may have.
@@ -66,6 +68,41 @@ class LlmStatus:
     configured: bool
     endpoint: str
     model: str
+
+
+class Answer:
+    """The events of one answer: an iterator whose ``close()`` may be called from any thread.
+
+    The page reads it in a background thread; when the person leaves or asks something else, the
+    page calls ``close()`` from the kernel's thread while that background thread may be waiting inside
+    ``next()`` (a generator cannot be closed while it runs). So ``close()`` sets a flag the wait checks
+    every ``client.CANCEL_POLL`` seconds: the reading thread's ``next()`` then ends (``StopIteration``)
+    at once, whatever the endpoint does, and the request's own thread is left to end by itself.
+    """
+
+    def __init__(self, make: Callable[[threading.Event], Iterator]) -> None:
+        self._cancel = threading.Event()
+        self._events = make(self._cancel)
+
+    def __iter__(self) -> "Answer":
+        return self
+
+    def __next__(self):
+        if self._cancel.is_set():
+            raise StopIteration
+        return next(self._events)
+
+    def close(self) -> None:
+        """Abandon the answer (idempotent; safe from any thread, also while another thread reads it)."""
+        self._cancel.set()
+        try:
+            self._events.close()
+        except ValueError:  # "generator already executing" in the reading thread: the flag ends it
+            pass
+
+    @property
+    def closed(self) -> bool:
+        return self._cancel.is_set()
 
 
 def status(ctx: Context) -> LlmStatus:
@@ -146,17 +183,18 @@ def _history(history: Sequence[Turn]) -> list[dict]:
 
 
 def _model_context(ctx: Context, me: Principal, model_name: str) -> tuple[ModelContext, object]:
-    m360 = model360.model_360(ctx, me, model_name)  # NotFound, PermissionDenied
+    # The Drift page's and the estimation's services: the stored reports, not a drift recomputed (Model 360
+    # recomputes the latest batch's, seconds for a wide model); NotFound, PermissionDenied from here.
     overview = drift_page.drift_overview(ctx, me, model_name)
     try:
         perf = estimation.performance_over_time(ctx, me, model_name)
     except VisionError:
         perf = None
-    return build(m360, overview, perf, ctx.settings.llm_context_tokens), overview
+    return build(overview, perf, ctx.settings.llm_context_tokens), overview
 
 
 def ask_about_model(ctx: Context, principal: Principal, model_name: str, question: str,
-                    history: Sequence[Turn] = (), conversation: str = "") -> Iterator[Facts | Delta | ToolUse | Done]:
+                    history: Sequence[Turn] = (), conversation: str = "") -> Answer:
     """Ask about one model; the answer is grounded in its stored numbers (see the module docstring).
 
     Raises, before any event: ``InvalidInput`` (empty or over-long question), ``NotFound`` (no such
@@ -176,7 +214,7 @@ def ask_about_model(ctx: Context, principal: Principal, model_name: str, questio
             loaded[model] = drift_page.drift_overview(ctx, me, model)
         return loaded[model]
 
-    def events() -> Iterator[Facts | Delta | ToolUse | Done]:
+    def events(cancel: threading.Event) -> Iterator[Facts | Delta | ToolUse | Done]:
         yield Facts(mctx.facts)
         rec(log.PROMPT, q)
         if endpoint is None:
@@ -186,18 +224,18 @@ def ask_about_model(ctx: Context, principal: Principal, model_name: str, questio
             yield Done(text, SOURCE_FALLBACK, NO_ENDPOINT)
             return
         messages = [{"role": "system", "content": mctx.text}, *_history(history), {"role": "user", "content": q}]
-        yield from _converse(endpoint, messages, rec, lambda: summary.model_summary(mctx),
+        yield from _converse(endpoint, messages, rec, lambda: summary.model_summary(mctx), cancel,
                              run_tool=lambda call: tools.run(call, load))
 
-    return events()
+    return Answer(events)
 
 
-def _converse(endpoint: Endpoint, messages: list[dict], rec: _Recorder, fallback, run_tool=None,
-              ) -> Iterator[Delta | ToolUse | Done]:
+def _converse(endpoint: Endpoint, messages: list[dict], rec: _Recorder, fallback, cancel: threading.Event,
+              run_tool=None) -> Iterator[Delta | ToolUse | Done]:
     """Stream the LLM's answer; on failure, append the fallback. Deltas always add up to ``Done.answer``."""
     pieces: list[str] = []
     try:
-        for item in client.converse(endpoint, messages, tools.SCHEMAS if run_tool else (), run_tool):
+        for item in client.converse(endpoint, messages, tools.SCHEMAS if run_tool else (), run_tool, cancel=cancel):
             if isinstance(item, str):
                 pieces.append(item)
                 yield Delta(item)
@@ -206,6 +244,10 @@ def _converse(endpoint: Endpoint, messages: list[dict], rec: _Recorder, fallback
                 rec(log.TOOL_CALL, json.dumps({"name": call.name, "arguments": call.arguments, "ok": result.ok,
                                                "result": result.summary}))
                 yield ToolUse(call.name, call.arguments, result.ok, result.summary)
+    except Cancelled:
+        if pieces:  # what the person saw before leaving
+            rec(log.ANSWER, "".join(pieces) + "\n\n[stopped before the end]")
+        return
     except LlmFailure as exc:
         text = fallback()
         if pieces:
@@ -225,7 +267,7 @@ def _converse(endpoint: Endpoint, messages: list[dict], rec: _Recorder, fallback
 
 
 def ask_faq(ctx: Context, principal: Principal, question: str, history: Sequence[Turn] = (),
-            conversation: str = "") -> Iterator[Facts | Delta | Done]:
+            conversation: str = "") -> Answer:
     """Ask the Vision AI FAQ: a close match is answered from the FAQ file (``source="faq"``, with the
     matched question); otherwise the LLM answers from the closest entries, or, without one, they are
     shown (``source="fallback"``). Any logged-in account may ask."""
@@ -239,7 +281,7 @@ def ask_faq(ctx: Context, principal: Principal, question: str, history: Sequence
                     endpoint.public if (endpoint and not hit) else "")
     entries = [(h.entry.question, h.entry.answer) for h in closest]
 
-    def events() -> Iterator[Facts | Delta | Done]:
+    def events(cancel: threading.Event) -> Iterator[Facts | Delta | Done]:
         yield Facts(tuple(Fact("FAQ entry", question_) for question_, _ in entries))
         rec(log.PROMPT, q)
         if hit is not None:
@@ -255,6 +297,6 @@ def ask_faq(ctx: Context, principal: Principal, question: str, history: Sequence
             return
         system = FAQ_PREAMBLE + "\n\n" + "\n\n".join(f"Q: {a}\nA: {b}" for a, b in entries)
         messages = [{"role": "system", "content": system}, *_history(history), {"role": "user", "content": q}]
-        yield from _converse(endpoint, messages, rec, lambda: summary.faq_fallback(entries))
+        yield from _converse(endpoint, messages, rec, lambda: summary.faq_fallback(entries), cancel)
 
-    return events()
+    return Answer(events)

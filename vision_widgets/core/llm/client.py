@@ -116,12 +116,11 @@ class ToolResult:
 # One request, in a thread, read with a deadline
 # --------------------------------------------------------------------------------------------
 def _client(endpoint: Endpoint, remaining: float):
-    import httpx
-    from openai import OpenAI
+    from openai import OpenAI, Timeout
 
     # The package refuses to start without a key; local servers (Ollama, vLLM) need none.
     return OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "no-key", max_retries=0,
-                  timeout=httpx.Timeout(remaining, connect=min(endpoint.connect_timeout, remaining)))
+                  timeout=Timeout(remaining, connect=min(endpoint.connect_timeout, remaining)))
 
 
 def _request(endpoint: Endpoint, messages: list[dict], tools: Sequence[dict] | None, remaining: float,
@@ -173,11 +172,20 @@ def _timed_out(endpoint: Endpoint) -> str:
     return f"The LLM at {endpoint.public} did not answer within {endpoint.timeout:g} s."
 
 
+class Cancelled(Exception):
+    """The caller stopped waiting (``cancel`` was set): the answer is abandoned, nothing more comes."""
+
+
+#: How often a wait checks whether the caller cancelled, seconds.
+CANCEL_POLL = 0.1
+
+
 def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[dict] | None,
-                      deadline: float) -> Iterator[str | list[ToolCall]]:
+                      deadline: float, cancel: threading.Event | None = None) -> Iterator[str | list[ToolCall]]:
     """One chat completion, streamed: text pieces as they come, then the tool calls asked for (a list,
     possibly empty) last. Raises ``LlmFailure`` (after bounded retries before the first token) or when
-    ``deadline`` (``time.monotonic()``) passes."""
+    ``deadline`` (``time.monotonic()``) passes; ``Cancelled`` within ``CANCEL_POLL`` s of ``cancel`` being set
+    (from any thread)."""
     attempt = 0
     while True:
         remaining = deadline - time.monotonic()
@@ -192,11 +200,15 @@ def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[
         calls: dict[int, dict[str, str]] = {}
         try:
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
                 remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LlmFailure(_timed_out(endpoint), streamed)
                 try:
-                    kind, item = out.get(timeout=max(remaining, 0.001))
+                    kind, item = out.get(timeout=min(remaining, CANCEL_POLL) if cancel is not None else remaining)
                 except queue.Empty:
-                    raise LlmFailure(_timed_out(endpoint), streamed) from None
+                    continue
                 if kind == "end":
                     yield [ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}")
                            for i, c in sorted(calls.items())]
@@ -229,20 +241,23 @@ def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[
 
 def converse(endpoint: Endpoint, messages: list[dict], tools: Sequence[dict] = (),
              run_tool: Callable[[ToolCall], ToolResult] | None = None,
-             on_tool: Callable[[ToolCall, ToolResult], None] | None = None) -> Iterator[str | tuple[ToolCall, ToolResult]]:
+             on_tool: Callable[[ToolCall, ToolResult], None] | None = None,
+             cancel: threading.Event | None = None) -> Iterator[str | tuple[ToolCall, ToolResult]]:
     """Ask, letting the model call ``tools`` (run by ``run_tool``) for up to ``MAX_TOOL_ROUNDS`` rounds.
 
     Yields the answer's text pieces as they stream, and ``(call, result)`` for each tool call made.
     The whole exchange, tool rounds and retries included, ends within ``endpoint.timeout`` seconds;
-    ``LlmFailure`` says why it did not finish.
+    ``LlmFailure`` says why it did not finish; ``Cancelled`` when ``cancel`` was set.
     """
+    import openai  # noqa: F401 - loaded before the clock starts: a first import takes seconds on a busy machine
+
     deadline = time.monotonic() + endpoint.timeout
     messages = list(messages)
     for round_ in range(MAX_TOOL_ROUNDS + 1):
         offer = tools if (tools and run_tool is not None and round_ < MAX_TOOL_ROUNDS) else None
         calls: list[ToolCall] = []
         text = []
-        for piece in stream_completion(endpoint, messages, offer, deadline):
+        for piece in stream_completion(endpoint, messages, offer, deadline, cancel):
             if isinstance(piece, list):
                 calls = piece
             else:

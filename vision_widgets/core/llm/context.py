@@ -1,8 +1,9 @@
 """The compact context a question about a model is asked with: that model's stored aggregates only.
 
-``build(m360, overview, perf, budget)`` takes what the services already computed with the asking
-principal's permissions — ``services.model360.Model360``, ``services.drift_page.DriftOverview``,
-``services.estimation.PerformanceSeries`` (read by attribute; core imports no service) — and returns
+``build(overview, perf, budget)`` takes what the services already computed with the asking
+principal's permissions — ``services.drift_page.DriftOverview`` (the model, its training profile, the
+stored reports) and ``services.estimation.PerformanceSeries`` (realised and estimated performance per
+window), read by attribute (core imports no service) — and returns
 the prompt text *and* the ``Fact``s in it. The text is rendered from the facts, so the "numbers
 used" the page lists are exactly what the LLM was given, and the deterministic summary
 (``summary.py``) is written from the same facts.
@@ -26,6 +27,7 @@ from typing import Any
 
 from vision_widgets.core.llm.client import estimate_tokens
 from vision_widgets.core.llm.events import Fact
+from vision_widgets.core.stats.performance import performance
 
 #: Recent windows whose verdict is listed.
 RECENT_WINDOWS = 8
@@ -75,8 +77,8 @@ def pct(x: float | None) -> str:
 # --------------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------------
-def _model(m360: Any, overview: Any) -> list[Fact]:
-    m = m360.model
+def _model(overview: Any) -> list[Fact]:
+    m = overview.model
     roles = m.roles or {}
     out = [Fact("Model", m.name), Fact("Task", m.task), Fact("Status", m.status),
            Fact("Restricted (profiled on the client's machine)", "yes" if m.restricted else "no")]
@@ -84,7 +86,7 @@ def _model(m360: Any, overview: Any) -> list[Fact]:
         out.append(Fact("Target column", str(roles["target"])))
     if roles.get("prediction"):
         out.append(Fact("Prediction column", str(roles["prediction"])))
-    ref = m360.reference
+    ref = overview.reference
     if ref is not None:
         out.append(Fact("Features", num(len(ref.columns))))
         out.append(Fact("Training rows", num(int(ref.rows))))
@@ -128,38 +130,39 @@ def _features(overview: Any, drifted: bool, limit: int) -> list[Fact]:
     return out
 
 
-def _performance(m360: Any, perf: Any) -> list[Fact]:
+def _performance(overview: Any, perf: Any) -> list[Fact]:
+    """Training metrics against the latest window's realised (labels) and estimated (CBPE) ones."""
     out = []
-    train = m360.training_performance or {}
-    latest = m360.performance or {}
-    for metric in ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse"):
-        t, p = train.get(metric), latest.get(metric)
-        if t is None and p is None:
-            continue
-        value = f"{num(t)} on training data, {num(p)} realised on the latest production batch"
-        if t is not None and p is not None:
-            value += f" (change {p - t:+.4g})"
-        out.append(Fact(f"Realised {metric}", value))
+    train = performance(overview.reference) if overview.reference is not None else {}
+    label = None
     if perf is not None and perf.windows:
-        label = perf.windows[-1]
-        for metric in perf.metrics:
-            est = (perf.estimated.get(metric) or (None,))[-1]
-            if est is None:
-                continue
-            t = train.get(metric)
+        # named as the Drift page names the window (perf's labels are the windows' full timestamps)
+        names = {(w.profile_id, w.window): w.label for w in overview.windows}
+        label = names.get(perf.keys[-1] if perf.keys else None, perf.windows[-1])
+    metrics = list(perf.metrics) if perf is not None else []
+    metrics += [m for m in ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse")
+                if m in train and m not in metrics]
+    for metric in metrics:
+        t = train.get(metric)
+        real = (perf.realised.get(metric) or (None,))[-1] if label is not None else None
+        est = (perf.estimated.get(metric) or (None,))[-1] if label is not None else None
+        if t is not None or real is not None:
+            value = f"{num(t)} on training data, {num(real)} realised in window {label}" if label else \
+                f"{num(t)} on training data"
+            if t is not None and real is not None:
+                value += f" (change {real - t:+.4g})"
+            out.append(Fact(f"Realised {metric}", value))
+        if est is not None:
             value = f"{num(est)} estimated for window {label}"
             if t is not None:
                 value += f" (change from training {est - t:+.4g})"
             band = perf.band.get(metric)
             if band:
                 value += f"; expected band {num(band[0])}–{num(band[1])}"
-            alert = (perf.alerts.get(metric) or (False,))[-1]
-            value += "; outside the band (alert)" if alert else ""
-            out.append(Fact(f"Estimated {metric} (no labels needed)", value))
+            value += "; outside the band (alert)" if (perf.alerts.get(metric) or (False,))[-1] else ""
+            out.append(Fact(f"Estimated {metric} (without labels, CBPE)", value))
     if perf is not None and perf.reason:
         out.append(Fact("Why performance is not estimated", perf.reason))
-    if m360.performance_note:
-        out.append(Fact("Note on performance", m360.performance_note))
     return out
 
 
@@ -174,13 +177,15 @@ def _recent(overview: Any) -> list[Fact]:
     return out
 
 
-def _surrogate(m360: Any) -> list[Fact]:
-    s = m360.surrogate
-    if s is None or not s.terms:
+def _surrogate(overview: Any) -> list[Fact]:
+    s = overview.reference.surrogate if overview.reference is not None else None
+    if s is None:
         return []
-    order = sorted(range(len(s.terms)), key=lambda i: -abs(s.coefficients[i]))[:SURROGATE_TERMS]
+    # as Model 360 shows it: the intercept and terms whose variance collapsed carry no information
+    keep = [i for i, t in enumerate(s.terms) if t != "(intercept)" and s.variances[i] > 0]
+    order = sorted(keep, key=lambda i: -abs(s.coefficients[i]))[:SURROGATE_TERMS]
     return [Fact(f"Surrogate coefficient of {s.terms[i]}",
-                 f"{num(s.coefficients[i])} (standard error {num(math.sqrt(s.variances[i]))})") for i in order]
+                 f"{num(float(s.coefficients[i]))} (standard error {num(math.sqrt(s.variances[i]))})") for i in order]
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,43 +206,43 @@ def _render(sections: list[tuple[str, list[Fact]]]) -> str:
 
 
 def fit(sections: list[tuple[str, list[Fact]]], budget: int) -> ModelContext:
-    """Keep the facts that fit ``budget`` tokens, dropping from the least important section's end first."""
+    """Keep the facts that fit ``budget`` tokens, dropping from the least important section's end first.
+
+    A section that lost facts ends with a line saying how many, so the model knows the list is cut.
+    The model's own section is never cut.
+    """
     kept = [(title, list(facts)) for title, facts in sections]
-    omitted = 0
-    line = lambda f: estimate_tokens(f"- {f.label}: {f.value}\n")  # noqa: E731
-    total = estimate_tokens(_render(kept))
-    for i in range(len(kept) - 1, 0, -1):  # never the model's own section
-        title, facts = kept[i]
-        dropped = 0
-        while facts and total > budget:
-            total -= line(facts.pop())
-            dropped += 1
-        if dropped:
-            omitted += dropped
-            note = Fact("Not listed to save space", f"{dropped} more item(s) of this section")
-            facts.append(note)
-            total += line(note)
-            if total > budget and len(facts) == 1:
-                facts.clear()
-                total -= line(note)
-        if total <= budget:
-            break
-    text = _render(kept)
-    flat = tuple(f for _, facts in kept for f in facts)
-    return ModelContext(text, flat, estimate_tokens(text), omitted,
-                        tuple((title, tuple(facts)) for title, facts in kept))
+    dropped = [0] * len(kept)
+
+    def rendered() -> list[tuple[str, list[Fact]]]:
+        return [(title, facts + ([Fact("Not listed to save space", f"{dropped[i]} more item(s) of this section")]
+                                 if dropped[i] and facts else []))
+                for i, (title, facts) in enumerate(kept)]
+
+    i = len(kept) - 1
+    while i > 0 and estimate_tokens(_render(rendered())) > budget:
+        if kept[i][1]:
+            kept[i][1].pop()
+            dropped[i] += 1
+        else:
+            i -= 1
+    final = rendered()
+    text = _render(final)
+    return ModelContext(text, tuple(f for _, facts in final for f in facts), estimate_tokens(text), sum(dropped),
+                        tuple((title, tuple(facts)) for title, facts in final))
 
 
-def build(m360: Any, overview: Any, perf: Any, budget: int) -> ModelContext:
-    """The context of one model, within ``budget`` tokens (see the module docstring)."""
-    n = FEATURES_LISTED
+def build(overview: Any, perf: Any, budget: int, listed: int = FEATURES_LISTED) -> ModelContext:
+    """The context of one model, within ``budget`` tokens (see the module docstring); at most ``listed``
+    features per section."""
+    n = listed
     sections = [
-        (MODEL, _model(m360, overview)),
+        (MODEL, _model(overview)),
         (LATEST, _latest(overview)),
         (DRIFTED, _features(overview, True, n)),
-        (PERFORMANCE, _performance(m360, perf)),
+        (PERFORMANCE, _performance(overview, perf)),
         (RECENT, _recent(overview)),
-        (SURROGATE, _surrogate(m360)),
+        (SURROGATE, _surrogate(overview)),
         (STABLE, _features(overview, False, n)),
     ]
     return fit(sections, budget)
