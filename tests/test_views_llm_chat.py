@@ -359,3 +359,62 @@ def test_the_real_faq_names_the_entry_it_answered_from(app):
     view.wait()
     answer = view.faq.chat.exchanges[0][1]
     assert answer.source.value.startswith("Answered from the FAQ: ") and answer.text
+
+
+# -- with the real service and a real OpenAI-compatible server on loopback ---------------------------
+@pytest.fixture
+def llm_app(ctx, models):
+    """The app over ``ctx`` with its LLM endpoint on a loopback OpenAI-compatible test server."""
+    from dataclasses import replace
+
+    from tests.support.openai_server import running_openai_server
+    from vision_widgets.app import VisionApp
+    from vision_widgets.views.base import close_tree
+
+    with running_openai_server() as server:
+        settings = replace(ctx.settings, openai_base_url=server.url, openai_api_key="sk-view-test",
+                           llm_model="test-model")
+        shell = VisionApp(replace(ctx, settings=settings))
+        try:
+            yield shell, server
+        finally:
+            close_tree(shell)
+            for widget in (shell.header, shell.nav, shell.body):
+                close_tree(widget)
+
+
+def test_the_real_answer_streams_in_progressively_from_the_loopback_llm(llm_app):
+    from tests.support.openai_server import answer as streamed
+
+    app, server = llm_app
+    server.script(streamed("**amount** drifted most; look at its pipeline first, then distance_from_home_km.",
+                           pieces=8, delay=0.25))
+    view = open_chat(app)
+    assert view.intro.text.startswith(f"Answers are written by test-model at {server.url}")
+    shown: list[str] = []
+    view.drift.question.value = "Why did drift fire?"
+    view.drift.ask.click()
+    answer = view.drift.chat.exchanges[0][1]
+    answer.body.observe(lambda c: shown.append(c["new"]), "value")
+    view.wait()
+    assert answer.source.value == "Written by the LLM (test-model)." and answer.notice.layout.display == "none"
+    assert "<strong>amount</strong>" in answer.body.value and "distance_from_home_km" in answer.body.value
+    partial = [v for v in shown if v and "distance_from_home_km" not in v]
+    assert len(partial) >= 2, shown  # several redraws before the end: it filled progressively
+    assert dict(answer.fact_rows)["Model"] == "Fraud detection"
+    assert "Why did drift fire?" in server.chat_requests[0].raw
+
+
+def test_leaving_the_page_abandons_a_silent_llm_at_once(llm_app):
+    from tests.support.openai_server import hang
+
+    app, server = llm_app
+    server.script(hang())
+    view = open_chat(app)
+    view.drift.question.value = "Why did drift fire?"
+    view.drift.ask.click()
+    eventually(lambda: server.chat_requests, "the request to reach the LLM")
+    started = time.monotonic()
+    app.open_page("account")
+    view.wait(timeout=10)
+    assert not view.busy("drift") and time.monotonic() - started < 5  # not the LLM's 30 s timeout

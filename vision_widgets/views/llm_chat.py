@@ -9,11 +9,12 @@ the answer and the answer says where it came from (a summary written from the nu
 
 The service's iterator is consumed in a background lane per tab (``PageView.run_in_background``),
 never on the kernel's event loop; a second Ask in a tab while an answer streams is refused with a
-message. Closing the page (another page, logout, the tab gone) abandons the stream: the loop stops
-at the next event and closes the iterator. Follow-ups carry the visible history; "New conversation"
-clears it and starts a new conversation id (the log groups a chat's entries by it). Who may ask
-about which model is the service's decision: the picker lists only the principal's models, and the
-service refuses any other name the browser might send.
+message. Closing the page (another page, logout, the tab gone) abandons the stream: the service's
+answer is closed from the kernel's thread and its reader stops at once, even while the LLM is silent.
+Follow-ups carry the visible history; "New conversation" clears it and starts a new conversation id
+(the log groups a chat's entries by it). Who may ask about which model is the service's decision:
+the picker lists only the principal's models, and the service refuses any other name the browser
+might send.
 """
 from __future__ import annotations
 
@@ -105,6 +106,8 @@ class LlmChatView(PageView):
     def __init__(self, ctx, state, **kwargs) -> None:
         super().__init__(ctx, state, **kwargs)
         self._closing = threading.Event()
+        #: The answer each lane is reading (its ``close()`` abandons it from any thread).
+        self._reading: dict[str, Iterator] = {}
         self.llm = llm_chat.status(ctx)
         self.intro = Note(self._intro())
         self.intro.add_class("vision-chat-intro")
@@ -225,7 +228,7 @@ class LlmChatView(PageView):
         began = False
         iterator = None
         try:
-            iterator = events()
+            iterator = self._reading[part.key] = events()
             for event in iterator:
                 if self._closing.is_set():
                     break  # the page closed: abandon the stream (finally closes the iterator)
@@ -259,14 +262,29 @@ class LlmChatView(PageView):
             raise
         finally:
             stream.stop(flush=False)
-            if iterator is not None and hasattr(iterator, "close"):
-                iterator.close()
+            self._reading.pop(part.key, None)
+            if iterator is not None:
+                _abandon(iterator)
             if not self._closing.is_set():
                 part.ask.disabled = False
 
     # -- closing -----------------------------------------------------------------------------------
     def close(self) -> None:
-        """Abandon any answer still streaming, then close every widget."""
+        """Abandon any answer still streaming (its reader stops at once, even while the LLM is silent),
+        then close every widget."""
         self._closing.set()
+        for iterator in list(self._reading.values()):
+            _abandon(iterator)
         super().close()
+
+
+def _abandon(iterator: Iterator) -> None:
+    """Close an answer's iterator; a plain generator running in another thread refuses (the closing
+    flag stops its reader at the next event instead)."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        try:
+            close()
+        except ValueError:  # "generator already executing"
+            pass
 
