@@ -13,7 +13,8 @@ import threading
 import time
 
 import pytest
-from helpers import ADMIN, OTHER_USER, USER, demo_spec, labels_text, log_in_through_the_form, write_demo_files
+from helpers import (ADMIN, OTHER_USER, USER, demo_spec, labels_text, log_in_through_the_form, synced_text,
+                     write_demo_files)
 
 from test_markdown import inert
 
@@ -403,6 +404,7 @@ def test_the_real_answer_streams_in_progressively_from_the_loopback_llm(llm_app)
     assert len(partial) >= 2, shown  # several redraws before the end: it filled progressively
     assert dict(answer.fact_rows)["Model"] == "Fraud detection"
     assert "Why did drift fire?" in server.chat_requests[0].raw
+    assert "sk-view-test" not in synced_text()  # the key went to the endpoint, never into a widget
 
 
 def test_leaving_the_page_abandons_a_silent_llm_at_once(llm_app):
