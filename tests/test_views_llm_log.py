@@ -37,20 +37,33 @@ def test_an_admin_reads_the_log_newest_first_with_long_contents_shortened(app, a
     panel = open_log(app)
     rows = panel.grid.rows
     assert panel.grid.count.value == f"{len(rows)} entries"
-    by_kind = {(r[1], r[4]): r for r in rows}
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    by_kind = {(r[2], r[5]): r[1:] for r in rows}
     question = by_kind[(USER, "question")]
     assert question[2] == "Fraud detection" and question[3] == "none (not sent)" and question[5] == "Why did drift fire?"
     summary = by_kind[(USER, "summary without LLM")]
     assert len(summary[5]) <= 160 and summary[5].endswith("…") and "\n" not in summary[5]
     assert (ADMIN, "question") in by_kind and by_kind[(ADMIN, "question")][2] == "–"  # the FAQ names no model
-    assert rows[0][1] == ADMIN  # newest first: the FAQ question came last
+    assert rows[0][2] == ADMIN  # newest first: the FAQ question came last
+
+
+def test_a_click_on_an_entry_shows_it_whole_as_text(app, asked):
+    panel = open_log(app)
+    n = next(r[0] for r in panel.grid.rows if r[5] == "summary without LLM")
+    panel.grid.open_row(n - 1)
+    assert panel.entry_title.value.startswith(f"#{n}: summary without LLM · {USER} about Fraud detection · ")
+    assert panel.entry_title.value.endswith("conversation c-1")
+    assert panel.entry.text.startswith("**Summary written without the LLM") and len(panel.entry.text) > 160
+    assert "<strong>" not in panel.entry.value  # shown as text, not rendered
+    panel.show.click()
+    assert panel.entry.text == ""  # a reload forgets the entry shown
 
 
 def test_the_log_is_filtered_by_account(app, asked):
     panel = open_log(app)
     panel.account.value = USER
     panel.show.click()
-    assert panel.grid.rows and {r[1] for r in panel.grid.rows} == {USER}
+    assert panel.grid.rows and {r[2] for r in panel.grid.rows} == {USER}
     panel.account.value = "nobody"
     panel.show.click()
     assert panel.grid.rows == () and panel.grid.empty.value == "Nothing recorded for nobody."

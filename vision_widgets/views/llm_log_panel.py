@@ -3,8 +3,8 @@ LLM made, the answers, and the switch that turns recording on or off.
 
 Built only for a principal with ``READ_LLM_LOG``, inside a fold of the Monitoring page, when that fold
 is first opened; every read and the switch go through ``services.llm_chat``, which checks the
-permission again. Contents are shown shortened in a grid (a prompt or an answer can be long); the
-whole text stays in the database and ``vision llm log`` prints it.
+permission again. Contents are shown shortened in a grid (a prompt or an answer can be long); a click
+on an entry shows it whole under the grid (as text), and ``vision llm log`` prints them all.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from vision_widgets.components.note import Note
 from vision_widgets.services import llm_chat
 from vision_widgets.views.base import succeeded, unobserved
 
-LOG_COLUMNS = ("Time", "Account", "Model", "Endpoint", "Kind", "Content")
+LOG_COLUMNS = ("#", "Time", "Account", "Model", "Endpoint", "Kind", "Content")
 KINDS = {"prompt": "question", "tool_call": "look-up", "answer": "answer", "fallback": "summary without LLM",
          "faq": "FAQ answer"}
 #: How many entries the grid lists (newest first), and how much of each content it shows.
@@ -49,14 +49,20 @@ class LlmLogPanel(w.VBox):
         self.show.on_click(lambda _b: self.reload())
         self.grid = DataTable(LOG_COLUMNS, empty="Nothing recorded yet.", label="LLM chat log",
                               noun=("entry", "entries"),
-                              widths={"Time": 130, "Account": 130, "Model": 130, "Endpoint": 170, "Kind": 110,
-                                      "Content": 300})
-        self.note = Note(f"The newest {LOG_ROWS} entries, newest first; contents shortened "
-                         "(the command vision llm log prints them whole).", muted=True)
+                              widths={"#": 45, "Time": 130, "Account": 120, "Model": 125, "Endpoint": 165,
+                                      "Kind": 105, "Content": 300})
+        self.grid.on_open(self.open_entry)
+        self.entries: tuple = ()
+        self.note = Note(f"The newest {LOG_ROWS} entries, newest first; contents shortened: click an entry to "
+                         "read it whole (the command vision llm log prints them all).", muted=True)
+        self.entry_title = w.Label("")
+        self.entry_title.add_class("vision-section-title")
+        self.entry = Note("")
+        self.entry.add_class("vision-llm-log-entry")
         self.children = (
             self.record, self.status,
             w.HBox([self.account, self.show], layout=w.Layout(align_items="center", grid_gap="8px")),
-            self.grid, self.note,
+            self.grid, self.note, self.entry_title, self.entry,
         )
 
     def reload(self) -> None:
@@ -67,8 +73,22 @@ class LlmLogPanel(w.VBox):
         if found is None:
             return
         self.grid.empty.value = f"Nothing recorded for {who}." if who else "Nothing recorded yet."
-        self.grid.update((fmt.when(e.at), e.username, e.model or "–", e.endpoint or "none (not sent)",
-                          KINDS.get(e.kind, e.kind), shorten(e.content)) for e in found)
+        self.entries = tuple(found)
+        self.grid.update((n, fmt.when(e.at), e.username, e.model or "–", e.endpoint or "none (not sent)",
+                          KINDS.get(e.kind, e.kind), shorten(e.content)) for n, e in enumerate(found, 1))
+        self.entry_title.value = ""
+        self.entry.text = ""
+
+    def open_entry(self, key: str) -> None:
+        """Show entry number ``key`` (the grid's first column) whole, as text."""
+        try:
+            e = self.entries[int(key) - 1]
+        except (ValueError, IndexError):
+            return
+        about = f" about {e.model}" if e.model else ""
+        self.entry_title.value = (f"#{key}: {KINDS.get(e.kind, e.kind)} · {e.username}{about} · "
+                                  f"{fmt.when(e.at)} · conversation {e.conversation[:8]}")
+        self.entry.text = e.content
 
     def _on_record(self, change) -> None:
         on = bool(change["new"])
