@@ -151,7 +151,7 @@ _CSS = """
   font-size: 12px; }}
 .vision-chat-intro {{ margin-bottom: 4px; }}
 .vision-app textarea {{ font-family: inherit; }}
-.vision-llm-log-entry div {{ white-space: pre-wrap !important; max-height: 320px; overflow-y: auto; background: {kpi};
+.vision-llm-log-entry .widget-html-content > div {{ white-space: pre-wrap !important; max-height: 320px; overflow-y: auto; background: {kpi};
   border: 1px solid {line}; border-radius: 6px; padding: 8px 10px; }}
 .vision-kpi {{ background: {kpi}; border: 1px solid {line}; border-radius: 8px; padding: 8px 14px; margin: 4px 8px 4px 0;
   min-width: 150px; max-width: 320px; }}
