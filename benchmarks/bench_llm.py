@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -131,8 +130,10 @@ def main(argv: list[str] | None = None) -> None:
         for what, call in (("Drift overview", lambda: drift_page.drift_overview(ctx, principal, NAME)),
                            ("estimation", lambda: estimation.performance_over_time(ctx, principal, NAME)),
                            ("context", lambda: build(overview, perf, settings.llm_context_tokens))):
-            t = time.perf_counter(); call(); parts[what] = (time.perf_counter() - t) * 1000
-        print(parts)
+            t = time.perf_counter()
+            call()
+            parts[what] = (time.perf_counter() - t) * 1000
+        print("one run, by step:", {k: f"{v:.0f} ms" for k, v in parts.items()})
         ctx.store.dispose()
 
     def stat(xs: list[float]) -> str:

@@ -482,3 +482,16 @@ def test_a_model_awaiting_metrics_is_answered_with_why_there_are_no_numbers(ctx,
     done = events[-1]
     assert done.source == "fallback" and "awaiting metrics" in done.answer
     assert "Features that drifted most" not in done.answer
+
+
+def test_an_ended_session_may_ask_nothing(ctx, login, known):
+    from vision_widgets.core.errors import SessionExpired
+    from vision_widgets.services import sessions
+
+    me = login(USER)
+    sessions.logout(ctx, me)
+    for ask in (lambda: llm_chat.ask_about_model(ctx, me, "Known", "What drifted?"),
+                lambda: llm_chat.ask_faq(ctx, me, "How do I change my password?")):
+        with pytest.raises(SessionExpired):
+            ask()
+    assert rows(ctx) == []

@@ -224,7 +224,11 @@ def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[
                         continue
                     for tc in delta.tool_calls or ():
                         streamed = True
-                        slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
+                        index = tc.index
+                        if index is None:  # some servers send each call whole, without an index
+                            last = max(calls, default=-1)
+                            index = last + 1 if last < 0 or (tc.id and calls[last]["id"] != tc.id) else last
+                        slot = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
                         if tc.id:
                             slot["id"] = tc.id
                         if tc.function is not None:
