@@ -81,11 +81,13 @@ def test_the_list_is_newest_first_with_the_model_the_cause_and_the_numbers(app, 
     ]  # never the other user's model
     drift = view.items[1]
     assert drift.meta.value.startswith("Dataset drift · Fraud detection · ") and drift.meta.value.endswith("· unread")
-    lines = [n.text for n in drift.lines]
-    assert lines[0] == "2 of 6 features drifted (50%; dataset drift needs 50%): amount, <b>merchant</b>."
-    assert "amount: wasserstein statistic 0.504, threshold 0.1" in lines
-    assert "<b>merchant</b>: jensenshannon statistic 0.11, threshold 0.1" in lines
-    assert "&lt;b&gt;merchant&lt;/b&gt;" in drift.lines[0].value and "<b>merchant" not in drift.lines[0].value
+    assert drift.detail.text == ("2 of 6 features drifted (50%; dataset drift needs 50%): amount, <b>merchant</b>. "
+                                 "Window of 519 rows.")
+    assert "&lt;b&gt;merchant&lt;/b&gt;" in drift.detail.value and "<b>merchant" not in drift.detail.value
+    table = drift.features.value
+    assert "<td>amount</td><td>wasserstein</td><td>0.504</td><td>0.1</td><td>–</td>" in table
+    assert "<td>&lt;b&gt;merchant&lt;/b&gt;</td><td>jensenshannon</td><td>0.11</td><td>0.1</td>" in table
+    assert view.items[0].features.layout.display == "none"  # a stale notification has no feature table
     assert drift.open.tooltip == "Open Drift for Fraud detection"
     assert view.summary.value == "3 notifications · 3 unread in all"
 
@@ -144,7 +146,7 @@ def test_an_admin_sees_every_model_and_the_platform_and_sets_the_drop(app, world
                   ctx.now())
     view = open_notifications(app, ADMIN)
     assert len(view.items) == 5 and view.items[0].meta.value.startswith("Failed health check · Platform · ")
-    assert [n.text for n in view.items[0].lines] == ["No worker <beat>."]
+    assert view.items[0].detail.text == "No worker <beat>."
     assert "Failed health check" in [label for label, _ in view.kind.options]
     assert view.drop_input.value == "0.05"
     view.drop_input.value = "2"

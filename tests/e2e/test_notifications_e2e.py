@@ -41,8 +41,9 @@ def test_the_owner_opens_a_drift_notification_from_the_bell_and_lands_on_drift(p
     main = page.locator(".vision-page-notifications")
     drift = main.locator(".vision-notification", has_text="Dataset drift in Fraud detection, window 2026-10-01")
     drift.wait_for()
-    text = drift.inner_text()
-    assert "dataset drift needs 50%" in text and "amount: wasserstein statistic" in text  # the cause's numbers
+    assert "dataset drift needs 50%" in drift.inner_text()  # the cause in words, then its numbers
+    amount = drift.locator("tr", has_text="amount")
+    assert amount.locator("td").all_inner_texts()[:2] == ["amount", "wasserstein"]
     assert "Churn" not in main.inner_text()  # another user's model is never listed
     drift.get_by_role("button", name="Open").click()
     wait_for_page(page, "Drift")
@@ -62,6 +63,7 @@ def test_an_admin_sees_every_models_notifications_and_the_setting(page, demo_liv
     main = page.locator(".vision-page-notifications")
     main.locator(".vision-notification", has_text="Retail transactions").first.wait_for()
     main.locator(".vision-notification", has_text="Fraud detection").first.wait_for()
+    main.get_by_text("Settings: when performance raises a notification").click()
     assert main.get_by_label("Drop that notifies").input_value() == "0.05"
     main.get_by_label("Kind").select_option(label="Dataset drift")
     main.locator(".vision-notification", has_text="Performance").first.wait_for(state="detached")

@@ -160,7 +160,10 @@ _CSS = """
 .vision-app .vision-notification-title {{ font-weight: 600; color: {navy}; }}
 .vision-notification-unread .vision-notification-title::before {{ content: "● "; color: {primary}; }}
 .vision-app .vision-notification-meta {{ color: {muted}; font-size: 12px; }}
-.vision-app .vision-notification-detail {{ font-size: 13px; }}
+.vision-app .vision-notification .widget-label, .vision-app .vision-notification .widget-html-content {{ min-height: 0; }}
+.vision-app .vision-notification-meta {{ padding-top: 0; }}
+.vision-notification-features {{ max-width: 640px; margin: 2px 0 4px 0; }}
+.vision-notification-features .vision-table td, .vision-notification-features .vision-table th {{ padding: 2px 8px; }}
 .vision-app .vision-demo-badge {{ background: {badge_bg}; color: {badge_text}; border-radius: 10px; padding: 0 8px; }}
 </style>
 """

@@ -18,6 +18,7 @@ from vision_widgets.components import forms
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.formatting import count, when
 from vision_widgets.components.note import Note
+from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.core.notify import HEALTH, KIND_TITLES, KINDS
 from vision_widgets.services import catalog, notifications
@@ -30,6 +31,7 @@ SHOWN = 50
 #: The most drifted features listed under one drift notification.
 FEATURES_SHOWN = 8
 PAGES = {"drift": "Drift", "models": "Model 360", "monitoring": "Monitoring"}
+FEATURE_COLUMNS = ("Drifted feature", "Method", "Statistic", "Threshold", "p-value")
 
 EMPTY = ("No notifications yet. They appear here when a production window of {whose} drifts, when its "
          "performance drops more than {drop} below the training data, when its production data is later "
@@ -41,21 +43,27 @@ def _number(x: Any) -> str:
     return "–" if x is None else f"{float(x):.3g}"
 
 
-def details(item: Stored) -> list[str]:
-    """The lines under a notification's title: its cause in a sentence, then its numbers."""
+def details(item: Stored) -> str:
+    """The sentence under a notification's title: its cause with its numbers."""
     body: Mapping[str, Any] = item.body
-    lines = [str(body.get("summary") or "")]
-    if item.kind == "drift":
-        drifted = list(body.get("drifted") or [])
-        for f in drifted[:FEATURES_SHOWN]:
-            p = f.get("p_value")
-            lines.append(f"{f.get('feature')}: {f.get('method')} statistic {_number(f.get('statistic'))}, threshold "
-                         f"{_number(f.get('threshold'))}" + (f", p-value {_number(p)}" if p is not None else ""))
-        if len(drifted) > FEATURES_SHOWN:
-            lines.append(f"… and {len(drifted) - FEATURES_SHOWN} more drifted features (open the Drift page).")
-        if body.get("rows"):
-            lines.append(f"Window of {count(int(body['rows']), 'row')}.")
-    return [line for line in lines if line]
+    text = str(body.get("summary") or "")
+    if item.kind == "drift" and body.get("rows"):
+        text += f" Window of {count(int(body['rows']), 'row')}."
+    return text.strip()
+
+
+def feature_rows(item: Stored) -> list[tuple[str, str, str, str, str]]:
+    """A drift notification's drifted features: (feature, method, statistic, threshold, p-value)."""
+    drifted = list(item.body.get("drifted") or []) if item.kind == "drift" else []
+    rows = [(str(f.get("feature")), str(f.get("method")), _number(f.get("statistic")), _number(f.get("threshold")),
+             "–" if f.get("p_value") is None else _p(f.get("p_value"))) for f in drifted[:FEATURES_SHOWN]]
+    if len(drifted) > FEATURES_SHOWN:
+        rows.append((f"… {len(drifted) - FEATURES_SHOWN} more (open the Drift page)", "", "", "", ""))
+    return rows
+
+
+def _p(p: Any) -> str:
+    return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"
 
 
 def target(link: str) -> tuple[str, str]:
@@ -78,9 +86,13 @@ class NotificationItem(w.HBox):
         self.meta = w.Label(f"{KIND_TITLES.get(item.kind, item.kind)} · {where} · {when(item.created_at, ' UTC')} · "
                             f"{'read' if item.read else 'unread'}")
         self.meta.add_class("vision-notification-meta")
-        self.lines = [Note(line) for line in details(item)]
-        for line in self.lines:
-            line.add_class("vision-notification-detail")
+        self.detail = Note(details(item))
+        self.detail.add_class("vision-notification-detail")
+        rows = feature_rows(item)
+        self.features = SafeTable(FEATURE_COLUMNS)
+        self.features.add_class("vision-notification-features")
+        self.features.update(rows)
+        self.features.layout.display = "" if rows else "none"
         page, _model = target(item.link)
         self.open = forms.button("Open", icon="external-link")
         self.open.tooltip = f"Open {PAGES.get(page, page)}" + (f" for {item.model}" if item.model else "")
@@ -88,7 +100,7 @@ class NotificationItem(w.HBox):
         self.mark = forms.button("Mark read", icon="check")
         self.mark.layout.display = "none" if item.read else ""
         self.mark.on_click(lambda _b: on_read(item))
-        self.children = (w.VBox([self.title, self.meta, *self.lines]),
+        self.children = (w.VBox([self.title, self.meta, self.detail, self.features]),
                          w.VBox([self.open, self.mark], layout=w.Layout(flex="0 0 auto")))
 
 
@@ -99,11 +111,11 @@ class NotificationsView(PageView):
         super().__init__(ctx, state, **kwargs)
         self.admin = has(self.principal, Permission.VIEW_ALL_MODELS)
         kinds = [k for k in KINDS if self.admin or k != HEALTH]
-        self.model = w.Dropdown(options=(ANY_MODEL,), value=ANY_MODEL, layout=w.Layout(width="300px"))
+        self.model = w.Dropdown(options=(ANY_MODEL,), value=ANY_MODEL, layout=w.Layout(width="220px"))
         self.kind = w.Dropdown(options=((ANY_KIND, ""), *((KIND_TITLES[k], k) for k in kinds)), value="",
-                               layout=w.Layout(width="300px"))
+                               layout=w.Layout(width="220px"))
         self.show = w.ToggleButtons(options=(("All", ALL), ("Unread", UNREAD), ("Read", READ)), value=ALL,
-                                    description="Show", style={"button_width": "80px"})
+                                    tooltip="Show", style={"button_width": "80px"})
         for control in (self.model, self.kind, self.show):
             control.observe(self._on_filter, "value")
         self.summary = w.Label("")
@@ -117,7 +129,8 @@ class NotificationsView(PageView):
         self.list = w.VBox()
         self.items: tuple[NotificationItem, ...] = ()
         self.drop = 0.05
-        filters = w.HBox([forms.label(self.model, "Model", "60px"), forms.label(self.kind, "Kind", "50px"), self.show],
+        filters = w.HBox([forms.label(self.model, "Model", "60px"), forms.label(self.kind, "Kind", "50px"),
+                          w.Label("Show"), self.show],
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
         bar = w.HBox([self.summary, self.mark_all], layout=w.Layout(align_items="center"))
         for row in (filters, bar):
@@ -129,15 +142,15 @@ class NotificationsView(PageView):
             self.save_drop = forms.button("Save", style="primary", icon="save")
             self.save_drop.on_click(self._on_save_drop)
             self.drop_status = StatusMessage()
-            self.settings = forms.section(
-                "Performance notifications (every account)",
+            self.settings = w.Accordion([w.VBox([
                 Note("A window whose accuracy, F1 or ROC AUC (realised, or estimated before its labels) is more than "
                      "this below the training data's raises a notification. Absolute: 0.05 is five points.",
                      muted=True),
                 w.HBox([forms.label(self.drop_input, "Drop that notifies", "140px"), self.save_drop],
                        layout=w.Layout(align_items="center")),
-                self.drop_status)
-            children.append(self.settings)
+                self.drop_status])], titles=("Settings: when performance raises a notification (every account)",),
+                selected_index=None)
+            children.insert(1, self.settings)
         self.children = tuple(children)
         self.refresh()
 

@@ -195,7 +195,7 @@ def performance(model: ModelFacts, reference: Mapping[str, float | None],
             due.append(Due(
                 kind=PERFORMANCE, model_id=model.id,
                 dedupe_key=key(PERFORMANCE, model.id, w.profile_id, w.window or "", metric),
-                title=_title(f"{name} dropped in {model.name}, window {window_name(w.label)}"),
+                title=_title(f"{name[:1].upper() + name[1:]} dropped in {model.name}, window {window_name(w.label)}"),
                 body={"model": model.name, "window": w.label, "profile_id": w.profile_id, "metric": metric,
                       "value": value, "source": source, "reference": ref, "drop": fell, "threshold": drop,
                       "summary": summary},
