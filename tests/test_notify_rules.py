@@ -13,7 +13,11 @@ from sqlalchemy import func, select, update
 from vision_widgets.core.monitoring import FAIL, OK, Check, history
 from vision_widgets.core.notify import facts, rules, store
 from vision_widgets.core.notify.rules import (
-    DriftedFeature, FailingCheck, ModelFacts, WindowDriftFacts, WindowPerformanceFacts,
+    DriftedFeature,
+    FailingCheck,
+    ModelFacts,
+    WindowDriftFacts,
+    WindowPerformanceFacts,
 )
 from vision_widgets.core.storage import schema
 from vision_widgets.services import notification_runs, registration

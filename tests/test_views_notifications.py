@@ -6,13 +6,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from helpers import ADMIN, OTHER_USER, USER, demo_spec, log_in_through_the_form, write_demo_files
+from helpers import (
+    ADMIN,
+    OTHER_USER,
+    USER,
+    demo_spec,
+    log_in_through_the_form,
+    write_demo_files,
+)
 from sqlalchemy import select
 
 from vision_widgets.app import PAGES
 from vision_widgets.components.notification_bell import MIN_EVERY, NotificationBell
 from vision_widgets.core.notify import rules, store
-from vision_widgets.core.notify.rules import DriftedFeature, ModelFacts, WindowDriftFacts
+from vision_widgets.core.notify.rules import (
+    DriftedFeature,
+    ModelFacts,
+    WindowDriftFacts,
+)
 from vision_widgets.core.storage import schema
 from vision_widgets.services import registration
 from vision_widgets.views.drift import DriftView

@@ -13,7 +13,12 @@ from sqlalchemy import Connection, func, select
 
 from vision_widgets.core.clock import as_utc
 from vision_widgets.core.monitoring import FAIL, MODEL_CHECKS, SERVER_CHECKS
-from vision_widgets.core.notify.rules import DriftedFeature, FailingCheck, ModelFacts, WindowDriftFacts
+from vision_widgets.core.notify.rules import (
+    DriftedFeature,
+    FailingCheck,
+    ModelFacts,
+    WindowDriftFacts,
+)
 from vision_widgets.core.storage import schema
 
 

@@ -30,7 +30,13 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 from vision_widgets.core.monitoring.checks import FRESH, freshness, stored_cadence
-from vision_widgets.core.notify import AWAITING_METRICS, DRIFT, HEALTH, PERFORMANCE, STALE
+from vision_widgets.core.notify import (
+    AWAITING_METRICS,
+    DRIFT,
+    HEALTH,
+    PERFORMANCE,
+    STALE,
+)
 
 #: A restricted model awaits its client's metrics this long before it is a notification.
 AWAITING_AFTER = timedelta(hours=24)
