@@ -210,3 +210,13 @@ def test_the_bell_stops_at_logout_and_shows_nothing_of_the_account(app, world):
     app.logout_button.click()
     assert not app.bell.running and app.bell.description == ""
     assert app.bell.tooltip == "No unread notifications: open Notifications"
+
+
+def test_the_bell_stops_when_the_app_is_closed(ctx, world):
+    from vision_widgets.app import VisionApp
+
+    shell = VisionApp(ctx)
+    log_in_through_the_form(shell, USER)
+    assert shell.bell.running
+    shell.close()
+    assert not shell.bell.running and shell.bell.comm is None
