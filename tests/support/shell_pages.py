@@ -14,6 +14,7 @@ ADMIN = ("datascientist_admin", "ds_admin123")
 LOADED = {
     "Model 360": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Drift": ".vision-kpi-value:visible, .vision-empty-state:visible",
+    "Notifications": ".vision-notification:visible, .vision-empty-state:visible",
     "Register model": "button:visible",
     "Access management": ".vision-table td:visible",
     "My account": ".vision-card:visible",

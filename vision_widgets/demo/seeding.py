@@ -88,6 +88,11 @@ def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
         finally:
             sessions.logout(ctx, principal)
     _warehouse(ctx, folder, paths, say)
+    if added:
+        from vision_widgets.services import notification_runs
+
+        found = notification_runs.run_rules(ctx)
+        say(f"Notification rules run once: {found.stored} new notification(s).")
     return added
 
 
