@@ -1,0 +1,1 @@
+"""Notifications (rules, their store) and their delivery to people (channels, delivery jobs)."""
