@@ -162,3 +162,27 @@ def test_a_claimed_delivery_is_not_taken_twice(ctx, admin):
         assert not delivery.claim(conn, item, ctx.now())
         assert delivery.due(conn, ctx.now(), 10) == []  # held until HOLD has passed
         assert delivery.due(conn, ctx.now() + delivery.HOLD, 10)[0].id == item.id  # a dead worker's row comes back
+
+
+def test_the_worker_delivers_alerts_every_minute(ctx, admin):
+    from datetime import datetime
+
+    from vision_widgets import worker
+
+    class Recorder:
+        def __init__(self):
+            self.tasks = {}
+
+        def periodic(self, name, when, fn):
+            self.tasks[name] = (when, fn)
+
+    queue = Recorder()
+    worker.schedule(queue, ctx)
+    when, fn = queue.tasks["vision.deliver_alerts"]
+    assert all(when(datetime(2024, 5, 1, 12, m)) for m in range(60))
+    fraud = add_model(ctx, "Fraud", "Analytics")
+    with WebhookReceiver() as hook:
+        webhook(ctx, admin, "works", hook.url)
+        notify(ctx, fraud, "drift:fraud:1")
+        assert fn() == 1
+    assert len(hook.received) == 1

@@ -7,7 +7,12 @@ from sqlalchemy import select
 from support.alert_receivers import WebhookReceiver
 
 from vision_widgets.core import audit
-from vision_widgets.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from vision_widgets.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from vision_widgets.core.secrets import KEY_FILE
 from vision_widgets.core.storage import schema
 from vision_widgets.services import alerts, sessions

@@ -353,6 +353,13 @@ def deliver_alerts(ctx: Context) -> int:
     return done.sent
 
 
+def deliver_alerts(ctx: Context) -> int:
+    """Plan the alert deliveries of new notifications and send the due ones (bounded; services/alerts.py)."""
+    from vision_widgets.services import alerts
+
+    return alerts.run_deliveries(ctx).sent
+
+
 def schedule(queue: JobQueue, ctx: Context) -> None:
     """Register the periodic tasks on the queue (huey's crontab, minute resolution)."""
     from huey import crontab
@@ -360,6 +367,7 @@ def schedule(queue: JobQueue, ctx: Context) -> None:
     queue.periodic("vision.purge_expired", crontab(minute="*/5"), lambda: purge_expired(ctx))
     queue.periodic("vision.record_health", crontab(minute="*"), lambda: record_health(ctx))
     queue.periodic("vision.queue_due_pulls", crontab(minute="*"), lambda: queue_due_pulls(ctx))
+    queue.periodic("vision.deliver_alerts", crontab(minute="*"), lambda: deliver_alerts(ctx))
     queue.periodic("vision.deliver_alerts", crontab(minute="*"), lambda: deliver_alerts(ctx))
 
 

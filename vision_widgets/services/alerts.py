@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from vision_widgets.core import audit
 from vision_widgets.core.config import public_url
@@ -36,9 +37,23 @@ from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChannelInfo", "DeliveryInfo", "RunSummary", "lines_of_business", "list_channels", "get_channel",
-           "add_channel", "update_channel", "remove_channel", "test_channel", "delivery_log", "retry",
-           "retry_failed", "run_deliveries", "message_for"]
+__all__ = [
+    "ChannelInfo",
+    "DeliveryInfo",
+    "RunSummary",
+    "add_channel",
+    "delivery_log",
+    "get_channel",
+    "lines_of_business",
+    "list_channels",
+    "message_for",
+    "remove_channel",
+    "retry",
+    "retry_failed",
+    "run_deliveries",
+    "test_channel",
+    "update_channel",
+]
 
 #: Deliveries one periodic run sends at most, how many at once, and after how long it starts no more.
 BATCH = 50

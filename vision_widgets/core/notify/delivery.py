@@ -66,8 +66,8 @@ def plan(conn: Connection, now: datetime) -> int:
     )
     pairs = conn.execute(missing).all()
     if pairs:
-        conn.execute(d.insert(), [dict(notification_id=nid, channel_id=cid, state=PENDING, attempts=0,
-                                       created_at=now, next_attempt_at=now, error="") for nid, cid in pairs])
+        conn.execute(d.insert(), [{"notification_id": nid, "channel_id": cid, "state": PENDING, "attempts": 0,
+                                       "created_at": now, "next_attempt_at": now, "error": ""} for nid, cid in pairs])
     return len(pairs)
 
 
