@@ -27,14 +27,13 @@ from vision_widgets.services.alerts import ChannelInfo, DeliveryInfo
 from vision_widgets.views.base import PageView, succeeded, unobserved
 
 CHANNEL_COLUMNS = ("Name", "Kind", "Line of business", "Sends to", "Enabled", "Sent", "Failed", "Waiting")
-LOG_COLUMNS = ("#", "Channel", "Notification", "Model", "State", "Attempts", "Last attempt", "Next attempt",
-               "Reason")
+LOG_COLUMNS = ("#", "Channel", "Notification", "State", "Attempts", "Last attempt", "Next attempt", "Reason")
 SAVED = "•••• saved — type to replace"
 REENTER = "cannot be decrypted — re-enter it"
 ALL_LOBS = "All lines of business"
 ANY = "Any"
 KIND_OPTIONS = (("Webhook (Slack, Teams)", "webhook"), ("E-mail (SMTP)", "email"))
-FORMAT_OPTIONS = (("Slack (also classic Teams connectors)", "slack"), ("Microsoft Teams Workflows", "teams"))
+FORMAT_OPTIONS = (("Slack (or classic Teams)", "slack"), ("Microsoft Teams Workflows", "teams"))
 SECURITY_OPTIONS = (("STARTTLS (port 587)", "starttls"), ("Implicit TLS (port 465)", "tls"),
                     ("None (a relay inside the network)", "none"))
 STATE_OPTIONS = (ANY, "queued", "retrying", "sent", "failed")
@@ -64,8 +63,8 @@ class AlertsView(PageView):
         # -- channels
         self.table = DataTable(CHANNEL_COLUMNS, empty="No alert channels yet: add one below.", label="Alert channels",
                                noun=("channel", "channels"),
-                               widths={"Name": 150, "Kind": 170, "Line of business": 150, "Sends to": 240,
-                                       "Enabled": 80, "Sent": 60, "Failed": 60, "Waiting": 70})
+                               widths={"Name": 130, "Kind": 160, "Line of business": 145, "Sends to": 215,
+                                       "Enabled": 85, "Sent": 60, "Failed": 70, "Waiting": 75})
         self.table.on_open(self._open)
         self.choice = w.Dropdown(options=(), layout=w.Layout(width="260px"))
         self.choice.observe(self._on_choice, "value")
@@ -143,8 +142,8 @@ class AlertsView(PageView):
         # -- the delivery log
         self.log_table = DataTable(LOG_COLUMNS, empty="No deliveries yet: they appear when notifications are raised.",
                                    label="Delivery log", noun=("delivery", "deliveries"),
-                                   widths={"#": 50, "Channel": 120, "Notification": 240, "Model": 130, "State": 80,
-                                           "Attempts": 70, "Last attempt": 130, "Next attempt": 130, "Reason": 360})
+                                   widths={"#": 50, "Channel": 110, "Notification": 200, "State": 75, "Attempts": 85,
+                                           "Last attempt": 125, "Next attempt": 125, "Reason": 200})
         self.log_table.on_open(self._open_delivery)
         self.state_filter = w.Dropdown(options=STATE_OPTIONS, value=ANY, layout=w.Layout(width="160px"))
         self.channel_filter = w.Dropdown(options=(ANY,), value=ANY, layout=w.Layout(width="180px"))
@@ -153,6 +152,9 @@ class AlertsView(PageView):
         self.reload = forms.button("Refresh", icon="refresh")
         self.reload.on_click(lambda _b: self.refresh())
         self.failed = w.Dropdown(options=(), layout=w.Layout(width="360px"))
+        self.failed.observe(self._on_failed, "value")
+        self.reason = w.Label("")  # the whole reason of the failed delivery chosen (the grid's cell clips it)
+        self.reason.add_class("vision-muted")
         self.retry = forms.button("Retry", icon="repeat")
         self.retry.on_click(self._on_retry)
         self.retry_all = forms.button("Retry all failed", icon="repeat")
@@ -168,7 +170,7 @@ class AlertsView(PageView):
             forms.section("Delivery log",
                           w.HBox([forms.field("State", self.state_filter), forms.field("Channel", self.channel_filter),
                                   self.reload], layout=w.Layout(align_items="center")),
-                          self.log_table, self.failed_row, self.log_status),
+                          self.log_table, self.failed_row, self.reason, self.log_status),
         )
         self.lob.options = ((ALL_LOBS, ""),) + tuple((lob, lob) for lob in lobs)
         self.lob.value = ""
@@ -209,7 +211,7 @@ class AlertsView(PageView):
         if found is None:
             return
         self.deliveries = tuple(found)
-        self.log_table.update((d.id, d.channel, d.title, d.model or "platform", d.state, d.attempts,
+        self.log_table.update((d.id, d.channel, d.title, d.state, d.attempts,
                                when(d.last_attempt_at) if d.last_attempt_at else "–",
                                when(d.next_attempt_at) if d.state in ("queued", "retrying") else "–",
                                d.error) for d in self.deliveries)
@@ -218,6 +220,7 @@ class AlertsView(PageView):
         self.failed.options = failed
         self.failed.value = keep if keep in (v for _, v in failed) else (failed[0][1] if failed else None)
         self.failed_row.layout.display = "" if failed else "none"
+        self._on_failed()
 
     def _selected(self) -> ChannelInfo | None:
         return next((c for c in self.infos if c.name == self.choice.value), None)
@@ -366,6 +369,10 @@ class AlertsView(PageView):
         found = next((d for d in self.deliveries if str(d.id) == key), None)
         if found is not None and found.state == "failed":
             self.failed.value = found.id
+
+    def _on_failed(self, _change=None) -> None:
+        found = next((d for d in self.deliveries if d.id == self.failed.value), None)
+        self.reason.value = "" if found is None else f"#{found.id} failed after {found.attempts} attempts: {found.error}"
 
     def _on_filter(self, _change=None) -> None:
         self._load_log()
