@@ -172,3 +172,8 @@ def test_a_notification_body_becomes_lines_and_the_link_joins_the_app_address():
     assert lines == ("drift share: 0.6123", "window: 2024-05-01", "features: amount (psi 0.31), hour (psi 0.2)")
     assert channels.describe("not json") == ("not json",)
     assert channels.app_link("https://v.example.com/", "?page=drift&model=X") == "https://v.example.com/?page=drift&model=X"
+
+
+def test_a_link_with_a_model_name_holding_spaces_stays_one_link():
+    assert (channels.app_link("https://v.example.com", "?page=drift&model=Fraud detection")
+            == "https://v.example.com/?page=drift&model=Fraud%20detection")

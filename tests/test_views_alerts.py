@@ -175,3 +175,8 @@ def test_an_admin_finds_alert_delivery_in_the_admin_group(app):
     assert "Alert delivery" in [title for title, _ in app.nav.options]
     app.open_page("alerts")
     assert isinstance(app.view, AlertsView)
+
+
+def test_the_page_says_where_alerts_link_when_no_public_address_is_set(page):
+    assert page.address_note.value.startswith("Alerts link to http://127.0.0.1:8866")
+    assert "VISION_PUBLIC_URL" in page.address_note.value

@@ -42,6 +42,7 @@ __all__ = [
     "DeliveryInfo",
     "RunSummary",
     "add_channel",
+    "app_address",
     "delivery_log",
     "get_channel",
     "lines_of_business",
@@ -190,6 +191,13 @@ def lines_of_business(ctx: Context, principal: Principal) -> list[str]:
     acting(ctx, principal, Permission.MANAGE_ALERTS)
     with ctx.store.read() as conn:
         return store.lines_of_business(conn)
+
+
+def app_address(ctx: Context, principal: Principal) -> tuple[str, bool]:
+    """The address alerts link to, and whether it was configured (``VISION_PUBLIC_URL``): without it
+    the links name the address ``vision serve`` binds, which other machines may not reach."""
+    acting(ctx, principal, Permission.MANAGE_ALERTS)
+    return _base_url(ctx), bool(ctx.settings.public_url)
 
 
 def list_channels(ctx: Context, principal: Principal) -> list[ChannelInfo]:

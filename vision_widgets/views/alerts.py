@@ -172,6 +172,12 @@ class AlertsView(PageView):
                                   self.reload], layout=w.Layout(align_items="center")),
                           self.log_table, self.failed_row, self.reason, self.log_status),
         )
+        address = self.run(self.list_status, alerts.app_address, self.ctx, self.principal)
+        self.address_note = StatusMessage()
+        if address is not None and not address[1]:
+            self.address_note.show(f"Alerts link to {address[0]}, the address this server binds; set "
+                                   "VISION_PUBLIC_URL to the address people open Vision AI at.")
+        self.children = (self.address_note, *self.children)
         self.lob.options = ((ALL_LOBS, ""),) + tuple((lob, lob) for lob in lobs)
         self.lob.value = ""
         self.refresh()

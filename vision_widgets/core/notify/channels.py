@@ -40,7 +40,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from http import client as http_client
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from vision_widgets.core.connectors.failures import first_line, scrub
 from vision_widgets.core.errors import InvalidInput, VisionError
@@ -448,9 +448,9 @@ def app_link(base: str, link: str) -> str:
     base = (base or "").rstrip("/")
     if not link:
         return base + "/" if base else ""
-    if link.startswith("?"):
-        return f"{base}/{link}"
-    return f"{base}/?{link.lstrip('/?')}"
+    # A model's name may hold spaces or other characters a chat client would cut the link at.
+    query = quote(link.lstrip("/?"), safe="=&%+-._~:@,;/")
+    return f"{base}/?{query}"
 
 
 @dataclass(frozen=True)
