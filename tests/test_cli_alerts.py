@@ -114,3 +114,18 @@ def test_log_and_retry_of_a_failed_delivery(run_cli, opened):
         assert [e.action for e in audit.recent(conn)[:1]] == ["retry alert delivery"]
     removed = run_cli("alerts", "remove", "team")
     assert removed.returncode == 0 and alerts.list_channels(opened, ops) == []
+
+
+def test_reseal_after_a_new_key_is_put_first(run_cli, home):
+    from cryptography.fernet import Fernet
+
+    old = (home / "secret.key").read_text().strip() if (home / "secret.key").exists() else None
+    first = Fernet.generate_key().decode()
+    added = run_cli("alerts", "add", "team", "--kind", "webhook", "--secret-env", "url=HOOK",
+                    env={"HOOK": "https://hooks.example.com/x", "VISION_SECRET_KEY": first})
+    assert added.returncode == 0, added.stderr
+    new = Fernet.generate_key().decode()
+    done = run_cli("alerts", "reseal", env={"VISION_SECRET_KEY": f"{new},{first}"})
+    assert done.returncode == 0 and done.stdout == "Sealed again with the first key: 1 channel(s).\n"
+    listed = run_cli("alerts", "channels", "--json", env={"VISION_SECRET_KEY": new})
+    assert '"readable": true' in listed.stdout and old is None

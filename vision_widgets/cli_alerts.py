@@ -1,4 +1,4 @@
-"""``vision alerts channels | add | update | remove | test | log | retry``: alert delivery for operators.
+"""``vision alerts channels | add | update | remove | test | log | retry | reseal``: alert delivery for operators.
 
 The command acts as an operator (an admin without a session, like ``vision connectors``) through
 the same service as the Alert delivery page, so the same checks and audit entries apply.
@@ -50,6 +50,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     c = asub.add_parser("remove", help="remove a channel and its delivery log")
     c.add_argument("name")
     c.set_defaults(func=cmd_remove)
+
+    c = asub.add_parser("reseal", help="seal every channel's secrets with the first key of VISION_SECRET_KEY")
+    c.set_defaults(func=cmd_reseal)
 
     c = asub.add_parser("test", help="send a test message now: 'sent' or why not (exit 1)")
     c.add_argument("name")
@@ -163,6 +166,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
     alerts.remove_channel(_context(), _principal(), args.name)
     print(f"Removed channel {args.name} and its delivery log.")
     return 0
+
+
+def cmd_reseal(args: argparse.Namespace) -> int:
+    from vision_widgets.services import alerts
+
+    done, unreadable = alerts.reseal(_context(), _principal())
+    print(f"Sealed again with the first key: {len(done)} channel(s)"
+          + (f"; cannot be decrypted with any key (re-enter them): {', '.join(unreadable)}" if unreadable else "") + ".")
+    return EXIT_FAILED if unreadable else 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:

@@ -49,6 +49,7 @@ __all__ = [
     "list_channels",
     "message_for",
     "remove_channel",
+    "reseal",
     "retry",
     "retry_failed",
     "run_deliveries",
@@ -340,6 +341,31 @@ def retry_failed(ctx: Context, principal: Principal, channel: str = "") -> int:
         count = delivery.retry_all(conn, now, channel_id)
         audit.record(conn, now, me.username, "retry alert deliveries", channel or "all channels", f"{count} failed")
     return count
+
+
+def reseal(ctx: Context, principal: Principal) -> tuple[list[str], list[str]]:
+    """Seal every channel's secrets again with the first key of ``VISION_SECRET_KEY`` (a key rotation's
+    middle step, as ``connectors.reseal``); (names sealed again, names no key opens)."""
+    me = acting(ctx, principal, Permission.MANAGE_ALERTS)
+    done: list[str] = []
+    unreadable: list[str] = []
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        rows = [r for r in store.list_all(conn) if r.secrets]
+        if not rows:
+            return [], []
+        box = _box(ctx, rows)
+        for row in rows:
+            try:
+                if box is None:
+                    raise SecretsUnreadable()
+                store.replace_token(conn, row.name, box.rotate(row.secrets))
+                done.append(row.name)
+            except SecretsUnreadable:
+                unreadable.append(row.name)
+        audit.record(conn, now, me.username, "reseal alert channels", "", f"{len(done)} sealed again"
+                     + (f"; unreadable: {', '.join(unreadable)}" if unreadable else ""))
+    return done, unreadable
 
 
 # -- sending -------------------------------------------------------------------------------------------

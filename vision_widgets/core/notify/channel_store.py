@@ -114,6 +114,11 @@ def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[st
     return get(conn, name)
 
 
+def replace_token(conn: Connection, name: str, secrets: str) -> None:
+    """The same secrets sealed again (a new key): nothing else changes."""
+    conn.execute(update(t).where(t.c.name_key == name.lower()).values(secrets=secrets))
+
+
 def remove(conn: Connection, name: str) -> None:
     """Delete the channel and its delivery log (the rows of a channel that is gone mean nothing)."""
     row = get(conn, name)
