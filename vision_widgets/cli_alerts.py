@@ -18,7 +18,7 @@ import sys
 EXIT_FAILED = 1
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``vision alerts …`` to the ``vision`` parser."""
     p = sub.add_parser("alerts", help="alert delivery: webhook and e-mail channels, the delivery log, retries")
     asub = p.add_subparsers(dest="alerts_command", required=True)
