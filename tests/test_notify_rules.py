@@ -310,6 +310,7 @@ def test_the_worker_runs_the_rules_every_five_minutes(ctx):
             self.tasks = {}
 
         def periodic(self, name, when, fn):
+            assert name not in self.tasks, f"{name} is scheduled twice"
             self.tasks[name] = (when, fn)
 
     queue = Recorder()

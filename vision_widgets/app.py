@@ -96,6 +96,9 @@ PAGES: tuple[Page, ...] = (
          "heartbeat", ADMIN),
     Page("connectors", "Connectors", Permission.MANAGE_CONNECTORS, "vision_widgets.views.connectors:ConnectorsView",
          "Where models' data lives: add, test and remove the stored connections to databases and storage.", "plug", ADMIN),
+    Page("alerts", "Alert delivery", Permission.MANAGE_ALERTS, "vision_widgets.views.alerts:AlertsView",
+         "Where notifications go outside the app: webhooks and e-mail per line of business, and the delivery log.",
+         "paper-plane", ADMIN),
     Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView",
          "Who you are in Vision AI, and your password.", "user-circle", ACCOUNT),
 )

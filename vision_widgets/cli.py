@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vision_widgets import cli_notify
 
     cli_notify.register(sub)
+    from vision_widgets import cli_alerts
+
+    cli_alerts.register(sub)
     return parser
 
 

@@ -387,6 +387,13 @@ def run_notification_rules(ctx: Context, deadline: float | None = None) -> int:
     return box["result"].stored
 
 
+def deliver_alerts(ctx: Context) -> int:
+    """Plan the alert deliveries of new notifications and send the due ones (bounded; services/alerts.py)."""
+    from vision_widgets.services import alerts
+
+    return alerts.run_deliveries(ctx).sent
+
+
 def schedule(queue: JobQueue, ctx: Context) -> None:
     """Register the periodic tasks on the queue (huey's crontab, minute resolution)."""
     from huey import crontab
@@ -395,6 +402,7 @@ def schedule(queue: JobQueue, ctx: Context) -> None:
     queue.periodic("vision.record_health", crontab(minute="*"), lambda: record_health(ctx))
     queue.periodic("vision.queue_due_pulls", crontab(minute="*"), lambda: queue_due_pulls(ctx))
     queue.periodic("vision.notification_rules", crontab(minute="*/5"), lambda: run_notification_rules(ctx))
+    queue.periodic("vision.deliver_alerts", crontab(minute="*"), lambda: deliver_alerts(ctx))
 
 
 # --------------------------------------------------------------------------------------------

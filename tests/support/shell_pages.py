@@ -19,6 +19,7 @@ LOADED = {
     "Access management": ".vision-table td:visible",
     "My account": ".vision-card:visible",
     "Monitoring": ".vision-tile:visible",
+    "Alert delivery": ".vision-card:visible",
 }
 
 #: Where the text of a message or a table cell sits (what must never be clipped).

@@ -3,8 +3,8 @@
 A notification is stored once per cause: its ``dedupe_key`` (kind, model, window…) is unique in the
 ``notifications`` table, so rules may run as often as they like, from the worker's periodic task and
 after each new production batch, and two runs that race store one row. Read state is per account
-(``notification_reads``). Alert delivery (``channels``, ``delivery``) reads the stored rows; nothing
-here calls it.
+(``notification_reads``). Alert delivery (``channels``, ``channel_store``, ``delivery``) reads the
+stored rows and sends them to people; nothing in the rules calls it.
 """
 from __future__ import annotations
 
