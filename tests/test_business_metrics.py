@@ -172,9 +172,10 @@ def test_an_admin_sets_rates_with_history_audited_and_bad_values_are_refused(ctx
 # -- business metrics service -----------------------------------------------------------------------
 @pytest.fixture
 def two_models(ctx, login, settings):
-    train, prod = write_demo_files(settings.home / "data")
-    registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod, platform="Databricks"))
-    registration.register_model(ctx, login(OTHER_USER), demo_spec("Other model", train, prod, platform="Azure ML"))
+    train, prod = write_demo_files(settings.home / "data", "Customer churn", "churn")  # both classes in every window
+    registration.register_model(ctx, login(USER), demo_spec("Fraud detection", train, prod, "Customer churn",
+                                                            platform="Databricks"))
+    registration.register_model(ctx, login(OTHER_USER), demo_spec("Other model", train, prod, "Customer churn", platform="Azure ML"))
     cost_rates.set_rate(ctx, login(ADMIN), "Databricks", "EUR", 0.5, 2.0, "2026-01-01")
     add_usage(ctx, "Fraud detection", [("2026-09-01", 4000, 2.0, 0.5, 0.5, None)])
     add_usage(ctx, "Other model", [("2026-09-01", 1000, 1.0, 0.2, None, None)])
@@ -204,7 +205,7 @@ def test_performance_is_the_estimation_services_own_numbers(ctx, login, two_mode
         got = source.performance[source.performance["metric"] == metric].sort_values("day")
         want = [(d, r if r is not None else e, "realised" if r is not None else "estimated")
                 for d, r, e in zip(days, own.realised[metric], own.estimated[metric]) if (r, e) != (None, None)]
-        assert want, f"the demo model has {metric} in some window"
+        assert want or metric == "roc_auc", f"the demo model has {metric} in some window"  # small windows: AUC pooled
         assert [(pd.Timestamp(d), pytest.approx(v), k) for d, v, k in want] == \
             list(zip(got["day"], got["value"], got["kind"]))
     # production windows' rows, for the volume of a model without usage records
