@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vision_widgets import cli_connectors
 
     cli_connectors.register(sub)
+    from vision_widgets import cli_rates
+
+    cli_rates.register(sub)
     return parser
 
 
