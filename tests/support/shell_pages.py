@@ -15,6 +15,7 @@ LOADED = {
     "Model 360": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Drift": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Register model": "button:visible",
+    "Business Metrics": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Access management": ".vision-table td:visible",
     "My account": ".vision-card:visible",
     "Monitoring": ".vision-tile:visible",
