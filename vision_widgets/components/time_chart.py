@@ -67,6 +67,8 @@ class TimeSeriesChart:
                 hi = min(self.unit_max, top + max(0.02, (top - lo) * 0.15))
         else:
             lo, hi = 0.0, (top * HEADROOM if top > 0 else 1.0)
+        if not every.size:  # nothing to draw: a plain 0..1 (or 0..max) frame, not a squeezed one
+            lo, hi = 0.0, self.unit_max or 1.0
         if hi <= lo:
             hi = lo + 1.0
         with self.figure.hold_sync():

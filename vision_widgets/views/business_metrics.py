@@ -94,8 +94,12 @@ class BusinessMetricsView(PageView):
         self.performance_chart = TimeSeriesChart("Accuracy over time", "accuracy", slots=2, y_format=".3f",
                                                  colours=(REALISED_COLOUR, ESTIMATE_COLOUR), zero_based=False,
                                                  unit_max=1.0, dashed=(1,))
+        # The figures enter the grid only while it is shown (and leave it with the empty state): a bqplot
+        # figure first laid out in a hidden box keeps a zero width ("negative width" errors, no plot).
+        self._chart_widgets = tuple(c.widget for c in (self.volume_chart, self.cost_chart, self.utilisation_chart,
+                                                        self.performance_chart))
         self.charts = w.GridBox(
-            [c.widget for c in (self.volume_chart, self.cost_chart, self.utilisation_chart, self.performance_chart)],
+            [],
             layout=w.Layout(width="100%", grid_template_columns="repeat(auto-fit, minmax(460px, 1fr))",
                             grid_gap="8px 16px"))
         self.table = DataTable(("Date",), empty="No day in the range.", label="Business metrics by day",
@@ -126,7 +130,7 @@ class BusinessMetricsView(PageView):
             rate_parts += [w.Label("A new rate applies from its day until the platform's next one; past days keep "
                                    "the rate they had."),
                            self.rate_platform, self.rate_currency, self.rate_per_1k, self.rate_per_hour,
-                           self.rate_from, self.rate_add, self.rate_status]
+                           self.rate_from, w.HBox([self.rate_add]), self.rate_status]
         else:
             rate_parts.append(self.rate_status)
         self.more = w.Accordion(children=(
@@ -242,22 +246,26 @@ class BusinessMetricsView(PageView):
                                if n else "No model matches: register a model or change the filters.")
             self.empty.layout.display = ""
             self.data.layout.display = "none"
+            self.charts.children = ()
             return
         self.empty.layout.display = "none"
         self.data.layout.display = ""
         self._show_kpis(result)
         self._show_charts(result)
+        if not self.charts.children:
+            self.charts.children = self._chart_widgets
         frame = result.to_frame()
         if self.table.columns != tuple(frame.columns):
             self._replace_table(tuple(frame.columns))
+        digits = [_digits(c) for c in frame.columns]
         rows = frame.astype(object).where(frame.notna(), "").itertuples(index=False)
-        self.table.update([tuple(_cell(v) for v in r) for r in rows])
+        self.table.update([tuple(_cell(v, d) for v, d in zip(r, digits)) for r in rows])
         self.download.value = download_anchor(f"business-metrics-{start.isoformat()}-{end.isoformat()}.csv",
                                               result.to_csv(), "Download CSV", "text/csv")
 
     def _replace_table(self, columns: tuple[str, ...]) -> None:
         table = DataTable(columns, empty="No day in the range.", label="Business metrics by day", noun=("day", "days"),
-                          widths={c: (110 if c == "date" else 150) for c in columns})
+                          widths={c: max(110, int(7.4 * len(c)) + 34) for c in columns})
         box = self.data.children[-1]
         box.children = tuple(table if c is self.table else c for c in box.children)
         close_tree(self.table)
@@ -310,9 +318,11 @@ class BusinessMetricsView(PageView):
                                y_label="cost (" + ", ".join(sorted(r.cost)) + ")" if r.cost else "cost")
         self.utilisation_chart.update({SHARE_NAMES[s]: (days, v) for s, v in r.utilisation.items()}, lo, hi)
         name = METRIC_NAMES.get(r.metric, r.metric)
+        has_perf = bool(np.isfinite(r.realised).any() or np.isfinite(r.estimated).any())
         self.performance_chart.update({"realised (labels)": (days, r.realised),
                                        "estimated (labels not in yet)": (days, r.estimated)}, lo, hi,
-                                      title=f"{name} over time (mean of the models' windows)", y_label=name)
+                                      title=f"{name} over time (mean of the models' windows)" if has_perf
+                                      else f"{name}: no labelled or estimated window in the range", y_label=name)
         self.performance_chart.unit_max = 1.0 if HIGHER_IS_BETTER.get(r.metric, True) else None
         sources: dict[str, list[str]] = {}
         for model, source in r.volume_sources.items():
@@ -371,12 +381,22 @@ class BusinessMetricsView(PageView):
                                on_done=done, bar=self.upload_progress, lane="upload")
 
     def close(self) -> None:
+        super().close()
         for chart in (self.volume_chart, self.cost_chart, self.utilisation_chart, self.performance_chart):
             chart.close()
-        super().close()
 
 
-def _cell(v: object) -> object:
+def _digits(column: str) -> int:
+    """Decimals a table column is shown with (the CSV keeps every digit): counts whole, money in cents."""
+    if column.startswith("predictions"):
+        return 0
+    if column.startswith("cost") or column == "compute hours":
+        return 2
+    return 3  # shares and metrics
+
+
+def _cell(v: object, digits: int) -> object:
+    """A number rounded for reading (still a number, so the grid sorts it as one); "" stays ""."""
     if isinstance(v, float):
-        return round(v, 4)
+        return int(round(v)) if digits == 0 else round(v, digits)
     return v
