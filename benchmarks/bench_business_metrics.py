@@ -24,7 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,23 +34,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from perf_doc import write_section  # noqa: E402
+from perf_doc import write_section
 
-from vision_widgets.core.catalog import records  # noqa: E402
-from vision_widgets.core.config import load_settings  # noqa: E402
-from vision_widgets.core.context import Context  # noqa: E402
-from vision_widgets.core.identity import auth  # noqa: E402
-from vision_widgets.core.storage import schema  # noqa: E402
-from vision_widgets.core.usage import metrics  # noqa: E402
-from vision_widgets.demo import sample_accounts  # noqa: E402
-from vision_widgets.services import cost_rates  # noqa: E402
-from vision_widgets.services.sessions import operator  # noqa: E402
+from vision_widgets.core.catalog import records
+from vision_widgets.core.config import load_settings
+from vision_widgets.core.context import Context
+from vision_widgets.core.identity import auth
+from vision_widgets.core.storage import schema
+from vision_widgets.core.usage import metrics
+from vision_widgets.demo import sample_accounts
+from vision_widgets.services import cost_rates
+from vision_widgets.services.sessions import operator
 
 SECTION = "## Business Metrics (issue 12)"
 MODELS, DAYS = 50, 365
 ADMIN, PASSWORD = "datascientist_admin", "ds_admin123"
 PLATFORMS = ("Databricks", "Azure ML", "AWS SageMaker", "on-premises")
-FIRST_DAY = datetime(2025, 11, 1, tzinfo=timezone.utc)
+FIRST_DAY = datetime(2025, 11, 1, tzinfo=UTC)
 TODAY = FIRST_DAY + timedelta(days=DAYS - 1, hours=12)
 
 
@@ -102,8 +102,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
-    from tests.helpers import signed_in_state  # noqa: E402 - the tests' way to build a page alone
-
+    from tests.helpers import signed_in_state
     from vision_widgets.views.business_metrics import BusinessMetricsView
 
     with tempfile.TemporaryDirectory(prefix="vision-bench-metrics-") as tmp:

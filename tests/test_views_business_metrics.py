@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import types
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from helpers import ADMIN, OTHER_USER, USER, demo_spec, signed_in_state, synced_text, write_demo_files
@@ -16,7 +16,7 @@ from vision_widgets.app import PAGES
 from vision_widgets.services import cost_rates, registration
 from vision_widgets.views.business_metrics import ANY, BusinessMetricsView
 
-TODAY = datetime(2026, 10, 28, 12, 0, tzinfo=timezone.utc)  # the demo data's production weeks end on Oct 26
+TODAY = datetime(2026, 10, 28, 12, 0, tzinfo=UTC)  # the demo data's production weeks end on Oct 26
 
 
 @pytest.fixture

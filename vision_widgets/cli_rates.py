@@ -10,7 +10,7 @@ import argparse
 import json
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``vision rates …`` to the ``vision`` parser."""
     p = sub.add_parser("rates", help="cost rates per platform, with their history (Business Metrics)")
     rsub = p.add_subparsers(dest="rates_command", required=True)

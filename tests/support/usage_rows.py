@@ -2,8 +2,8 @@
 Metrics page), independent of the ingestion service."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ def add_usage(ctx, model: str, rows: Iterable[tuple], source: str = "demo") -> N
     with ctx.store.write() as conn:
         model_id = conn.execute(select(schema.models.c.id).where(schema.models.c.name == model)).scalar_one()
         for at, predictions, hours, cpu, mem, gpu in rows:
-            when = at if isinstance(at, datetime) else datetime.fromisoformat(at).replace(hour=12, tzinfo=timezone.utc)
+            when = at if isinstance(at, datetime) else datetime.fromisoformat(at).replace(hour=12, tzinfo=UTC)
             conn.execute(schema.usage_records.insert().values(
                 model_id=model_id, at=when, predictions=predictions, compute_hours=hours, cpu_share=cpu,
                 memory_share=mem, gpu_share=gpu, source=source, received_at=ctx.now()))

@@ -9,7 +9,7 @@ logs nothing.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import bqplot as bq
 import ipywidgets as w

@@ -33,8 +33,16 @@ from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BusinessMetrics", "MetricsSource", "filter_choices", "load", "for_range", "business_metrics",
-           "CLASSIFICATION_METRICS", "REGRESSION_METRICS"]
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "REGRESSION_METRICS",
+    "BusinessMetrics",
+    "MetricsSource",
+    "business_metrics",
+    "filter_choices",
+    "for_range",
+    "load",
+]
 
 #: The metrics the page offers (the issue's: accuracy, ROC AUC, F1; RMSE and MAE for regression).
 CLASSIFICATION_METRICS = ("accuracy", "roc_auc", "f1")

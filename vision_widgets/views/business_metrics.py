@@ -16,7 +16,7 @@ import ipywidgets as w
 import numpy as np
 
 from vision_widgets.components import forms
-from vision_widgets.components.charts import REALISED_COLOUR, ESTIMATE_COLOUR
+from vision_widgets.components.charts import ESTIMATE_COLOUR, REALISED_COLOUR
 from vision_widgets.components.data_grid import DataTable
 from vision_widgets.components.download import download_anchor
 from vision_widgets.components.feedback import StatusMessage
@@ -398,5 +398,5 @@ def _digits(column: str) -> int:
 def _cell(v: object, digits: int) -> object:
     """A number rounded for reading (still a number, so the grid sorts it as one); "" stays ""."""
     if isinstance(v, float):
-        return int(round(v)) if digits == 0 else round(v, digits)
+        return round(v) if digits == 0 else round(v, digits)
     return v

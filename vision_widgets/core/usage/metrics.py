@@ -33,8 +33,21 @@ import pandas as pd
 
 from vision_widgets.core.errors import InvalidInput
 
-__all__ = ["MetricsSource", "BusinessMetrics", "Kpis", "prepare", "compute", "check_range", "daily_usage", "preset_range",
-           "USAGE_COLUMNS", "PRESETS", "REALISED", "ESTIMATED", "HIGHER_IS_BETTER"]
+__all__ = [
+    "ESTIMATED",
+    "HIGHER_IS_BETTER",
+    "PRESETS",
+    "REALISED",
+    "USAGE_COLUMNS",
+    "BusinessMetrics",
+    "Kpis",
+    "MetricsSource",
+    "check_range",
+    "compute",
+    "daily_usage",
+    "prepare",
+    "preset_range",
+]
 
 #: The raw usage columns ``daily_usage`` reads (one row per usage record).
 USAGE_COLUMNS = ("model_id", "at", "predictions", "compute_hours", "cpu_share", "memory_share", "gpu_share")
@@ -320,7 +333,7 @@ def compute(source: MetricsSource, start: date, end: date, metric: str = "accura
 
     kpis = Kpis(
         predictions=float(np.nansum(volume_usage) + np.nansum(volume_windows)), cost=totals, previous_cost=previous,
-        cost_per_1k=per_1k, unknown_cost_days=int(len(unknown)), utilisation=average,
+        cost_per_1k=per_1k, unknown_cost_days=len(unknown), utilisation=average,
         compute_hours=float(hours.sum()), performance=current, previous_performance=before,
         performance_models=n_models, performance_estimated=n_estimated)
     names = dict(zip(source.models["model_id"], source.models["name"]))

@@ -5,7 +5,7 @@ admin's filtered view never loads every model's records.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 from sqlalchemy import Connection, func, select

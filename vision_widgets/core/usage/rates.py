@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pandas as pd
 from sqlalchemy import Connection, select
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from vision_widgets.core.errors import Conflict, InvalidInput
 from vision_widgets.core.storage import schema
 
-__all__ = ["CostRate", "check_rate", "insert", "list_rates", "rates_frame", "RATE_COLUMNS"]
+__all__ = ["RATE_COLUMNS", "CostRate", "check_rate", "insert", "list_rates", "rates_frame"]
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 #: The columns of ``rates_frame`` (what ``core.usage.metrics`` reads).
@@ -61,7 +61,7 @@ def check_rate(platform: object, currency: object, per_1k: object, per_hour: obj
         raise InvalidInput(f"The currency must be an ISO 4217 code of three letters, e.g. EUR or USD "
                            f"(got {str(currency)[:20]!r}).", field="currency")
     if isinstance(effective_from, datetime):
-        day = effective_from.astimezone(timezone.utc).date() if effective_from.tzinfo else effective_from.date()
+        day = effective_from.astimezone(UTC).date() if effective_from.tzinfo else effective_from.date()
     elif isinstance(effective_from, date):
         day = effective_from
     else:
@@ -75,7 +75,7 @@ def check_rate(platform: object, currency: object, per_1k: object, per_hour: obj
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def insert(conn: Connection, platform: str, currency: str, per_1k: float, per_hour: float, effective_from: date,
