@@ -83,6 +83,8 @@ def test_a_range_without_data_says_so_and_a_reversed_range_is_refused(ctx, login
         assert view.empty.text.startswith("No usage records, production data or performance between 2027-01-01")
         view.start.value = date(2027, 2, 15)
         assert "after the end date" in view.status.value and view.status.kind == "error"
+        # no numbers or empty state of another range under the message
+        assert view.empty.layout.display == "none" and view.data.layout.display == "none"
         view.preset.value = "Last 30 days"
         assert view.status.value == "" and view.data.layout.display == ""
         assert view.kpis["cost"].value_label.value == "10.00 EUR"
@@ -101,6 +103,7 @@ def test_an_admin_filters_by_platform_sees_unknown_costs_and_adds_a_rate(ctx, lo
         view.wait()
         assert view.source is not None and list(view.source.models["name"]) == ["Churn B"]
         assert view.kpis["cost"].value_label.value == "unknown"
+        assert view.cost_chart.figure.title == "Cost per day: unknown (no rate for these platforms)"
         view.rate_platform.value, view.rate_currency.value = "Azure ML", "usd"
         view.rate_per_1k.value, view.rate_per_hour.value = "-1", "2"
         view.rate_from.value = date(2026, 1, 1)

@@ -59,6 +59,12 @@ def test_an_admin_sees_kpis_and_charts_and_the_preset_updates_them(page, with_us
         main.locator("svg text", has_text=title).first.wait_for()
     assert main.locator(".vision-kpi", has_text="Current Accuracy").locator(".vision-kpi-value").inner_text() != "–"
     main.get_by_text(re.compile(r"^Volume: .*production windows: .*Incident prediction")).wait_for()
+    # hovering a point of the accuracy line shows its day and value
+    accuracy = main.locator(".bqplot.figure", has_text="Accuracy over time")
+    accuracy.locator(".dot").first.hover(force=True)
+    tooltip = page.locator("div[class*=tooltip]:visible", has_text="Accuracy")
+    tooltip.get_by_text(re.compile(r"^2026-\d\d-\d\d$")).wait_for()
+    tooltip.get_by_text(re.compile(r"^0\.\d{3}$")).wait_for()
 
     page.get_by_label("Date range").select_option("Last 7 days")
     cost.filter(has_text=re.compile(r"EUR")).and_(cost.filter(has_not_text=ninety)).wait_for()

@@ -231,9 +231,11 @@ class BusinessMetricsView(PageView):
         start, end = self.start.value, self.end.value
         if not isinstance(start, date) or not isinstance(end, date):
             self.status.error("Choose both a start and an end date.")
+            self._hide_range()
             return
         result = self.run(self.status, business_metrics.for_range, self.source, start, end, self.metric.value)
-        if result is None:
+        if result is None:  # the message says why; the numbers of another range must not stay under it
+            self._hide_range()
             return
         self.status.clear()
         self.result = result
@@ -262,6 +264,12 @@ class BusinessMetricsView(PageView):
         self.table.update([tuple(_cell(v, d) for v, d in zip(r, digits)) for r in rows])
         self.download.value = download_anchor(f"business-metrics-{start.isoformat()}-{end.isoformat()}.csv",
                                               result.to_csv(), "Download CSV", "text/csv")
+
+    def _hide_range(self) -> None:
+        self.result = None
+        self.empty.layout.display = "none"
+        self.data.layout.display = "none"
+        self.charts.children = ()
 
     def _replace_table(self, columns: tuple[str, ...]) -> None:
         table = DataTable(columns, empty="No day in the range.", label="Business metrics by day", noun=("day", "days"),
@@ -315,8 +323,14 @@ class BusinessMetricsView(PageView):
         self.volume_chart.update({"from usage records": (days, r.volume_usage),
                                   "rows of production windows (no usage records)": (days, r.volume_windows)}, lo, hi)
         self.cost_chart.update({cur: (days, v) for cur, v in sorted(r.cost.items())}, lo, hi,
-                               y_label="cost (" + ", ".join(sorted(r.cost)) + ")" if r.cost else "cost")
-        self.utilisation_chart.update({SHARE_NAMES[s]: (days, v) for s, v in r.utilisation.items()}, lo, hi)
+                               y_label="cost (" + ", ".join(sorted(r.cost)) + ")" if r.cost else "cost",
+                               title="Cost per day" if r.cost else
+                               "Cost per day: unknown (no rate for these platforms)" if r.kpis.unknown_cost_days
+                               else "Cost per day: no usage records in the range")
+        used = any(np.isfinite(v).any() for v in r.utilisation.values())
+        self.utilisation_chart.update({SHARE_NAMES[s]: (days, v) for s, v in r.utilisation.items()}, lo, hi,
+                                      title="Resource utilisation (share, weighted by compute hours)" if used
+                                      else "Resource utilisation: no usage records with shares in the range")
         name = METRIC_NAMES.get(r.metric, r.metric)
         has_perf = bool(np.isfinite(r.realised).any() or np.isfinite(r.estimated).any())
         self.performance_chart.update({"realised (labels)": (days, r.realised),
