@@ -215,3 +215,36 @@ def test_performance_is_the_estimation_services_own_numbers(ctx, login, two_mode
 def test_a_reversed_range_is_refused_before_anything_is_read(ctx, login):
     with pytest.raises(InvalidInput, match="choose a start on or before the end"):
         business_metrics.business_metrics(ctx, login(USER), date(2026, 9, 30), date(2026, 9, 1))
+
+
+def test_a_regression_models_performance_is_its_windows_mae_and_rmse(ctx, login, settings):
+    rng = np.random.default_rng(5)
+    folder = settings.home / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def frame(n, start):
+        x = rng.normal(0, 1, n)
+        y = 3 * x + rng.normal(0, 1, n)
+        at = pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.integers(0, 28 * 86400, n)), unit="s")
+        return pd.DataFrame({"event_time": at, "x": x, "z": rng.normal(0, 1, n), "y": y,
+                             "y_pred": 3 * x + rng.normal(0.2, 0.5, n)})
+
+    train, prod = frame(2000, "2026-08-01"), frame(2000, "2026-09-01")
+    train.to_csv(folder / "reg_train.csv", index=False)
+    prod.to_csv(folder / "reg_prod.csv", index=False)
+    spec = registration.ModelSpec(name="Demand", task="regression", platform="on-premises", target="y",
+                                  prediction="y_pred", timestamp="event_time", training=str(folder / "reg_train.csv"),
+                                  production=str(folder / "reg_prod.csv"))
+    registration.register_model(ctx, login(USER), spec)
+    source = business_metrics.load(ctx, login(USER))
+    assert source.metrics == ("rmse", "mae")
+    perf = source.performance.merge(source.windows, on=["model_id", "day"])
+    error = (prod["y"] - prod["y_pred"]).to_numpy()
+    for metric, overall, combine in (("mae", np.abs(error).mean(), lambda v, n: (v * n).sum() / n.sum()),
+                                     ("rmse", np.sqrt((error ** 2).mean()),
+                                      lambda v, n: np.sqrt((v ** 2 * n).sum() / n.sum()))):
+        part = perf[perf["metric"] == metric]
+        assert (part["kind"] == "realised").all() and len(part) >= 4
+        assert combine(part["value"].to_numpy(), part["rows"].to_numpy()) == pytest.approx(overall, rel=1e-6)
+    got = business_metrics.for_range(source, date(2026, 8, 25), date(2026, 10, 5), "rmse")
+    assert got.kpis.performance is not None and np.isfinite(got.realised).sum() == len(perf) // 2

@@ -332,12 +332,12 @@ class BusinessMetricsView(PageView):
                                       title="Resource utilisation (share, weighted by compute hours)" if used
                                       else "Resource utilisation: no usage records with shares in the range")
         name = METRIC_NAMES.get(r.metric, r.metric)
+        self.performance_chart.unit_max = 1.0 if HIGHER_IS_BETTER.get(r.metric, True) else None
         has_perf = bool(np.isfinite(r.realised).any() or np.isfinite(r.estimated).any())
         self.performance_chart.update({"realised (labels)": (days, r.realised),
                                        "estimated (labels not in yet)": (days, r.estimated)}, lo, hi,
                                       title=f"{name} over time (mean of the models' windows)" if has_perf
                                       else f"{name}: no labelled or estimated window in the range", y_label=name)
-        self.performance_chart.unit_max = 1.0 if HIGHER_IS_BETTER.get(r.metric, True) else None
         sources: dict[str, list[str]] = {}
         for model, source in r.volume_sources.items():
             sources.setdefault(source, []).append(model)
