@@ -158,3 +158,16 @@ def test_the_usage_upload_calls_the_usage_service_and_reloads(ctx, login, models
         assert view.kpis["predictions"].value_label.value == "9,000"   # reloaded with the new record
     finally:
         view.close()
+
+
+def test_an_account_without_models_gets_an_empty_state_that_says_so(ctx, login, clock):
+    clock.now = TODAY
+    view = open_page(ctx, login)
+    try:
+        assert view.status.value == ""
+        assert view.empty.layout.display == "" and view.data.layout.display == "none"
+        assert view.empty.text == "No model matches: register a model or change the filters."
+        view.preset.value = "Last 7 days"
+        assert view.empty.layout.display == "" and view.status.value == ""
+    finally:
+        view.close()

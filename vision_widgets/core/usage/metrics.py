@@ -76,7 +76,8 @@ def daily_usage(raw: pd.DataFrame) -> pd.DataFrame:
     cols = ["model_id", "day", "predictions", "compute_hours"] + \
         [f"{s}_{k}" for s in SHARES for k in ("weighted", "hours")]
     if raw.empty:
-        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "day" else float) for c in cols})
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "day" else "int64" if c == "model_id"
+                                          else float) for c in cols})
     hours = raw["compute_hours"].astype(float).to_numpy()
     frame = {"model_id": raw["model_id"].to_numpy(), "day": _days(raw["at"]).astype("datetime64[ns]"),
              "predictions": raw["predictions"].astype(float).to_numpy(), "compute_hours": hours}
@@ -114,6 +115,9 @@ class MetricsSource:
 
 def _price(usage: pd.DataFrame, models: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """Each model-day with its platform's rate in force that day: currency and cost (NaN: no rate)."""
+    if usage.empty:
+        return usage.assign(platform=pd.Series(dtype=object), currency=pd.Series(dtype=object),
+                            cost=pd.Series(dtype=float))
     out = usage.merge(models[["model_id", "platform"]], on="model_id", how="left")
     out["platform"] = out["platform"].fillna("")
     out = out.sort_values("day", kind="stable").reset_index(drop=True)

@@ -34,7 +34,8 @@ def models_in_scope(conn: Connection, owner: str | None = None, lob: str = "", s
     if name:
         query = query.where(m.c.name_key == name.strip().lower())
     rows = conn.execute(query.order_by(func.lower(m.c.name))).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=list(MODEL_COLUMNS))
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(MODEL_COLUMNS))
+    return frame.astype({"model_id": "int64"})
 
 
 def usage_of(conn: Connection, model_ids: Sequence[int]) -> pd.DataFrame:
