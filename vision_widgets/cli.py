@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vision_widgets import cli_alerts
 
     cli_alerts.register(sub)
+    from vision_widgets import cli_rates
+
+    cli_rates.register(sub)
     return parser
 
 

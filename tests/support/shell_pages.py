@@ -16,6 +16,7 @@ LOADED = {
     "Drift": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Notifications": ".vision-notification:visible, .vision-empty-state:visible",
     "Register model": "button:visible",
+    "Business Metrics": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Access management": ".vision-table td:visible",
     "My account": ".vision-card:visible",
     "Monitoring": ".vision-tile:visible",
