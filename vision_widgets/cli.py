@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     from vision_widgets import cli_connectors
 
     cli_connectors.register(sub)
+    from vision_widgets import cli_usage
+
+    cli_usage.register(sub)
+    from vision_widgets import cli_api_keys
+
+    cli_api_keys.register(sub)
     return parser
 
 

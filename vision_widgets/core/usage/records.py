@@ -171,10 +171,11 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def check(fields: Mapping[str, Any]) -> tuple[UsageRecord | None, list[tuple[str, str]]]:
+def check(fields: Mapping[str, Any], typed: bool = True) -> tuple[UsageRecord | None, list[tuple[str, str]]]:
     """Validate one record given as a mapping; returns (record, []) or (None, [(column, problem)…]).
 
-    Every field is checked, so one pass names all that is wrong with a record.
+    Every field is checked, so one pass names all that is wrong with a record. ``typed`` (JSON,
+    Python): numbers must be numbers, not text; a CSV's cells are all text (``typed=False``).
     """
     problems: list[tuple[str, str]] = []
     for key in fields:
@@ -187,6 +188,9 @@ def check(fields: Mapping[str, Any]) -> tuple[UsageRecord | None, list[tuple[str
             if name in REQUIRED:
                 problems.append((name, "missing"))
             continue  # an optional share not given
+        if typed and name != "timestamp" and isinstance(value, str):
+            problems.append((name, f"{_show(value)} is text; send a JSON number"))
+            continue
         try:
             values[name] = parse(value)
         except ValueError as exc:
@@ -207,7 +211,8 @@ def validate(fields: Mapping[str, Any]) -> UsageRecord:
     return record
 
 
-def _batch(items: Iterable[tuple[int, Any]], unit: str) -> tuple[list[UsageRecord], list[tuple[int, str]]]:
+def _batch(items: Iterable[tuple[int, Any]], unit: str,
+           typed: bool = True) -> tuple[list[UsageRecord], list[tuple[int, str]]]:
     """Check numbered records; (good records, [(number, "unit N, column C: problem")…])."""
     problems: list[tuple[int, str]] = []
     good: list[UsageRecord] = []
@@ -219,7 +224,7 @@ def _batch(items: Iterable[tuple[int, Any]], unit: str) -> tuple[list[UsageRecor
         if not isinstance(fields, Mapping):
             problems.append((number, f"{unit} {number}: not a JSON object with the usage fields"))
             continue
-        record, found = check(fields)
+        record, found = check(fields, typed)
         if record is None:
             problems.extend((number, f"{unit} {number}, column {c}: {p}") for c, p in found)
         elif record.at in first:
@@ -306,7 +311,7 @@ def parse_csv(data: bytes | str, limit: int) -> list[UsageRecord]:
             items.append((line, dict(zip(found, row))))
     except csv.Error as exc:
         problems.append((line + 1, f"line {line + 1}: not CSV ({exc}); the lines after it were not read"))
-    good, bad = _batch(items, "line")
+    good, bad = _batch(items, "line", typed=False)
     if problems or bad:
         raise InvalidRecords(problems + bad, "file", field="file")
     if not good:
