@@ -3,7 +3,7 @@
 Each day's predictions are the model's production rows of that day (what its production
 windows count) with a weekday pattern (weekends quieter) and a little noise, so the Business
 Metrics page's volume from usage stays close to the volume from the windows.
-Compute hours follow the volume on top of an always-on base; CPU and memory shares move
+Compute hours follow the volume on top of an always-on base that autoscales a little; CPU and memory shares move
 with the load; only the models on GPU platforms report a GPU share. Everything is seeded
 (same demo, same numbers) and stored with source ``demo`` — labelled demo data like the
 rest. A re-run stores nothing new: usage is idempotent per (model, timestamp).
@@ -71,7 +71,8 @@ def records_for(model: datasets.DemoModel, days: list[tuple[datetime, int]]) -> 
         out.append({
             "timestamp": day.isoformat(),
             "predictions": max(0, predictions),
-            "compute_hours": round(fp.base_hours + predictions / fp.per_hour * rng.uniform(0.9, 1.1), 3),
+            # the always-on part scales up and down a little (autoscaling); the rest follows the volume
+            "compute_hours": round(fp.base_hours * rng.uniform(0.9, 1.1) + predictions / fp.per_hour, 3),
             "cpu_share": round(float(np.clip(fp.cpu * load + rng.normal(0, 0.04), 0.02, 0.98)), 3),
             "memory_share": round(float(np.clip(fp.memory + 0.05 * (load - 1) + rng.normal(0, 0.02), 0.05, 0.95)), 3),
             "gpu_share": round(float(np.clip(0.6 * load + rng.normal(0, 0.05), 0.01, 0.99)), 3) if fp.gpu else None,
