@@ -25,7 +25,7 @@ def test_the_section_lists_keys_never_the_key_or_its_hash(ctx, login, page):
     section = page.api_keys
     assert "No API keys yet." in section.table.value
     assert section.active_row.layout.display == "none"
-    assert "vision api-keys issue NAME" in section.children[0].text  # where keys come from
+    assert "run vision api-keys issue NAME on the server" in section.children[0].text  # where keys come from
     key, _ = api_keys.issue(ctx, login(ADMIN), "nightly export", expires_in_days=30)
     api_keys.issue(ctx, login(ADMIN), "backfill")
     page.refresh()

@@ -18,8 +18,8 @@ from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.services import api_keys
 
 COLUMNS = ("Id", "Name", "Scope", "State", "Created by", "Created (UTC)", "Expires", "Last used")
-HOW_TO_ISSUE = ("Keys let a pipeline send usage records (POST /vision/api/models/{name}/usage). Issue one "
-                "with `vision api-keys issue NAME` on the server: the key is printed once and never passes "
+HOW_TO_ISSUE = ("Keys let a pipeline send usage records (POST /vision/api/models/{name}/usage). To issue one, "
+                "run vision api-keys issue NAME on the server: the key is printed once there and never passes "
                 "through this page. Revoking a key refuses its next request.")
 
 
