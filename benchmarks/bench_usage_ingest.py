@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from perf_doc import write_section  # noqa: E402
+from perf_doc import write_section
 
 HEADING = "## Usage ingestion (issue 12)"
 MODEL = "Usage benchmark model"
@@ -95,7 +95,7 @@ def main() -> None:
     registration.register_model(ctx, sessions.operator_session(ctx, "datascientist_user"),
                                 demo_spec(MODEL, restricted=True))
     key = api_keys.issue(ctx, operator("bench"), "benchmark")[0]
-    data = records(args.records, datetime(2020, 1, 1, tzinfo=timezone.utc))
+    data = records(args.records, datetime(2020, 1, 1, tzinfo=UTC))
     lines = [json.dumps(r) for r in data]
     batches = ["\n".join(lines[i:i + args.batch]).encode() for i in range(0, len(lines), args.batch)]
     size = sum(len(b) for b in batches)

@@ -3,7 +3,7 @@ bad line and column, and the idempotent store."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from helpers import START
@@ -23,9 +23,9 @@ def good(**overrides) -> dict:
 # --- one record -------------------------------------------------------------------------------
 
 def test_a_record_with_a_zone_is_converted_to_utc_and_a_naive_one_is_utc():
-    assert usage.validate(good(timestamp="2026-09-01T02:00:00+02:00")).at == datetime(2026, 9, 1, tzinfo=timezone.utc)
-    assert usage.validate(good(timestamp="2026-09-01T00:00:00")).at == datetime(2026, 9, 1, tzinfo=timezone.utc)
-    assert usage.validate(good(timestamp="2026-09-01")).at == datetime(2026, 9, 1, tzinfo=timezone.utc)
+    assert usage.validate(good(timestamp="2026-09-01T02:00:00+02:00")).at == datetime(2026, 9, 1, tzinfo=UTC)
+    assert usage.validate(good(timestamp="2026-09-01T00:00:00")).at == datetime(2026, 9, 1, tzinfo=UTC)
+    assert usage.validate(good(timestamp="2026-09-01")).at == datetime(2026, 9, 1, tzinfo=UTC)
 
 
 def test_shares_are_optional_and_kept_when_given():
@@ -71,8 +71,8 @@ def test_a_csv_with_the_required_columns_in_any_order_and_empty_shares():
             "2,2026-09-02,130,0.4\n")
     found = usage.parse_csv(data.encode(), LIMIT)
     assert found == [
-        UsageRecord(datetime(2026, 9, 1, tzinfo=timezone.utc), 120, 1.5),
-        UsageRecord(datetime(2026, 9, 2, tzinfo=timezone.utc), 130, 2.0, gpu_share=0.4),
+        UsageRecord(datetime(2026, 9, 1, tzinfo=UTC), 120, 1.5),
+        UsageRecord(datetime(2026, 9, 2, tzinfo=UTC), 130, 2.0, gpu_share=0.4),
     ]
 
 
@@ -155,8 +155,8 @@ def test_json_lines_name_invalid_records_by_line():
     with pytest.raises(InvalidRecords) as caught:
         usage.parse_json_lines(body.encode(), LIMIT)
     assert caught.value.problems == ("line 2: not a JSON object with the usage fields",
-                                     "line 3, column predictions: -1 is negative; count the predictions made "
-                                     "(0 or more)")
+                                     ("line 3, column predictions: -1 is negative; count the predictions made "
+                                      "(0 or more)"))
 
 
 def test_a_json_array_names_records_by_position():

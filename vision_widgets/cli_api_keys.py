@@ -12,7 +12,7 @@ import json
 import sys
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``vision api-keys …`` to the ``vision`` parser."""
     p = sub.add_parser("api-keys", help="API keys for automation (sending usage records)")
     ksub = p.add_subparsers(dest="api_keys_command", required=True)

@@ -12,7 +12,7 @@ import json
 import sys
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``vision usage …`` to the ``vision`` parser."""
     p = sub.add_parser("usage", help="usage records of models (predictions, compute hours, resource shares)")
     usub = p.add_subparsers(dest="usage_command", required=True)

@@ -10,10 +10,10 @@ rest. A re-run stores nothing new: usage is idempotent per (model, timestamp).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ def records_for(model: datasets.DemoModel, days: list[tuple[datetime, int]]) -> 
     mean = max(1.0, float(np.mean([n for _, n in days]))) if days else 1.0
     out: list[dict] = []
     for day, rows in days:
-        predictions = int(round(rows * WEEKDAY[day.weekday()] * rng.normal(1.0, 0.05)))
+        predictions = int(np.rint(rows * WEEKDAY[day.weekday()] * rng.normal(1.0, 0.05)))
         load = predictions / mean  # ≈ 1 on an average day
         out.append({
             "timestamp": day.isoformat(),

@@ -18,7 +18,7 @@ from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.services.sessions import acting
 
-__all__ = ["ApiKey", "SCOPES", "issue", "list_keys", "revoke"]
+__all__ = ["SCOPES", "ApiKey", "issue", "list_keys", "revoke"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
 #: The longest life a key may be given, in days (a key that must last longer is issued again).

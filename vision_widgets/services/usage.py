@@ -14,15 +14,21 @@ audited with its counts, never its values.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from vision_widgets.core import audit
 from vision_widgets.core.catalog import records as models
 from vision_widgets.core.catalog import upload_tokens
 from vision_widgets.core.catalog.records import ModelRecord
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import AuthenticationError, InvalidInput, NotFound, PermissionDenied
+from vision_widgets.core.errors import (
+    AuthenticationError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from vision_widgets.core.identity import api_keys
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission

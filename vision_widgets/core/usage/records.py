@@ -22,9 +22,10 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
@@ -101,7 +102,7 @@ def _timestamp(value: Any) -> datetime:
         parsed = value
     else:
         if not isinstance(value, str):
-            raise ValueError(f"{_show(value)} {_NOT_A_TIME}")
+            raise TypeError(f"{_show(value)} {_NOT_A_TIME}")
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
@@ -110,13 +111,13 @@ def _timestamp(value: Any) -> datetime:
         except ValueError:
             raise ValueError(f"{_show(value)} {_NOT_A_TIME}") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)  # naive = UTC
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC)  # naive = UTC
+    return parsed.astimezone(UTC)
 
 
 def _predictions(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"{_show(value)} is not a whole number")
+        raise TypeError(f"{_show(value)} is not a whole number")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -134,7 +135,7 @@ def _predictions(value: Any) -> int:
 
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{_show(value)} is not a number")
+        raise TypeError(f"{_show(value)} is not a number")
     try:
         number = float(value)
     except ValueError:
@@ -193,7 +194,7 @@ def check(fields: Mapping[str, Any], typed: bool = True) -> tuple[UsageRecord | 
             continue
         try:
             values[name] = parse(value)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # the parsers' messages name the value
             problems.append((name, str(exc)))
     if problems:
         return None, problems
@@ -228,8 +229,8 @@ def _batch(items: Iterable[tuple[int, Any]], unit: str,
         if record is None:
             problems.extend((number, f"{unit} {number}, column {c}: {p}") for c, p in found)
         elif record.at in first:
-            problems.append((number, f"{unit} {number}, column timestamp: {record.at.isoformat()} repeats "
-                                     f"{unit} {first[record.at]}; send one record per timestamp"))
+            problems.append((number, (f"{unit} {number}, column timestamp: {record.at.isoformat()} repeats "
+                                      f"{unit} {first[record.at]}; send one record per timestamp")))
         else:
             first[record.at] = number
             good.append(record)
