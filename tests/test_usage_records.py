@@ -206,3 +206,21 @@ def test_store_is_idempotent_per_model_and_timestamp_and_keeps_the_first_record(
 def test_store_refuses_an_unknown_source(ctx, model_id):
     with ctx.store.write() as conn, pytest.raises(InvalidInput, match="Unknown usage source"):
         usage.store(conn, model_id, [usage.validate(good())], "email", START)
+
+
+def test_a_record_stored_meanwhile_by_another_request_counts_as_unchanged(ctx, model_id, monkeypatch):
+    """PostgreSQL lets two requests race for a timestamp: the unique index refuses the loser's insert; it reads
+    again and inserts the rest (simulated here: the first look misses a record another request stored)."""
+    with ctx.store.write() as conn:
+        usage.store(conn, model_id, [usage.validate(good())], "api", START)
+    real, looks = usage._existing, []
+
+    def first_look_misses(*args):
+        looks.append(1)
+        return {} if len(looks) == 1 else real(*args)
+
+    monkeypatch.setattr(usage, "_existing", first_look_misses)
+    batch = [usage.validate(good()), usage.validate(good(timestamp="2026-09-02"))]
+    with ctx.store.write() as conn:
+        assert usage.store(conn, model_id, batch, "api", START) == usage.Stored(1, 1, 0)
+    assert len(looks) == 2 and [r["predictions"] for r in rows(ctx, model_id)] == [100, 100]

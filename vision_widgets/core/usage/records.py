@@ -28,8 +28,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
+from sqlalchemy.exc import IntegrityError
 
-from vision_widgets.core.errors import InvalidInput, MalformedJSON
+from vision_widgets.core.errors import Conflict, InvalidInput, MalformedJSON
 from vision_widgets.core.storage import schema
 
 REQUIRED = ("timestamp", "predictions", "compute_hours")
@@ -365,33 +366,50 @@ def parse_json_list(data: bytes | str, limit: int) -> list[UsageRecord]:
 
 # --- storage ----------------------------------------------------------------------------------
 
-def store(conn: Connection, model_id: int, batch: list[UsageRecord], source: str, now: datetime) -> Stored:
-    """Insert the records not stored yet for ``model_id``, inside the caller's transaction.
-
-    A record whose (model, timestamp) is already stored is kept as first stored and counted
-    ``unchanged``; ``conflicting`` counts those among them whose values differ.
-    """
-    if source not in SOURCES:
-        raise InvalidInput(f"Unknown usage source {source!r}; one of {', '.join(SOURCES)}.", field="source")
-    if not batch:
-        return Stored(0, 0)
+def _existing(conn: Connection, model_id: int, first: datetime, last: datetime) -> dict[datetime, tuple]:
+    """The values of a model's records stored between ``first`` and ``last``, by timestamp."""
     t = schema.usage_records
-    first, last = min(r.at for r in batch), max(r.at for r in batch)
-    existing = {
+    return {
         row.at: (row.predictions, row.compute_hours, row.cpu_share, row.memory_share, row.gpu_share)
         for row in conn.execute(
             select(t.c.at, t.c.predictions, t.c.compute_hours, t.c.cpu_share, t.c.memory_share, t.c.gpu_share)
             .where(and_(t.c.model_id == model_id, t.c.at >= first, t.c.at <= last)))
     }
-    new = [r for r in batch if r.at not in existing]
+
+
+def store(conn: Connection, model_id: int, batch: list[UsageRecord], source: str, now: datetime) -> Stored:
+    """Insert the records not stored yet for ``model_id``, inside the caller's transaction.
+
+    A record whose (model, timestamp) is already stored is kept as first stored and counted
+    ``unchanged``; ``conflicting`` counts those among them whose values differ. On PostgreSQL two
+    requests may race for the same timestamps (SQLite's write transactions never overlap): the
+    insert runs in a savepoint, and when the unique index refuses it because the other request
+    committed first, the stored records are read again and only the rest is inserted.
+    """
+    if source not in SOURCES:
+        raise InvalidInput(f"Unknown usage source {source!r}; one of {', '.join(SOURCES)}.", field="source")
+    if not batch:
+        return Stored(0, 0)
+    first, last = min(r.at for r in batch), max(r.at for r in batch)
+    for attempt in range(3):
+        existing = _existing(conn, model_id, first, last)
+        new = [r for r in batch if r.at not in existing]
+        if not new:
+            break
+        try:
+            with conn.begin_nested():
+                conn.execute(schema.usage_records.insert(), [
+                    {"model_id": model_id, "at": r.at, "predictions": r.predictions,
+                     "compute_hours": r.compute_hours, "cpu_share": r.cpu_share, "memory_share": r.memory_share,
+                     "gpu_share": r.gpu_share, "source": source, "received_at": now}
+                    for r in new
+                ])
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise Conflict("Other requests kept storing usage for the same timestamps; send the records "
+                               "again (those already stored count as unchanged).") from None
     conflicting = sum(1 for r in batch if r.at in existing and existing[r.at] != r.values())
-    if new:
-        conn.execute(t.insert(), [
-            {"model_id": model_id, "at": r.at, "predictions": r.predictions, "compute_hours": r.compute_hours,
-             "cpu_share": r.cpu_share, "memory_share": r.memory_share, "gpu_share": r.gpu_share,
-             "source": source, "received_at": now}
-            for r in new
-        ])
     return Stored(stored=len(new), unchanged=len(batch) - len(new), conflicting=conflicting)
 
 
