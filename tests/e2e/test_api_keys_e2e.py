@@ -12,7 +12,14 @@ from urllib.parse import quote
 import pytest
 
 from tests.support.server_process import REPO_ROOT, server_env
-from tests.support.shell_pages import ADMIN, USER, log_in, nav_titles, open_page
+from tests.support.shell_pages import (
+    ADMIN,
+    USER,
+    clipped_text,
+    log_in,
+    nav_titles,
+    open_page,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +73,7 @@ def test_an_admin_sees_the_key_and_revokes_it_and_the_server_then_refuses_it(pag
     keys.locator(".vision-table td", has_text="e2e-pipeline").wait_for()
     assert keys.locator(".vision-table td", has_text="active").count() == 1
     assert issued_key not in page.content()  # the page never holds the key
+    assert clipped_text(page) == []  # the key's row, the note and the "Active key" field are shown whole
     page.get_by_label("Active key").select_option(label="e2e-pipeline (id 1)")
     page.get_by_role("button", name="Revoke…").click()
     page.get_by_text("Revoke e2e-pipeline (id 1)? Pipelines using it are refused from now on.").wait_for()
