@@ -95,15 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vision_widgets import cli_connectors
 
     cli_connectors.register(sub)
-    from vision_widgets import cli_notify
+    from vision_widgets import cli_alerts, cli_api_keys, cli_notify, cli_rates, cli_usage
 
-    cli_notify.register(sub)
-    from vision_widgets import cli_alerts
-
-    cli_alerts.register(sub)
-    from vision_widgets import cli_rates
-
-    cli_rates.register(sub)
+    for topic in (cli_usage, cli_api_keys, cli_rates, cli_notify, cli_alerts):
+        topic.register(sub)
     return parser
 
 

@@ -6,6 +6,9 @@ as "awaiting metrics", the client notebook is executed on its data, and the
 submission it writes is accepted with the model's upload token. The data is
 generated (seeded) and every model is labelled demo data.
 
+Each demo model also gets daily usage records (predictions, compute hours, resource shares) over
+its production data's days, sent through ``services.usage.ingest`` (``demo/usage.py``).
+
 Each demo model expects a weekly batch (cadence ``7D``, what Monitoring checks
 freshness against). The open models' tables are also written to a SQLite file
 behind a stored ``sql`` connector, ``demo-warehouse``, tested once, so the
@@ -30,6 +33,7 @@ from vision_widgets.core.errors import ConfigurationError, VisionError
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.demo import datasets
+from vision_widgets.demo import usage as demo_usage
 from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.services import cost_rates, registration, scheduled_pulls, submissions
 from vision_widgets.services.sessions import operator
@@ -88,6 +92,9 @@ def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
         finally:
             sessions.logout(ctx, principal)
     _warehouse(ctx, folder, paths, say)
+    usage = demo_usage.install(ctx, paths)  # idempotent: a re-run stores nothing new
+    if any(usage.values()):
+        say(f"Demo usage records: {', '.join(f'{n} {c}' for n, c in usage.items() if c)}.")
     _cost_rates(ctx, say)
     if added:
         from vision_widgets.services import notification_runs
