@@ -17,6 +17,7 @@ from helpers import REPO_ROOT
 import vision_widgets
 from vision_widgets import server
 from vision_widgets.core import config
+from vision_widgets.core.llm import faq
 
 PACKAGE = Path(vision_widgets.__file__).resolve().parent
 
@@ -44,6 +45,7 @@ def test_runtime_files_are_found_inside_the_package():
         "client notebook": config.CLIENT_NOTEBOOK,
         "client module": config.CLIENT_MODULE,
         "sample accounts": config.SAMPLE_USERS_FILE,
+        "LLM Chat FAQ": faq.FAQ_FILE,
     }
     for what, path in found.items():
         assert path.is_file(), f"{what}: {path} is missing"

@@ -55,6 +55,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds; set it to e.g. {default:g}.") from None
+    if not value >= minimum:
+        raise ConfigurationError(f"{name}={raw} is below the minimum {minimum:g}.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """The server's and the services' configuration (immutable)."""
@@ -92,6 +105,14 @@ class Settings:
     openai_base_url: str | None = None
     # The key is read where it is used (never stored in a widget or logged).
     openai_api_key: str | None = field(default=None, repr=False)
+    #: LLM Chat (core/llm): seconds to open a connection to the endpoint (``VISION_LLM_CONNECT_TIMEOUT``)…
+    llm_connect_timeout: float = 5.0
+    #: …and for a whole answer, every tool round and retry included (``VISION_LLM_TIMEOUT``).
+    llm_timeout: float = 30.0
+    #: Retries of a request that failed before its first streamed token (``VISION_LLM_RETRIES``).
+    llm_retries: int = 1
+    #: Tokens of model context sent with a question, estimated at ~4 characters a token (``VISION_LLM_CONTEXT_TOKENS``).
+    llm_context_tokens: int = 3000
     #: The Fernet key that seals connectors' secrets (``VISION_SECRET_KEY``); None: the key file
     #: ``$VISION_HOME/secret.key`` (core/secrets.py). Several servers on one database need this set.
     secret_key: str | None = field(default=None, repr=False)
@@ -228,6 +249,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_model=env.get("VISION_LLM_MODEL") or "gpt-4o-mini",
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_api_key=env.get("OPENAI_API_KEY") or None,
+        llm_connect_timeout=_float(env, "VISION_LLM_CONNECT_TIMEOUT", 5.0, 0.1),
+        llm_timeout=_float(env, "VISION_LLM_TIMEOUT", 30.0, 0.5),
+        llm_retries=_int(env, "VISION_LLM_RETRIES", 1, minimum=0),
+        llm_context_tokens=_int(env, "VISION_LLM_CONTEXT_TOKENS", 3000, minimum=200),
         secret_key=_secret_key(env.get("VISION_SECRET_KEY")),
     )
 

@@ -123,9 +123,14 @@ def llm(settings: Settings, timeout: float = LLM_TIMEOUT) -> Check:
     redirect (a 3xx is a failure); no message names it, nor the URL's userinfo. The environment's
     proxy settings (``HTTPS_PROXY``, ``NO_PROXY``) apply, as for the LLM calls themselves.
     """
-    base = settings.openai_base_url
-    if not base:
+    from vision_widgets.core.llm.client import endpoint_of
+
+    # The endpoint LLM Chat uses (``services.llm_chat.status``): OPENAI_BASE_URL, else OpenAI's API
+    # when only OPENAI_API_KEY is set.
+    endpoint = endpoint_of(settings)
+    if endpoint is None:
         return Check(LLM, "", OK, False, None, "ms", "No LLM endpoint is configured (OPENAI_BASE_URL); nothing to check.")
+    base = endpoint.base_url
     url = base.rstrip("/") + "/models"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if settings.openai_api_key:
