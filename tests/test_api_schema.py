@@ -6,7 +6,8 @@ Cases are generated from the schema (positive, and negative where an operation t
 most 50 per run and derandomized, so every run sends the same requests. The submission endpoint runs
 with the generated (invalid) credentials, and again with a live upload token for the model it names,
 so the generated bodies reach the parser and the validators instead of stopping at the token check;
-the token is never spent (no generated body is a real profile pair).
+the token is never spent (no generated body is a real profile pair). The usage endpoint runs the same
+way, again with a live API key.
 
 Schemathesis' pytest integration (``from_fixture``/``parametrize``) fails on pytest 9.2 (it reads
 ``node._nodeid``), so the cases come from ``operation.as_strategy`` under hypothesis' ``@given``;
@@ -53,7 +54,8 @@ MODEL = "Schema-checked model"
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 #: (operation, mode): an operation without parameters or body has no negative data to generate.
 RUNS = [("health", GenerationMode.POSITIVE), ("openapi", GenerationMode.POSITIVE),
-        ("submitProfiles", GenerationMode.POSITIVE), ("submitProfiles", GenerationMode.NEGATIVE)]
+        ("submitProfiles", GenerationMode.POSITIVE), ("submitProfiles", GenerationMode.NEGATIVE),
+        ("submitUsage", GenerationMode.POSITIVE), ("submitUsage", GenerationMode.NEGATIVE)]
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +109,35 @@ def test_generated_submissions_with_a_live_token_are_refused_cleanly(api_schema,
 
     digest, record = submissions.upload_target(real_ctx, live_token, MODEL)
     assert record.status == "awaiting metrics"
+
+
+@pytest.fixture(scope="module")
+def live_key(real_ctx) -> str:
+    """A live API key (scope usage) on the real server."""
+    from helpers import ADMIN
+
+    from vision_widgets.services import api_keys
+
+    return api_keys.issue(real_ctx, sessions.operator_session(real_ctx, ADMIN), "schema check")[0]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=str)
+def test_generated_usage_with_a_live_key_is_stored_or_refused_cleanly(api_schema, real_server, real_ctx, live_token,
+                                                                      live_key, mode):
+    """Generated usage bodies reach the parser and the validators (a live key, a real model): every answer
+    is documented, and a refused body stores nothing."""
+    from sqlalchemy import func, select
+
+    from vision_widgets.core.storage import schema
+
+    def stored() -> int:
+        with real_ctx.store.read() as conn:
+            return conn.execute(select(func.count()).select_from(schema.usage_records)).scalar_one()
+
+    before = stored()
+    operation = api_schema.find_operation_by_id("submitUsage")
+    strategy = operation.as_strategy(generation_mode=mode, path_parameters={"name": MODEL})
+    statuses = _run(strategy, real_server.base_url.rstrip("/"), headers={"Authorization": f"Bearer {live_key}"})
+    assert set(statuses) <= {200, 201, 400, 413, 415, 422} and statuses[422] > 0, statuses
+    if mode == GenerationMode.NEGATIVE:
+        assert stored() == before  # data the schema refuses is never stored

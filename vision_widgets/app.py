@@ -34,6 +34,7 @@ from vision_widgets.browser_session import (
 )
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.nav import NavBar, NavEntry
+from vision_widgets.components.notification_bell import NotificationBell
 from vision_widgets.components.theme import stylesheet
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import SessionExpired, VisionError
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Navigation groups, in order; a group is shown only when the principal has one of its pages.
 MODELS, ADMIN, ACCOUNT = "Models", "Admin", "Account"
+#: The page the header's bell opens.
+NOTIFICATIONS = "notifications"
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,17 @@ PAGES: tuple[Page, ...] = (
     Page("drift", "Drift", Permission.VIEW_OWN_MODELS, "vision_widgets.views.drift:DriftView",
          "What changed in production, feature by feature and window by window, against the training data.",
          "line-chart", MODELS),
+    Page("notifications", "Notifications", Permission.VIEW_OWN_MODELS,
+         "vision_widgets.views.notifications:NotificationsView",
+         "What needs a look: drift, performance drops, late data, and for admins failed health checks.", "bell",
+         MODELS),
     Page("register", "Register model", Permission.REGISTER_MODEL, "vision_widgets.views.register:RegisterView",
          "Add a model to monitor: its training data, its production data and its columns' roles.",
          "plus-circle", MODELS),
+    Page("metrics", "Business Metrics", Permission.VIEW_OWN_MODELS,
+         "vision_widgets.views.business_metrics:BusinessMetricsView",
+         "Prediction volume, cost, resource use and performance over time, for your models or by line of business.",
+         "bar-chart", MODELS),
     Page("chat", "LLM Chat", Permission.VIEW_OWN_MODELS, "vision_widgets.views.llm_chat:LlmChatView",
          "Ask about your model's drift, answered from its own numbers, or ask how Vision AI works.",
          "comments", MODELS),
@@ -92,6 +103,9 @@ PAGES: tuple[Page, ...] = (
          "heartbeat", ADMIN),
     Page("connectors", "Connectors", Permission.MANAGE_CONNECTORS, "vision_widgets.views.connectors:ConnectorsView",
          "Where models' data lives: add, test and remove the stored connections to databases and storage.", "plug", ADMIN),
+    Page("alerts", "Alert delivery", Permission.MANAGE_ALERTS, "vision_widgets.views.alerts:AlertsView",
+         "Where notifications go outside the app: webhooks and e-mail per line of business, and the delivery log.",
+         "paper-plane", ADMIN),
     Page("account", "My account", Permission.MANAGE_OWN_ACCOUNT, "vision_widgets.views.account:AccountView",
          "Who you are in Vision AI, and your password.", "user-circle", ACCOUNT),
 )
@@ -146,7 +160,10 @@ class VisionApp(w.VBox):
         brand = w.Label("Vision AI")
         brand.add_class("vision-brand")
         spacer = w.Box(layout=w.Layout(flex="1"))
-        self.header = w.HBox([brand, spacer, self.user_label, self.logout_button])
+        # The unread count, on every page; it opens the Notifications page (counted on page changes,
+        # after marking read, and every 30 s while someone is logged in).
+        self.bell = NotificationBell(self._unread, lambda: self.open_page(NOTIFICATIONS))
+        self.header = w.HBox([brand, spacer, self.bell, self.user_label, self.logout_button])
         self.header.add_class("vision-header")
         self.nav = NavBar()
         self.nav.observe(self._on_nav, "value")
@@ -168,6 +185,7 @@ class VisionApp(w.VBox):
         self._style = stylesheet()
         self.state.observe(self._on_principal, "principal")
         self.state.observe(self._on_page, "page")
+        self.state.observe(lambda _change: self.bell.refresh(), "notifications_read")
         self._show_login()
 
     @classmethod
@@ -245,8 +263,21 @@ class VisionApp(w.VBox):
         for view in kept:
             close_tree(view)
 
+    def _unread(self) -> int | None:
+        """The bell's count: the account's unread notifications (None: no one, or no such page for them)."""
+        principal = self.state.principal
+        if principal is None or not any(p.key == NOTIFICATIONS for p in pages_for(principal)):
+            return None
+        from vision_widgets.services import notifications
+
+        try:
+            return notifications.unread_count(self.ctx, principal)
+        except VisionError:  # an ended session: the next action says so and returns to login
+            return None
+
     def _show_login(self) -> None:
         self.page = None
+        self.bell.stop()
         self._drop_kept()
         self._replace_view(LoginView(self.ctx, self.state, remember=self.bridge.store))
         self.children = (self._style, self.bridge, self.view)
@@ -264,8 +295,10 @@ class VisionApp(w.VBox):
         # The entries before the shell is shown: shown first, it would flash the previous account's
         # navigation (an admin's, after a logout in this tab) until the new entries arrived.
         self.nav.set_entries([NavEntry(p.key, p.title, p.icon, p.group) for p in allowed])
+        self.bell.layout.display = "" if any(p.key == NOTIFICATIONS for p in allowed) else "none"
         self.children = (self._style, self.bridge, self.header, self.shell)
         self.open_page(allowed[0].key if allowed else None)
+        self.bell.start()
 
     def _on_logout(self, _button=None) -> None:
         principal = self.state.principal
@@ -284,6 +317,7 @@ class VisionApp(w.VBox):
     def _on_page(self, change) -> None:
         if self.state.principal is not None and (self.page is None or change["new"] != self.page.key):
             self._open(change["new"])
+            self.bell.refresh()
 
     def open_page(self, key: str | None) -> None:
         """Show page ``key`` if the principal may open it (a forged key opens nothing)."""

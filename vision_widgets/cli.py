@@ -95,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vision_widgets import cli_connectors
 
     cli_connectors.register(sub)
-    from vision_widgets import cli_llm
+    from vision_widgets import cli_alerts, cli_api_keys, cli_llm, cli_notify, cli_rates, cli_usage
 
-    cli_llm.register(sub)
+    for topic in (cli_usage, cli_api_keys, cli_rates, cli_notify, cli_alerts, cli_llm):
+        topic.register(sub)
     return parser
 
 

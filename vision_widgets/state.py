@@ -6,7 +6,7 @@ can read the state of every live widget.
 """
 from __future__ import annotations
 
-from traitlets import HasTraits, Instance, Unicode
+from traitlets import HasTraits, Instance, Int, Unicode
 
 from vision_widgets.core.identity.principal import Principal
 
@@ -22,6 +22,8 @@ class AppState(HasTraits):
     page = Unicode("")
     #: The model the model pages show.
     selected_model = Unicode("")
+    #: Bumped when the account marks notifications read, so the header's bell counts again.
+    notifications_read = Int(0)
 
     def sign_in(self, principal: Principal) -> None:
         self.notice = ""

@@ -345,6 +345,55 @@ def queue_due_pulls(ctx: Context) -> int:
     return len(queued)
 
 
+#: Seconds the periodic notification run may take before it gives its job thread back (as record_health).
+NOTIFY_DEADLINE = 60.0
+_notifying: threading.Thread | None = None
+_notifying_lock = threading.Lock()
+
+
+def run_notification_rules(ctx: Context, deadline: float | None = None) -> int:
+    """Run every notification rule for every model and the platform; returns how many were new.
+
+    Every five minutes, and after each new production batch (the storing services call the rules
+    for that model). Bounded like ``record_health``: a run still going is not started again, and
+    past ``NOTIFY_DEADLINE`` the job thread is given back (the run ends on its own; what it
+    stored is stored once whatever happens, by the notifications' unique key).
+    """
+    from vision_widgets.services import notification_runs
+
+    global _notifying
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["result"] = notification_runs.run_rules(ctx)
+        except BaseException as exc:  # noqa: BLE001 - raised in the job thread below
+            box["error"] = exc
+
+    with _notifying_lock:
+        if _notifying is not None and _notifying.is_alive():
+            log.warning("notifications: the previous run is still going; this one is skipped")
+            return 0
+        _notifying = threading.Thread(target=run, name="vision-notify", daemon=True)
+        _notifying.start()
+        thread = _notifying
+    limit = NOTIFY_DEADLINE if deadline is None else deadline
+    thread.join(limit)
+    if thread.is_alive():
+        log.warning("notifications: the run did not finish within %g s; left to end on its own", limit)
+        return 0
+    if "error" in box:
+        raise box["error"]
+    return box["result"].stored
+
+
+def deliver_alerts(ctx: Context) -> int:
+    """Plan the alert deliveries of new notifications and send the due ones (bounded; services/alerts.py)."""
+    from vision_widgets.services import alerts
+
+    return alerts.run_deliveries(ctx).sent
+
+
 def schedule(queue: JobQueue, ctx: Context) -> None:
     """Register the periodic tasks on the queue (huey's crontab, minute resolution)."""
     from huey import crontab
@@ -352,6 +401,8 @@ def schedule(queue: JobQueue, ctx: Context) -> None:
     queue.periodic("vision.purge_expired", crontab(minute="*/5"), lambda: purge_expired(ctx))
     queue.periodic("vision.record_health", crontab(minute="*"), lambda: record_health(ctx))
     queue.periodic("vision.queue_due_pulls", crontab(minute="*"), lambda: queue_due_pulls(ctx))
+    queue.periodic("vision.notification_rules", crontab(minute="*/5"), lambda: run_notification_rules(ctx))
+    queue.periodic("vision.deliver_alerts", crontab(minute="*"), lambda: deliver_alerts(ctx))
 
 
 # --------------------------------------------------------------------------------------------

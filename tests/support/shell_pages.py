@@ -14,11 +14,14 @@ ADMIN = ("datascientist_admin", "ds_admin123")
 LOADED = {
     "Model 360": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "Drift": ".vision-kpi-value:visible, .vision-empty-state:visible",
+    "Notifications": ".vision-notification:visible, .vision-empty-state:visible",
     "Register model": "button:visible",
+    "Business Metrics": ".vision-kpi-value:visible, .vision-empty-state:visible",
     "LLM Chat": ".vision-chat-intro:visible",
     "Access management": ".vision-table td:visible",
     "My account": ".vision-card:visible",
     "Monitoring": ".vision-tile:visible",
+    "Alert delivery": ".vision-card:visible",
 }
 
 #: Where the text of a message or a table cell sits (what must never be clipped).

@@ -14,6 +14,7 @@ Prints what ``upgrade()`` did (``SchemaChange``) on success.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -29,7 +30,11 @@ def _pause_after_rename(marker: Path) -> None:
     def _pause(_conn, _cursor, statement, _params, _context, _executemany):
         sql = " ".join(statement.split()).upper()
         if sql.startswith("ALTER TABLE") and "RENAME" in sql and "USERS" in sql:
-            marker.write_text(statement, encoding="utf-8")
+            # Written beside, then renamed: the test waits for the file to exist and then reads it,
+            # and a file created by write_text exists (empty) before its text is in it.
+            partial = marker.with_name(marker.name + ".partial")
+            partial.write_text(statement, encoding="utf-8")
+            os.replace(partial, marker)
             time.sleep(600)  # the test kills us long before this ends
 
 

@@ -6,6 +6,8 @@ One module per concern:
 * ``health`` — ``GET /vision/api/health``, is the server up (no kernel is touched);
 * ``submissions`` — ``POST /vision/api/models/{name}/profiles``, a restricted client submits
   profiles with the model's upload token (``Authorization: Bearer <token>``);
+* ``usage`` — ``POST /vision/api/models/{name}/usage``, usage records (JSON lines) with an API key
+  or the model's upload token;
 * ``session`` — ``POST``/``DELETE /vision/api/session``, the page turns a login's single-use code
   into its ``HttpOnly`` session cookie, and clears it on logout;
 * ``openapi`` — ``GET /vision/api/openapi.json``, the description of this API.
@@ -20,6 +22,7 @@ from vision_widgets.api.health import HealthHandler
 from vision_widgets.api.openapi import OpenAPIHandler, openapi_document
 from vision_widgets.api.session import SessionHandler
 from vision_widgets.api.submissions import SubmitProfilesHandler
+from vision_widgets.api.usage import UsageHandler
 
 __all__ = [
     "API_PREFIX",
@@ -30,6 +33,7 @@ __all__ = [
     "OpenAPIHandler",
     "SessionHandler",
     "SubmitProfilesHandler",
+    "UsageHandler",
     "openapi_document",
     "status_of",
 ]
@@ -38,6 +42,7 @@ __all__ = [
 HANDLERS: list[tuple[str, type[JSONHandler]]] = [
     ("health", HealthHandler),
     (r"models/([^/]+)/profiles", SubmitProfilesHandler),
+    (r"models/([^/]+)/usage", UsageHandler),
     ("session", SessionHandler),
     ("openapi.json", OpenAPIHandler),
 ]

@@ -12,6 +12,7 @@ from typing import Any
 from vision_widgets.api.base import API_PREFIX, JSONHandler
 from vision_widgets.core.catalog.submissions import MAX_LABEL
 from vision_widgets.core.jobs.workers import STATES as WORKER_STATES
+from vision_widgets.core.usage.records import MAX_PREDICTIONS, MAX_RECORDS
 
 
 class OpenAPIHandler(JSONHandler):
@@ -29,7 +30,8 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Vision AI API", "version": "1",
-                 "description": "Health, and profile submission for models whose data is restricted. "
+                 "description": "Health, profile submission for models whose data is restricted, and usage "
+                                "records. "
                                 "Errors are JSON (`Error`); a 405 carries an `Allow` header."},
         "paths": {
             f"{API_PREFIX}/health": {"get": {
@@ -92,10 +94,46 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                     "422": resp("A field is invalid; 'field' names it (a JSON path such as production.rows)"),
                 },
             }},
+            f"{API_PREFIX}/models/{{name}}/usage": {"post": {
+                "summary": "Send a model's usage records (predictions, compute hours, resource shares)",
+                "operationId": "submitUsage",
+                "description": "Idempotent per model and timestamp: a record already stored is kept as first "
+                               "sent and counted as unchanged. The whole body is validated before anything is "
+                               "stored; a refused body stores nothing. The upload token is not spent.",
+                "security": [{"apiKey": []}, {"uploadToken": []}],
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string", "minLength": 1},
+                                "description": "The registered model name (URL-encoded)."}],
+                "requestBody": {"required": True, "content": {
+                    "application/x-ndjson": {"schema": {"type": "string"},
+                                             "example": '{"timestamp": "2026-09-01T00:00:00Z", "predictions": '
+                                                        '41250, "compute_hours": 3.5, "cpu_share": 0.42}\n'},
+                    "application/json": {"schema": {"type": "array", "minItems": 1, "maxItems": MAX_RECORDS,
+                                                    "items": {"$ref": "#/components/schemas/UsageRecord"}}}},
+                    "description": "JSON lines (one UsageRecord per line) or a JSON array of them; at most "
+                                   f"{MAX_RECORDS:,} records"
+                                   + (f" and {limit:,} bytes." if limit else " and the server's size limit.")},
+                "responses": {
+                    "200": resp("Every record was already stored (a re-send); nothing new",
+                                {"$ref": "#/components/schemas/UsageAccepted"}),
+                    "201": resp("Stored; the counts", {"$ref": "#/components/schemas/UsageAccepted"}),
+                    "400": resp("The body is empty, or lines of it are not JSON (their numbers are named)"),
+                    "401": resp("Missing, unknown, revoked or expired API key or upload token "
+                                "(checked before the body is read)"),
+                    "403": resp("The upload token belongs to another model, or the API key has another scope"),
+                    "404": resp("No model of that name"),
+                    "413": resp("The body is over the size limit"),
+                    "415": resp("Neither application/x-ndjson nor application/json"),
+                    "422": resp("Records are not valid usage; the message names every bad line and column"),
+                },
+            }},
         },
         "components": {
             "securitySchemes": {"uploadToken": {"type": "http", "scheme": "bearer",
-                                                "description": "The model's 24-hour, single-use upload token."}},
+                                                "description": "The model's 24-hour, single-use upload token."},
+                                "apiKey": {"type": "http", "scheme": "bearer",
+                                           "description": "An API key an admin issued (`vision api-keys issue`), "
+                                                          "scope 'usage'; it starts with vsk_."}},
             "schemas": {
                 "Error": {"type": "object", "required": ["status", "code", "message"],
                           "additionalProperties": False, "properties": {
@@ -142,6 +180,23 @@ def openapi_document(limit: int | None = None) -> dict[str, Any]:
                                                   "performance). Labels arriving later: profile the same window "
                                                   "with the target and send it under the same label."},
                 }},
+                "UsageRecord": {"type": "object", "required": ["timestamp", "predictions", "compute_hours"],
+                                "additionalProperties": False, "properties": {
+                    "timestamp": {"type": "string", "minLength": 1,
+                                  "description": "ISO 8601 date and time; without a zone it is UTC"},
+                    "predictions": {"type": "integer", "minimum": 0, "maximum": MAX_PREDICTIONS},
+                    "compute_hours": {"type": "number", "minimum": 0},
+                    "cpu_share": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                    "memory_share": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                    "gpu_share": {"type": ["number", "null"], "minimum": 0, "maximum": 1}}},
+                "UsageAccepted": {"type": "object", "required": ["status", "model", "stored", "unchanged"],
+                                  "properties": {
+                    "status": {"const": "accepted"}, "model": {"type": "string"},
+                    "stored": {"type": "integer", "description": "New records stored"},
+                    "unchanged": {"type": "integer", "description": "Records already stored for their timestamp "
+                                                                    "(kept as first sent)"},
+                    "conflicting": {"type": "integer", "description": "Of the unchanged, those sent with other "
+                                                                      "values than the stored record"}}},
                 "Accepted": {"type": "object", "required": ["status", "model"], "properties": {
                     "status": {"const": "accepted"}, "model": {"type": "string"},
                     "dataset_drift": {"type": "boolean"}, "drift_share": {"type": "number"},

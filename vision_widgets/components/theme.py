@@ -68,6 +68,8 @@ TEXT_PAIRS: tuple[tuple[str, str, str], ...] = (
     ("warn_text", "warn_bg", "health badge: warning"),
     ("fail_text", "fail_bg", "health badge: failing"),
     ("badge_text", "badge_bg", "demo badge"),
+    ("fail_text", "fail_bg", "the bell's unread count"),
+    ("primary", "card", "the unread mark of a notification"),
     ("ink", "table_head", "table headers"),
     ("tab_text", "tab_bg", "inactive tab titles"),
     ("ink", "question_bg", "LLM Chat: the person's question"),
@@ -173,6 +175,24 @@ _CSS = """
 .vision-app .vision-badge-neutral {{ background: {table_head}; color: {ink}; }}
 .vision-tiles {{ flex-wrap: wrap; }}
 .vision-download {{ color: {link}; text-decoration: underline; }}
+.vision-header .jupyter-button.vision-bell {{ background: transparent; color: {on_navy}; box-shadow: none;
+  border: 1px solid rgba(255, 255, 255, .35); border-radius: 6px; min-width: 40px; }}
+.vision-header .jupyter-button.vision-bell:hover {{ background: rgba(255, 255, 255, .08); }}
+.vision-header .jupyter-button.vision-bell-unread {{ background: {fail_bg}; color: {fail_text}; font-weight: 700;
+  border-color: {fail_bg}; }}
+.vision-row {{ gap: 12px; }}
+.vision-notification {{ background: {card}; border: 1px solid {line}; border-left-width: 6px; border-radius: 8px;
+  padding: 6px 14px; margin: 4px 0; align-items: flex-start; gap: 12px; }}
+.vision-notification-unread {{ border-left-color: {primary}; }}
+.vision-notification-read {{ border-left-color: {line}; }}
+.vision-notification > .widget-vbox {{ flex: 1 1 auto; min-width: 0; }}
+.vision-app .vision-notification-title {{ font-weight: 600; color: {navy}; }}
+.vision-notification-unread .vision-notification-title::before {{ content: "● "; color: {primary}; }}
+.vision-app .vision-notification-meta {{ color: {muted}; font-size: 12px; }}
+.vision-app .vision-notification .widget-label, .vision-app .vision-notification .widget-html-content {{ min-height: 0; }}
+.vision-app .vision-notification-meta {{ padding-top: 0; }}
+.vision-notification-features {{ max-width: 640px; margin: 2px 0 4px 0; }}
+.vision-notification-features .vision-table td, .vision-notification-features .vision-table th {{ padding: 2px 8px; }}
 .vision-app .vision-demo-badge {{ background: {badge_bg}; color: {badge_text}; border-radius: 10px; padding: 0 8px; }}
 </style>
 """

@@ -6,6 +6,9 @@ as "awaiting metrics", the client notebook is executed on its data, and the
 submission it writes is accepted with the model's upload token. The data is
 generated (seeded) and every model is labelled demo data.
 
+Each demo model also gets daily usage records (predictions, compute hours, resource shares) over
+its production data's days, sent through ``services.usage.ingest`` (``demo/usage.py``).
+
 Each demo model expects a weekly batch (cadence ``7D``, what Monitoring checks
 freshness against). The open models' tables are also written to a SQLite file
 behind a stored ``sql`` connector, ``demo-warehouse``, tested once, so the
@@ -30,8 +33,9 @@ from vision_widgets.core.errors import ConfigurationError, VisionError
 from vision_widgets.core.identity import sessions
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.demo import datasets
+from vision_widgets.demo import usage as demo_usage
 from vision_widgets.services import connectors as stored_connectors
-from vision_widgets.services import registration, scheduled_pulls, submissions
+from vision_widgets.services import cost_rates, registration, scheduled_pulls, submissions
 from vision_widgets.services.sessions import operator
 
 #: The stored connector over the demo tables, and how often the demo models expect a batch.
@@ -88,7 +92,43 @@ def install(ctx: Context, say: Callable[[str], None] = print) -> list[str]:
         finally:
             sessions.logout(ctx, principal)
     _warehouse(ctx, folder, paths, say)
+    usage = demo_usage.install(ctx, paths)  # idempotent: a re-run stores nothing new
+    if any(usage.values()):
+        say(f"Demo usage records: {', '.join(f'{n} {c}' for n, c in usage.items() if c)}.")
+    _cost_rates(ctx, say)
+    if added:
+        from vision_widgets.services import notification_runs
+
+        found = notification_runs.run_rules(ctx)
+        say(f"Notification rules run once: {found.stored} new notification(s).")
     return added
+
+
+#: Plausible cost rates for the demo platforms (currency, per 1,000 predictions, per compute hour), from
+#: before the demo data starts; ``DEMO_RATE_CHANGES`` are raised from the middle of the production weeks,
+#: so the Business Metrics page's cost shows a rate's history at work. AWS is billed in dollars, the rest
+#: in euros: costs in two currencies are shown apart, never added.
+DEMO_RATES = {
+    "Databricks": ("EUR", 0.40, 3.20),
+    "AWS SageMaker": ("USD", 0.35, 2.90),
+    "Azure ML": ("EUR", 0.30, 2.70),
+    "on-premises": ("EUR", 0.05, 0.90),
+}
+DEMO_RATES_FROM = datasets.TRAIN_START.date()
+DEMO_RATE_CHANGE_FROM = (datasets.PROD_START + pd.Timedelta(weeks=datasets.PROD_WEEKS // 2)).date()
+DEMO_RATE_CHANGES = {"Databricks": ("EUR", 0.48, 3.60), "AWS SageMaker": ("USD", 0.35, 3.40)}
+
+
+def _cost_rates(ctx: Context, say: Callable[[str], None]) -> None:
+    """The demo platforms' cost rates with one change mid-way (once: nothing if any rate exists)."""
+    me = operator("demo")
+    if cost_rates.list_rates(ctx, me):
+        return
+    say("Setting demo cost rates ...")
+    for platform, (currency, per_1k, per_hour) in DEMO_RATES.items():
+        cost_rates.set_rate(ctx, me, platform, currency, per_1k, per_hour, DEMO_RATES_FROM)
+    for platform, (currency, per_1k, per_hour) in DEMO_RATE_CHANGES.items():
+        cost_rates.set_rate(ctx, me, platform, currency, per_1k, per_hour, DEMO_RATE_CHANGE_FROM)
 
 
 def table_name(path: Path) -> str:

@@ -35,6 +35,7 @@ from vision_widgets.core.jobs.records import Job
 from vision_widgets.core.stats.drift import DriftReport, DriftSettings, drift
 from vision_widgets.services import connectors as stored_connectors
 from vision_widgets.services import jobs
+from vision_widgets.services import notification_runs
 from vision_widgets.services.profiling import (
     Progress,
     check_labels,
@@ -287,6 +288,8 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         registration = Registration(model=record, drift=report, upload_token=token, token_expires=expires)
         if in_transaction is not None:
             in_transaction(conn, registration)
+    if not spec.restricted:
+        notification_runs.after_new_batch(ctx, registration.model.id)  # its first windows may have drifted
     if progress:
         progress(1.0, "Done")
     return registration

@@ -44,6 +44,7 @@ from vision_widgets.core.jobs import records as job_records
 from vision_widgets.core.jobs.records import Job
 from vision_widgets.core.stats.drift import drift
 from vision_widgets.services import connectors as stored_connectors
+from vision_widgets.services import notification_runs
 from vision_widgets.services.jobs import PULL_PRODUCTION
 from vision_widgets.services.profiling import (
     Progress,
@@ -341,6 +342,8 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
                      f"{record.connector}: {result.message}")
         if in_transaction is not None:
             in_transaction(conn, result)
+    if reports:
+        notification_runs.after_new_batch(ctx, record.id)  # after the commit; never fails the pull
     if progress:
         progress(1.0, "Done")
     return result

@@ -22,6 +22,7 @@ from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
 from vision_widgets.core.stats.drift import DriftReport, drift
 from vision_widgets.services import connectors as stored_connectors
+from vision_widgets.services import notification_runs
 from vision_widgets.services.profiling import (
     Progress,
     check_labels,
@@ -89,6 +90,7 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
         records.set_status(conn, record.id, ACTIVE, now)
         audit.record(conn, now, me.username, "add labels" if kind == records.LABELS else "add production batch",
                      record.name, what)
+    notification_runs.after_new_batch(ctx, record.id)  # after the commit; never fails the upload
     if progress:
         progress(1.0, "Done")
     return report
@@ -169,6 +171,7 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
         audit.record(conn, now, actor, "submit labels" if kind == records.LABELS else "submit profiles", record.name,
                      sub.label)
         record = records.get_by_id(conn, record.id)
+    notification_runs.after_new_batch(ctx, record.id)  # after the commit; never fails the submission
     return SubmissionResult(record, report, kind)
 
 

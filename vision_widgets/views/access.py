@@ -1,4 +1,4 @@
-"""Access management (admins): accounts, their roles and locks, and the audit log."""
+"""Access management (admins): accounts, their roles and locks, API keys, and the audit log."""
 from __future__ import annotations
 
 import ipywidgets as w
@@ -9,6 +9,7 @@ from vision_widgets.components.formatting import clock, when
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.identity.rbac import ROLES
 from vision_widgets.services import accounts
+from vision_widgets.views.access_api_keys import ApiKeysSection
 from vision_widgets.views.base import PageView, succeeded
 
 ACCOUNT_COLUMNS = ("Username", "Persona", "Role", "Line of business", "Sub-LOB", "Last login", "Locked")
@@ -56,6 +57,7 @@ class AccessView(PageView):
         self.confirm.on_click(self._on_remove_confirmed)
         self.cancel.on_click(lambda _b: self._hide_confirm())
         self.target.observe(self._on_target, "value")
+        self.api_keys = ApiKeysSection(self)
 
         self.children = (
             forms.section("Accounts", self.table),
@@ -79,6 +81,7 @@ class AccessView(PageView):
                 self.confirm_box,
                 self.manage_status,
             ),
+            forms.section("API keys", self.api_keys),
             forms.section("Audit log", self.audit),
         )
         self.refresh()
@@ -97,6 +100,7 @@ class AccessView(PageView):
             for a in self.accounts
         )
         self.audit.update((when(e.at), e.actor, e.action, e.target, e.detail) for e in entries or ())
+        self.api_keys.refresh()
         keep = self.target.value
         names = tuple(a.username for a in self.accounts)
         self.target.options = names

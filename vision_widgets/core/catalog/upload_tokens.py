@@ -27,11 +27,13 @@ def issue(conn: Connection, model_id: int, created_by: str, now: datetime) -> tu
     return token, expires
 
 
-def holder(conn: Connection, token: str, now: datetime) -> tuple[str, int]:
+def holder(conn: Connection, token: str, now: datetime, *, allow_used: bool = False) -> tuple[str, int]:
     """(hash, model id) of a valid token; ``AuthenticationError`` (HTTP 401) otherwise.
 
     Checked before the model named in the request is even looked up, so a caller
-    without a valid token learns nothing about which models exist.
+    without a valid token learns nothing about which models exist. ``allow_used``: a token
+    spent by a profile submission still sends usage records until it expires (usage never
+    spends it; docs/decisions.md, "Usage records").
     """
     if not token:
         raise AuthenticationError("An upload token is required (Authorization: Bearer <token>).")
@@ -39,7 +41,7 @@ def holder(conn: Connection, token: str, now: datetime) -> tuple[str, int]:
     row = conn.execute(select(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest)).mappings().first()
     if row is None:
         raise AuthenticationError("The upload token is not valid; ask the model's owner for a new one.")
-    if row["used_at"] is not None:
+    if row["used_at"] is not None and not allow_used:
         raise AuthenticationError("This upload token was already used; the model's owner can issue a new one.")
     if row["expires_at"] <= now:
         raise AuthenticationError("This upload token expired (tokens last 24 hours); the model's owner can issue a new one.")

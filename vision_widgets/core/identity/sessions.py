@@ -91,6 +91,18 @@ def authenticate(ctx: Context, principal: Principal) -> Principal:
     return _touch(ctx, principal.session_id)
 
 
+def peek(ctx: Context, principal: Principal) -> Principal:
+    """Like ``authenticate`` but without renewing the session: for what a tab asks on its own timer
+    (the header's unread count), which must not keep an idle session alive."""
+    s, u = schema.sessions, schema.users
+    query = select(u, s.c.expires_at).join(s, s.c.user_id == u.c.id).where(s.c.token_hash == principal.session_id)
+    with ctx.store.read() as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None or row["expires_at"] <= ctx.now():
+        raise SessionExpired()
+    return from_row(row, principal.session_id)
+
+
 def resume(ctx: Context, token: str) -> Principal:
     """The principal behind a bearer token (for HTTP API calls)."""
     if not token:
