@@ -72,6 +72,14 @@ def test_cost_uses_the_rate_in_force_each_day_and_never_adds_currencies():
     assert got.kpis.unknown_cost_days == 0 and not got.notes
 
 
+def test_a_record_dated_past_what_nanoseconds_hold_is_not_counted_on_another_day():
+    # stored before timestamps were bounded: numpy's cast to nanoseconds wrapped 2611-03-23 onto a day of 2026
+    far = pd.Timestamp("2611-03-23 12:00").to_pydatetime().replace(tzinfo=pd.Timestamp(0, tz="UTC").tzinfo)
+    daily = _usage([(1, _ts("2026-09-01"), 1000, 1.0, None, None, None), (1, far, 999_999, 50.0, None, None, None)])
+    assert list(daily["day"].dt.strftime("%Y-%m-%d")) == ["2026-09-01"]
+    assert list(daily["predictions"]) == [1000.0]
+
+
 def test_utilisation_is_weighted_by_compute_hours_over_the_records_that_give_it():
     got = metrics.compute(source(USAGE), date(2026, 1, 1), date(2026, 1, 3))
     # CPU: A's records only (B gave none): (0.5×1.5 + 0.5×0.5 + 1.0×1.0) / 3.0 h

@@ -61,10 +61,25 @@ HIGHER_IS_BETTER = {"accuracy": True, "roc_auc": True, "f1": True, "precision": 
 MAX_DAYS = 3 * 366
 
 
+#: The days a ``datetime64[ns]`` column can hold; numpy's cast to it wraps silently past them.
+_NS_FIRST, _NS_LAST = np.datetime64("1678-01-01", "D"), np.datetime64("2262-04-10", "D")
+
+
 def _days(values) -> np.ndarray:
     """Naive UTC days (``datetime64[D]``) of timestamps or dates."""
     ts = pd.to_datetime(pd.Series(values), utc=True)
     return ts.dt.tz_localize(None).dt.floor("D").to_numpy(dtype="datetime64[D]")
+
+
+def _ns_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``days`` as ``datetime64[ns]`` where they fit, the mask of those that fit).
+
+    ``astype("datetime64[ns]")`` overflows without a word (2611-03-23 becomes a day of 2026):
+    a day outside the nanosecond range is dropped here rather than counted on another day.
+    """
+    days = np.asarray(days, dtype="datetime64[D]")
+    fits = (days >= _NS_FIRST) & (days <= _NS_LAST)
+    return days[fits].astype("datetime64[ns]"), fits
 
 
 def daily_usage(raw: pd.DataFrame) -> pd.DataFrame:
@@ -78,8 +93,10 @@ def daily_usage(raw: pd.DataFrame) -> pd.DataFrame:
     if raw.empty:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "day" else "int64" if c == "model_id"
                                           else float) for c in cols})
+    day, fits = _ns_days(_days(raw["at"]))
+    raw = raw[fits]
     hours = raw["compute_hours"].astype(float).to_numpy()
-    frame = {"model_id": raw["model_id"].to_numpy(), "day": _days(raw["at"]).astype("datetime64[ns]"),
+    frame = {"model_id": raw["model_id"].to_numpy(), "day": day,
              "predictions": raw["predictions"].astype(float).to_numpy(), "compute_hours": hours}
     for s in SHARES:
         share = pd.to_numeric(raw[f"{s}_share"], errors="coerce").to_numpy(dtype=float)
