@@ -177,6 +177,44 @@ def test_an_admin_sets_rates_with_history_audited_and_bad_values_are_refused(ctx
         cost_rates.set_rate(ctx, login(USER), "Databricks", "EUR", 1, 1, "2026-12-01")
 
 
+@pytest.mark.parametrize("given, field, words", [
+    ("0,40", "per_1k_predictions", "with a point for decimals, e.g. 0.40 (got '0,40'"),   # was stored as 40
+    ("0,400", "per_1k_predictions", "with a point for decimals"),
+    ("1,5", "per_1k_predictions", "with a point for decimals"),
+    ("12,34.5", "per_1k_predictions", "with a point for decimals"),
+])
+def test_a_decimal_comma_is_refused_saying_which_form_is_expected(ctx, login, given, field, words):
+    with pytest.raises(InvalidInput) as err:
+        cost_rates.set_rate(ctx, login(ADMIN), "AWS", "USD", given, "3.20", "2026-01-01")
+    assert err.value.field == field and words in str(err.value)
+    assert cost_rates.list_rates(ctx, login(ADMIN)) == []
+
+
+def test_a_comma_is_a_thousands_separator_only_in_the_strict_form(ctx, login):
+    rate = cost_rates.set_rate(ctx, login(ADMIN), "AWS", "USD", "1,250.50", "12,000", "2026-01-01")
+    assert (rate.per_1k_predictions, rate.per_compute_hour) == (1250.5, 12000.0)
+
+
+@pytest.mark.parametrize("day", ["0226-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])
+def test_an_effective_day_far_from_today_is_refused(ctx, login, day):
+    with pytest.raises(InvalidInput, match=f"The effective date {day} is outside 2000-01-01 .. 2099-12-31") as err:
+        cost_rates.set_rate(ctx, login(ADMIN), "AWS", "USD", "0.4", "3.2", day)
+    assert err.value.field == "effective_from"
+
+
+def test_a_rate_stored_from_year_226_still_prices_every_day_and_breaks_no_page(ctx, login, register_restricted):
+    # stored before effective days were bounded (rates are never rewritten): the page must still open
+    register_restricted("Secret model")  # on Databricks
+    with ctx.store.write() as conn:
+        from vision_widgets.core.usage import rates as core_rates
+        core_rates.insert(conn, "Databricks", "USD", 2.0, 1.0, date(226, 1, 1), "admin", ctx.now())
+        core_rates.insert(conn, "Databricks", "USD", 9.0, 9.0, date(2611, 1, 1), "admin", ctx.now())
+    add_usage(ctx, "Secret model", [("2026-09-01", 1000, 1.0, None, None, None)])
+    for who in (USER, ADMIN):
+        got = business_metrics.business_metrics(ctx, login(who), date(2026, 9, 1), date(2026, 9, 1))
+        assert got.kpis.cost == {"USD": 1000 / 1000 * 2.0 + 1.0 * 1.0}  # the year-226 rate, in force since
+
+
 # -- business metrics service -----------------------------------------------------------------------
 @pytest.fixture
 def two_models(ctx, login, settings):
@@ -256,3 +294,34 @@ def test_a_regression_models_performance_is_its_windows_mae_and_rmse(ctx, login,
         assert combine(part["value"].to_numpy(), part["rows"].to_numpy()) == pytest.approx(overall, rel=1e-6)
     got = business_metrics.for_range(source, date(2026, 8, 25), date(2026, 10, 5), "rmse")
     assert got.kpis.performance is not None and np.isfinite(got.realised).sum() == len(perf) // 2
+
+
+@pytest.mark.parametrize("label", ["March", "2026-09", "Q3 2026", "0001-01-01T00:00:00"])
+def test_a_batch_label_a_person_chose_is_not_read_as_its_day(ctx, login, settings, clock, label):
+    # a model without a timestamp column: each batch is one window, placed on the day it arrived
+    from vision_widgets.services import submissions
+    train, prod = write_demo_files(settings.home / "data", "Customer churn", "churn")
+    user = login(USER)
+    registration.register_model(ctx, user, demo_spec("Churn", train, prod, "Customer churn", timestamp=""))
+    clock.advance(3 * 86_400)
+    submissions.add_production_batch(ctx, login(USER), "Churn", str(prod), label=label)
+    for who in (USER, ADMIN):
+        source = business_metrics.load(ctx, login(who))
+        days = sorted(pd.Timestamp(d).date().isoformat() for d in source.windows["day"])
+        assert days == ["2024-05-01", "2024-05-04"], days  # the registration's batch, then this one's arrival
+
+
+def test_one_models_unreadable_windows_do_not_hide_the_others(ctx, login, two_models, monkeypatch):
+    real = business_metrics._model_series
+
+    def broken_for_one(conn, record):
+        if record.name == "Other model":
+            raise OverflowError("a value no check foresaw")
+        return real(conn, record)
+
+    monkeypatch.setattr(business_metrics, "_model_series", broken_for_one)
+    got = business_metrics.business_metrics(ctx, login(ADMIN), date(2026, 9, 1), date(2026, 9, 30))
+    assert got.models == ("Fraud detection", "Other model") and got.kpis.predictions == 5000
+    assert any(n.startswith("Other model: its production windows and performance could not be read")
+               for n in got.notes), got.notes
+    assert got.kpis.performance_models == 1
