@@ -131,8 +131,22 @@ def test_performance_per_day_and_the_current_value_against_the_previous_range():
     assert got.estimated[-1] == pytest.approx(0.5) and np.isnan(got.estimated[0])
     # latest per model in range: A 0.7 (realised), B 0.5 (estimated); previous range (Jan 0..7): A 0.9
     assert got.kpis.performance == pytest.approx(0.6) and got.kpis.performance_estimated == 1
+    # B had no value before: the change is A's alone (0.7 vs 0.9), not the mean's (0.6 vs 0.9)
     assert got.kpis.previous_performance == pytest.approx(0.9)
-    assert got.kpis.performance_change == pytest.approx(-0.3)
+    assert got.kpis.performance_change == pytest.approx(-0.2) and got.kpis.performance_compared == 1
+
+
+def test_a_model_new_in_the_range_makes_no_false_drop():
+    # A steady at 0.95, B steady at 0.70; B has no value in the previous range
+    perf = pd.DataFrame({"model_id": [1, 1, 2], "metric": ["accuracy"] * 3,
+                         "day": pd.to_datetime(["2026-01-03", "2026-01-10", "2026-01-10"]),
+                         "value": [0.95, 0.95, 0.70], "kind": ["realised"] * 3})
+    k = metrics.compute(source([], perf=perf), date(2026, 1, 8), date(2026, 1, 14)).kpis
+    assert k.performance == pytest.approx(0.825) and k.performance_models == 2
+    assert k.performance_change == pytest.approx(0.0) and k.performance_compared == 1
+    nothing_before = metrics.compute(source([], perf=perf[perf["day"] > "2026-01-05"]), date(2026, 1, 8),
+                                     date(2026, 1, 14)).kpis
+    assert nothing_before.performance_change is None and nothing_before.performance_compared == 0
 
 
 def test_an_empty_range_is_empty_not_zeros_and_a_reversed_range_is_refused():
@@ -150,6 +164,19 @@ def test_the_csv_holds_the_table_one_row_per_day():
     assert list(frame["date"]) == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert list(frame["cost (EUR)"].fillna(-1)) == [4, -1, 9] and list(frame["cost (USD)"].fillna(-1)) == [-1, 5, -1]
     assert "accuracy (realised)" in frame.columns and "predictions (production windows)" in frame.columns
+
+
+def test_the_csv_keeps_every_digit_counts_as_integers():
+    rates = rates_frame([_rate("P1", "EUR", 0.123456789, 0.0, "2026-01-01")])
+    got = metrics.compute(source([(1, _ts("2026-01-01"), 12_345_678, 1234.5678912, None, None, None)], rates=rates),
+                          date(2026, 1, 1), date(2026, 1, 2))
+    lines = got.to_csv().decode().splitlines()
+    header, first, second = lines[0].split(","), lines[1].split(","), lines[2].split(",")
+    row = dict(zip(header, first))
+    assert row["predictions (usage records)"] == "12345678"           # was 1.23457e+07
+    assert float(row["compute hours"]) == 1234.5678912                 # was 1234.57
+    assert float(row["cost (EUR)"]) == pytest.approx(12_345.678 * 0.123456789, rel=1e-14)
+    assert dict(zip(header, second))["predictions (usage records)"] == ""  # no record: empty, not 0
 
 
 # -- rates service ------------------------------------------------------------------------------

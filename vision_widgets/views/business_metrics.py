@@ -314,7 +314,9 @@ class BusinessMetricsView(PageView):
                 parts.append(f"{k.performance_estimated} estimated (labels not in yet)")
             change = k.performance_change
             if change is not None:
-                parts.insert(0, f"{change:+.3f} vs {span}")
+                parts.insert(0, f"{change:+.3f} vs {span}" + (
+                    f" ({k.performance_compared} of {k.performance_models} models had a value then)"
+                    if k.performance_compared < k.performance_models else ""))
             worse = change is not None and (change < -0.02 if HIGHER_IS_BETTER.get(r.metric, True) else change > 0)
             self.kpis["performance"].set(f"{k.performance:.3f}", alert=worse, note="; ".join(parts))
 
