@@ -128,7 +128,7 @@ def load(ctx: Context, principal: Principal, lob: str = "", sub_lob: str = "", p
                                               name=model)
         if model and models.empty:
             raise InvalidInput(f"There is no model {model!r} among the models you may see.", field="model")
-        usage = metrics_data.usage_of(conn, list(models["model_id"]))
+        usage = metrics_data.daily_usage_of(conn, list(models["model_id"]))
         all_rates = rates.list_rates(conn)
         for model_id in models["model_id"]:
             record = records.get_by_id(conn, int(model_id))
@@ -150,7 +150,7 @@ def load(ctx: Context, principal: Principal, lob: str = "", sub_lob: str = "", p
     perf = pd.DataFrame(points, columns=list(PERF_COLUMNS))
     for frame in (win, perf):
         frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
-    return metrics.prepare(models, metrics.daily_usage(usage), win, perf, rates.rates_frame(all_rates), tuple(notes))
+    return metrics.prepare(models, usage, win, perf, rates.rates_frame(all_rates), tuple(notes))
 
 
 def for_range(source: MetricsSource, start: date, end: date, metric: str = "accuracy") -> BusinessMetrics:

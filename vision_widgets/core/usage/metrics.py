@@ -35,6 +35,7 @@ import pandas as pd
 from vision_widgets.core.errors import InvalidInput
 
 __all__ = [
+    "DAILY_COLUMNS",
     "ESTIMATED",
     "HIGHER_IS_BETTER",
     "PRESETS",
@@ -53,6 +54,9 @@ __all__ = [
 #: The raw usage columns ``daily_usage`` reads (one row per usage record).
 USAGE_COLUMNS = ("model_id", "at", "predictions", "compute_hours", "cpu_share", "memory_share", "gpu_share")
 SHARES = ("cpu", "memory", "gpu")
+#: The columns of usage summed per model and day (``daily_usage``, ``metrics_data.daily_usage_of``).
+DAILY_COLUMNS = ("model_id", "day", "predictions", "compute_hours") + \
+    tuple(f"{s}_{k}" for s in SHARES for k in ("weighted", "hours"))
 #: Date-range presets: label -> days (the range ends today, inclusive).
 PRESETS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
 REALISED, ESTIMATED = "realised", "estimated"
@@ -89,8 +93,7 @@ def daily_usage(raw: pd.DataFrame) -> pd.DataFrame:
     ``<share>_weighted`` is Σ share × hours over the records that give the share and
     ``<share>_hours`` the hours of those records: their ratio is the hour-weighted mean.
     """
-    cols = ["model_id", "day", "predictions", "compute_hours"] + \
-        [f"{s}_{k}" for s in SHARES for k in ("weighted", "hours")]
+    cols = list(DAILY_COLUMNS)
     if raw.empty:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "day" else "int64" if c == "model_id"
                                           else float) for c in cols})
