@@ -427,6 +427,20 @@ def store(conn: Connection, model_id: int, batch: list[UsageRecord], source: str
     return Stored(stored=len(new), unchanged=len(batch) - len(new), conflicting=conflicting)
 
 
+def delete(conn: Connection, model_id: int, first: datetime, before: datetime) -> tuple[int, int]:
+    """Delete a model's records from ``first`` up to (not including) ``before``, inside the caller's
+    transaction; returns (records deleted, the predictions they counted)."""
+    from sqlalchemy import func
+
+    t = schema.usage_records
+    where = and_(t.c.model_id == model_id, t.c.at >= first, t.c.at < before)
+    found, predictions = conn.execute(select(func.count(), func.coalesce(func.sum(t.c.predictions), 0))
+                                      .where(where)).one()
+    if found:
+        conn.execute(t.delete().where(where))
+    return int(found), int(predictions)
+
+
 def count(conn: Connection, model_id: int) -> int:
     """How many usage records a model has (tests, the demo's check)."""
     from sqlalchemy import func
