@@ -49,7 +49,7 @@ def _in_thread(call) -> tuple[threading.Thread, dict, threading.Event]:
     def run():
         try:
             out["value"] = call()
-        except Exception as exc:  # the test reads what it raised
+        except Exception as exc:  # noqa: BLE001 - the test reads what it raised
             out["error"] = exc
         finally:
             done.set()
