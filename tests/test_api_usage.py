@@ -129,6 +129,19 @@ def test_422_names_every_bad_line_and_column_and_stores_nothing(ctx, api, reg, k
     assert count(ctx) == 0
 
 
+@pytest.mark.parametrize("record, column", [
+    ({"timestamp": "0001-01-01T00:00:00+01:00", "predictions": 1, "compute_hours": 1}, "timestamp"),
+    ({"timestamp": "9999-12-31T23:59:59-01:00", "predictions": 1, "compute_hours": 1}, "timestamp"),
+    ({"timestamp": "2611-03-23T12:00:00Z", "predictions": 1, "compute_hours": 1}, "timestamp"),
+    ({"timestamp": "2026-09-03T00:00:00Z", "predictions": 1, "compute_hours": 10**400}, "compute_hours"),
+])
+def test_422_not_500_for_a_timestamp_or_number_out_of_range_naming_its_line(ctx, api, reg, key, record, column):
+    status, _, answer = send(api, NAME, lines(RECORDS + [record]), key)
+    assert status == 422, answer
+    assert f"line 3, column {column}:" in answer["message"], answer
+    assert count(ctx) == 0
+
+
 def test_422_for_json_that_is_not_an_array(ctx, api, reg, key):
     status, _, answer = send(api, NAME, json.dumps(RECORDS[0]).encode(), key, "application/json")
     assert status == 422 and "JSON array" in answer["message"], answer

@@ -72,6 +72,14 @@ def test_cost_uses_the_rate_in_force_each_day_and_never_adds_currencies():
     assert got.kpis.unknown_cost_days == 0 and not got.notes
 
 
+def test_a_record_dated_past_what_nanoseconds_hold_is_not_counted_on_another_day():
+    # stored before timestamps were bounded: numpy's cast to nanoseconds wrapped 2611-03-23 onto a day of 2026
+    far = pd.Timestamp("2611-03-23 12:00").to_pydatetime().replace(tzinfo=pd.Timestamp(0, tz="UTC").tzinfo)
+    daily = _usage([(1, _ts("2026-09-01"), 1000, 1.0, None, None, None), (1, far, 999_999, 50.0, None, None, None)])
+    assert list(daily["day"].dt.strftime("%Y-%m-%d")) == ["2026-09-01"]
+    assert list(daily["predictions"]) == [1000.0]
+
+
 def test_utilisation_is_weighted_by_compute_hours_over_the_records_that_give_it():
     got = metrics.compute(source(USAGE), date(2026, 1, 1), date(2026, 1, 3))
     # CPU: A's records only (B gave none): (0.5×1.5 + 0.5×0.5 + 1.0×1.0) / 3.0 h
@@ -123,8 +131,22 @@ def test_performance_per_day_and_the_current_value_against_the_previous_range():
     assert got.estimated[-1] == pytest.approx(0.5) and np.isnan(got.estimated[0])
     # latest per model in range: A 0.7 (realised), B 0.5 (estimated); previous range (Jan 0..7): A 0.9
     assert got.kpis.performance == pytest.approx(0.6) and got.kpis.performance_estimated == 1
+    # B had no value before: the change is A's alone (0.7 vs 0.9), not the mean's (0.6 vs 0.9)
     assert got.kpis.previous_performance == pytest.approx(0.9)
-    assert got.kpis.performance_change == pytest.approx(-0.3)
+    assert got.kpis.performance_change == pytest.approx(-0.2) and got.kpis.performance_compared == 1
+
+
+def test_a_model_new_in_the_range_makes_no_false_drop():
+    # A steady at 0.95, B steady at 0.70; B has no value in the previous range
+    perf = pd.DataFrame({"model_id": [1, 1, 2], "metric": ["accuracy"] * 3,
+                         "day": pd.to_datetime(["2026-01-03", "2026-01-10", "2026-01-10"]),
+                         "value": [0.95, 0.95, 0.70], "kind": ["realised"] * 3})
+    k = metrics.compute(source([], perf=perf), date(2026, 1, 8), date(2026, 1, 14)).kpis
+    assert k.performance == pytest.approx(0.825) and k.performance_models == 2
+    assert k.performance_change == pytest.approx(0.0) and k.performance_compared == 1
+    nothing_before = metrics.compute(source([], perf=perf[perf["day"] > "2026-01-05"]), date(2026, 1, 8),
+                                     date(2026, 1, 14)).kpis
+    assert nothing_before.performance_change is None and nothing_before.performance_compared == 0
 
 
 def test_an_empty_range_is_empty_not_zeros_and_a_reversed_range_is_refused():
@@ -142,6 +164,19 @@ def test_the_csv_holds_the_table_one_row_per_day():
     assert list(frame["date"]) == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert list(frame["cost (EUR)"].fillna(-1)) == [4, -1, 9] and list(frame["cost (USD)"].fillna(-1)) == [-1, 5, -1]
     assert "accuracy (realised)" in frame.columns and "predictions (production windows)" in frame.columns
+
+
+def test_the_csv_keeps_every_digit_counts_as_integers():
+    rates = rates_frame([_rate("P1", "EUR", 0.123456789, 0.0, "2026-01-01")])
+    got = metrics.compute(source([(1, _ts("2026-01-01"), 12_345_678, 1234.5678912, None, None, None)], rates=rates),
+                          date(2026, 1, 1), date(2026, 1, 2))
+    lines = got.to_csv().decode().splitlines()
+    header, first, second = lines[0].split(","), lines[1].split(","), lines[2].split(",")
+    row = dict(zip(header, first))
+    assert row["predictions (usage records)"] == "12345678"           # was 1.23457e+07
+    assert float(row["compute hours"]) == 1234.5678912                 # was 1234.57
+    assert float(row["cost (EUR)"]) == pytest.approx(12_345.678 * 0.123456789, rel=1e-14)
+    assert dict(zip(header, second))["predictions (usage records)"] == ""  # no record: empty, not 0
 
 
 # -- rates service ------------------------------------------------------------------------------
@@ -167,6 +202,44 @@ def test_an_admin_sets_rates_with_history_audited_and_bad_values_are_refused(ctx
         cost_rates.set_rate(ctx, admin, "Databricks", "EUR", 9, 9, "2026-01-01")
     with pytest.raises(PermissionDenied):
         cost_rates.set_rate(ctx, login(USER), "Databricks", "EUR", 1, 1, "2026-12-01")
+
+
+@pytest.mark.parametrize("given, field, words", [
+    ("0,40", "per_1k_predictions", "with a point for decimals, e.g. 0.40 (got '0,40'"),   # was stored as 40
+    ("0,400", "per_1k_predictions", "with a point for decimals"),
+    ("1,5", "per_1k_predictions", "with a point for decimals"),
+    ("12,34.5", "per_1k_predictions", "with a point for decimals"),
+])
+def test_a_decimal_comma_is_refused_saying_which_form_is_expected(ctx, login, given, field, words):
+    with pytest.raises(InvalidInput) as err:
+        cost_rates.set_rate(ctx, login(ADMIN), "AWS", "USD", given, "3.20", "2026-01-01")
+    assert err.value.field == field and words in str(err.value)
+    assert cost_rates.list_rates(ctx, login(ADMIN)) == []
+
+
+def test_a_comma_is_a_thousands_separator_only_in_the_strict_form(ctx, login):
+    rate = cost_rates.set_rate(ctx, login(ADMIN), "AWS", "USD", "1,250.50", "12,000", "2026-01-01")
+    assert (rate.per_1k_predictions, rate.per_compute_hour) == (1250.5, 12000.0)
+
+
+@pytest.mark.parametrize("day", ["0226-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])
+def test_an_effective_day_far_from_today_is_refused(ctx, login, day):
+    with pytest.raises(InvalidInput, match=f"The effective date {day} is outside 2000-01-01 .. 2099-12-31") as err:
+        cost_rates.set_rate(ctx, login(ADMIN), "AWS", "USD", "0.4", "3.2", day)
+    assert err.value.field == "effective_from"
+
+
+def test_a_rate_stored_from_year_226_still_prices_every_day_and_breaks_no_page(ctx, login, register_restricted):
+    # stored before effective days were bounded (rates are never rewritten): the page must still open
+    register_restricted("Secret model")  # on Databricks
+    with ctx.store.write() as conn:
+        from vision_widgets.core.usage import rates as core_rates
+        core_rates.insert(conn, "Databricks", "USD", 2.0, 1.0, date(226, 1, 1), "admin", ctx.now())
+        core_rates.insert(conn, "Databricks", "USD", 9.0, 9.0, date(2611, 1, 1), "admin", ctx.now())
+    add_usage(ctx, "Secret model", [("2026-09-01", 1000, 1.0, None, None, None)])
+    for who in (USER, ADMIN):
+        got = business_metrics.business_metrics(ctx, login(who), date(2026, 9, 1), date(2026, 9, 1))
+        assert got.kpis.cost == {"USD": 1000 / 1000 * 2.0 + 1.0 * 1.0}  # the year-226 rate, in force since
 
 
 # -- business metrics service -----------------------------------------------------------------------
@@ -248,3 +321,34 @@ def test_a_regression_models_performance_is_its_windows_mae_and_rmse(ctx, login,
         assert combine(part["value"].to_numpy(), part["rows"].to_numpy()) == pytest.approx(overall, rel=1e-6)
     got = business_metrics.for_range(source, date(2026, 8, 25), date(2026, 10, 5), "rmse")
     assert got.kpis.performance is not None and np.isfinite(got.realised).sum() == len(perf) // 2
+
+
+@pytest.mark.parametrize("label", ["March", "2026-09", "Q3 2026", "0001-01-01T00:00:00"])
+def test_a_batch_label_a_person_chose_is_not_read_as_its_day(ctx, login, settings, clock, label):
+    # a model without a timestamp column: each batch is one window, placed on the day it arrived
+    from vision_widgets.services import submissions
+    train, prod = write_demo_files(settings.home / "data", "Customer churn", "churn")
+    user = login(USER)
+    registration.register_model(ctx, user, demo_spec("Churn", train, prod, "Customer churn", timestamp=""))
+    clock.advance(3 * 86_400)
+    submissions.add_production_batch(ctx, login(USER), "Churn", str(prod), label=label)
+    for who in (USER, ADMIN):
+        source = business_metrics.load(ctx, login(who))
+        days = sorted(pd.Timestamp(d).date().isoformat() for d in source.windows["day"])
+        assert days == ["2024-05-01", "2024-05-04"], days  # the registration's batch, then this one's arrival
+
+
+def test_one_models_unreadable_windows_do_not_hide_the_others(ctx, login, two_models, monkeypatch):
+    real = business_metrics._model_series
+
+    def broken_for_one(conn, record):
+        if record.name == "Other model":
+            raise OverflowError("a value no check foresaw")
+        return real(conn, record)
+
+    monkeypatch.setattr(business_metrics, "_model_series", broken_for_one)
+    got = business_metrics.business_metrics(ctx, login(ADMIN), date(2026, 9, 1), date(2026, 9, 30))
+    assert got.models == ("Fraud detection", "Other model") and got.kpis.predictions == 5000
+    assert any(n.startswith("Other model: its production windows and performance could not be read")
+               for n in got.notes), got.notes
+    assert got.kpis.performance_models == 1

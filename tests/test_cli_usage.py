@@ -136,3 +136,17 @@ def test_api_keys_issue_list_revoke_and_the_key_works_until_revoked(home, run_cl
         ctx.store.dispose()
     assert json.loads(run_cli(home, "api-keys", "list", "--json").stdout)[0]["state"] == "revoked"
     assert run_cli(home, "api-keys", "revoke", "999").returncode == 2
+
+
+def test_delete_removes_the_days_given_and_says_how_many(home, run_cli):
+    assert run_cli(home, "usage", "import", "-", "--model", NAME, stdin=CSV).returncode == 0
+    done = run_cli(home, "usage", "delete", "--model", NAME, "--from", "2026-09-02", "--to", "2026-09-02")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"Deleted 1 usage record(s) of {NAME} on 2026-09-02 (1,350 predictions); "
+                                   "send the corrected records again.")
+    assert _rows(home) == [(1200, 0.5, "cli")]
+    again = run_cli(home, "usage", "delete", "--model", NAME, "--from", "2026-09-01", "--to", "2026-09-30", "--json")
+    assert json.loads(again.stdout) == {"model": NAME, "from": "2026-09-01", "to": "2026-09-30", "deleted": 1,
+                                        "predictions": 1200}
+    bad = run_cli(home, "usage", "delete", "--model", NAME, "--from", "2026-09-30", "--to", "2026-09-01")
+    assert bad.returncode == 2 and "is after the last" in bad.stderr

@@ -48,6 +48,16 @@ def test_shares_are_optional_and_kept_when_given():
     ({"timestamp": 1700000000}, "timestamp", "not an ISO 8601"),
     ({"timestamp": None}, "timestamp", "missing"),
     ({"latency_ms": 12}, "'latency_ms'", "not a usage field"),
+    # far from today: a year typo is refused, never stored and counted on another day
+    ({"timestamp": "2611-03-23T12:00:00Z"}, "timestamp", "is outside 2000-01-01 .. 2099-12-31 (UTC)"),
+    ({"timestamp": "1999-12-31T23:59:59Z"}, "timestamp", "is outside 2000-01-01"),
+    # the zone conversion itself would overflow a datetime
+    ({"timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp", "is outside 2000-01-01"),
+    ({"timestamp": "9999-12-31T23:59:59-01:00"}, "timestamp", "is outside 2000-01-01"),
+    # float() of a 400-digit integer raises OverflowError, not ValueError
+    ({"compute_hours": 10**400}, "compute_hours", "is too large"),
+    ({"cpu_share": 10**400}, "cpu_share", "is too large"),
+    ({"predictions": 10**400}, "predictions", "is over 2,147,483,647"),
 ])
 def test_each_bad_field_is_named_with_its_value(overrides, field, words):
     with pytest.raises(InvalidInput) as caught:
@@ -224,3 +234,21 @@ def test_a_record_stored_meanwhile_by_another_request_counts_as_unchanged(ctx, m
     with ctx.store.write() as conn:
         assert usage.store(conn, model_id, batch, "api", START) == usage.Stored(1, 1, 0)
     assert len(looks) == 2 and [r["predictions"] for r in rows(ctx, model_id)] == [100, 100]
+
+
+def test_the_timestamp_window_includes_its_first_and_last_instants():
+    assert usage.validate(good(timestamp="2000-01-01T00:00:00Z")).at == datetime(2000, 1, 1, tzinfo=UTC)
+    assert usage.validate(good(timestamp="2099-12-31T23:59:59Z")).at.year == 2099
+    # 00:30 at +01:00 is 1999-12-31T23:30 UTC: the window is in UTC
+    with pytest.raises(InvalidInput, match="outside 2000-01-01"):
+        usage.validate(good(timestamp="2000-01-01T00:30:00+01:00"))
+
+
+def test_a_csv_with_a_far_timestamp_and_a_huge_number_names_their_lines_and_stores_nothing():
+    body = (HEADER + "2026-09-01T00:00:00Z,10,1,,,\n2611-03-23T12:00:00Z,10,1,,,\n"
+            "2026-09-03T00:00:00Z,10," + "9" * 400 + ",,,\n")
+    with pytest.raises(InvalidRecords) as caught:
+        usage.parse_csv(body, LIMIT)
+    assert caught.value.lines == (3, 4)
+    assert "line 3, column timestamp: '2611-03-23T12:00:00Z' is outside" in str(caught.value)
+    assert "line 4, column compute_hours:" in str(caught.value) and "is not a finite number" in str(caught.value)

@@ -219,3 +219,59 @@ def test_a_live_key_name_is_unique_and_revoking_frees_it(ctx, login):
     with ctx.store.read() as conn:
         actions = [e.action for e in audit.recent(conn) if "API key" in e.action]
     assert actions == ["issue API key", "revoke API key", "issue API key"]
+
+
+# --- correcting usage: delete the days, send them again ---------------------------------------
+
+THREE_DAYS = RECORDS + [{"timestamp": "2026-09-02T23:59:59+00:00", "predictions": 7, "compute_hours": 0.1},
+                        {"timestamp": "2026-09-03T00:00:00Z", "predictions": 1400, "compute_hours": 4.0}]
+
+
+def _predictions(ctx) -> list[int]:
+    t = schema.usage_records
+    with ctx.store.read() as conn:
+        return [r[0] for r in conn.execute(select(t.c.predictions).order_by(t.c.at))]
+
+
+def test_the_owner_deletes_days_sent_wrong_and_sends_them_again(ctx, login, reg):
+    owner = login(USER)
+    usage.ingest(ctx, owner, NAME, THREE_DAYS, "api")
+    done = usage.delete(ctx, owner, NAME, "2026-09-02", "2026-09-02")  # a UTC day, both ends of it
+    assert (done.deleted, done.predictions) == (2, 1357)
+    assert done.message() == (f"Deleted 2 usage record(s) of {NAME} on 2026-09-02 (1,357 predictions); "
+                              "send the corrected records again.")
+    assert _predictions(ctx) == [1200, 1400]
+    # the corrected record is stored now (a plain re-send would have kept the wrong one)
+    assert usage.ingest(ctx, owner, NAME, [dict(RECORDS[1], predictions=1500)], "api").stored == 1
+    assert _predictions(ctx) == [1200, 1500, 1400]
+    with ctx.store.read() as conn:
+        entry = next(e for e in audit.recent(conn) if e.action == "delete usage")
+    assert (entry.actor, entry.target) == (USER, NAME)
+    assert entry.detail == "2026-09-02 to 2026-09-02: 2 record(s), 1357 predictions"
+
+
+def test_an_admin_deletes_any_models_usage_and_another_user_may_not(ctx, login, reg):
+    usage.ingest(ctx, login(USER), NAME, THREE_DAYS, "api")
+    with pytest.raises(PermissionDenied):
+        usage.delete(ctx, login(OTHER_USER), NAME, "2026-09-01", "2026-09-03")
+    assert usage_rows(ctx) == 4
+    assert usage.delete(ctx, login(ADMIN), NAME, "2026-09-01", "2026-09-03").deleted == 4
+    assert usage.delete(ctx, login(ADMIN), NAME, "2026-09-01", "2026-09-03").message() == (
+        f"{NAME} has no usage records on 2026-09-01 to 2026-09-03; nothing was deleted.")
+
+
+@pytest.mark.parametrize("start, end, field, words", [
+    ("2026-09-03", "2026-09-01", "start", "is after the last"),
+    ("1/9/2026", "2026-09-01", "start", "must be YYYY-MM-DD"),
+    ("2026-09-01", "", "end", "must be YYYY-MM-DD"),
+])
+def test_a_bad_day_range_deletes_nothing(ctx, login, reg, start, end, field, words):
+    usage.ingest(ctx, login(USER), NAME, THREE_DAYS, "api")
+    with pytest.raises(InvalidInput, match=words) as err:
+        usage.delete(ctx, login(USER), NAME, start, end)
+    assert err.value.field == field and usage_rows(ctx) == 4
+
+
+def test_deleting_the_usage_of_an_unknown_model_is_not_found(ctx, login, reg):
+    with pytest.raises(NotFound):
+        usage.delete(ctx, login(ADMIN), "No such model", "2026-09-01", "2026-09-01")

@@ -1,11 +1,8 @@
 """The Business Metrics page driven headlessly: a user sees their own model's KPIs, charts, table and CSV;
 a range with no data says so; a reversed custom range is refused with the reason; an admin filters by
-platform and adds a cost rate (a bad one refused); the usage CSV upload calls the usage service."""
+platform and adds a cost rate (a bad one refused); the usage CSV upload goes through the real usage service."""
 from __future__ import annotations
 
-import sys
-import types
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
@@ -13,6 +10,7 @@ from helpers import ADMIN, OTHER_USER, USER, demo_spec, signed_in_state, synced_
 
 from tests.support.usage_rows import add_usage
 from vision_widgets.app import PAGES
+from vision_widgets.core import audit
 from vision_widgets.services import cost_rates, registration
 from vision_widgets.views.business_metrics import ANY, BusinessMetricsView
 
@@ -128,36 +126,38 @@ def test_a_user_has_no_rate_form_and_the_service_refuses_them_anyway(ctx, login,
         view.close()
 
 
-@dataclass
-class FakeImport:
-    stored: int
-    unchanged: int
+def _choose(view, body: bytes) -> None:
+    view.upload.value = ({"name": "usage.csv", "type": "text/csv", "size": len(body), "content": body,
+                          "last_modified": TODAY},)
 
 
-def test_the_usage_upload_calls_the_usage_service_and_reloads(ctx, login, models, monkeypatch):
-    calls = []
-
-    def import_csv(ctx_, principal, model_name, data, *, source="csv"):
-        calls.append((principal.username, model_name, data))
-        add_usage(ctx_, model_name, [("2026-10-27", 3000, 1.0, None, None, None)], source="csv")
-        return FakeImport(stored=1, unchanged=2)
-
-    monkeypatch.setitem(sys.modules, "vision_widgets.services.usage",
-                        types.SimpleNamespace(import_csv=import_csv))
+def test_a_bad_usage_csv_names_its_lines_and_stores_nothing_and_a_good_one_updates_the_charts(ctx, login, models):
     view = open_page(ctx, login)
     try:
         view.upload_button.click()
         assert "Choose a CSV file" in view.upload_status.value
-        body = b"timestamp,predictions,compute_hours\n2026-10-27T12:00:00Z,3000,1\n"
-        view.upload.value = ({"name": "usage.csv", "type": "text/csv", "size": len(body), "content": body,
-                              "last_modified": TODAY},)
+        assert view.upload_model.value == "Churn A"
+        bad = (b"timestamp,predictions,compute_hours\n2026-10-27T12:00:00Z,3000,1\n"
+               b"2026-10-28T12:00:00Z,-5,1\n2611-10-28T12:00:00Z,5,1\n")
+        _choose(view, bad)
         view.upload_button.click()
         view.wait()
-        assert calls == [(USER, "Churn A", body)]
-        assert view.upload_status.value == "Churn A: 1 record(s) stored, 2 already present."
-        assert view.kpis["predictions"].value_label.value == "9,000"   # reloaded with the new record
+        shown = view.upload_status.value
+        assert "2 line(s) of the file are not valid usage records; nothing was stored." in shown
+        assert "line 3, column predictions: -5 is negative" in shown and "line 4, column timestamp:" in shown
+        assert view.kpis["predictions"].value_label.value == "6,000"     # nothing from the file
+        good = b"timestamp,predictions,compute_hours,cpu_share\n2026-10-27T12:00:00Z,3000,1,0.5\n"
+        _choose(view, good)
+        view.upload_button.click()
+        view.wait()
+        assert view.upload_status.value == "Churn A: 1 record(s) stored, 0 already present."
+        assert view.kpis["predictions"].value_label.value == "9,000"     # reloaded with the new record
+        assert view.volume_chart.drawn["from usage records"][1].tolist() == [4000.0, 2000.0, 3000.0]
     finally:
         view.close()
+    with ctx.store.read() as conn:
+        entry = next(e for e in audit.recent(conn) if e.action == "import usage")
+    assert (entry.actor, entry.detail) == (USER, "csv: 1 stored, 0 unchanged")
 
 
 def test_an_account_without_models_gets_an_empty_state_that_says_so(ctx, login, clock):

@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = rsub.add_parser("set", help="add a platform's rate from a date (earlier days keep their rate)")
     r.add_argument("platform", help="as the models name it, e.g. Databricks")
     r.add_argument("--currency", required=True, help="ISO 4217 code, e.g. EUR")
-    r.add_argument("--per-1k", required=True, help="cost per 1,000 predictions")
-    r.add_argument("--per-hour", required=True, help="cost per compute hour")
+    r.add_argument("--per-1k", required=True, help="cost per 1,000 predictions, a point for decimals (0.40)")
+    r.add_argument("--per-hour", required=True, help="cost per compute hour, a point for decimals (3.20)")
     r.add_argument("--from", dest="effective_from", required=True, metavar="YYYY-MM-DD",
                    help="the first day the rate applies")
     r.set_defaults(func=cmd_set)

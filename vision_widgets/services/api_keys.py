@@ -16,6 +16,7 @@ from vision_widgets.core.identity import api_keys
 from vision_widgets.core.identity.api_keys import SCOPES, ApiKey
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission
+from vision_widgets.core.storage.engine import serialise
 from vision_widgets.services.sessions import acting
 
 __all__ = ["SCOPES", "ApiKey", "issue", "list_keys", "revoke"]
@@ -44,6 +45,7 @@ def issue(ctx: Context, principal: Principal, name: str, scope: str = "usage",
     now = ctx.now()
     expires = None if expires_in_days is None else now + timedelta(days=expires_in_days)
     with ctx.store.write() as conn:
+        serialise(conn, "api key names")  # no index keeps live names unique: one issuer at a time
         if api_keys.active_name_taken(conn, name):
             raise Conflict(f"A key named {name!r} exists already; revoke it first or choose another name.")
         key, listing = api_keys.issue(conn, name, scope, me.username, now, expires)

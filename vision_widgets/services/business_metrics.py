@@ -13,7 +13,8 @@ window's first day.
 from __future__ import annotations
 
 import logging
-from datetime import date
+import re
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -63,12 +64,26 @@ def filter_choices(ctx: Context, principal: Principal) -> dict[str, tuple[str, .
             for key, col in (("lob", "lob"), ("sub_lob", "sub_lob"), ("platform", "platform"), ("model", "name"))}
 
 
+#: A time window's label as the windowing writes it (``pd.Timestamp.isoformat``: ``2026-09-03T00:00:00``).
+_WINDOW_START = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2})?$")
+
+
 def _window_day(label: str, created) -> pd.Timestamp:
-    """A window's first day: its label when it is a time (``2026-09-03T00:00:00``), else its batch's arrival."""
-    at = pd.to_datetime(label, errors="coerce", utc=True)
-    if pd.isna(at):
+    """A window's first day: its label when the windowing wrote it (``2026-09-03T00:00:00``), else its
+    batch's arrival.
+
+    Only that strict form is read as a time: a batch label a person chose ("March", "2026-09", "Q3")
+    names the batch, not its day (pandas read "March" as March of year 1, which no day column holds).
+    """
+    at = None
+    if _WINDOW_START.match(label.strip()):
+        try:
+            at = pd.Timestamp(datetime.fromisoformat(label.strip())).as_unit("ns")  # raises past 1677..2262
+        except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+            at = None
+    if at is None:
         at = pd.Timestamp(created)
-        at = at.tz_convert("UTC") if at.tzinfo else at.tz_localize("UTC")
+    at = at.tz_convert("UTC") if at.tzinfo else at.tz_localize("UTC")
     return at.tz_localize(None).floor("D")
 
 
@@ -113,7 +128,7 @@ def load(ctx: Context, principal: Principal, lob: str = "", sub_lob: str = "", p
                                               name=model)
         if model and models.empty:
             raise InvalidInput(f"There is no model {model!r} among the models you may see.", field="model")
-        usage = metrics_data.usage_of(conn, list(models["model_id"]))
+        usage = metrics_data.daily_usage_of(conn, list(models["model_id"]))
         all_rates = rates.list_rates(conn)
         for model_id in models["model_id"]:
             record = records.get_by_id(conn, int(model_id))
@@ -121,6 +136,11 @@ def load(ctx: Context, principal: Principal, lob: str = "", sub_lob: str = "", p
                 rows, pts, note = _model_series(conn, record)
             except VisionError as exc:  # one model's unreadable profiles must not blank the page
                 notes.append(f"{record.name}: performance could not be read ({exc}).")
+                continue
+            except Exception:  # nor one model's data no check foresaw: the others are still shown
+                log.exception("business metrics: the windows of model %s could not be read", record.id)
+                notes.append(f"{record.name}: its production windows and performance could not be read "
+                             "(an unexpected error, logged on the server); the other models are shown.")
                 continue
             windows.extend(rows)
             points.extend(pts)
@@ -130,7 +150,7 @@ def load(ctx: Context, principal: Principal, lob: str = "", sub_lob: str = "", p
     perf = pd.DataFrame(points, columns=list(PERF_COLUMNS))
     for frame in (win, perf):
         frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
-    return metrics.prepare(models, metrics.daily_usage(usage), win, perf, rates.rates_frame(all_rates), tuple(notes))
+    return metrics.prepare(models, usage, win, perf, rates.rates_frame(all_rates), tuple(notes))
 
 
 def for_range(source: MetricsSource, start: date, end: date, metric: str = "accuracy") -> BusinessMetrics:

@@ -11,11 +11,15 @@ Who may send a model's usage:
 Every batch is validated whole (``core/usage/records.py``) and stored in one transaction,
 idempotently per (model, timestamp); a rejected batch stores nothing. Each import is
 audited with its counts, never its values.
+
+A re-send never rewrites a stored record, so correcting usage is deliberate: ``delete`` a model's
+records of some days (owner or admin, audited with the counts), then send them again.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from vision_widgets.core import audit
@@ -180,3 +184,57 @@ def ingest_body(ctx: Context, token: str, model_name: str, body: bytes, content_
     else:
         raise InvalidInput(f"Send usage as {' or '.join(CONTENT_TYPES)}.", field="Content-Type")
     return _store(ctx, token, model_name, batch, "api")
+
+
+@dataclass(frozen=True)
+class UsageDeletion:
+    """What ``delete`` removed: how many records of ``model`` from ``start`` to ``end`` (days, inclusive)."""
+
+    model: str
+    start: date
+    end: date
+    deleted: int
+    predictions: int
+
+    def message(self) -> str:
+        """One sentence for a person (the CLI)."""
+        days = self.start.isoformat() + ("" if self.end == self.start else f" to {self.end.isoformat()}")
+        if not self.deleted:
+            return f"{self.model} has no usage records on {days}; nothing was deleted."
+        return (f"Deleted {self.deleted:,} usage record(s) of {self.model} on {days} "
+                f"({self.predictions:,} predictions); send the corrected records again.")
+
+
+def _day(value: date | str, field: str) -> date:
+    if isinstance(value, datetime):
+        raise InvalidInput("Give whole days (YYYY-MM-DD): usage is deleted per UTC day.", field=field)
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        raise InvalidInput(f"The {'first' if field == 'start' else 'last'} day must be YYYY-MM-DD "
+                           f"(got {str(value)[:30]!r}).", field=field) from None
+
+
+def delete(ctx: Context, principal: Principal, model_name: str, start: date | str, end: date | str) -> UsageDeletion:
+    """Delete the usage records of ``model_name`` from day ``start`` to day ``end`` (UTC, both included).
+
+    The model's owner or an admin (as for importing). How to correct a day that was sent wrong: a
+    re-send keeps the first record (docs/decisions.md, "Usage records"), so delete the days, then
+    send them again. Audited with the days and counts. ``InvalidInput`` for a day that is not
+    YYYY-MM-DD or a start after the end; ``NotFound``/``PermissionDenied`` as for an import.
+    """
+    me = acting(ctx, principal, Permission.REGISTER_MODEL)
+    first, last = _day(start, "start"), _day(end, "end")
+    if first > last:
+        raise InvalidInput(f"The first day ({first.isoformat()}) is after the last ({last.isoformat()}).",
+                           field="start")
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        record = record_for(conn, me, model_name, manage=True)
+        deleted, predictions = usage.delete(conn, record.id, datetime.combine(first, time(0), tzinfo=UTC),
+                                            datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC))
+        audit.record(conn, now, me.username, "delete usage", record.name,
+                     f"{first.isoformat()} to {last.isoformat()}: {deleted} record(s), {predictions} predictions")
+    return UsageDeletion(record.name, first, last, deleted, predictions)

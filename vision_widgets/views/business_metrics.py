@@ -9,7 +9,6 @@ escaped table or a chart; model names and notes are never formatted into HTML.
 """
 from __future__ import annotations
 
-import importlib
 from datetime import date
 
 import ipywidgets as w
@@ -27,7 +26,7 @@ from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.components.time_chart import TimeSeriesChart
 from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.core.usage.metrics import HIGHER_IS_BETTER, PRESETS, BusinessMetrics, preset_range
-from vision_widgets.services import business_metrics, cost_rates
+from vision_widgets.services import business_metrics, cost_rates, usage
 from vision_widgets.views.base import PageView, close_tree, unobserved
 
 ANY = "(any)"
@@ -314,7 +313,9 @@ class BusinessMetricsView(PageView):
                 parts.append(f"{k.performance_estimated} estimated (labels not in yet)")
             change = k.performance_change
             if change is not None:
-                parts.insert(0, f"{change:+.3f} vs {span}")
+                parts.insert(0, f"{change:+.3f} vs {span}" + (
+                    f" ({k.performance_compared} of {k.performance_models} models had a value then)"
+                    if k.performance_compared < k.performance_models else ""))
             worse = change is not None and (change < -0.02 if HIGHER_IS_BETTER.get(r.metric, True) else change > 0)
             self.kpis["performance"].set(f"{k.performance:.3f}", alert=worse, note="; ".join(parts))
 
@@ -378,11 +379,6 @@ class BusinessMetricsView(PageView):
             return
         content = bytes(files[0]["content"])
         self.upload.value = ()
-        try:  # the usage service is its own module (ingestion); imported when first used
-            usage = importlib.import_module("vision_widgets.services.usage")
-        except ImportError:
-            self.upload_status.error("Usage import is not available on this server yet.")
-            return
         model = self.upload_model.value
         self.upload_progress.start("Checking the file and storing its records")
 

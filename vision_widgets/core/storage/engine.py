@@ -15,16 +15,32 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 
 from vision_widgets.core.config import Settings
 from vision_widgets.core.errors import ConfigurationError
 
 _BUSY_TIMEOUT_MS = 10_000
+#: First key of the advisory locks ``serialise`` takes ("VI"): apart from the migration lock's single key.
+_LOCK_SPACE = 0x5649
+
+
+def serialise(conn: Connection, what: str) -> None:
+    """Make the caller's write transaction the only one doing ``what`` until it ends.
+
+    For a check-then-insert that no unique index guards (a name unique among the rows not revoked):
+    on PostgreSQL two transactions would both find the name free and both insert, so this takes a
+    transaction-level advisory lock keyed by ``what``, released by the commit or rollback. SQLite's
+    write transactions begin ``IMMEDIATE`` and never overlap, so there it does nothing.
+    """
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(what.encode("utf-8")) - 2**31  # a signed 32-bit integer
+        conn.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _LOCK_SPACE, "key": key})
 
 
 def _enter_wal(cursor) -> None:

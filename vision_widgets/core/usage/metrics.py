@@ -18,8 +18,9 @@ Rules (docs/decisions.md, "Business Metrics"):
 - **Utilisation** (CPU, memory, GPU share) is weighted by compute hours, over the records that give it.
 - **Performance** per day is the mean over the models that have a value that day (a window's value is
   placed on its first day); realised where labels exist, estimated (CBPE) where they have not arrived.
-  The "current" KPI is the mean of each model's latest value in the range, against the same in the
-  previous range of the same length.
+  The "current" KPI is the mean of each model's latest value in the range; its change is the mean,
+  over the models with a value in both ranges, of each one's latest value against its latest in the
+  previous range of the same length (``performance_compared`` says how many).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ import pandas as pd
 from vision_widgets.core.errors import InvalidInput
 
 __all__ = [
+    "DAILY_COLUMNS",
     "ESTIMATED",
     "HIGHER_IS_BETTER",
     "PRESETS",
@@ -52,6 +54,9 @@ __all__ = [
 #: The raw usage columns ``daily_usage`` reads (one row per usage record).
 USAGE_COLUMNS = ("model_id", "at", "predictions", "compute_hours", "cpu_share", "memory_share", "gpu_share")
 SHARES = ("cpu", "memory", "gpu")
+#: The columns of usage summed per model and day (``daily_usage``, ``metrics_data.daily_usage_of``).
+DAILY_COLUMNS = ("model_id", "day", "predictions", "compute_hours") + \
+    tuple(f"{s}_{k}" for s in SHARES for k in ("weighted", "hours"))
 #: Date-range presets: label -> days (the range ends today, inclusive).
 PRESETS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
 REALISED, ESTIMATED = "realised", "estimated"
@@ -61,10 +66,25 @@ HIGHER_IS_BETTER = {"accuracy": True, "roc_auc": True, "f1": True, "precision": 
 MAX_DAYS = 3 * 366
 
 
+#: The days a ``datetime64[ns]`` column can hold; numpy's cast to it wraps silently past them.
+_NS_FIRST, _NS_LAST = np.datetime64("1678-01-01", "D"), np.datetime64("2262-04-10", "D")
+
+
 def _days(values) -> np.ndarray:
     """Naive UTC days (``datetime64[D]``) of timestamps or dates."""
     ts = pd.to_datetime(pd.Series(values), utc=True)
     return ts.dt.tz_localize(None).dt.floor("D").to_numpy(dtype="datetime64[D]")
+
+
+def _ns_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``days`` as ``datetime64[ns]`` where they fit, the mask of those that fit).
+
+    ``astype("datetime64[ns]")`` overflows without a word (2611-03-23 becomes a day of 2026):
+    a day outside the nanosecond range is dropped here rather than counted on another day.
+    """
+    days = np.asarray(days, dtype="datetime64[D]")
+    fits = (days >= _NS_FIRST) & (days <= _NS_LAST)
+    return days[fits].astype("datetime64[ns]"), fits
 
 
 def daily_usage(raw: pd.DataFrame) -> pd.DataFrame:
@@ -73,13 +93,14 @@ def daily_usage(raw: pd.DataFrame) -> pd.DataFrame:
     ``<share>_weighted`` is Σ share × hours over the records that give the share and
     ``<share>_hours`` the hours of those records: their ratio is the hour-weighted mean.
     """
-    cols = ["model_id", "day", "predictions", "compute_hours"] + \
-        [f"{s}_{k}" for s in SHARES for k in ("weighted", "hours")]
+    cols = list(DAILY_COLUMNS)
     if raw.empty:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "day" else "int64" if c == "model_id"
                                           else float) for c in cols})
+    day, fits = _ns_days(_days(raw["at"]))
+    raw = raw[fits]
     hours = raw["compute_hours"].astype(float).to_numpy()
-    frame = {"model_id": raw["model_id"].to_numpy(), "day": _days(raw["at"]).astype("datetime64[ns]"),
+    frame = {"model_id": raw["model_id"].to_numpy(), "day": day,
              "predictions": raw["predictions"].astype(float).to_numpy(), "compute_hours": hours}
     for s in SHARES:
         share = pd.to_numeric(raw[f"{s}_share"], errors="coerce").to_numpy(dtype=float)
@@ -162,9 +183,12 @@ class Kpis:
     utilisation: dict[str, float | None]    # cpu/memory/gpu -> hour-weighted mean share
     compute_hours: float
     performance: float | None               # mean of each model's latest value in the range
-    previous_performance: float | None
+    previous_performance: float | None      # the same in the previous range, over the models compared
     performance_models: int                 # models with a value in the range
     performance_estimated: int              # of which the latest value is estimated
+    #: mean over the models with a value in both ranges of (latest now − latest before); None: no such model
+    performance_change: float | None = None
+    performance_compared: int = 0           # how many models the change is over
 
     def cost_change(self, currency: str) -> float | None:
         """Relative change of the cost in ``currency`` against the previous range (None: nothing before)."""
@@ -172,12 +196,6 @@ class Kpis:
         if not before:
             return None
         return self.cost.get(currency, 0.0) / before - 1.0
-
-    @property
-    def performance_change(self) -> float | None:
-        if self.performance is None or self.previous_performance is None:
-            return None
-        return self.performance - self.previous_performance
 
 
 @dataclass(frozen=True)
@@ -227,9 +245,21 @@ class BusinessMetrics:
         return out
 
     def to_csv(self) -> bytes:
-        """``to_frame`` as CSV (empty cells where there is no value)."""
+        """``to_frame`` as CSV (empty cells where there is no value), every digit kept.
+
+        Counts (the prediction columns, whole numbers) are written as integers (``12345678``, never
+        ``1.23457e+07``); other numbers with 15 significant digits, all that a double holds reliably
+        (a cost of 1234567.891 stays that, and 0.1 + 0.2 is written 0.3).
+        """
+        frame = self.to_frame()
+        for col in frame.columns:
+            values = frame[col]
+            if col.startswith("predictions") and values.dtype.kind == "f":
+                finite = values.dropna()
+                if (finite == finite.round()).all() and (finite.abs() < 2**53).all():
+                    frame[col] = values.astype("Int64")
         buf = io.StringIO()
-        self.to_frame().to_csv(buf, index=False, float_format="%.6g")
+        frame.to_csv(buf, index=False, float_format="%.15g")
         return buf.getvalue().encode("utf-8")
 
 
@@ -251,12 +281,13 @@ def _between(frame: pd.DataFrame, lo: np.datetime64, hi: np.datetime64) -> pd.Da
     return frame[(d >= lo) & (d <= hi)]
 
 
-def _latest_mean(perf: pd.DataFrame) -> tuple[float | None, int, int]:
-    """Mean of each model's latest value; how many models; how many of those latest are estimated."""
-    if perf.empty:
-        return None, 0, 0
-    latest = perf.sort_values(["model_id", "day", "kind"]).groupby("model_id").tail(1)
-    return float(latest["value"].mean()), len(latest), int((latest["kind"] == ESTIMATED).sum())
+def _latest(perf: pd.DataFrame) -> pd.DataFrame:
+    """Each model's latest value (one row per model, indexed by model_id; realised before estimated)."""
+    return perf.sort_values(["model_id", "day", "kind"]).groupby("model_id").tail(1).set_index("model_id")
+
+
+def _mean(values: pd.Series) -> float | None:
+    return float(values.mean()) if len(values) else None
 
 
 def compute(source: MetricsSource, start: date, end: date, metric: str = "accuracy") -> BusinessMetrics:
@@ -332,14 +363,19 @@ def compute(source: MetricsSource, start: date, end: date, metric: str = "accura
         total = _per_day(n, pidx[mine], perf["value"].to_numpy(dtype=float)[mine])
         count = np.bincount(pidx[mine], minlength=n)[:n]
         curves[kind] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    current, n_models, n_estimated = _latest_mean(perf)
-    before, _, _ = _latest_mean(_between(perf_all, prev_lo, prev_hi))
+    # the change compares like with like: only models with a value in both ranges (a model first
+    # monitored in this range would otherwise move the mean by its level, not by any change)
+    now_latest, before_latest = _latest(perf), _latest(_between(perf_all, prev_lo, prev_hi))
+    both = now_latest.index.intersection(before_latest.index)
+    current, before = _mean(now_latest["value"]), _mean(before_latest.loc[both, "value"])
+    change = _mean(now_latest.loc[both, "value"] - before_latest.loc[both, "value"])
 
     kpis = Kpis(
         predictions=float(np.nansum(volume_usage) + np.nansum(volume_windows)), cost=totals, previous_cost=previous,
         cost_per_1k=per_1k, unknown_cost_days=len(unknown), utilisation=average,
         compute_hours=float(hours.sum()), performance=current, previous_performance=before,
-        performance_models=n_models, performance_estimated=n_estimated)
+        performance_models=len(now_latest), performance_estimated=int((now_latest["kind"] == ESTIMATED).sum()),
+        performance_change=change, performance_compared=len(both))
     names = dict(zip(source.models["model_id"], source.models["name"]))
     with_windows = set(source.windows["model_id"].unique()) if not source.windows.empty else set()
     sources = {names[m]: ("usage records" if m in with_usage else "production windows" if m in with_windows

@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from vision_widgets.core.errors import Conflict, InvalidInput
 from vision_widgets.core.storage import schema
@@ -38,10 +40,25 @@ class CostRate:
     created_at: datetime
 
 
+#: A comma is read only as a thousands separator in this strict form (``1,234`` or ``12,345.678``):
+#: ``0,40`` is a decimal comma, which read as a separator would store 40 (a hundred times the rate).
+_THOUSANDS = re.compile(r"^[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+#: The days a rate may start on: before 2000 or after 2099 is a typo (``0226`` for ``2026``), and every
+#: day in between is one the page's day arithmetic holds (``rates_frame``).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _amount(value: object, field: str, what: str) -> float:
+    if isinstance(value, str) and "," in value:
+        text = value.strip()
+        if not _THOUSANDS.match(text):
+            raise InvalidInput(f"The {what} must be a number with a point for decimals, e.g. 0.40 "
+                               f"(got {text[:40]!r}; a comma only separates thousands, as in 1,250.50).",
+                               field=field)
+        value = text.replace(",", "")
     try:
-        x = float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        x = float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(f"The {what} must be a number (got {str(value)[:40]!r}).", field=field) from None
     if not math.isfinite(x):
         raise InvalidInput(f"The {what} must be a finite number, not {x}.", field=field)
@@ -70,6 +87,9 @@ def check_rate(platform: object, currency: object, per_1k: object, per_hour: obj
         except ValueError:
             raise InvalidInput(f"The effective date must be a day as YYYY-MM-DD (got {str(effective_from)[:30]!r}).",
                                field="effective_from") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"The effective date {day.isoformat()} is outside {FIRST_DAY.isoformat()} .. "
+                           f"{LAST_DAY.isoformat()}; check the year.", field="effective_from")
     return (name, cur, _amount(per_1k, "per_1k_predictions", "cost per 1,000 predictions"),
             _amount(per_hour, "per_compute_hour", "cost per compute hour"), day)
 
@@ -87,8 +107,14 @@ def insert(conn: Connection, platform: str, currency: str, per_1k: float, per_ho
     if same is not None:
         raise Conflict(f"{platform} already has a rate from {effective_from.isoformat()}; the past is never "
                        "rewritten: set the corrected rate from a later day.")
-    conn.execute(t.insert().values(platform=platform, currency=currency, per_1k_predictions=per_1k,
-                                   per_compute_hour=per_hour, effective_from=at, created_by=actor, created_at=now))
+    try:
+        with conn.begin_nested():  # on PostgreSQL another request may insert the same day in between
+            conn.execute(t.insert().values(platform=platform, currency=currency, per_1k_predictions=per_1k,
+                                           per_compute_hour=per_hour, effective_from=at, created_by=actor,
+                                           created_at=now))
+    except IntegrityError:
+        raise Conflict(f"{platform} already has a rate from {effective_from.isoformat()} (set a moment ago); "
+                       "the past is never rewritten: set the corrected rate from a later day.") from None
     return CostRate(platform, currency, per_1k, per_hour, effective_from, actor, now)
 
 
@@ -101,9 +127,19 @@ def list_rates(conn: Connection) -> list[CostRate]:
 
 
 def rates_frame(rates: list[CostRate]) -> pd.DataFrame:
-    """The rates as a frame for ``core.usage.metrics`` (``effective_from`` as a naive UTC day)."""
+    """The rates as a frame for ``core.usage.metrics`` (``effective_from`` as a naive UTC day).
+
+    A rate stored before effective days were bounded may start outside what ``datetime64[ns]``
+    holds: one from before 1678 is in force from the first day that type holds (the same for every
+    day the page can show), one from after 2262 is never in force and is left out.
+    """
+    days = np.array([r.effective_from for r in rates], dtype="datetime64[D]")
+    first, last = np.datetime64("1678-01-01", "D"), np.datetime64("2262-04-10", "D")
+    keep = days <= last
+    rates = [r for r, k in zip(rates, keep) if k]
+    days = np.maximum(days[keep], first)
     return pd.DataFrame({
         "platform": [r.platform for r in rates], "currency": [r.currency for r in rates],
         "per_1k": [float(r.per_1k_predictions) for r in rates], "per_hour": [float(r.per_compute_hour) for r in rates],
-        "effective_from": pd.to_datetime([r.effective_from for r in rates]).astype("datetime64[ns]"),
+        "effective_from": days.astype("datetime64[ns]"),
     }, columns=list(RATE_COLUMNS))

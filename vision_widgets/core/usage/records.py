@@ -43,6 +43,11 @@ MAX_RECORDS = 100_000
 #: How many problems a message spells out; the line numbers of the rest are still all named.
 SPELLED_OUT = 50
 SOURCES = ("api", "csv", "cli", "demo")
+#: The window a usage timestamp must fall in (UTC, ``EARLIEST`` included, ``LATEST`` not): usage
+#: older than 2000 or from the next century is a typo (``2611`` for ``2026``), and every day in it
+#: is one the page and pandas' nanosecond times can hold (docs/decisions.md, "Usage records").
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,15 @@ def _timestamp(value: Any) -> datetime:
         except ValueError:
             raise ValueError(f"{_show(value)} {_NOT_A_TIME}") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)  # naive = UTC
-    return parsed.astimezone(UTC)
+        parsed = parsed.replace(tzinfo=UTC)  # naive = UTC
+    elif not EARLIEST.replace(tzinfo=None) <= parsed.replace(tzinfo=None) < LATEST.replace(tzinfo=None):
+        parsed = None  # far out: converting the zone could overflow (0001-01-01T00:00+01:00)
+    else:
+        parsed = parsed.astimezone(UTC)
+    if parsed is None or not EARLIEST <= parsed < LATEST:
+        raise ValueError(f"{_show(value)} is outside {EARLIEST.year}-01-01 .. {LATEST.year - 1}-12-31 "
+                         "(UTC); check the year")
+    return parsed
 
 
 def _predictions(value: Any) -> int:
@@ -128,9 +140,9 @@ def _predictions(value: Any) -> int:
     else:
         raise ValueError(f"{_show(value)} is not a whole number")
     if number < 0:
-        raise ValueError(f"{number} is negative; count the predictions made (0 or more)")
+        raise ValueError(f"{_show(number)} is negative; count the predictions made (0 or more)")
     if number > MAX_PREDICTIONS:
-        raise ValueError(f"{number} is over {MAX_PREDICTIONS:,} for one record; send shorter periods")
+        raise ValueError(f"{_show(number)} is over {MAX_PREDICTIONS:,} for one record; send shorter periods")
     return number
 
 
@@ -139,6 +151,8 @@ def _number(value: Any) -> float:
         raise TypeError(f"{_show(value)} is not a number")
     try:
         number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise ValueError(f"{_show(value)} is too large") from None
     except ValueError:
         raise ValueError(f"{_show(value)} is not a number") from None
     if not math.isfinite(number):
@@ -195,7 +209,7 @@ def check(fields: Mapping[str, Any], typed: bool = True) -> tuple[UsageRecord | 
             continue
         try:
             values[name] = parse(value)
-        except (ValueError, TypeError) as exc:  # the parsers' messages name the value
+        except (ValueError, TypeError, OverflowError) as exc:  # the parsers' messages name the value
             problems.append((name, str(exc)))
     if problems:
         return None, problems
@@ -411,6 +425,20 @@ def store(conn: Connection, model_id: int, batch: list[UsageRecord], source: str
                                "again (those already stored count as unchanged).") from None
     conflicting = sum(1 for r in batch if r.at in existing and existing[r.at] != r.values())
     return Stored(stored=len(new), unchanged=len(batch) - len(new), conflicting=conflicting)
+
+
+def delete(conn: Connection, model_id: int, first: datetime, before: datetime) -> tuple[int, int]:
+    """Delete a model's records from ``first`` up to (not including) ``before``, inside the caller's
+    transaction; returns (records deleted, the predictions they counted)."""
+    from sqlalchemy import func
+
+    t = schema.usage_records
+    where = and_(t.c.model_id == model_id, t.c.at >= first, t.c.at < before)
+    found, predictions = conn.execute(select(func.count(), func.coalesce(func.sum(t.c.predictions), 0))
+                                      .where(where)).one()
+    if found:
+        conn.execute(t.delete().where(where))
+    return int(found), int(predictions)
 
 
 def count(conn: Connection, model_id: int) -> int:
