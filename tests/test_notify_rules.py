@@ -265,6 +265,38 @@ def test_a_failing_health_check_is_one_notification_per_failing_streak(ctx, cloc
     assert all("model_freshness" not in r["dedupe_key"] for r in health())  # model checks: the model rules speak
 
 
+def test_a_check_red_for_longer_than_the_history_kept_is_still_one_notification(ctx, clock):
+    """The monitoring job prunes results older than a week: the oldest stored failure moves every run,
+    but the streak is the same one until a passing result is recorded."""
+    def record(status):
+        with ctx.store.write() as conn:
+            history.record(conn, [Check("disk", "/data", status, True, 99.0, "%", f"disk {status}")], ctx.now())
+            history.prune(conn, ctx.now() - history.KEEP)
+
+    def health():
+        return [r for r in stored_rows(ctx) if r["kind"] == "health"]
+
+    first = ctx.now()
+    for _ in range(9 * 4):  # red for nine days, recorded and judged every six hours
+        record(FAIL)
+        notification_runs.run_rules(ctx)
+        clock.advance(hours=6)
+    with ctx.store.read() as conn:
+        oldest = conn.execute(select(func.min(schema.health_checks.c.checked_at))).scalar_one()
+    assert oldest.replace(tzinfo=None) > first.replace(tzinfo=None)  # the streak's first failure was pruned
+    assert len(health()) == 1
+    assert json.loads(health()[0]["body"])["since"] == first.isoformat(timespec="seconds")
+    record(OK)  # recovered …
+    notification_runs.run_rules(ctx)
+    clock.advance(hours=1)
+    record(FAIL)  # … and red again: a new streak, a new notification
+    notification_runs.run_rules(ctx)
+    clock.advance(hours=1)
+    record(FAIL)
+    notification_runs.run_rules(ctx)
+    assert len(health()) == 2
+
+
 def test_a_model_whose_data_cannot_be_judged_does_not_stop_the_others(ctx, fraud, register_restricted, clock):
     register_restricted("Secret model")
     with ctx.store.write() as conn:

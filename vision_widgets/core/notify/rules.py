@@ -18,8 +18,9 @@ The rules, and what makes a cause the same cause (its dedupe key):
 * ``awaiting_metrics`` — a restricted model with no client metrics 24 hours after registration.
   Key: model.
 * ``health`` — a platform health check failing (red), for admins (no model). Key: check, subject and
-  the start of the failing streak: a check red for an hour is one notification; red again after it
-  recovered is another.
+  the start of the failing streak: a check red for an hour (or for longer than the week of history
+  kept) is one notification; red again after it recovered is another. ``facts.failing_checks``
+  keeps a notified streak's start while no passing result follows it.
 """
 from __future__ import annotations
 
