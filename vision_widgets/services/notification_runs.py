@@ -85,23 +85,25 @@ def run_rules(ctx: Context, model_ids: Sequence[int] | None = None, *, platform:
         drop = stored_performance_drop(conn)
     seen = stored = 0
     for model in found:
-        try:
+        try:  # one model's broken data, or a cause the database refuses, must not stop the others
             with ctx.store.read() as conn:
                 due = due_for_model(conn, model, now, drop)
-        except Exception:  # noqa: BLE001 - one model's broken data must not stop the others
-            log.exception("notifications: the rules could not judge model %s", model.id)
-            continue
-        seen += len(due)
-        if due:
-            with ctx.store.write() as conn:
-                stored += store.add(conn, due, now)
+            seen += len(due)
+            if due:
+                with ctx.store.write() as conn:
+                    stored += store.add(conn, due, now)
+        except Exception:  # noqa: BLE001 - logged; the next run tries this model again
+            log.exception("notifications: the rules could not judge or store model %s", model.id)
     if platform:
-        with ctx.store.read() as conn:
-            due = rules.health(facts.failing_checks(conn))
-        seen += len(due)
-        if due:
-            with ctx.store.write() as conn:
-                stored += store.add(conn, due, now)
+        try:  # the health rule is judged on its own: a failure here leaves the models' causes stored
+            with ctx.store.read() as conn:
+                due = rules.health(facts.failing_checks(conn))
+            seen += len(due)
+            if due:
+                with ctx.store.write() as conn:
+                    stored += store.add(conn, due, now)
+        except Exception:  # noqa: BLE001 - logged; the next run tries again
+            log.exception("notifications: the health rule could not run")
     if stored:
         log.info("notifications: %d new (of %d causes seen, %d models)", stored, seen, len(found))
     return RunResult(len(found), seen, stored)
