@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from helpers import START, USER, demo_spec, write_demo_files
+from helpers import START, USER, USERS_JSON, demo_spec, write_demo_files
 from sqlalchemy import func, select, update
 
 from vision_widgets.core.monitoring import FAIL, OK, Check, history
@@ -19,8 +19,11 @@ from vision_widgets.core.notify.rules import (
     WindowDriftFacts,
     WindowPerformanceFacts,
 )
+from vision_widgets.core.config import load_settings
 from vision_widgets.core.storage import schema
 from vision_widgets.services import notification_runs, registration
+
+from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
 
 
 def model(**overrides) -> ModelFacts:
@@ -40,6 +43,16 @@ def window(name: str, drifted: bool, profile_id: int = 3) -> WindowDriftFacts:
 def stored_rows(ctx) -> list[dict]:
     with ctx.store.read() as conn:
         return [dict(r) for r in conn.execute(select(schema.notifications).order_by(schema.notifications.c.id)).mappings()]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path):
+    """Every test here that stores notifications runs on SQLite and on a throw-away PostgreSQL: the
+    dedupe races, the column lengths and the streak queries are the database's business."""
+    env = {"VISION_HOME": str(tmp_path / "home"), "VISION_USERS_FILE": str(USERS_JSON)}
+    if request.param == "postgresql":
+        env["VISION_DATABASE_URL"] = request.getfixturevalue("postgres_cluster").new_database()
+    return load_settings(env)
 
 
 # -- the rules, pure -------------------------------------------------------------------------------
@@ -306,6 +319,47 @@ def test_a_model_whose_data_cannot_be_judged_does_not_stop_the_others(ctx, fraud
     result = notification_runs.run_rules(ctx)
     assert result.stored >= 1
     assert [r["kind"] for r in stored_rows(ctx)] == ["awaiting_metrics"]
+
+
+def test_a_long_non_ascii_model_name_is_notified_with_its_whole_link(ctx, login, settings, clock):
+    """128 CJK characters: the URL-encoded link is ~1,200 characters, past any VARCHAR(255) (PostgreSQL
+    refused the insert and every later run failed); titles and keys stay within their columns."""
+    name = ("クレジットカード不正取引検知モデル（本番環境・第二版）" * 5)[:128]
+    train, prod = write_demo_files(settings.home / "data")
+    reg = registration.register_model(ctx, login(USER), demo_spec(name, train, prod))
+    with ctx.store.write() as conn:
+        conn.execute(update(schema.models).where(schema.models.c.id == reg.model.id).values(cadence="1D"))
+    clock.advance(days=3)
+    notification_runs.run_rules(ctx)
+    rows = stored_rows(ctx)
+    assert {"drift", "stale"} <= {r["kind"] for r in rows}
+    for r in rows:
+        assert r["link"] == rules.link("drift" if r["kind"] in ("drift", "performance") else "models", name)
+        assert len(r["link"]) > 1000
+        assert len(r["title"]) <= rules.TITLE_LENGTH and len(r["dedupe_key"]) <= rules.KEY_LENGTH
+
+
+def test_a_cause_one_model_cannot_store_does_not_stop_the_others_or_the_health_rule(ctx, fraud, register_restricted,
+                                                                                 clock, monkeypatch):
+    secret = register_restricted("Secret model").model
+    real_stale = rules.stale
+
+    def refused_for_fraud(model, now):  # a cause the database refuses (NaN is not JSON)
+        found = real_stale(model, now)
+        if model.id == fraud.id:
+            return [rules.Due("stale", model.id, "stale:bad", "bad", {"age_hours": float("nan")}, "?page=models")]
+        return found
+
+    monkeypatch.setattr(rules, "stale", refused_for_fraud)
+    with ctx.store.write() as conn:
+        conn.execute(schema.notifications.delete())
+        history.record(conn, [Check("worker", "", FAIL, True, None, "s", "no worker beat")], ctx.now())
+    clock.advance(days=2)
+    result = notification_runs.run_rules(ctx)
+    kinds = sorted((r["kind"], r["model_id"]) for r in stored_rows(ctx))
+    assert ("awaiting_metrics", secret.id) in kinds and ("health", None) in kinds
+    assert not any(model_id == fraud.id for _, model_id in kinds)  # its causes went in one refused transaction
+    assert result.stored == len(kinds)
 
 
 def test_after_new_batch_never_raises(ctx, fraud, monkeypatch):

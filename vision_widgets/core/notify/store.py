@@ -59,9 +59,11 @@ def _insert_ignoring(conn: Connection, table, rows: list[dict], keys: Sequence[s
         else:
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         added = 0
-        for row in rows:  # one statement per row: rowcount says whether each went in
-            added += conn.execute(dialect_insert(table).values(**row).on_conflict_do_nothing(
-                index_elements=list(keys))).rowcount
+        for row in rows:  # one statement per row; RETURNING says whether it went in (rowcount does not:
+            # psycopg reports -1 for an INSERT … RETURNING whose rows were not fetched)
+            statement = (dialect_insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+                         .returning(*[table.c[k] for k in keys]))
+            added += len(conn.execute(statement).all())
         return added
     added = 0
     for row in rows:
