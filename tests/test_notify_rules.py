@@ -91,6 +91,43 @@ def test_performance_fires_past_the_drop_per_window_and_metric_realised_first():
     assert rules.performance(model(), ref, windows, drop=0.2) == []
 
 
+def test_a_drop_inside_the_band_for_the_windows_size_is_noise_and_not_notified():
+    """The Drift page judges a window against the range its metric takes on reference data of the
+    window's size; a notification agrees with the page: outside the band AND past the drop."""
+    ref = {"roc_auc": 0.90, "accuracy": 0.90}
+    windows = [
+        WindowPerformanceFacts(3, "noise", "noise", {"roc_auc": (0.70, "estimated")}, outside={"roc_auc": False}),
+        WindowPerformanceFacts(3, "real", "real", {"roc_auc": (0.70, "estimated")}, outside={"roc_auc": True}),
+        WindowPerformanceFacts(3, "small", "small", {"roc_auc": (0.88, "realised")}, outside={"roc_auc": True}),
+    ]
+    due = rules.performance(model(), ref, windows, drop=0.05)
+    assert [(d.body["window"], d.body["metric"]) for d in due] == [("real", "roc_auc")]
+    assert due[0].body["outside_band"] is True
+    assert "outside the range expected for the window's size" in due[0].body["summary"]
+
+
+def test_a_drop_exactly_at_the_threshold_is_not_past_it():
+    ref = {"accuracy": 0.90, "f1": 0.80}
+    at = [WindowPerformanceFacts(3, "a", "a", {"accuracy": (0.85, "realised"), "f1": (0.75, "realised")})]
+    assert 0.90 - 0.85 > 0.05  # float rounding: 0.05000000000000004
+    assert rules.performance(model(), ref, at, drop=0.05) == []
+    past = [WindowPerformanceFacts(3, "a", "a", {"accuracy": (0.8499, "realised")})]
+    assert len(rules.performance(model(), ref, past, drop=0.05)) == 1
+
+
+def test_a_regression_models_mae_and_rmse_notify_on_a_relative_rise():
+    ref = {"mae": 1.0, "rmse": 1.25}
+    windows = [
+        WindowPerformanceFacts(3, "ok", "ok", {"mae": (1.19, "realised"), "rmse": (1.5, "realised")}),  # 19%, 20%
+        WindowPerformanceFacts(3, "bad", "bad", {"mae": (1.6, "realised"), "rmse": (1.3, "realised")}),
+    ]
+    due = rules.performance(model(), ref, windows, drop=0.05)
+    assert [(d.body["window"], d.body["metric"]) for d in due] == [("bad", "mae")]
+    assert due[0].title == "MAE rose in Fraud detection, window bad"
+    assert due[0].body["summary"] == "Realised MAE 1.6 against 1 on the training data: 60% higher (notified above 20%)."
+    assert rules.performance(model(), {"mae": 0.0}, windows, drop=0.05) == []  # a perfect training fit: no ratio
+
+
 def test_stale_fires_once_the_data_is_older_than_the_cadence_and_keys_on_the_last_data():
     m = model(cadence="1D", last_data_at=START)
     assert rules.stale(m, START + timedelta(hours=23)) == []
@@ -319,6 +356,55 @@ def test_a_model_whose_data_cannot_be_judged_does_not_stop_the_others(ctx, fraud
     result = notification_runs.run_rules(ctx)
     assert result.stored >= 1
     assert [r["kind"] for r in stored_rows(ctx)] == ["awaiting_metrics"]
+
+
+def test_performance_notifications_agree_with_the_drift_pages_alerts(ctx, fraud, login):
+    """The demo Fraud model: a fixed 0.05 drop alone would notify windows whose ROC AUC the Drift page
+    shows inside its band (no alert). Only windows the page flags may be notified."""
+    from vision_widgets.services import estimation
+
+    with ctx.store.read() as conn:
+        model_facts = facts.models(conn, [fraud.id])[0]
+        reference, windows = notification_runs.performance_facts(conn, model_facts)
+    no_band = [WindowPerformanceFacts(w.profile_id, w.window, w.label, w.values) for w in windows]
+    assert rules.performance(model_facts, reference, no_band, drop=0.05)  # what the old rule raised
+    notification_runs.run_rules(ctx)
+    page = estimation.performance_over_time(ctx, login(USER), "Fraud detection")
+    flagged = {(page.keys[i], m) for m in page.metrics for i, a in enumerate(page.alerts[m]) if a}
+    for i, m in ((i, m) for m in page.metrics for i in range(len(page.windows))):
+        real, band = page.realised[m][i], page.window_bands[i].get(m)
+        if real is not None and band is not None and not band[0] <= real <= band[1]:
+            flagged.add((page.keys[i], m))
+    stored = [json.loads(r["body"]) for r in stored_rows(ctx) if r["kind"] == "performance"]
+    for body in stored:
+        key = next(k for k in page.keys if k[0] == body["profile_id"] and page.windows[page.keys.index(k)] == body["window"])
+        assert (key, body["metric"]) in flagged
+
+
+def test_a_regression_model_is_notified_when_its_error_rises(ctx, login, settings):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    folder = settings.home / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def frame(n, start, noise):
+        x = rng.normal(0, 1, n)
+        y = 3 * x + rng.normal(0, 1, n)
+        at = pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.integers(0, 28 * 86400, n)), unit="s")
+        return pd.DataFrame({"event_time": at, "x": x, "y": y, "y_pred": 3 * x + rng.normal(0, noise, n)})
+
+    frame(2000, "2026-08-01", 0.5).to_csv(folder / "reg_train.csv", index=False)
+    frame(2000, "2026-09-01", 3.0).to_csv(folder / "reg_prod.csv", index=False)  # errors three times larger
+    spec = registration.ModelSpec(name="Demand", task="regression", platform="on-premises", target="y",
+                                  prediction="y_pred", timestamp="event_time", training=str(folder / "reg_train.csv"),
+                                  production=str(folder / "reg_prod.csv"))
+    registration.register_model(ctx, login(USER), spec)
+    notification_runs.run_rules(ctx)
+    stored = [json.loads(r["body"]) for r in stored_rows(ctx) if r["kind"] == "performance"]
+    assert {b["metric"] for b in stored} == {"mae", "rmse"}
+    assert all(b["source"] == "realised" and b["rise"] > rules.DEFAULT_ERROR_RISE for b in stored)
 
 
 def test_a_long_non_ascii_model_name_is_notified_with_its_whole_link(ctx, login, settings, clock):
