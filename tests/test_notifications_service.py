@@ -139,3 +139,12 @@ def test_a_new_batch_runs_its_models_rules(ctx, login, settings, clock):
     found = notifications.list_notifications(ctx, login(USER))
     ran = notification_runs.run_rules(ctx)
     assert ran.stored == 0 and len(found.items) == ran.due  # nothing left for the periodic run
+
+
+def test_the_total_counts_every_match_past_the_list_limit(ctx, login, clock):
+    with ctx.store.write() as conn:
+        store.add(conn, [due("health", None, f"health:x:{i}", f"failing {i}") for i in range(store.LIST_LIMIT + 20)],
+                  ctx.now())
+    found = notifications.list_notifications(ctx, login(ADMIN), kind="health", limit=10)
+    assert len(found.items) == 10 and found.total == store.LIST_LIMIT + 20 == found.unread
+    assert notifications.list_notifications(ctx, login(ADMIN), kind="drift").total == 0

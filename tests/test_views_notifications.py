@@ -220,3 +220,17 @@ def test_the_bell_stops_when_the_app_is_closed(ctx, world):
     assert shell.bell.running
     shell.close()
     assert not shell.bell.running and shell.bell.comm is None
+
+
+def test_more_than_the_list_limit_is_counted_whole_and_the_newest_shown(app, ctx, clock):
+    """1,200 stored: the page says 1,200 (not the 500 a list returns) and shows the newest SHOWN."""
+    from vision_widgets.core.notify.rules import Due
+    from vision_widgets.views.notifications import SHOWN
+
+    with ctx.store.write() as conn:
+        store.add(conn, [Due("health", None, f"health:x:{i}", f"Health check failing {i}", {"summary": "x"},
+                             "?page=monitoring") for i in range(1200)], ctx.now())
+    assert 1200 > store.LIST_LIMIT
+    view = open_notifications(app, ADMIN)
+    assert view.summary.value == f"1,200 notifications (the newest {SHOWN} shown) · 1,200 unread in all"
+    assert len(view.items) == SHOWN

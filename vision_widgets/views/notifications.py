@@ -179,7 +179,8 @@ class NotificationsView(PageView):
     def load(self) -> None:
         """Ask the service for the list with the filters as they are, and show it."""
         filters = self._filters()
-        found = self.run(self.status, notifications.list_notifications, self.ctx, self.principal, **filters)
+        found = self.run(self.status, notifications.list_notifications, self.ctx, self.principal, limit=SHOWN,
+                         **filters)
         if found is None:
             return
         old, self.items = self.items, tuple(NotificationItem(n, self._on_open, self._on_read)
@@ -188,7 +189,7 @@ class NotificationsView(PageView):
         for item in old:
             close_tree(item)
         shown = len(self.items)
-        total = len(found.items)
+        total = found.total  # every match, not the rows fetched
         self.summary.value = (f"{count(total, 'notification')}" + (f" (the newest {shown} shown)" if total > shown else "")
                               + f" · {found.unread:,} unread in all")
         self.mark_all.disabled = found.unread == 0
