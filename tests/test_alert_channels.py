@@ -53,8 +53,8 @@ def test_a_teams_workflows_webhook_gets_an_adaptive_card():
 
 
 HOSTILE = Message(title="Dataset drift in <!channel> Fraud, window 2026-10-01", model="<!channel> Fraud",
-                  kind="drift", lines=("drifted features: [Reset](https://evil.example) @all, *big* ~gone~ `x`, "
-                                       "hour_of_day, _lead_, ![img](https://evil.example/p.png) & <https://evil|ok>",),
+                  kind="drift", lines=(("drifted features: [Reset](https://evil.example) @all, *big* ~gone~ `x`, "
+                                        "hour_of_day, _lead_, ![img](https://evil.example/p.png) & <https://evil|ok>"),),
                   link="https://vision.example.com/?page=drift&model=%3C%21channel%3E+Fraud")
 
 

@@ -10,6 +10,8 @@ import pytest
 from helpers import START, USER, USERS_JSON, demo_spec, write_demo_files
 from sqlalchemy import func, select, update
 
+from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
+from vision_widgets.core.config import load_settings
 from vision_widgets.core.monitoring import FAIL, OK, Check, history
 from vision_widgets.core.notify import facts, rules, store
 from vision_widgets.core.notify.rules import (
@@ -19,11 +21,8 @@ from vision_widgets.core.notify.rules import (
     WindowDriftFacts,
     WindowPerformanceFacts,
 )
-from vision_widgets.core.config import load_settings
 from vision_widgets.core.storage import schema
 from vision_widgets.services import notification_runs, registration
-
-from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
 
 
 def model(**overrides) -> ModelFacts:
