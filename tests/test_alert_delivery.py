@@ -5,12 +5,23 @@ from __future__ import annotations
 import pytest
 from helpers import ADMIN, USER
 from sqlalchemy import select
+
 from support.alert_receivers import WebhookReceiver
 from support.blackhole import silent_port
+
+from tests.support.postgres import DATABASES, settings_on
+from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
 
 from vision_widgets.core.notify import delivery
 from vision_widgets.core.storage import schema
 from vision_widgets.services import alerts, sessions
+
+
+@pytest.fixture(params=DATABASES)
+def settings(request, tmp_path):
+    """On SQLite and on a throw-away PostgreSQL: planning against the unique index and claiming by
+    compare-and-set are the database's business."""
+    return settings_on(request, tmp_path)
 
 
 def add_model(ctx, name: str, lob: str) -> int:

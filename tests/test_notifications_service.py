@@ -6,11 +6,21 @@ import pytest
 from helpers import ADMIN, OTHER_ADMIN, OTHER_USER, USER, demo_spec, write_demo_files
 from sqlalchemy import select
 
+from tests.support.postgres import DATABASES, settings_on
+from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
+
 from vision_widgets.core.errors import InvalidInput, PermissionDenied, SessionExpired
 from vision_widgets.core.notify import rules, store
 from vision_widgets.core.notify.rules import Due
 from vision_widgets.core.storage import schema
 from vision_widgets.services import notification_runs, notifications, registration
+
+
+@pytest.fixture(params=DATABASES)
+def settings(request, tmp_path):
+    """On SQLite and on a throw-away PostgreSQL: who receives what, read state and counts are queries,
+    and the database's business."""
+    return settings_on(request, tmp_path)
 
 
 def due(kind: str, model_id: int | None, key: str, title: str) -> Due:

@@ -7,11 +7,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from helpers import START, USER, USERS_JSON, demo_spec, write_demo_files
+from helpers import START, USER, demo_spec, write_demo_files
 from sqlalchemy import func, select, update
 
+from tests.support.postgres import DATABASES, settings_on
 from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
-from vision_widgets.core.config import load_settings
 from vision_widgets.core.monitoring import FAIL, OK, Check, history
 from vision_widgets.core.notify import facts, rules, store
 from vision_widgets.core.notify.rules import (
@@ -44,14 +44,11 @@ def stored_rows(ctx) -> list[dict]:
         return [dict(r) for r in conn.execute(select(schema.notifications).order_by(schema.notifications.c.id)).mappings()]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def settings(request, tmp_path):
     """Every test here that stores notifications runs on SQLite and on a throw-away PostgreSQL: the
     dedupe races, the column lengths and the streak queries are the database's business."""
-    env = {"VISION_HOME": str(tmp_path / "home"), "VISION_USERS_FILE": str(USERS_JSON)}
-    if request.param == "postgresql":
-        env["VISION_DATABASE_URL"] = request.getfixturevalue("postgres_cluster").new_database()
-    return load_settings(env)
+    return settings_on(request, tmp_path)
 
 
 # -- the rules, pure -------------------------------------------------------------------------------
