@@ -163,6 +163,15 @@ def test_a_long_key_is_shortened_but_stays_unique():
     assert len(a) <= rules.KEY_LENGTH and len(b) <= rules.KEY_LENGTH and a != b
 
 
+def test_a_long_title_shortens_the_model_name_and_keeps_the_window():
+    name, label = "N" * 128, "batch of the third quarter, region north-east, " + "x" * 60
+    due = rules.drift(model(name=name), [WindowDriftFacts(3, label, 500, True, 0.5, 0.5, 4)])
+    title = due[0].title
+    assert len(title) <= rules.TITLE_LENGTH and title.endswith(f", window {label}")
+    assert "N…, window" in title and title.startswith("Dataset drift in NNNNNNNN")
+    assert len(due[0].dedupe_key) <= rules.KEY_LENGTH
+
+
 # -- stored once ---------------------------------------------------------------------------------
 @pytest.fixture
 def fraud(ctx, login, settings):

@@ -158,7 +158,15 @@ def key(*parts: object) -> str:
     return text[:KEY_LENGTH - 41] + "#" + hashlib.sha1(text.encode()).hexdigest()
 
 
-def _title(text: str) -> str:
+def _title(text: str, name: str = "") -> str:
+    """``text`` within ``notifications.title``: a long ``name`` in it (a model's, up to 128 characters)
+    is shortened first, with an ellipsis, so the window the title names stays readable; what is still
+    too long is cut at the end."""
+    if len(text) <= TITLE_LENGTH:
+        return text
+    excess = len(text) - TITLE_LENGTH
+    if name and name in text and len(name) > excess + 1 + 8:  # keep at least 8 characters of the name
+        text = text.replace(name, name[:len(name) - excess - 1] + "…", 1)
     return text if len(text) <= TITLE_LENGTH else text[:TITLE_LENGTH - 1] + "…"
 
 
@@ -185,7 +193,7 @@ def drift(model: ModelFacts, windows: Sequence[WindowDriftFacts]) -> list[Due]:
                    f"{w.threshold_share:.0%})" + (f": {names}." if names else "."))
         due.append(Due(
             kind=DRIFT, model_id=model.id, dedupe_key=key(DRIFT, model.id, w.profile_id, w.window),
-            title=_title(f"Dataset drift in {model.name}, window {window_name(w.window)}"),
+            title=_title(f"Dataset drift in {model.name}, window {window_name(w.window)}", model.name),
             body={"model": model.name, "window": w.window, "profile_id": w.profile_id, "rows": w.rows,
                   "drift_share": w.drift_share, "threshold_share": w.threshold_share, "features": w.features,
                   "drifted": [{"feature": f.feature, "method": f.method, "statistic": f.statistic,
@@ -237,7 +245,8 @@ def performance(model: ModelFacts, reference: Mapping[str, float | None],
             due.append(Due(
                 kind=PERFORMANCE, model_id=model.id,
                 dedupe_key=key(PERFORMANCE, model.id, w.profile_id, w.window or "", metric),
-                title=_title(f"{name[:1].upper() + name[1:]} {verb} in {model.name}, window {window_name(w.label)}"),
+                title=_title(f"{name[:1].upper() + name[1:]} {verb} in {model.name}, window {window_name(w.label)}",
+                             model.name),
                 body={"model": model.name, "window": w.label, "profile_id": w.profile_id, "metric": metric,
                       "value": value, "source": source, "reference": ref, **numbers,
                       "outside_band": w.outside.get(metric), "summary": summary},
@@ -264,7 +273,7 @@ def stale(model: ModelFacts, now: datetime) -> list[Due]:
         f"; {model.name} expects a batch every {model.cadence}."
     return [Due(
         kind=STALE, model_id=model.id, dedupe_key=key(STALE, model.id, _iso(model.last_data_at) or "never"),
-        title=_title(f"No new production data for {model.name}"),
+        title=_title(f"No new production data for {model.name}", model.name),
         body={"model": model.name, "cadence": model.cadence, "last_data_at": _iso(model.last_data_at),
               "age_hours": round(hours, 2), "freshness": state, "summary": summary},
         link=link("models", model.name))]
@@ -279,7 +288,7 @@ def awaiting_metrics(model: ModelFacts, now: datetime) -> list[Due]:
                "send the client notebook and an upload token to the data owner.")
     return [Due(
         kind=AWAITING_METRICS, model_id=model.id, dedupe_key=key(AWAITING_METRICS, model.id),
-        title=_title(f"{model.name} is still awaiting client metrics"),
+        title=_title(f"{model.name} is still awaiting client metrics", model.name),
         body={"model": model.name, "registered_at": _iso(model.created_at), "age_hours": round(hours, 2),
               "summary": summary},
         link=link("models", model.name))]
