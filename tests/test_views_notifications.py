@@ -145,7 +145,9 @@ def test_the_empty_state_says_what_will_appear(app, ctx, login):
     view = open_notifications(app)
     assert view.items == () and view.empty.layout.display != "none"
     assert view.empty.text.startswith("No notifications yet. They appear here when a production window of one of "
-                                      "your models drifts, when its performance drops more than 0.05 below")
+                                      "your models drifts, when its performance drops more than 0.05 below the "
+                                      "training data and outside the range expected for the window's size (for "
+                                      "regression: its MAE or RMSE rises more than 20%)")
     assert "health check" not in view.empty.text and view.settings is None
     view.kind.value = "drift"
     assert view.empty.text == "No notifications match these filters."
