@@ -1,6 +1,7 @@
 """Alert channels (core/notify/channels.py) against real receivers on loopback: a webhook and an SMTP server."""
 from __future__ import annotations
 
+import json
 import time
 from email import message_from_bytes, policy
 
@@ -31,7 +32,7 @@ def test_a_slack_webhook_gets_text_and_blocks():
         channels.send("webhook", config, secrets, MESSAGE)
     body = hook.received[0]["json"]
     assert hook.received[0]["path"].endswith(TOKEN)
-    assert body["text"].startswith("Data drift on Fraud detection\nModel: Fraud <b>detection</b>")
+    assert body["text"].startswith("Data drift on Fraud detection\nModel: Fraud &lt;b&gt;detection&lt;/b&gt;")
     assert "Open in Vision AI: https://vision.example.com/?page=drift&model=Fraud%20detection" in body["text"]
     assert body["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": MESSAGE.title}}
     assert body["blocks"][-1]["elements"][0]["url"] == MESSAGE.link
@@ -49,6 +50,40 @@ def test_a_teams_workflows_webhook_gets_an_adaptive_card():
     assert card["type"] == "AdaptiveCard" and card["body"][0]["text"] == MESSAGE.title
     assert {"title": "drift share", "value": "0.6"} in card["body"][1]["facts"]
     assert card["actions"][0]["url"] == MESSAGE.link
+
+
+HOSTILE = Message(title="Dataset drift in <!channel> Fraud, window 2026-10-01", model="<!channel> Fraud",
+                  kind="drift", lines=(("drifted features: [Reset](https://evil.example) @all, *big* ~gone~ `x`, "
+                                        "hour_of_day, _lead_, ![img](https://evil.example/p.png) & <https://evil|ok>"),),
+                  link="https://vision.example.com/?page=drift&model=%3C%21channel%3E+Fraud")
+
+
+def _markup_free(text: str, slack: bool = True) -> None:
+    """Nothing a chat renderer reads as a ping, a link, an image or emphasis is left (``slack``: nor
+    Slack's ``<…>`` controls, which an Adaptive Card's Markdown subset does not read)."""
+    for markup in ("](", "[Reset", "@all", "*big*", "~gone~", "`x`", "_lead_", "![") + \
+            (("<!channel>", "<https://evil") if slack else ()):
+        assert markup not in text, markup
+
+
+@pytest.mark.parametrize("fmt", ["slack", "teams"])
+def test_untrusted_names_neither_ping_nor_link_in_a_chat(fmt):
+    body = channels.webhook_payload(fmt, HOSTILE)
+    text = body["text"]
+    _markup_free(text)
+    # Slack's own escapes for the three characters it reserves; the names still read the same
+    assert "Model: &lt;\u01c3channel&gt; Fraud" in text and " &amp; " in text
+    assert "hour_of_day" in text  # an underscore inside a word is no markup: kept as it is
+    assert text.endswith("Open in Vision AI: " + HOSTILE.link)  # the app's own link is untouched
+    if fmt == "teams":
+        card = json.dumps(body["attachments"][0]["content"], ensure_ascii=False)
+        _markup_free(card.replace(HOSTILE.link, ""), slack=False)
+    else:  # the blocks are plain_text: shown exactly as written, markup and all
+        assert body["blocks"][0]["text"] == {"type": "plain_text", "text": HOSTILE.title}
+
+
+def test_an_e_mail_keeps_the_names_as_written():
+    assert "Model: <!channel> Fraud" in HOSTILE.text() and "[Reset](https://evil.example) @all" in HOSTILE.text()
 
 
 def test_a_500_is_a_failure_that_never_shows_the_url():

@@ -6,11 +6,21 @@ import pytest
 from helpers import ADMIN, OTHER_ADMIN, OTHER_USER, USER, demo_spec, write_demo_files
 from sqlalchemy import select
 
+from tests.support.postgres import DATABASES, settings_on
+from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
+
 from vision_widgets.core.errors import InvalidInput, PermissionDenied, SessionExpired
 from vision_widgets.core.notify import rules, store
 from vision_widgets.core.notify.rules import Due
 from vision_widgets.core.storage import schema
 from vision_widgets.services import notification_runs, notifications, registration
+
+
+@pytest.fixture(params=DATABASES)
+def settings(request, tmp_path):
+    """On SQLite and on a throw-away PostgreSQL: who receives what, read state and counts are queries,
+    and the database's business."""
+    return settings_on(request, tmp_path)
 
 
 def due(kind: str, model_id: int | None, key: str, title: str) -> Due:
@@ -139,3 +149,12 @@ def test_a_new_batch_runs_its_models_rules(ctx, login, settings, clock):
     found = notifications.list_notifications(ctx, login(USER))
     ran = notification_runs.run_rules(ctx)
     assert ran.stored == 0 and len(found.items) == ran.due  # nothing left for the periodic run
+
+
+def test_the_total_counts_every_match_past_the_list_limit(ctx, login, clock):
+    with ctx.store.write() as conn:
+        store.add(conn, [due("health", None, f"health:x:{i}", f"failing {i}") for i in range(store.LIST_LIMIT + 20)],
+                  ctx.now())
+    found = notifications.list_notifications(ctx, login(ADMIN), kind="health", limit=10)
+    assert len(found.items) == 10 and found.total == store.LIST_LIMIT + 20 == found.unread
+    assert notifications.list_notifications(ctx, login(ADMIN), kind="drift").total == 0

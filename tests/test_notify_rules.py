@@ -10,6 +10,8 @@ import pytest
 from helpers import START, USER, demo_spec, write_demo_files
 from sqlalchemy import func, select, update
 
+from tests.support.postgres import DATABASES, settings_on
+from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
 from vision_widgets.core.monitoring import FAIL, OK, Check, history
 from vision_widgets.core.notify import facts, rules, store
 from vision_widgets.core.notify.rules import (
@@ -40,6 +42,13 @@ def window(name: str, drifted: bool, profile_id: int = 3) -> WindowDriftFacts:
 def stored_rows(ctx) -> list[dict]:
     with ctx.store.read() as conn:
         return [dict(r) for r in conn.execute(select(schema.notifications).order_by(schema.notifications.c.id)).mappings()]
+
+
+@pytest.fixture(params=DATABASES)
+def settings(request, tmp_path):
+    """Every test here that stores notifications runs on SQLite and on a throw-away PostgreSQL: the
+    dedupe races, the column lengths and the streak queries are the database's business."""
+    return settings_on(request, tmp_path)
 
 
 # -- the rules, pure -------------------------------------------------------------------------------
@@ -76,6 +85,43 @@ def test_performance_fires_past_the_drop_per_window_and_metric_realised_first():
     assert due[0].body["summary"] == ("Estimated F1 0.700 against 0.800 on the training data: 0.100 lower "
                                       "(notified above 0.05).")
     assert rules.performance(model(), ref, windows, drop=0.2) == []
+
+
+def test_a_drop_inside_the_band_for_the_windows_size_is_noise_and_not_notified():
+    """The Drift page judges a window against the range its metric takes on reference data of the
+    window's size; a notification agrees with the page: outside the band AND past the drop."""
+    ref = {"roc_auc": 0.90, "accuracy": 0.90}
+    windows = [
+        WindowPerformanceFacts(3, "noise", "noise", {"roc_auc": (0.70, "estimated")}, outside={"roc_auc": False}),
+        WindowPerformanceFacts(3, "real", "real", {"roc_auc": (0.70, "estimated")}, outside={"roc_auc": True}),
+        WindowPerformanceFacts(3, "small", "small", {"roc_auc": (0.88, "realised")}, outside={"roc_auc": True}),
+    ]
+    due = rules.performance(model(), ref, windows, drop=0.05)
+    assert [(d.body["window"], d.body["metric"]) for d in due] == [("real", "roc_auc")]
+    assert due[0].body["outside_band"] is True
+    assert "outside the range expected for the window's size" in due[0].body["summary"]
+
+
+def test_a_drop_exactly_at_the_threshold_is_not_past_it():
+    ref = {"accuracy": 0.90, "f1": 0.80}
+    at = [WindowPerformanceFacts(3, "a", "a", {"accuracy": (0.85, "realised"), "f1": (0.75, "realised")})]
+    assert 0.90 - 0.85 > 0.05  # float rounding: 0.05000000000000004
+    assert rules.performance(model(), ref, at, drop=0.05) == []
+    past = [WindowPerformanceFacts(3, "a", "a", {"accuracy": (0.8499, "realised")})]
+    assert len(rules.performance(model(), ref, past, drop=0.05)) == 1
+
+
+def test_a_regression_models_mae_and_rmse_notify_on_a_relative_rise():
+    ref = {"mae": 1.0, "rmse": 1.25}
+    windows = [
+        WindowPerformanceFacts(3, "ok", "ok", {"mae": (1.19, "realised"), "rmse": (1.5, "realised")}),  # 19%, 20%
+        WindowPerformanceFacts(3, "bad", "bad", {"mae": (1.6, "realised"), "rmse": (1.3, "realised")}),
+    ]
+    due = rules.performance(model(), ref, windows, drop=0.05)
+    assert [(d.body["window"], d.body["metric"]) for d in due] == [("bad", "mae")]
+    assert due[0].title == "MAE rose in Fraud detection, window bad"
+    assert due[0].body["summary"] == "Realised MAE 1.6 against 1 on the training data: 60% higher (notified above 20%)."
+    assert rules.performance(model(), {"mae": 0.0}, windows, drop=0.05) == []  # a perfect training fit: no ratio
 
 
 def test_stale_fires_once_the_data_is_older_than_the_cadence_and_keys_on_the_last_data():
@@ -115,6 +161,15 @@ def test_health_is_a_platform_notification_keyed_on_its_failing_streak():
 def test_a_long_key_is_shortened_but_stays_unique():
     a, b = rules.key("drift", 1, 2, "x" * 300), rules.key("drift", 1, 2, "x" * 299 + "y")
     assert len(a) <= rules.KEY_LENGTH and len(b) <= rules.KEY_LENGTH and a != b
+
+
+def test_a_long_title_shortens_the_model_name_and_keeps_the_window():
+    name, label = "N" * 128, "batch of the third quarter, region north-east, " + "x" * 60
+    due = rules.drift(model(name=name), [WindowDriftFacts(3, label, 500, True, 0.5, 0.5, 4)])
+    title = due[0].title
+    assert len(title) <= rules.TITLE_LENGTH and title.endswith(f", window {label}")
+    assert "N…, window" in title and title.startswith("Dataset drift in NNNNNNNN")
+    assert len(due[0].dedupe_key) <= rules.KEY_LENGTH
 
 
 # -- stored once ---------------------------------------------------------------------------------
@@ -265,6 +320,38 @@ def test_a_failing_health_check_is_one_notification_per_failing_streak(ctx, cloc
     assert all("model_freshness" not in r["dedupe_key"] for r in health())  # model checks: the model rules speak
 
 
+def test_a_check_red_for_longer_than_the_history_kept_is_still_one_notification(ctx, clock):
+    """The monitoring job prunes results older than a week: the oldest stored failure moves every run,
+    but the streak is the same one until a passing result is recorded."""
+    def record(status):
+        with ctx.store.write() as conn:
+            history.record(conn, [Check("disk", "/data", status, True, 99.0, "%", f"disk {status}")], ctx.now())
+            history.prune(conn, ctx.now() - history.KEEP)
+
+    def health():
+        return [r for r in stored_rows(ctx) if r["kind"] == "health"]
+
+    first = ctx.now()
+    for _ in range(9 * 4):  # red for nine days, recorded and judged every six hours
+        record(FAIL)
+        notification_runs.run_rules(ctx)
+        clock.advance(hours=6)
+    with ctx.store.read() as conn:
+        oldest = conn.execute(select(func.min(schema.health_checks.c.checked_at))).scalar_one()
+    assert oldest.replace(tzinfo=None) > first.replace(tzinfo=None)  # the streak's first failure was pruned
+    assert len(health()) == 1
+    assert json.loads(health()[0]["body"])["since"] == first.isoformat(timespec="seconds")
+    record(OK)  # recovered …
+    notification_runs.run_rules(ctx)
+    clock.advance(hours=1)
+    record(FAIL)  # … and red again: a new streak, a new notification
+    notification_runs.run_rules(ctx)
+    clock.advance(hours=1)
+    record(FAIL)
+    notification_runs.run_rules(ctx)
+    assert len(health()) == 2
+
+
 def test_a_model_whose_data_cannot_be_judged_does_not_stop_the_others(ctx, fraud, register_restricted, clock):
     register_restricted("Secret model")
     with ctx.store.write() as conn:
@@ -274,6 +361,96 @@ def test_a_model_whose_data_cannot_be_judged_does_not_stop_the_others(ctx, fraud
     result = notification_runs.run_rules(ctx)
     assert result.stored >= 1
     assert [r["kind"] for r in stored_rows(ctx)] == ["awaiting_metrics"]
+
+
+def test_performance_notifications_agree_with_the_drift_pages_alerts(ctx, fraud, login):
+    """The demo Fraud model: a fixed 0.05 drop alone would notify windows whose ROC AUC the Drift page
+    shows inside its band (no alert). Only windows the page flags may be notified."""
+    from vision_widgets.services import estimation
+
+    with ctx.store.read() as conn:
+        model_facts = facts.models(conn, [fraud.id])[0]
+        reference, windows = notification_runs.performance_facts(conn, model_facts)
+    no_band = [WindowPerformanceFacts(w.profile_id, w.window, w.label, w.values) for w in windows]
+    assert rules.performance(model_facts, reference, no_band, drop=0.05)  # what the old rule raised
+    notification_runs.run_rules(ctx)
+    page = estimation.performance_over_time(ctx, login(USER), "Fraud detection")
+    flagged = {(page.keys[i], m) for m in page.metrics for i, a in enumerate(page.alerts[m]) if a}
+    for i, m in ((i, m) for m in page.metrics for i in range(len(page.windows))):
+        real, band = page.realised[m][i], page.window_bands[i].get(m)
+        if real is not None and band is not None and not band[0] <= real <= band[1]:
+            flagged.add((page.keys[i], m))
+    stored = [json.loads(r["body"]) for r in stored_rows(ctx) if r["kind"] == "performance"]
+    for body in stored:
+        key = next(k for k in page.keys if k[0] == body["profile_id"] and page.windows[page.keys.index(k)] == body["window"])
+        assert (key, body["metric"]) in flagged
+
+
+def test_a_regression_model_is_notified_when_its_error_rises(ctx, login, settings):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    folder = settings.home / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def frame(n, start, noise):
+        x = rng.normal(0, 1, n)
+        y = 3 * x + rng.normal(0, 1, n)
+        at = pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.integers(0, 28 * 86400, n)), unit="s")
+        return pd.DataFrame({"event_time": at, "x": x, "y": y, "y_pred": 3 * x + rng.normal(0, noise, n)})
+
+    frame(2000, "2026-08-01", 0.5).to_csv(folder / "reg_train.csv", index=False)
+    frame(2000, "2026-09-01", 3.0).to_csv(folder / "reg_prod.csv", index=False)  # errors three times larger
+    spec = registration.ModelSpec(name="Demand", task="regression", platform="on-premises", target="y",
+                                  prediction="y_pred", timestamp="event_time", training=str(folder / "reg_train.csv"),
+                                  production=str(folder / "reg_prod.csv"))
+    registration.register_model(ctx, login(USER), spec)
+    notification_runs.run_rules(ctx)
+    stored = [json.loads(r["body"]) for r in stored_rows(ctx) if r["kind"] == "performance"]
+    assert {b["metric"] for b in stored} == {"mae", "rmse"}
+    assert all(b["source"] == "realised" and b["rise"] > rules.DEFAULT_ERROR_RISE for b in stored)
+
+
+def test_a_long_non_ascii_model_name_is_notified_with_its_whole_link(ctx, login, settings, clock):
+    """128 CJK characters: the URL-encoded link is ~1,200 characters, past any VARCHAR(255) (PostgreSQL
+    refused the insert and every later run failed); titles and keys stay within their columns."""
+    name = ("クレジットカード不正取引検知モデル（本番環境・第二版）" * 5)[:128]
+    train, prod = write_demo_files(settings.home / "data")
+    reg = registration.register_model(ctx, login(USER), demo_spec(name, train, prod))
+    with ctx.store.write() as conn:
+        conn.execute(update(schema.models).where(schema.models.c.id == reg.model.id).values(cadence="1D"))
+    clock.advance(days=3)
+    notification_runs.run_rules(ctx)
+    rows = stored_rows(ctx)
+    assert {"drift", "stale"} <= {r["kind"] for r in rows}
+    for r in rows:
+        assert r["link"] == rules.link("drift" if r["kind"] in ("drift", "performance") else "models", name)
+        assert len(r["link"]) > 1000
+        assert len(r["title"]) <= rules.TITLE_LENGTH and len(r["dedupe_key"]) <= rules.KEY_LENGTH
+
+
+def test_a_cause_one_model_cannot_store_does_not_stop_the_others_or_the_health_rule(ctx, fraud, register_restricted,
+                                                                                 clock, monkeypatch):
+    secret = register_restricted("Secret model").model
+    real_stale = rules.stale
+
+    def refused_for_fraud(model, now):  # a cause the database refuses (NaN is not JSON)
+        found = real_stale(model, now)
+        if model.id == fraud.id:
+            return [rules.Due("stale", model.id, "stale:bad", "bad", {"age_hours": float("nan")}, "?page=models")]
+        return found
+
+    monkeypatch.setattr(rules, "stale", refused_for_fraud)
+    with ctx.store.write() as conn:
+        conn.execute(schema.notifications.delete())
+        history.record(conn, [Check("worker", "", FAIL, True, None, "s", "no worker beat")], ctx.now())
+    clock.advance(days=2)
+    result = notification_runs.run_rules(ctx)
+    kinds = sorted((r["kind"], r["model_id"]) for r in stored_rows(ctx))
+    assert ("awaiting_metrics", secret.id) in kinds and ("health", None) in kinds
+    assert not any(model_id == fraud.id for _, model_id in kinds)  # its causes went in one refused transaction
+    assert result.stored == len(kinds)
 
 
 def test_after_new_batch_never_raises(ctx, fraud, monkeypatch):

@@ -145,7 +145,9 @@ def test_the_empty_state_says_what_will_appear(app, ctx, login):
     view = open_notifications(app)
     assert view.items == () and view.empty.layout.display != "none"
     assert view.empty.text.startswith("No notifications yet. They appear here when a production window of one of "
-                                      "your models drifts, when its performance drops more than 0.05 below")
+                                      "your models drifts, when its performance drops more than 0.05 below the "
+                                      "training data and outside the range expected for the window's size (for "
+                                      "regression: its MAE or RMSE rises more than 20%)")
     assert "health check" not in view.empty.text and view.settings is None
     view.kind.value = "drift"
     assert view.empty.text == "No notifications match these filters."
@@ -220,3 +222,17 @@ def test_the_bell_stops_when_the_app_is_closed(ctx, world):
     assert shell.bell.running
     shell.close()
     assert not shell.bell.running and shell.bell.comm is None
+
+
+def test_more_than_the_list_limit_is_counted_whole_and_the_newest_shown(app, ctx, clock):
+    """1,200 stored: the page says 1,200 (not the 500 a list returns) and shows the newest SHOWN."""
+    from vision_widgets.core.notify.rules import Due
+    from vision_widgets.views.notifications import SHOWN
+
+    with ctx.store.write() as conn:
+        store.add(conn, [Due("health", None, f"health:x:{i}", f"Health check failing {i}", {"summary": "x"},
+                             "?page=monitoring") for i in range(1200)], ctx.now())
+    assert 1200 > store.LIST_LIMIT
+    view = open_notifications(app, ADMIN)
+    assert view.summary.value == f"1,200 notifications (the newest {SHOWN} shown) · 1,200 unread in all"
+    assert len(view.items) == SHOWN

@@ -134,3 +134,25 @@ def postgres_cluster():
         yield cluster
     finally:
         cluster.stop()
+
+
+def settings_on(request, tmp_path):
+    """Settings on the database ``request.param`` names ("sqlite" or "postgresql": a new database on the
+    session's throw-away cluster), for a module that overrides ``settings`` with
+    ``@pytest.fixture(params=DATABASES)`` to run its storage tests on both."""
+    from helpers import USERS_JSON
+
+    from vision_widgets.core.config import load_settings
+
+    env = {"VISION_HOME": str(tmp_path / "home"), "VISION_USERS_FILE": str(USERS_JSON)}
+    if request.param == "postgresql":
+        from cryptography.fernet import Fernet
+
+        env["VISION_DATABASE_URL"] = request.getfixturevalue("postgres_cluster").new_database()
+        # a shared database needs one sealing key for every server (a key file is per machine)
+        env["VISION_SECRET_KEY"] = Fernet.generate_key().decode()
+    return load_settings(env)
+
+
+#: The databases the storage tests run on.
+DATABASES = ("sqlite", "postgresql")

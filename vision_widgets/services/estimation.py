@@ -65,6 +65,9 @@ class PerformanceSeries:
     #: Per window, what identifies it: (stored production profile id, time window label or None).
     #: Match windows on this, not on ``windows`` (two batches may share a label).
     keys: tuple[tuple[int, str | None], ...] = ()
+    #: Per window, the band it is judged on (``band``, or the wider band of its own size for a window
+    #: under half the typical size); empty dicts when no band could be drawn.
+    window_bands: tuple[dict[str, tuple[float, float]], ...] = field(default=())
 
     def to_df(self) -> pd.DataFrame:
         """One row per (window, metric): estimated, realised, band, alert."""
@@ -155,6 +158,7 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
                      "those score bins apart: accuracy, precision, recall and F1 cannot be told there "
                      "(ROC AUC does not depend on the threshold).")
     band: dict[str, tuple[float, float]] = {}
+    per_window: list[dict[str, tuple[float, float]]] = [{} for _ in rows]
     source = ""
     flagged = {m: alerts(estimated[m], None) for m in METRICS}
     if not reason:
@@ -165,11 +169,13 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
         # varies more: judged against the drawn band it would alert on noise, so it is judged against
         # the band for its own size (the same band when the reference has its own chunks).
         own: dict[int, dict[str, tuple[float, float]]] = {}
+        per_window = [band] * len(rows)
         for i, n in enumerate(rows):
             if typical is None or n <= 0 or 2 * n >= typical:
                 continue
             if n not in own:
                 own[n] = est.band(n)[0]
+            per_window[i] = own[n]
             for m in METRICS:
                 flagged[m] = flagged[m][:i] + alerts([estimated[m][i]], own[n].get(m)) + flagged[m][i + 1:]
             if own[n] != band:
@@ -180,5 +186,5 @@ def series(reference: Profile | None, windows: Sequence[ProductionWindow],
         estimated={m: tuple(v) for m, v in estimated.items()}, realised={m: tuple(v) for m, v in real.items()},
         band=band, alerts=flagged, reason=reason,
         rows=tuple(rows), band_source=source, threshold=est.threshold, notes=tuple(notes),
-        keys=tuple(w.key for w in windows),
+        keys=tuple(w.key for w in windows), window_bands=tuple(per_window),
     )

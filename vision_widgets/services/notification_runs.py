@@ -17,11 +17,12 @@ from typing import Sequence
 
 from vision_widgets.client import Profile
 from vision_widgets.core.catalog import records
-from vision_widgets.core.catalog.windows import labels_by_window, model_windows
+from vision_widgets.core.catalog.windows import labels_by_window, model_windows, window_key
 from vision_widgets.core.context import Context
 from vision_widgets.core.notify import facts, rules, store
 from vision_widgets.core.notify.rules import Due, ModelFacts, WindowPerformanceFacts
 from vision_widgets.core.stats.estimation import realised
+from vision_widgets.core.stats.performance import performance as regression_performance
 from vision_widgets.services import estimation
 from vision_widgets.services.notifications import stored_performance_drop
 from vision_widgets.services.profiling import drift_settings_of
@@ -42,7 +43,13 @@ class RunResult:
 
 
 def performance_facts(conn, model: ModelFacts) -> tuple[dict[str, float | None], list[WindowPerformanceFacts]]:
-    """The training data's realised metrics and each window's (realised, else estimated) metrics."""
+    """The training data's realised metrics and each window's (realised, else estimated) metrics.
+
+    Classification: the series the Drift page's Performance tab shows, with, per window and metric,
+    whether the value fell outside the band the window is judged on (the page's alert: realised
+    values are judged on the same band as the estimates). Regression: MAE and RMSE realised from the
+    residual sums, as the Business Metrics page reads them (no estimate, no band).
+    """
     record = records.get_by_id(conn, model.id)
     refs = records.profiles_of(conn, model.id, records.REFERENCE)
     if not refs:
@@ -51,19 +58,36 @@ def performance_facts(conn, model: ModelFacts) -> tuple[dict[str, float | None],
     window = drift_settings_of(record).window
     prods = records.profiles_of(conn, model.id, records.PRODUCTION)
     late = records.profiles_of(conn, model.id, records.LABELS)
-    found = estimation.series(reference, model_windows(prods, window), labels_by_window(late, window))
+    wins, labelled = model_windows(prods, window), labels_by_window(late, window)
+    if record.task == "regression":
+        out = []
+        for w in wins:
+            got = regression_performance(labelled.get((w.batch.strip(), window_key(w.label)), w.profile))
+            values = {m: (float(got[m]), "realised") for m in rules.ERROR_METRICS if got.get(m) is not None}
+            out.append(WindowPerformanceFacts(profile_id=w.profile_id, window=w.window, label=w.label, values=values))
+        ref = regression_performance(reference)
+        return {m: ref.get(m) for m in rules.ERROR_METRICS}, out
+    found = estimation.series(reference, wins, labelled)
     out = []
     for i, label in enumerate(found.windows):
         values: dict[str, tuple[float, str]] = {}
+        outside: dict[str, bool] = {}
+        band = found.window_bands[i] if i < len(found.window_bands) else {}
         for metric in found.metrics:
             real = found.realised.get(metric, ())[i] if found.realised.get(metric) else None
             est = found.estimated.get(metric, ())[i] if found.estimated.get(metric) else None
             if real is not None:
                 values[metric] = (float(real), "realised")
+                if metric in band:
+                    lo, hi = band[metric]
+                    outside[metric] = real < lo or real > hi
             elif est is not None:
                 values[metric] = (float(est), "estimated")
+                if metric in band:
+                    outside[metric] = bool(found.alerts[metric][i])
         profile_id, win = found.keys[i] if i < len(found.keys) else (0, None)
-        out.append(WindowPerformanceFacts(profile_id=profile_id, window=win, label=label, values=values))
+        out.append(WindowPerformanceFacts(profile_id=profile_id, window=win, label=label, values=values,
+                                          outside=outside))
     return realised(reference, found.threshold), out
 
 
@@ -85,23 +109,25 @@ def run_rules(ctx: Context, model_ids: Sequence[int] | None = None, *, platform:
         drop = stored_performance_drop(conn)
     seen = stored = 0
     for model in found:
-        try:
+        try:  # one model's broken data, or a cause the database refuses, must not stop the others
             with ctx.store.read() as conn:
                 due = due_for_model(conn, model, now, drop)
-        except Exception:  # noqa: BLE001 - one model's broken data must not stop the others
-            log.exception("notifications: the rules could not judge model %s", model.id)
-            continue
-        seen += len(due)
-        if due:
-            with ctx.store.write() as conn:
-                stored += store.add(conn, due, now)
+            seen += len(due)
+            if due:
+                with ctx.store.write() as conn:
+                    stored += store.add(conn, due, now)
+        except Exception:  # noqa: BLE001 - logged; the next run tries this model again
+            log.exception("notifications: the rules could not judge or store model %s", model.id)
     if platform:
-        with ctx.store.read() as conn:
-            due = rules.health(facts.failing_checks(conn))
-        seen += len(due)
-        if due:
-            with ctx.store.write() as conn:
-                stored += store.add(conn, due, now)
+        try:  # the health rule is judged on its own: a failure here leaves the models' causes stored
+            with ctx.store.read() as conn:
+                due = rules.health(facts.failing_checks(conn))
+            seen += len(due)
+            if due:
+                with ctx.store.write() as conn:
+                    stored += store.add(conn, due, now)
+        except Exception:  # noqa: BLE001 - logged; the next run tries again
+            log.exception("notifications: the health rule could not run")
     if stored:
         log.info("notifications: %d new (of %d causes seen, %d models)", stored, seen, len(found))
     return RunResult(len(found), seen, stored)

@@ -32,10 +32,13 @@ ALL, UNREAD, READ = "all", "unread", "read"
 
 @dataclass(frozen=True)
 class Notifications:
-    """What the Notifications page lists: the items (newest first) and the account's unread count."""
+    """What the Notifications page lists: the items (newest first, at most the limit asked for), how
+    many match the filters in all, and the account's unread count."""
 
     items: tuple[Stored, ...]
     unread: int
+    #: Every notification matching the filters, however many ``items`` holds.
+    total: int = 0
 
 
 def _owner(me: Principal) -> str | None:
@@ -61,8 +64,9 @@ def list_notifications(ctx: Context, principal: Principal, *, model: str = "", k
         read = None if state == ALL else state == READ
         items = store.list_for(conn, me.username, _owner(me), model_id=model_id, kind=kind, read=read,
                                limit=max(1, min(int(limit), store.LIST_LIMIT)))
+        total = store.count_for(conn, me.username, _owner(me), model_id=model_id, kind=kind, read=read)
         unread = store.unread_count(conn, me.username, _owner(me))
-    return Notifications(tuple(items), unread)
+    return Notifications(tuple(items), unread, total)
 
 
 def unread_count(ctx: Context, principal: Principal) -> int:

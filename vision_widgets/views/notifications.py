@@ -21,6 +21,7 @@ from vision_widgets.components.note import Note
 from vision_widgets.components.safe_html import SafeTable
 from vision_widgets.core.identity.rbac import Permission, has
 from vision_widgets.core.notify import HEALTH, KIND_TITLES, KINDS
+from vision_widgets.core.notify.rules import DEFAULT_ERROR_RISE
 from vision_widgets.services import catalog, notifications
 from vision_widgets.services.notifications import ALL, READ, UNREAD, Stored
 from vision_widgets.views.base import PageView, close_tree, unobserved
@@ -34,7 +35,9 @@ PAGES = {"drift": "Drift", "models": "Model 360", "monitoring": "Monitoring"}
 FEATURE_COLUMNS = ("Drifted feature", "Method", "Statistic", "Threshold", "p-value")
 
 EMPTY = ("No notifications yet. They appear here when a production window of {whose} drifts, when its "
-         "performance drops more than {drop} below the training data, when its production data is later "
+         "performance drops more than {drop} below the training data and outside the range expected for the "
+         "window's size (for regression: its MAE or RMSE rises more than " + f"{DEFAULT_ERROR_RISE:.0%}" + "), "
+         "when its production data is later "
          "than its cadence, or when a restricted model still awaits its client's metrics a day after "
          "registration{health}. The bell at the top counts the unread ones.")
 
@@ -179,7 +182,8 @@ class NotificationsView(PageView):
     def load(self) -> None:
         """Ask the service for the list with the filters as they are, and show it."""
         filters = self._filters()
-        found = self.run(self.status, notifications.list_notifications, self.ctx, self.principal, **filters)
+        found = self.run(self.status, notifications.list_notifications, self.ctx, self.principal, limit=SHOWN,
+                         **filters)
         if found is None:
             return
         old, self.items = self.items, tuple(NotificationItem(n, self._on_open, self._on_read)
@@ -188,7 +192,7 @@ class NotificationsView(PageView):
         for item in old:
             close_tree(item)
         shown = len(self.items)
-        total = len(found.items)
+        total = found.total  # every match, not the rows fetched
         self.summary.value = (f"{count(total, 'notification')}" + (f" (the newest {shown} shown)" if total > shown else "")
                               + f" · {found.unread:,} unread in all")
         self.mark_all.disabled = found.unread == 0

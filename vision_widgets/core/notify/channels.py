@@ -8,7 +8,9 @@ Two kinds, each with its settings checked here (``check``) and one way to send (
   ``text``. ``format`` ``teams`` posts what Teams *Workflows* ("Post to a channel when a webhook
   request is received", the connectors' replacement) expects: ``{"type": "message",
   "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": <Adaptive
-  Card>}]}``, with ``text`` beside it. The URL is a secret (it carries the receiver's token): it
+  Card>}]}``, with ``text`` beside it. ``text`` is markup to every one of them, so its untrusted parts
+  go through ``chat_text`` (Slack's ``&<>`` escapes, markup characters made inert); the blocks are
+  ``plain_text``; the card's texts are made inert too. The URL is a secret (it carries the receiver's token): it
   is sealed at rest and never appears in a message, a log line or a widget. It must be ``https``;
   plain ``http`` is accepted only to a loopback address (a relay on the same machine, tests).
   Redirects are not followed (a 3xx is a failure: a moved webhook must be re-entered).
@@ -75,15 +77,50 @@ class Message:
     link: str = ""      # the app's address of the right page and model
     at: str = ""        # when the notification was raised, ISO 8601
 
-    def text(self) -> str:
-        """The plain-text form (Slack's fallback, an e-mail's body)."""
-        parts = [self.title]
+    def text(self, escape: Callable[[str], str] = str) -> str:
+        """The plain-text form (an e-mail's body); with ``escape`` = ``chat_text``, a webhook's ``text``.
+
+        ``escape`` is applied to the untrusted parts (title, model, lines: they hold model, feature
+        and check names); the link is the app's own address and goes as it is.
+        """
+        parts = [escape(self.title)]
         if self.model:
-            parts.append(f"Model: {self.model}")
-        parts.extend(self.lines)
+            parts.append(f"Model: {escape(self.model)}")
+        parts.extend(escape(line) for line in self.lines)
         if self.link:
             parts.append(f"Open in Vision AI: {self.link}")
         return "\n".join(parts)
+
+
+# -- untrusted text in chat markup -----------------------------------------------------------------------
+# A webhook's ``text`` is read as markup: Slack's mrkdwn (``<!channel>`` pings everyone, ``<url|label>``
+# is a link), classic Teams connectors and Mattermost as Markdown (``[label](url)`` is a link, ``@all``
+# pings). A model named ``<!channel> Fraud`` or a feature ``[Reset](https://evil) @all`` must read as
+# those characters, not act. Slack has no backslash escapes, so the markup characters are replaced by
+# look-alikes that no renderer reads as markup, and a mention's ``@`` is followed by a zero-width space.
+_LOOKALIKES = {"[": "\uff3b", "]": "\uff3d", "*": "\u2217", "~": "\u223c", "`": "\u02cb", "!": "\u01c3"}
+_MARKUP = re.compile(r"[\[\]*~`!]|@(?=\w)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def _neutral(text: str) -> str:
+    """``text`` with the characters Markdown and mrkdwn read as markup made inert (see above)."""
+    def swap(m: re.Match) -> str:
+        ch = m.group(0)
+        if ch == "@":
+            return "@\u200b"
+        if ch == "_":
+            return "\uff3f"
+        return _LOOKALIKES[ch]
+    return _MARKUP.sub(swap, text)
+
+
+def chat_text(text: str) -> str:
+    """Untrusted ``text`` for a chat's markup text: ``&``, ``<``, ``>`` as Slack requires (``&amp;``,
+    ``&lt;``, ``&gt;``; Markdown shows the same characters), then markup characters made inert.
+
+    A ``_`` inside a word (``hour_of_day``) stays: neither mrkdwn nor Markdown reads it there.
+    """
+    return _neutral(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 # -- settings ------------------------------------------------------------------------------------------
@@ -277,11 +314,13 @@ def _blocks(message: Message) -> list[dict]:
 
 
 def _adaptive_card(message: Message) -> dict:
-    body: list[dict] = [{"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium",
-                         "wrap": True}]
-    facts = ([{"title": "Model", "value": message.model}] if message.model else [])
+    """An Adaptive Card 1.4. Its TextBlock and FactSet texts render a Markdown subset (links,
+    emphasis), so the untrusted texts go through ``_neutral`` (entities are not decoded there)."""
+    body: list[dict] = [{"type": "TextBlock", "text": _neutral(message.title), "weight": "Bolder",
+                         "size": "Medium", "wrap": True}]
+    facts = ([{"title": "Model", "value": _neutral(message.model)}] if message.model else [])
     body.append({"type": "FactSet", "facts": facts + [
-        {"title": k.strip(), "value": v.strip()} if sep else {"title": "", "value": line}
+        {"title": _neutral(k.strip()), "value": _neutral(v.strip())} if sep else {"title": "", "value": _neutral(line)}
         for line in message.lines for k, sep, v in [line.partition(":")]]})
     card: dict = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                   "version": "1.4", "body": body}
@@ -293,10 +332,10 @@ def _adaptive_card(message: Message) -> dict:
 def webhook_payload(fmt: str, message: Message) -> dict:
     """The JSON body for ``fmt`` (see the module's docstring)."""
     if fmt == "teams":
-        return {"type": "message", "text": message.text(), "attachments": [{
+        return {"type": "message", "text": message.text(chat_text), "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
             "content": _adaptive_card(message)}]}
-    return {"text": message.text(), "blocks": _blocks(message)}
+    return {"text": message.text(chat_text), "blocks": _blocks(message)}
 
 
 def _url_secrets(url: str) -> list[str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vision_widgets.core.notify.channel_store import ChannelRow
@@ -36,6 +36,8 @@ FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
 #: How long a claimed row is held: past the longest send, so a dead worker's row is due again after it.
 HOLD = timedelta(minutes=2)
+#: Planning looks again at notifications this recent, past the high-water mark (see ``plan``).
+LOOK_BACK = timedelta(minutes=10)
 
 d, n, c, m = schema.alert_deliveries, schema.notifications, schema.alert_channels, schema.models
 
@@ -55,16 +57,27 @@ def shown_state(state: str, attempts: int) -> str:
 def plan(conn: Connection, now: datetime) -> int:
     """Add the missing delivery rows (see the module's docstring); how many were added.
 
-    Two workers planning at once may collide on the unique index: the loser adds nothing this time
-    (its transaction is the caller's; ``IntegrityError`` is left to the caller, who runs it again)."""
-    matches = or_(c.c.lob == "", and_(n.c.model_id.is_not(None), m.c.lob == c.c.lob))
-    missing = (
-        select(n.c.id, c.c.id)
-        .select_from(n.join(c, c.c.enabled.is_(True)).outerjoin(m, m.c.id == n.c.model_id))
-        .where(n.c.created_at >= c.c.created_at, matches)
-        .where(~select(d.c.id).where(d.c.notification_id == n.c.id, d.c.channel_id == c.c.id).exists())
-    )
-    pairs = conn.execute(missing).all()
+    Each channel looks only at notifications past its high-water mark — the largest notification id
+    already planned for it (before its first: those created at or after the channel) — plus those
+    raised in the last ``LOOK_BACK``: ids are handed out at insert and committed in any order on
+    PostgreSQL, so a notification whose transaction committed after a larger id was planned is still
+    found. The per-minute run no longer reads the whole history; the unique index on (notification,
+    channel) keeps it idempotent. Two workers planning at once may collide on that index: the loser adds
+    nothing this time (its transaction is the caller's; ``IntegrityError`` is left to the caller, who
+    runs it again)."""
+    marks = dict(conn.execute(select(d.c.channel_id, func.max(d.c.notification_id)).group_by(d.c.channel_id)).all())
+    channels = conn.execute(select(c.c.id, c.c.lob, c.c.created_at).where(c.c.enabled.is_(True))).all()
+    pairs: list[tuple[int, int]] = []
+    for channel_id, lob, created_at in channels:
+        query = (select(n.c.id).select_from(n.outerjoin(m, m.c.id == n.c.model_id))
+                 .where(n.c.created_at >= created_at)
+                 .where(~select(d.c.id).where(d.c.notification_id == n.c.id, d.c.channel_id == channel_id).exists()))
+        if lob:
+            query = query.where(n.c.model_id.is_not(None), m.c.lob == lob)
+        mark = marks.get(channel_id)
+        if mark is not None:
+            query = query.where(or_(n.c.id > mark, n.c.created_at >= now - LOOK_BACK))
+        pairs += [(nid, channel_id) for nid in conn.execute(query.order_by(n.c.id)).scalars()]
     if pairs:
         conn.execute(d.insert(), [{"notification_id": nid, "channel_id": cid, "state": PENDING, "attempts": 0,
                                        "created_at": now, "next_attempt_at": now, "error": ""} for nid, cid in pairs])

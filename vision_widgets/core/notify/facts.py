@@ -7,12 +7,14 @@ Performance is not read here: it comes from the series the Drift page's Performa
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Sequence
 
 from sqlalchemy import Connection, func, select
 
 from vision_widgets.core.clock import as_utc
 from vision_widgets.core.monitoring import FAIL, MODEL_CHECKS, SERVER_CHECKS
+from vision_widgets.core.notify import HEALTH
 from vision_widgets.core.notify.rules import (
     DriftedFeature,
     FailingCheck,
@@ -73,6 +75,13 @@ def failing_checks(conn: Connection) -> list[FailingCheck]:
 
     Model checks are left out (the stale and drift rules speak for models, to their owners), and
     so are the server's own (uptime, kernels), which never fail.
+
+    The streak's start is part of the health notification's key, so it must not move while the check
+    stays red. The stored history cannot say it alone: the monitoring job prunes results older than a
+    week, and a check red for longer would see its oldest stored failure move every run (and raise a
+    new notification each time). So the stored notifications decide: when the newest health
+    notification for the same check and subject was raised and no passing result has been recorded
+    after the last failure it saw, this is the same streak, and it keeps that notification's start.
     """
     t = schema.health_checks
     skip = list(MODEL_CHECKS) + list(SERVER_CHECKS)
@@ -84,11 +93,36 @@ def failing_checks(conn: Connection) -> list[FailingCheck]:
         if row["status"] != FAIL:
             continue
         pair = (t.c.check == row["check"]) & (t.c.subject == row["subject"])
-        last_ok = conn.execute(select(func.max(t.c.checked_at)).where(pair & (t.c.status != FAIL))).scalar_one()
-        start = select(func.min(t.c.checked_at)).where(pair & (t.c.status == FAIL))
-        if last_ok is not None:
-            start = start.where(t.c.checked_at > last_ok)
-        since = conn.execute(start).scalar_one()
-        found.append(FailingCheck(check=row["check"], subject=row["subject"], since=as_utc(since),
+        since = _notified_streak_start(conn, row["check"], row["subject"])
+        if since is None:
+            last_ok = conn.execute(select(func.max(t.c.checked_at)).where(pair & (t.c.status != FAIL))).scalar_one()
+            start = select(func.min(t.c.checked_at)).where(pair & (t.c.status == FAIL))
+            if last_ok is not None:
+                start = start.where(t.c.checked_at > last_ok)
+            since = as_utc(conn.execute(start).scalar_one())
+        found.append(FailingCheck(check=row["check"], subject=row["subject"], since=since,
                                   last_at=as_utc(row["checked_at"]), message=row["message"]))
     return sorted(found, key=lambda f: (f.check, f.subject))
+
+
+def _notified_streak_start(conn: Connection, check: str, subject: str) -> datetime | None:
+    """The start of the streak already notified for ``check``/``subject`` if it is still going on, else None.
+
+    Still going on: no result other than a failure was recorded after the last failure that
+    notification saw (its ``last_at``).
+    """
+    n, t = schema.notifications, schema.health_checks
+    prefix = f"{HEALTH}:{check}:{subject}:"  # the key's start (rules.health); the body says it exactly
+    rows = conn.execute(select(n.c.body).where(n.c.kind == HEALTH, n.c.model_id.is_(None),
+                                               n.c.dedupe_key.startswith(prefix, autoescape=True))
+                        .order_by(n.c.id.desc())).scalars()
+    for raw in rows:
+        body = json.loads(raw or "{}")
+        if body.get("check") != check or body.get("subject") != subject or not body.get("since"):
+            continue
+        seen = body.get("last_at") or body["since"]
+        recovered = conn.execute(select(t.c.id).where(
+            t.c.check == check, t.c.subject == subject, t.c.status != FAIL,
+            t.c.checked_at > as_utc(datetime.fromisoformat(seen))).limit(1)).first()
+        return None if recovered is not None else as_utc(datetime.fromisoformat(body["since"]))
+    return None

@@ -11,15 +11,18 @@ The rules, and what makes a cause the same cause (its dedupe key):
 * ``drift`` — a production window whose dataset drifted (the stored drift report's verdict), with
   its drifted features, their method, statistic and threshold. Key: model, batch (profile id), window.
 * ``performance`` — a window whose realised performance (or, before its labels, the estimated one)
-  is more than ``drop`` below the training data's realised value. Key: model, batch, window, metric.
+  is more than ``drop`` below the training data's realised value and outside the band expected for
+  the window's size (the Drift page's alert); for regression, MAE or RMSE more than ``rise`` (20%)
+  above the training value. Key: model, batch, window, metric.
 * ``stale`` — no production data for longer than the model's cadence (``core.cadence``; the same
   freshness Monitoring shows: late or stale). Key: model and the last data's time, so a silence is
   one notification, and a new silence after new data is another.
 * ``awaiting_metrics`` — a restricted model with no client metrics 24 hours after registration.
   Key: model.
 * ``health`` — a platform health check failing (red), for admins (no model). Key: check, subject and
-  the start of the failing streak: a check red for an hour is one notification; red again after it
-  recovered is another.
+  the start of the failing streak: a check red for an hour (or for longer than the week of history
+  kept) is one notification; red again after it recovered is another. ``facts.failing_checks``
+  keeps a notified streak's start while no passing result follows it.
 """
 from __future__ import annotations
 
@@ -42,10 +45,18 @@ from vision_widgets.core.notify import (
 AWAITING_AFTER = timedelta(hours=24)
 #: The default drop below the training performance that raises a notification (absolute).
 DEFAULT_PERFORMANCE_DROP = 0.05
-#: The metrics the performance rule watches (precision and recall are in F1).
+#: The classification metrics the performance rule watches (precision and recall are in F1): a
+#: drop of more than the setting (absolute) below the training value.
 WATCHED_METRICS: tuple[str, ...] = ("accuracy", "f1", "roc_auc")
+#: The regression metrics it watches: errors, so a *rise* above the training value, relative to it.
+ERROR_METRICS: tuple[str, ...] = ("mae", "rmse")
+#: The default relative rise of MAE/RMSE over the training value that raises a notification (20%).
+DEFAULT_ERROR_RISE = 0.20
+#: Comparisons with a threshold allow for float rounding (0.90 − 0.85 is 0.05000000000000004):
+#: a change exactly at the threshold is not past it.
+TOLERANCE = 1e-9
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "roc_auc": "ROC AUC", "precision": "precision",
-                "recall": "recall"}
+                "recall": "recall", "mae": "MAE", "rmse": "RMSE"}
 #: The newest windows of a model the drift and performance rules look at: older ones are history,
 #: not news (a model registered with a year of daily windows must not raise 365 notifications).
 RECENT_WINDOWS = 12
@@ -115,6 +126,9 @@ class WindowPerformanceFacts:
     label: str
     #: metric -> (value, "realised" | "estimated")
     values: Mapping[str, tuple[float, str]]
+    #: metric -> whether the value left the band the window is judged on (the Drift page's alert);
+    #: a metric absent here has no band (regression, no scores), and the threshold alone decides.
+    outside: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,7 +158,15 @@ def key(*parts: object) -> str:
     return text[:KEY_LENGTH - 41] + "#" + hashlib.sha1(text.encode()).hexdigest()
 
 
-def _title(text: str) -> str:
+def _title(text: str, name: str = "") -> str:
+    """``text`` within ``notifications.title``: a long ``name`` in it (a model's, up to 128 characters)
+    is shortened first, with an ellipsis, so the window the title names stays readable; what is still
+    too long is cut at the end."""
+    if len(text) <= TITLE_LENGTH:
+        return text
+    excess = len(text) - TITLE_LENGTH
+    if name and name in text and len(name) > excess + 1 + 8:  # keep at least 8 characters of the name
+        text = text.replace(name, name[:len(name) - excess - 1] + "…", 1)
     return text if len(text) <= TITLE_LENGTH else text[:TITLE_LENGTH - 1] + "…"
 
 
@@ -171,7 +193,7 @@ def drift(model: ModelFacts, windows: Sequence[WindowDriftFacts]) -> list[Due]:
                    f"{w.threshold_share:.0%})" + (f": {names}." if names else "."))
         due.append(Due(
             kind=DRIFT, model_id=model.id, dedupe_key=key(DRIFT, model.id, w.profile_id, w.window),
-            title=_title(f"Dataset drift in {model.name}, window {window_name(w.window)}"),
+            title=_title(f"Dataset drift in {model.name}, window {window_name(w.window)}", model.name),
             body={"model": model.name, "window": w.window, "profile_id": w.profile_id, "rows": w.rows,
                   "drift_share": w.drift_share, "threshold_share": w.threshold_share, "features": w.features,
                   "drifted": [{"feature": f.feature, "method": f.method, "statistic": f.statistic,
@@ -182,29 +204,52 @@ def drift(model: ModelFacts, windows: Sequence[WindowDriftFacts]) -> list[Due]:
 
 
 def performance(model: ModelFacts, reference: Mapping[str, float | None],
-                windows: Sequence[WindowPerformanceFacts], drop: float) -> list[Due]:
-    """A notification per recent window and watched metric more than ``drop`` below the training value."""
+                windows: Sequence[WindowPerformanceFacts], drop: float,
+                rise: float = DEFAULT_ERROR_RISE) -> list[Due]:
+    """A notification per recent window and watched metric that got worse than the training value by
+    more than the threshold — and, where the window has a band, left it.
+
+    Classification metrics: more than ``drop`` below (absolute). Regression errors (MAE, RMSE): more
+    than ``rise`` above, relative to the training value. The band is the range the metric takes on
+    reference data of the window's size (the Drift page's Performance tab and its alerts): a drop
+    inside it is what chance alone does to a window that small, so it is not news, however large.
+    """
     due = []
     for w in list(windows)[-RECENT_WINDOWS:]:
-        for metric in WATCHED_METRICS:
+        for metric in WATCHED_METRICS + ERROR_METRICS:
             ref = reference.get(metric)
             got = w.values.get(metric)
-            if ref is None or got is None:
+            if ref is None or got is None or w.outside.get(metric) is False:
                 continue
             value, source = got
-            fell = ref - value
-            if fell <= drop:
-                continue
             name = METRIC_NAMES.get(metric, metric)
-            summary = (f"{source.capitalize()} {name} {value:.3f} against {ref:.3f} on the training data: "
-                       f"{fell:.3f} lower (notified above {drop:g}).")
+            if metric in ERROR_METRICS:
+                if ref <= 0:
+                    continue  # a perfect fit on the training data: no relative rise to speak of
+                worse = (value - ref) / ref
+                if worse <= rise + TOLERANCE:
+                    continue
+                verb = "rose"
+                summary = (f"{source.capitalize()} {name} {value:.4g} against {ref:.4g} on the training data: "
+                           f"{worse:.0%} higher (notified above {rise:.0%}).")
+                numbers = {"rise": worse, "threshold": rise}
+            else:
+                worse = ref - value
+                if worse <= drop + TOLERANCE:
+                    continue
+                verb = "dropped"
+                summary = (f"{source.capitalize()} {name} {value:.3f} against {ref:.3f} on the training data: "
+                           f"{worse:.3f} lower (notified above {drop:g}"
+                           + ("; outside the range expected for the window's size)." if metric in w.outside else ")."))
+                numbers = {"drop": worse, "threshold": drop}
             due.append(Due(
                 kind=PERFORMANCE, model_id=model.id,
                 dedupe_key=key(PERFORMANCE, model.id, w.profile_id, w.window or "", metric),
-                title=_title(f"{name[:1].upper() + name[1:]} dropped in {model.name}, window {window_name(w.label)}"),
+                title=_title(f"{name[:1].upper() + name[1:]} {verb} in {model.name}, window {window_name(w.label)}",
+                             model.name),
                 body={"model": model.name, "window": w.label, "profile_id": w.profile_id, "metric": metric,
-                      "value": value, "source": source, "reference": ref, "drop": fell, "threshold": drop,
-                      "summary": summary},
+                      "value": value, "source": source, "reference": ref, **numbers,
+                      "outside_band": w.outside.get(metric), "summary": summary},
                 link=link("drift", model.name)))
     return due
 
@@ -228,7 +273,7 @@ def stale(model: ModelFacts, now: datetime) -> list[Due]:
         f"; {model.name} expects a batch every {model.cadence}."
     return [Due(
         kind=STALE, model_id=model.id, dedupe_key=key(STALE, model.id, _iso(model.last_data_at) or "never"),
-        title=_title(f"No new production data for {model.name}"),
+        title=_title(f"No new production data for {model.name}", model.name),
         body={"model": model.name, "cadence": model.cadence, "last_data_at": _iso(model.last_data_at),
               "age_hours": round(hours, 2), "freshness": state, "summary": summary},
         link=link("models", model.name))]
@@ -243,7 +288,7 @@ def awaiting_metrics(model: ModelFacts, now: datetime) -> list[Due]:
                "send the client notebook and an upload token to the data owner.")
     return [Due(
         kind=AWAITING_METRICS, model_id=model.id, dedupe_key=key(AWAITING_METRICS, model.id),
-        title=_title(f"{model.name} is still awaiting client metrics"),
+        title=_title(f"{model.name} is still awaiting client metrics", model.name),
         body={"model": model.name, "registered_at": _iso(model.created_at), "age_hours": round(hours, 2),
               "summary": summary},
         link=link("models", model.name))]

@@ -59,9 +59,11 @@ def _insert_ignoring(conn: Connection, table, rows: list[dict], keys: Sequence[s
         else:
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         added = 0
-        for row in rows:  # one statement per row: rowcount says whether each went in
-            added += conn.execute(dialect_insert(table).values(**row).on_conflict_do_nothing(
-                index_elements=list(keys))).rowcount
+        for row in rows:  # one statement per row; RETURNING says whether it went in (rowcount does not:
+            # psycopg reports -1 for an INSERT … RETURNING whose rows were not fetched)
+            statement = (dialect_insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+                         .returning(*[table.c[k] for k in keys]))
+            added += len(conn.execute(statement).all())
         return added
     added = 0
     for row in rows:
@@ -96,13 +98,11 @@ def _read_join(username: str):
     return and_(r.c.notification_id == n.c.id, r.c.username == username)
 
 
-def list_for(conn: Connection, username: str, owner: str | None, *, model_id: int | None = None,
-             kind: str = "", read: bool | None = None, limit: int = LIST_LIMIT) -> list[Stored]:
-    """Notifications ``username`` sees (``owner``: see the module docstring), newest first, filtered."""
+def _filtered(query, username: str, owner: str | None, model_id: int | None, kind: str, read: bool | None):
+    """``query`` over notifications ⟕ models ⟕ this account's reads, narrowed to what the filters keep."""
     n, m, r = schema.notifications, schema.models, schema.notification_reads
-    query = (select(n, m.c.name.label("model_name"), m.c.owner, r.c.read_at)
-             .select_from(n.outerjoin(m, m.c.id == n.c.model_id).outerjoin(r, _read_join(username)))
-             .where(_visible(owner)).order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit))
+    query = (query.select_from(n.outerjoin(m, m.c.id == n.c.model_id).outerjoin(r, _read_join(username)))
+             .where(_visible(owner)))
     if model_id is not None:
         query = query.where(n.c.model_id == model_id)
     if kind:
@@ -111,10 +111,25 @@ def list_for(conn: Connection, username: str, owner: str | None, *, model_id: in
         query = query.where(r.c.read_at.is_not(None))
     elif read is False:
         query = query.where(r.c.read_at.is_(None))
+    return query
+
+
+def list_for(conn: Connection, username: str, owner: str | None, *, model_id: int | None = None,
+             kind: str = "", read: bool | None = None, limit: int = LIST_LIMIT) -> list[Stored]:
+    """Notifications ``username`` sees (``owner``: see the module docstring), newest first, filtered."""
+    n, m, r = schema.notifications, schema.models, schema.notification_reads
+    query = _filtered(select(n, m.c.name.label("model_name"), m.c.owner, r.c.read_at), username, owner,
+                      model_id, kind, read).order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit)
     return [Stored(id=row["id"], kind=row["kind"], model_id=row["model_id"], model=row["model_name"] or "",
                    owner=row["owner"] or "", created_at=as_utc(row["created_at"]), title=row["title"],
                    body=json.loads(row["body"] or "{}"), link=row["link"], read=row["read_at"] is not None)
             for row in conn.execute(query).mappings()]
+
+
+def count_for(conn: Connection, username: str, owner: str | None, *, model_id: int | None = None,
+              kind: str = "", read: bool | None = None) -> int:
+    """How many notifications ``list_for`` would list with the same filters and no limit."""
+    return int(conn.execute(_filtered(select(func.count()), username, owner, model_id, kind, read)).scalar_one())
 
 
 def unread_count(conn: Connection, username: str, owner: str | None) -> int:

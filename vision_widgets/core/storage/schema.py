@@ -323,7 +323,7 @@ notifications = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("title", String(200), nullable=False),
     Column("body", Text, nullable=False, default="{}"),  # JSON: the cause's numbers
-    Column("link", String(255), nullable=False, default=""),  # "?page=…&model=…"
+    Column("link", Text, nullable=False, default=""),  # "?page=…&model=…"
     Index("ix_notifications_created", "created_at"),
     Index("ix_notifications_model", "model_id", "created_at"),
 )

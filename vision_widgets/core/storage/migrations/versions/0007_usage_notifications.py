@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("created_at", _DATETIME, nullable=False),
         sa.Column("title", sa.String(200), nullable=False),
         sa.Column("body", sa.Text, nullable=False),
-        sa.Column("link", sa.String(255), nullable=False),
+        sa.Column("link", sa.Text, nullable=False),
     )
     op.create_index("ix_notifications_created", "notifications", ["created_at"])
     op.create_index("ix_notifications_model", "notifications", ["model_id", "created_at"])
