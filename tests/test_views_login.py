@@ -100,3 +100,12 @@ def test_a_message_from_the_previous_session_is_shown_on_the_form(app):
     assert isinstance(app.view, LoginView) and app.view.status.value == "You are logged out."
     log_in_through_the_form(app, USER, "typo")
     assert app.view.status.value == "Wrong username or password."
+
+
+def test_the_fields_send_their_value_once_committed_so_enter_cannot_overtake_it(app):
+    # Keystroke by keystroke, the browser holds every value update after the first until the kernel
+    # acknowledges it, while Enter's submit event goes at once; committed values (Enter, Tab, a click)
+    # leave in the same browser task as Enter. The keyboard-only e2e test drives the real thing.
+    form = app.view
+    assert form.username.continuous_update is False
+    assert form.password.continuous_update is False

@@ -46,8 +46,8 @@ def text(placeholder: str = "", **kwargs) -> w.Text:
     return w.Text(placeholder=placeholder, layout=w.Layout(width=_INPUT_WIDTH), **kwargs)
 
 
-def password(placeholder: str = "") -> w.Password:
-    return w.Password(placeholder=placeholder, layout=w.Layout(width=_INPUT_WIDTH))
+def password(placeholder: str = "", **kwargs) -> w.Password:
+    return w.Password(placeholder=placeholder, layout=w.Layout(width=_INPUT_WIDTH), **kwargs)
 
 
 def button(description: str, style: str = "", icon: str = "") -> w.Button:

@@ -18,9 +18,12 @@ from vision_widgets.views.base import UNEXPECTED, close_tree
 
 log = logging.getLogger(__name__)
 
-#: How long Enter waits for the field's last keystrokes. ipywidgets sends a burst of value updates
-#: as one batch once the first is answered, but the Enter ("submit") event at once, so it can
-#: overtake them; in the kernel the batch follows within milliseconds.
+#: How long Enter waits for the field's value. The fields send their value once, when it is committed
+#: (``continuous_update=False``: on Enter, Tab or a click elsewhere), in the same browser task as the
+#: Enter ("submit") event, so the value is at most a message behind it. Keystroke by keystroke, the
+#: browser would hold every update after the first until the kernel acknowledged that one, while the
+#: submit event went at once: on a busy server a fast typist's Enter overtook the password's last
+#: characters by more than any fixed wait (seen in the keyboard-only e2e test under load).
 ENTER_SETTLE_SECONDS = 0.15
 
 
@@ -41,8 +44,8 @@ class LoginView(w.VBox):
         title.add_class("vision-login-title")
         subtitle = w.Label("Model monitoring — log in to see your models.")
         subtitle.add_class("vision-muted")
-        self.username = forms.text("Username")
-        self.password = forms.password("Password")
+        self.username = forms.text("Username", continuous_update=False)
+        self.password = forms.password("Password", continuous_update=False)
         self.submit = forms.button("Log in", style="primary", icon="sign-in")
         self.status = StatusMessage()
         if state.notice:
