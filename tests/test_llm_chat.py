@@ -231,6 +231,77 @@ def test_tool_rounds_are_bounded(ctx, login, known, server):
     assert "tools" not in server.chat_requests[-1].body  # the last round must answer
 
 
+def test_the_calls_of_one_round_are_capped_and_the_rest_are_answered_with_an_error(ctx, login, known, server):
+    from vision_widgets.core.llm.client import MAX_TOOL_CALLS
+
+    c = with_llm(ctx, server.url)
+    many = [("feature_history", {"model": "Known", "feature": "income"})] * 400
+    server.script(tool_call(*many[0], *many[1:]), answer("Done digging."))
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Dig"))
+    used = [e for e in events if isinstance(e, ToolUse)]
+    # MAX_TOOL_CALLS run, then one line saying how many were not
+    assert [e.ok for e in used] == [True] * MAX_TOOL_CALLS + [False]
+    assert f"{400 - MAX_TOOL_CALLS} more tool call(s)" in used[-1].summary
+    assert events[-1] == Done("Done digging.", "llm")
+    # the model was answered for every call it made (the protocol wants it), the extra ones with an error
+    replies = [m for m in server.chat_requests[1].body["messages"] if m["role"] == "tool"]
+    assert len(replies) == 400
+    assert sum("error" in json.loads(m["content"]) for m in replies) == 400 - MAX_TOOL_CALLS
+    # the log holds the calls run and one row for the rest, not 400 rows
+    assert len([r for r in rows(ctx) if r.kind == "tool_call"]) == MAX_TOOL_CALLS + 1
+
+
+def _refuse_tools(server) -> None:
+    """The server answers HTTP 400 to any request carrying ``tools`` (vLLM without --enable-auto-tool-choice)."""
+    scripted = server.next_behaviour
+
+    def next_behaviour():
+        return status(400) if "tools" in server.requests[-1].body else scripted()
+
+    server.next_behaviour = next_behaviour
+
+
+def test_an_endpoint_that_refuses_tools_is_asked_again_without_them_and_remembered(ctx, login, known, server):
+    from vision_widgets.core.llm import client
+
+    c = with_llm(ctx, server.url)
+    _refuse_tools(server)
+    server.default = answer("Income drifted in the latest window.")
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Why did drift fire?"))
+    assert events[-1] == Done("Income drifted in the latest window.", "llm")  # the LLM's answer, no notice
+    assert ["tools" in r.body for r in server.chat_requests] == [True, False]
+    assert not client.offers_tools(client.endpoint_of(c.settings))
+    # the next question goes without tools at once: one request
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "And balance?"))
+    assert events[-1].source == "llm"
+    assert ["tools" in r.body for r in server.chat_requests] == [True, False, False]
+
+
+def test_a_400_that_is_not_about_tools_still_ends_in_the_fallback_and_is_not_remembered(ctx, login, known, server):
+    from vision_widgets.core.llm import client
+
+    c = with_llm(ctx, server.url)
+    server.script(status(400), status(400))
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Why did drift fire?"))
+    assert events[-1].source == "fallback" and "answered HTTP 400" in events[-1].notice
+    assert ["tools" in r.body for r in server.chat_requests] == [True, False]  # one try without tools, no more
+    assert client.offers_tools(client.endpoint_of(c.settings))
+
+
+def test_with_tools_switched_off_no_request_carries_them(ctx, login, known, server, tmp_path):
+    from vision_widgets.core.config import load_settings
+    from vision_widgets.core.errors import ConfigurationError
+
+    assert load_settings({"VISION_HOME": str(tmp_path)}).llm_tools is True
+    assert load_settings({"VISION_HOME": str(tmp_path), "VISION_LLM_TOOLS": "off"}).llm_tools is False
+    with pytest.raises(ConfigurationError):
+        load_settings({"VISION_HOME": str(tmp_path), "VISION_LLM_TOOLS": "maybe"})
+    c = with_llm(ctx, server.url, llm_tools=False)
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Why did drift fire?"))
+    assert events[-1].source == "llm"
+    assert ["tools" in r.body for r in server.chat_requests] == [False]
+
+
 # --------------------------------------------------------------------------------------------
 # Without an LLM, and when it fails: the labelled summary, in bounded time
 # --------------------------------------------------------------------------------------------
