@@ -480,6 +480,20 @@ def test_an_unrelated_question_goes_to_the_llm_with_the_closest_entries(ctx, log
     assert [f.label for f in events[0].facts] == ["FAQ entry"] * len(events[0].facts) and events[0].facts
 
 
+@pytest.mark.parametrize("question", ["Why did my model drift?", "Who can see Alert delivery?"])
+def test_a_product_question_without_its_own_entry_goes_to_the_llm_or_shows_the_closest_entries(ctx, login, server,
+                                                                                                 question):
+    # with an LLM: asked, with the closest entries as context (it once got a wrong entry as "the answer")
+    server.script(answer("Open the Drift page for that model.", pieces=2))
+    events = run(llm_chat.ask_faq(with_llm(ctx, server.url), login(USER), question))
+    assert events[-1].source == "llm" and len(server.chat_requests) == 1
+    assert "Q: " in server.chat_requests[0].body["messages"][0]["content"]
+    # without one: the closest entries, labelled as such, never as the answer
+    done = run(llm_chat.ask_faq(with_llm(ctx, None), login(USER), question))[-1]
+    assert done.source == "fallback" and done.matched_question == "" and "closest FAQ entries" in done.notice
+    assert done.answer.startswith("These entries of the Vision AI FAQ are the closest to your question")
+
+
 def test_without_an_llm_an_unmatched_faq_question_shows_the_closest_entries(ctx, login):
     events = run(llm_chat.ask_faq(with_llm(ctx, None), login(USER), "Can I change the colours of the charts?"))
     done = events[-1]
