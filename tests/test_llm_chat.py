@@ -118,7 +118,7 @@ def test_the_context_holds_the_reports_numbers_and_no_raw_value_of_any_row(ctx, 
     latest = drift_page.drift_overview(ctx, login(USER), name).latest
     context = sent[0]["content"]
     assert f"Latest window: {latest.label}" in context
-    assert f"{latest.drift_share:.0%}" in context
+    assert f"Features drifted (latest window): {len(latest.drifted)} of {len(latest.features)} features (" in context
     income = next(f for f in latest.features if f.feature == "income")
     assert income.drifted
     line = next(l for l in context.splitlines() if l.startswith("- income ("))
@@ -151,6 +151,74 @@ def test_a_model_with_a_hundred_features_fits_the_token_budget():
     assert kept[MODEL] == (Fact("Model", "wide"),)
     assert not [f for f in kept[STABLE] if f.label.startswith("g")], "the least important section goes first"
     assert kept[DRIFTED][0].label.startswith("f0") and kept[DRIFTED][-1].label == "Not listed to save space"
+
+
+def _window(label, features, dataset_drift, share=None, threshold=0.5):
+    from types import SimpleNamespace as NS
+
+    feats = tuple(NS(feature=name, drifted=d) for name, d in features)
+    drifted = sum(d for _, d in features)
+    return NS(label=label, rows=100, drift_share=drifted / len(feats) if share is None else share,
+              threshold_share=threshold, dataset_drift=dataset_drift, sorted_features=lambda: feats)
+
+
+def test_a_cut_section_says_how_many_of_its_true_total_are_listed_and_that_line_stays():
+    from vision_widgets.core.llm.context import LATEST, MODEL, OMITTED, STABLE, fit
+    from vision_widgets.core.llm.events import Fact
+
+    # what build gives for 100 stable features: the first 40 listed, standing for 100
+    stable = [Fact(f"g{i} (numeric, window w)", "ks statistic 0.01 (p-value 0.9), threshold 0.05, PSI 0.001, "
+                   "not drifted; mean 1.234 in training vs 1.240 in the window") for i in range(40)]
+    for budget in (1500, 400, 250):
+        out = fit([(MODEL, [Fact("Model", "wide")]), (LATEST, [Fact("Latest window", "w")]), (STABLE, stable, 100)],
+                  budget)
+        kept = dict(out.sections)[STABLE]
+        listed = len([f for f in kept if f.label != OMITTED])
+        assert kept[-1].label == OMITTED, budget  # never cut, also when no feature fits
+        assert kept[-1].value == f"{listed} of the 100 features of this section listed; {100 - listed} more not listed"
+        assert (kept[-1].data["listed"], kept[-1].data["total"]) == (listed, 100)
+        assert out.omitted == 100 - listed and (STABLE, listed, 100) in out.counts
+
+
+def test_the_summary_counts_every_drifted_feature_not_only_those_listed():
+    from vision_widgets.core.llm.context import DRIFTED, LATEST, MODEL, fit
+    from vision_widgets.core.llm.events import Fact
+    from vision_widgets.core.llm.summary import TOP, model_summary
+
+    drifted = [Fact(f"f{i} (numeric, window w)", "ks statistic 0.5, threshold 0.05, PSI 0.3, drifted") for i in range(40)]
+    out = fit([(MODEL, [Fact("Model", "wide")]), (LATEST, [Fact("Latest window", "w")]), (DRIFTED, drifted, 100)], 3000)
+    assert f"- … and {100 - TOP} more drifted feature(s)." in model_summary(out).splitlines()
+
+
+def test_the_summary_reads_which_windows_fired_from_the_verdicts_not_from_the_wording():
+    from types import SimpleNamespace as NS
+
+    from vision_widgets.core.llm.context import MODEL, RECENT, _recent, fit
+    from vision_widgets.core.llm.events import Fact
+    from vision_widgets.core.llm.summary import model_summary
+
+    # a feature named drift_days drifts, the dataset never does
+    windows = [_window("2026-03-05", [("drift_days", True), ("income", False), ("x", False)], False),
+               _window("2026-03-12", [("drift_days", True), ("income", True), ("x", False), ("y", False)], False),
+               _window("2026-03-19", [("drift_days", False), ("income", False)], False)]
+    out = fit([(MODEL, [Fact("Model", "M")]), (RECENT, _recent(NS(windows=windows)))], 3000)
+    assert "Dataset drift fired in 0 of the last 3 windows." in model_summary(out)
+    windows[1] = _window("2026-03-12", [("drift_days", True), ("income", True), ("x", True)], True)
+    out = fit([(MODEL, [Fact("Model", "M")]), (RECENT, _recent(NS(windows=windows)))], 3000)
+    assert "Dataset drift fired in 1 of the last 3 windows." in model_summary(out)
+
+
+def test_shares_come_with_their_counts_so_they_cannot_contradict_the_verdict():
+    from types import SimpleNamespace as NS
+
+    from vision_widgets.core.llm.context import _latest, _recent
+
+    # 8 of 27 is 29.6%: "30%" next to a 30% rule and "no drift" would read as a contradiction
+    w = _window("2026-04-02", [(f"f{i}", i < 8) for i in range(27)], False, threshold=0.3)
+    facts = {f.label: f.value for f in _latest(NS(latest=w))}
+    assert facts["Features drifted (latest window)"] == "8 of 27 features (29.6%)"
+    assert facts["Dataset drift rule"] == "drift when at least 30% of features drift"
+    assert _recent(NS(windows=[w]))[0].value.startswith("8 of 27 features (29.6%) drifted, no dataset drift")
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,7 +380,7 @@ def test_with_no_endpoint_the_summary_written_from_the_numbers_answers_at_once(c
     assert done.answer.startswith(f"**{LABEL}.**") and done.answer == texts(events)
     assert "**income**" in done.answer  # the feature that drifted most is named
     latest = drift_page.drift_overview(ctx, login(USER), "Known").latest
-    assert f"{latest.drift_share:.0%} of the features drifted" in done.answer
+    assert f"{len(latest.drifted)} of {len(latest.features)} features (" in done.answer
     assert [r.kind for r in rows(ctx)] == ["prompt", "fallback"] and rows(ctx)[1].endpoint == ""
     assert llm_chat.status(with_llm(ctx, None)).configured is False
 
