@@ -628,6 +628,33 @@ def test_the_tools_compare_windows_and_explain_what_they_cannot_do(ctx, login, k
         assert not r.ok and says in r.summary and says in json.loads(r.content)["error"]
 
 
+def test_a_drift_report_names_its_window_exactly_or_is_refused_with_the_windows_there_are(ctx, login, known):
+    from vision_widgets.core.llm import tools
+    from vision_widgets.core.llm.client import ToolCall
+
+    me = login(USER)
+    overview = drift_page.drift_overview(ctx, me, "Known")
+    load = lambda name: drift_page.drift_overview(ctx, me, name)  # noqa: E731
+    labels = [w.label for w in overview.windows]
+    assert len(labels) > 2 and all(label.startswith("2026") for label in labels)
+
+    def report(window):
+        return tools.run(ToolCall("c", "drift_report", json.dumps({"model": "Known", "window": window})), load)
+
+    # an empty label, or a prefix every window shares, once returned the oldest window silently
+    for vague in ("", "  ", "2026"):
+        r = report(vague)
+        assert not r.ok and labels[-1] in r.summary, (vague, r.summary)
+    assert "names" in report("2026").summary  # says the prefix is ambiguous
+    assert not report(None).ok  # a missing window is no window
+    assert json.loads(report("latest").content)["window"] == labels[-1]
+    assert json.loads(report(labels[1]).content)["window"] == labels[1]
+    unique = labels[-1][:-1] if sum(x.startswith(labels[-1][:-1]) for x in labels) == 1 else labels[-1]
+    assert json.loads(report(unique).content)["window"] == labels[-1]
+    r = report("1999-01-01")
+    assert not r.ok and "No window '1999-01-01'" in r.summary and labels[-1] in r.summary
+
+
 def test_a_model_awaiting_metrics_is_answered_with_why_there_are_no_numbers(ctx, login, register_restricted):
     register_restricted("Secret model")
     events = run(llm_chat.ask_about_model(with_llm(ctx, None), login(USER), "Secret model", "Why did drift fire?"))
