@@ -136,3 +136,43 @@ def test_the_faq_file_ships_inside_the_package_and_is_plain_json():
     assert faq.FAQ_FILE.name == "faq.json" and "vision_widgets" in faq.FAQ_FILE.parts
     data = json.loads(faq.FAQ_FILE.read_text(encoding="utf-8"))
     assert {tuple(sorted(e)) for e in data["entries"]} == {("answer", "question")}
+
+
+def _answer(question: str) -> str:
+    return next(e.answer for e in faq.load().entries if e.question == question)
+
+
+def test_the_faq_lists_each_roles_pages_as_the_app_does():
+    """The pages named for a user and for an admin are app.PAGES' (so the entry cannot go stale)."""
+    from vision_widgets.app import PAGES
+    from vision_widgets.core.identity.rbac import ROLE_PERMISSIONS
+
+    user_part, admin_part = _answer("What is the difference between a user and an admin?").split("An `admin`")
+    user_pages = [p.title for p in PAGES if p.permission in ROLE_PERMISSIONS["user"]]
+    admin_pages = [p.title for p in PAGES if p.permission in ROLE_PERMISSIONS["admin"] and p.title not in user_pages]
+    assert user_pages and admin_pages
+    assert all(title in user_part for title in user_pages), (user_pages, user_part)
+    assert not any(title in user_part for title in admin_pages), user_part
+    assert all(title in admin_part for title in admin_pages), (admin_pages, admin_part)
+
+
+def test_the_faq_says_what_the_client_notebook_sends_and_where_it_writes_its_file():
+    import re
+
+    from vision_widgets import client
+
+    sends = _answer("What leaves my machine when I run the client notebook?")
+    for part in ("surrogate", "coefficient", "variance", "time window", "privacy_report"):
+        assert part in sends, part
+    notebook = (faq.FAQ_FILE.parents[3] / "notebooks" / "client_restricted.ipynb")
+    output = re.search(r'OUTPUT_FILE = \\"([^"\\]+)\\"', notebook.read_text()) if notebook.exists() else None
+    written = _answer("What if the client notebook cannot reach the server?")
+    assert "always writes" in written and "OUTPUT_FILE" in written and "next to your data" not in written
+    if output:
+        assert f"`{output.group(1)}`" in written
+    assert hasattr(client, "privacy_report")
+
+
+def test_the_faq_says_tool_results_are_sent_to_the_llm_and_where_they_are_shown():
+    sent = _answer("What is sent to the LLM when I ask about a model?")
+    assert "tool" in sent and "Looked up" in sent and "category" in sent

@@ -9,7 +9,8 @@ used" the page lists are exactly what the LLM was given, and the deterministic s
 (``summary.py``) is written from the same facts.
 
 Never raw rows: only the profile's aggregates (means, shares, test statistics, metrics,
-coefficients) go in — no category value, no histogram bin, no example.
+coefficients) go in — no histogram bin, no example. The one category value that can appear is in a
+surrogate term's name (``segment=retail``): a value seen in at least k rows, as the profile keeps it.
 
 **The token budget.** Facts come in sections ranked by how much they help answer "why did drift
 fire, what should I look at, will performance drop": the model and the latest verdict first, then
