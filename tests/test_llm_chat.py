@@ -319,6 +319,31 @@ def test_the_calls_of_one_round_are_capped_and_the_rest_are_answered_with_an_err
     assert len([r for r in rows(ctx) if r.kind == "tool_call"]) == MAX_TOOL_CALLS + 1
 
 
+def test_a_cancel_during_a_round_of_tool_calls_stops_before_the_next_call(server):
+    import threading
+
+    from vision_widgets.core.llm import client
+    from vision_widgets.core.llm.client import Cancelled, Endpoint, ToolResult
+
+    cancel = threading.Event()
+    ran = []
+
+    def run_tool(call):
+        ran.append(call)
+        cancel.set()  # the person leaves while the first look-up runs
+        return ToolResult("{}", True, "looked")
+
+    server.script(tool_call(*[("feature_history", {"feature": f"f{i}"}) for i in range(5)][0],
+                            *[("feature_history", {"feature": f"f{i}"}) for i in range(1, 5)]))
+    ep = Endpoint(server.url, "test-model", timeout=TIMEOUT)
+    got = []
+    with pytest.raises(Cancelled):
+        for item in client.converse(ep, [{"role": "user", "content": "dig"}], ({"type": "function"},), run_tool,
+                                    cancel=cancel):
+            got.append(item)
+    assert len(ran) == 1 and len(got) == 1 and len(server.chat_requests) == 1
+
+
 def _refuse_tools(server) -> None:
     """The server answers HTTP 400 to any request carrying ``tools`` (vLLM without --enable-auto-tool-choice)."""
     scripted = server.next_behaviour
