@@ -118,7 +118,7 @@ def test_the_context_holds_the_reports_numbers_and_no_raw_value_of_any_row(ctx, 
     latest = drift_page.drift_overview(ctx, login(USER), name).latest
     context = sent[0]["content"]
     assert f"Latest window: {latest.label}" in context
-    assert f"{latest.drift_share:.0%}" in context
+    assert f"Features drifted (latest window): {len(latest.drifted)} of {len(latest.features)} features (" in context
     income = next(f for f in latest.features if f.feature == "income")
     assert income.drifted
     line = next(l for l in context.splitlines() if l.startswith("- income ("))
@@ -151,6 +151,74 @@ def test_a_model_with_a_hundred_features_fits_the_token_budget():
     assert kept[MODEL] == (Fact("Model", "wide"),)
     assert not [f for f in kept[STABLE] if f.label.startswith("g")], "the least important section goes first"
     assert kept[DRIFTED][0].label.startswith("f0") and kept[DRIFTED][-1].label == "Not listed to save space"
+
+
+def _window(label, features, dataset_drift, share=None, threshold=0.5):
+    from types import SimpleNamespace as NS
+
+    feats = tuple(NS(feature=name, drifted=d) for name, d in features)
+    drifted = sum(d for _, d in features)
+    return NS(label=label, rows=100, drift_share=drifted / len(feats) if share is None else share,
+              threshold_share=threshold, dataset_drift=dataset_drift, sorted_features=lambda: feats)
+
+
+def test_a_cut_section_says_how_many_of_its_true_total_are_listed_and_that_line_stays():
+    from vision_widgets.core.llm.context import LATEST, MODEL, OMITTED, STABLE, fit
+    from vision_widgets.core.llm.events import Fact
+
+    # what build gives for 100 stable features: the first 40 listed, standing for 100
+    stable = [Fact(f"g{i} (numeric, window w)", "ks statistic 0.01 (p-value 0.9), threshold 0.05, PSI 0.001, "
+                   "not drifted; mean 1.234 in training vs 1.240 in the window") for i in range(40)]
+    for budget in (1500, 400, 250):
+        out = fit([(MODEL, [Fact("Model", "wide")]), (LATEST, [Fact("Latest window", "w")]), (STABLE, stable, 100)],
+                  budget)
+        kept = dict(out.sections)[STABLE]
+        listed = len([f for f in kept if f.label != OMITTED])
+        assert kept[-1].label == OMITTED, budget  # never cut, also when no feature fits
+        assert kept[-1].value == f"{listed} of the 100 features of this section listed; {100 - listed} more not listed"
+        assert (kept[-1].data["listed"], kept[-1].data["total"]) == (listed, 100)
+        assert out.omitted == 100 - listed and (STABLE, listed, 100) in out.counts
+
+
+def test_the_summary_counts_every_drifted_feature_not_only_those_listed():
+    from vision_widgets.core.llm.context import DRIFTED, LATEST, MODEL, fit
+    from vision_widgets.core.llm.events import Fact
+    from vision_widgets.core.llm.summary import TOP, model_summary
+
+    drifted = [Fact(f"f{i} (numeric, window w)", "ks statistic 0.5, threshold 0.05, PSI 0.3, drifted") for i in range(40)]
+    out = fit([(MODEL, [Fact("Model", "wide")]), (LATEST, [Fact("Latest window", "w")]), (DRIFTED, drifted, 100)], 3000)
+    assert f"- … and {100 - TOP} more drifted feature(s)." in model_summary(out).splitlines()
+
+
+def test_the_summary_reads_which_windows_fired_from_the_verdicts_not_from_the_wording():
+    from types import SimpleNamespace as NS
+
+    from vision_widgets.core.llm.context import MODEL, RECENT, _recent, fit
+    from vision_widgets.core.llm.events import Fact
+    from vision_widgets.core.llm.summary import model_summary
+
+    # a feature named drift_days drifts, the dataset never does ("drifted: income, drift_days" once read as fired)
+    windows = [_window("2026-03-05", [("drift_days", True), ("income", False), ("x", False)], False),
+               _window("2026-03-12", [("income", True), ("drift_days", True), ("x", False), ("y", False)], False),
+               _window("2026-03-19", [("drift_days", False), ("income", False)], False)]
+    out = fit([(MODEL, [Fact("Model", "M")]), (RECENT, _recent(NS(windows=windows)))], 3000)
+    assert "Dataset drift fired in 0 of the last 3 windows." in model_summary(out)
+    windows[1] = _window("2026-03-12", [("drift_days", True), ("income", True), ("x", True)], True)
+    out = fit([(MODEL, [Fact("Model", "M")]), (RECENT, _recent(NS(windows=windows)))], 3000)
+    assert "Dataset drift fired in 1 of the last 3 windows." in model_summary(out)
+
+
+def test_shares_come_with_their_counts_so_they_cannot_contradict_the_verdict():
+    from types import SimpleNamespace as NS
+
+    from vision_widgets.core.llm.context import _latest, _recent
+
+    # 8 of 27 is 29.6%: "30%" next to a 30% rule and "no drift" would read as a contradiction
+    w = _window("2026-04-02", [(f"f{i}", i < 8) for i in range(27)], False, threshold=0.3)
+    facts = {f.label: f.value for f in _latest(NS(latest=w))}
+    assert facts["Features drifted (latest window)"] == "8 of 27 features (29.6%)"
+    assert facts["Dataset drift rule"] == "drift when at least 30% of features drift"
+    assert _recent(NS(windows=[w]))[0].value.startswith("8 of 27 features (29.6%) drifted, no dataset drift")
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,6 +299,102 @@ def test_tool_rounds_are_bounded(ctx, login, known, server):
     assert "tools" not in server.chat_requests[-1].body  # the last round must answer
 
 
+def test_the_calls_of_one_round_are_capped_and_the_rest_are_answered_with_an_error(ctx, login, known, server):
+    from vision_widgets.core.llm.client import MAX_TOOL_CALLS
+
+    c = with_llm(ctx, server.url)
+    many = [("feature_history", {"model": "Known", "feature": "income"})] * 400
+    server.script(tool_call(*many[0], *many[1:]), answer("Done digging."))
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Dig"))
+    used = [e for e in events if isinstance(e, ToolUse)]
+    # MAX_TOOL_CALLS run, then one line saying how many were not
+    assert [e.ok for e in used] == [True] * MAX_TOOL_CALLS + [False]
+    assert f"{400 - MAX_TOOL_CALLS} more tool call(s)" in used[-1].summary
+    assert events[-1] == Done("Done digging.", "llm")
+    # the model was answered for every call it made (the protocol wants it), the extra ones with an error
+    replies = [m for m in server.chat_requests[1].body["messages"] if m["role"] == "tool"]
+    assert len(replies) == 400
+    assert sum("error" in json.loads(m["content"]) for m in replies) == 400 - MAX_TOOL_CALLS
+    # the log holds the calls run and one row for the rest, not 400 rows
+    assert len([r for r in rows(ctx) if r.kind == "tool_call"]) == MAX_TOOL_CALLS + 1
+
+
+def test_a_cancel_during_a_round_of_tool_calls_stops_before_the_next_call(server):
+    import threading
+
+    from vision_widgets.core.llm import client
+    from vision_widgets.core.llm.client import Cancelled, Endpoint, ToolResult
+
+    cancel = threading.Event()
+    ran = []
+
+    def run_tool(call):
+        ran.append(call)
+        cancel.set()  # the person leaves while the first look-up runs
+        return ToolResult("{}", True, "looked")
+
+    server.script(tool_call(*[("feature_history", {"feature": f"f{i}"}) for i in range(5)][0],
+                            *[("feature_history", {"feature": f"f{i}"}) for i in range(1, 5)]))
+    ep = Endpoint(server.url, "test-model", timeout=TIMEOUT)
+    got = []
+    with pytest.raises(Cancelled):
+        for item in client.converse(ep, [{"role": "user", "content": "dig"}], ({"type": "function"},), run_tool,
+                                    cancel=cancel):
+            got.append(item)
+    assert len(ran) == 1 and len(got) == 1 and len(server.chat_requests) == 1
+
+
+def _refuse_tools(server) -> None:
+    """The server answers HTTP 400 to any request carrying ``tools`` (vLLM without --enable-auto-tool-choice)."""
+    scripted = server.next_behaviour
+
+    def next_behaviour():
+        return status(400) if "tools" in server.requests[-1].body else scripted()
+
+    server.next_behaviour = next_behaviour
+
+
+def test_an_endpoint_that_refuses_tools_is_asked_again_without_them_and_remembered(ctx, login, known, server):
+    from vision_widgets.core.llm import client
+
+    c = with_llm(ctx, server.url)
+    _refuse_tools(server)
+    server.default = answer("Income drifted in the latest window.")
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Why did drift fire?"))
+    assert events[-1] == Done("Income drifted in the latest window.", "llm")  # the LLM's answer, no notice
+    assert ["tools" in r.body for r in server.chat_requests] == [True, False]
+    assert not client.offers_tools(client.endpoint_of(c.settings))
+    # the next question goes without tools at once: one request
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "And balance?"))
+    assert events[-1].source == "llm"
+    assert ["tools" in r.body for r in server.chat_requests] == [True, False, False]
+
+
+def test_a_400_that_is_not_about_tools_still_ends_in_the_fallback_and_is_not_remembered(ctx, login, known, server):
+    from vision_widgets.core.llm import client
+
+    c = with_llm(ctx, server.url)
+    server.script(status(400), status(400))
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Why did drift fire?"))
+    assert events[-1].source == "fallback" and "answered HTTP 400" in events[-1].notice
+    assert ["tools" in r.body for r in server.chat_requests] == [True, False]  # one try without tools, no more
+    assert client.offers_tools(client.endpoint_of(c.settings))
+
+
+def test_with_tools_switched_off_no_request_carries_them(ctx, login, known, server, tmp_path):
+    from vision_widgets.core.config import load_settings
+    from vision_widgets.core.errors import ConfigurationError
+
+    assert load_settings({"VISION_HOME": str(tmp_path)}).llm_tools is True
+    assert load_settings({"VISION_HOME": str(tmp_path), "VISION_LLM_TOOLS": "off"}).llm_tools is False
+    with pytest.raises(ConfigurationError):
+        load_settings({"VISION_HOME": str(tmp_path), "VISION_LLM_TOOLS": "maybe"})
+    c = with_llm(ctx, server.url, llm_tools=False)
+    events = run(llm_chat.ask_about_model(c, login(USER), "Known", "Why did drift fire?"))
+    assert events[-1].source == "llm"
+    assert ["tools" in r.body for r in server.chat_requests] == [False]
+
+
 # --------------------------------------------------------------------------------------------
 # Without an LLM, and when it fails: the labelled summary, in bounded time
 # --------------------------------------------------------------------------------------------
@@ -241,7 +405,7 @@ def test_with_no_endpoint_the_summary_written_from_the_numbers_answers_at_once(c
     assert done.answer.startswith(f"**{LABEL}.**") and done.answer == texts(events)
     assert "**income**" in done.answer  # the feature that drifted most is named
     latest = drift_page.drift_overview(ctx, login(USER), "Known").latest
-    assert f"{latest.drift_share:.0%} of the features drifted" in done.answer
+    assert f"{len(latest.drifted)} of {len(latest.features)} features (" in done.answer
     assert [r.kind for r in rows(ctx)] == ["prompt", "fallback"] and rows(ctx)[1].endpoint == ""
     assert llm_chat.status(with_llm(ctx, None)).configured is False
 
@@ -409,6 +573,20 @@ def test_an_unrelated_question_goes_to_the_llm_with_the_closest_entries(ctx, log
     assert [f.label for f in events[0].facts] == ["FAQ entry"] * len(events[0].facts) and events[0].facts
 
 
+@pytest.mark.parametrize("question", ["Why did my model drift?", "Who can see Alert delivery?"])
+def test_a_product_question_without_its_own_entry_goes_to_the_llm_or_shows_the_closest_entries(ctx, login, server,
+                                                                                                 question):
+    # with an LLM: asked, with the closest entries as context (it once got a wrong entry as "the answer")
+    server.script(answer("Open the Drift page for that model.", pieces=2))
+    events = run(llm_chat.ask_faq(with_llm(ctx, server.url), login(USER), question))
+    assert events[-1].source == "llm" and len(server.chat_requests) == 1
+    assert "Q: " in server.chat_requests[0].body["messages"][0]["content"]
+    # without one: the closest entries, labelled as such, never as the answer
+    done = run(llm_chat.ask_faq(with_llm(ctx, None), login(USER), question))[-1]
+    assert done.source == "fallback" and done.matched_question == "" and "closest FAQ entries" in done.notice
+    assert done.answer.startswith("These entries of the Vision AI FAQ are the closest to your question")
+
+
 def test_without_an_llm_an_unmatched_faq_question_shows_the_closest_entries(ctx, login):
     events = run(llm_chat.ask_faq(with_llm(ctx, None), login(USER), "Can I change the colours of the charts?"))
     done = events[-1]
@@ -473,6 +651,33 @@ def test_the_tools_compare_windows_and_explain_what_they_cannot_do(ctx, login, k
                        (ToolCall("c7", "feature_history", json.dumps({"model": "Nope", "feature": "x"})), "Refused")):
         r = tools.run(call, load)
         assert not r.ok and says in r.summary and says in json.loads(r.content)["error"]
+
+
+def test_a_drift_report_names_its_window_exactly_or_is_refused_with_the_windows_there_are(ctx, login, known):
+    from vision_widgets.core.llm import tools
+    from vision_widgets.core.llm.client import ToolCall
+
+    me = login(USER)
+    overview = drift_page.drift_overview(ctx, me, "Known")
+    load = lambda name: drift_page.drift_overview(ctx, me, name)  # noqa: E731
+    labels = [w.label for w in overview.windows]
+    assert len(labels) > 2 and all(label.startswith("2026") for label in labels)
+
+    def report(window):
+        return tools.run(ToolCall("c", "drift_report", json.dumps({"model": "Known", "window": window})), load)
+
+    # an empty label, or a prefix every window shares, once returned the oldest window silently
+    for vague in ("", "  ", "2026"):
+        r = report(vague)
+        assert not r.ok and labels[-1] in r.summary, (vague, r.summary)
+    assert "names" in report("2026").summary  # says the prefix is ambiguous
+    assert not report(None).ok  # a missing window is no window
+    assert json.loads(report("latest").content)["window"] == labels[-1]
+    assert json.loads(report(labels[1]).content)["window"] == labels[1]
+    unique = labels[-1][:-1] if sum(x.startswith(labels[-1][:-1]) for x in labels) == 1 else labels[-1]
+    assert json.loads(report(unique).content)["window"] == labels[-1]
+    r = report("1999-01-01")
+    assert not r.ok and "No window '1999-01-01'" in r.summary and labels[-1] in r.summary
 
 
 def test_a_model_awaiting_metrics_is_answered_with_why_there_are_no_numbers(ctx, login, register_restricted):

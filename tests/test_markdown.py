@@ -93,3 +93,15 @@ def test_the_widget_shows_only_rendered_markdown():
         assert "vision-markdown" in view._dom_classes
     finally:
         view.close()
+
+
+@pytest.mark.parametrize("link", ["/vision/api/models", "../admin", "//evil.example/x", "#top", "logout",
+                                  "?page=access"])
+def test_a_relative_link_keeps_its_text_but_loses_its_address(link):
+    for html in (render(f"[the access page]({link})"), sanitise(f'<a href="{link}">the access page</a>')):
+        assert "the access page" in html and "href" not in html, html
+
+
+def test_absolute_links_keep_their_address():
+    html = render("[docs](https://example.org/a?b=1) and [mail](mailto:ops@example.org)")
+    assert 'href="https://example.org/a?b=1"' in html and 'href="mailto:ops@example.org"' in html

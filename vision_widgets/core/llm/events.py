@@ -5,7 +5,8 @@ value, replaced, never changed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 USER = "user"
 ASSISTANT = "assistant"
@@ -18,10 +19,15 @@ SOURCE_FAQ = "faq"  # answered from the FAQ file
 
 @dataclass(frozen=True)
 class Fact:
-    """One number or fact given to the LLM, e.g. ``("PSI of income (window 2026-W40)", "0.31")``."""
+    """One number or fact given to the LLM, e.g. ``("PSI of income (window 2026-W40)", "0.31")``.
+
+    ``data`` carries the same fact as structure for code that reasons on it (the fallback summary
+    reads a window's verdict or a section's true count from it, never from the wording); it is not
+    part of the text the LLM reads nor of a fact's equality."""
 
     label: str
     value: str
+    data: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,17 @@ stemmer (so "registering" finds "register"). A few product words have synonyms f
 term ("log in"/"sign in", "password"/"passphrase"). No model is downloaded.
 
 ``search`` returns entries with a *relative* score: the BM25 score divided by the score the entry's
-own question gets against itself, so a threshold means the same for short and long entries. A
-question whose best match reaches ``MATCH_THRESHOLD`` is answered from the file; below it, the
-closest entries go to the LLM as context (or, without one, are shown as they are).
+own question gets against itself, so a threshold means the same for short and long entries.
+
+Answering from the file is for a question that *is* the entry's question in other words, and only
+then (``match``): the best entry must reach ``MATCH_THRESHOLD`` **and** its question (not only its
+answer) must agree with what was asked both ways — most of the asked words are in the entry's
+question (``ASKED_IN_ENTRY``) and most of the entry's question is in what was asked
+(``ENTRY_IN_ASKED``). A shared word or two is not enough: "How do I log out?" once got the
+delete-a-model entry through the word "log" in its answer, and "How do I delete my own account?" the
+entry about *an admin* removing their own. Anything less goes to the LLM with the closest entries
+as context (it can tell which one, if any, answers), or, without an LLM, those entries are shown
+labelled as the closest ones — never as the answer.
 """
 from __future__ import annotations
 
@@ -22,8 +30,12 @@ import numpy as np
 from vision_widgets.core.config import package_path
 
 FAQ_FILE = package_path("core", "llm", "faq.json")
-#: A best match at or above this relative score is answered from the FAQ.
-MATCH_THRESHOLD = 0.16
+#: A best match at or above this relative score (and agreeing with its question, below) is answered from the FAQ.
+MATCH_THRESHOLD = 0.3
+#: The IDF-weighted share of the asked words that the entry's question must contain…
+ASKED_IN_ENTRY = 0.45
+#: …and the share of the entry question's words that the question asked must contain.
+ENTRY_IN_ASKED = 0.6
 #: Entries given as context (or shown) when no entry matches closely.
 CLOSEST = 3
 K1, B = 1.5, 0.75
@@ -45,6 +57,12 @@ _SYNONYMS = {"signin": "login", "logon": "login", "passphrase": "password", "pwd
              "laptop": "machine", "send": "leav", "sent": "leav", "display": "view", "list": "view"}
 
 
+#: Phrases folded into one term before splitting (an acronym and its words are one term).
+_PHRASES = (("log in", "login"), ("sign in", "login"), ("log on", "login"), ("log out", "logout"),
+            ("sign out", "logout"), ("log off", "logout"), ("sign off", "logout"),
+            ("population stability index", "psi"))
+
+
 def _stem(word: str) -> str:
     for suffix in ("ations", "ation", "ions", "ion", "ings", "ing", "ies", "ied", "als", "al", "ers", "er", "ed",
                    "es", "ly", "s"):
@@ -56,7 +74,9 @@ def _stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The search terms of ``text``."""
-    text = text.lower().replace("log in", "login").replace("sign in", "login").replace("log on", "login")
+    text = text.lower()
+    for phrase, term in _PHRASES:
+        text = text.replace(phrase, term)
     out = []
     for w in re.findall(r"[a-z0-9]+", text):
         if w in _STOP:
@@ -84,6 +104,7 @@ class Faq:
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = tuple(entries)
         questions = [tokens(e.question) for e in self.entries]
+        self._question_terms = tuple(frozenset(q) for q in questions)
         answers = [tokens(e.answer) for e in self.entries]
         vocab = sorted({t for d in questions + answers for t in d})
         self.index = {t: i for i, t in enumerate(vocab)}
@@ -123,8 +144,18 @@ class Faq:
         raw = self._scores(terms)
         coverage = self._coverage(terms)
         rel = raw / self.self_scores * coverage
-        order = np.argsort(-(raw * coverage), kind="stable")[:limit]
+        # ties between entries whose answers say as much are broken by whose *question* says it
+        in_question = self._in_questions(terms)
+        order = np.argsort(-(rel * (1 + in_question)), kind="stable")[:limit]
         return [Hit(self.entries[i], float(rel[i])) for i in order if raw[i] > 0]
+
+    def _in_questions(self, terms: list[str]) -> np.ndarray:
+        """Per entry, the IDF-weighted share of the asked terms its question contains."""
+        unique = sorted(set(terms))
+        total = sum(self._weight(t) for t in unique)
+        if not total:
+            return np.zeros(len(self.entries))
+        return np.array([sum(self._weight(t) for t in unique if t in q) / total for q in self._question_terms])
 
     def _coverage(self, terms: list[str]) -> np.ndarray:
         """Per entry, the IDF-weighted share of the question's terms it contains (a word no entry has
@@ -138,10 +169,27 @@ class Faq:
                             for i in range(len(self.entries))])
         return (present @ weights) / weights.sum()
 
+    def _weight(self, term: str) -> float:
+        j = self.index.get(term)
+        return float(self.idf[j]) if j is not None else (float(self.idf.max()) if len(self.idf) else 1.0)
+
+    def agreement(self, question: str, entry: Entry) -> tuple[float, float]:
+        """How far ``question`` and ``entry``'s own question say the same: the IDF-weighted share of the
+        asked words found in the entry's question, and of the entry question's words found in the asked."""
+        asked = set(tokens(question))
+        theirs = self._question_terms[self.entries.index(entry)]
+        share = lambda part, whole: (sum(self._weight(t) for t in part) / total  # noqa: E731
+                                     if (total := sum(self._weight(t) for t in whole)) else 0.0)
+        return share(asked & theirs, asked), share(asked & theirs, theirs)
+
     def match(self, question: str) -> Hit | None:
-        """The entry that answers ``question`` (best score ≥ ``MATCH_THRESHOLD``), if any."""
+        """The entry whose question ``question`` restates (see the module docstring), if any: answered
+        from the file. None sends the question to the LLM with ``search``'s entries, or shows them."""
         hits = self.search(question, 1)
-        return hits[0] if hits and hits[0].score >= MATCH_THRESHOLD else None
+        if not hits or hits[0].score < MATCH_THRESHOLD:
+            return None
+        asked_in_entry, entry_in_asked = self.agreement(question, hits[0].entry)
+        return hits[0] if asked_in_entry >= ASKED_IN_ENTRY and entry_in_asked >= ENTRY_IN_ASKED else None
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,9 @@ lists under "numbers used"; nothing is invented.
 """
 from __future__ import annotations
 
-from vision_widgets.core.llm.context import DRIFTED, LATEST, MODEL, PERFORMANCE, RECENT, SURROGATE, ModelContext
+from vision_widgets.core.llm.context import (
+    DRIFTED, LATEST, MODEL, OMITTED, PERFORMANCE, RECENT, SURROGATE, ModelContext,
+)
 from vision_widgets.core.llm.events import Fact
 
 LABEL = "Summary written without the LLM from the stored numbers"
@@ -17,6 +19,11 @@ TOP = 5
 
 def _section(ctx: ModelContext, title: str) -> tuple[Fact, ...]:
     return next((facts for t, facts in ctx.sections if t == title), ())
+
+
+def _total(ctx: ModelContext, title: str) -> int:
+    """How many items section ``title`` stands for (listed or not)."""
+    return next((total for t, _, total in ctx.counts if t == title), 0)
 
 
 def _value(facts: tuple[Fact, ...], label: str) -> str | None:
@@ -35,23 +42,25 @@ def model_summary(ctx: ModelContext) -> str:
     elif latest:
         verdict = _value(latest, "Dataset drift verdict (latest window)")
         lines.append(f"In the latest window ({_value(latest, 'Latest window')}) of {name}, "
-                     f"{_value(latest, 'Share of features drifted (latest window)')} of the features drifted: "
+                     f"{_value(latest, 'Features drifted (latest window)')} drifted: "
                      f"the verdict is **{verdict}** ({_value(latest, 'Dataset drift rule')}).")
-    drifted = [f for f in _section(ctx, DRIFTED) if f.label != "Not listed to save space"]
+    drifted = [f for f in _section(ctx, DRIFTED) if f.label != OMITTED]
     if drifted:
+        shown = drifted[:TOP]
         lines += ["", "Features that drifted most (look at these first):"]
-        lines += [f"- **{f.label.split(' (')[0]}**: {f.value}" for f in drifted[:TOP]]
-        if len(drifted) > TOP:
-            lines.append(f"- … and {len(drifted) - TOP} more drifted feature(s).")
+        lines += [f"- **{f.label.split(' (')[0]}**: {f.value}" for f in shown]
+        more = max(_total(ctx, DRIFTED), len(drifted)) - len(shown)
+        if more > 0:
+            lines.append(f"- … and {more} more drifted feature(s).")
     elif latest:
         lines += ["", "No feature drifted in the latest window."]
     perf = [f for f in _section(ctx, PERFORMANCE)]
     if perf:
         lines += ["", "Performance:"]
         lines += [f"- {f.label}: {f.value}" for f in perf]
-    recent = [f for f in _section(ctx, RECENT) if f.label.startswith("Window ")]
+    recent = [f for f in _section(ctx, RECENT) if f.data and "dataset_drift" in f.data]
     if len(recent) > 1:
-        fired = sum(1 for f in recent if ", drift" in f.value)
+        fired = sum(1 for f in recent if f.data["dataset_drift"])
         lines += ["", f"Dataset drift fired in {fired} of the last {len(recent)} windows."]
     terms = _section(ctx, SURROGATE)
     if terms:

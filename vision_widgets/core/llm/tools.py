@@ -20,7 +20,7 @@ FEATURE_HISTORY = "feature_history"
 COMPARE_WINDOWS = "compare_windows"
 
 _MODEL = {"type": "string", "description": "the model's name"}
-_WINDOW = {"type": "string", "description": "a window label as listed in the context (e.g. 2024-05-06)"}
+_WINDOW = {"type": "string", "description": "a window label as listed in the context (e.g. 2024-05-06), or \"latest\""}
 
 SCHEMAS: tuple[dict, ...] = (
     {"type": "function", "function": {
@@ -45,12 +45,34 @@ SCHEMAS: tuple[dict, ...] = (
 MAX_ROWS = 60
 
 
+def _listing(windows: Any) -> str:
+    labels = [w.label for w in windows]
+    shown = ", ".join(labels[-10:]) or "none"
+    return f"{shown} (and {len(labels) - 10} older)" if len(labels) > 10 else shown
+
+
 def _window(overview: Any, label: str) -> Any:
-    for w in overview.windows:
-        if w.label == label or w.batch == label or (w.window or "").startswith(label):
-            return w
-    known = ", ".join(w.label for w in overview.windows[-10:])
-    raise LookupError(f"No window {label!r}; recent windows: {known or 'none'}.")
+    """The window ``label`` names: its exact label, its batch's name (a batch of one window), "latest",
+    or a prefix only one window's label starts with. Anything else raises ``LookupError`` listing the
+    windows there are — never a guess (an empty label once matched the oldest window)."""
+    windows = tuple(overview.windows)
+    wanted = label.strip()
+    if not windows:
+        raise LookupError(f"{overview.model.name} has no production window yet.")
+    if not wanted:
+        raise LookupError(f"Name a window: \"latest\" or one of {_listing(windows)}.")
+    if wanted.lower() == "latest":
+        return windows[-1]
+    exact = [w for w in windows if w.label == wanted]
+    if exact:
+        return exact[0]
+    for candidates in ([w for w in windows if w.batch == wanted],
+                       [w for w in windows if w.label.startswith(wanted) or (w.window or "").startswith(wanted)]):
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            raise LookupError(f"{wanted!r} names {len(candidates)} windows: {_listing(candidates)}; name one.")
+    raise LookupError(f"No window {wanted!r}; the windows are: {_listing(windows)}.")
 
 
 def _feature_row(f: Any) -> dict:
@@ -59,7 +81,7 @@ def _feature_row(f: Any) -> dict:
 
 
 def _drift_report(overview: Any, args: dict) -> tuple[dict, str]:
-    w = _window(overview, str(args.get("window", "")))
+    w = _window(overview, str(args.get("window") or ""))
     rows = [_feature_row(f) for f in w.sorted_features()[:MAX_ROWS]]
     return ({"model": overview.model.name, "window": w.label, "rows": w.rows, "share_drifted": pct(w.drift_share),
              "dataset_drift": w.dataset_drift, "features": rows},
@@ -78,7 +100,7 @@ def _feature_history(overview: Any, args: dict) -> tuple[dict, str]:
 
 
 def _compare(overview: Any, args: dict) -> tuple[dict, str]:
-    a, b = _window(overview, str(args.get("first", ""))), _window(overview, str(args.get("second", "")))
+    a, b = _window(overview, str(args.get("first") or "")), _window(overview, str(args.get("second") or ""))
     fa, fb = {f.feature: f for f in a.features}, {f.feature: f for f in b.features}
     changed = [{"feature": n, a.label: _feature_row(fa[n]), b.label: _feature_row(fb[n])}
                for n in sorted(set(fa) & set(fb)) if fa[n].drifted != fb[n].drifted][:MAX_ROWS]
