@@ -28,7 +28,7 @@ import secrets as _random
 import stat
 import time
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Iterable, Mapping
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -210,3 +210,21 @@ class SecretBox:
         if not isinstance(values, dict):
             raise SecretsUnreadable()
         return {str(k): str(v) for k, v in values.items()}
+
+
+def reseal(box: "SecretBox | None", sealed: Iterable[tuple[str, str]],
+           replace: Callable[[str, str], None]) -> tuple[list[str], list[str]]:
+    """Seal each ``(name, token)`` again with ``box``'s first key (the middle step of a key rotation),
+    handing the new token to ``replace(name, token)``; (names sealed again, names no key opens).
+    ``box`` is ``None`` when no key could be read: every name is then unreadable."""
+    done: list[str] = []
+    unreadable: list[str] = []
+    for name, token in sealed:
+        try:
+            if box is None:
+                raise SecretsUnreadable()
+            replace(name, box.rotate(token))
+            done.append(name)
+        except SecretsUnreadable:
+            unreadable.append(name)
+    return done, unreadable

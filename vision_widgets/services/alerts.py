@@ -32,7 +32,7 @@ from vision_widgets.core.notify import channel_store as store
 from vision_widgets.core.notify import channels, delivery
 from vision_widgets.core.notify.channel_store import ChannelRow
 from vision_widgets.core.notify.channels import DeliveryFailed, Message, Outcome
-from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable
+from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable, reseal as reseal_tokens
 from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
@@ -347,22 +347,13 @@ def reseal(ctx: Context, principal: Principal) -> tuple[list[str], list[str]]:
     """Seal every channel's secrets again with the first key of ``VISION_SECRET_KEY`` (a key rotation's
     middle step, as ``connectors.reseal``); (names sealed again, names no key opens)."""
     me = acting(ctx, principal, Permission.MANAGE_ALERTS)
-    done: list[str] = []
-    unreadable: list[str] = []
     now = ctx.now()
     with ctx.store.write() as conn:
         rows = [r for r in store.list_all(conn) if r.secrets]
         if not rows:
             return [], []
-        box = _box(ctx, rows)
-        for row in rows:
-            try:
-                if box is None:
-                    raise SecretsUnreadable()
-                store.replace_token(conn, row.name, box.rotate(row.secrets))
-                done.append(row.name)
-            except SecretsUnreadable:
-                unreadable.append(row.name)
+        done, unreadable = reseal_tokens(_box(ctx, rows), ((r.name, r.secrets) for r in rows),
+                                          lambda name, token: store.replace_token(conn, name, token))
         audit.record(conn, now, me.username, "reseal alert channels", "", f"{len(done)} sealed again"
                      + (f"; unreadable: {', '.join(unreadable)}" if unreadable else ""))
     return done, unreadable

@@ -32,7 +32,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, VisionError
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
-from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable
+from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable, reseal as reseal_tokens
 from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
@@ -332,22 +332,13 @@ def reseal(ctx: Context, principal: Principal) -> tuple[list[str], list[str]]:
     step of a key rotation between "new key first, old one after it" and "old key removed". Returns
     (names sealed again, names no key opens). Values never change; the last tests stay."""
     me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
-    done: list[str] = []
-    unreadable: list[str] = []
     now = ctx.now()
     with ctx.store.write() as conn:
         rows = [r for r in store.list_all(conn) if r.secrets]
         if not rows:
             return [], []
-        box = _read_box(ctx, rows)
-        for row in rows:
-            try:
-                if box is None:
-                    raise SecretsUnreadable()
-                store.replace_token(conn, row.name, box.rotate(row.secrets))
-                done.append(row.name)
-            except SecretsUnreadable:
-                unreadable.append(row.name)
+        done, unreadable = reseal_tokens(_read_box(ctx, rows), ((r.name, r.secrets) for r in rows),
+                                          lambda name, token: store.replace_token(conn, name, token))
         audit.record(conn, now, me.username, "reseal connectors", "", f"{len(done)} sealed again"
                      + (f"; unreadable: {', '.join(unreadable)}" if unreadable else ""))
     return done, unreadable
