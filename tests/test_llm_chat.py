@@ -449,19 +449,20 @@ def test_an_answer_abandoned_from_another_thread_stops_at_once(ctx, login, known
     server.script(hang() if behaviour == "never answers" else answer("one two three four five six", 6, delay=0.4))
     it = llm_chat.ask_about_model(with_llm(ctx, server.url, llm_timeout=30.0), login(USER), "Known", "Anything?")
     seen: list = []
-    started = threading.Event()
+    started, streaming = threading.Event(), threading.Event()
 
     def read() -> None:
         for event in it:
             seen.append(event)
             started.set()
+            if isinstance(event, Delta):
+                streaming.set()
 
     reader = threading.Thread(target=read)
     reader.start()
     assert started.wait(10)
     if behaviour == "streams slowly":
-        while not any(isinstance(e, Delta) for e in seen):
-            time.sleep(0.05)
+        assert streaming.wait(10), "the first piece of the answer"
     start = time.monotonic()
     it.close()
     reader.join(5)
