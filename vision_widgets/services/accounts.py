@@ -63,7 +63,7 @@ def change_own_password(ctx: Context, principal: Principal, current_password: st
     correct = verify_password(seen["password_hash"], current_password)
     new_hash = hash_password(new_password) if correct else None
     with ctx.store.write() as conn:
-        row = users.get_row(conn, me.username)
+        row = users.get_row(conn, me.username, lock=True)  # the failure count is read, then written
         if row is None or row["password_hash"] != seen["password_hash"]:
             raise SessionExpired("Your password was changed elsewhere; please log in again.")
         if not correct:

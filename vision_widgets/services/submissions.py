@@ -104,6 +104,7 @@ def issue_upload_token(ctx: Context, principal: Principal, name: str) -> tuple[s
         record = record_for(conn, me, name, manage=True)
         if not record.restricted:
             raise InvalidInput("Upload tokens are for restricted models; add data to this model from a file path.")
+        records.lock(conn, record.id)  # two owners asking at once still leave one live token
         upload_tokens.revoke_unused(conn, record.id)  # one live token per model
         token, expires = upload_tokens.issue(conn, record.id, me.username, now)
         audit.record(conn, now, me.username, "issue upload token", record.name)
@@ -154,7 +155,8 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
     report = drift(reference, sub.production, drift_settings_of(record))
     now = ctx.now()
     with ctx.store.write() as conn:
-        # Checked again under the write lock: another submission may have landed meanwhile.
+        # Checked again under the model's lock: another submission may have landed meanwhile.
+        records.lock(conn, record.id)
         record = records.get_by_id(conn, record.id)
         if len(records.profiles_of(conn, record.id, "reference")) != len(refs):
             raise Conflict("Another submission for this model was stored meanwhile; submit again "

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
 from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import unique_or_conflict
 
 BUILT_IN = "local"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -94,13 +95,15 @@ def insert(conn: Connection, name: str, type_name: str, description: str, config
            secrets: str | None, created_by: str, now: datetime) -> ConnectorRow:
     """Add a connector; ``Conflict`` when the name is taken (whatever its case)."""
     name = check_name(name)
+    taken = f"A connector named {name!r} exists already; choose another name."
     if find(conn, name) is not None:
-        raise Conflict(f"A connector named {name!r} exists already; choose another name.")
-    conn.execute(t.insert().values(
-        name=name, name_key=name.lower(), type=type_name, description=description or "",
-        config=json.dumps(dict(config), sort_keys=True), secrets=secrets, created_by=created_by,
-        created_at=now, updated_at=now, last_test_message="",
-    ))
+        raise Conflict(taken)
+    with unique_or_conflict(taken):  # added meanwhile by another admin
+        conn.execute(t.insert().values(
+            name=name, name_key=name.lower(), type=type_name, description=description or "",
+            config=json.dumps(dict(config), sort_keys=True), secrets=secrets, created_by=created_by,
+            created_at=now, updated_at=now, last_test_message="",
+        ))
     return get(conn, name)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
 from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import unique_or_conflict
 
 TASKS = ("binary classification", "multiclass classification", "regression")
 PLATFORMS = ("Databricks", "AWS SageMaker", "Azure ML", "Google Vertex AI", "on-premises", "other")
@@ -112,14 +113,16 @@ def insert(conn: Connection, *, name: str, description: str, task: str, platform
     validate_task(task)
     if status not in STATUSES:
         raise InvalidInput(f"Unknown model status {status!r}.")
+    taken = f"A model named {name!r} already exists; choose another name."
     if find(conn, name) is not None:
-        raise Conflict(f"A model named {name!r} already exists; choose another name.")
-    conn.execute(schema.models.insert().values(
-        name=name, name_key=name.lower(), description=description or "", task=task, platform=platform or "",
-        connector=connector, connector_details=json.dumps(connector_details or {}), owner=owner, lob=lob,
-        sub_lob=sub_lob, roles=json.dumps(roles), restricted=bool(restricted), status=status,
-        drift_settings=json.dumps(drift_settings or {}), created_by=created_by, created_at=now, updated_at=now,
-    ))
+        raise Conflict(taken)
+    with unique_or_conflict(taken):  # the same name registered meanwhile by another server or tab
+        conn.execute(schema.models.insert().values(
+            name=name, name_key=name.lower(), description=description or "", task=task, platform=platform or "",
+            connector=connector, connector_details=json.dumps(connector_details or {}), owner=owner, lob=lob,
+            sub_lob=sub_lob, roles=json.dumps(roles), restricted=bool(restricted), status=status,
+            drift_settings=json.dumps(drift_settings or {}), created_by=created_by, created_at=now, updated_at=now,
+        ))
     return get(conn, name)
 
 
@@ -135,6 +138,15 @@ def get(conn: Connection, name: str) -> ModelRecord:
     if found is None:
         raise NotFound(f"There is no model named {name!r}.")
     return found
+
+
+def lock(conn: Connection, model_id: int) -> None:
+    """Hold the model's row until the write transaction ends (``FOR UPDATE``; SQLite ignores it, its
+    writers never overlap): a write that checks the model's data first (is a training profile stored
+    yet, is the upload token still unused, which token is live) then runs one at a time per model, also
+    across servers on PostgreSQL."""
+    t = schema.models
+    conn.execute(select(t.c.id).where(t.c.id == model_id).with_for_update())
 
 
 def get_by_id(conn: Connection, model_id: int) -> ModelRecord:

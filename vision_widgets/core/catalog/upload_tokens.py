@@ -78,8 +78,16 @@ def revoke_unused(conn: Connection, model_id: int) -> None:
 
 
 def spend(conn: Connection, digest: str, now: datetime) -> None:
-    """Mark a token used, inside the transaction that stores its submission."""
-    conn.execute(update(schema.upload_tokens).where(schema.upload_tokens.c.token_hash == digest).values(used_at=now))
+    """Mark a token used, inside the transaction that stores its submission.
+
+    Only while it is unused, in one conditional UPDATE: of two submissions racing with one token (on
+    PostgreSQL the second waits for the first's row lock, then re-checks ``used_at``), one spends it and
+    the other is refused, so a token stores one submission whatever the interleaving.
+    """
+    t = schema.upload_tokens
+    spent = conn.execute(update(t).where((t.c.token_hash == digest) & t.c.used_at.is_(None)).values(used_at=now))
+    if spent.rowcount != 1:
+        raise AuthenticationError("This upload token was already used; the model's owner can issue a new one.")
 
 
 def purge_expired(conn: Connection, before: datetime) -> int:

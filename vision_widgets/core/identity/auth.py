@@ -75,7 +75,7 @@ def login(ctx: Context, username: str, password: str) -> "sessions.Session":
 
     error: AuthenticationError | None = None
     with ctx.store.write() as conn:
-        row = users.get_row(conn, seen["username"])
+        row = users.get_row(conn, seen["username"], lock=True)  # the failure count is read, then written
         if row is None or row["password_hash"] != seen["password_hash"]:
             error = AuthenticationError(WRONG_CREDENTIALS)  # removed, or its password changed meanwhile
         elif row["locked_until"] is not None and row["locked_until"] > now:

@@ -17,6 +17,7 @@ from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
 from vision_widgets.core.identity.passwords import hash_password, validate_username
 from vision_widgets.core.identity.rbac import ADMIN, ROLES
 from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import serialise
 
 _FIELD_LIMIT = 64
 
@@ -93,11 +94,17 @@ def list_all(conn: Connection) -> list[Account]:
     return [_account(r) for r in conn.execute(select(t).order_by(t.c.username)).mappings()]
 
 
-def get_row(conn: Connection, username: str, any_case: bool = False):
-    """The full row (including the hash) for ``username``, or ``None``."""
+def get_row(conn: Connection, username: str, any_case: bool = False, *, lock: bool = False):
+    """The full row (including the hash) for ``username``, or ``None``.
+
+    ``lock``: hold the row until the write transaction ends (``FOR UPDATE``; SQLite, whose writers never
+    overlap, ignores it), for a read-modify-write such as counting a failed login: on PostgreSQL two
+    servers counting at once would otherwise both read 3 and both write 4.
+    """
     t = schema.users
     match = func.lower(t.c.username) == username.lower() if any_case else t.c.username == username
-    return conn.execute(select(t).where(match)).mappings().first()
+    query = select(t).where(match)
+    return conn.execute(query.with_for_update() if lock else query).mappings().first()
 
 
 def get(conn: Connection, username: str) -> Account:
@@ -114,7 +121,9 @@ def exists(conn: Connection, username: str) -> bool:
 def insert(conn: Connection, new: NewAccount, password_hash: str, now: datetime) -> Account:
     """Add an account with an existing Argon2id hash (users.json, or one just made)."""
     new.validated()
-    # Case-insensitive uniqueness: "Alice" and "alice" on one login form would confuse everyone.
+    # Case-insensitive uniqueness: "Alice" and "alice" on one login form would confuse everyone. The
+    # unique index is case-sensitive, so on PostgreSQL the check runs one creator at a time.
+    serialise(conn, "account names")
     clash = conn.execute(
         select(schema.users.c.username).where(func.lower(schema.users.c.username) == new.username.lower())
     ).first()
@@ -141,20 +150,29 @@ def insert(conn: Connection, new: NewAccount, password_hash: str, now: datetime)
     return get(conn, new.username)
 
 
-def count_admins(conn: Connection) -> int:
+def _lock_admins(conn: Connection) -> int:
+    """Lock the admins' rows until the write transaction ends and return how many there are.
+
+    Taken BEFORE the account is read: on PostgreSQL two admins demoting each other at once would
+    otherwise both count two admins and leave none. The second waits here, then its FOR UPDATE re-reads
+    the rows the first changed, so it counts one; its read of the account comes after, so it sees the
+    first one's change too. Always in id order, so two of these never deadlock. (SQLite ignores
+    FOR UPDATE: its writers never overlap.)
+    """
     t = schema.users
-    return conn.execute(select(func.count()).select_from(t).where(t.c.role == ADMIN)).scalar_one()
+    return len(conn.execute(select(t.c.id).where(t.c.role == ADMIN).order_by(t.c.id).with_for_update()).all())
 
 
-def _ensure_not_last_admin(conn: Connection, account: Account, verb: str) -> None:
-    if account.role == ADMIN and count_admins(conn) <= 1:
+def _ensure_not_last_admin(account: Account, admins: int, verb: str) -> None:
+    if account.role == ADMIN and admins <= 1:
         raise Conflict(f"{account.username!r} is the last admin; make another account admin before you {verb} it.")
 
 
 def remove(conn: Connection, username: str) -> None:
     """Delete an account and (by cascade and explicitly) its sessions."""
+    admins = _lock_admins(conn)
     account = get(conn, username)
-    _ensure_not_last_admin(conn, account, "remove")
+    _ensure_not_last_admin(account, admins, "remove")
     owned = conn.execute(
         select(func.count()).select_from(schema.models).where(schema.models.c.owner == account.username)
     ).scalar_one()
@@ -169,11 +187,12 @@ def remove(conn: Connection, username: str) -> None:
 
 def set_role(conn: Connection, username: str, role: str) -> Account:
     validate_role(role)
+    admins = _lock_admins(conn) if role != ADMIN else 0
     account = get(conn, username)
     if account.role == role:
         return account
     if role != ADMIN:
-        _ensure_not_last_admin(conn, account, "demote")
+        _ensure_not_last_admin(account, admins, "demote")
     conn.execute(update(schema.users).where(schema.users.c.username == username).values(role=role))
     return get(conn, username)
 

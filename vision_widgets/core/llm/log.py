@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import upsert
 
 #: The app setting that turns recording on or off (JSON true/false; on when absent).
 RECORD_KEY = "llm.record"
@@ -53,12 +54,7 @@ def recording(conn: Connection) -> bool:
 
 def set_recording(conn: Connection, on: bool, by: str, at: datetime) -> None:
     """Store ``llm.record`` (inside the caller's transaction, which also writes the audit entry)."""
-    t = schema.app_settings
-    value = json.dumps(bool(on))
-    if conn.execute(select(t.c.key).where(t.c.key == RECORD_KEY)).first() is None:
-        conn.execute(t.insert().values(key=RECORD_KEY, value=value, updated_by=by, updated_at=at))
-    else:
-        conn.execute(t.update().where(t.c.key == RECORD_KEY).values(value=value, updated_by=by, updated_at=at))
+    upsert(conn, schema.app_settings, {"key": RECORD_KEY}, {"value": json.dumps(bool(on)), "updated_by": by, "updated_at": at})
 
 
 def write(conn: Connection, at: datetime, conversation: str, username: str, model: str, endpoint: str,

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
 from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import unique_or_conflict
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 t = schema.alert_channels
@@ -87,11 +88,13 @@ def insert(conn: Connection, name: str, kind: str, lob: str, config: Mapping[str
            created_by: str, now: datetime, enabled: bool = True) -> ChannelRow:
     """Add a channel; ``Conflict`` when the name is taken (whatever its case)."""
     name = check_name(name)
+    taken = f"An alert channel named {name!r} exists already; choose another name."
     if find(conn, name) is not None:
-        raise Conflict(f"An alert channel named {name!r} exists already; choose another name.")
-    conn.execute(t.insert().values(
-        name=name, name_key=name.lower(), kind=kind, lob=lob, config=json.dumps(dict(config), sort_keys=True),
-        secrets=secrets, enabled=enabled, created_by=created_by, created_at=now, updated_at=now))
+        raise Conflict(taken)
+    with unique_or_conflict(taken):  # added meanwhile by another admin
+        conn.execute(t.insert().values(
+            name=name, name_key=name.lower(), kind=kind, lob=lob, config=json.dumps(dict(config), sort_keys=True),
+            secrets=secrets, enabled=enabled, created_by=created_by, created_at=now, updated_at=now))
     return get(conn, name)
 
 

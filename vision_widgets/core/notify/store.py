@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, func, insert, literal, select, update
+from sqlalchemy import Connection, and_, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from vision_widgets.core.clock import as_utc
 from vision_widgets.core.notify.rules import Due
 from vision_widgets.core.storage import schema
+from vision_widgets.core.storage.engine import dialect_insert, upsert
 
 #: The run-time setting of the performance rule (``app_settings``).
 PERFORMANCE_DROP_KEY = "notify.performance_drop"
@@ -54,14 +55,10 @@ def _insert_ignoring(conn: Connection, table, rows: list[dict], keys: Sequence[s
         return 0
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
         added = 0
         for row in rows:  # one statement per row; RETURNING says whether it went in (rowcount does not:
             # psycopg reports -1 for an INSERT … RETURNING whose rows were not fetched)
-            statement = (dialect_insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+            statement = (dialect_insert(conn, table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
                          .returning(*[table.c[k] for k in keys]))
             added += len(conn.execute(statement).all())
         return added
@@ -170,8 +167,5 @@ def get_setting(conn: Connection, key: str) -> Any:
 
 def set_setting(conn: Connection, key: str, value: Any, username: str, now: datetime) -> None:
     """Store a run-time setting (replacing its value)."""
-    t = schema.app_settings
-    text = json.dumps(value, allow_nan=False)
-    done = conn.execute(update(t).where(t.c.key == key).values(value=text, updated_by=username, updated_at=now))
-    if done.rowcount == 0:
-        conn.execute(insert(t).values(key=key, value=text, updated_by=username, updated_at=now))
+    upsert(conn, schema.app_settings, {"key": key},
+           {"value": json.dumps(value, allow_nan=False), "updated_by": username, "updated_at": now})

@@ -20,10 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
+from sqlalchemy.exc import IntegrityError
 
 from vision_widgets.core.config import Settings
-from vision_widgets.core.errors import ConfigurationError
+from vision_widgets.core.errors import ConfigurationError, Conflict
 
 _BUSY_TIMEOUT_MS = 10_000
 #: First key of the advisory locks ``serialise`` takes ("VI"): apart from the migration lock's single key.
@@ -41,6 +42,38 @@ def serialise(conn: Connection, what: str) -> None:
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(what.encode("utf-8")) - 2**31  # a signed 32-bit integer
         conn.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _LOCK_SPACE, "key": key})
+
+
+@contextmanager
+def unique_or_conflict(message: str) -> Iterator[None]:
+    """Turn a unique index's refusal inside the block into ``Conflict(message)``.
+
+    The callers check first (to say which name is taken); this is the race the check cannot see on
+    PostgreSQL: two transactions both find a name free, the second insert waits on the first's index
+    entry and fails when it commits. The caller's transaction is aborted either way, so the
+    ``Conflict`` rolls all of it back, as the check's own ``Conflict`` does.
+    """
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
+def dialect_insert(conn: Connection, table: Table):
+    """``INSERT`` with ``on_conflict_do_nothing``/``on_conflict_do_update`` (SQLite and PostgreSQL
+    spell them alike; SQLAlchemy has them per dialect only)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def upsert(conn: Connection, table: Table, key: dict, values: dict) -> None:
+    """Insert the row ``key`` with ``values``, or update it when it exists, in ONE statement: an
+    update-then-insert lets two first writers both find no row and the second insert fail on the key."""
+    stmt = dialect_insert(conn, table).values(**key, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
 def _enter_wal(cursor) -> None:
