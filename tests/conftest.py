@@ -1,6 +1,8 @@
 """Fixtures for the unit and headless widget tests (tests/e2e/ has its own).
 
-``settings``    Settings built from a dict: VISION_HOME in tmp_path, users_file = the repo's users.json.
+``settings``    Settings built from a dict: VISION_HOME in tmp_path, users_file = the repo's users.json;
+                in the modules of ``BOTH_DATABASES`` every test runs twice, on SQLite and on a new
+                PostgreSQL database of the session's throw-away cluster (``database`` says which).
 ``clock``       a :class:`helpers.FakeClock` (``clock.advance(seconds)`` moves time).
 ``ctx``         a Context over a fresh SQLite database in tmp_path, seeded with ``sample_accounts.load_users``
                 from ``fast_users_file``; its clock is ``clock``.
@@ -50,9 +52,34 @@ def fast_hashing(monkeypatch):
     monkeypatch.setattr(passwords, "_DUMMY_HASH", FAST_HASHER.hash("vision-ai-timing-equaliser"))
 
 
+#: The suites that run on both backends (issue 14): the services, each with its permission matrix, and
+#: the HTTP API. PostgreSQL is first-class only if what these check holds there too; the invariants
+#: under concurrent writers are test_concurrent_writers.py's.
+BOTH_DATABASES = frozenset({
+    "test_access_matrix", "test_alerts_service", "test_api", "test_api_usage", "test_auth", "test_business_metrics",
+    "test_connectors_service", "test_drift_page_service", "test_drift_settings", "test_estimation_service",
+    "test_jobs", "test_llm_chat", "test_monitoring", "test_registration_connectors", "test_registry_service",
+    "test_scheduled_pulls", "test_sessions", "test_submission", "test_upload_tokens", "test_usage_service",
+})
+
+
+def pytest_generate_tests(metafunc):
+    if "database" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_DATABASES:
+        metafunc.parametrize("database", DATABASES, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path):
-    return load_settings({"VISION_HOME": str(tmp_path / "home"), "VISION_USERS_FILE": str(USERS_JSON)})
+def database(request) -> str:
+    """The backend this test's ``settings`` point at: "sqlite", or "postgresql" in ``BOTH_DATABASES``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def settings(tmp_path, database, request):
+    env = {"VISION_HOME": str(tmp_path / "home"), "VISION_USERS_FILE": str(USERS_JSON)}
+    if database == "postgresql":
+        env.update(postgres_settings_env(request))
+    return load_settings(env)
 
 
 @pytest.fixture
@@ -129,3 +156,4 @@ def real_ctx(real_server):
 # The object-store servers (moto's S3, Azurite) the connector-type tests share: one of each per session.
 from tests.support.object_stores import azurite, moto_s3  # noqa: E402,F401
 from tests.support.connector_data import file_profile, sample_frame  # noqa: E402,F401
+from tests.support.postgres import DATABASES, postgres_cluster, postgres_head, postgres_settings_env  # noqa: E402,F401

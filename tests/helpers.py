@@ -207,3 +207,29 @@ def all_at_once(call, times: int) -> list:
     for t in threads:
         t.join()
     return results
+
+
+def lose_secret_key(ctx) -> None:
+    """What a server sees once the key its secrets were sealed with is gone: on SQLite the key file
+    deleted, on a shared database a ``VISION_SECRET_KEY`` that is not the one they were sealed with."""
+    import dataclasses
+
+    from cryptography.fernet import Fernet
+
+    from vision_widgets.core.secrets import KEY_FILE
+
+    if ctx.settings.uses_sqlite:
+        (ctx.settings.home / KEY_FILE).unlink()
+    else:  # Context is frozen: this is the same server restarted with another key
+        object.__setattr__(ctx, "settings", dataclasses.replace(ctx.settings, secret_key=Fernet.generate_key().decode()))
+
+
+def stored_text(ctx) -> str:
+    """Every value of every table of the app's schema, as text: what a database dump would show."""
+    from sqlalchemy import select
+
+    from vision_widgets.core.storage import schema
+
+    with ctx.store.read() as conn:
+        return "\n".join(repr(tuple(row)) for table in schema.metadata.sorted_tables
+                         for row in conn.execute(select(table)))

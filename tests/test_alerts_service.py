@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import ADMIN, OTHER_ADMIN, USER
+from helpers import ADMIN, OTHER_ADMIN, USER, lose_secret_key
 from sqlalchemy import select
 from support.alert_receivers import WebhookReceiver
 
@@ -13,7 +13,6 @@ from vision_widgets.core.errors import (
     NotFound,
     PermissionDenied,
 )
-from vision_widgets.core.secrets import KEY_FILE
 from vision_widgets.core.storage import schema
 from vision_widgets.services import alerts, sessions
 
@@ -108,7 +107,7 @@ def test_test_channel_sends_now_and_says_how_it_went(ctx, login):
 def test_lost_key_marks_the_channel_unreadable_until_its_secret_is_re_entered(ctx, login):
     admin = login(ADMIN)
     _add(ctx, admin)
-    (ctx.settings.home / KEY_FILE).unlink()
+    lose_secret_key(ctx)
     [info] = alerts.list_channels(ctx, admin)
     assert not info.readable
     outcome = alerts.test_channel(ctx, admin, "team")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
-from helpers import ADMIN, OTHER_ADMIN, USER, all_at_once
+from helpers import ADMIN, OTHER_ADMIN, USER, all_at_once, lose_secret_key, stored_text
 from sqlalchemy import select
 
 from vision_widgets.core import audit, connectors as types_registry
@@ -199,13 +199,18 @@ def test_the_database_files_audit_log_and_logs_never_hold_a_secret(ctx, admin, c
     connectors.add_connector(ctx, admin, "broken", "vault", {"path": "/x", "region": "nowhere"}, {"password": PASSWORD})
     result = connectors.test_connector(ctx, admin, "broken")
     assert not result.ok and PASSWORD not in result.message and "***" in result.message
-    db = Path(ctx.settings.database_url.removeprefix("sqlite:///"))
-    files = [p for p in (db, Path(f"{db}-wal")) if p.exists()]
-    assert Path(f"{db}-wal") in files  # WAL mode: the newest pages are in the -wal file
-    for path in files:
-        raw = path.read_bytes()
-        for secret in (PASSWORD, TOKEN, TOKEN + "-2"):
-            assert secret.encode() not in raw, path
+    dump = stored_text(ctx)
+    assert "warehouse" in dump
+    for secret in (PASSWORD, TOKEN, TOKEN + "-2"):
+        assert secret not in dump
+    if ctx.settings.uses_sqlite:  # the raw pages too: a deleted row's bytes can linger in a file
+        db = Path(ctx.settings.database_url.removeprefix("sqlite:///"))
+        files = [p for p in (db, Path(f"{db}-wal")) if p.exists()]
+        assert Path(f"{db}-wal") in files  # WAL mode: the newest pages are in the -wal file
+        for path in files:
+            raw = path.read_bytes()
+            for secret in (PASSWORD, TOKEN, TOKEN + "-2"):
+                assert secret.encode() not in raw, path
     entries = _audit(ctx)
     text = "\n".join(f"{e.action} {e.target} {e.detail}" for e in entries)
     assert "add connector warehouse type=vault; settings: path, region; secrets: password, token" in text
@@ -219,7 +224,8 @@ def test_the_database_files_audit_log_and_logs_never_hold_a_secret(ctx, admin, c
     assert not any(PASSWORD in m for m in stored)
 
 
-def test_key_file_is_created_once_with_mode_0600(settings):
+def test_key_file_is_created_once_with_mode_0600(tmp_path):
+    settings = load_settings({"VISION_HOME": str(tmp_path / "home")})  # no VISION_SECRET_KEY: the key file
     box = SecretBox.for_settings(settings, create=True)
     path = settings.home / KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -275,13 +281,9 @@ def test_the_environment_key_wins_and_a_bad_one_is_refused_without_echo(tmp_path
 
 # -- a lost key --------------------------------------------------------------------------------------
 
-def _lose_the_key(ctx):
-    (ctx.settings.home / KEY_FILE).unlink()
-
-
 def test_a_lost_key_marks_connectors_unreadable_and_reentering_fixes_it(ctx, admin, user):
     _add(ctx, admin)
-    _lose_the_key(ctx)
+    lose_secret_key(ctx)
     info = connectors.get_connector(ctx, admin, "warehouse")
     assert not info.readable and info.secrets_set == () and info.config["path"] == "/data"
     assert [c.name for c in connectors.list_connectors(ctx, user)] == ["local", "warehouse"]

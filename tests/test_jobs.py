@@ -15,6 +15,7 @@ from vision_widgets.core.identity import sessions as session_records
 from vision_widgets.core.jobs import lease, records, workers
 from vision_widgets.core.jobs.lease import LeaseLost
 from vision_widgets.core.jobs.records import DONE, FAILED, QUEUED, RUNNING
+from vision_widgets.core.jobs.queue import open_huey
 from vision_widgets.core.jobs.runs import JobRun
 from vision_widgets.core.storage import schema
 from vision_widgets.services import accounts, jobs, registration
@@ -56,7 +57,8 @@ def test_a_submitted_job_is_queued_with_its_params_and_actor(ctx, login):
     assert job.params == {"name": "m", "features": ["a", "b"]}
     assert (job.attempts, job.max_attempts, job.progress, job.result, job.error) == (0, 3, 0.0, None, "")
     assert job.lease_owner is None and job.active
-    assert (ctx.settings.home / "queue.db").is_file(), "the job was announced on the default SQLite queue"
+    # announced on the default queue: queue.db beside a SQLite database, the PostgreSQL database itself
+    assert open_huey(ctx.settings).pending_count() == 1
 
 
 @pytest.mark.parametrize("params, field", [
