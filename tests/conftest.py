@@ -56,7 +56,7 @@ def fast_hashing(monkeypatch):
 #: the HTTP API. PostgreSQL is first-class only if what these check holds there too; the invariants
 #: under concurrent writers are test_concurrent_writers.py's.
 BOTH_DATABASES = frozenset({
-    "test_access_matrix", "test_alerts_service", "test_api", "test_api_usage", "test_auth", "test_business_metrics",
+    "test_access_matrix", "test_alerts_service", "test_concurrent_writers", "test_api", "test_api_usage", "test_auth", "test_business_metrics",
     "test_connectors_service", "test_drift_page_service", "test_drift_settings", "test_estimation_service",
     "test_jobs", "test_llm_chat", "test_monitoring", "test_registration_connectors", "test_registry_service",
     "test_scheduled_pulls", "test_sessions", "test_submission", "test_upload_tokens", "test_usage_service",
