@@ -44,10 +44,10 @@ chromium:
 postgresql:
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's postgresql for the migration tests..."; \
+		echo "Installing Debian's postgresql for the tests on PostgreSQL..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else \
-		echo "The migration tests need PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)."; \
+		echo "The tests on PostgreSQL need its server binaries (/usr/lib/postgresql/*/bin)."; \
 		echo "Install them with: sudo apt-get install postgresql"; \
 		exit 1; \
 	fi

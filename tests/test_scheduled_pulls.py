@@ -326,22 +326,23 @@ def test_the_worker_queues_due_pulls_every_minute(ctx):
     assert fn() == 0  # nothing scheduled: nothing queued
 
 
-def test_new_files_under_an_s3_prefix_are_pulled_once_each(ctx, login, moto_s3):
+def test_new_files_under_an_s3_prefix_are_pulled_once_each(ctx, login, moto_s3, database):
     """The same pull through an S3-compatible store (moto's server on loopback)."""
     import io
 
     s3 = moto_s3.client()
-    s3.create_bucket(Bucket="pulls")
+    bucket = f"pulls-{database}"  # moto's server lives for the session: one bucket per run of this test
+    s3.create_bucket(Bucket=bucket)
     train, prod = _frames()
 
     def put(key, frame):
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)
-        s3.put_object(Bucket="pulls", Key=key, Body=buf.getvalue())
+        s3.put_object(Bucket=bucket, Key=key, Body=buf.getvalue())
 
     put("fraud/training.parquet", train)
     put("fraud/incoming/day-00.parquet", prod.iloc[:200])
-    config, secrets = moto_s3.config("pulls", prefix="fraud")
+    config, secrets = moto_s3.config(bucket, prefix="fraud")
     stored_connectors.add_connector(ctx, login(ADMIN), "lake", "s3", config, secrets)
     user = login(USER)
     registration.register_model(ctx, user, demo_spec("From the lake", "training.parquet", "incoming/day-00.parquet",

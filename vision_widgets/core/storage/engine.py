@@ -125,6 +125,11 @@ class Store:
         kwargs: dict = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        else:
+            # A pooled connection to a database server can be dead (the server restarted, a proxy or
+            # firewall dropped an idle connection): test it on checkout (one round trip) rather than
+            # fail the request that draws it. A kernel idles for hours between a person's clicks.
+            kwargs["pool_pre_ping"] = True
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
