@@ -7,8 +7,9 @@ import threading
 
 import pytest
 from helpers import ADMIN, USERS_JSON
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
+from tests.support.postgres import PATIENCE, in_thread, until, waiting_on_a_lock
 from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.errors import Conflict
@@ -17,8 +18,6 @@ from vision_widgets.core.storage import schema
 from vision_widgets.core.usage import rates
 from vision_widgets.services import api_keys, cost_rates
 
-#: A safety bound for waiting on the other thread (never a limit the test asserts on).
-PATIENCE = 60.0
 
 
 @pytest.fixture
@@ -27,47 +26,15 @@ def settings(tmp_path, postgres_cluster):  # noqa: F811 - overrides conftest's: 
                           "VISION_DATABASE_URL": postgres_cluster.new_database()})
 
 
-def _waiting_on_a_lock(ctx) -> bool:
-    with ctx.store.engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND wait_event_type IN ('Lock', 'Advisory')")).scalar_one() > 0
-
-
-def _until(condition, done: threading.Event) -> None:
-    """Wait until ``condition()`` holds or ``done`` is set (bounded by ``PATIENCE``)."""
-    stop = threading.Event()
-    waited = 0.0
-    while not condition() and not done.is_set() and waited < PATIENCE:
-        stop.wait(0.05)
-        waited += 0.05
-
-
-def _in_thread(call) -> tuple[threading.Thread, dict, threading.Event]:
-    out: dict = {}
-    done = threading.Event()
-
-    def run():
-        try:
-            out["value"] = call()
-        except Exception as exc:  # noqa: BLE001 - the test reads what it raised
-            out["error"] = exc
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, out, done
-
-
 def test_a_rate_set_twice_at_once_is_a_conflict_for_the_second_not_a_500(ctx, login):
     admin = login(ADMIN)
     day = rates.check_rate("AWS", "USD", 0.4, 3.2, "2026-01-01")[4]
     with ctx.store.write() as first:
         rates.insert(first, "AWS", "USD", 0.4, 3.2, day, "admin", ctx.now())  # not committed yet
-        thread, out, done = _in_thread(lambda: cost_rates.set_rate(ctx, admin, "AWS", "USD", "0.5", "3.5",
+        thread, out, done = in_thread(lambda: cost_rates.set_rate(ctx, admin, "AWS", "USD", "0.5", "3.5",
                                                                    "2026-01-01"))
         # the second found no rate for that day and now waits on the unique index for the first
-        _until(lambda: _waiting_on_a_lock(ctx), done)
+        until(lambda: waiting_on_a_lock(ctx), done)
         assert not done.is_set(), out
     thread.join(PATIENCE)
     assert isinstance(out.get("error"), Conflict), out
@@ -84,13 +51,13 @@ def test_two_keys_issued_with_one_name_at_once_leave_one_live_key_and_a_conflict
     def slow_issue(conn, *args, **kwargs):
         calls.append(1)
         if len(calls) == 1:  # the first issuer has checked the name: hold it until the second has tried
-            _until(lambda: _waiting_on_a_lock(ctx), second_done)
+            until(lambda: waiting_on_a_lock(ctx), second_done)
         return real(conn, *args, **kwargs)
 
     monkeypatch.setattr(core_keys, "issue", slow_issue)
-    first, first_out, _ = _in_thread(lambda: api_keys.issue(ctx, admin, "pipeline"))
-    _until(lambda: bool(calls), threading.Event())
-    second, second_out, done = _in_thread(lambda: api_keys.issue(ctx, admin, "pipeline"))
+    first, first_out, _ = in_thread(lambda: api_keys.issue(ctx, admin, "pipeline"))
+    until(lambda: bool(calls), threading.Event())
+    second, second_out, done = in_thread(lambda: api_keys.issue(ctx, admin, "pipeline"))
     second_done_watch = threading.Thread(target=lambda: (done.wait(PATIENCE), second_done.set()), daemon=True)
     second_done_watch.start()
     first.join(PATIENCE)

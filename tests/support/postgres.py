@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import threading
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.server_process import free_port
 
@@ -190,3 +192,41 @@ def settings_on(request, tmp_path):
 
 #: The databases the storage tests run on.
 DATABASES = ("sqlite", "postgresql")
+
+
+# -- two transactions at a chosen point: one holds its transaction open until the other waits on its lock --
+#: A safety bound for waiting on the other thread (never a limit a test asserts on).
+PATIENCE = 60.0
+
+
+def waiting_on_a_lock(ctx) -> bool:
+    """Whether a transaction on ``ctx``'s PostgreSQL database is waiting for a row or advisory lock."""
+    with ctx.store.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type IN ('Lock', 'Advisory')")).scalar_one() > 0
+
+
+def until(condition, done: threading.Event) -> None:
+    """Wait until ``condition()`` holds or ``done`` is set (bounded by ``PATIENCE``)."""
+    stop = threading.Event()
+    waited = 0.0
+    while not condition() and not done.is_set() and waited < PATIENCE:
+        stop.wait(0.05)
+        waited += 0.05
+
+
+def in_thread(call) -> tuple[threading.Thread, dict, threading.Event]:
+    out: dict = {}
+    done = threading.Event()
+
+    def run():
+        try:
+            out["value"] = call()
+        except Exception as exc:  # noqa: BLE001 - the test reads what it raised
+            out["error"] = exc
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out, done

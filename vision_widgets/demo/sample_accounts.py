@@ -16,6 +16,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError, InvalidInput
 from vision_widgets.core.identity import users
 from vision_widgets.core.identity.passwords import is_argon2id_hash
+from vision_widgets.core.storage.engine import serialise
 
 _REQUIRED = ("username", "password_hash", "persona", "profile")
 
@@ -74,6 +75,8 @@ def load_users(ctx: Context, path: Path | None = None) -> list[str]:
     added: list[str] = []
     now = ctx.now()
     with ctx.store.write() as conn:
+        # two `vision init` at once on PostgreSQL: the second waits here, then finds the accounts
+        serialise(conn, "account names")
         if users.list_all(conn):
             # Loaded once: after that, accounts are managed in the app or with `vision users`,
             # and a sample account an admin removed must not come back on the next init.

@@ -124,10 +124,9 @@ def change_role(ctx: Context, principal: Principal, username: str, role: str) ->
         raise Conflict("You cannot change your own role; ask another admin.")
     now = ctx.now()
     with ctx.store.write() as conn:
-        before = users.get(conn, username)
-        account = users.set_role(conn, username, role)
-        if before.role != account.role:
-            audit.record(conn, now, admin.username, "change role", username, f"{before.role} → {role}")
+        account, before = users.set_role(conn, username, role)
+        if before != account.role:  # audited by the one call that changed it
+            audit.record(conn, now, admin.username, "change role", username, f"{before} → {role}")
     return account
 
 

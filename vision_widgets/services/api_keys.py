@@ -66,8 +66,7 @@ def revoke(ctx: Context, principal: Principal, key_id: int) -> ApiKey:
     me = acting(ctx, principal, Permission.MANAGE_API_KEYS)
     now = ctx.now()
     with ctx.store.write() as conn:
-        before = api_keys.get(conn, key_id)
-        key = api_keys.revoke(conn, key_id, now)
-        if before.revoked_at is None:
+        key, revoked_now = api_keys.revoke(conn, key_id, now)
+        if revoked_now:  # audited once, also when two admins revoke it at once
             audit.record(conn, now, me.username, "revoke API key", key.name)
     return key

@@ -56,5 +56,6 @@ def delete_model(ctx: Context, principal: Principal, name: str) -> None:
     now = ctx.now()
     with ctx.store.write() as conn:
         record = record_for(conn, me, name, manage=True)
+        records.lock(conn, record.id)  # before its rows go: a write storing into it holds the same lock first
         records.remove(conn, record.id)
         audit.record(conn, now, me.username, "delete model", record.name)

@@ -301,6 +301,9 @@ def remove_connector(ctx: Context, principal: Principal, name: str, move_models_
     me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
     now = ctx.now()
     with ctx.store.write() as conn:
+        # both connectors stay as they are until this commits: a registration through either waits (or is
+        # waited for), and two admins moving models each way at once cannot both succeed
+        store.lock(conn, name, move_models_to or "")
         row = store.get(conn, name)
         if row.built_in:
             raise Conflict("The built-in local connector cannot be removed.")

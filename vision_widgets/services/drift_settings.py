@@ -35,7 +35,7 @@ from vision_widgets.core import audit
 from vision_widgets.core.catalog import drift_store, records
 from vision_widgets.core.catalog.records import ModelRecord
 from vision_widgets.core.context import Context
-from vision_widgets.core.errors import InvalidInput
+from vision_widgets.core.errors import Conflict, InvalidInput
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, can_manage_model
 from vision_widgets.core.jobs import queue
@@ -228,8 +228,12 @@ def save_settings(ctx: Context, principal: Principal, name: str, changes: Mappin
         drift(reference, Profile.from_json(prods[-1].body), new)
     now = ctx.now()
     with ctx.store.write() as conn:
-        record = record_for(conn, me, name, manage=True)  # as it is now, under the write lock
+        record = records.lock(conn, record_for(conn, me, name, manage=True).id)  # as it is now, held
         before = drift_settings_of(record)
+        if before.to_dict() != old.to_dict():
+            # saving ``new`` (built on ``old``) would silently undo the other change
+            raise Conflict(f"The drift settings of {record.name} were changed meanwhile (in another tab or by "
+                           "another person); reload them and make your change again.")
         drift_store.set_settings(conn, record.id, new.to_dict(), now)
         audit.record(conn, now, me.username, AUDIT_ACTION, record.name, describe_changes(before, new))
         job = job_records.insert(conn, kind=RECOMPUTE_DRIFT, actor=me.username, title=f"Recompute drift: {record.name}",

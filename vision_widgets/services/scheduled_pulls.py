@@ -191,6 +191,7 @@ def set_pull(ctx: Context, principal: Principal, name: str, cadence: str, refere
     now = ctx.now()
     with ctx.store.write() as conn:
         record = record_for(conn, me, name, manage=True)
+        record = records.lock(conn, record.id)  # a pull storing meanwhile must not write back the old plan
         if plan is not None and record.restricted:
             raise InvalidInput("This model's data is restricted: it never reaches this server, so it cannot be "
                                "pulled. Set only the cadence its client notebook sends data at.", field="reference")
@@ -319,8 +320,10 @@ def run_pull(ctx: Context, principal: Principal, name: str, progress: Progress |
     result = PullResult(model=record.name, batches=len(reports), rows=sum(p.rows for _, p, _ in reports),
                         what=tuple(what for what, _, _ in reports), problems=tuple(problems))
     with ctx.store.write() as conn:
-        current = records.get_by_id(conn, record.id)  # NotFound if the model was deleted meanwhile
-        if current.connector != record.connector or not pulls.connector_exists(conn, record.connector):
+        # the connector's lock, then the model's (NotFound if deleted meanwhile): the order every write takes
+        still_there = pulls.connector_exists(conn, record.connector)
+        current = records.lock(conn, record.id)
+        if current.connector != record.connector or not still_there:
             raise ConnectorError(f"The connector {record.connector!r} was removed or replaced while {record.name} "
                                  "was being pulled; nothing was stored. Pull again.")
         now_stored = pulls.get(conn, record.id)

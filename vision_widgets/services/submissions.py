@@ -84,7 +84,7 @@ def add_production_batch(ctx: Context, principal: Principal, name: str, data: st
     now = ctx.now()
     what = PurePosixPath(data.replace("\\", "/")).name or data
     with ctx.store.write() as conn:
-        record = records.get_by_id(conn, record.id)  # still there?
+        record = records.lock(conn, record.id)  # still there? (NotFound if deleted meanwhile)
         kind = store_batch(conn, record, production, report, label.strip() or what[:120], "server", now,
                            explicit_label=bool(label.strip()))
         records.set_status(conn, record.id, ACTIVE, now)
@@ -156,8 +156,7 @@ def _accept(ctx: Context, record: ModelRecord, sub: Submission, actor: str, toke
     now = ctx.now()
     with ctx.store.write() as conn:
         # Checked again under the model's lock: another submission may have landed meanwhile.
-        records.lock(conn, record.id)
-        record = records.get_by_id(conn, record.id)
+        record = records.lock(conn, record.id)
         if len(records.profiles_of(conn, record.id, "reference")) != len(refs):
             raise Conflict("Another submission for this model was stored meanwhile; submit again "
                            "(production profiles only if the training profile is now there).")

@@ -77,6 +77,13 @@ def find(conn: Connection, name: str) -> ConnectorRow | None:
     return _row(r) if r is not None else None
 
 
+def lock(conn: Connection, *names: str) -> None:
+    """Hold the rows of the connectors ``names`` (any case; missing ones are skipped) until the write
+    transaction ends, in name order so two of these never deadlock (SQLite ignores it)."""
+    keys = sorted({(n or "").strip().lower() for n in names if (n or "").strip()})
+    conn.execute(select(t.c.id).where(t.c.name_key.in_(keys)).order_by(t.c.name_key).with_for_update())
+
+
 def get(conn: Connection, name: str) -> ConnectorRow:
     """The connector called ``name``; ``NotFound`` naming it otherwise."""
     found = find(conn, name)

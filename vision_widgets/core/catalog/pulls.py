@@ -184,6 +184,9 @@ def connector_type(conn: Connection, name: str) -> str | None:
 
 
 def connector_exists(conn: Connection, name: str) -> bool:
-    """Whether the stored connector ``name`` is still there (a pull checks before it stores)."""
+    """Whether the stored connector ``name`` is still there, and then stays so until the write transaction
+    ends (``FOR SHARE``: a removal waits), so a model never points at a connector removed meanwhile.
+    A registration or a pull checks it before it stores."""
     t = schema.connectors
-    return conn.execute(select(t.c.id).where(t.c.name_key == (name or "").lower())).first() is not None
+    query = select(t.c.id).where(t.c.name_key == (name or "").lower()).with_for_update(read=True)
+    return conn.execute(query).first() is not None

@@ -140,13 +140,21 @@ def get(conn: Connection, name: str) -> ModelRecord:
     return found
 
 
-def lock(conn: Connection, model_id: int) -> None:
-    """Hold the model's row until the write transaction ends (``FOR UPDATE``; SQLite ignores it, its
-    writers never overlap): a write that checks the model's data first (is a training profile stored
-    yet, is the upload token still unused, which token is live) then runs one at a time per model, also
-    across servers on PostgreSQL."""
+def lock(conn: Connection, model_id: int) -> ModelRecord:
+    """The model, its row held until the write transaction ends (``FOR UPDATE``; SQLite ignores it, its
+    writers never overlap); ``NotFound`` when it was deleted meanwhile.
+
+    Every write that stores into a model or deletes it takes this first (after the connector's lock,
+    when it takes one: connector → model → the model's rows, so two writes never wait on each other
+    in opposite orders). What such a write checked before (is a training profile stored yet, is the
+    upload token still unused, which pull was stored last) then holds until it commits, also across
+    servers on PostgreSQL.
+    """
     t = schema.models
-    conn.execute(select(t.c.id).where(t.c.id == model_id).with_for_update())
+    row = conn.execute(select(t).where(t.c.id == model_id).with_for_update()).mappings().first()
+    if row is None:
+        raise NotFound("This model was deleted meanwhile; nothing was stored.")
+    return record_from_row(row)
 
 
 def get_by_id(conn: Connection, model_id: int) -> ModelRecord:

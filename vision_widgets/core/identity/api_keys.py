@@ -83,12 +83,13 @@ def active_name_taken(conn: Connection, name: str) -> bool:
     return conn.execute(select(t.c.id).where((t.c.name == name) & t.c.revoked_at.is_(None))).first() is not None
 
 
-def revoke(conn: Connection, key_id: int, now: datetime) -> ApiKey:
-    """Revoke a key (idempotent: a revoked key keeps its first revocation time)."""
-    key = get(conn, key_id)
-    if key.revoked_at is None:
-        conn.execute(update(schema.api_keys).where(schema.api_keys.c.id == key_id).values(revoked_at=now))
-    return get(conn, key_id)
+def revoke(conn: Connection, key_id: int, now: datetime) -> tuple[ApiKey, bool]:
+    """Revoke a key; returns it and whether this call revoked it (idempotent: a revoked key keeps its
+    first revocation time). Conditional, so of two revocations at once only one changes the row."""
+    t = schema.api_keys
+    get(conn, key_id)  # NotFound
+    done = conn.execute(update(t).where((t.c.id == key_id) & t.c.revoked_at.is_(None)).values(revoked_at=now))
+    return get(conn, key_id), done.rowcount == 1
 
 
 def holder(conn: Connection, key: str, scope: str, now: datetime) -> ApiKey:

@@ -185,16 +185,19 @@ def remove(conn: Connection, username: str) -> None:
     conn.execute(delete(schema.users).where(schema.users.c.id == row["id"]))
 
 
-def set_role(conn: Connection, username: str, role: str) -> Account:
+def set_role(conn: Connection, username: str, role: str) -> tuple[Account, str]:
+    """Give ``username`` the role ``role``; returns the account and the role it had before this call
+    changed it (its role now when this call changed nothing: two admins promoting it at once)."""
     validate_role(role)
     admins = _lock_admins(conn) if role != ADMIN else 0
     account = get(conn, username)
     if account.role == role:
-        return account
+        return account, role
     if role != ADMIN:
         _ensure_not_last_admin(account, admins, "demote")
-    conn.execute(update(schema.users).where(schema.users.c.username == username).values(role=role))
-    return get(conn, username)
+    t = schema.users
+    done = conn.execute(update(t).where((t.c.username == username) & (t.c.role != role)).values(role=role))
+    return get(conn, username), account.role if done.rowcount == 1 else role
 
 
 def set_password(conn: Connection, username: str, new_password: str, now: datetime) -> None:

@@ -153,8 +153,8 @@ def reclaim(conn: Connection, now: datetime, lost_after: timedelta) -> Reclaimed
     requeued: list[int] = []
     given_up: list[int] = []
     for job_id, attempts, max_attempts in conn.execute(
-        select(t.c.id, t.c.attempts, t.c.max_attempts).where(_expired(now))
-    ).all():
+        select(t.c.id, t.c.attempts, t.c.max_attempts).where(_expired(now)).order_by(t.c.id)
+    ).all():  # in id order, as every reclaimer: two workers' reclaimers never lock rows in opposite orders
         guard = (t.c.id == job_id) & _expired(now)
         if attempts >= max_attempts:
             done = conn.execute(update(t).where(guard).values(
@@ -172,7 +172,7 @@ def reclaim(conn: Connection, now: datetime, lost_after: timedelta) -> Reclaimed
                 requeued.append(job_id)
     for job_id, enqueued_at, attempts, max_attempts in conn.execute(
         select(t.c.id, t.c.enqueued_at, t.c.attempts, t.c.max_attempts)
-        .where((t.c.state == QUEUED) & (t.c.enqueued_at < now - lost_after))
+        .where((t.c.state == QUEUED) & (t.c.enqueued_at < now - lost_after)).order_by(t.c.id)
     ).all():
         guard = (t.c.id == job_id) & (t.c.state == QUEUED) & (t.c.enqueued_at == enqueued_at)
         if attempts >= max_attempts:  # given back by stopping workers as often as it may be tried

@@ -146,7 +146,8 @@ def owners_of(conn: Connection, ids: Sequence[int]) -> dict[int, str | None]:
 
 def mark_read(conn: Connection, ids: Sequence[int], username: str, now: datetime) -> int:
     """Record that ``username`` read ``ids`` (already read: unchanged); returns how many were new."""
-    rows = [dict(notification_id=i, username=username, read_at=now) for i in ids]
+    # in id order: two tabs marking the same ones in other orders would wait on each other's index entries
+    rows = [dict(notification_id=i, username=username, read_at=now) for i in sorted(set(ids))]
     return _insert_ignoring(conn, schema.notification_reads, rows, ["notification_id", "username"])
 
 

@@ -407,7 +407,9 @@ def store(conn: Connection, model_id: int, batch: list[UsageRecord], source: str
     first, last = min(r.at for r in batch), max(r.at for r in batch)
     for attempt in range(3):
         existing = _existing(conn, model_id, first, last)
-        new = [r for r in batch if r.at not in existing]
+        # in time order: two requests inserting the same timestamps in opposite orders would each wait on
+        # the other's unique-index entries (PostgreSQL aborts one as a deadlock)
+        new = sorted((r for r in batch if r.at not in existing), key=lambda r: r.at)
         if not new:
             break
         try:
@@ -430,15 +432,11 @@ def store(conn: Connection, model_id: int, batch: list[UsageRecord], source: str
 def delete(conn: Connection, model_id: int, first: datetime, before: datetime) -> tuple[int, int]:
     """Delete a model's records from ``first`` up to (not including) ``before``, inside the caller's
     transaction; returns (records deleted, the predictions they counted)."""
-    from sqlalchemy import func
-
     t = schema.usage_records
     where = and_(t.c.model_id == model_id, t.c.at >= first, t.c.at < before)
-    found, predictions = conn.execute(select(func.count(), func.coalesce(func.sum(t.c.predictions), 0))
-                                      .where(where)).one()
-    if found:
-        conn.execute(t.delete().where(where))
-    return int(found), int(predictions)
+    # what was deleted, not what a count before the delete saw (a record stored in between is deleted too)
+    gone = conn.execute(t.delete().where(where).returning(t.c.predictions)).scalars().all()
+    return len(gone), int(sum(gone))
 
 
 def count(conn: Connection, model_id: int) -> int:
