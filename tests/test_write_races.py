@@ -20,6 +20,7 @@ from vision_widgets.core.catalog import drift_store, records, upload_tokens
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict
+from vision_widgets.core.secrets import SecretBox
 from vision_widgets.core.storage import schema
 from vision_widgets.demo import sample_accounts
 from vision_widgets.services import catalog, connectors, drift_settings, registration, submissions, usage
@@ -31,19 +32,21 @@ def settings(tmp_path, request):  # overrides conftest's: these interleavings ex
                           **postgres_settings_env(request)})
 
 
-def _hold(monkeypatch, module, name: str, ctx):
-    """Make ``module.name`` pause (in the first thread that calls it) until another transaction waits on a
-    lock; returns an event that is set once the pause began."""
+def _hold(monkeypatch, module, name: str, ctx, after: bool = False):
+    """Make ``module.name`` pause (in the first thread that calls it; ``after`` it ran) until another
+    transaction waits on a lock; returns an event that is set once the pause began."""
     real = getattr(module, name)
     reached, owner = threading.Event(), []
 
     def paused(*args, **kwargs):
         if not owner:
             owner.append(threading.current_thread())
-        if owner[0] is threading.current_thread():
+        mine = owner[0] is threading.current_thread()
+        result = real(*args, **kwargs) if after else None
+        if mine:
             reached.set()
             until(lambda: waiting_on_a_lock(ctx), threading.Event())
-        return real(*args, **kwargs)
+        return result if after else real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, paused)
     return reached
@@ -104,6 +107,25 @@ def test_two_drift_settings_saves_at_once_never_undo_each_other(ctx, login, monk
     with ctx.store.read() as conn:
         saved = records.get(conn, "Fraud").drift_settings
     assert saved["drift_share"] == 0.7 and saved.get("small_sample") != 77
+
+
+def test_a_connector_save_built_on_what_another_admin_changed_meanwhile_is_refused(ctx, login, monkeypatch,
+                                                                                    tmp_path):
+    from vision_widgets.core.catalog import connector_store
+
+    admin = login(ADMIN)
+    connectors.add_connector(ctx, admin, "vault", "sql", {}, {"url": f"sqlite:///{tmp_path / 'a.db'}"})
+    reached = _hold(monkeypatch, connector_store, "update_row", ctx, after=True)  # its UPDATE done, not committed
+    first, second = _second_while_first_holds(
+        lambda: connectors.update_connector(ctx, admin, "vault", secrets={"url": f"sqlite:///{tmp_path / 'b.db'}"}),
+        lambda: connectors.update_connector(ctx, admin, "vault", description="the team's warehouse"), reached)
+    assert "value" in first, first
+    # the second was built on the row before the first's change (merging secrets it read then, it could
+    # put an old secret back): refused, the person reloads and sees the first's change
+    assert isinstance(second.get("error"), Conflict) and "changed meanwhile" in str(second["error"])
+    with ctx.store.read() as conn:
+        row = connector_store.get(conn, "vault")
+    assert SecretBox.for_settings(ctx.settings).open(row.secrets)["url"].endswith("b.db")
 
 
 def test_the_same_usage_sent_in_opposite_orders_at_once_is_stored_once(ctx, login):

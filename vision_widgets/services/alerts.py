@@ -292,7 +292,7 @@ def update_channel(ctx: Context, principal: Principal, name: str, config: Mappin
         if enabled is not None and bool(enabled) == row.enabled:
             enabled = None
         updated = store.update_row(conn, row.name, now, config=new_config if changed_config else None,
-                                   secrets=sealed, lob=new_lob, enabled=enabled)
+                                   secrets=sealed, lob=new_lob, enabled=enabled, version=row.updated_at)
         parts = []
         if changed_config:
             parts.append(f"settings: {', '.join(changed_config)}")

@@ -281,7 +281,7 @@ def update_connector(ctx: Context, principal: Principal, name: str, config: Mapp
     now = ctx.now()
     with ctx.store.write() as conn:
         updated = store.update_row(conn, row.name, now, config=new_config if changed_config else None,
-                                   secrets=sealed, description=new_description)
+                                   secrets=sealed, description=new_description, version=row.updated_at)
         parts = []
         if changed_config:
             parts.append(f"settings: {', '.join(changed_config)}")

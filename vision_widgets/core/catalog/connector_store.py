@@ -115,10 +115,12 @@ def insert(conn: Connection, name: str, type_name: str, description: str, config
 
 
 def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[str, Any] | None = None,
-               secrets: str | None = None, description: str | None = None) -> ConnectorRow:
+               secrets: str | None = None, description: str | None = None,
+               version: datetime | None = None) -> ConnectorRow:
     """Replace the given columns of ``name`` (None: keep). A changed configuration forgets the last
     test: it said something about the old one. ``updated_at`` is the row's version (``record_test``
-    compares it), so it strictly increases even when the clock does not (a coarse or skewed clock)."""
+    compares it), so it strictly increases even when the clock does not (a coarse or skewed clock).
+    ``version``: the ``updated_at`` the change was built on; ``Conflict`` if the row moved on since."""
     current = get(conn, name)
     if now <= current.updated_at:
         now = current.updated_at + timedelta(microseconds=1)
@@ -131,7 +133,13 @@ def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[st
         values["description"] = description
     if config is not None or secrets is not None:
         values.update(last_test_at=None, last_test_ok=None, last_test_ms=None, last_test_message="")
-    conn.execute(update(t).where(t.c.name_key == current.name.lower()).values(**values))
+    where = t.c.name_key == current.name.lower()
+    if version is not None:  # conditional: PostgreSQL re-checks it after waiting for a concurrent save
+        where &= t.c.updated_at == version
+    if conn.execute(update(t).where(where).values(**values)).rowcount != 1:
+        # another admin saved it since ``version`` was read: writing this over it would put back what they
+        # changed (a secret merged from the old ones, an old setting)
+        raise Conflict(f"{current.name} was changed meanwhile by another admin; reload it and save again.")
     return get(conn, name)
 
 

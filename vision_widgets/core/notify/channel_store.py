@@ -99,8 +99,10 @@ def insert(conn: Connection, name: str, kind: str, lob: str, config: Mapping[str
 
 
 def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[str, Any] | None = None,
-               secrets: str | None = None, lob: str | None = None, enabled: bool | None = None) -> ChannelRow:
-    """Replace the given columns (None: keep); ``updated_at`` strictly increases."""
+               secrets: str | None = None, lob: str | None = None, enabled: bool | None = None,
+               version: datetime | None = None) -> ChannelRow:
+    """Replace the given columns (None: keep); ``updated_at`` strictly increases. ``version``: the
+    ``updated_at`` the change was built on; ``Conflict`` if the row moved on since."""
     current = get(conn, name)
     if now <= current.updated_at:
         now = current.updated_at + timedelta(microseconds=1)
@@ -113,7 +115,13 @@ def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[st
         values["lob"] = lob
     if enabled is not None:
         values["enabled"] = enabled
-    conn.execute(update(t).where(t.c.id == current.id).values(**values))
+    where = t.c.id == current.id
+    if version is not None:  # conditional: PostgreSQL re-checks it after waiting for a concurrent save
+        where &= t.c.updated_at == version
+    if conn.execute(update(t).where(where).values(**values)).rowcount != 1:
+        # another admin saved it since ``version`` was read: writing this over it would put back what they
+        # changed (a secret merged from the old ones, an old setting)
+        raise Conflict(f"{current.name} was changed meanwhile by another admin; reload it and save again.")
     return get(conn, name)
 
 
