@@ -9,27 +9,37 @@ the data folder, which every server and worker must see at the same path) and on
 ``VISION_SECRET_KEY``. The browser reaches the two servers as ``127.0.0.1:<A>`` and ``127.0.0.1:<B>``:
 cookies are kept per host, not per port, so the cookie a login on A sets is sent to B too — as it
 is sent to whichever server a reverse proxy picks (docs/deploy.md).
+
+Set ``VISION_SCREENSHOTS=<folder>`` to keep screenshots of server B's pages on the way.
 """
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from tests.support.postgres import postgres_cluster  # noqa: F401 — the session fixture
+from tests.support.screenshots import shot
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.storage import schema
 
-from .conftest import (LOGIN_USERNAME, PAGE_TIMEOUT_MS, REPO_ROOT, LiveServer, close_tabs, server_env, start_server,
-                       stop_server)
+from .conftest import (
+    LOGIN_USERNAME,
+    PAGE_TIMEOUT_MS,
+    REPO_ROOT,
+    LiveServer,
+    close_tabs,
+    server_env,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -185,6 +195,7 @@ def test_a_session_and_its_cookie_from_one_server_work_on_the_other(context, two
     wait_for_shell(page_b)  # resumed on B from A's cookie: no login form
     page_b.get_by_text(f"{OWNER} · ").first.wait_for()
     assert page_b.locator(LOGIN_USERNAME).count() == 0
+    shot(page_b, "several-servers-b-resumed-from-a-cookie")
 
     # logging out on B ends the session for A too (it is one row in the shared database)
     page_b.get_by_role("button", name="Log out").click()
@@ -219,6 +230,7 @@ def test_a_registration_started_on_one_server_is_followed_on_the_other_and_run_b
     page_b.locator(".vision-nav button", has_text="Register model").click()
     row = page_b.locator(".vision-job", has_text="Churn across servers")
     row.get_by_text("done", exact=True).wait_for(timeout=120_000)  # its state, as the worker left it
+    shot(page_b, "several-servers-b-sees-the-registration-from-a")
     page_a.get_by_text(re.compile(r"Churn across servers is registered")).wait_for(timeout=120_000)
 
     with shared_ctx.store.read() as conn:
@@ -246,7 +258,9 @@ def test_wrong_passwords_on_both_servers_count_towards_one_lockout(context, two_
         if attempt < LOCKOUT_THRESHOLD - 1:
             pages[i].get_by_text("Wrong username or password.").wait_for()
     # locked on both, even with the right password
-    for page in pages:
+    for page, password in zip(pages, password_fields):
         submit_login(page, "sre_user", "sre_user123")
+        expect(password).to_have_value("", timeout=PAGE_TIMEOUT_MS)  # answered: refused
         page.get_by_text("This account is locked after repeated failed logins").wait_for()
         assert page.get_by_role("button", name="Log out").count() == 0
+    shot(pages[1], "several-servers-b-locked-after-wrong-passwords-on-both")
