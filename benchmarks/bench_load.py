@@ -347,7 +347,7 @@ async def run_load(url: str, sessions: int, switches: int) -> list[SessionResult
 
 
 async def probe_round_robin(url: str, tabs: int) -> tuple[int, int]:
-    """Open ``tabs`` tabs through a round-robin proxy: how many show the login form within 30 s."""
+    """Open ``tabs`` tabs through a round-robin proxy: how many log in (the form within 60 s)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -358,7 +358,7 @@ async def probe_round_robin(url: str, tabs: int) -> tuple[int, int]:
                 page = await ctx.new_page()
                 try:
                     await page.goto(url, wait_until="commit")
-                    await page.wait_for_selector(LOGIN_USERNAME, state="visible", timeout=30_000)
+                    await page.wait_for_selector(LOGIN_USERNAME, state="visible", timeout=60_000)
                     # the form shows before its widgets' kernel connection is proven: type and log in
                     await page.get_by_placeholder("Username").fill("sre_user")
                     await page.get_by_placeholder("Password").fill(PASSWORDS["sre_user"])
