@@ -390,6 +390,7 @@ def measure(label: str, url: str, servers: list[LiveServer], extra_pids: list[in
     for s in servers:
         s.wait_for_kernels(lambda c: c["pool_ready"] >= c["pool_size"], timeout=120)
     before_rss = tree_rss_mb([s.proc.pid for s in servers] + extra_pids)
+    pool_memory = kernel_memory([s.proc.pid for s in servers])  # the preheated kernels, login form only
     sampler = Sampler(servers, extra_pids)
     sampler.start()
     t0 = time.perf_counter()
@@ -416,7 +417,7 @@ def measure(label: str, url: str, servers: list[LiveServer], extra_pids: list[in
         "login_p50": pct(logins, 0.5), "login_p95": pct(logins, 0.95),
         "peak_kernels": sampler.peak_kernels, "after_kernels": after_kernels, "back_to_pool_s": back,
         "rss_before": before_rss, "rss_peak": sampler.peak_rss, "rss_after": after_rss,
-        "kernel_memory": sampler.peak_kernel_memory, "wall": wall,
+        "kernel_memory": sampler.peak_kernel_memory, "pool_memory": pool_memory, "wall": wall,
     }
     print(f"[{label}] {out}", flush=True)
     return out
@@ -532,10 +533,14 @@ def section(result: dict, command: str) -> str:
     row("kernels after the tabs closed", lambda h: f"{h['after_kernels']} (back in {h['back_to_pool_s']:.1f} s)")
     row("memory of server(s) + kernels + worker: before / peak / after",
         lambda h: f"{h['rss_before']:.0f} / {h['rss_peak']:.0f} / {h['rss_after']:.0f} MB (RSS)")
-    row("one kernel at the peak: RSS / PSS / USS",
+    row("one kernel at the peak (its pages opened): RSS / PSS / USS",
         lambda h: (f"{h['kernel_memory']['rss']:.0f} / {h['kernel_memory']['pss']:.0f} / "
                    f"{h['kernel_memory']['uss']:.0f} MB (n={h['kernel_memory']['n']})")
         if h["kernel_memory"].get("n") else "–")
+    row("a preheated pool kernel before the load: RSS / PSS / USS",
+        lambda h: (f"{h['pool_memory']['rss']:.0f} / {h['pool_memory']['pss']:.0f} / "
+                   f"{h['pool_memory']['uss']:.0f} MB (n={h['pool_memory']['n']})")
+        if h["pool_memory"].get("n") else "–")
     row("wall time of the load", lambda h: f"{h['wall']:.0f} s")
     if result.get("probe"):
         p = result["probe"]
