@@ -542,6 +542,18 @@ def section(result: dict, command: str) -> str:
                    f"{h['pool_memory']['uss']:.0f} MB (n={h['pool_memory']['n']})")
         if h["pool_memory"].get("n") else "–")
     row("wall time of the load", lambda h: f"{h['wall']:.0f} s")
+    sessions = result["halves"][0]["sessions"] if result["halves"] else 0
+    if sessions < 20:
+        lines += ["", f"**A smoke run ({sessions} sessions), not the 20-session load**: the machine was shared with other "
+                      "test runs (load average above). The full figures come from "
+                      "`PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_load.py --sessions 20 --write docs/performance.md` "
+                      "on a quiet machine."]
+    lines += ["", "Reading notes: a page switch is timed from the click in the navigation to the page's title "
+                  "showing the clicked page, every session clicking at once; the two-server half adds nginx and "
+                  "spreads the kernels over two processes on the same two cores, so it measures correctness and "
+                  "routing more than speed. Memory after the load is above memory before because the refilled pool "
+                  "kernels and the servers' own heaps grew; the kernel count is back to the pool. Kernels per GB "
+                  "(docs/deploy.md) come from the PSS of a kernel whose pages were opened."]
     if result.get("probe"):
         p = result["probe"]
         lines += ["", f"Round-robin probe (the same two servers behind nginx without stickiness): {p['ok']} of "
