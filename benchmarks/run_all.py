@@ -20,6 +20,7 @@ RUNS = [
     ["bench_models.py"],
     ["bench_pageload.py", "--runs", "5", "--loads", "50"],
     ["bench_ui.py", "--runs", "3"],  # this checkout only; before/after: --checkout BEFORE --checkout AFTER
+    ["bench_load.py", "--sessions", "20"],  # one server, then two behind nginx (apt-get installs it as root)
 ]
 
 

@@ -180,6 +180,18 @@ def test_an_https_public_url_makes_the_cookie_secure(ctx):
         server.stop()
 
 
+def test_behind_a_tls_proxy_the_cookie_is_secure_without_a_public_url(api, ctx):
+    # nginx terminates TLS and talks http to the server; its X-Forwarded-Proto says the browser used https
+    _principal, code = service.login_for_browser(ctx, USER, PASSWORDS[USER])
+    status, set_cookie, _ = api.request("POST", {"code": code},
+                                        _same_origin(api, **{"X-Forwarded-Proto": "https"}))
+    assert status == 204 and SimpleCookie(set_cookie)[COOKIE_NAME]["secure"] is True
+    # the header can only add the flag: "http" (or a forged value) over plain http leaves it off
+    _principal, code = service.login_for_browser(ctx, USER, PASSWORDS[USER])
+    status, set_cookie, _ = api.request("POST", {"code": code}, _same_origin(api, **{"X-Forwarded-Proto": "http"}))
+    assert status == 204 and not SimpleCookie(set_cookie)[COOKIE_NAME]["secure"]
+
+
 @pytest.mark.parametrize("drop", ["X-XSRFToken", "Cookie"])
 def test_without_the_xsrf_token_nothing_happens(api, ctx, drop):
     _principal, code = service.login_for_browser(ctx, USER, PASSWORDS[USER])

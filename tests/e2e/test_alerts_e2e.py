@@ -4,27 +4,17 @@
 Set ``VISION_SCREENSHOTS=<folder>`` to keep screenshots of the page on the way."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from tests.support.alert_receivers import WebhookReceiver
+from tests.support.screenshots import shot
 from tests.support.shell_pages import ADMIN, USER, log_in, nav_titles, open_page
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "distinctive-hook-token"
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("VISION_SCREENSHOTS")
-    if folder:
-        from tests.support.screenshots import whole_app
-
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        whole_app(page, Path(folder) / f"{name}.png")
 
 
 def test_an_admin_adds_a_webhook_channel_and_a_test_message_is_sent(page, open_dashboard):

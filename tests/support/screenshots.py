@@ -61,6 +61,17 @@ def whole_app(page, path: Path) -> Path:
     return path
 
 
+def shot(page, name: str) -> None:
+    """``whole_app`` into ``$VISION_SCREENSHOTS/<name>.png`` when that variable names a folder (e2e tests
+    keep pictures of the page on the way that way); nothing otherwise."""
+    import os
+
+    folder = os.environ.get("VISION_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        whole_app(page, Path(folder) / f"{name}.png")
+
+
 def shoot(base_url: str, out: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 

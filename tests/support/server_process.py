@@ -107,8 +107,9 @@ def start_server(
     args: list[str] | None = None,
     env_extra: dict[str, str] | None = None,
     init: bool = True,
+    serve_args: list[str] | None = None,
 ) -> LiveServer:
-    """Run ``vision init`` then ``vision serve`` (or ``python -m vision_widgets.server args``).
+    """Run ``vision init`` then ``vision serve [serve_args]`` (or ``python -m vision_widgets.server args``).
 
     Waits for ``/vision/api/health`` to answer with a full kernel pool; raises if the process dies.
     """
@@ -124,7 +125,7 @@ def start_server(
                 + done.stdout + done.stderr
             )
     port = free_port()
-    cmd = [sys.executable, "-m", "vision_widgets", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "vision_widgets", "serve", "--port", str(port), *(serve_args or [])]
     if args is not None:
         cmd = [sys.executable, "-m", "vision_widgets.server", "--port", str(port), *args]
     log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 — closed with the process

@@ -5,7 +5,7 @@ cookie. So the kernel hands the page a single-use *cookie code* (``core/identity
 and the page's script (``web/templates/vision/index.html.j2``) exchanges it here:
 
 * ``POST /vision/api/session`` with ``{"code": "..."}`` → 204 and ``Set-Cookie: vision_session=<token>;
-  HttpOnly; SameSite=Strict; Path=/`` (``Secure`` over HTTPS). A used, expired or unknown code → 401.
+  HttpOnly; SameSite=Strict; Path=/`` (``Secure`` over HTTPS, also behind a TLS proxy). A used, expired or unknown code → 401.
 * ``DELETE /vision/api/session`` → the cookie's session is revoked (if it is still alive) and the
   cookie cleared; 204 whatever the cookie held (logging out needs no proof).
 
@@ -40,8 +40,16 @@ RESUME_EXPIRED = "expired"
 
 
 def is_https(handler: tornado.web.RequestHandler, public_url: str = "") -> bool:
-    """Whether cookies must be ``Secure``: the request came over HTTPS, or the public URL is https."""
-    return handler.request.protocol == "https" or public_url.lower().startswith("https://")
+    """Whether cookies must be ``Secure``: the request came over HTTPS, the public URL is https, or a
+    TLS-terminating proxy says the browser's request was https (``X-Forwarded-Proto: https``).
+
+    The header is trusted in this direction only: it can make a cookie ``Secure``, never drop the
+    flag, so a client that forges it only gets a cookie its own browser will not keep over http.
+    The server is not started with tornado's ``xheaders`` (which would also trust ``X-Real-Ip``).
+    """
+    forwarded = handler.request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return (handler.request.protocol == "https" or forwarded == "https"
+            or public_url.lower().startswith("https://"))
 
 
 def cookie_path(handler: tornado.web.RequestHandler) -> str:
