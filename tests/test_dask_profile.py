@@ -285,3 +285,50 @@ def test_a_registration_with_a_dask_scheduler_stores_the_same_profiles(cluster, 
     for kind in ("reference", "production"):
         assert len(stored["On Dask"][kind]) == 1
         _same_json(json.loads(stored["In process"][kind][0].to_json()), json.loads(stored["On Dask"][kind][0].to_json()))
+
+
+def test_a_scheduled_pull_with_a_dask_scheduler_profiles_each_new_file_on_it(cluster, ctx, login, monkeypatch):
+    from vision_widgets.core.catalog import records
+    from vision_widgets.core.config import load_settings
+    from vision_widgets.core.context import Context
+    from vision_widgets.services import registration, scheduled_pulls
+
+    monkeypatch.setattr(scheduled_pulls, "MIN_FILE_AGE", 0.0)  # the file is written whole at once
+    train, prod = (f.drop(columns=["event_time"]) for f in demo_frames())
+    folder = ctx.settings.home / "data" / "fraud"
+    (folder / "incoming").mkdir(parents=True)
+    train.to_parquet(folder / "training.parquet", index=False)
+    prod.iloc[:300].to_parquet(folder / "incoming" / "week-00.parquet", index=False)
+    user = login(USER)
+    registration.register_model(ctx, user, demo_spec("Pulled", "data/fraud/training.parquet",
+                                                      "data/fraud/incoming/week-00.parquet",
+                                                      timestamp="", exclude=("record_id",)))
+    scheduled_pulls.set_pull(ctx, user, "Pulled", "1D", "data/fraud/incoming")
+
+    calls = []
+    real = D.profile_parquet
+    monkeypatch.setattr(D, "profile_parquet", lambda *a, **kw: calls.append(kw["dask"]) or real(*a, **kw))
+    env = {"VISION_HOME": str(ctx.settings.home), "VISION_USERS_FILE": str(ctx.settings.users_file),
+           "VISION_DASK_SCHEDULER": cluster.scheduler.address}
+    on_dask = Context.open(load_settings(env), clock=ctx.clock)
+    try:
+        outcome = scheduled_pulls.run_pull(on_dask, user, "Pulled")
+    finally:
+        on_dask.store.dispose()
+    assert (outcome.batches, outcome.rows) == (1, 300) and calls == [cluster.scheduler.address]
+    with ctx.store.read() as conn:
+        model = records.get(conn, "Pulled")
+        reference = client.Profile.from_json(records.profiles_of(conn, model.id, "reference")[0].body)
+        pulled = records.profiles_of(conn, model.id, records.PRODUCTION)[-1].body
+    expected = client.profile(str(folder / "incoming" / "week-00.parquet"), reference=reference)
+    _same_json(json.loads(expected.to_json()), json.loads(pulled))
+
+
+def test_vision_dask_scheduler_is_checked_when_read():
+    from vision_widgets.core.config import load_settings
+    from vision_widgets.core.errors import ConfigurationError
+
+    assert load_settings({"VISION_DASK_SCHEDULER": "local:2"}).dask_scheduler == "local:2"
+    assert load_settings({}).dask_scheduler == ""
+    with pytest.raises(ConfigurationError, match="not a Dask scheduler"):
+        load_settings({"VISION_DASK_SCHEDULER": "scheduler:8786"})
