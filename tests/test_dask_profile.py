@@ -226,6 +226,7 @@ def test_the_cli_starts_and_closes_a_local_cluster(small, tmp_path, capsys):
     (["{parquet}", "--dask", "udp://x"], "give local:N"),
     (["{parquet}", "--dask", "tcp://127.0.0.1:{port}", "--dask-timeout", "1"], "cannot reach the Dask scheduler"),
     (["{parquet}", "--dask-timeout", "1"], "--dask-timeout needs --dask"),
+    (["{parquet}", "--dask", "local:1", "--epsilon", "1"], "--epsilon cannot be used with --dask"),
 ])
 def test_the_cli_refuses_what_it_cannot_profile_on_dask(small, tmp_path, capsys, args, message):
     import socket
@@ -332,3 +333,12 @@ def test_vision_dask_scheduler_is_checked_when_read():
     assert load_settings({}).dask_scheduler == ""
     with pytest.raises(ConfigurationError, match="not a Dask scheduler"):
         load_settings({"VISION_DASK_SCHEDULER": "scheduler:8786"})
+
+
+def test_bad_values_found_by_a_task_fail_the_run_with_the_profilers_message(cluster, small, tmp_path):
+    bad = small["frame"].assign(score=small["frame"]["score"] * 3)  # not a probability any more
+    _write(small["frame"], tmp_path / "bad", 2)
+    bad.iloc[:500].to_parquet(tmp_path / "bad" / "part-02.parquet", index=False)
+    ref = client.profile(str(small["file"]), ROLES)
+    with pytest.raises(InvalidInput, match="outside \\[0, 1\\]"):
+        D.profile_parquet(tmp_path / "bad", reference=ref, dask=cluster)

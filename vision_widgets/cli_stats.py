@@ -155,6 +155,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if args.dask:
         from vision_widgets.core.stats import distributed
 
+        if noise is not None:
+            raise InvalidInput("--epsilon cannot be used with --dask: the privacy budget is kept per exact profile, "
+                               "and the split into partitions would change it; profile without --dask.")
         if not distributed.is_parquet(args.data):
             raise InvalidInput(f"--dask profiles Parquet (a .parquet file, a folder of them or an object-store URL); "
                                f"{args.data} is not one. Drop --dask to profile it in this process, or convert it.")

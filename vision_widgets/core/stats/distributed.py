@@ -279,7 +279,7 @@ def profile_parquet(
     k: int = C.DEFAULT_K,
     window: str | int | None = None,
     bins: int = C.DEFAULT_BINS,
-    noise: Noise | None = None,
+    noise: Noise | None = None,  # refused: see below
     per: str = "row_group",
     filesystem: Any = None,
     timeout: float = CONNECT_TIMEOUT,
@@ -299,11 +299,17 @@ def profile_parquet(
         One task per ``"row_group"`` (default) or per ``"file"``.
     sample_size
         Rows in the plan's sample (default ``sample_rows(features)``: 200,000 for up to 82 features).
-    roles, reference, chunk_rows, progress, k, window, bins, noise
+    roles, reference, chunk_rows, progress, k, window, bins
         As for ``client.profile``; the result equals it (see the module's docstring for when
         exactly, and docs/statistics.md "Profiling on Dask").
     """
     roles, k, wspec = C._arguments(roles, reference, chunk_rows, k, window, noise)
+    if noise is not None:
+        # The privacy ledger keys a dataset's budget by a hash of its exact profile, whose moments differ
+        # in the last bits with the split: each new split would open a fresh budget for the same data.
+        raise InvalidInput("differential privacy (noise / --epsilon) is not offered on Dask: the privacy budget is "
+                           "kept per exact profile, and the split would change it; profile without --dask.",
+                           field="noise")
     ds = parquet_dataset(data, filesystem)
     parts, header, types = partitions(ds, per)
     roles, features = C._columns(header, roles, reference, ds.name)
@@ -339,9 +345,6 @@ def profile_parquet(
     prof.reference_id = plan.reference_id
     if reference is None:
         C._check_reference_columns(prof, ds.name)
-    prof.noise = noise
-    if noise is not None:
-        prof._like = reference
     if progress is not None:
         progress(1.0)
     return prof
