@@ -342,3 +342,19 @@ def test_bad_values_found_by_a_task_fail_the_run_with_the_profilers_message(clus
     ref = client.profile(str(small["file"]), ROLES)
     with pytest.raises(InvalidInput, match="outside \\[0, 1\\]"):
         D.profile_parquet(tmp_path / "bad", reference=ref, dask=cluster)
+
+
+def test_an_object_store_prefix_is_profiled_on_dask_like_the_local_file(cluster, small, moto_s3):
+    """A folder of Parquet objects under an S3 prefix (moto, with authentication): read by the workers
+    through the fsspec filesystem, the same profile as the local file."""
+    import s3fs
+
+    s3 = moto_s3.client()
+    s3.create_bucket(Bucket="dask-data")
+    for name in sorted(os.listdir(small[4])):
+        s3.upload_file(str(small[4] / name), "dask-data", f"train/{name}")
+    s3.put_object(Bucket="dask-data", Key="train/_SUCCESS", Body=b"")  # a marker file, skipped
+    fs = s3fs.S3FileSystem(key=moto_s3.key_id, secret=moto_s3.secret, client_kwargs={
+        "endpoint_url": moto_s3.endpoint, "region_name": moto_s3.region}, skip_instance_cache=True)
+    on_dask = D.profile_parquet("s3://dask-data/train/", ROLES, dask=cluster, filesystem=fs)
+    _assert_same(client.profile(str(small["file"]), ROLES), on_dask)

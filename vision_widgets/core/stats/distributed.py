@@ -87,6 +87,8 @@ def parquet_dataset(data: str | os.PathLike[str] | ParquetDataset, filesystem: A
         import fsspec
 
         filesystem, path = fsspec.core.url_to_fs(path)
+    elif filesystem is not None:
+        path = filesystem._strip_protocol(path).rstrip("/")
     if filesystem is None:
         if not os.path.exists(path):
             raise InvalidInput(f"{name}: no such file or folder; check the path.", field="data")
