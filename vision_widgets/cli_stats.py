@@ -1,7 +1,7 @@
 """``vision profile``, ``vision drift`` and ``vision report`` (the statistics engine's CLI jobs).
 
 ``vision profile DATA [--reference REF.json] [--target COL] [--prediction COL]
-[--timestamp COL --window W] [--exclude COL ...] [--epsilon E [--budget B]] -o OUT.json``
+[--timestamp COL --window W] [--exclude COL ...] [--epsilon E [--budget B]] [--dask local:N|tcp://…] -o OUT.json``
 writes a pooled (with ``--epsilon``, differentially private) profile (a current profile may lack the target:
 labels usually arrive later); ``vision drift REF.json CUR.json [--json] [--fail-on-drift]`` prints the
 per-feature table, the verdict and the performance estimated without labels (CBPE; exit 0), or exits 3 with ``--fail-on-drift``
@@ -38,6 +38,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="differential privacy: Laplace noise on every count at this ε (e.g. 1; smaller hides more)")
     p.add_argument("--budget", type=float, default=None,
                    help="with --epsilon: total ε this data may spend over all releases (default: one release)")
+    p.add_argument("--dask", metavar="local:N|tcp://HOST:8786", default=None,
+                   help="profile a Parquet file or folder on Dask: local:N starts N worker processes here, "
+                        "tcp://… uses a running scheduler; one task per row group, partial profiles merged")
+    p.add_argument("--dask-timeout", type=float, default=None, metavar="SECONDS",
+                   help="with --dask: how long to wait for the scheduler and its first worker (15)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.json", help="where to write the profile")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_profile)
@@ -145,16 +150,23 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if show:
             print(f"\rprofiling {args.data}: {frac:5.1%}", end="", file=sys.stderr, flush=True)
 
-    prof = profile(
-        args.data,
-        roles,
-        reference=reference,
-        chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
-        progress=progress,
-        k=args.k or (reference.k if reference is not None else DEFAULT_K),
-        window=args.window,
-        noise=noise,
-    )
+    options = dict(reference=reference, chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS, progress=progress,
+                   k=args.k or (reference.k if reference is not None else DEFAULT_K), window=args.window, noise=noise)
+    if args.dask:
+        from vision_widgets.core.stats import distributed
+
+        if noise is not None:
+            raise InvalidInput("--epsilon cannot be used with --dask: the privacy budget is kept per exact profile, "
+                               "and the split into partitions would change it; profile without --dask.")
+        if not distributed.is_parquet(args.data):
+            raise InvalidInput(f"--dask profiles Parquet (a .parquet file, a folder of them or an object-store URL); "
+                               f"{args.data} is not one. Drop --dask to profile it in this process, or convert it.")
+        prof = distributed.profile_parquet(args.data, roles, dask=args.dask,
+                                           timeout=args.dask_timeout or distributed.CONNECT_TIMEOUT, **options)
+    elif args.dask_timeout is not None:
+        raise InvalidInput("--dask-timeout needs --dask.")
+    else:
+        prof = profile(args.data, roles, **options)
     if show:
         print(file=sys.stderr)
     write_atomically(args.output, prof.to_json(indent=1).encode("utf-8"))

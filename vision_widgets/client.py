@@ -2969,6 +2969,34 @@ def profile(
     Profile
         Exact aggregates; call ``to_json()`` for the pooled, shareable form.
     """
+    roles, k, wspec = _arguments(roles, reference, chunk_rows, k, window, noise)
+
+    def hint(sample: pd.DataFrame) -> list[str]:
+        names = roles.feature_columns([str(c) for c in sample.columns])
+        out = [c for c in names if (reference.columns[c].kind if reference is not None and c in reference.columns
+                                    else roles.types.get(c)) in (CATEGORICAL,)]
+        if roles.task == CLASSIFICATION or (reference is not None and reference.model is not None
+                                           and reference.model.task == CLASSIFICATION):
+            out += [c for c in (roles.target,) if c]
+        return [c for c in out if c in sample.columns]
+
+    src = _open(data, chunk_rows, None, hint)
+    roles, features = _columns(src.header, roles, reference, src.name)
+    used = list(dict.fromkeys(features + [c for c in roles.special]))
+    reader = _ReadAhead(src.open_columns(used) if hasattr(src, "open_columns") else src.chunks)  # type: ignore[attr-defined]
+    try:
+        prof = _profile_chunks(reader, src, roles, reference, features, k, chunk_rows, progress, wspec, bins)
+    finally:
+        reader.close()
+    prof.noise = noise
+    if noise is not None:
+        prof._like = reference  # public to whoever profiles against it: where a bin's rows lie
+    return prof
+
+
+def _arguments(roles: Roles | None, reference: Profile | None, chunk_rows: int, k: int, window: str | int | None,
+               noise: Noise | None) -> tuple[Roles, int, tuple[str, int] | None]:
+    """``profile``'s arguments checked (shared with the partitioned profiler): the roles, k and window."""
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InvalidInput(f"chunk_rows={chunk_rows!r} must be a positive whole number.")
     if not isinstance(k, int) or k < 1:
@@ -2984,18 +3012,15 @@ def profile(
     wspec = _parse_window(window)
     if wspec is not None and wspec[0] != "rows" and not roles.timestamp:
         raise InvalidInput(f"window={window!r} is a time span: name the timestamp column too (--timestamp COL).")
+    return roles, k, wspec
 
-    def hint(sample: pd.DataFrame) -> list[str]:
-        names = roles.feature_columns([str(c) for c in sample.columns])
-        out = [c for c in names if (reference.columns[c].kind if reference is not None and c in reference.columns
-                                    else roles.types.get(c)) in (CATEGORICAL,)]
-        if roles.task == CLASSIFICATION or (reference is not None and reference.model is not None
-                                           and reference.model.task == CLASSIFICATION):
-            out += [c for c in (roles.target,) if c]
-        return [c for c in out if c in sample.columns]
 
-    src = _open(data, chunk_rows, None, hint)
-    header = src.header
+def _columns(header: list[str], roles: Roles, reference: Profile | None, name: str) -> tuple[Roles, list[str]]:
+    """The roles and the feature columns to profile, checked against the data's ``header``.
+
+    Shared by ``profile`` and the partitioned profiler (``core/stats/distributed.py``), so both
+    refuse the same input with the same message.
+    """
     if reference is not None and roles.target and roles.target not in header:
         # Production data usually arrives before its labels: a current profile without the target
         # is label-free (drift of the features and the prediction; no confusion counts, no
@@ -3009,27 +3034,18 @@ def profile(
         if c not in header:
             close = [h for h in header if h.lower() == c.lower()]
             tip = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InvalidInput(f"column {c!r} is not in {src.name}{tip}; its columns are: {', '.join(header[:30])}.")
+            raise InvalidInput(f"column {c!r} is not in {name}{tip}; its columns are: {', '.join(header[:30])}.")
     if reference is not None:
         missing = [c for c in reference.columns if c not in header]
         if missing:
             raise InvalidInput(
-                f"{src.name} lacks the reference's column(s) {', '.join(map(repr, missing))}; the current data "
+                f"{name} lacks the reference's column(s) {', '.join(map(repr, missing))}; the current data "
                 "must have every feature the reference profiled."
             )
         features = [c for c in reference.columns]
     if not features:
-        raise InvalidInput(f"{src.name}: no feature columns to profile; name some with features=[...] or drop --exclude.")
-    used = list(dict.fromkeys(features + [c for c in roles.special]))
-    reader = _ReadAhead(src.open_columns(used) if hasattr(src, "open_columns") else src.chunks)  # type: ignore[attr-defined]
-    try:
-        prof = _profile_chunks(reader, src, roles, reference, features, k, chunk_rows, progress, wspec, bins)
-    finally:
-        reader.close()
-    prof.noise = noise
-    if noise is not None:
-        prof._like = reference  # public to whoever profiles against it: where a bin's rows lie
-    return prof
+        raise InvalidInput(f"{name}: no feature columns to profile; name some with features=[...] or drop --exclude.")
+    return roles, features
 
 
 def _profile_chunks(chunks: Iterator[tuple[_Chunk, float]], src: _Source, roles: Roles, reference: Profile | None,
@@ -3046,25 +3062,9 @@ def _profile_chunks(chunks: Iterator[tuple[_Chunk, float]], src: _Source, roles:
             sample = first[0].head(min(10_000, chunk_rows))
             chunks = itertools.chain((first,), chunks)
     if reference is not None:
-        plan.kinds = reference.types()
-        for c, st in reference.columns.items():
-            if isinstance(st, NumericStats):
-                plan.grids[c] = st.grid
-        plan.reference_id = reference.fingerprint()
-        if reference.model is not None:
-            plan.task = reference.model.task
-            plan.prediction_kind = reference.model.prediction_kind
-            plan.positive_class = reference.model.positive_class
-            if isinstance(reference.model.target, NumericStats):
-                plan.target_grid = reference.model.target.grid
-            if isinstance(reference.model.prediction, NumericStats) and plan.prediction_kind == "value":
-                plan.prediction_grid = reference.model.prediction.grid
+        _plan_from_reference(plan, reference)
     else:
-        arrow = src.arrow_types or {}
-        for c in features:
-            kind = roles.types.get(c) or _infer_kind(c, sample[c] if sample is not None else None, arrow.get(c))
-            plan.kinds[c] = kind
-        _plan_model(plan, roles, sample)
+        _plan_kinds(plan, sample, src.arrow_types)
 
     executor = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
     try:
@@ -3078,6 +3078,32 @@ def _profile_chunks(chunks: Iterator[tuple[_Chunk, float]], src: _Source, roles:
     if progress is not None:
         progress(1.0)
     return prof
+
+
+def _plan_from_reference(plan: _Plan, reference: Profile) -> None:
+    """A current profile's plan: the reference's column kinds, grids and model block."""
+    plan.kinds = reference.types()
+    for c, st in reference.columns.items():
+        if isinstance(st, NumericStats):
+            plan.grids[c] = st.grid
+    plan.reference_id = reference.fingerprint()
+    if reference.model is not None:
+        plan.task = reference.model.task
+        plan.prediction_kind = reference.model.prediction_kind
+        plan.positive_class = reference.model.positive_class
+        if isinstance(reference.model.target, NumericStats):
+            plan.target_grid = reference.model.target.grid
+        if isinstance(reference.model.prediction, NumericStats) and plan.prediction_kind == "value":
+            plan.prediction_grid = reference.model.prediction.grid
+
+
+def _plan_kinds(plan: _Plan, sample: pd.DataFrame | None, arrow_types: Mapping[str, Any] | None) -> None:
+    """A reference profile's column kinds and model block, inferred on ``sample`` (its first rows)."""
+    arrow = arrow_types or {}
+    for c in plan.features:
+        plan.kinds[c] = plan.roles.types.get(c) or _infer_kind(c, sample[c] if sample is not None else None,
+                                                               arrow.get(c))
+    _plan_model(plan, plan.roles, sample)
 
 
 def _plan_model(plan: _Plan, roles: Roles, sample: pd.DataFrame | None) -> None:
@@ -3148,8 +3174,7 @@ def _check_reference_columns(prof: Profile, name: str) -> None:
 def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPoolExecutor,
          progress: ProgressCallback | None, wspec: tuple[str, int] | None, bins: int,
          is_reference: bool, name: str) -> Profile:
-    numeric = [c for c in plan.features if plan.kinds[c] == NUMERIC]
-    warm_rows = min(EDGE_ROWS, max(10_000, EDGE_CELLS // max(1, len(plan.features) + 2)))
+    warm_rows = _warm_rows(len(plan.features))
     needs_warmup = is_reference
     buffered: list[_Chunk] = []
     buffered_rows = 0
@@ -3196,14 +3221,7 @@ def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPo
     def warm_up() -> None:
         nonlocal needs_warmup, surrogate, buffered
         needs_warmup = False
-        model_roles = [r for r in ("target", "prediction") if plan.task == REGRESSION and getattr(plan.roles, r)]
-        grids = _edge_grids(buffered, list(dict.fromkeys(numeric + [getattr(plan.roles, r) for r in model_roles])),
-                            bins, executor)
-        for c in numeric:
-            plan.grids[c] = grids[c]
-        for role in model_roles:
-            setattr(plan, f"{role}_grid", grids[getattr(plan.roles, role)])
-        surrogate = _fit_surrogate(plan, buffered)
+        surrogate = _warm_plan(plan, buffered, bins, executor)
         feed(buffered)  # one batch: each column walks the buffered chunks in order
         buffered = []
 
@@ -3239,6 +3257,26 @@ def _run(plan: _Plan, chunks: Iterator[tuple[_Chunk, float]], executor: ThreadPo
     prof.surrogate = surrogate
     prof.reference_id = plan.reference_id
     return prof
+
+
+def _warm_rows(features: int) -> int:
+    """How many first rows a reference profile holds for its edges and surrogate (bounded cells)."""
+    return min(EDGE_ROWS, max(10_000, EDGE_CELLS // max(1, features + 2)))
+
+
+def _warm_plan(plan: _Plan, buffered: list[_Chunk], bins: int, executor: ThreadPoolExecutor) -> Surrogate | None:
+    """Complete a reference profile's plan from the held rows ``buffered``: the numeric grids (and a
+    regression's target/prediction grids) from their evenly spaced sample; return the surrogate fitted on them.
+    """
+    numeric = [c for c in plan.features if plan.kinds[c] == NUMERIC]
+    model_roles = [r for r in ("target", "prediction") if plan.task == REGRESSION and getattr(plan.roles, r)]
+    grids = _edge_grids(buffered, list(dict.fromkeys(numeric + [getattr(plan.roles, r) for r in model_roles])),
+                        bins, executor)
+    for c in numeric:
+        plan.grids[c] = grids[c]
+    for role in model_roles:
+        setattr(plan, f"{role}_grid", grids[getattr(plan.roles, role)])
+    return _fit_surrogate(plan, buffered)
 
 
 def _window_text(spec: tuple[str, int]) -> str:

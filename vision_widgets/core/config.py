@@ -132,6 +132,10 @@ class Settings:
     #: The Fernet key that seals connectors' secrets (``VISION_SECRET_KEY``); None: the key file
     #: ``$VISION_HOME/secret.key`` (core/secrets.py). Several servers on one database need this set.
     secret_key: str | None = field(default=None, repr=False)
+    #: A Dask scheduler (``VISION_DASK_SCHEDULER``: ``tcp://host:8786``, or ``local:N`` for a cluster of N
+    #: worker processes on this machine per job): registrations and scheduled pulls then profile Parquet
+    #: sources partition by partition on it (core/stats/distributed.py). Empty: in the job's own process.
+    dask_scheduler: str = ""
 
     @property
     def uses_sqlite(self) -> bool:
@@ -271,7 +275,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_context_tokens=_int(env, "VISION_LLM_CONTEXT_TOKENS", 3000, minimum=200),
         llm_tools=_switch(env, "VISION_LLM_TOOLS", True),
         secret_key=_secret_key(env.get("VISION_SECRET_KEY")),
+        dask_scheduler=_dask_scheduler(env.get("VISION_DASK_SCHEDULER") or ""),
     )
+
+
+def _dask_scheduler(raw: str) -> str:
+    """``VISION_DASK_SCHEDULER`` checked: a scheduler address (tcp://, tls://) or ``local:N``; "" when unset."""
+    import re
+
+    raw = raw.strip()
+    if raw and not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+|local:[1-9]\d*", raw):
+        raise ConfigurationError(f"VISION_DASK_SCHEDULER={raw!r} is not a Dask scheduler; set it to "
+                                 "tcp://host:8786 (a running scheduler) or local:N (N worker processes here), or unset it.")
+    return raw
 
 
 def ensure_home(settings: Settings) -> Path:

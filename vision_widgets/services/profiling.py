@@ -21,6 +21,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.errors import InvalidInput, PermissionDenied
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import can_manage_model, can_view_model
+from vision_widgets.core.stats import distributed
 from vision_widgets.core.stats.drift import DriftReport, DriftSettings
 
 #: Called with (fraction done, what is happening) during long work.
@@ -87,17 +88,42 @@ def profile_input(data: Any) -> Any:
     return str(data) if isinstance(data, (str, os.PathLike)) else data
 
 
+def open_source(ctx: Context, connection: Any, reference: str) -> Any:
+    """What to profile for ``reference`` under ``connection``: with ``VISION_DASK_SCHEDULER`` set and
+    Parquet behind it (a file or a folder the connection can list as files), those files, to be
+    profiled on Dask; otherwise what the connection opens (a path or a stream of record batches).
+
+    Only the local connector lists its files for Dask: an object store's would need its credentials
+    sent to every worker, so those sources stay profiled in the job's process (docs/decisions.md).
+    """
+    if ctx.settings.dask_scheduler:
+        list_files = getattr(connection, "parquet_files", None)
+        files = list_files(reference) if list_files is not None else None
+        if files:
+            return distributed.ParquetDataset(tuple(files), reference)
+    return connection.open(reference)
+
+
+def profile_data(ctx: Context, data: Any, roles: Roles | None = None, reference: Profile | None = None,
+                 window: str | None = None, progress: Callable[[float], Any] | None = None) -> Profile:
+    """``client.profile`` of what a connection opened; on the Dask scheduler of ``VISION_DASK_SCHEDULER``
+    when one is set and the data is Parquet (the same profile, computed partition by partition)."""
+    if ctx.settings.dask_scheduler and distributed.is_parquet(data):
+        return distributed.profile_parquet(data, roles, reference, dask=ctx.settings.dask_scheduler,
+                                           k=ctx.settings.privacy_k, window=window, progress=progress)
+    return client.profile(profile_input(data), roles, reference=reference, k=ctx.settings.privacy_k,
+                          window=window, progress=progress)
+
+
 def profile_production(ctx: Context, data, reference: Profile, timestamp: str | None,
                        progress: Progress | None, start: float) -> Profile:
     """A production profile on the reference's bins, in weekly windows when there is a timestamp.
 
-    ``data`` is what a connection opened: a local path, or a stream of Arrow record batches.
+    ``data`` is what a connection opened: a local path, or a stream of Arrow record batches (or, on
+    Dask, the Parquet files of ``open_source``).
     """
-    return client.profile(
-        profile_input(data), reference=reference, k=ctx.settings.privacy_k,
-        window=PRODUCTION_WINDOW if timestamp else None,
-        progress=step(progress, start, 0.95, "Profiling production data"),
-    )
+    return profile_data(ctx, data, reference=reference, window=PRODUCTION_WINDOW if timestamp else None,
+                        progress=step(progress, start, 0.95, "Profiling production data"))
 
 
 def published(profile: Profile) -> Profile:

@@ -40,7 +40,8 @@ from vision_widgets.services.profiling import (
     Progress,
     check_labels,
     client_roles,
-    profile_input,
+    open_source,
+    profile_data,
     profile_production,
     published,
     step,
@@ -250,12 +251,11 @@ def register_model(ctx: Context, principal: Principal, spec: ModelSpec, progress
         connection = stored_connectors.connect(ctx, me, checked.connector)
         try:
             with connectors.reworded(connection):
-                reference = client.profile(profile_input(connection.open(checked.training)),
-                                           checked.profiler_roles, k=ctx.settings.privacy_k,
-                                           progress=step(progress, 0.0, 0.5, "Profiling training data"))
+                reference = profile_data(ctx, open_source(ctx, connection, checked.training), checked.profiler_roles,
+                                         progress=step(progress, 0.0, 0.5, "Profiling training data"))
             check_labels(reference, spec.task, roles["target"])
             with connectors.reworded(connection):
-                production = profile_production(ctx, connection.open(checked.production), reference,
+                production = profile_production(ctx, open_source(ctx, connection, checked.production), reference,
                                                 roles["timestamp"], progress, 0.5)
         finally:
             connection.close()

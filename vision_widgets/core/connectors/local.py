@@ -152,6 +152,18 @@ class LocalConnection:
         self._opened[str(real)] = ref
         return real
 
+    def parquet_files(self, reference: str) -> list[str] | None:
+        """The Parquet files ``reference`` names (a .parquet file, or a folder's, in path order), as
+        ``open`` would read them; None for anything else (a CSV). Profiling on Dask reads these."""
+        real, ref = _locate(self.settings, reference)
+        if real.is_dir():
+            files = parquet_files(self.settings, real)
+            return files or None
+        if real.suffix.lower() not in PARQUET_SUFFIXES:
+            return None
+        self._opened[str(real)] = ref
+        return [str(real)]
+
     def reword(self, text: str) -> str:
         """``text`` with the server paths this connection handed out replaced by the user's references,
         and any other path under a data folder by ``<folder name>/…`` (longest first, so a file's
