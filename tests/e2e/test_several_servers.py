@@ -118,16 +118,6 @@ def shared_ctx(two_servers) -> Iterator[Context]:
     ctx.store.dispose()
 
 
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context()
-    ctx.set_default_timeout(PAGE_TIMEOUT_MS)
-    try:
-        yield ctx
-    finally:
-        close_tabs(ctx)
-
-
 def open_login(page, url: str) -> None:
     page.goto(url, wait_until="commit")
     page.wait_for_selector(LOGIN_USERNAME, state="visible", timeout=PAGE_TIMEOUT_MS)
