@@ -345,6 +345,8 @@ def _start_moto(free_port) -> dict:
 def _start_azurite(tmp: Path, free_port, binary: Path) -> dict:
     import socket
 
+    from tests.support.server_process import stop_process
+
     port = free_port()
     folder = tmp / "azurite"
     folder.mkdir()
@@ -358,11 +360,7 @@ def _start_azurite(tmp: Path, free_port, binary: Path) -> dict:
                 break
         time.sleep(0.1)
 
-    def stop() -> None:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-    return {"endpoint": f"http://127.0.0.1:{port}/devstoreaccount1", "stop": stop}
+    return {"endpoint": f"http://127.0.0.1:{port}/devstoreaccount1", "stop": lambda: stop_process(proc, grace=10)}
 
 
 def _line(name: str, r: dict) -> str:

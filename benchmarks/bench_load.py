@@ -65,6 +65,7 @@ from tests.support.server_process import (
     get_json,
     server_env,
     start_server,
+    stop_process,
     stop_server,
 )
 
@@ -152,13 +153,7 @@ class Nginx:
         return f"http://127.0.0.1:{self.port}/"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)  # graceful: finish open requests
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, grace=10, stop_signal=signal.SIGQUIT)  # graceful: finish open requests
 
 
 def start_nginx(binary: str, prefix: Path, upstreams: list[int], sticky: bool) -> Nginx:
@@ -499,11 +494,7 @@ def run(sessions: int, switches: int, halves: list[str], probe_tabs: int) -> dic
                         nginx.stop()
                     for s in servers:
                         stop_server(s)
-                    worker.terminate()
-                    try:
-                        worker.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        worker.kill()
+                    stop_process(worker)
     finally:
         if cluster is not None:
             cluster.stop()

@@ -40,6 +40,7 @@ from tests.support.server_process import (  # noqa: E402
     free_port,
     server_env,
     start_server,
+    stop_process,
     stop_server,
 )
 
@@ -202,11 +203,7 @@ def run(runs: int, loads: int) -> dict:
                 browser.close()
         finally:
             stop_server(vision)
-            voila_proc.terminate()
-            try:
-                voila_proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                voila_proc.kill()
+            stop_process(voila_proc)
     return out
 
 

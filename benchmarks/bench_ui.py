@@ -54,6 +54,7 @@ from tests.support.server_process import (
     LOGIN_USERNAME,
     free_port,
     server_env,
+    stop_process,
 )
 
 SECTION = "## The web app as a daily tool: before and after (issue 9)"
@@ -204,12 +205,7 @@ class Version:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(timeout=10)
+            stop_process(self.proc, group=True)
 
 
 # -- one login ---------------------------------------------------------------------------------------

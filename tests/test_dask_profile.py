@@ -12,7 +12,7 @@ import math
 import os
 import signal
 import threading
-import time
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -166,19 +166,19 @@ def test_a_plan_from_a_strided_sample_does_not_depend_on_the_split(cluster, smal
     assert not results[0].columns["x1"].grid.same(head.columns["x1"].grid)
 
 
-def test_a_worker_killed_inside_a_task_is_replaced_and_the_profile_is_still_exact(cluster, small, tmp_path):
-    from support.gated_fs import GatedFileSystem
+def test_a_worker_killed_inside_a_task_is_replaced_and_the_profile_is_still_exact(cluster, small):
+    from support.gated_fs import GatedFileSystem, gate_primitives
 
-    gate = tmp_path / "gate"
-    gate.mkdir()
+    gate = f"gate-{uuid.uuid4().hex}"  # names of this test's own on the module's shared scheduler
+    armed, go, reader_pid = gate_primitives(gate, cluster)
     folder = small[4]
     files = sorted(str(folder / f) for f in os.listdir(folder))
-    ds = D.ParquetDataset(tuple(files), "the gated data", GatedFileSystem(str(gate), files[1]))
+    ds = D.ParquetDataset(tuple(files), "the gated data", GatedFileSystem(gate, files[1]))
     result: dict = {}
 
     def arm(fraction: float) -> None:
         if fraction >= D.SAMPLE_SHARE:  # the plan is fixed; the profiling tasks come next
-            (gate / "armed").touch()
+            armed.set()
 
     def run() -> None:
         try:
@@ -188,15 +188,15 @@ def test_a_worker_killed_inside_a_task_is_replaced_and_the_profile_is_still_exac
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 60
-    while not (gate / "started").exists():  # a profiling task is inside the gated file
-        assert time.monotonic() < deadline and thread.is_alive(), result
-        time.sleep(0.02)
-    pid = int((gate / "started").read_text())
-    worker_pids = set(cluster.run(os.getpid).values())
-    assert pid in worker_pids
-    os.kill(pid, signal.SIGKILL)
-    (gate / "go").touch()
+    try:
+        try:  # waits until a profiling task is inside the gated file
+            pid = reader_pid.get(timeout=60)
+        except TimeoutError:
+            pytest.fail(f"no profiling task opened the gated file within 60 s: {result or 'the run goes on'}")
+        assert pid in set(cluster.run(os.getpid).values())
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        go.set()  # whatever happened, no task is left waiting at the gate
     thread.join(120)
     assert not thread.is_alive() and "error" not in result, result
     cluster.wait_for_workers(2, timeout=60)

@@ -9,8 +9,7 @@ import pytest
 from helpers import ADMIN, USERS_JSON
 from sqlalchemy import func, select
 
-from tests.support.postgres import PATIENCE, in_thread, until, waiting_on_a_lock
-from tests.support.postgres import postgres_cluster  # noqa: F401 - the session fixture
+from tests.support.postgres import PATIENCE, in_thread, postgres_settings_env, until, waiting_on_a_lock
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.errors import Conflict
 from vision_widgets.core.identity import api_keys as core_keys
@@ -19,11 +18,10 @@ from vision_widgets.core.usage import rates
 from vision_widgets.services import api_keys, cost_rates
 
 
-
 @pytest.fixture
-def settings(tmp_path, postgres_cluster):  # noqa: F811 - overrides conftest's: the same ctx, on PostgreSQL
+def settings(tmp_path, request):  # overrides conftest's: the same ctx, on a PostgreSQL database dropped after
     return load_settings({"VISION_HOME": str(tmp_path / "home"), "VISION_USERS_FILE": str(USERS_JSON),
-                          "VISION_DATABASE_URL": postgres_cluster.new_database()})
+                          **postgres_settings_env(request)})
 
 
 def test_a_rate_set_twice_at_once_is_a_conflict_for_the_second_not_a_500(ctx, login):

@@ -23,7 +23,12 @@ from helpers import PASSWORDS, REPO_ROOT, USER, demo_spec, model_rows, write_dem
 from sqlalchemy import select
 
 from tests.support.job_worker import EFFECT
-from tests.support.server_process import server_env, start_server, stop_server
+from tests.support.server_process import (
+    server_env,
+    start_server,
+    stop_process,
+    stop_server,
+)
 from vision_widgets.core import audit
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
@@ -105,13 +110,7 @@ def spawn(tmp_path):
 
     yield _spawn
     for worker in started:
-        if worker.proc.poll() is None:
-            worker.proc.terminate()
-            try:
-                worker.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.proc.kill()
-                worker.proc.wait(timeout=10)
+        stop_process(worker.proc)
 
 
 def _job(ctx, job_id) -> records.Job:

@@ -32,24 +32,52 @@ def settings(tmp_path, request):  # overrides conftest's: these interleavings ex
                           **postgres_settings_env(request)})
 
 
-def _hold(monkeypatch, module, name: str, ctx, after: bool = False):
-    """Make ``module.name`` pause (in the first thread that calls it; ``after`` it ran) until another
+class _Pause:
+    """The pause of the first thread that calls a patched function: ``hold`` waits until another
+    transaction waits on a lock; ``reached`` is set once the pause began."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx, self.reached, self.owner = ctx, threading.Event(), None
+
+    def first(self) -> bool:
+        """Whether the calling thread is the first that called (the one that pauses)."""
+        if self.owner is None:
+            self.owner = threading.current_thread()
+        return self.owner is threading.current_thread()
+
+    def hold(self) -> None:
+        self.reached.set()
+        until(lambda: waiting_on_a_lock(self.ctx), threading.Event())
+
+
+def _hold_before(monkeypatch, module, name: str, ctx) -> threading.Event:
+    """Make ``module.name`` pause before it runs (in the first thread that calls it) until another
     transaction waits on a lock; returns an event that is set once the pause began."""
-    real = getattr(module, name)
-    reached, owner = threading.Event(), []
+    real, pause = getattr(module, name), _Pause(ctx)
 
     def paused(*args, **kwargs):
-        if not owner:
-            owner.append(threading.current_thread())
-        mine = owner[0] is threading.current_thread()
-        result = real(*args, **kwargs) if after else None
-        if mine:
-            reached.set()
-            until(lambda: waiting_on_a_lock(ctx), threading.Event())
-        return result if after else real(*args, **kwargs)
+        if pause.first():
+            pause.hold()
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, paused)
-    return reached
+    return pause.reached
+
+
+def _hold_after(monkeypatch, module, name: str, ctx) -> threading.Event:
+    """Make ``module.name`` pause once it ran (in the first thread that calls it: what it wrote is not
+    committed yet) until another transaction waits on a lock; returns an event set once the pause began."""
+    real, pause = getattr(module, name), _Pause(ctx)
+
+    def paused(*args, **kwargs):
+        first = pause.first()
+        result = real(*args, **kwargs)
+        if first:
+            pause.hold()
+        return result
+
+    monkeypatch.setattr(module, name, paused)
+    return pause.reached
 
 
 def _second_while_first_holds(first, second, reached):
@@ -65,7 +93,7 @@ def _second_while_first_holds(first, second, reached):
 def test_deleting_a_model_while_its_upload_token_is_issued_waits_and_does_not_deadlock(ctx, login, monkeypatch):
     admin = login(ADMIN)
     registration.register_model(ctx, admin, demo_spec("Secret model", restricted=True))
-    reached = _hold(monkeypatch, upload_tokens, "revoke_unused", ctx)  # inside the issue, model row held
+    reached = _hold_before(monkeypatch, upload_tokens, "revoke_unused", ctx)  # inside the issue, model row held
     issued, deleted = _second_while_first_holds(lambda: submissions.issue_upload_token(ctx, admin, "Secret model"),
                                                 lambda: catalog.delete_model(ctx, admin, "Secret model"), reached)
     assert "value" in issued and "error" not in deleted, (issued, deleted)
@@ -84,7 +112,7 @@ def test_a_connector_removed_while_a_model_registers_through_it_is_refused(ctx, 
         train.to_sql("training", con, index=False)
         prod.to_sql("events", con, index=False)
     connectors.add_connector(ctx, admin, "shared", "sql", {}, {"url": f"sqlite:///{db}"})
-    reached = _hold(monkeypatch, records, "insert", ctx)  # after the registration found the connector
+    reached = _hold_before(monkeypatch, records, "insert", ctx)  # after the registration found the connector
     spec = demo_spec("Through shared", "training", "events", connector="shared")
     registered, removed = _second_while_first_holds(lambda: registration.register_model(ctx, login(USER), spec),
                                                     lambda: connectors.remove_connector(ctx, admin, "shared"),
@@ -98,7 +126,7 @@ def test_a_connector_removed_while_a_model_registers_through_it_is_refused(ctx, 
 def test_two_drift_settings_saves_at_once_never_undo_each_other(ctx, login, monkeypatch):
     files = write_demo_files(ctx.settings.home / "data")
     registration.register_model(ctx, login(USER), demo_spec("Fraud", *files))
-    reached = _hold(monkeypatch, drift_store, "set_settings", ctx)
+    reached = _hold_before(monkeypatch, drift_store, "set_settings", ctx)
     first, second = _second_while_first_holds(
         lambda: drift_settings.save_settings(ctx, login(USER), "Fraud", {"drift_share": 0.7}),
         lambda: drift_settings.save_settings(ctx, login(ADMIN), "Fraud", {"small_sample": 77}), reached)
@@ -115,7 +143,7 @@ def test_a_connector_save_built_on_what_another_admin_changed_meanwhile_is_refus
 
     admin = login(ADMIN)
     connectors.add_connector(ctx, admin, "vault", "sql", {}, {"url": f"sqlite:///{tmp_path / 'a.db'}"})
-    reached = _hold(monkeypatch, connector_store, "update_row", ctx, after=True)  # its UPDATE done, not committed
+    reached = _hold_after(monkeypatch, connector_store, "update_row", ctx)  # its UPDATE done, not committed
     first, second = _second_while_first_holds(
         lambda: connectors.update_connector(ctx, admin, "vault", secrets={"url": f"sqlite:///{tmp_path / 'b.db'}"}),
         lambda: connectors.update_connector(ctx, admin, "vault", description="the team's warehouse"), reached)

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from tests.support.shell_pages import add_account
+
 pytestmark = pytest.mark.e2e
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -46,10 +48,7 @@ def test_an_admin_adds_an_account_which_then_logs_in(browser, open_dashboard):
         open_dashboard(page)
         log_in(page, "sre_admin", "sre_admin123")
         page.get_by_role("button", name="Access management").click()
-        page.get_by_placeholder("3–32 letters, digits, . _ -").fill("newcomer.e2e")
-        page.get_by_placeholder("e.g. Data Scientist").fill("Analyst")
-        page.get_by_placeholder("At least 10 characters").first.fill("a-long-enough-secret")
-        page.get_by_role("button", name="Add account").click()
+        add_account(page, "newcomer.e2e", "a-long-enough-secret", title="Analyst")
         page.get_by_text("Account newcomer.e2e added as user.").wait_for()
         assert page.locator(".vision-table td", has_text="newcomer.e2e").count() >= 1
         page.get_by_role("button", name="Log out").click()
@@ -72,15 +71,10 @@ def test_html_in_account_fields_is_shown_as_text(browser, open_dashboard):
         log_in(page, "appowner_admin", "app_admin123")
         page.get_by_role("button", name="Access management").click()
         # A username with HTML is refused with a message (shown as text) ...
-        page.get_by_placeholder("3–32 letters, digits, . _ -").fill(XSS)
-        page.get_by_placeholder("e.g. Data Scientist").fill(XSS)
-        page.get_by_placeholder("At least 10 characters").first.fill("a-long-enough-secret")
-        page.get_by_role("button", name="Add account").click()
+        add_account(page, XSS, "a-long-enough-secret", title=XSS)
         page.get_by_text(re.compile("A username is 3 to 32 characters")).wait_for()
         # ... while free-text fields keep it verbatim, and it is displayed as text.
-        page.get_by_placeholder("3–32 letters, digits, . _ -").fill("xss.persona")
-        page.get_by_placeholder("At least 10 characters").first.fill("a-long-enough-secret")
-        page.get_by_role("button", name="Add account").click()
+        add_account(page, "xss.persona", "a-long-enough-secret")  # the title keeps its HTML
         page.get_by_text("Account xss.persona added as user.").wait_for()
         cell = page.locator(".vision-table td", has_text="<img src=x")
         cell.first.wait_for()

@@ -22,6 +22,7 @@ from helpers import PASSWORDS, REPO_ROOT, USER, demo_spec, write_demo_files
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PAGE_TIMEOUT_MS, free_port
+from tests.support.server_process import stop_process
 from vision_widgets.services import registration
 
 pytestmark = pytest.mark.e2e
@@ -64,11 +65,7 @@ def lab(ctx, login, tmp_path):
                 time.sleep(0.3)
         yield url, token
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.support.shell_pages import fill_registration
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.identity import sessions
@@ -123,14 +124,10 @@ def test_an_owner_registers_a_model_from_the_demo_files_and_sees_it(page, demo_l
     folder = demo_live_server.home / "demo-data"
     log_in(page, demo_live_server.base_url, "productowner_user", "po_user123")
     page.locator(".vision-nav button", has_text="Register model").click()
-    page.get_by_label("Name", exact=True).fill("Churn v2 e2e")
     # a file is named by its data folder: users are not shown where the folders are on the server
-    page.get_by_label("Training data").fill(f"{folder.name}/customer_churn_training.csv")
-    page.get_by_label("Production data").fill(f"{folder.name}/customer_churn_production.csv")
-    page.get_by_label("Target").fill("churned")
-    page.get_by_label("Prediction").fill("churn_probability")
-    page.get_by_label("Timestamp").fill("event_time")
-    page.get_by_label("Excluded").fill("record_id")
+    fill_registration(page, "Churn v2 e2e", f"{folder.name}/customer_churn_training.csv",
+                      f"{folder.name}/customer_churn_production.csv", target="churned",
+                      prediction="churn_probability", timestamp="event_time", excluded="record_id")
     page.locator(".vision-page button", has_text="Register model").click()
     page.get_by_text("Churn v2 e2e is registered").wait_for(timeout=PAGE_TIMEOUT_MS)
     page.get_by_role("button", name="Open in Model 360").click()

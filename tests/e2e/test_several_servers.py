@@ -26,6 +26,8 @@ from sqlalchemy import select
 
 from tests.support.postgres import postgres_cluster  # noqa: F401 — the session fixture
 from tests.support.screenshots import shot
+from tests.support.server_process import stop_process
+from tests.support.shell_pages import add_account, fill_registration
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.storage import schema
@@ -64,16 +66,6 @@ def _start_worker(home: Path, log_path: Path, shared: dict[str, str]) -> subproc
                                 start_new_session=True)
 
 
-def _stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def two_servers(postgres_cluster, tmp_path_factory) -> Iterator[TwoServers]:  # noqa: F811
     from cryptography.fernet import Fernet
@@ -108,7 +100,7 @@ def two_servers(postgres_cluster, tmp_path_factory) -> Iterator[TwoServers]:  # 
     finally:
         for server in started:
             stop_server(server)
-        _stop_worker(worker)
+        stop_process(worker)
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +145,7 @@ def test_an_account_added_on_one_server_logs_in_on_the_other(context, two_server
     page = context.new_page()
     log_in(page, two_servers.a.base_url, ADMIN, ADMIN_PASSWORD)
     page.get_by_role("button", name="Access management").click()
-    page.get_by_placeholder("3–32 letters, digits, . _ -").fill("across.servers")
-    page.get_by_placeholder("e.g. Data Scientist").fill("Analyst")
-    page.get_by_placeholder("At least 10 characters").first.fill("a-long-enough-secret")
-    page.get_by_role("button", name="Add account").click()
+    add_account(page, "across.servers", "a-long-enough-secret", title="Analyst")
     page.get_by_text("Account across.servers added as user.").wait_for()
 
     other = context.browser.new_context()  # another person, on the other server
@@ -203,13 +192,9 @@ def test_a_registration_started_on_one_server_is_followed_on_the_other_and_run_b
     page_a = context.new_page()
     log_in(page_a, two_servers.a.base_url, OWNER, OWNER_PASSWORD)
     page_a.locator(".vision-nav button", has_text="Register model").click()
-    page_a.get_by_label("Name", exact=True).fill("Churn across servers")
-    page_a.get_by_label("Training data").fill(f"{DATA_ROOT}/customer_churn_training.csv")
-    page_a.get_by_label("Production data").fill(f"{DATA_ROOT}/customer_churn_production.csv")
-    page_a.get_by_label("Target").fill("churned")
-    page_a.get_by_label("Prediction").fill("churn_probability")
-    page_a.get_by_label("Timestamp").fill("event_time")
-    page_a.get_by_label("Excluded").fill("record_id")
+    fill_registration(page_a, "Churn across servers", f"{DATA_ROOT}/customer_churn_training.csv",
+                      f"{DATA_ROOT}/customer_churn_production.csv", target="churned",
+                      prediction="churn_probability", timestamp="event_time", excluded="record_id")
     page_a.locator(".vision-page button", has_text="Register model").click()
     page_a.get_by_text("Churn across servers: queued.").wait_for()
 

@@ -1,18 +1,25 @@
 """A local fsspec filesystem whose reads of one file wait for the test's word: a worker can then be
 killed while it is inside a task, deterministically (no sleep race).
 
-Reading ``gated`` while ``<gate>/armed`` exists and ``<gate>/go`` does not writes the reading process's
-pid to ``<gate>/started`` and blocks until ``go`` appears. The class lives here (not in the test module)
-so that Dask's worker processes, started with the test process's ``sys.path``, can import it.
+The word goes through the Dask scheduler, under names made from ``gate``: once the test sets the
+event ``<gate>-armed``, a read of ``gated`` puts the reading process's pid in the variable
+``<gate>-pid`` (``Variable.get`` waits for it in the test) and blocks until the test sets the event
+``<gate>-go``. The class lives here (not in the test module) so that Dask's worker processes, started
+with the test process's ``sys.path``, can import it.
 """
 from __future__ import annotations
 
 import os
-import time
 
+from distributed import Event, Variable
 from fsspec.implementations.local import LocalFileSystem
 
 WAIT_SECONDS = 120.0
+
+
+def gate_primitives(gate: str, client=None) -> tuple[Event, Event, Variable]:
+    """The gate's ``armed`` and ``go`` events and the variable a gated reader puts its pid in."""
+    return Event(f"{gate}-armed", client), Event(f"{gate}-go", client), Variable(f"{gate}-pid", client)
 
 
 class GatedFileSystem(LocalFileSystem):
@@ -21,13 +28,10 @@ class GatedFileSystem(LocalFileSystem):
         self.gate, self.gated = gate, gated
 
     def _open(self, path, mode="rb", **kwargs):
-        armed, go = os.path.join(self.gate, "armed"), os.path.join(self.gate, "go")
-        if os.path.abspath(path) == os.path.abspath(self.gated) and os.path.exists(armed) and not os.path.exists(go):
-            tmp = os.path.join(self.gate, f".started.{os.getpid()}")
-            with open(tmp, "w") as fh:
-                fh.write(str(os.getpid()))
-            os.replace(tmp, os.path.join(self.gate, "started"))
-            deadline = time.monotonic() + WAIT_SECONDS
-            while not os.path.exists(go) and time.monotonic() < deadline:
-                time.sleep(0.02)  # waits for the test's file, not for time to pass
+        if os.path.abspath(path) == os.path.abspath(self.gated):
+            armed, go, reader_pid = gate_primitives(self.gate)
+            if armed.is_set() and not go.is_set():
+                reader_pid.set(os.getpid())
+                if not go.wait(WAIT_SECONDS):
+                    raise TimeoutError(f"the test did not open the gate {self.gate!r} within {WAIT_SECONDS:.0f} s")
         return super()._open(path, mode, **kwargs)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server_process import free_port
+from tests.support.server_process import free_port, stop_process
 
 
 @dataclass(frozen=True)
@@ -129,10 +129,5 @@ def azurite():
         _wait_for_port(port)
         yield AzuriteServer(endpoint=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc, grace=10)
         shutil.rmtree(folder, ignore_errors=True)

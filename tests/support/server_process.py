@@ -162,17 +162,28 @@ def _settle(server: LiveServer, deadline: float) -> None:
         time.sleep(0.25)
 
 
-def stop_server(server: LiveServer, grace: float = 20.0) -> int:
-    """SIGTERM (the server shuts its kernels down), then SIGKILL the group after ``grace`` s."""
-    proc = server.proc
+def stop_process(proc: subprocess.Popen, grace: float = 20.0, *, group: bool = False,
+                 stop_signal: int = signal.SIGTERM) -> int | None:
+    """Ask ``proc`` to stop (``stop_signal``, SIGTERM unless told), and SIGKILL it if it is still running
+    after ``grace`` s — its whole process group when ``group`` (a process started with
+    ``start_new_session`` whose children must go too). A process that has ended is left alone.
+    Returns its exit code."""
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(stop_signal)
         try:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
             proc.wait(timeout=10)
     return proc.returncode
+
+
+def stop_server(server: LiveServer, grace: float = 20.0) -> int:
+    """SIGTERM (the server shuts its kernels down), then SIGKILL the group after ``grace`` s."""
+    return stop_process(server.proc, grace, group=True)
 
 
 @contextmanager

@@ -93,7 +93,33 @@ def fill_registration_from_tables(page, model: str, connector: str = "warehouse 
 
     expect(page.get_by_label("Training data")).to_have_value("fraud_training")
     expect(page.get_by_label("Production data")).to_have_value("fraud_production")
+    _fill_model(page, model, target="is_fraud", prediction="fraud_score", excluded="record_id")
+
+
+def fill_registration(page, model: str, training: str, production: str, *, target: str, prediction: str,
+                      timestamp: str, excluded: str) -> None:
+    """On the Register page: type the training and production files (named by their data folder, as
+    users see them) and fill the model's name and column roles (the caller presses Register)."""
+    page.get_by_label("Training data").fill(training)
+    page.get_by_label("Production data").fill(production)
+    _fill_model(page, model, target=target, prediction=prediction, timestamp=timestamp, excluded=excluded)
+
+
+def _fill_model(page, model: str, *, target: str, prediction: str, excluded: str, timestamp: str | None = None) -> None:
+    """The Register page's name and column roles; the Timestamp field is left as it is when ``None``."""
     page.get_by_label("Name", exact=True).fill(model)
-    page.get_by_label("Target").fill("is_fraud")
-    page.get_by_label("Prediction").fill("fraud_score")
-    page.get_by_label("Excluded").fill("record_id")
+    page.get_by_label("Target").fill(target)
+    page.get_by_label("Prediction").fill(prediction)
+    if timestamp is not None:
+        page.get_by_label("Timestamp").fill(timestamp)
+    page.get_by_label("Excluded").fill(excluded)
+
+
+def add_account(page, username: str, password: str, title: str | None = None) -> None:
+    """On the Access management page: fill the new account's form and press Add account (the caller
+    waits for the answer it expects). The title field is left as it is when ``title`` is ``None``."""
+    page.get_by_placeholder("3–32 letters, digits, . _ -").fill(username)
+    if title is not None:
+        page.get_by_placeholder("e.g. Data Scientist").fill(title)
+    page.get_by_placeholder("At least 10 characters").first.fill(password)
+    page.get_by_role("button", name="Add account").click()
