@@ -199,7 +199,7 @@ def test_head_names_the_newest_revision_and_every_revision_has_a_downgrade():
     scripts = ScriptDirectory.from_config(upgrade.alembic_config())
     assert upgrade.head() == HEAD, "set upgrade.HEAD to the id of the newest revision"
     chain = [s.revision for s in scripts.walk_revisions()]
-    assert chain[-1] == BASELINE and len(chain) == len(set(chain)) == 8
+    assert chain[-1] == BASELINE and len(chain) == len(set(chain)) == 9
     for script in scripts.walk_revisions():
         assert callable(getattr(script.module, "downgrade", None)), script.revision
 
@@ -208,7 +208,7 @@ def test_the_migrations_ship_inside_the_package():
     assert upgrade.MIGRATIONS_DIR.is_relative_to(Path(upgrade.__file__).parent)
     for name in ("env.py", "script.py.mako"):
         assert (upgrade.MIGRATIONS_DIR / name).is_file()
-    assert len(list((upgrade.MIGRATIONS_DIR / "versions").glob("0*.py"))) == 8
+    assert len(list((upgrade.MIGRATIONS_DIR / "versions").glob("0*.py"))) == 9
 
 
 def test_the_head_builds_exactly_schema_metadata(new_settings):
@@ -296,7 +296,8 @@ def test_every_revision_goes_down_and_up_again(new_settings):
     original = snapshot(settings)
     upgrade.upgrade(settings)
 
-    assert upgrade.downgrade(settings, "-1") == SchemaChange(HEAD, "0007_usage_notifications")
+    assert upgrade.downgrade(settings, "-1") == SchemaChange(HEAD, "0008_llm_log")
+    assert upgrade.downgrade(settings, "-1") == SchemaChange("0008_llm_log", "0007_usage_notifications")
     assert upgrade.downgrade(settings, "-1") == SchemaChange("0007_usage_notifications", "0006_connectors_monitoring")
     assert upgrade.downgrade(settings, "-1") == SchemaChange("0006_connectors_monitoring", "0005_session_codes")
     assert upgrade.downgrade(settings, "-1") == SchemaChange("0005_session_codes", "0004_jobs")
@@ -312,7 +313,7 @@ def test_every_revision_goes_down_and_up_again(new_settings):
     assert snapshot(settings) == original
     assert differences(settings) == []
 
-    for expected in ("0007_usage_notifications", "0006_connectors_monitoring", "0005_session_codes", "0004_jobs", "0003_retire_schema_version", "0002_users_role", BASELINE, None):
+    for expected in ("0008_llm_log", "0007_usage_notifications", "0006_connectors_monitoring", "0005_session_codes", "0004_jobs", "0003_retire_schema_version", "0002_users_role", BASELINE, None):
         assert upgrade.downgrade(settings, "-1").after == expected
     assert structure(settings) == {}
     assert upgrade.upgrade(settings) == SchemaChange(None, HEAD)

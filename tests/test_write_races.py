@@ -5,7 +5,7 @@ waits until PostgreSQL says the second is waiting on a lock, then lets the first
 out is what a person would see. Found by the review of issue 14 (docs/decisions.md, "PostgreSQL for
 real"): a deletion deadlocking with an upload-token issue, a model registered through a connector
 removed meanwhile, a drift-settings save undoing another, usage sent in two orders deadlocking, and
-two `vision init` at once.
+two `vision init` at once; and, later, a notification marked read while its model was deleted.
 """
 from __future__ import annotations
 
@@ -20,10 +20,12 @@ from vision_widgets.core.catalog import drift_store, records, upload_tokens
 from vision_widgets.core.config import load_settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict
+from vision_widgets.core.notify import store as notification_store
+from vision_widgets.core.notify.rules import Due
 from vision_widgets.core.secrets import SecretBox
 from vision_widgets.core.storage import schema
 from vision_widgets.demo import sample_accounts
-from vision_widgets.services import catalog, connectors, drift_settings, registration, submissions, usage
+from vision_widgets.services import catalog, connectors, drift_settings, notifications, registration, submissions, usage
 
 
 @pytest.fixture
@@ -181,3 +183,49 @@ def test_two_inits_loading_the_sample_accounts_at_once_add_them_once(settings):
             context.store.dispose()
 
     assert sorted(all_at_once(load, 2)) == [0, 10]
+
+
+# -- a notification marked read while its model is deleted -------------------------------------------
+def _a_model_with_a_notification(ctx, me) -> int:
+    """A model of ``me`` ("Fading") with one unread drift notification; returns the notification's id."""
+    model = registration.register_model(ctx, me, demo_spec("Fading", restricted=True)).model
+    with ctx.store.write() as conn:
+        notification_store.add(conn, [Due(kind="drift", model_id=model.id, dedupe_key="drift:fading:1",
+                                          title="Fading drifted", body={}, link="?page=drift&model=Fading")],
+                               ctx.now())
+        return conn.execute(select(schema.notifications.c.id)
+                            .where(schema.notifications.c.dedupe_key == "drift:fading:1")).scalar_one()
+
+
+def _reads(ctx) -> int:
+    with ctx.store.read() as conn:
+        return conn.execute(select(func.count()).select_from(schema.notification_reads)).scalar_one()
+
+
+@pytest.mark.parametrize("how", ["this one", "all"])
+def test_marking_read_while_the_model_is_being_deleted_waits_and_marks_nothing(ctx, login, monkeypatch, how):
+    me = login(USER)
+    ident = _a_model_with_a_notification(ctx, me)
+    # the model and (by cascade) its notification deleted, not yet committed; the click comes now
+    reached = _hold(monkeypatch, records, "remove", ctx, after=True)
+    mark = ((lambda: notifications.mark_read(ctx, me, [ident])) if how == "this one"
+            else (lambda: notifications.mark_all_read(ctx, me)))
+    deleted, marked = _second_while_first_holds(lambda: catalog.delete_model(ctx, me, "Fading"), mark, reached)
+    assert "error" not in deleted, deleted
+    # it was: IntegrityError (notification_reads' foreign key), once the deletion committed
+    assert marked == {"value": 0}, marked
+    assert _reads(ctx) == 0 and notifications.unread_count(ctx, me) == 0
+    assert notifications.list_notifications(ctx, me).items == ()
+
+
+def test_deleting_a_model_while_its_notification_is_marked_read_waits_and_takes_the_read_with_it(ctx, login,
+                                                                                                   monkeypatch):
+    me = login(USER)
+    ident = _a_model_with_a_notification(ctx, me)
+    reached = _hold(monkeypatch, notification_store, "_insert_ignoring", ctx, after=True)  # marked, not committed
+    marked, deleted = _second_while_first_holds(lambda: notifications.mark_read(ctx, me, [ident]),
+                                                lambda: catalog.delete_model(ctx, me, "Fading"), reached)
+    assert marked == {"value": 1} and "error" not in deleted, (marked, deleted)
+    assert _reads(ctx) == 0
+    with ctx.store.read() as conn:
+        assert records.find(conn, "Fading") is None

@@ -13,6 +13,9 @@ periodic tasks on schedule; everything about a job's fate is decided in the
   running, and reclaims jobs whose worker died (expired lease) or whose message
   was lost, putting them in the queue again. A database that cannot be reached
   is retried with a growing delay, logged, and the worker carries on when it is back.
+* Periodic tasks (``PERIODIC``): every worker's scheduler enqueues them, and each
+  run first claims its period in the database (``core.jobs.periodic``), so one run
+  a period does the work however many workers there are.
 * On SIGTERM/SIGINT the consumer stops, and the jobs still running are given
   back (queued again) for the next worker; ``kill -9`` gives nothing back, and
   the leases running out do the same a little later.
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
@@ -270,7 +274,7 @@ KEEP_SILENT_WORKERS = timedelta(days=7)
 def purge_expired(ctx: Context) -> dict[str, int]:
     """Delete what has expired: sessions, upload tokens (a week after expiry), old finished jobs, silent workers.
 
-    Idempotent, so two workers running it at once do no harm. Returns the counts deleted.
+    Idempotent (run once per period anyway, see ``run_once_per_period``). Returns the counts deleted.
     """
     from vision_widgets.core.catalog import upload_tokens
     from vision_widgets.core.identity import sessions as session_records
@@ -394,15 +398,67 @@ def deliver_alerts(ctx: Context) -> int:
     return alerts.run_deliveries(ctx).sent
 
 
-def schedule(queue: JobQueue, ctx: Context) -> None:
-    """Register the periodic tasks on the queue (huey's crontab, minute resolution)."""
-    from huey import crontab
+@dataclass(frozen=True)
+class Periodic:
+    """A periodic task: its name on the queue, every how many minutes (divides 60), and its body."""
 
-    queue.periodic("vision.purge_expired", crontab(minute="*/5"), lambda: purge_expired(ctx))
-    queue.periodic("vision.record_health", crontab(minute="*"), lambda: record_health(ctx))
-    queue.periodic("vision.queue_due_pulls", crontab(minute="*"), lambda: queue_due_pulls(ctx))
-    queue.periodic("vision.notification_rules", crontab(minute="*/5"), lambda: run_notification_rules(ctx))
-    queue.periodic("vision.deliver_alerts", crontab(minute="*"), lambda: deliver_alerts(ctx))
+    name: str
+    minutes: int
+    body: Callable[[Context], Any]
+
+    @property
+    def every(self) -> timedelta:
+        return timedelta(minutes=self.minutes)
+
+    def crontab(self) -> Callable[[Any], bool]:
+        """huey's crontab for it (minute resolution): every minute, or every ``minutes`` from :00."""
+        from huey import crontab
+
+        return crontab(minute="*" if self.minutes == 1 else f"*/{self.minutes}")
+
+
+#: The periodic tasks, each run once per period across all workers (``run_once_per_period``). The
+#: bodies are looked up when they run (the lambdas), so a test can replace one.
+PERIODIC: tuple[Periodic, ...] = (
+    Periodic("vision.purge_expired", 5, lambda ctx: purge_expired(ctx)),
+    Periodic("vision.record_health", 1, lambda ctx: record_health(ctx)),
+    Periodic("vision.queue_due_pulls", 1, lambda ctx: queue_due_pulls(ctx)),
+    Periodic("vision.notification_rules", 5, lambda ctx: run_notification_rules(ctx)),
+    Periodic("vision.deliver_alerts", 1, lambda ctx: deliver_alerts(ctx)),
+)
+
+
+def run_once_per_period(ctx: Context, task: Periodic, worker_id: str) -> Any:
+    """Run ``task`` if this is the first run of its current period across all workers; its result, or
+    ``None`` when another worker's run has this period (or the claim could not be made).
+
+    Every worker's scheduler enqueues every periodic task; the claim (``core.jobs.periodic``, one
+    conditional upsert, committed before the body runs) lets one run per period through. A worker
+    that dies after its claim loses that period's run: the next period's runs it again.
+    """
+    from vision_widgets.core.jobs import periodic
+
+    now = ctx.now()
+    period = periodic.period_start(now, task.every)
+    try:
+        with ctx.store.write() as conn:
+            mine = periodic.claim(conn, task.name, period, worker_id, now)
+    except UNREACHABLE as exc:
+        log.warning("%s: not run, the database is unreachable (%s); the next period's run catches up",
+                    task.name, _short(exc))
+        return None
+    if not mine:
+        log.debug("%s: the run of the period from %s is another worker's", task.name, period.isoformat())
+        return None
+    return task.body(ctx)
+
+
+def schedule(queue: JobQueue, ctx: Context, worker_id: str | None = None) -> None:
+    """Register the periodic tasks on the queue (huey's crontab, minute resolution), each run once a period
+    across all workers; ``worker_id`` is recorded with this worker's claims."""
+    claimant = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+    for task in PERIODIC:
+        queue.periodic(task.name, task.crontab(), lambda task=task: run_once_per_period(ctx, task, claimant))
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,7 +494,7 @@ def run(settings: Settings, *, handlers: Mapping[str, Handler] = HANDLERS, threa
     ctx = Context(settings=settings, store=store)
     runner = Runner(ctx, worker_id, handlers)
     queue = JobQueue(settings, run=runner.run)
-    schedule(queue, ctx)
+    schedule(queue, ctx, worker_id)
     stop = threading.Event()
     heartbeat = Heartbeat(ctx, runner, queue, stop, parent_pid=parent_pid)
     heartbeat.start()  # also with --once: a long job's lease must be extended

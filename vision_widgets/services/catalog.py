@@ -55,7 +55,7 @@ def delete_model(ctx: Context, principal: Principal, name: str) -> None:
     me = acting(ctx, principal, Permission.REGISTER_MODEL)
     now = ctx.now()
     with ctx.store.write() as conn:
-        record = record_for(conn, me, name, manage=True)
-        records.lock(conn, record.id)  # before its rows go: a write storing into it holds the same lock first
+        # held before its rows go: a write storing into it holds the same lock first
+        record = record_for(conn, me, name, manage=True, lock=True)
         records.remove(conn, record.id)
         audit.record(conn, now, me.username, "delete model", record.name)

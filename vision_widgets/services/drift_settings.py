@@ -228,7 +228,7 @@ def save_settings(ctx: Context, principal: Principal, name: str, changes: Mappin
         drift(reference, Profile.from_json(prods[-1].body), new)
     now = ctx.now()
     with ctx.store.write() as conn:
-        record = records.lock(conn, record_for(conn, me, name, manage=True).id)  # as it is now, held
+        record = record_for(conn, me, name, manage=True, lock=True)  # as it is now, held
         before = drift_settings_of(record)
         if before.to_dict() != old.to_dict():
             # saving ``new`` (built on ``old``) would silently undo the other change

@@ -87,7 +87,10 @@ def unread_count(ctx: Context, principal: Principal) -> int:
 def mark_read(ctx: Context, principal: Principal, ids: Sequence[int]) -> int:
     """Mark notifications read for this account; returns how many were unread.
 
-    ``PermissionDenied`` (nothing marked) if one of them is not the account's to read.
+    ``PermissionDenied`` (nothing marked) if one of them is not the account's to read. One whose
+    model is deleted meanwhile (by its owner or an admin, in another tab) is skipped: there is
+    nothing left to mark (``store.mark_read`` holds the models first, so this never fails on the
+    deletion).
     """
     me = acting(ctx, principal, Permission.VIEW_OWN_MODELS)
     wanted = sorted({int(i) for i in ids})

@@ -73,9 +73,13 @@ def check_labels(reference: Profile, task: str, target: str | None) -> None:
             )
 
 
-def record_for(conn, principal: Principal, name: str, manage: bool = False) -> ModelRecord:
-    """Model ``name`` if the principal may open it (or change it, with ``manage``)."""
-    record = records.get(conn, name)
+def record_for(conn, principal: Principal, name: str, manage: bool = False, lock: bool = False) -> ModelRecord:
+    """Model ``name`` if the principal may open it (or change it, with ``manage``).
+
+    With ``lock`` (in a write transaction), the model is read once with its row held until the
+    transaction ends, as ``records.lock`` holds it: for a write that needs the model as it is now.
+    """
+    record = records.get(conn, name, lock=lock)
     allowed = can_manage_model(principal, record.owner) if manage else can_view_model(principal, record.owner)
     if not allowed:
         verb = "change" if manage else "open"

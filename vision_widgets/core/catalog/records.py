@@ -126,15 +126,16 @@ def insert(conn: Connection, *, name: str, description: str, task: str, platform
     return get(conn, name)
 
 
-def find(conn: Connection, name: str) -> ModelRecord | None:
-    row = conn.execute(
-        select(schema.models).where(schema.models.c.name_key == (name or "").strip().lower())
-    ).mappings().first()
+def find(conn: Connection, name: str, lock: bool = False) -> ModelRecord | None:
+    """Model ``name`` (case-insensitive), or None; with ``lock``, its row held as ``lock`` holds it."""
+    query = select(schema.models).where(schema.models.c.name_key == (name or "").strip().lower())
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
     return None if row is None else record_from_row(row)
 
 
-def get(conn: Connection, name: str) -> ModelRecord:
-    found = find(conn, name)
+def get(conn: Connection, name: str, lock: bool = False) -> ModelRecord:
+    """Model ``name``, ``NotFound`` when there is none; with ``lock``, its row held (see ``lock``)."""
+    found = find(conn, name, lock=lock)
     if found is None:
         raise NotFound(f"There is no model named {name!r}.")
     return found

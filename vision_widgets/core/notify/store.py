@@ -144,10 +144,35 @@ def owners_of(conn: Connection, ids: Sequence[int]) -> dict[int, str | None]:
     return {row.id: row.owner for row in conn.execute(query)}
 
 
+def hold_models_of(conn: Connection, ids: Sequence[int]) -> None:
+    """Keep the models of notifications ``ids`` from being deleted until this write transaction ends.
+
+    ``FOR KEY SHARE`` on their rows, in id order (SQLite ignores it: its writers never overlap). It
+    conflicts only with what a deletion takes (``records.lock``'s ``FOR UPDATE``), so tabs marking
+    at once do not wait on each other, nor on a model's other writes. Lock order is connector → model
+    → the model's rows: the model's row is held before its notifications' rows are touched, so a
+    deletion that began first is waited for and its notifications are then gone, and one that
+    begins after waits for this transaction.
+    """
+    n, m = schema.notifications, schema.models
+    of_them = select(n.c.model_id).where(n.c.id.in_(list(ids)), n.c.model_id.is_not(None))
+    conn.execute(select(m.c.id).where(m.c.id.in_(of_them)).order_by(m.c.id)
+                 .with_for_update(read=True, key_share=True)).all()
+
+
 def mark_read(conn: Connection, ids: Sequence[int], username: str, now: datetime) -> int:
-    """Record that ``username`` read ``ids`` (already read: unchanged); returns how many were new."""
+    """Record that ``username`` read ``ids`` (already read: unchanged; deleted meanwhile, with their
+    model: skipped); returns how many were new.
+
+    Without ``hold_models_of`` first, a notification whose model a concurrent transaction had just
+    deleted (not yet committed) passed the caller's checks, and the read row's foreign key then
+    failed once the deletion committed (PostgreSQL: an ``IntegrityError``, a failed click).
+    """
+    hold_models_of(conn, ids)
+    n = schema.notifications
+    present = conn.execute(select(n.c.id).where(n.c.id.in_(sorted(set(ids))))).scalars().all()  # as of now
     # in id order: two tabs marking the same ones in other orders would wait on each other's index entries
-    rows = [dict(notification_id=i, username=username, read_at=now) for i in sorted(set(ids))]
+    rows = [dict(notification_id=i, username=username, read_at=now) for i in sorted(present)]
     return _insert_ignoring(conn, schema.notification_reads, rows, ["notification_id", "username"])
 
 

@@ -237,6 +237,17 @@ workers = Table(
     Index("ix_workers_heartbeat", "heartbeat_at"),
 )
 
+# The last period each periodic task was claimed for (core/jobs/periodic.py): every worker's scheduler
+# enqueues the periodic tasks, and only the run whose claim moves ``period_start`` forward does the work.
+periodic_runs = Table(
+    "periodic_runs",
+    metadata,
+    Column("task", String(64), primary_key=True),  # "vision.record_health"
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("worker", String(255), nullable=False),  # the worker that claimed it (host:pid:random)
+    Column("claimed_at", UTCDateTime, nullable=False),
+)
+
 # --- monitoring ----------------------------------------------------------------------------
 
 # One row per check per run (core/monitoring): the Monitoring page's history. ``status`` is

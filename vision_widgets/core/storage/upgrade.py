@@ -66,7 +66,7 @@ __all__ = ["BASELINE", "HEAD", "MIGRATIONS_DIR", "SchemaChange", "alembic_config
 #: env.py, script.py.mako and versions/: package data, found beside this module wherever it is installed.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The newest revision in versions/, so that a kernel's check imports no Alembic; a test keeps it true.
-HEAD = "0008_llm_log"
+HEAD = "0009_periodic_runs"
 #: Release 0.1.0's schema; a database that release wrote is stamped with it.
 BASELINE = "0001_baseline"
 
