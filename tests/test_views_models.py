@@ -229,7 +229,7 @@ def test_html_in_a_model_name_is_shown_as_text_in_the_list_and_on_the_page(app, 
     click_row(view, XSS_NAME)
     assert view.heading.value == XSS_NAME  # a Label: text, not HTML
     assert "<img" not in view.meta.value
-    assert view.kpis["drift"].value_label.value == "awaiting data"
+    assert view.kpis["drift"].figure == "awaiting data"
 
 
 def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, registered):
@@ -237,10 +237,10 @@ def test_selecting_a_model_fills_kpis_features_coefficients_and_histogram(app, r
     click_row(view, "Fraud detection")
     train, prod = demo_frames()
     assert view.detail.layout.display == "flex"
-    assert view.kpis["train_rows"].value_label.value == f"{len(train):,}"
-    assert view.kpis["prod_rows"].value_label.value == f"{len(prod):,}"
-    assert view.kpis["drift"].value_label.value.endswith("of 6")
-    assert view.kpis["auc"].value_label.value not in ("–", "")
+    assert view.kpis["train_rows"].figure == f"{len(train):,}"
+    assert view.kpis["prod_rows"].figure == f"{len(prod):,}"
+    assert view.kpis["drift"].figure.endswith("of 6")
+    assert view.kpis["auc"].figure not in ("–", "")
     for feature in ("amount", "merchant_category", "card_present"):
         assert f"<td>{feature}</td>" in view.features.value
     assert "<td>is_fraud</td>" not in view.features.value and "record_id" not in view.features.value
@@ -296,7 +296,7 @@ def test_an_owner_adds_a_production_batch(app, ctx, registered, settings):
     actions.add.click()
     view.wait()
     assert view.detail_status.value == "Production data added; drift updated.", actions.status.value
-    assert view.kpis["prod_rows"].value_label.value == "500"
+    assert view.kpis["prod_rows"].figure == "500"
     view.tabs.selected_index = 3
     assert list(view.history.line.x) != ["–"]
     history = model360.model_360(ctx, sessions.operator_session(ctx, USER), "Fraud detection").history
