@@ -56,3 +56,17 @@ def test_each_kind_of_number_has_one_form():
     t = datetime(2026, 11, 27, 14, 5, tzinfo=timezone.utc)
     assert fmt.when(t, " UTC") == "2026-11-27 14:05 UTC" and fmt.when(None) == "never"
     assert fmt.clock(t) == "14:05 UTC"
+
+
+def test_a_kpi_card_shows_its_texts_escaped_and_says_an_alert_in_its_class():
+    from vision_widgets.components.kpi_card import KPICard
+
+    card = KPICard("Rows of <b>model</b>")
+    card.set("12 of 20", alert=True, note='feature "<img src=x onerror=alert(1)>"')
+    assert card.figure == "12 of 20" and card.note.startswith("feature")
+    assert "<img" not in card.value and "&lt;img src=x onerror=alert(1)&gt;" in card.value
+    assert "&lt;b&gt;model&lt;/b&gt;" in card.value
+    assert "vision-kpi-alert" in card._dom_classes
+    card.set("3 of 20")
+    assert "vision-kpi-alert" not in card._dom_classes and "vision-kpi-note" not in card.value, \
+        "no alert and no empty note line once the value is back to normal"

@@ -51,12 +51,12 @@ def test_a_user_sees_their_models_kpis_charts_table_and_csv(ctx, login, models):
         assert view.model.options == (ANY, "Churn A")
         assert view.lob not in view._filters          # line-of-business filters are an admin's
         assert view.empty.layout.display == "none" and view.data.layout.display == ""
-        assert view.kpis["cost"].value_label.value == "10.00 EUR"
-        assert view.kpis["per_1k"].value_label.value == f"{10 / 6:,.3f} EUR"
-        assert view.kpis["predictions"].value_label.value == "6,000"
-        assert view.kpis["utilisation"].value_label.value == f"{(0.5 * 2 + 0.8 * 1) / 3:.0%}"
-        assert view.kpis["performance"].caption.value == "Current Accuracy"
-        assert view.kpis["performance"].value_label.value not in ("", "–")
+        assert view.kpis["cost"].figure == "10.00 EUR"
+        assert view.kpis["per_1k"].figure == f"{10 / 6:,.3f} EUR"
+        assert view.kpis["predictions"].figure == "6,000"
+        assert view.kpis["utilisation"].figure == f"{(0.5 * 2 + 0.8 * 1) / 3:.0%}"
+        assert view.kpis["performance"].caption == "Current Accuracy"
+        assert view.kpis["performance"].figure not in ("", "–")
         assert view.cost_chart.drawn["EUR"][1].tolist() == [6.0, 4.0]
         assert view.volume_chart.drawn["from usage records"][1].tolist() == [4000.0, 2000.0]
         assert len(view.performance_chart.drawn["realised (labels)"][1]) > 0
@@ -72,8 +72,8 @@ def test_a_range_without_data_says_so_and_a_reversed_range_is_refused(ctx, login
     view = open_page(ctx, login)
     try:
         view.preset.value = "Last 7 days"     # Oct 22–28: one usage day (Oct 25), cost vs the 7 days before
-        assert view.kpis["cost"].value_label.value == "4.00 EUR"
-        assert "no cost in the previous 7 days" in view.kpis["cost"].note.value
+        assert view.kpis["cost"].figure == "4.00 EUR"
+        assert "no cost in the previous 7 days" in view.kpis["cost"].note
         view.preset.value = "Custom range"
         assert not view.start.disabled
         view.start.value, view.end.value = date(2027, 1, 1), date(2027, 1, 31)
@@ -85,7 +85,7 @@ def test_a_range_without_data_says_so_and_a_reversed_range_is_refused(ctx, login
         assert view.empty.layout.display == "none" and view.data.layout.display == "none"
         view.preset.value = "Last 30 days"
         assert view.status.value == "" and view.data.layout.display == ""
-        assert view.kpis["cost"].value_label.value == "10.00 EUR"
+        assert view.kpis["cost"].figure == "10.00 EUR"
     finally:
         view.close()
 
@@ -94,13 +94,13 @@ def test_an_admin_filters_by_platform_sees_unknown_costs_and_adds_a_rate(ctx, lo
     view = open_page(ctx, login, ADMIN)
     try:
         assert view.model.options == (ANY, "Churn A", "Churn B")
-        assert view.kpis["cost"].value_label.value == "10.00 EUR"
-        assert "1 model-day(s) without a rate left out" in view.kpis["cost"].note.value
+        assert view.kpis["cost"].figure == "10.00 EUR"
+        assert "1 model-day(s) without a rate left out" in view.kpis["cost"].note
         assert "No cost rate for platform Azure ML" in view.notes.text
         view.platform.value = "Azure ML"
         view.wait()
         assert view.source is not None and list(view.source.models["name"]) == ["Churn B"]
-        assert view.kpis["cost"].value_label.value == "unknown"
+        assert view.kpis["cost"].figure == "unknown"
         assert view.cost_chart.figure.title == "Cost per day: unknown (no rate for these platforms)"
         view.rate_platform.value, view.rate_currency.value = "Azure ML", "usd"
         view.rate_per_1k.value, view.rate_per_hour.value = "-1", "2"
@@ -112,7 +112,7 @@ def test_an_admin_filters_by_platform_sees_unknown_costs_and_adds_a_rate(ctx, lo
         view.wait()
         assert view.rate_status.kind == "success" and "Azure ML: USD 1 per 1,000" in view.rate_status.value
         assert "Azure ML" in view.rates.value and "USD" in view.rates.value
-        assert view.kpis["cost"].value_label.value == "3.00 USD"    # 1 × 1 + 1 h × 2
+        assert view.kpis["cost"].figure == "3.00 USD"    # 1 × 1 + 1 h × 2
     finally:
         view.close()
 
@@ -145,13 +145,13 @@ def test_a_bad_usage_csv_names_its_lines_and_stores_nothing_and_a_good_one_updat
         shown = view.upload_status.value
         assert "2 line(s) of the file are not valid usage records; nothing was stored." in shown
         assert "line 3, column predictions: -5 is negative" in shown and "line 4, column timestamp:" in shown
-        assert view.kpis["predictions"].value_label.value == "6,000"     # nothing from the file
+        assert view.kpis["predictions"].figure == "6,000"     # nothing from the file
         good = b"timestamp,predictions,compute_hours,cpu_share\n2026-10-27T12:00:00Z,3000,1,0.5\n"
         _choose(view, good)
         view.upload_button.click()
         view.wait()
         assert view.upload_status.value == "Churn A: 1 record(s) stored, 0 already present."
-        assert view.kpis["predictions"].value_label.value == "9,000"     # reloaded with the new record
+        assert view.kpis["predictions"].figure == "9,000"     # reloaded with the new record
         assert view.volume_chart.drawn["from usage records"][1].tolist() == [4000.0, 2000.0, 3000.0]
     finally:
         view.close()

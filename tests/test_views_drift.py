@@ -95,7 +95,7 @@ def test_a_window_change_feeds_the_table_the_verdict_and_the_distribution_of_tha
     view.window.value = early.index
     assert early.label in view.verdict.value
     assert [r[0] for r in view.table.rows] == [f.feature for f in early.sorted_features()]
-    assert view.kpis["rows"].value_label.value == f"{early.rows:,}"
+    assert view.kpis["rows"].figure == f"{early.rows:,}"
     assert view.distribution.figure.title.endswith(f"training vs {early.label}")
     assert not np.array_equal(view.distribution.areas["production"].y, before)
     # the over-time charts do not change with the window
@@ -124,7 +124,7 @@ def test_target_and_prediction_shift_are_shown_apart(app, models):
     html = view.shift_table.value
     assert "Target (label shift)" in html and "is_fraud" in html
     assert "Prediction (prediction shift)" in html and "fraud_score" in html
-    assert view.kpis["target"].value_label.value in ("yes", "no")
+    assert view.kpis["target"].figure in ("yes", "no")
 
 
 def test_switching_model_loads_the_other_model(app, ctx, login, models):

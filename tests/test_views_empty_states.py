@@ -86,10 +86,10 @@ def test_the_drift_card_and_the_list_say_the_verdict_alike(app, ctx, settings):
     log_in_through_the_form(app, USER)
     view = app.view
     card = view.kpis["drift"]
-    drifted, total = (int(x) for x in card.value_label.value.split(" of "))
+    drifted, total = (int(x) for x in card.figure.split(" of "))
     verdict = f"{drifted} of {total} features drifted; dataset drift needs 50%"
-    assert card.note.value.endswith(verdict)
+    assert card.note.endswith(verdict)
     share = f"{drifted / total:.0%} drifted, needs 50%"
     assert any(share in str(cell) for row in view.list_table.rows for cell in row), \
         "the list gives the same share and the same rule"
-    assert view.kpis["auc"].value_label.value.startswith("0."), "metrics are decimals, like the table's"
+    assert view.kpis["auc"].figure.startswith("0."), "metrics are decimals, like the table's"

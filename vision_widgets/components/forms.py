@@ -54,6 +54,13 @@ def button(description: str, style: str = "", icon: str = "") -> w.Button:
     return w.Button(description=description, button_style=style, icon=icon, layout=w.Layout(width="auto"))
 
 
+def muted(value: str = "") -> w.Label:
+    """A quieter line of plain text: a hint, a note under a table."""
+    note = w.Label(value)
+    note.add_class("vision-muted")
+    return note
+
+
 def section(title: str, *children: w.Widget) -> w.VBox:
     """A titled card."""
     heading = w.Label(title)

@@ -157,9 +157,11 @@ _CSS = """
   border: 1px solid {line}; border-radius: 6px; padding: 8px 10px; }}
 .vision-kpi {{ background: {kpi}; border: 1px solid {line}; border-radius: 8px; padding: 8px 14px; margin: 4px 8px 4px 0;
   min-width: 150px; max-width: 320px; }}
-.vision-app .vision-kpi-caption {{ color: {muted}; font-size: 12px; }}
-.vision-app .vision-kpi-value {{ font-size: 22px; font-weight: 600; color: {navy}; }}
-.vision-app .vision-kpi-note {{ color: {muted}; font-size: 12px; }}
+/* A KPI card is one HTML widget (components/kpi_card.py): its three lines are divs. */
+.vision-app .vision-kpi .widget-html-content {{ min-height: 0; }}
+.vision-app .vision-kpi-caption {{ color: {muted}; font-size: 12px; padding: 3px 0 1px; }}
+.vision-app .vision-kpi-value {{ font-size: 22px; font-weight: 600; color: {navy}; padding: 2px 0; }}
+.vision-app .vision-kpi-note {{ color: {muted}; font-size: 12px; padding: 1px 0 3px; }}
 .vision-app .vision-kpi-alert .vision-kpi-value {{ color: {error}; }}
 /* A data grid paints through a buffer canvas rounded up to 512 px; under 1024 px wide it stays 1024. */
 .vision-data-table {{ max-width: 1000px; }}

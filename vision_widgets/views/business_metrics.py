@@ -303,7 +303,7 @@ class BusinessMetricsView(PageView):
                                      note=(others + f"; {k.compute_hours:,.1f} compute hours") if k.compute_hours
                                      else "needs usage records")
         name = METRIC_NAMES.get(r.metric, r.metric)
-        self.kpis["performance"].caption.value = f"Current {name}"
+        self.kpis["performance"].set_caption(f"Current {name}")
         if k.performance is None:
             self.kpis["performance"].set("–", note="no labelled or estimated window in the range")
         else:

@@ -1,7 +1,8 @@
 """Model 360: the model list (own models, or all for admins) and one model seen from every side.
 
-Built once per page: the figures and tables are created in ``__init__`` and
-only fed new data when the selection changes.
+Built once per page: the list, the KPI cards and the first tab are created in ``__init__``, every
+other tab (its table or chart) the first time it is shown; each is then only fed new data when the
+selection changes, and a tab only while it is shown.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ FEATURE_COLUMNS = ("Feature", "Type", "Mean (training)", "Mean (production)", "M
 PERF_COLUMNS = ("Metric", "Training", "Production")
 LABEL_COLUMNS = ("Class", "Training share", "Production share")
 ANY = "(any)"
-DRIVERS, DISTRIBUTIONS, HISTORY = 1, 2, 3  # the tabs holding a chart
+DRIVERS, DISTRIBUTIONS, HISTORY, PERFORMANCE = 1, 2, 3, 4
+LATER_TABS = (DRIVERS, DISTRIBUTIONS, HISTORY, PERFORMANCE)  # built when first shown
 
 
 class Model360View(PageView):
@@ -74,13 +76,11 @@ class Model360View(PageView):
             ("accuracy", "Accuracy (production)"), ("auc", "ROC AUC (production)"))}
         self.labels = SafeTable(LABEL_COLUMNS, empty="No target column.")
         self.features = SafeTable(FEATURE_COLUMNS)
-        self.performance = SafeTable(PERF_COLUMNS, empty="No labels in the data: performance needs the target.")
-        self.performance_note = w.Label("")
-        self.performance_note.add_class("vision-muted")
-        self.surrogate_note = w.Label("")
-        self.surrogate_note.add_class("vision-muted")
-        self.feature_choice = w.Dropdown(options=(), layout=w.Layout(width="300px"))
-        self.feature_choice.observe(self._on_feature, "value")
+        # Built with their tab (``_build_tab``), the first time it is shown.
+        self.performance: SafeTable | None = None
+        self.performance_note: w.Label | None = None
+        self.surrogate_note: w.Label | None = None
+        self.feature_choice: w.Dropdown | None = None
         self.detail_status = StatusMessage()
         # Owners and admins: what they can do to the model, folded away until wanted and built when
         # opened (about 50 widgets a model switch or the first view need not send), as the Drift
@@ -105,22 +105,17 @@ class Model360View(PageView):
             self.detail_status,
         ])
         # One tab at a time, as drift reports usually are: the browser lays out only the open
-        # tab, which keeps the first view of a model quick, and the page short. A chart enters
-        # its tab's box, and is fed, only while that tab is shown: a bqplot figure drawn in a
-        # hidden tab has no width and logs a "negative width" error per bar (see charts.py).
-        # A chart is also *built* only when its tab is first shown: the first view of the page then
-        # sends no chart widgets (~45 of its ~300) to the browser.
-        self._chart_boxes = {DRIVERS: w.VBox(), DISTRIBUTIONS: w.VBox(), HISTORY: w.VBox()}
+        # tab, which keeps the first view of a model quick, and the page short. Every tab but the
+        # first is *built* the first time it is shown, and fed only while it is shown: the first
+        # view of the page then sends none of their widgets (~90 of ~340 with the charts) to the
+        # browser, and a bqplot figure is never drawn in a hidden tab, where it has no width and
+        # logs a "negative width" error per bar (see charts.py).
+        self._tab_boxes = {index: w.VBox() for index in LATER_TABS}
         self._made: dict[int, CoefficientChart | DistributionChart | DriftHistoryChart] = {}
         self._stale: set[int] = set()
         self.tabs = w.Tab(children=(
             w.VBox([forms.section("Features", self.features), forms.section("Labels: class balance", self.labels)]),
-            forms.section("What drives the model (linear surrogate fitted on training data)",
-                          self.surrogate_note, self._chart_boxes[DRIVERS]),
-            forms.section("Feature distribution", forms.field("Feature", self.feature_choice),
-                          self._chart_boxes[DISTRIBUTIONS]),
-            forms.section("Drift over time", self._chart_boxes[HISTORY]),
-            forms.section("Performance", self.performance, self.performance_note),
+            *self._tab_boxes.values(),
         ))
         self.tabs.titles = ("Features & drift", "Drivers", "Distributions", "Drift over time", "Performance")
         self.tabs.observe(self._on_tab, "selected_index")
@@ -242,28 +237,7 @@ class Model360View(PageView):
         self.kpis["auc"].set(metric(data.performance.get("roc_auc")))
         self._show_labels(data)
         self._show_features(data)
-        self._show_performance(data)
-        s = data.surrogate
-        if s is not None:
-            note = f"Fitted on {count(s.rows, 'training row')}; response: {s.response}."
-            if s.variance_kind == "HC0":
-                note += " Robust (HC0) 95% intervals: the response is a score, not a 0/1 label."
-            if not s.converged:
-                note += " The fit did not converge (the classes may be separable): read the coefficients with care."
-            if s.dropped:
-                note += f" Left out (no variance): {', '.join(s.dropped)}."
-            self.surrogate_note.value = note
-        else:
-            self.surrogate_note.value = ("No surrogate was fitted: it needs a target or prediction column, and "
-                                         "both classes among the fitted training rows. Check the column roles.")
-        features = tuple(ref.columns) if ref is not None else ()
-        self._quiet = True
-        try:
-            self.feature_choice.options = features
-            self.feature_choice.value = features[0] if features else None
-        finally:
-            self._quiet = False
-        self._stale = {DRIVERS, DISTRIBUTIONS, HISTORY}
+        self._stale = set(LATER_TABS)
         self._build_actions(data)
         # A model awaiting its first profiles has nothing to chart yet.
         self.data_sections.layout.display = "flex" if ref is not None else "none"
@@ -285,6 +259,21 @@ class Model360View(PageView):
             for f in data.features
         )
 
+    @staticmethod
+    def _surrogate_note(data: model360.Model360) -> str:
+        s = data.surrogate
+        if s is None:
+            return ("No surrogate was fitted: it needs a target or prediction column, and "
+                    "both classes among the fitted training rows. Check the column roles.")
+        note = f"Fitted on {count(s.rows, 'training row')}; response: {s.response}."
+        if s.variance_kind == "HC0":
+            note += " Robust (HC0) 95% intervals: the response is a score, not a 0/1 label."
+        if not s.converged:
+            note += " The fit did not converge (the classes may be separable): read the coefficients with care."
+        if s.dropped:
+            note += f" Left out (no variance): {', '.join(s.dropped)}."
+        return note
+
     def _show_performance(self, data: model360.Model360) -> None:
         self.performance_note.value = data.performance_note
         metrics = (("accuracy", metric), ("precision", metric), ("recall", metric), ("f1", metric),
@@ -295,22 +284,48 @@ class Model360View(PageView):
             for name, fmt in metrics if name in data.performance or name in data.training_performance
         )
 
-    # -- charts: fed only while their tab is shown ----------------------------------------------
+    # -- the later tabs: built when first shown, fed only while shown ---------------------------
     def _on_tab(self, _change=None) -> None:
         self._draw_shown_tab()
 
+    def _build_tab(self, index: int) -> None:
+        """Build tab ``index``'s widgets, once."""
+        box = self._tab_boxes[index]
+        if box.children:
+            return
+        if index == DRIVERS:
+            self.surrogate_note = forms.muted("")
+            content = forms.section("What drives the model (linear surrogate fitted on training data)",
+                                    self.surrogate_note, self.coefficients.widget)
+        elif index == DISTRIBUTIONS:
+            self.feature_choice = w.Dropdown(options=(), layout=w.Layout(width="300px"))
+            self.feature_choice.observe(self._on_feature, "value")
+            content = forms.section("Feature distribution", forms.field("Feature", self.feature_choice),
+                                    self.histogram.figure)
+        elif index == HISTORY:
+            content = forms.section("Drift over time", self.history.figure)
+        else:
+            self.performance = SafeTable(PERF_COLUMNS, empty="No labels in the data: performance needs the target.")
+            self.performance_note = forms.muted("")
+            content = forms.section("Performance", self.performance, self.performance_note)
+        box.children = (content,)
+
+    def built_tabs(self) -> set[int]:
+        """The tabs built so far (each the first time it was shown)."""
+        return {index for index, box in self._tab_boxes.items() if box.children}
+
     def _draw_shown_tab(self) -> None:
-        """Feed the shown tab's chart if the model changed since it was last drawn."""
+        """Build the shown tab if needed, and feed it if the model changed since it was last fed."""
         index = self.tabs.selected_index
         hidden = "none" in (self.detail.layout.display, self.data_sections.layout.display)
         if index not in self._stale or self.current is None or hidden:
             return
         self._stale.discard(index)
-        box = self._chart_boxes[index]
-        if not box.children:
-            made = self._chart(index)
-            box.children = (made.widget if index == DRIVERS else made.figure,)
-        if index == DRIVERS:
+        self._build_tab(index)
+        if index == PERFORMANCE:
+            self._show_performance(self.current)
+        elif index == DRIVERS:
+            self.surrogate_note.value = self._surrogate_note(self.current)
             s = self.current.surrogate
             if s is not None:
                 self.coefficients.update(list(s.terms), list(s.coefficients), list(s.variances))
@@ -356,7 +371,16 @@ class Model360View(PageView):
         self._draw_shown_tab()
 
     def _draw_distribution(self) -> None:
-        data, name = self.current, self.feature_choice.value
+        data = self.current
+        features = tuple(data.reference.columns) if data is not None and data.reference is not None else ()
+        if tuple(self.feature_choice.options) != features:  # another model's columns: its first feature
+            self._quiet = True
+            try:
+                self.feature_choice.options = features
+                self.feature_choice.value = features[0] if features else None
+            finally:
+                self._quiet = False
+        name = self.feature_choice.value
         if data is None or data.reference is None or not name:
             self.histogram.update("Distribution", [], [], [])
             return
