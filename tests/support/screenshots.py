@@ -99,6 +99,12 @@ def shoot(base_url: str, out: Path) -> list[Path]:
                             page.wait_for_timeout(1000)  # a picture, not a test: let bqplot finish drawing
                             saved.append(whole_app(page, out / f"{role}-{slug(title)}-{slug(tab)}.png"))
                         page.get_by_role("tab", name=MODEL_TABS[0]).click()
+                    if title == "Business Metrics":  # the KPI cards come first; then the charts and the table
+                        main = page.locator(".vision-page-metrics")
+                        main.get_by_text("Download CSV").wait_for()
+                        main.locator(".vision-data-grid canvas").first.wait_for()
+                        page.wait_for_timeout(1000)
+                        saved[-1] = whole_app(page, path)
                     if title == "Drift":  # the first model's latest window, then its other tab and its settings
                         main = page.locator(".vision-page-drift")  # Model 360 stays in the body, hidden
                         main.locator(".bqplot", has_text="Drift score per window").wait_for()

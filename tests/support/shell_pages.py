@@ -26,7 +26,7 @@ LOADED = {
 
 #: Where the text of a message or a table cell sits (what must never be clipped).
 TEXT_SELECTORS = (".vision-status, .vision-app .widget-label, .vision-app .widget-label-basic span, "
-                  ".vision-table td, .vision-table th")
+                  ".vision-table td, .vision-table th, .vision-kpi-caption, .vision-kpi-value, .vision-kpi-note")
 
 #: JavaScript: the elements among ``TEXT_SELECTORS`` whose text is cut (wider than their box with
 #: overflow hidden, or ending in an ellipsis the browser drew).
