@@ -1,13 +1,15 @@
 """Alert channels (core/notify/channels.py) against real receivers on loopback: a webhook and an SMTP server."""
 from __future__ import annotations
 
+import base64
 import json
 import time
 from email import message_from_bytes, policy
 
 import pytest
-from support.alert_receivers import WebhookReceiver, smtp_server
+from support.alert_receivers import WebhookReceiver, self_signed, smtp_server
 from support.blackhole import closed_port, silent_port
+from support.connect_proxy import ConnectProxy
 
 from vision_widgets.core.errors import InvalidInput
 from vision_widgets.core.notify import channels
@@ -122,6 +124,109 @@ def test_webhook_urls_must_be_https_except_to_this_machine(url):
 def test_https_and_loopback_http_are_accepted():
     assert channels.check("webhook", {}, {"url": "https://hooks.slack.com/services/T/B/x"})[0]["format"] == "slack"
     assert channels.check("webhook", {}, {"url": "http://localhost:9000/x"})[1]["url"] == "http://localhost:9000/x"
+
+
+# -- webhook through the environment's proxy --------------------------------------------------------
+
+PROXY_USER, PROXY_PASSWORD = "alerts", "distinctive/proxy@pass"
+PROXY_PASSWORD_IN_URL = "distinctive%2Fproxy%40pass"   # as it is written in HTTPS_PROXY
+
+
+@pytest.fixture
+def proxy_env(monkeypatch):
+    """No proxy setting from the machine: each test sets what it needs."""
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def https_hook(tmp_path, proxy_env):
+    """An HTTPS webhook at https://localhost:<port>, its self-signed certificate trusted as a CA would be."""
+    cert, key = self_signed(tmp_path)
+    proxy_env.setenv("SSL_CERT_FILE", str(cert))  # what ssl.create_default_context() trusts
+    with WebhookReceiver(tls=(cert, key)) as hook:
+        yield hook
+
+
+def test_an_https_webhook_goes_through_the_proxy_in_https_proxy(https_hook, proxy_env):
+    with ConnectProxy(PROXY_USER, PROXY_PASSWORD) as proxy:
+        proxy_env.setenv("HTTPS_PROXY", proxy.url(PROXY_USER, PROXY_PASSWORD_IN_URL))
+        channels.send("webhook", *_webhook(https_hook.url), MESSAGE)
+    assert [r["json"]["text"].splitlines()[0] for r in https_hook.received] == ["Data drift on Fraud detection"]
+    assert https_hook.received[0]["path"] == https_hook.path
+    assert proxy.connects == [f"localhost:{https_hook.port}"]  # one tunnel, to the receiver's host:port
+    assert proxy.authorizations == ["Basic " + base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()]
+    # TLS is end to end: the proxy relayed the message without seeing its path or its text
+    assert proxy.relayed and TOKEN.encode() not in proxy.relayed and b"Fraud" not in proxy.relayed
+
+
+def test_no_proxy_sends_the_webhook_directly(https_hook, proxy_env):
+    with ConnectProxy() as proxy:
+        proxy_env.setenv("HTTPS_PROXY", proxy.url())
+        proxy_env.setenv("NO_PROXY", "example.com,localhost")
+        channels.send("webhook", *_webhook(https_hook.url), MESSAGE)
+    assert len(https_hook.received) == 1
+    assert proxy.accepted == 0
+
+
+def test_a_proxy_refusing_the_credentials_is_named_without_the_password(https_hook, proxy_env):
+    with ConnectProxy(PROXY_USER, "the-right-one") as proxy:
+        proxy_env.setenv("HTTPS_PROXY", proxy.url(PROXY_USER, PROXY_PASSWORD_IN_URL))
+        with pytest.raises(DeliveryFailed) as failed:
+            channels.send("webhook", *_webhook(https_hook.url), MESSAGE)
+    said = str(failed.value)
+    assert f"The proxy 127.0.0.1:{proxy.port} (HTTPS_PROXY) did not open a tunnel to localhost:{https_hook.port}" in said
+    assert "407" in said and "check the user and password in HTTPS_PROXY" in said
+    for secret in (PROXY_PASSWORD, PROXY_PASSWORD_IN_URL, "distinctive", proxy.authorizations[0].split()[1], TOKEN):
+        assert secret not in said
+    assert proxy.connects == [f"localhost:{https_hook.port}"] and https_hook.received == []
+
+
+def test_a_proxy_that_is_down_is_named(https_hook, proxy_env):
+    port = closed_port()
+    proxy_env.setenv("HTTPS_PROXY", f"http://{PROXY_USER}:{PROXY_PASSWORD_IN_URL}@127.0.0.1:{port}")
+    with pytest.raises(DeliveryFailed) as failed:
+        channels.send("webhook", *_webhook(https_hook.url), MESSAGE)
+    said = str(failed.value)
+    assert said == (f"The proxy 127.0.0.1:{port} (HTTPS_PROXY) refused the connection; check HTTPS_PROXY's host "
+                    "and port and that the proxy is up.")
+    assert https_hook.received == []
+
+
+def test_a_proxy_that_never_answers_is_named_within_the_timeout(https_hook, proxy_env):
+    with silent_port() as port:
+        proxy_env.setenv("HTTPS_PROXY", f"127.0.0.1:{port}")  # no scheme: http:// as urllib reads it
+        started = time.monotonic()
+        with pytest.raises(DeliveryFailed) as failed:
+            channels.send("webhook", *_webhook(https_hook.url, timeout=2, connect_timeout=0.5), MESSAGE)
+    assert time.monotonic() - started < 5
+    assert f"The proxy 127.0.0.1:{port} (HTTPS_PROXY) did not answer in time" in str(failed.value)
+
+
+def test_the_receivers_certificate_is_checked_through_the_tunnel(tmp_path, proxy_env):
+    cert, key = self_signed(tmp_path)  # not trusted: SSL_CERT_FILE is not set
+    with WebhookReceiver(tls=(cert, key)) as hook, ConnectProxy() as proxy:
+        proxy_env.setenv("HTTPS_PROXY", proxy.url())
+        with pytest.raises(DeliveryFailed, match="webhook's certificate is not trusted"):
+            channels.send("webhook", *_webhook(hook.url), MESSAGE)
+    assert proxy.connects == [f"localhost:{hook.port}"] and hook.received == []
+
+
+def test_http_to_this_machine_never_goes_through_the_proxy(proxy_env):
+    with WebhookReceiver() as hook, ConnectProxy() as proxy:
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+            proxy_env.setenv(name, proxy.url())
+        channels.send("webhook", *_webhook(hook.url), MESSAGE)
+    assert len(hook.received) == 1 and proxy.accepted == 0
+
+
+def test_a_proxy_that_is_not_an_http_proxy_says_what_is_needed(proxy_env):
+    proxy_env.setenv("HTTPS_PROXY", f"socks5://{PROXY_USER}:{PROXY_PASSWORD_IN_URL}@127.0.0.1:1080")
+    with pytest.raises(DeliveryFailed, match=r"http://\[user:password@\]host:port") as failed:
+        channels.send("webhook", *_webhook("https://hooks.example.com/services/T/B/x"), MESSAGE)
+    assert "distinctive" not in str(failed.value)
 
 
 # -- e-mail ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""Receivers on loopback for alert delivery tests: a webhook (HTTP) and a mail server (aiosmtpd).
+"""Receivers on loopback for alert delivery tests: a webhook (HTTP or HTTPS) and a mail server (aiosmtpd).
 
 ``WebhookReceiver`` answers each POST with the next status of its ``script`` (then 200) and keeps
-what it received; ``smtp_server`` runs aiosmtpd with STARTTLS, implicit TLS or none, and an
+what it received (over TLS with ``tls=(certificate, key)``, at ``https://localhost:<port>``); ``smtp_server`` runs aiosmtpd with STARTTLS, implicit TLS or none, and an
 optional login, keeping the messages. ``self_signed`` makes a certificate for 127.0.0.1/localhost
 with ``cryptography`` (the client trusts it through the channel's ``ca_file``)."""
 from __future__ import annotations
@@ -21,8 +21,10 @@ from typing import Self
 class WebhookReceiver:
     """An HTTP server on 127.0.0.1 that records POSTed JSON and answers from ``script``."""
 
-    def __init__(self, script: list[int] | None = None, path: str = "/hooks/T000/B000/distinctive-hook-token") -> None:
+    def __init__(self, script: list[int] | None = None, path: str = "/hooks/T000/B000/distinctive-hook-token",
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.script = list(script or [])
+        self.tls = tls
         self.path = path
         self.received: list[dict] = []
         self.statuses: list[int] = []
@@ -48,11 +50,21 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+        if self.tls is not None:  # the certificate names localhost
+            return f"https://localhost:{self.port}{self.path}"
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
 
     def __enter__(self) -> Self:
         self.thread.start()

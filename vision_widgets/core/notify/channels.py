@@ -14,6 +14,11 @@ Two kinds, each with its settings checked here (``check``) and one way to send (
   is sealed at rest and never appears in a message, a log line or a widget. It must be ``https``;
   plain ``http`` is accepted only to a loopback address (a relay on the same machine, tests).
   Redirects are not followed (a 3xx is a failure: a moved webhook must be re-entered).
+  An ``https`` webhook goes through the environment's proxy as urllib would send it
+  (``HTTPS_PROXY``/``https_proxy``, ``NO_PROXY``): an HTTP CONNECT tunnel to the receiver's
+  host:port, TLS and its certificate check end to end with the receiver (the proxy sees only the
+  host and port), the proxy's ``user:password@`` as ``Proxy-Authorization: Basic``. Loopback
+  ``http`` (a local relay) never goes through a proxy.
 * **email** — SMTP through ``smtplib``: ``security`` ``starttls`` (upgrade on port 587),
   ``tls`` (implicit TLS, port 465) or ``none`` (a relay inside the network); an optional login
   (``username`` here, the password a secret); certificates are verified, against ``ca_file`` when
@@ -27,6 +32,7 @@ send (the send runs in a thread of its own; one that overruns is left behind and
 """
 from __future__ import annotations
 
+import base64
 import html
 import ipaddress
 import json
@@ -36,13 +42,14 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from http import client as http_client
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from vision_widgets.core.connectors.failures import first_line, scrub
 from vision_widgets.core.errors import InvalidInput, VisionError
@@ -346,15 +353,95 @@ def _url_secrets(url: str) -> list[str]:
     return [s for s in found if s]
 
 
-def _post(url: str, body: bytes, connect_timeout: float) -> None:
+@dataclass(frozen=True)
+class Proxy:
+    """The outbound proxy a webhook goes through: its host and port, and the CONNECT request's
+    ``Proxy-Authorization`` (never shown: it and the proxy URL's credentials are in ``secrets``)."""
+
+    host: str
+    port: int
+    authorization: str = field(default="", repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def where(self) -> str:
+        """``host:port`` for a message (no credentials)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def proxy_for(url: str) -> Proxy | None:
+    """The proxy the environment gives for the webhook ``url``, or None to connect directly.
+
+    As urllib decides it: ``urllib.request.getproxies()`` (``https_proxy``/``HTTPS_PROXY``) for an
+    ``https`` URL unless ``urllib.request.proxy_bypass`` (``NO_PROXY``) covers its host. A plain
+    ``http`` URL (accepted only to loopback: a relay on this machine) never goes through a proxy.
+    The proxy is ``[http://][user:password@]host[:port]`` (port 80 if none; ``https://`` is spoken
+    to as urllib does, plain CONNECT); another scheme (``socks5://``) is ``DeliveryFailed``.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return None
+    raw = (urllib.request.getproxies().get("https") or "").strip()
+    if not raw or urllib.request.proxy_bypass(parts.netloc.rpartition("@")[2]):
+        return None
+    try:
+        proxy = urlsplit(raw if "://" in raw else f"http://{raw}")
+        host, port = proxy.hostname or "", proxy.port or 80
+    except ValueError:
+        host = ""
+    if not host or proxy.scheme not in ("http", "https"):
+        raise DeliveryFailed("HTTPS_PROXY is not an HTTP proxy's address; webhooks need "
+                             "http://[user:password@]host:port (a proxy that accepts CONNECT).")
+    user, password = unquote(proxy.username or ""), unquote(proxy.password or "")
+    # The whole setting is a secret only when it holds credentials (else it names just the proxy).
+    secrets = tuple(s for s in (raw if proxy.username or proxy.password else "", proxy.password, password) if s)
+    authorization = ""
+    if user and password:  # as urllib's ProxyHandler: credentials only when both are given
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        authorization = f"Basic {token}"
+        secrets += (token, f"{user}:{password}")
+    return Proxy(host, port, authorization, secrets)
+
+
+def _proxy_reason(exc: BaseException, proxy: Proxy, target: str, secrets: list[str]) -> str:
+    """Why the way through ``proxy`` to ``target`` (host:port) failed, naming the proxy, never its credentials."""
+    detail = scrub(first_line(str(exc)) or type(exc).__name__, secrets)
+    at = f"The proxy {proxy.where} (HTTPS_PROXY)"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return (f"{at} did not answer in time, or the webhook behind it did not ({detail}); check that the "
+                f"proxy is up and lets this server through to {target}.")
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{at} refused the connection; check HTTPS_PROXY's host and port and that the proxy is up."
+    if isinstance(exc, socket.gaierror):
+        return f"{at}: its host name cannot be found ({detail}); check HTTPS_PROXY."
+    return (f"{at} did not open a tunnel to {target} ({detail}); check the user and password in HTTPS_PROXY "
+            f"and that the proxy allows CONNECT to {target} (or list the host in NO_PROXY).")
+
+
+def _post(url: str, body: bytes, connect_timeout: float, proxy: Proxy | None = None) -> None:
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if parts.scheme == "https":
+    if parts.scheme == "https" and proxy is not None:
+        # CONNECT to the receiver's host:port through the proxy; TLS (and the certificate check,
+        # against the receiver's host name) runs inside the tunnel, end to end.
         conn: http_client.HTTPConnection = http_client.HTTPSConnection(
+            proxy.host, proxy.port, timeout=connect_timeout, context=ssl.create_default_context())
+        conn.set_tunnel(parts.hostname, parts.port or 443,
+                        headers={"Proxy-Authorization": proxy.authorization} if proxy.authorization else None)
+    elif parts.scheme == "https":
+        conn = http_client.HTTPSConnection(
             parts.hostname, parts.port, timeout=connect_timeout, context=ssl.create_default_context())
     else:
         conn = http_client.HTTPConnection(parts.hostname, parts.port, timeout=connect_timeout)
     try:
+        if proxy is not None and parts.scheme == "https":
+            try:
+                conn.connect()
+            except ssl.SSLError:
+                raise  # the receiver's TLS, inside the tunnel: reported as the webhook's
+            except (OSError, http_client.HTTPException) as exc:  # reaching the proxy, or its CONNECT
+                target = f"{parts.hostname}:{parts.port or 443}"
+                raise DeliveryFailed(_proxy_reason(exc, proxy, target, list(proxy.secrets))) from None
         conn.request("POST", path, body=body, headers={
             "Content-Type": "application/json; charset=utf-8", "User-Agent": "VisionAI-alerts/1"})
         response = conn.getresponse()
@@ -427,8 +514,11 @@ def send(kind: str, config: Mapping[str, Any], secrets: Mapping[str, str], messa
         if not url:
             raise DeliveryFailed("This webhook channel has no URL; re-enter it.")
         hidden = _url_secrets(url)
+        proxy = proxy_for(url)
+        if proxy is not None:
+            hidden.extend(proxy.secrets)
         body = json.dumps(webhook_payload(str(config.get("format", "slack")), message)).encode("utf-8")
-        _bounded(timeout, lambda: _post(url, body, connect_timeout), "webhook", hidden)
+        _bounded(timeout, lambda: _post(url, body, connect_timeout, proxy), "webhook", hidden)
     elif kind == EMAIL:
         password = secrets.get("password", "")
         if config.get("username") and not password:
