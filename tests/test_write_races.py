@@ -207,7 +207,7 @@ def test_marking_read_while_the_model_is_being_deleted_waits_and_marks_nothing(c
     me = login(USER)
     ident = _a_model_with_a_notification(ctx, me)
     # the model and (by cascade) its notification deleted, not yet committed; the click comes now
-    reached = _hold(monkeypatch, records, "remove", ctx, after=True)
+    reached = _hold_after(monkeypatch, records, "remove", ctx)
     mark = ((lambda: notifications.mark_read(ctx, me, [ident])) if how == "this one"
             else (lambda: notifications.mark_all_read(ctx, me)))
     deleted, marked = _second_while_first_holds(lambda: catalog.delete_model(ctx, me, "Fading"), mark, reached)
@@ -222,7 +222,7 @@ def test_deleting_a_model_while_its_notification_is_marked_read_waits_and_takes_
                                                                                                    monkeypatch):
     me = login(USER)
     ident = _a_model_with_a_notification(ctx, me)
-    reached = _hold(monkeypatch, notification_store, "_insert_ignoring", ctx, after=True)  # marked, not committed
+    reached = _hold_after(monkeypatch, notification_store, "_insert_ignoring", ctx)  # marked, not committed
     marked, deleted = _second_while_first_holds(lambda: notifications.mark_read(ctx, me, [ident]),
                                                 lambda: catalog.delete_model(ctx, me, "Fading"), reached)
     assert marked == {"value": 1} and "error" not in deleted, (marked, deleted)
