@@ -39,11 +39,12 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from vision_widgets.core.bounded import BoundedCall
 from vision_widgets.core.config import Settings
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import ConfigurationError, InvalidInput, VisionError
@@ -55,6 +56,7 @@ from vision_widgets.core.storage.engine import Store
 from vision_widgets.services import jobs, registration, sessions
 
 log = logging.getLogger("vision.worker")
+T = TypeVar("T")
 
 #: What a handler is: the job run in, its result out (or ``None`` when it called ``run.finish`` itself).
 Handler = Callable[[JobRun], "Mapping[str, Any] | None"]
@@ -292,11 +294,49 @@ def purge_expired(ctx: Context) -> dict[str, int]:
     return counts
 
 
+class BoundedRun:
+    """A periodic job's body run in its own daemon thread, waited for at most a deadline.
+
+    The worker has two job threads; a body that hangs (a database that stops answering, a rule
+    stuck on a slow query) must not take them from registrations and pulls. So the job thread waits
+    ``limit`` seconds and is given back; the body goes on and ends on its own. While it still runs,
+    the next period's run is skipped (``busy`` logged), not started beside it. Each periodic task
+    that needs this has one ``BoundedRun`` (module level: the worker process runs each task alone).
+    """
+
+    def __init__(self, thread_name: str, busy: str, late: str) -> None:
+        self.thread_name = thread_name
+        self.busy = busy  # logged when a run is skipped: the previous one still runs
+        self.late = late  # logged (with the limit, %g) when the job thread is given back
+        self._call: BoundedCall | None = None
+        self._lock = threading.Lock()
+
+    def run(self, body: Callable[[], T], limit: float) -> tuple[bool, T | None]:
+        """(True, what ``body()`` returned) if it ended within ``limit`` seconds; (False, None) if it
+        was skipped or is still going. What it raised is raised here."""
+        with self._lock:
+            if self._call is not None and self._call.running:
+                log.warning(self.busy)
+                return False, None
+            self._call = call = BoundedCall(body, self.thread_name)
+        if not call.wait(limit):
+            log.warning(self.late, limit)
+            return False, None
+        return True, call.result()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the body still running, if any (tests; a clean stop)."""
+        call = self._call
+        if call is not None:
+            call.wait(timeout)
+
+
 #: Seconds the periodic health job may take; past them it gives its job thread back (the checks go on
 #: in a daemon thread and a later run is skipped until they end).
 RECORD_HEALTH_DEADLINE = 45.0
-_recording: threading.Thread | None = None
-_recording_lock = threading.Lock()
+_recording = BoundedRun("vision-record-health",
+                        "health: the previous checks are still running; this minute's are skipped",
+                        "health: the checks did not finish within %g s; left to end on their own")
 
 
 def record_health(ctx: Context, deadline: float | None = None) -> int:
@@ -309,30 +349,10 @@ def record_health(ctx: Context, deadline: float | None = None) -> int:
     """
     from vision_widgets.services import monitoring
 
-    global _recording
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["found"] = monitoring.record_platform_checks(ctx)
-        except BaseException as exc:  # noqa: BLE001 - raised in the job thread below
-            box["error"] = exc
-
-    with _recording_lock:
-        if _recording is not None and _recording.is_alive():
-            log.warning("health: the previous checks are still running; this minute's are skipped")
-            return 0
-        _recording = threading.Thread(target=run, name="vision-record-health", daemon=True)
-        _recording.start()
-        thread = _recording
-    limit = RECORD_HEALTH_DEADLINE if deadline is None else deadline
-    thread.join(limit)
-    if thread.is_alive():
-        log.warning("health: the checks did not finish within %g s; left to end on their own", limit)
+    done, found = _recording.run(lambda: monitoring.record_platform_checks(ctx),
+                                 RECORD_HEALTH_DEADLINE if deadline is None else deadline)
+    if not done:
         return 0
-    if "error" in box:
-        raise box["error"]
-    found = box["found"]
     failing = [f"{c.check} {c.subject}".strip() for c in found.checks if c.status == "fail"]
     if failing:
         log.warning("health: failing: %s", ", ".join(failing))
@@ -351,8 +371,8 @@ def queue_due_pulls(ctx: Context) -> int:
 
 #: Seconds the periodic notification run may take before it gives its job thread back (as record_health).
 NOTIFY_DEADLINE = 60.0
-_notifying: threading.Thread | None = None
-_notifying_lock = threading.Lock()
+_notifying = BoundedRun("vision-notify", "notifications: the previous run is still going; this one is skipped",
+                        "notifications: the run did not finish within %g s; left to end on their own")
 
 
 def run_notification_rules(ctx: Context, deadline: float | None = None) -> int:
@@ -365,30 +385,9 @@ def run_notification_rules(ctx: Context, deadline: float | None = None) -> int:
     """
     from vision_widgets.services import notification_runs
 
-    global _notifying
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["result"] = notification_runs.run_rules(ctx)
-        except BaseException as exc:  # noqa: BLE001 - raised in the job thread below
-            box["error"] = exc
-
-    with _notifying_lock:
-        if _notifying is not None and _notifying.is_alive():
-            log.warning("notifications: the previous run is still going; this one is skipped")
-            return 0
-        _notifying = threading.Thread(target=run, name="vision-notify", daemon=True)
-        _notifying.start()
-        thread = _notifying
-    limit = NOTIFY_DEADLINE if deadline is None else deadline
-    thread.join(limit)
-    if thread.is_alive():
-        log.warning("notifications: the run did not finish within %g s; left to end on its own", limit)
-        return 0
-    if "error" in box:
-        raise box["error"]
-    return box["result"].stored
+    done, result = _notifying.run(lambda: notification_runs.run_rules(ctx),
+                                  NOTIFY_DEADLINE if deadline is None else deadline)
+    return result.stored if done else 0
 
 
 def deliver_alerts(ctx: Context) -> int:

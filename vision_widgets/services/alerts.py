@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vision_widgets.core import audit
+from vision_widgets.core import audit, stored_secrets
 from vision_widgets.core.config import public_url
 from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
@@ -32,7 +32,7 @@ from vision_widgets.core.notify import channel_store as store
 from vision_widgets.core.notify import channels, delivery
 from vision_widgets.core.notify.channel_store import ChannelRow
 from vision_widgets.core.notify.channels import DeliveryFailed, Message, Outcome
-from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable, reseal as reseal_tokens
+from vision_widgets.core.secrets import SecretBox, SecretsUnreadable
 from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ __all__ = [
 BATCH = 50
 PARALLEL = 4
 DEADLINE = 40.0
-UNREADABLE = "this channel's secrets cannot be decrypted (the secret key changed); re-enter them"
+UNREADABLE = stored_secrets.unreadable_text("channel")
 
 
 @dataclass(frozen=True)
@@ -113,34 +113,8 @@ class RunSummary:
 
 # -- helpers -------------------------------------------------------------------------------------------
 
-def _open(ctx: Context, row: ChannelRow, box: SecretBox | None = None) -> dict[str, str]:
-    if not row.secrets:
-        return {}
-    return (box or SecretBox.for_settings(ctx.settings)).open(row.secrets)
-
-
-def _box(ctx: Context, rows: list[ChannelRow]) -> SecretBox | None:
-    if not any(r.secrets for r in rows):
-        return None
-    try:
-        return SecretBox.for_settings(ctx.settings)
-    except SecretsUnreadable:
-        return None
-
-
-def _unreadable(row: ChannelRow, exc: SecretsUnreadable) -> str:
-    if isinstance(exc, KeyMissing):
-        return (f"{row.name}: this channel's secrets cannot be decrypted (the secret key file is missing); "
-                "restore the key from a backup, or re-enter them.")
-    return f"{row.name}: {UNREADABLE}."
-
-
 def _info(ctx: Context, row: ChannelRow, counts: Mapping[str, int], box: SecretBox | None) -> ChannelInfo:
-    try:
-        values = _open(ctx, row, box) if box is not None or row.secrets else {}
-        readable, secrets_set = True, tuple(sorted(k for k, v in values.items() if v))
-    except SecretsUnreadable:
-        readable, secrets_set = False, ()
+    readable, secrets_set = stored_secrets.readable_names(ctx.settings, row, box)
     return ChannelInfo(name=row.name, kind=row.kind, lob=row.lob, enabled=row.enabled, config=dict(row.config),
                        secrets_set=secrets_set, readable=readable, sends_to=channels.summary(row.kind, row.config),
                        created_at=row.created_at, updated_at=row.updated_at, sent=counts.get(delivery.SENT, 0),
@@ -207,7 +181,7 @@ def list_channels(ctx: Context, principal: Principal) -> list[ChannelInfo]:
     with ctx.store.read() as conn:
         rows = store.list_all(conn)
         counts = delivery.counts(conn)
-    box = _box(ctx, rows)
+    box = stored_secrets.reading_box(ctx.settings, rows)
     return [_info(ctx, r, counts.get(r.id, {}), box) for r in rows]
 
 
@@ -217,7 +191,7 @@ def get_channel(ctx: Context, principal: Principal, name: str) -> ChannelInfo:
     with ctx.store.read() as conn:
         row = store.get(conn, name)
         counts = delivery.counts(conn).get(row.id, {})
-    return _info(ctx, row, counts, _box(ctx, [row]))
+    return _info(ctx, row, counts, stored_secrets.reading_box(ctx.settings, [row]))
 
 
 def delivery_log(ctx: Context, principal: Principal, state: str = "", channel: str = "",
@@ -246,7 +220,7 @@ def add_channel(ctx: Context, principal: Principal, name: str, kind: str, lob: s
     kind = (kind or "").strip().lower()
     extra_config, extra_secrets = _split(kind, config)
     checked, sealed_values = channels.check(kind, extra_config, {**extra_secrets, **dict(secrets or {})})
-    sealed = SecretBox.for_settings(ctx.settings, create=True).seal(sealed_values) if sealed_values else None
+    sealed = stored_secrets.seal(ctx.settings, sealed_values)
     now = ctx.now()
     with ctx.store.write() as conn:
         row = store.insert(conn, name, kind, _check_lob(conn, lob), checked, sealed, me.username, now, enabled)
@@ -254,7 +228,7 @@ def add_channel(ctx: Context, principal: Principal, name: str, kind: str, lob: s
         if sealed_values:
             detail += f"; secrets: {', '.join(sorted(sealed_values))}"
         audit.record(conn, now, me.username, "add alert channel", row.name, detail)
-    return _info(ctx, row, {}, _box(ctx, [row]))
+    return _info(ctx, row, {}, stored_secrets.reading_box(ctx.settings, [row]))
 
 
 def update_channel(ctx: Context, principal: Principal, name: str, config: Mapping[str, Any] | None = None,
@@ -267,11 +241,8 @@ def update_channel(ctx: Context, principal: Principal, name: str, config: Mappin
     with ctx.store.read() as conn:
         row = store.get(conn, name)
     given_config, given_secrets = _split(row.kind, config) if config is not None else (None, {})
-    given_secrets = {k: str(v) for k, v in {**given_secrets, **dict(secrets or {})}.items() if v not in (None, "")}
-    try:
-        old_secrets, readable = _open(ctx, row), True
-    except SecretsUnreadable:
-        old_secrets, readable = {}, False
+    given_secrets = stored_secrets.given(given_secrets, secrets)
+    old_secrets, readable = stored_secrets.kept(ctx.settings, row)
     if not readable and not given_secrets:
         needed = ", ".join(channels.SECRET_FIELDS[row.kind])
         if given_config is not None and _changed(row.config, given_config):
@@ -280,9 +251,8 @@ def update_channel(ctx: Context, principal: Principal, name: str, config: Mappin
     new_config = dict(row.config) if given_config is None else {**dict(given_config)}
     sealed: str | None = None
     if readable or given_secrets:
-        new_config, new_secrets = channels.check(row.kind, new_config, {**old_secrets, **given_secrets})
-        if new_secrets != old_secrets or not readable:
-            sealed = SecretBox.for_settings(ctx.settings, create=True).seal(new_secrets)
+        new_config, sealed = stored_secrets.merge(ctx.settings, new_config, old_secrets, readable, given_secrets,
+                                                  lambda c, s: channels.check(row.kind, c, s))
     changed_config = _changed(row.config, new_config)
     now = ctx.now()
     with ctx.store.write() as conn:
@@ -304,7 +274,7 @@ def update_channel(ctx: Context, principal: Principal, name: str, config: Mappin
             parts.append("enabled" if enabled else "disabled")
         audit.record(conn, now, me.username, "update alert channel", row.name, "; ".join(parts) or "no change")
         counts = delivery.counts(conn).get(updated.id, {})
-    return _info(ctx, updated, counts, _box(ctx, [updated]))
+    return _info(ctx, updated, counts, stored_secrets.reading_box(ctx.settings, [updated]))
 
 
 def remove_channel(ctx: Context, principal: Principal, name: str) -> None:
@@ -349,13 +319,10 @@ def reseal(ctx: Context, principal: Principal) -> tuple[list[str], list[str]]:
     me = acting(ctx, principal, Permission.MANAGE_ALERTS)
     now = ctx.now()
     with ctx.store.write() as conn:
-        rows = [r for r in store.list_all(conn) if r.secrets]
-        if not rows:
-            return [], []
-        done, unreadable = reseal_tokens(_box(ctx, rows), ((r.name, r.secrets) for r in rows),
-                                          lambda name, token: store.replace_token(conn, name, token))
-        audit.record(conn, now, me.username, "reseal alert channels", "", f"{len(done)} sealed again"
-                     + (f"; unreadable: {', '.join(unreadable)}" if unreadable else ""))
+        done, unreadable, detail = stored_secrets.reseal_rows(
+            ctx.settings, store.list_all(conn), lambda name, token: store.replace_token(conn, name, token))
+        if done or unreadable:  # none has secrets: nothing to audit
+            audit.record(conn, now, me.username, "reseal alert channels", "", detail)
     return done, unreadable
 
 
@@ -371,11 +338,11 @@ def test_channel(ctx: Context, principal: Principal, name: str) -> Outcome:
                              "If you read this, alerts reach you here."),
                       link=channels.app_link(_base_url(ctx), "?page=alerts"))
     try:
-        secrets = _open(ctx, row)
+        secrets = stored_secrets.open_row(ctx.settings, row)
         latency = channels.send(row.kind, row.config, secrets, message)
         outcome = Outcome(True, f"sent in {latency:.0f} ms", latency)
     except SecretsUnreadable as exc:
-        outcome = Outcome(False, _unreadable(row, exc))
+        outcome = Outcome(False, stored_secrets.unreadable_reason("channel", row, exc))
     except DeliveryFailed as exc:
         outcome = Outcome(False, str(exc))
     except Exception as exc:  # noqa: BLE001 - a library's text may hold a secret: its class only
@@ -399,11 +366,11 @@ def _attempt(ctx: Context, item: delivery.Due, deadline: float, boxes: dict) -> 
     if found is None:
         return ""
     try:
-        secrets = _open(ctx, found.channel, boxes.get("box"))
+        secrets = stored_secrets.open_row(ctx.settings, found.channel, boxes.get("box"))
         channels.send(found.channel.kind, found.channel.config, secrets, message_for(ctx, found))
         reason = ""
     except SecretsUnreadable as exc:
-        reason = _unreadable(found.channel, exc)
+        reason = stored_secrets.unreadable_reason("channel", found.channel, exc)
     except DeliveryFailed as exc:
         reason = str(exc)
     except Exception as exc:  # noqa: BLE001 - one delivery's bug must not stop the others

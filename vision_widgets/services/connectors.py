@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from vision_widgets.core import audit, connectors
+from vision_widgets.core import audit, connectors, stored_secrets
 from vision_widgets.core.catalog import connector_store as store
 from vision_widgets.core.catalog.connector_store import BUILT_IN, ConnectorRow
 from vision_widgets.core.connectors import Connection, Entry, Field, TestResult, check_fields
@@ -32,7 +32,7 @@ from vision_widgets.core.context import Context
 from vision_widgets.core.errors import Conflict, ConnectorError, InvalidInput, VisionError
 from vision_widgets.core.identity.principal import Principal
 from vision_widgets.core.identity.rbac import Permission, has
-from vision_widgets.core.secrets import KeyMissing, SecretBox, SecretsUnreadable, reseal as reseal_tokens
+from vision_widgets.core.secrets import SecretBox, SecretsUnreadable
 from vision_widgets.services.sessions import acting
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ __all__ = [
     "UNREADABLE",
 ]
 
-UNREADABLE = "this connector's secrets cannot be decrypted (the secret key changed); re-enter them"
+UNREADABLE = stored_secrets.unreadable_text("connector")
 
 
 @dataclass(frozen=True)
@@ -103,48 +103,13 @@ def _secret_names(type_name: str) -> tuple[str, ...]:
         return ()
 
 
-def _open_secrets(ctx: Context, row: ConnectorRow, box: SecretBox | None = None) -> dict[str, str]:
-    """The connector's secret values; ``SecretsUnreadable`` when the key cannot open them (or the
-    key file is missing: reading never creates a key)."""
-    if not row.secrets:
-        return {}
-    return (box or SecretBox.for_settings(ctx.settings)).open(row.secrets)
-
-
-def _read_box(ctx: Context, rows: list[ConnectorRow]) -> SecretBox | None:
-    """The box to open ``rows``' secrets with, looked up once; None when none has any, or when the
-    key file is missing (each one then reads as unreadable, and no key is created)."""
-    if not any(r.secrets for r in rows):
-        return None
-    try:
-        return SecretBox.for_settings(ctx.settings)
-    except SecretsUnreadable:
-        return None
-
-
-def _unreadable(row: ConnectorRow, exc: SecretsUnreadable) -> str:
-    """What to say when ``row``'s secrets cannot be opened: the key is missing, or another key."""
-    if isinstance(exc, KeyMissing):  # not its text: users see this, and it names a server path
-        return (f"{row.name}: this connector's secrets cannot be decrypted (the secret key file is missing); "
-                "restore the key from a backup, or re-enter them.")
-    return f"{row.name}: {UNREADABLE}."
-
-
 def _clean(text: str, secrets: Mapping[str, str], patterns: bool = True) -> str:
     return scrub(text, secrets.values(), patterns=patterns)
 
 
-def _readable(ctx: Context, row: ConnectorRow, box: SecretBox | None) -> tuple[bool, tuple[str, ...]]:
-    try:
-        values = _open_secrets(ctx, row, box)
-    except SecretsUnreadable:
-        return False, ()
-    return True, tuple(sorted(k for k, v in values.items() if v))
-
-
 def _info(ctx: Context, row: ConnectorRow, admin: bool, models: list[str],
           box: SecretBox | None = None) -> ConnectorInfo:
-    readable, secrets_set = _readable(ctx, row, box)
+    readable, secrets_set = stored_secrets.readable_names(ctx.settings, row, box)
     return ConnectorInfo(
         name=row.name, type=row.type, title=_title(row.type), description=row.description,
         config=dict(row.config) if admin else {}, secrets_set=secrets_set if admin else (),
@@ -197,7 +162,7 @@ def list_connectors(ctx: Context, principal: Principal) -> list[ConnectorInfo]:
     with ctx.store.read() as conn:
         rows = store.list_all(conn)
         using = store.models_by_connector(conn) if admin else {}
-    box = _read_box(ctx, rows)
+    box = stored_secrets.reading_box(ctx.settings, rows)
     return [_info(ctx, r, admin, using.get(r.name.lower(), []), box) for r in rows]
 
 
@@ -208,7 +173,7 @@ def get_connector(ctx: Context, principal: Principal, name: str) -> ConnectorInf
     with ctx.store.read() as conn:
         row = store.get(conn, name)
         models = store.models_using(conn, row.name) if admin else []
-    return _info(ctx, row, admin, models, _read_box(ctx, [row]))
+    return _info(ctx, row, admin, models, stored_secrets.reading_box(ctx.settings, [row]))
 
 
 # -- changing --------------------------------------------------------------------------------------
@@ -221,7 +186,7 @@ def add_connector(ctx: Context, principal: Principal, name: str, type: str, conf
     name = store.check_name(name)
     extra_config, extra_secrets = _split(type, config)
     checked_config, checked_secrets = _check(type, extra_config, {**extra_secrets, **dict(secrets or {})})
-    sealed = SecretBox.for_settings(ctx.settings, create=True).seal(checked_secrets) if checked_secrets else None
+    sealed = stored_secrets.seal(ctx.settings, checked_secrets)
     now = ctx.now()
     with ctx.store.write() as conn:
         row = store.insert(conn, name, connectors.type_of(type).type, (description or "").strip(),
@@ -246,18 +211,13 @@ def update_connector(ctx: Context, principal: Principal, name: str, config: Mapp
         raise InvalidInput("The built-in local connector has no settings: it reads the server's data folders.",
                            field="config")
     given_config, given_secrets = _split(row.type, config) if config is not None else (None, {})
-    given_secrets = {k: str(v) for k, v in {**given_secrets, **dict(secrets or {})}.items() if v not in (None, "")}
-    try:
-        old_secrets = _open_secrets(ctx, row)
-        readable = True
-    except SecretsUnreadable:
-        old_secrets, readable = {}, False
+    given_secrets = stored_secrets.given(given_secrets, secrets)
+    old_secrets, readable = stored_secrets.kept(ctx.settings, row)
     new_config = dict(row.config) if given_config is None else dict(given_config)
     sealed: str | None = None
     if readable or given_secrets:
-        new_config, new_secrets = _check(row.type, new_config, {**old_secrets, **given_secrets})
-        if new_secrets != old_secrets or not readable:
-            sealed = SecretBox.for_settings(ctx.settings, create=True).seal(new_secrets)
+        new_config, sealed = stored_secrets.merge(ctx.settings, new_config, old_secrets, readable, given_secrets,
+                                                  lambda c, s: _check(row.type, c, s))
     else:
         # Unreadable and nothing re-entered: a type checks its settings together with its secrets
         # (a SQL URL's dialect, an S3 key pair), so new settings cannot be checked, and stored
@@ -337,13 +297,10 @@ def reseal(ctx: Context, principal: Principal) -> tuple[list[str], list[str]]:
     me = acting(ctx, principal, Permission.MANAGE_CONNECTORS)
     now = ctx.now()
     with ctx.store.write() as conn:
-        rows = [r for r in store.list_all(conn) if r.secrets]
-        if not rows:
-            return [], []
-        done, unreadable = reseal_tokens(_read_box(ctx, rows), ((r.name, r.secrets) for r in rows),
-                                          lambda name, token: store.replace_token(conn, name, token))
-        audit.record(conn, now, me.username, "reseal connectors", "", f"{len(done)} sealed again"
-                     + (f"; unreadable: {', '.join(unreadable)}" if unreadable else ""))
+        done, unreadable, detail = stored_secrets.reseal_rows(
+            ctx.settings, store.list_all(conn), lambda name, token: store.replace_token(conn, name, token))
+        if done or unreadable:  # none has secrets: nothing to audit
+            audit.record(conn, now, me.username, "reseal connectors", "", detail)
     return done, unreadable
 
 
@@ -371,9 +328,9 @@ def _connect(ctx: Context, name: str) -> tuple[Connection, dict[str, str]]:
     with ctx.store.read() as conn:
         row = store.get(conn, name)
     try:
-        secrets = _open_secrets(ctx, row)
+        secrets = stored_secrets.open_row(ctx.settings, row)
     except SecretsUnreadable as exc:
-        raise ConnectorError(_unreadable(row, exc)) from None
+        raise ConnectorError(stored_secrets.unreadable_reason("connector", row, exc)) from None
     try:
         return connectors.type_of(row.type).connect(ctx.settings, dict(row.config), secrets), secrets
     except Exception as exc:  # noqa: BLE001 - nothing raw (it may hold a secret) leaves this module
@@ -415,7 +372,7 @@ def test_connector(ctx: Context, principal: Principal, name: str, timeout: float
     secrets: dict[str, str] = {}
     unreadable = False
     try:
-        secrets = _open_secrets(ctx, row)
+        secrets = stored_secrets.open_row(ctx.settings, row)
         connection = connectors.type_of(row.type).connect(ctx.settings, dict(row.config), secrets)
         try:
             result = connection.test(timeout=timeout)
@@ -423,7 +380,7 @@ def test_connector(ctx: Context, principal: Principal, name: str, timeout: float
             connection.close()
     except SecretsUnreadable as exc:
         unreadable = True
-        result = TestResult(False, 0.0, _unreadable(row, exc))
+        result = TestResult(False, 0.0, stored_secrets.unreadable_reason("connector", row, exc))
     except VisionError as exc:
         result = TestResult(False, (time.monotonic() - started) * 1000.0, str(exc))
     except Exception as exc:  # noqa: BLE001 - a type's bug must not leak library text (it may hold a secret)

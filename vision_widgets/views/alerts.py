@@ -18,18 +18,18 @@ from typing import Any
 import ipywidgets as w
 
 from vision_widgets.components import forms
-from vision_widgets.components.confirm import ConfirmStep
 from vision_widgets.components.data_grid import DataTable
 from vision_widgets.components.feedback import StatusMessage
 from vision_widgets.components.formatting import when
+from vision_widgets.components.stored_item_form import SAVED, StoredItemForm
 from vision_widgets.services import alerts
 from vision_widgets.services.alerts import ChannelInfo, DeliveryInfo
 from vision_widgets.views.base import PageView, succeeded, unobserved
 
+__all__ = ["SAVED", "AlertsView"]
+
 CHANNEL_COLUMNS = ("Name", "Kind", "Line of business", "Sends to", "Enabled", "Sent", "Failed", "Waiting")
 LOG_COLUMNS = ("#", "Channel", "Notification", "State", "Attempts", "Last attempt", "Next attempt", "Reason")
-SAVED = "•••• saved — type to replace"
-REENTER = "cannot be decrypted — re-enter it"
 ALL_LOBS = "All lines of business"
 ANY = "Any"
 KIND_OPTIONS = (("Webhook (Slack, Teams)", "webhook"), ("E-mail (SMTP)", "email"))
@@ -58,25 +58,14 @@ class AlertsView(PageView):
         if not self.allowed:
             self.children = (self.list_status,)
             return
-        self.adding = False
 
         # -- channels
         self.table = DataTable(CHANNEL_COLUMNS, empty="No alert channels yet: add one below.", label="Alert channels",
                                noun=("channel", "channels"),
                                widths={"Name": 130, "Kind": 160, "Line of business": 145, "Sends to": 215,
                                        "Enabled": 85, "Sent": 60, "Failed": 70, "Waiting": 75})
-        self.table.on_open(self._open)
-        self.choice = w.Dropdown(options=(), layout=w.Layout(width="260px"))
-        self.choice.observe(self._on_choice, "value")
-        self.add = forms.button("Add channel", icon="plus")
-        self.add.on_click(self._on_add)
 
         # -- the form
-        self.heading = w.Label("")
-        self.heading.add_class("vision-section-title")
-        self.name = forms.text("1–32 letters, digits, . _ -")
-        self.kind = w.Dropdown(options=KIND_OPTIONS, value="webhook", layout=w.Layout(width="260px"))
-        self.kind.observe(self._on_kind, "value")
         self.lob = w.Dropdown(options=(), layout=w.Layout(width="260px"))
         self.enabled = w.Checkbox(value=True, description="Enabled (deliver new notifications)", indent=False)
         self.url = forms.password("")
@@ -105,39 +94,20 @@ class AlertsView(PageView):
             forms.field("To *", self.to),
             forms.field("CA file", self.ca_file),
         ])
-        self.notice = StatusMessage()
-        self.save = forms.button("Save", style="primary", icon="save")
-        self.save.on_click(self._on_save)
-        self.save_status = StatusMessage()
-        self.test = forms.button("Send test message", icon="paper-plane")
-        self.test.on_click(self._on_test)
-        self.test_status = StatusMessage()
-        self.remove = forms.button("Remove…", style="danger", icon="trash")
-        self.remove.on_click(self._on_remove_asked)
-        self.confirm = ConfirmStep("Confirm removal")
-        self.confirm.on_confirm(self._on_remove_confirmed)
-        self.remove_status = StatusMessage()
-        for status in (self.save_status, self.test_status, self.remove_status):
-            status.layout.margin = "0 0 0 10px"
-        self.actions = w.VBox([
-            w.HBox([self.test, self.test_status], layout=w.Layout(align_items="center")),
-            w.HBox([self.remove, self.remove_status], layout=w.Layout(align_items="center")),
-            self.confirm,
-        ])
-        form = w.VBox([
-            self.heading,
-            forms.field("Name", self.name),
-            forms.field("Kind", self.kind),
-            forms.field("Line of business", self.lob),
-            self.enabled,
-            self.webhook_box,
-            self.email_box,
-            forms.field("Timeout (s)", self.timeout),
-            self.notice,
-            w.HBox([self.save, self.save_status], layout=w.Layout(align_items="center")),
-            self.actions,
-        ])
-        form.add_class("vision-card")
+        self.form = form = StoredItemForm(
+            "channel", "Kind", (forms.field("Line of business", self.lob), self.enabled, self.webhook_box,
+                                self.email_box, forms.field("Timeout (s)", self.timeout)),
+            kind_options=KIND_OPTIONS, kind_value="webhook", add_label="Add channel",
+            test_label="Send test message", test_icon="paper-plane", on_choose=lambda: self._show(self._selected()),
+            on_add=self._on_add, on_save=self._on_save, on_test=self._on_test, on_remove=self._on_remove_asked,
+            on_removed=self._on_remove_confirmed)
+        form.kind.observe(self._on_kind, "value")
+        self.table.on_open(form.open_item)
+        # the form's parts a test or a handler here reaches for by name
+        self.choice, self.add, self.name, self.kind, self.save, self.save_status = (
+            form.choice, form.add, form.name, form.kind, form.save, form.save_status)
+        self.test, self.test_status, self.remove, self.remove_status, self.confirm = (
+            form.test, form.test_status, form.remove, form.remove_status, form.confirm)
 
         # -- the delivery log
         self.log_table = DataTable(LOG_COLUMNS, empty="No deliveries yet: they appear when notifications are raised.",
@@ -164,8 +134,7 @@ class AlertsView(PageView):
                                  layout=w.Layout(align_items="center"))
 
         self.children = (
-            forms.section("Channels", self.table, self.list_status,
-                          w.HBox([forms.field("Channel", self.choice), self.add], layout=w.Layout(align_items="center"))),
+            forms.section("Channels", self.table, self.list_status, form.picker),
             form,
             forms.section("Delivery log",
                           w.HBox([forms.field("State", self.state_filter), forms.field("Channel", self.channel_filter),
@@ -193,15 +162,12 @@ class AlertsView(PageView):
         self.infos = tuple(found)
         self._show_table()
         names = tuple(c.name for c in self.infos)
-        keep = select or (self.choice.value if not self.adding else None)
-        with unobserved(self.choice, self._on_choice):
-            self.choice.options = names
-            self.choice.value = keep if keep in names else (names[0] if names else None)
+        show = self.form.list_names(names, select)
         with unobserved(self.channel_filter, self._on_filter):
             current = self.channel_filter.value
             self.channel_filter.options = (ANY, *names)
             self.channel_filter.value = current if current in names else ANY
-        if select or not self.adding:
+        if show:
             self._show(self._selected())
         self._load_log()
 
@@ -229,19 +195,13 @@ class AlertsView(PageView):
         self._on_failed()
 
     def _selected(self) -> ChannelInfo | None:
-        return next((c for c in self.infos if c.name == self.choice.value), None)
+        return self.form.selected(self.infos)
 
     # -- the form ----------------------------------------------------------------------------------
     def _show(self, info: ChannelInfo | None) -> None:
         """Fill the form for a stored channel (edit), or empty it for a new one (``info`` None)."""
-        self.adding = info is None
-        self.confirm.cancel()
-        for status in (self.save_status, self.test_status, self.remove_status, self.notice):
-            status.clear()
+        self.form.show_item(info)
         config = info.config if info is not None else {}
-        self.heading.value = "New channel" if info is None else f"Channel {info.name}"
-        self.name.value = "" if info is None else info.name
-        self.name.disabled = self.kind.disabled = info is not None
         with unobserved(self.kind, self._on_kind):
             self.kind.value = "webhook" if info is None else info.kind
         lob = "" if info is None else info.lob
@@ -259,16 +219,8 @@ class AlertsView(PageView):
         self.to.value = ", ".join(config.get("to", []))
         self.ca_file.value = str(config.get("ca_file", ""))
         for field_name, widget in self.secret_inputs.items():
-            widget.value = ""
-            if info is not None and field_name in info.secrets_set:
-                widget.placeholder = SAVED
-            elif info is not None and not info.readable:
-                widget.placeholder = REENTER
-            else:
-                widget.placeholder = "required" if field_name == "url" else "optional (with a username)"
-        if info is not None and not info.readable:
-            self.notice.error("Its secrets cannot be decrypted (the secret key changed): re-enter them and save.")
-        self.actions.layout.display = "none" if info is None else ""
+            self.form.show_secret(widget, field_name, info,
+                                  "required" if field_name == "url" else "optional (with a username)")
         self._show_kind()
 
     def _show_kind(self) -> None:
@@ -278,9 +230,7 @@ class AlertsView(PageView):
 
     def _values(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The form's settings and secrets for its kind; the secret inputs are emptied as they are read."""
-        secrets = {name: widget.value for name, widget in self.secret_inputs.items() if widget.value}
-        for widget in self.secret_inputs.values():
-            widget.value = ""
+        secrets = self.form.take_secrets(self.secret_inputs)
         config: dict[str, Any] = {"timeout": self.timeout.value.strip() or 10}
         if self.kind.value == "webhook":
             config["format"] = self.format.value
@@ -293,15 +243,6 @@ class AlertsView(PageView):
         return config, secrets
 
     # -- events ------------------------------------------------------------------------------------
-    def _open(self, name: str) -> None:
-        if name in self.choice.options:
-            self.choice.value = name
-            if self.adding:
-                self._show(self._selected())
-
-    def _on_choice(self, _change=None) -> None:
-        self._show(self._selected())
-
     def _on_add(self, _button=None) -> None:
         self._show(None)
         self.save_status.show("Fill in the channel, then Save; send a test message once saved.")
@@ -311,46 +252,21 @@ class AlertsView(PageView):
 
     def _on_save(self, _button=None) -> None:
         config, secrets = self._values()
-        self.save_status.clear()
-        if self.adding:
-            saved = self.run(self.save_status, alerts.add_channel, self.ctx, self.principal, self.name.value.strip(),
-                             self.kind.value, self.lob.value, config, secrets, self.enabled.value)
-            done = "added"
-        else:
-            name = self.choice.value
-            if name is None:
-                return
-            saved = self.run(self.save_status, alerts.update_channel, self.ctx, self.principal, name,
-                             config=config, secrets=secrets, lob=self.lob.value, enabled=self.enabled.value)
-            done = "saved"
-        if saved is None:
-            return
-        self.adding = False
-        self.refresh(select=saved.name)
-        self.save_status.success(f"Channel {saved.name} {done}."
-                                 + (" Send a test message to check it arrives." if done == "added" else ""))
+        self.form.save_item(
+            self.run,
+            lambda: alerts.add_channel(self.ctx, self.principal, self.name.value.strip(), self.kind.value,
+                                       self.lob.value, config, secrets, self.enabled.value),
+            lambda name: alerts.update_channel(self.ctx, self.principal, name, config=config, secrets=secrets,
+                                               lob=self.lob.value, enabled=self.enabled.value),
+            self.refresh, "Send a test message to check it arrives.")
 
     def _on_test(self, _button=None) -> None:
-        name = self.choice.value
-        if self.adding or name is None:
-            self.test_status.error("Save the channel first, then send a test message.")
-            return
-        self.test.disabled = True
-        self.test_status.show(f"Sending a test message through {name}…")
-        tester = self.principal
-        self.run_in_background(self.test_status, self._test, name,
-                               on_done=lambda outcome: self._tested(name, outcome, tester))
+        self.form.start_test(self, lambda name: alerts.test_channel(self.ctx, self.principal, name), self._tested,
+                             unsaved="Save the channel first, then send a test message.",
+                             running="Sending a test message through {name}…")
 
-    def _test(self, name: str):
-        try:
-            return alerts.test_channel(self.ctx, self.principal, name)
-        finally:
-            self.test.disabled = False
-
-    def _tested(self, name: str, outcome, tester=None) -> None:
-        if self.closed or self.principal is None or (tester is not None and self.principal is not tester):
-            return
-        if self.adding or self.choice.value != name:
+    def _tested(self, _name: str, outcome, shown: bool) -> None:
+        if not shown:
             return  # another channel is shown now
         if outcome.ok:
             self.test_status.success(f"Test message {outcome.message}.")
@@ -358,9 +274,8 @@ class AlertsView(PageView):
             self.test_status.error(f"Test failed: {outcome.message}")
 
     def _on_remove_asked(self, _button=None) -> None:
-        info = self._selected()
-        self.remove_status.clear()
-        if info is None or self.adding:
+        info = self.form.removal_asked(self.infos)
+        if info is None:
             return
         logged = info.sent + info.failed + info.pending
         self.confirm.ask(info.name, f"Remove {info.name}? Its delivery log ({logged} "

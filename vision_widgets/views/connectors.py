@@ -18,16 +18,16 @@ from typing import Any
 import ipywidgets as w
 
 from vision_widgets.components import forms
-from vision_widgets.components.confirm import ConfirmStep
 from vision_widgets.components.data_grid import DataTable
 from vision_widgets.components.feedback import StatusMessage
+from vision_widgets.components.stored_item_form import SAVED, StoredItemForm
 from vision_widgets.services import connectors
 from vision_widgets.services.connectors import ConnectorInfo, TypeInfo
 from vision_widgets.views.base import PageView, close_tree, succeeded, unobserved
 
+__all__ = ["SAVED", "ConnectorsView", "last_test"]
+
 COLUMNS = ("Name", "Type", "Description", "Models", "Last test")
-SAVED = "•••• saved — type to replace"
-REENTER = "cannot be decrypted — re-enter it"
 TEST_TIMEOUT = 10.0
 
 
@@ -74,65 +74,31 @@ class ConnectorsView(PageView):
         if not self.allowed:
             self.children = (self.list_status,)
             return
-        self.adding = False  # the form describes a new connector (not yet saved)
         self.inputs: dict[str, w.Widget] = {}
         self.secret_inputs: dict[str, w.Password] = {}
         self.fields_type: str | None = None  # the type whose inputs the form holds
 
         self.table = DataTable(COLUMNS, empty="No connectors.", label="Connectors", noun=("connector", "connectors"),
                                widths={"Name": 160, "Type": 160, "Description": 260, "Models": 80, "Last test": 220})
-        self.table.on_open(self._open)
 
-        self.choice = w.Dropdown(options=(), layout=w.Layout(width="260px"))
-        self.choice.observe(self._on_choice, "value")
-        self.add = forms.button("Add connector", icon="plus")
-        self.add.on_click(self._on_add)
-
-        self.heading = w.Label("")
-        self.heading.add_class("vision-section-title")
-        self.name = forms.text("1–32 letters, digits, . _ -")
-        self.type = w.Dropdown(options=(), layout=w.Layout(width="260px"))
-        self.type.observe(self._on_type, "value")
         self.description = forms.text("What it reads, for people choosing it")
         self.fields_box = w.VBox()
-        self.notice = StatusMessage()
-        self.save = forms.button("Save", style="primary", icon="save")
-        self.save.on_click(self._on_save)
-        self.save_status = StatusMessage()
-        self.test = forms.button("Test connection", icon="plug")
-        self.test.on_click(self._on_test)
-        self.test_status = StatusMessage()
-        self.remove = forms.button("Remove…", style="danger", icon="trash")
-        self.remove.on_click(self._on_remove_asked)
         self.move_to = w.Dropdown(options=(), layout=w.Layout(width="260px"))
-        self.confirm = ConfirmStep("Confirm removal", extra=(forms.field("Move its models to", self.move_to),))
-        self.confirm.on_confirm(self._on_remove_confirmed)
-        self.remove_status = StatusMessage()
-        for status in (self.save_status, self.test_status, self.remove_status):
-            status.layout.margin = "0 0 0 10px"  # beside its button, not touching it
-        self.actions = w.VBox([
-            w.HBox([self.test, self.test_status], layout=w.Layout(align_items="center")),
-            w.HBox([self.remove, self.remove_status], layout=w.Layout(align_items="center")),
-            self.confirm,
-        ])
-
-        form = w.VBox([
-            self.heading,
-            forms.field("Name", self.name),
-            forms.field("Type", self.type),
-            forms.field("Description", self.description),
-            self.fields_box,
-            self.notice,
-            w.HBox([self.save, self.save_status], layout=w.Layout(align_items="center")),
-            self.actions,
-        ])
-        form.add_class("vision-card")
-        self.children = (
-            forms.section("Connectors", self.table, self.list_status,
-                          w.HBox([forms.field("Connector", self.choice), self.add],
-                                 layout=w.Layout(align_items="center"))),
-            form,
-        )
+        self.form = form = StoredItemForm(
+            "connector", "Type", (forms.field("Description", self.description), self.fields_box),
+            confirm_extra=(forms.field("Move its models to", self.move_to),), add_label="Add connector",
+            test_label="Test connection", test_icon="plug", on_choose=lambda: self._show(self._selected()),
+            on_add=self._on_add, on_save=self._on_save, on_test=self._on_test, on_remove=self._on_remove_asked,
+            on_removed=self._on_remove_confirmed)
+        form.kind.observe(self._on_type, "value")
+        self.table.on_open(form.open_item)
+        self.type = form.kind  # a connector's kind is its type
+        # the form's parts a test or a handler here reaches for by name
+        self.choice, self.add, self.heading, self.name, self.notice = (
+            form.choice, form.add, form.heading, form.name, form.notice)
+        self.save, self.save_status, self.test, self.test_status, self.remove, self.remove_status, self.confirm = (
+            form.save, form.save_status, form.test, form.test_status, form.remove, form.remove_status, form.confirm)
+        self.children = (forms.section("Connectors", self.table, self.list_status, form.picker), form)
         with unobserved(self.type, self._on_type):
             self.type.options = tuple((t.title, t.type) for t in self.types)
         self.refresh()
@@ -147,12 +113,7 @@ class ConnectorsView(PageView):
             return
         self.infos = tuple(found)
         self._show_table()
-        names = tuple(c.name for c in self.infos)
-        keep = select or (self.choice.value if not self.adding else None)
-        with unobserved(self.choice, self._on_choice):
-            self.choice.options = names
-            self.choice.value = keep if keep in names else (names[0] if names else None)
-        if not self.adding or select:
+        if self.form.list_names(tuple(c.name for c in self.infos), select):
             self._show(self._selected())
 
     def _show_table(self) -> None:
@@ -160,7 +121,7 @@ class ConnectorsView(PageView):
         self.table.update((c.name, c.title, c.description, len(c.models), last_test(c, now)) for c in self.infos)
 
     def _selected(self) -> ConnectorInfo | None:
-        return next((c for c in self.infos if c.name == self.choice.value), None)
+        return self.form.selected(self.infos)
 
     def _type(self, type_name: str) -> TypeInfo | None:
         return next((t for t in self.types if t.type == type_name), None)
@@ -168,29 +129,17 @@ class ConnectorsView(PageView):
     # -- the form ----------------------------------------------------------------------------------
     def _show(self, info: ConnectorInfo | None) -> None:
         """Fill the form for a stored connector (edit) — or empty it for a new one (``info`` None)."""
-        self.adding = info is None
-        self.confirm.cancel()
-        for status in (self.save_status, self.test_status, self.remove_status, self.notice):
-            status.clear()
-        self.name.value = "" if info is None else info.name
-        self.name.disabled = info is not None
-        self.type.disabled = info is not None
+        self.form.show_item(info)
         self.description.value = "" if info is None else info.description
-        self.actions.layout.display = "none" if info is None else ""
         if info is None:
-            self.heading.value = "New connector"
             with unobserved(self.type, self._on_type):
                 if self.types:
                     self.type.value = next((t.type for t in self.types if t.type != "local"), self.types[0].type)
         else:
-            self.heading.value = f"Connector {info.name}"
             with unobserved(self.type, self._on_type):
                 if self._type(info.type) is not None:
                     self.type.value = info.type
-            if not info.readable:
-                self.notice.error("Its secrets cannot be decrypted (the secret key changed): "
-                                  "re-enter them and save.")
-            elif info.built_in:
+            if info.readable and info.built_in:
                 self.notice.show("Built in: reads the server's data folders; it has no settings and stays.")
         self.description.disabled = info is not None and info.built_in
         self.save.disabled = info is not None and info.built_in
@@ -211,14 +160,7 @@ class ConnectorsView(PageView):
         for f in (ctype.fields if ctype is not None else ()):
             widget = self.inputs[f.name]
             if f.secret:
-                if info is not None and f.name in info.secrets_set:
-                    hint = SAVED
-                elif info is not None and not info.readable:
-                    hint = REENTER
-                else:
-                    hint = "required" if f.required else "optional"
-                widget.value = ""
-                widget.placeholder = hint
+                self.form.show_secret(widget, f.name, info, "required" if f.required else "optional")
             elif f.kind == "bool":
                 widget.value = bool(config.get(f.name, f.default or False))
             elif f.kind == "choice":
@@ -268,73 +210,35 @@ class ConnectorsView(PageView):
                 if value == "":
                     continue
             config[name] = value
-        secrets = {}
-        for name, widget in self.secret_inputs.items():
-            if widget.value:
-                secrets[name] = widget.value
-            widget.value = ""
-        return config, secrets
+        return config, self.form.take_secrets(self.secret_inputs)
 
     # -- events ------------------------------------------------------------------------------------
-    def _open(self, name: str) -> None:
-        if name in self.choice.options:
-            self.choice.value = name
-            if self.adding:  # the same name chosen again: show it anyway
-                self._show(self._selected())
-
-    def _on_choice(self, _change=None) -> None:
-        self._show(self._selected())
-
     def _on_add(self, _button=None) -> None:
         self._show(None)
         self.save_status.show("Fill in the settings, then Save; test it once saved.")
 
     def _on_type(self, _change=None) -> None:
-        if self.adding:
+        if self.form.adding:
             self._build_fields(self._type(self.type.value), None)
 
     def _on_save(self, _button=None) -> None:
         config, secrets = self._values()
-        self.save_status.clear()
-        if self.adding:
-            saved = self.run(self.save_status, connectors.add_connector, self.ctx, self.principal,
-                             self.name.value.strip(), self.type.value, config, secrets, self.description.value.strip())
-            done = "added"
-        else:
-            name = self.choice.value
-            if name is None:
-                return
-            saved = self.run(self.save_status, connectors.update_connector, self.ctx, self.principal, name,
-                             config=config, secrets=secrets, description=self.description.value.strip())
-            done = "saved"
-        if saved is None:
-            return
-        self.adding = False
-        self.refresh(select=saved.name)
-        self.save_status.success(f"Connector {saved.name} {done}." + (" Test it to check it reaches its source."
-                                                                       if done == "added" else ""))
+        self.form.save_item(
+            self.run,
+            lambda: connectors.add_connector(self.ctx, self.principal, self.name.value.strip(), self.type.value,
+                                             config, secrets, self.description.value.strip()),
+            lambda name: connectors.update_connector(self.ctx, self.principal, name, config=config, secrets=secrets,
+                                                     description=self.description.value.strip()),
+            self.refresh, "Test it to check it reaches its source.")
 
     def _on_test(self, _button=None) -> None:
-        name = self.choice.value
-        if self.adding or name is None:
-            self.test_status.error("Save the connector first, then test it.")
-            return
-        self.test.disabled = True
-        self.test_status.show(f"Testing {name} (up to {TEST_TIMEOUT:.0f} s)…")
-        tester = self.principal
-        self.run_in_background(self.test_status, self._test, name,
-                               on_done=lambda result: self._tested(name, result, tester))
+        self.form.start_test(
+            self, lambda name: connectors.test_connector(self.ctx, self.principal, name, timeout=TEST_TIMEOUT),
+            self._tested, unsaved="Save the connector first, then test it.",
+            running=f"Testing {{name}} (up to {TEST_TIMEOUT:.0f} s)…")
 
-    def _test(self, name: str):
-        try:
-            return connectors.test_connector(self.ctx, self.principal, name, timeout=TEST_TIMEOUT)
-        finally:
-            self.test.disabled = False
-
-    def _tested(self, name: str, result, tester=None) -> None:
-        if self.closed or self.principal is None or (tester is not None and self.principal is not tester):
-            return  # the page was closed or its account left during the test: nobody to show it to
-        if self.adding or self.choice.value != name:
+    def _tested(self, _name: str, result, shown: bool) -> None:
+        if not shown:
             pass  # another connector is shown now: its form says nothing about this one; the table does
         elif result.ok:
             sample = f" Sees: {', '.join(result.sample)}." if result.sample else ""
@@ -347,9 +251,8 @@ class ConnectorsView(PageView):
             self._show_table()
 
     def _on_remove_asked(self, _button=None) -> None:
-        info = self._selected()
-        self.remove_status.clear()
-        if info is None or self.adding:
+        info = self.form.removal_asked(self.infos)
+        if info is None:
             return
         if not info.models:
             self.confirm.ask(info.name, f"Remove {info.name}? No model uses it.", show_extra=False)

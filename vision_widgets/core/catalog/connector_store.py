@@ -1,27 +1,23 @@
 """Stored connectors: rows of the ``connectors`` table (a named configuration of a connector type).
 
-``config`` is JSON without secrets; ``secrets`` is one sealed token (``core/secrets.py``) or NULL.
-This module never opens the token: it stores and returns it as it is, so nothing here can leak a
+``config`` is JSON without secrets; ``secrets`` is one sealed token (``core/secrets.py``) or NULL,
+stored as alert channels are (``core/storage/named_rows.py``). This module never opens the token: it stores and returns it as it is, so nothing here can leak a
 secret. Names are 1–32 characters ``[A-Za-z0-9_.-]``, unique whatever their case (``name_key``).
 The row ``local`` (files under the allowed data folders) is built in: created by migration 0006,
 never removed or renamed, its config always empty.
 """
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
-from vision_widgets.core.storage import schema
-from vision_widgets.core.storage.engine import unique_or_conflict
+from vision_widgets.core.errors import NotFound
+from vision_widgets.core.storage import named_rows, schema
 
 BUILT_IN = "local"
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 t = schema.connectors
 
@@ -50,21 +46,13 @@ class ConnectorRow:
 
 def check_name(name: str) -> str:
     """``name`` stripped, or ``InvalidInput`` saying what a name may hold."""
-    name = (name or "").strip()
-    if not _NAME.match(name):
-        raise InvalidInput("A connector's name is 1–32 letters, digits, dots, dashes or underscores "
-                           "(e.g. warehouse-prod).", field="name")
-    return name
+    return named_rows.check_name(name, "A connector", "warehouse-prod")
 
 
 def _row(r: Mapping[str, Any]) -> ConnectorRow:
-    try:
-        config = json.loads(r["config"] or "{}")
-    except ValueError:
-        config = {}
     return ConnectorRow(
         name=r["name"], type=r["type"], description=r["description"] or "",
-        config=config if isinstance(config, dict) else {}, secrets=r["secrets"],
+        config=named_rows.config_of(r["config"]), secrets=r["secrets"],
         created_by=r["created_by"], created_at=r["created_at"], updated_at=r["updated_at"],
         last_test_at=r["last_test_at"], last_test_ok=r["last_test_ok"], last_test_ms=r["last_test_ms"],
         last_test_message=r["last_test_message"] or "",
@@ -73,7 +61,7 @@ def _row(r: Mapping[str, Any]) -> ConnectorRow:
 
 def find(conn: Connection, name: str) -> ConnectorRow | None:
     """The connector called ``name`` (any case), or None."""
-    r = conn.execute(select(t).where(t.c.name_key == (name or "").strip().lower())).mappings().first()
+    r = named_rows.find(conn, t, name)
     return _row(r) if r is not None else None
 
 
@@ -102,15 +90,9 @@ def insert(conn: Connection, name: str, type_name: str, description: str, config
            secrets: str | None, created_by: str, now: datetime) -> ConnectorRow:
     """Add a connector; ``Conflict`` when the name is taken (whatever its case)."""
     name = check_name(name)
-    taken = f"A connector named {name!r} exists already; choose another name."
-    if find(conn, name) is not None:
-        raise Conflict(taken)
-    with unique_or_conflict(taken):  # added meanwhile by another admin
-        conn.execute(t.insert().values(
-            name=name, name_key=name.lower(), type=type_name, description=description or "",
-            config=json.dumps(dict(config), sort_keys=True), secrets=secrets, created_by=created_by,
-            created_at=now, updated_at=now, last_test_message="",
-        ))
+    named_rows.insert(conn, t, name, config, f"A connector named {name!r} exists already; choose another name.",
+                      type=type_name, description=description or "", secrets=secrets, created_by=created_by,
+                      created_at=now, updated_at=now, last_test_message="")
     return get(conn, name)
 
 
@@ -122,30 +104,18 @@ def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[st
     compares it), so it strictly increases even when the clock does not (a coarse or skewed clock).
     ``version``: the ``updated_at`` the change was built on; ``Conflict`` if the row moved on since."""
     current = get(conn, name)
-    if now <= current.updated_at:
-        now = current.updated_at + timedelta(microseconds=1)
-    values: dict[str, Any] = {"updated_at": now}
-    if config is not None:
-        values["config"] = json.dumps(dict(config), sort_keys=True)
-    if secrets is not None:
-        values["secrets"] = secrets
-    if description is not None:
-        values["description"] = description
+    given = {"config": config, "secrets": secrets, "description": description}
+    values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     if config is not None or secrets is not None:
         values.update(last_test_at=None, last_test_ok=None, last_test_ms=None, last_test_message="")
-    where = t.c.name_key == current.name.lower()
-    if version is not None:  # conditional: PostgreSQL re-checks it after waiting for a concurrent save
-        where &= t.c.updated_at == version
-    if conn.execute(update(t).where(where).values(**values)).rowcount != 1:
-        # another admin saved it since ``version`` was read: writing this over it would put back what they
-        # changed (a secret merged from the old ones, an old setting)
-        raise Conflict(f"{current.name} was changed meanwhile by another admin; reload it and save again.")
+    named_rows.update_versioned(conn, t, t.c.name_key == current.name.lower(), current.name, current.updated_at,
+                                now, values, version)
     return get(conn, name)
 
 
 def replace_token(conn: Connection, name: str, secrets: str) -> None:
     """The same secrets sealed again (a new key): nothing else changes, the last test still holds."""
-    conn.execute(update(t).where(t.c.name_key == name.lower()).values(secrets=secrets))
+    named_rows.replace_token(conn, t, name, secrets)
 
 
 def record_test(conn: Connection, name: str, at: datetime, ok: bool, latency_ms: float | None, message: str,

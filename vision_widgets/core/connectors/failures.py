@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Callable, Iterable, TypeVar
 from urllib.parse import quote, quote_plus
 
+from vision_widgets.core.bounded import BoundedCall
 from vision_widgets.core.errors import ConnectorError, VisionError
 
 T = TypeVar("T")
@@ -118,18 +118,8 @@ def within(timeout: float, fn: Callable[[], T], what: str, secrets: Iterable[str
     when given, says what ran too long). ``on_timeout`` is called first, to stop the work at the
     source (cancel a running query) rather than leave it running. Errors of the call are turned
     into ``ConnectorError`` (``VisionError``s pass as they are)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="vision-connector-call", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    call = BoundedCall(fn, "vision-connector-call")
+    if not call.wait(timeout):
         if on_timeout is not None:
             try:
                 on_timeout()
@@ -139,12 +129,12 @@ def within(timeout: float, fn: Callable[[], T], what: str, secrets: Iterable[str
             raise ConnectorError(late)
         raise ConnectorError(f"{what} did not answer within {timeout:g} s; check the host name, the port "
                              "and that the server is up and reachable from the Vision AI server.")
-    if "error" in box:
-        err = box["error"]
+    err = call.error
+    if err is not None:
         if isinstance(err, VisionError):
             raise err
         raise connector_error(err, what, secrets) from None
-    return box["value"]
+    return call.value  # type: ignore[return-value]
 
 
 def timed_test(timeout: float, probe: Callable[[], tuple[str, tuple[str, ...]]], what: str,

@@ -1,26 +1,22 @@
 """Stored alert channels: rows of ``alert_channels``.
 
-``config`` is JSON without secrets; ``secrets`` is one sealed token (``core/secrets.py``) or NULL.
-As ``core/catalog/connector_store.py`` does, this module never opens the token. Names are 1–32
+Stored as connectors are (``core/storage/named_rows.py``): ``config`` is JSON without secrets;
+``secrets`` is one sealed token (``core/secrets.py``) or NULL, never opened here. Names are 1–32
 characters ``[A-Za-z0-9_.-]``, unique whatever their case (``name_key``). ``lob`` "" means every
 line of business (and platform notifications, which belong to none).
 """
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
-from vision_widgets.core.errors import Conflict, InvalidInput, NotFound
-from vision_widgets.core.storage import schema
-from vision_widgets.core.storage.engine import unique_or_conflict
+from vision_widgets.core.errors import NotFound
+from vision_widgets.core.storage import named_rows, schema
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 t = schema.alert_channels
 
 
@@ -42,27 +38,19 @@ class ChannelRow:
 
 def check_name(name: str) -> str:
     """``name`` stripped, or ``InvalidInput`` saying what a name may hold."""
-    name = (name or "").strip()
-    if not _NAME.match(name):
-        raise InvalidInput("A channel's name is 1–32 letters, digits, dots, dashes or underscores "
-                           "(e.g. fraud-team-slack).", field="name")
-    return name
+    return named_rows.check_name(name, "A channel", "fraud-team-slack")
 
 
 def _row(r: Mapping[str, Any]) -> ChannelRow:
-    try:
-        config = json.loads(r["config"] or "{}")
-    except ValueError:
-        config = {}
     return ChannelRow(id=r["id"], name=r["name"], kind=r["kind"], lob=r["lob"] or "",
-                      config=config if isinstance(config, dict) else {}, secrets=r["secrets"],
+                      config=named_rows.config_of(r["config"]), secrets=r["secrets"],
                       enabled=bool(r["enabled"]), created_by=r["created_by"], created_at=r["created_at"],
                       updated_at=r["updated_at"])
 
 
 def find(conn: Connection, name: str) -> ChannelRow | None:
     """The channel called ``name`` (any case), or None."""
-    r = conn.execute(select(t).where(t.c.name_key == (name or "").strip().lower())).mappings().first()
+    r = named_rows.find(conn, t, name)
     return _row(r) if r is not None else None
 
 
@@ -88,13 +76,9 @@ def insert(conn: Connection, name: str, kind: str, lob: str, config: Mapping[str
            created_by: str, now: datetime, enabled: bool = True) -> ChannelRow:
     """Add a channel; ``Conflict`` when the name is taken (whatever its case)."""
     name = check_name(name)
-    taken = f"An alert channel named {name!r} exists already; choose another name."
-    if find(conn, name) is not None:
-        raise Conflict(taken)
-    with unique_or_conflict(taken):  # added meanwhile by another admin
-        conn.execute(t.insert().values(
-            name=name, name_key=name.lower(), kind=kind, lob=lob, config=json.dumps(dict(config), sort_keys=True),
-            secrets=secrets, enabled=enabled, created_by=created_by, created_at=now, updated_at=now))
+    named_rows.insert(conn, t, name, config, f"An alert channel named {name!r} exists already; choose another name.",
+                      kind=kind, lob=lob, secrets=secrets, enabled=enabled, created_by=created_by, created_at=now,
+                      updated_at=now)
     return get(conn, name)
 
 
@@ -104,30 +88,15 @@ def update_row(conn: Connection, name: str, now: datetime, *, config: Mapping[st
     """Replace the given columns (None: keep); ``updated_at`` strictly increases. ``version``: the
     ``updated_at`` the change was built on; ``Conflict`` if the row moved on since."""
     current = get(conn, name)
-    if now <= current.updated_at:
-        now = current.updated_at + timedelta(microseconds=1)
-    values: dict[str, Any] = {"updated_at": now}
-    if config is not None:
-        values["config"] = json.dumps(dict(config), sort_keys=True)
-    if secrets is not None:
-        values["secrets"] = secrets
-    if lob is not None:
-        values["lob"] = lob
-    if enabled is not None:
-        values["enabled"] = enabled
-    where = t.c.id == current.id
-    if version is not None:  # conditional: PostgreSQL re-checks it after waiting for a concurrent save
-        where &= t.c.updated_at == version
-    if conn.execute(update(t).where(where).values(**values)).rowcount != 1:
-        # another admin saved it since ``version`` was read: writing this over it would put back what they
-        # changed (a secret merged from the old ones, an old setting)
-        raise Conflict(f"{current.name} was changed meanwhile by another admin; reload it and save again.")
+    given = {"config": config, "secrets": secrets, "lob": lob, "enabled": enabled}
+    named_rows.update_versioned(conn, t, t.c.id == current.id, current.name, current.updated_at, now,
+                                {k: v for k, v in given.items() if v is not None}, version)
     return get(conn, name)
 
 
 def replace_token(conn: Connection, name: str, secrets: str) -> None:
     """The same secrets sealed again (a new key): nothing else changes."""
-    conn.execute(update(t).where(t.c.name_key == name.lower()).values(secrets=secrets))
+    named_rows.replace_token(conn, t, name, secrets)
 
 
 def remove(conn: Connection, name: str) -> None:
