@@ -7,8 +7,8 @@ an answer within its timeout. So the work runs in a daemon thread; the caller wa
 deadline and goes on, and the work ends on its own later (its own timeouts end it). What it
 returned, or raised, is handed to the caller when it ended in time.
 
-``worker.BoundedRun`` (a periodic job's body, one run at a time) and ``connectors.failures.within``
-(a connector's call) are built on it.
+``worker.BoundedRun`` (a periodic job's body, one run at a time), ``connectors.failures.within``
+(a connector's call) and ``notify.channels._bounded`` (an alert's send) are built on it.
 """
 from __future__ import annotations
 

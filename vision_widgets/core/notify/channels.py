@@ -40,7 +40,6 @@ import re
 import smtplib
 import socket
 import ssl
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -51,6 +50,7 @@ from http import client as http_client
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from vision_widgets.core.bounded import BoundedCall
 from vision_widgets.core.connectors.failures import first_line, scrub
 from vision_widgets.core.errors import InvalidInput, VisionError
 
@@ -255,21 +255,11 @@ def summary(kind: str, config: Mapping[str, Any]) -> str:
 
 def _bounded(timeout: float, fn: Callable[[], None], what: str, secrets: list[str]) -> None:
     """``fn()`` in a thread, waited for at most ``timeout`` s; its failure as ``DeliveryFailed``."""
-    box: dict[str, BaseException] = {}
-
-    def run() -> None:
-        try:
-            fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="vision-alert-send", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    call = BoundedCall(fn, "vision-alert-send")
+    if not call.wait(timeout):
         raise DeliveryFailed(f"The {what} did not answer within {timeout:g} s.")
-    if "error" in box:
-        exc = box["error"]
+    exc = call.error
+    if exc is not None:
         if isinstance(exc, DeliveryFailed):
             raise DeliveryFailed(scrub(str(exc), secrets))
         raise DeliveryFailed(_reason(exc, what, secrets))
