@@ -65,7 +65,14 @@ def wait_for_page(page, title: str, timeout: float = 60_000) -> None:
     page.locator(".vision-nav-current", has_text=title).wait_for(timeout=timeout)
     selector = LOADED.get(title)
     if selector:
-        page.locator(".vision-main").locator(selector).first.wait_for(timeout=timeout)
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            page.locator(".vision-main").locator(selector).first.wait_for(timeout=timeout)
+        except PlaywrightTimeout:  # say what the person would have seen instead
+            shown = page.locator(".vision-main").inner_text(timeout=5_000)[:1500]
+            raise AssertionError(f"{title}: {selector!r} not shown within {timeout / 1000:g} s; the page "
+                                 f"showed:\n{shown}") from None
 
 
 def open_page(page, title: str) -> None:
